@@ -1,0 +1,252 @@
+"""The vocabulary shared by every stage: snapshot records and findings.
+
+Records are frozen msgspec Structs: immutable, typed, and encoded to and
+decoded from the snapshot's JSON Lines files with validation, so a damaged
+snapshot fails loudly with the field that is wrong. Times are always
+timezone-aware UTC ``datetime``; HR dates are ``date``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+
+import msgspec
+
+
+class Record(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False):
+    """Base of every snapshot record."""
+
+
+# --- AWS Organizations -------------------------------------------------------
+
+
+class Account(Record):
+    account_id: str
+    name: str
+    email: str | None = None
+    status: str = "ACTIVE"  # ACTIVE | SUSPENDED | PENDING_CLOSURE (ListAccounts Status)
+    joined: datetime | None = None
+    tags: dict[str, str] = {}
+    is_management: bool = False
+
+
+# --- IAM Identity Center -----------------------------------------------------
+
+
+class IdcUser(Record):
+    user_id: str
+    user_name: str
+    display_name: str | None = None
+    email: str | None = None  # the primary email, or the first one
+    title: str | None = None
+    # identity store UserStatus: ENABLED | DISABLED; None when the store did not say
+    status: str | None = None
+    created_at: datetime | None = None
+    external_ids: list[str] = []
+
+
+class IdcGroup(Record):
+    group_id: str
+    display_name: str
+    description: str | None = None
+
+
+class GroupMembership(Record):
+    group_id: str
+    user_id: str
+    membership_id: str | None = None
+
+
+class PermissionSet(Record):
+    arn: str
+    name: str
+    description: str | None = None
+    created_at: datetime | None = None
+    session_duration: str | None = None
+    managed_policies: list[str] = []  # AWS managed policy ARNs
+    customer_managed_policies: list[str] = []  # "path + name", e.g. "/ops/Deploy"
+    inline_policy: str | None = None  # the JSON document, as AWS returns it
+    permissions_boundary: dict | None = None
+    tags: dict[str, str] = {}
+
+
+class AccountAssignment(Record):
+    account_id: str
+    permission_set_arn: str
+    principal_type: str  # USER | GROUP
+    principal_id: str
+
+
+# --- IAM (per account) ---------------------------------------------------------
+
+
+class IamUser(Record):
+    account_id: str
+    user_name: str
+    user_id: str
+    arn: str
+    path: str = "/"
+    created: datetime | None = None
+    password_enabled: bool = False
+    password_last_used: datetime | None = None
+    mfa_active: bool = False
+    attached_policies: list[str] = []  # policy ARNs
+    inline_policies: list[str] = []  # policy names
+    groups: list[str] = []
+    tags: dict[str, str] = {}
+
+
+class AccessKey(Record):
+    account_id: str
+    user_name: str
+    access_key_id: str
+    status: str  # Active | Inactive
+    created: datetime | None = None
+    last_used: datetime | None = None
+    last_used_service: str | None = None
+
+
+class IamGroup(Record):
+    account_id: str
+    group_name: str
+    arn: str
+    attached_policies: list[str] = []
+    inline_policies: list[str] = []
+
+
+class IamRole(Record):
+    account_id: str
+    role_name: str
+    role_id: str
+    arn: str
+    path: str = "/"
+    created: datetime | None = None
+    last_used: datetime | None = None
+    last_used_region: str | None = None
+    attached_policies: list[str] = []
+    inline_policies: list[str] = []
+    trust_policy: dict | None = None
+    tags: dict[str, str] = {}
+
+
+class RootCredentials(Record):
+    """The credential report's ``<root_account>`` row."""
+
+    account_id: str
+    password_enabled: bool | None = None  # AWS reports "not_supported" for root
+    password_last_used: datetime | None = None
+    mfa_active: bool = False
+    access_key_1_active: bool = False
+    access_key_1_last_used: datetime | None = None
+    access_key_2_active: bool = False
+    access_key_2_last_used: datetime | None = None
+
+
+# --- HR feed -------------------------------------------------------------------
+
+
+class HrPerson(Record):
+    line: int  # physical line in the HR CSV (the header is line 1)
+    employee_id: str
+    email: str
+    user_name: str
+    display_name: str
+    department: str
+    title: str
+    manager_email: str
+    status: str  # active | leave | terminated
+    employment_type: str  # employee | contractor | vendor
+    start_date: date | None = None
+    end_date: date | None = None
+    previous_department: str | None = None
+
+
+# --- CloudTrail-derived activity -----------------------------------------------
+
+
+class ActivityKind(str, Enum):
+    IDC_USER = "idc_user"  # a person signed in to / used the access portal
+    IDC_ASSIGNMENT = "idc_assignment"  # a person used permission set `detail` in `account_id`
+    IAM_USER = "iam_user"  # any activity of an IAM user (console or keys)
+    ACCESS_KEY = "access_key"  # a long-term (AKIA) key signed a request
+    ROOT = "root"
+    IAM_ROLE = "iam_role"  # a role session (non Identity Center roles)
+
+
+class Activity(Record):
+    """First and last time a principal was seen in CloudTrail.
+
+    ``key`` identifies the principal within its kind:
+    idc_user / idc_assignment: ``id:<identity store UserId>`` or
+    ``name:<user name, lower case>`` (older events carry only the name);
+    iam_user: the user name; access_key: the key id; root: the account id;
+    iam_role: the role ARN.
+    """
+
+    kind: str
+    key: str
+    account_id: str | None = None
+    detail: str | None = None  # permission set name for idc_assignment
+    first_seen: datetime
+    last_seen: datetime
+    events: int = 0
+
+
+# --- Findings --------------------------------------------------------------------
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return SEVERITY_ORDER.index(self)
+
+
+SEVERITY_ORDER = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+
+
+class Category(str, Enum):
+    ORPHANED = "orphaned"
+    INACTIVE = "inactive"
+    OVER_PRIVILEGED = "over_privileged"
+    CREDENTIAL_HYGIENE = "credential_hygiene"
+    LIFECYCLE = "lifecycle"
+    EMERGENCY_ACCESS = "emergency_access"
+
+
+class PrincipalType(str, Enum):
+    IDC_USER = "idc_user"
+    IDC_GROUP = "idc_group"
+    IAM_USER = "iam_user"
+    IAM_ROLE = "iam_role"
+    ACCESS_KEY = "access_key"
+    ROOT = "root"
+    PERMISSION_SET = "permission_set"
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    type: str
+    id: str
+    name: str | None = None
+    arn: str | None = None
+
+
+class Finding(msgspec.Struct, frozen=True, kw_only=True):
+    finding_id: str
+    rule_id: str
+    category: str
+    severity: str
+    principal: Principal
+    account_id: str | None
+    resource: str | None
+    title: str
+    evidence: dict
+    controls: list[str]
+    status: str = "new"
+    recommendation: str | None = None

@@ -1,0 +1,209 @@
+"""The snapshot: every collected table plus a manifest of what happened.
+
+A snapshot is a directory handed from ``collect`` to ``analyze``::
+
+    snapshot/
+      manifest.json        format version, as-of, per source/account status,
+                           coverage windows and errors, unreadable inputs
+      accounts.jsonl       one record per line, one file per table (TABLES)
+      ...
+
+It is self-contained so a run can be re-analysed offline, and versioned so
+an older snapshot is refused with a clear message rather than misread.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from auditor.model import (
+    AccessKey,
+    Account,
+    AccountAssignment,
+    Activity,
+    GroupMembership,
+    HrPerson,
+    IamGroup,
+    IamRole,
+    IamUser,
+    IdcGroup,
+    IdcUser,
+    PermissionSet,
+    RootCredentials,
+)
+
+FORMAT_VERSION = 1
+
+TABLES: dict[str, type] = {
+    "accounts": Account,
+    "idc_users": IdcUser,
+    "idc_groups": IdcGroup,
+    "idc_memberships": GroupMembership,
+    "permission_sets": PermissionSet,
+    "account_assignments": AccountAssignment,
+    "iam_users": IamUser,
+    "access_keys": AccessKey,
+    "iam_groups": IamGroup,
+    "iam_roles": IamRole,
+    "root_credentials": RootCredentials,
+    "hr_people": HrPerson,
+    "activity": Activity,
+}
+
+SOURCES = ("organizations", "identity_center", "iam", "cloudtrail", "hr")
+
+
+class SourceStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """What happened to one source for one account (account_id None = org-wide)."""
+
+    source: str
+    account_id: str | None = None
+    status: str = "ok"  # ok | partial | failed
+    error: str | None = None
+    coverage_start: datetime | None = None
+    coverage_end: datetime | None = None
+    detail: dict = {}
+
+
+class Unreadable(msgspec.Struct, frozen=True, kw_only=True):
+    what: str  # "s3://bucket/key" or "hr.csv line 7"
+    error: str
+
+
+class Manifest(msgspec.Struct, kw_only=True):
+    format_version: int = FORMAT_VERSION
+    as_of: datetime
+    collected_at: datetime | None = None
+    tool_version: str | None = None
+    sources: list[SourceStatus] = []
+    unreadable: list[Unreadable] = []
+    counts: dict[str, int] = {}
+
+
+@dataclass
+class SourceResult:
+    """What one collector returns: records per table and how it went."""
+
+    tables: dict[str, list] = field(default_factory=dict)
+    statuses: list[SourceStatus] = field(default_factory=list)
+    unreadable: list[Unreadable] = field(default_factory=list)
+
+    def add(self, table: str, records: list) -> None:
+        self.tables.setdefault(table, []).extend(records)
+
+    def merge(self, other: "SourceResult") -> None:
+        for table, records in other.tables.items():
+            self.add(table, records)
+        self.statuses.extend(other.statuses)
+        self.unreadable.extend(other.unreadable)
+
+
+@dataclass
+class Snapshot:
+    """All tables in memory, plus the manifest. Rules read only this."""
+
+    manifest: Manifest
+    tables: dict[str, list] = field(default_factory=dict)
+
+    def table(self, name: str) -> list:
+        if name not in TABLES:
+            raise KeyError(f"unknown snapshot table {name!r}")
+        return self.tables.get(name, [])
+
+    def status_of(self, source: str, account_id: str | None = None) -> SourceStatus | None:
+        """The manifest entry for a source (and account), if any."""
+        for status in self.manifest.sources:
+            if status.source == source and status.account_id == account_id:
+                return status
+        return None
+
+    @property
+    def complete(self) -> bool:
+        """True when every source was read fully and nothing was unreadable."""
+        return not self.manifest.unreadable and all(s.status == "ok" for s in self.manifest.sources)
+
+
+class SnapshotError(Exception):
+    """A snapshot directory that cannot be read; the message names the file."""
+
+
+def build(results: list[SourceResult], as_of: datetime, collected_at: datetime, tool_version: str) -> Snapshot:
+    merged = SourceResult()
+    for result in results:
+        merged.merge(result)
+    unknown = set(merged.tables) - set(TABLES)
+    if unknown:
+        raise ValueError(f"collectors returned unknown tables: {sorted(unknown)}")
+    manifest = Manifest(
+        as_of=as_of,
+        collected_at=collected_at,
+        tool_version=tool_version,
+        sources=merged.statuses,
+        unreadable=merged.unreadable,
+        counts={name: len(merged.tables.get(name, [])) for name in TABLES},
+    )
+    return Snapshot(manifest=manifest, tables={name: merged.tables.get(name, []) for name in TABLES})
+
+
+def save(snapshot: Snapshot, directory: Path) -> None:
+    """Write atomically per file: a crash never leaves a half-written table."""
+    directory.mkdir(parents=True, exist_ok=True)
+    encoder = msgspec.json.Encoder()
+    for name in TABLES:
+        records = snapshot.tables.get(name, [])
+        _atomic_write(directory / f"{name}.jsonl", b"".join(encoder.encode(r) + b"\n" for r in records))
+    manifest = msgspec.json.format(msgspec.json.encode(snapshot.manifest), indent=2)
+    _atomic_write(directory / "manifest.json", manifest + b"\n")
+
+
+def load(directory: Path) -> Snapshot:
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.is_file():
+        raise SnapshotError(f"{manifest_path}: not found (is {directory} a snapshot directory?)")
+    raw = manifest_path.read_bytes()
+    try:
+        version = msgspec.json.decode(raw).get("format_version")
+    except (msgspec.DecodeError, AttributeError) as exc:
+        raise SnapshotError(f"{manifest_path}: not a JSON object: {exc}") from exc
+    if version != FORMAT_VERSION:
+        raise SnapshotError(
+            f"{manifest_path}: format_version {version!r} is not supported (this auditor reads {FORMAT_VERSION})"
+        )
+    try:
+        manifest = msgspec.json.decode(raw, type=Manifest)
+    except msgspec.ValidationError as exc:
+        raise SnapshotError(f"{manifest_path}: {exc}") from exc
+    tables: dict[str, list] = {}
+    for name, record_type in TABLES.items():
+        path = directory / f"{name}.jsonl"
+        if not path.exists():
+            raise SnapshotError(f"{path}: missing table file")
+        decoder = msgspec.json.Decoder(record_type)
+        records = []
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(decoder.decode(line))
+                except msgspec.DecodeError as exc:
+                    raise SnapshotError(f"{path} line {number}: {exc}") from exc
+        tables[name] = records
+    return Snapshot(manifest=manifest, tables=tables)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
