@@ -61,9 +61,7 @@ class AwsContext:
     _own_account: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_environment(
-        cls, region: str | None = None, profile: str | None = None, **kwargs
-    ) -> "AwsContext":
+    def from_environment(cls, region: str | None = None, profile: str | None = None, **kwargs) -> AwsContext:
         session = boto3.Session(profile_name=profile, region_name=region)
         return cls(session=session, region=session.region_name or "us-east-1", **kwargs)
 
@@ -118,8 +116,15 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, botocore.exceptions.ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return error_code(exc) in TRANSIENT_CODES or status >= 500
-    return isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError,
-                            botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError))
+    return isinstance(
+        exc,
+        (
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectionClosedError,
+            botocore.exceptions.ReadTimeoutError,
+            botocore.exceptions.ConnectTimeoutError,
+        ),
+    )
 
 
 def describe_error(exc: BaseException, service: str, operation: str) -> str:

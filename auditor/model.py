@@ -9,7 +9,7 @@ timezone-aware UTC ``datetime``; HR dates are ``date``.
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 
 import msgspec
 
@@ -165,7 +165,7 @@ class HrPerson(Record):
 # --- CloudTrail-derived activity -----------------------------------------------
 
 
-class ActivityKind(str, Enum):
+class ActivityKind(StrEnum):
     IDC_USER = "idc_user"  # a person signed in to / used the access portal
     IDC_ASSIGNMENT = "idc_assignment"  # a person used permission set `detail` in `account_id`
     IAM_USER = "iam_user"  # any activity of an IAM user (console or keys)
@@ -186,17 +186,17 @@ class Activity(Record):
 
     kind: str
     key: str
-    account_id: str | None = None
-    detail: str | None = None  # permission set name for idc_assignment
     first_seen: datetime
     last_seen: datetime
+    account_id: str | None = None
+    detail: str | None = None  # permission set name for idc_assignment
     events: int = 0
 
 
 # --- Findings --------------------------------------------------------------------
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
@@ -211,7 +211,7 @@ class Severity(str, Enum):
 SEVERITY_ORDER = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     ORPHANED = "orphaned"
     INACTIVE = "inactive"
     OVER_PRIVILEGED = "over_privileged"
@@ -220,7 +220,7 @@ class Category(str, Enum):
     EMERGENCY_ACCESS = "emergency_access"
 
 
-class PrincipalType(str, Enum):
+class PrincipalType(StrEnum):
     IDC_USER = "idc_user"
     IDC_GROUP = "idc_group"
     IAM_USER = "iam_user"

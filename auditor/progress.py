@@ -21,7 +21,7 @@ class Progress:
         self.tasks: dict[str, list[int]] = {}  # name -> [done, total]
 
     @staticmethod
-    def for_stream(stream: TextIO | None = None) -> "Progress":
+    def for_stream(stream: TextIO | None = None) -> Progress:
         stream = stream or sys.stderr
         return LiveProgress(stream) if getattr(stream, "isatty", lambda: False)() else Progress()
 
@@ -67,7 +67,9 @@ class LiveProgress(Progress):
 
     def _draw(self) -> None:
         with self._lock:
-            parts = [f"{name} {done}/{total}" if total else f"{name} {done}" for name, (done, total) in self.tasks.items()]
+            parts = [
+                f"{name} {done}/{total}" if total else f"{name} {done}" for name, (done, total) in self.tasks.items()
+            ]
         line = " | ".join(parts)[-200:]
         self.stream.write("\r\x1b[2K" + line)
         self.stream.flush()

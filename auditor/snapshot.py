@@ -97,7 +97,7 @@ class SourceResult:
     def add(self, table: str, records: list) -> None:
         self.tables.setdefault(table, []).extend(records)
 
-    def merge(self, other: "SourceResult") -> None:
+    def merge(self, other: SourceResult) -> None:
         for table, records in other.tables.items():
             self.add(table, records)
         self.statuses.extend(other.statuses)

@@ -1,0 +1,53 @@
+"""Run the rule catalogue over a snapshot: findings, no I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from auditor.config import Settings
+from auditor.model import SEVERITY_ORDER, Finding, Severity
+from auditor.rules import RULES, RuleContext
+from auditor.snapshot import Snapshot
+
+
+def idc_home_account(snapshot: Snapshot) -> str | None:
+    """The account whose CloudTrail records Identity Center sign-ins.
+
+    The identity_center source records it when collected; otherwise the
+    management account (where an organisation instance lives by default).
+    """
+    status = snapshot.status_of("identity_center")
+    if status is not None and status.detail.get("home_account_id"):
+        return status.detail["home_account_id"]
+    return next((a.account_id for a in snapshot.table("accounts") if a.is_management), None)
+
+
+def analyze(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Finding]:
+    """Every enabled rule's findings, one per finding id, most severe first."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    rules_settings = settings.section("rules")
+    context = RuleContext(
+        snapshot=snapshot, as_of=as_of, settings=rules_settings, idc_home_account=idc_home_account(snapshot)
+    )
+    disabled = set(rules_settings["disabled"])
+    by_id: dict[str, Finding] = {}
+    for rule_id, rule in RULES.items():
+        if rule_id in disabled:
+            continue
+        for finding in rule.function(context):
+            kept = by_id.get(finding.finding_id)
+            if kept is None or _rank(finding) > _rank(kept):
+                by_id[finding.finding_id] = finding
+    return sorted(
+        by_id.values(), key=lambda f: (-_rank(f), f.rule_id, f.account_id or "", f.principal.name or "", f.finding_id)
+    )
+
+
+def _rank(finding: Finding) -> int:
+    return SEVERITY_ORDER.index(Severity(finding.severity))
+
+
+def at_or_above(findings: list[Finding], severity: str) -> list[Finding]:
+    threshold = SEVERITY_ORDER.index(Severity(severity))
+    return [f for f in findings if _rank(f) >= threshold]

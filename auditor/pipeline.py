@@ -1,0 +1,219 @@
+"""The run: collect -> snapshot -> analyze -> outputs, with the exit status.
+
+Each step is a function the CLI calls and the tests call without the CLI.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from auditor import __version__
+from auditor import snapshot as snapshots
+from auditor.analyze import analyze, at_or_above
+from auditor.aws import AwsContext, describe_error
+from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
+from auditor.collect.hr import collect_hr
+from auditor.collect.iam import collect_iam
+from auditor.collect.identity_center import collect_identity_center
+from auditor.collect.organizations import collect_organizations
+from auditor.config import Settings
+from auditor.model import Account, Finding
+from auditor.progress import Progress
+from auditor.report import write_all
+from auditor.snapshot import Snapshot, SourceResult, SourceStatus
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
+EXIT_INCOMPLETE = 3
+
+
+@dataclass
+class RunResult:
+    snapshot: Snapshot
+    findings: list[Finding]
+    out_dir: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+    exit_code: int = EXIT_OK
+    duration_seconds: float = 0.0
+
+    @property
+    def incomplete_sources(self) -> list[SourceStatus]:
+        return [s for s in self.snapshot.manifest.sources if s.status != "ok"]
+
+
+def make_context(settings: Settings) -> AwsContext:
+    aws = settings.section("aws")
+    return AwsContext.from_environment(
+        region=aws["region"] or None,
+        profile=aws["profile"] or None,
+        member_role_name=aws["member_role_name"],
+        external_id=aws["external_id"] or None,
+        total_attempts=aws["max_attempts"],
+    )
+
+
+def collect(
+    settings: Settings,
+    *,
+    as_of: datetime,
+    hr_feed: Path | None,
+    context: AwsContext | None = None,
+    progress: Progress | None = None,
+) -> Snapshot:
+    """Read every source into a snapshot. Raises HrFeedError before any AWS call on an unusable feed."""
+    progress = progress or Progress()
+    hr = _collect_hr(hr_feed)  # bad input stops the run before AWS is touched
+    context = context or make_context(settings)
+    workers = settings.get("aws", "max_workers")
+    started = datetime.now(UTC)
+
+    org_result, organization = collect_organizations(context, progress)
+    accounts = _in_scope(organization.accounts, settings)
+    home_account = context.own_account_id()
+    trail = _trail(settings, context, organization.organization_id)
+
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="source") as pool:
+        idc = pool.submit(
+            collect_identity_center,
+            context,
+            accounts,
+            progress,
+            instance_arn=settings.get("identity_center", "instance_arn") or None,
+            identity_store_id=settings.get("identity_center", "identity_store_id") or None,
+            max_workers=workers,
+        )
+        iam = pool.submit(collect_iam, context, accounts, progress, max_workers=workers)
+        if isinstance(trail, TrailLocation):
+            cloudtrail = pool.submit(
+                collect_cloudtrail,
+                context,
+                accounts,
+                trail,
+                progress,
+                as_of=as_of,
+                lookback_days=settings.get("cloudtrail", "lookback_days"),
+                max_workers=workers,
+            )
+            cloudtrail_result = cloudtrail.result()
+        else:
+            cloudtrail_result = trail
+        idc_result = _with_home_account(idc.result(), home_account)
+        iam_result = iam.result()
+    progress.close()
+    results = [org_result, idc_result, iam_result, cloudtrail_result, hr]
+    return snapshots.build(results, as_of=as_of, collected_at=started, tool_version=__version__)
+
+
+def run(
+    settings: Settings,
+    *,
+    out_dir: Path,
+    as_of: datetime,
+    hr_feed: Path | None,
+    fail_on: str | None = None,
+    context: AwsContext | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Collect, save the snapshot, analyze and write every output."""
+    began = time.monotonic()
+    snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, context=context, progress=progress)
+    snapshots.save(snapshot, out_dir / "snapshot")
+    return finish(snapshot, settings, out_dir=out_dir, as_of=as_of, fail_on=fail_on, began=began)
+
+
+def analyze_snapshot(
+    snapshot_dir: Path, settings: Settings, *, out_dir: Path, as_of: datetime | None, fail_on: str | None = None
+) -> RunResult:
+    """Re-run the rules offline on a saved snapshot (as of its own time unless told)."""
+    began = time.monotonic()
+    snapshot = snapshots.load(snapshot_dir)
+    as_of = as_of or snapshot.manifest.as_of
+    if out_dir.resolve() != snapshot_dir.resolve().parent:
+        snapshots.save(snapshot, out_dir / "snapshot")
+    return finish(snapshot, settings, out_dir=out_dir, as_of=as_of, fail_on=fail_on, began=began)
+
+
+def finish(
+    snapshot: Snapshot, settings: Settings, *, out_dir: Path, as_of: datetime, fail_on: str | None, began: float
+) -> RunResult:
+    findings = analyze(snapshot, settings, as_of)
+    fail_on = fail_on or settings.get("output", "fail_on") or None
+    if fail_on and at_or_above(findings, fail_on):
+        exit_code = EXIT_FINDINGS
+    elif not snapshot.complete:
+        exit_code = EXIT_INCOMPLETE
+    else:
+        exit_code = EXIT_OK
+    duration = time.monotonic() - began
+    run_info = {
+        "as_of": as_of.isoformat(),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tool_version": __version__,
+        "config": str(settings.source) if settings.source else None,
+        "exit_code": exit_code,
+        "duration_seconds": round(duration, 1),
+    }
+    outputs = write_all(out_dir, findings, snapshot, run_info)
+    return RunResult(
+        snapshot=snapshot,
+        findings=findings,
+        out_dir=out_dir,
+        outputs=outputs,
+        exit_code=exit_code,
+        duration_seconds=duration,
+    )
+
+
+def _collect_hr(hr_feed: Path | None) -> SourceResult:
+    if hr_feed is None:
+        status = SourceStatus(
+            source="hr", status="failed", error="no HR feed given (--hr-feed FILE or [hr] feed in config.toml)"
+        )
+        return SourceResult(statuses=[status])
+    return collect_hr(hr_feed)
+
+
+def _in_scope(accounts: list[Account], settings: Settings) -> list[Account]:
+    include = set(settings.get("organizations", "include_accounts"))
+    exclude = set(settings.get("organizations", "exclude_accounts"))
+    return [a for a in accounts if (not include or a.account_id in include) and a.account_id not in exclude]
+
+
+def _trail(settings: Settings, context: AwsContext, organization_id: str | None) -> TrailLocation | SourceResult:
+    """The configured trail bucket, else the one DescribeTrails finds; a SourceResult when there is none."""
+    section = settings.section("cloudtrail")
+    if section["bucket"]:
+        return TrailLocation(
+            bucket=section["bucket"],
+            prefix=section["prefix"] or None,
+            organization_id=section["organization_id"] or organization_id,
+            home_region=context.region,
+            trail_arn=None,
+        )
+    try:
+        trail = discover_trail(context)
+    except Exception as exc:  # recorded in the manifest; the run goes on without CloudTrail
+        error = describe_error(exc, "cloudtrail", "DescribeTrails")
+        return SourceResult(statuses=[SourceStatus(source="cloudtrail", status="failed", error=error)])
+    if trail is None:
+        error = "no trail found by DescribeTrails; set [cloudtrail] bucket in config.toml"
+        return SourceResult(statuses=[SourceStatus(source="cloudtrail", status="failed", error=error)])
+    return trail
+
+
+def _with_home_account(result: SourceResult, home_account: str) -> SourceResult:
+    """Note where Identity Center sign-ins are recorded (the account it was read from)."""
+    result.statuses = [
+        msgspec.structs.replace(s, detail={**s.detail, "home_account_id": home_account})
+        if s.source == "identity_center" and s.account_id is None
+        else s
+        for s in result.statuses
+    ]
+    return result

@@ -1,0 +1,292 @@
+"""Rules about Identity Center people and their access."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from auditor.model import Category, Finding, IdcUser, Severity
+from auditor.rules.context import RuleContext, days_between
+from auditor.rules.findings import insufficient_evidence, make_finding
+from auditor.rules.policies import admin_reasons
+from auditor.rules.registry import RULES, rule
+
+
+def _enabled(user: IdcUser) -> bool:
+    """Unknown status counts as enabled: only an explicit DISABLED removes sign-in."""
+    return (user.status or "ENABLED").upper() != "DISABLED"
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@rule(
+    id="idc-leaver-with-access",
+    category=Category.LIFECYCLE,
+    severity=Severity.CRITICAL,
+    title="Leaver still has access",
+    description=(
+        "HR says the person is terminated, yet their Identity Center user is still enabled, in a group, or "
+        "assigned to an account. A disabled user whose memberships or assignments remain is reported as low."
+    ),
+    controls=("SOC2-CC6.2", "SOC2-CC6.3", "ISO27001-A.5.18", "NIST-800-53-AC-2", "PCI-DSS-8.2.6"),
+    recommendation="Disable the user in Identity Center and remove their group memberships and assignments.",
+)
+def leaver_with_access(ctx: RuleContext) -> Iterator[Finding]:
+    if not (ctx.usable("hr") and ctx.usable("identity_center")):
+        return
+    meta = RULES["idc-leaver-with-access"]
+    for user in ctx.snapshot.table("idc_users"):
+        person = ctx.hr_person(user)
+        if person is None or person.status != "terminated":
+            continue
+        groups = ctx.group_names(user)
+        direct = ctx.direct_assignments(user)
+        enabled = _enabled(user)
+        if not (enabled or groups or direct):
+            continue
+        days = None
+        if person.end_date is not None:
+            days = (ctx.as_of.date() - person.end_date).days
+        evidence = {
+            "hr_status": person.status,
+            "hr_line": person.line,
+            "employee_id": person.employee_id,
+            "end_date": _iso(person.end_date),
+            "days_since_termination": days,
+            "user_status": user.status or "unknown",
+            "groups": groups,
+            "direct_assignments": [
+                {"account_id": a.account_id, "permission_set": ctx.permission_set_name(a.permission_set_arn)}
+                for a in direct
+            ],
+            "last_activity": _iso(ctx.idc_last_activity(user)),
+        }
+        title = f"Terminated {person.display_name or user.user_name} still has Identity Center access"
+        yield make_finding(
+            meta,
+            principal=ctx.idc_principal(user),
+            account_id=None,
+            resource=None,
+            title=title if enabled else f"Disabled leaver {user.user_name} keeps memberships or assignments",
+            evidence=evidence,
+            severity=None if enabled else Severity.LOW,
+        )
+
+
+@rule(
+    id="idc-user-not-in-hr",
+    category=Category.ORPHANED,
+    severity=Severity.HIGH,
+    title="Identity Center user not in HR",
+    description=(
+        "An Identity Center user matches no HR row by user name or email (case-insensitive). Break-glass and "
+        "listed service identities are exempt. A user whose HR row exists but could not be read is reported "
+        "as insufficient evidence, never as orphaned."
+    ),
+    controls=("SOC2-CC6.2", "ISO27001-A.5.16", "NIST-800-53-AC-2"),
+    thresholds=("service_accounts", "break_glass_patterns"),
+    recommendation="Find the owner; disable the user if nobody claims it, or add it to [rules] service_accounts.",
+)
+def not_in_hr(ctx: RuleContext) -> Iterator[Finding]:
+    if not (ctx.usable("hr") and ctx.usable("identity_center")):
+        return
+    meta = RULES["idc-user-not-in-hr"]
+    for user in ctx.snapshot.table("idc_users"):
+        if ctx.hr_person(user) is not None:
+            continue
+        if ctx.is_break_glass(user.user_name, user.display_name) or ctx.is_service_account(user):
+            continue
+        title = f"Identity Center user {user.user_name} matches nobody in HR"
+        facts = {
+            "user_name": user.user_name,
+            "email": user.email,
+            "user_status": user.status or "unknown",
+            "groups": ctx.group_names(user),
+            "created_at": _iso(user.created_at),
+            "last_activity": _iso(ctx.idc_last_activity(user)),
+        }
+        row = ctx.unusable_hr_row(user)
+        if row is not None:
+            yield insufficient_evidence(
+                meta,
+                principal=ctx.idc_principal(user),
+                account_id=None,
+                resource=None,
+                title=title,
+                missing=f"HR row at line {row['line']} could not be read",
+                evidence=facts,
+            )
+            continue
+        yield make_finding(
+            meta,
+            principal=ctx.idc_principal(user),
+            account_id=None,
+            resource=None,
+            title=title,
+            evidence=facts,
+            severity=None if _enabled(user) else Severity.LOW,
+        )
+
+
+def _idle_candidates(ctx: RuleContext, min_age_days: int) -> Iterator[tuple[IdcUser, datetime | None, float]]:
+    """Enabled users older than ``min_age_days``, with their last activity and age in days."""
+    for user in ctx.snapshot.table("idc_users"):
+        if not _enabled(user) or user.created_at is None:
+            continue  # without a creation time the user's age, and so any idle span, is unknown
+        age = days_between(user.created_at, ctx.as_of)
+        if age >= min_age_days:
+            yield user, ctx.idc_last_activity(user), age
+
+
+def _idle_facts(ctx: RuleContext, user: IdcUser, last: datetime | None, age: float, threshold: int) -> dict:
+    idle = days_between(last, ctx.as_of) if last is not None else age
+    return {
+        "last_activity": _iso(last) or "never",
+        "days_idle": int(idle),
+        "created_at": _iso(user.created_at),
+        "days_since_creation": int(age),
+        "threshold_days": threshold,
+        "groups": ctx.group_names(user),
+    }
+
+
+@rule(
+    id="idc-user-inactive",
+    category=Category.INACTIVE,
+    severity=Severity.MEDIUM,
+    title="Identity Center user inactive",
+    description=(
+        "An enabled user who has existed longer than inactive_days has not signed in nor used any permission "
+        "set for inactive_days, and CloudTrail observed that whole window."
+    ),
+    controls=("SOC2-CC6.2", "ISO27001-A.5.18", "NIST-800-53-AC-2(3)", "PCI-DSS-8.2.6"),
+    thresholds=("inactive_days",),
+    recommendation="Confirm with the manager; disable the user if the access is no longer needed.",
+)
+def user_inactive(ctx: RuleContext) -> Iterator[Finding]:
+    if not ctx.usable("identity_center"):
+        return
+    meta = RULES["idc-user-inactive"]
+    days = ctx.settings["inactive_days"]
+    for user, last, age in _idle_candidates(ctx, days):
+        if last is None and _never_signed_in_decidable(ctx, age):
+            continue  # the never-signed-in rule reports it, with the stronger statement
+        if last is not None and days_between(last, ctx.as_of) < days:
+            continue
+        facts = _idle_facts(ctx, user, last, age, days)
+        title = (
+            f"{user.user_name} has not signed in for {facts['days_idle']} days"
+            if last
+            else f"{user.user_name} has not signed in during the {days} days observed"
+        )
+        missing = ctx.missing_window(ctx.idc_home_account, days)
+        if missing:
+            yield insufficient_evidence(
+                meta,
+                principal=ctx.idc_principal(user),
+                account_id=None,
+                resource=None,
+                title=title,
+                missing=missing,
+                evidence=facts,
+            )
+        else:
+            facts["evidence_window_days"] = days
+            yield make_finding(
+                meta, principal=ctx.idc_principal(user), account_id=None, resource=None, title=title, evidence=facts
+            )
+
+
+@rule(
+    id="idc-user-never-signed-in",
+    category=Category.INACTIVE,
+    severity=Severity.LOW,
+    title="Identity Center user never signed in",
+    description=(
+        "An enabled user created more than never_signed_in_days ago has never signed in during the observed window."
+    ),
+    controls=("SOC2-CC6.2", "NIST-800-53-AC-2(3)", "PCI-DSS-8.2.6"),
+    thresholds=("never_signed_in_days",),
+    recommendation="Ask whether the access is still needed; remove it if not.",
+)
+def user_never_signed_in(ctx: RuleContext) -> Iterator[Finding]:
+    if not ctx.usable("identity_center"):
+        return
+    meta = RULES["idc-user-never-signed-in"]
+    days = ctx.settings["never_signed_in_days"]
+    for user, last, age in _idle_candidates(ctx, days):
+        if last is not None:
+            continue
+        facts = _idle_facts(ctx, user, last, age, days)
+        title = f"{user.user_name} has never signed in since creation {int(age)} days ago"
+        if _never_signed_in_decidable(ctx, age):
+            facts["evidence_window_days"] = int(age)
+            yield make_finding(
+                meta, principal=ctx.idc_principal(user), account_id=None, resource=None, title=title, evidence=facts
+            )
+        elif age < ctx.settings["inactive_days"]:
+            # too young for the inactive rule, and "never" cannot be claimed: say what is missing
+            missing = ctx.missing_window(ctx.idc_home_account, int(age) + 1) or "sign-in history since creation"
+            yield insufficient_evidence(
+                meta,
+                principal=ctx.idc_principal(user),
+                account_id=None,
+                resource=None,
+                title=title,
+                missing=missing,
+                evidence=facts,
+            )
+
+
+def _never_signed_in_decidable(ctx: RuleContext, age: float) -> bool:
+    """Whether CloudTrail observed the user's whole life (so 'never' is a fact)."""
+    return ctx.missing_window(ctx.idc_home_account, int(age) + 1) is None
+
+
+@rule(
+    id="idc-admin-direct-assignment",
+    category=Category.OVER_PRIVILEGED,
+    severity=Severity.HIGH,
+    title="Administrator permission set assigned directly to a user",
+    description=(
+        "A permission set with administrator power is assigned to a user rather than to a group, so it escapes "
+        "group-based review. Critical in production accounts. Break-glass permission sets and users are exempt "
+        "(their use is reviewed by the emergency-access rules)."
+    ),
+    controls=("SOC2-CC6.3", "ISO27001-A.5.15", "ISO27001-A.8.2", "NIST-800-53-AC-2", "PCI-DSS-7.2.4"),
+    thresholds=("production_environments", "break_glass_patterns"),
+    recommendation="Replace the direct assignment with membership of a reviewed group.",
+)
+def admin_direct_assignment(ctx: RuleContext) -> Iterator[Finding]:
+    if not ctx.usable("identity_center"):
+        return
+    meta = RULES["idc-admin-direct-assignment"]
+    for user in ctx.snapshot.table("idc_users"):
+        if ctx.is_break_glass(user.user_name, user.display_name):
+            continue
+        for assignment in ctx.direct_assignments(user):
+            ps = ctx.permission_sets.get(assignment.permission_set_arn)
+            if ps is None or ctx.is_break_glass(ps.name):
+                continue
+            reasons = admin_reasons(ps)
+            if not reasons:
+                continue
+            production = ctx.is_production(assignment.account_id)
+            account = ctx.accounts.get(assignment.account_id)
+            yield make_finding(
+                meta,
+                principal=ctx.idc_principal(user),
+                account_id=assignment.account_id,
+                resource=ps.arn,
+                title=f"{user.user_name} holds {ps.name} directly in {account.name if account else assignment.account_id}",
+                evidence={
+                    "permission_set": ps.name,
+                    "admin_because": reasons,
+                    "account_name": account.name if account else None,
+                    "production": production,
+                    "user_status": user.status or "unknown",
+                },
+                severity=Severity.CRITICAL if production else None,
+            )

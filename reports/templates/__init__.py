@@ -1,0 +1,1 @@
+"""Report templates (jinja2), shipped inside the package as auditor.templates."""
