@@ -1,0 +1,66 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import EXAMPLES, build_parser, main, parse_time
+from auditor.config import defaults
+from auditor.rules import RULES
+from auditor.rules.catalogue import render_catalogue
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_command_has_help_with_a_runnable_example(capsys):
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # argparse keeps them here
+    assert set(commands) == set(EXAMPLES)
+    for name in commands:
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        assert f"example: auditor {name}" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("auditor ")
+
+
+def test_rules_lists_the_catalogue_in_each_format(capsys):
+    assert main(["rules", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["id"] for r in rows} == set(RULES)
+    unused = next(r for r in rows if r["id"] == "iam-access-key-unused")
+    assert unused["thresholds"] == {"access_key_unused_days": 45}
+    assert main(["rules"]) == 0
+    assert "idc-leaver-with-access" in capsys.readouterr().out
+
+
+def test_rules_doc_is_up_to_date():
+    expected = render_catalogue("md", defaults())
+    assert (ROOT / "docs" / "RULES.md").read_text() == expected, "regenerate: auditor rules --format md > docs/RULES.md"
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2026-11-28", "2026-11-28T00:00:00+00:00"),
+        ("2026-11-28T06:30:00Z", "2026-11-28T06:30:00+00:00"),
+        ("2026-11-28T08:30:00+02:00", "2026-11-28T06:30:00+00:00"),
+        ("2026-11-28T06:30:00", "2026-11-28T06:30:00+00:00"),
+    ],
+)
+def test_as_of_accepts_iso_8601(text, iso):
+    assert parse_time(text).isoformat() == iso
+
+
+def test_bad_as_of_exits_2(capsys, tmp_path):
+    assert main(["analyze", "--snapshot", str(tmp_path), "--as-of", "yesterday"]) == 2
+    assert "--as-of 'yesterday'" in capsys.readouterr().err
+
+
+def test_analyze_on_a_missing_snapshot_names_the_file(capsys, tmp_path):
+    assert main(["analyze", "--snapshot", str(tmp_path / "nowhere")]) == 2
+    assert "manifest.json: not found" in capsys.readouterr().err
