@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from auditor.config import Settings
+from auditor.exceptions import apply_exceptions
 from auditor.model import SEVERITY_ORDER, Finding, Severity
 from auditor.rules import RULES, RuleContext
 from auditor.snapshot import Snapshot
@@ -39,8 +40,9 @@ def analyze(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Fin
             kept = by_id.get(finding.finding_id)
             if kept is None or _rank(finding) > _rank(kept):
                 by_id[finding.finding_id] = finding
+    findings = apply_exceptions(list(by_id.values()), settings.exceptions, as_of)
     return sorted(
-        by_id.values(), key=lambda f: (-_rank(f), f.rule_id, f.account_id or "", f.principal.name or "", f.finding_id)
+        findings, key=lambda f: (-_rank(f), f.rule_id, f.account_id or "", f.principal.name or "", f.finding_id)
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ def _one_of(*choices: str):
         return None if value in choices else f"must be one of {', '.join(choices)}"
 
     return check
+
+
+def _department_groups(value: dict) -> str | None:
+    bad = [k for k, v in value.items() if not (isinstance(v, list) and all(isinstance(g, str) for g in v))]
+    return f"must map each department to a list of group names; not so for {bad}" if bad else None
 
 
 def _known_rules(values: list[str]) -> str | None:
@@ -83,6 +89,14 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "never_signed_in_days": Option(int, 30, _positive),
         "access_key_unused_days": Option(int, 45, _positive),
         "access_key_max_age_days": Option(int, 90, _positive),
+        "unused_assignment_days": Option(int, 90, _positive),
+        "iam_user_inactive_days": Option(int, 90, _positive),
+        "role_unused_days": Option(int, 90, _positive),
+        "root_use_days": Option(int, 90, _positive),
+        "emergency_review_days": Option(int, 30, _positive),
+        "leave_activity_days": Option(int, 7, _positive),
+        "department_groups": Option(dict, {}, _department_groups),
+        "shared_groups": Option(list, [], None, str),
         "production_environments": Option(list, ["production", "prod"], None, str),
         "break_glass_patterns": Option(list, DEFAULT_BREAK_GLASS_PATTERNS, None, str),
         "service_accounts": Option(list, [], None, str),
@@ -106,12 +120,18 @@ class Settings:
     def section(self, name: str) -> dict[str, Any]:
         return self.values[name]
 
+    @property
+    def exceptions(self) -> list[dict[str, Any]]:
+        return self.values["exceptions"]
+
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
 
 
 def defaults() -> Settings:
-    return Settings(values={s: {k: _copy(o.default) for k, o in opts.items()} for s, opts in SCHEMA.items()})
+    values: dict[str, Any] = {s: {k: _copy(o.default) for k, o in opts.items()} for s, opts in SCHEMA.items()}
+    values["exceptions"] = []
+    return Settings(values=values)
 
 
 def load(path: Path | None, *, required: bool = False) -> Settings:
@@ -130,11 +150,46 @@ def load(path: Path | None, *, required: bool = False) -> Settings:
     return Settings(values=validate(data, str(path)), source=path, raw_text=text)
 
 
+EXCEPTION_KEYS = {"rule": str, "principal": str, "account_id": str, "owner": str, "justification": str, "expires": date}
+EXCEPTION_REQUIRED = ("rule", "principal", "owner", "justification", "expires")
+
+
+def _exceptions(entries: Any, where: str) -> list[dict[str, Any]]:
+    """``[[exceptions]]``: accepted risks, each with an owner, a reason and an expiry."""
+    if not isinstance(entries, list):
+        raise ConfigError(f"{where}: exceptions must be an array of tables ([[exceptions]])")
+    checked = []
+    for number, entry in enumerate(entries, start=1):
+        name = f"{where}: exceptions[{number}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{name} must be a table")
+        for key, value in entry.items():
+            if key not in EXCEPTION_KEYS:
+                raise ConfigError(f"{name}: unknown key {key} (known: {', '.join(EXCEPTION_KEYS)})")
+            kind = EXCEPTION_KEYS[key]
+            if kind is date and (isinstance(value, datetime) or not isinstance(value, date)):
+                raise ConfigError(f"{name}.{key} must be a TOML date like 2027-03-31, got {value!r}")
+            if kind is str and not isinstance(value, str):
+                raise ConfigError(f"{name}.{key} must be a string, got {value!r}")
+        missing = [key for key in EXCEPTION_REQUIRED if not entry.get(key)]
+        if missing:
+            raise ConfigError(f"{name}: missing {', '.join(missing)}")
+        if entry["rule"] != "*":
+            problem = _known_rules([entry["rule"]])
+            if problem:
+                raise ConfigError(f"{name}.rule {problem}")
+        checked.append(dict(entry))
+    return checked
+
+
 def validate(data: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
     values = defaults().values
     for section, body in data.items():
+        if section == "exceptions":
+            values["exceptions"] = _exceptions(body, where)
+            continue
         if section not in SCHEMA:
-            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join(SCHEMA)})")
+            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join(SCHEMA)}, exceptions)")
         if not isinstance(body, dict):
             raise ConfigError(f"{where}: {section} must be a table ([{section}])")
         for key, value in body.items():
@@ -163,9 +218,18 @@ def _checked(option: Option, value: Any, name: str) -> Any:
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", list: "a list", bool: "true or false", float: "a number"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        list: "a list",
+        bool: "true or false",
+        float: "a number",
+        dict: "a table",
+    }
     return names.get(kind, getattr(kind, "__name__", str(kind)))
 
 
 def _copy(value: Any) -> Any:
-    return list(value) if isinstance(value, list) else value
+    if isinstance(value, list):
+        return list(value)
+    return dict(value) if isinstance(value, dict) else value

@@ -37,6 +37,15 @@ def days_between(earlier: datetime, later: datetime) -> float:
     return (later - earlier) / DAY
 
 
+def is_enabled(user: IdcUser) -> bool:
+    """Unknown status counts as enabled: only an explicit DISABLED removes sign-in."""
+    return (user.status or "ENABLED").upper() != "DISABLED"
+
+
+def iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 @dataclass
 class RuleContext:
     snapshot: Snapshot
@@ -163,6 +172,23 @@ class RuleContext:
             paths.extend((a, name) for a in self._assignments_of[("GROUP", group_id)])
         return paths
 
+    def has_access(self, user: IdcUser) -> bool:
+        """Enabled, or still in a group, or still assigned somewhere."""
+        return is_enabled(user) or bool(self._groups_of_user[user.user_id]) or bool(self.direct_assignments(user))
+
+    def group_ids(self, user: IdcUser) -> list[str]:
+        return list(self._groups_of_user[user.user_id])
+
+    @cached_property
+    def members_of(self) -> dict[str, list[str]]:
+        members: dict[str, list[str]] = defaultdict(list)
+        for membership in self.snapshot.table("idc_memberships"):
+            members[membership.group_id].append(membership.user_id)
+        return members
+
+    def assignments_of_group(self, group_id: str) -> list[AccountAssignment]:
+        return self._assignments_of[("GROUP", group_id)]
+
     def permission_set_name(self, arn: str) -> str:
         ps = self.permission_sets.get(arn)
         return ps.name if ps else arn
@@ -188,12 +214,46 @@ class RuleContext:
                 last[key] = activity.last_seen
         return last
 
-    def idc_last_activity(self, user: IdcUser) -> datetime | None:
-        """Last sign-in or use of access, keyed by user id (new events) or name/email (older)."""
+    @cached_property
+    def _assignment_last_used(self) -> dict[tuple[str, str | None, str | None], datetime]:
+        last: dict[tuple[str, str | None, str | None], datetime] = {}
+        for activity in self.snapshot.table("activity"):
+            if activity.kind != ActivityKind.IDC_ASSIGNMENT.value:
+                continue
+            key = (activity.key, activity.account_id, (activity.detail or "").lower())
+            if key not in last or activity.last_seen > last[key]:
+                last[key] = activity.last_seen
+        return last
+
+    def user_keys(self, user: IdcUser) -> list[str]:
+        """The activity keys that may name this user (new events by id, older by name or email)."""
         keys = [f"id:{user.user_id}", f"name:{user.user_name.lower()}"]
         if user.email:
             keys.append(f"name:{user.email.lower()}")
-        seen = [self._last_seen.get((ActivityKind.IDC_USER.value, None, k)) for k in keys]
+        return keys
+
+    def assignment_last_used(self, user: IdcUser, account_id: str, permission_set: str) -> datetime | None:
+        seen = [self._assignment_last_used.get((k, account_id, permission_set.lower())) for k in self.user_keys(user)]
+        return max((s for s in seen if s is not None), default=None)
+
+    @cached_property
+    def _users_by_key(self) -> dict[str, IdcUser]:
+        keyed: dict[str, IdcUser] = {}
+        for user in self.snapshot.table("idc_users"):
+            for key in self.user_keys(user):
+                keyed.setdefault(key, user)
+        return keyed
+
+    def idc_user_for_key(self, key: str) -> IdcUser | None:
+        """The user an activity key names (``id:...`` or ``name:...``), if still in the directory."""
+        return self._users_by_key.get(key)
+
+    def last_seen(self, kind: str, key: str, account_id: str | None = None) -> datetime | None:
+        return self._last_seen.get((kind, account_id, key))
+
+    def idc_last_activity(self, user: IdcUser) -> datetime | None:
+        """Last sign-in or use of access, keyed by user id (new events) or name/email (older)."""
+        seen = [self._last_seen.get((ActivityKind.IDC_USER.value, None, k)) for k in self.user_keys(user)]
         return max((s for s in seen if s is not None), default=None)
 
     def key_last_used(self, key: AccessKey) -> datetime | None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from auditor.model import AccessKey, Category, Finding, IamUser, Principal, PrincipalType, Severity
 from auditor.rules.context import RuleContext, days_between
 from auditor.rules.findings import make_finding
+from auditor.rules.policies import is_admin_policy_arn
 from auditor.rules.registry import RULES, rule
 
 
@@ -142,4 +144,347 @@ def console_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
                 "password_last_used": _iso(user.password_last_used) or "never",
                 "created": _iso(user.created),
             },
+        )
+
+
+def _credentials_last_used(ctx: RuleContext, user: IamUser) -> tuple[datetime | None, list[AccessKey]]:
+    keys = [
+        k
+        for k in ctx.snapshot.table("access_keys")
+        if k.account_id == user.account_id and k.user_name == user.user_name and k.status == "Active"
+    ]
+    candidates = [
+        user.password_last_used if user.password_enabled else None,
+        ctx.last_seen("iam_user", user.user_name, user.account_id),
+    ]
+    candidates += [ctx.key_last_used(k) for k in keys]
+    return max((c for c in candidates if c is not None), default=None), keys
+
+
+@rule(
+    id="iam-user-inactive",
+    category=Category.INACTIVE,
+    severity=Severity.MEDIUM,
+    title="IAM user inactive",
+    description=(
+        "An IAM user with a console password or an active key, older than iam_user_inactive_days, used none "
+        "of them for iam_user_inactive_days (IAM's own last-used records, and CloudTrail)."
+    ),
+    controls=("CIS-AWS-1.12", "SOC2-CC6.2", "NIST-800-53-AC-2(3)", "PCI-DSS-8.2.6"),
+    thresholds=("iam_user_inactive_days",),
+    recommendation="Disable the console password and deactivate the keys; delete the user after a quiet period.",
+)
+def iam_user_inactive(ctx: RuleContext) -> Iterator[Finding]:
+    meta = RULES["iam-user-inactive"]
+    days = ctx.settings["iam_user_inactive_days"]
+    for user in ctx.snapshot.table("iam_users"):
+        if user.created is None or not ctx.usable("iam", user.account_id):
+            continue
+        age = days_between(user.created, ctx.as_of)
+        last, keys = _credentials_last_used(ctx, user)
+        if age < days or not (user.password_enabled or keys):
+            continue
+        if last is not None and days_between(last, ctx.as_of) < days:
+            continue
+        idle = int(days_between(last, ctx.as_of)) if last else int(age)
+        yield make_finding(
+            meta,
+            principal=_user_principal(user),
+            account_id=user.account_id,
+            resource=None,
+            title=f"IAM user {user.user_name} unused for {idle} days"
+            if last
+            else f"IAM user {user.user_name} never used in {idle} days",
+            evidence={
+                "last_used": _iso(last) or "never",
+                "days_idle": idle,
+                "created": _iso(user.created),
+                "password_enabled": user.password_enabled,
+                "active_keys": [k.access_key_id for k in keys],
+                "threshold_days": days,
+            },
+        )
+
+
+@rule(
+    id="iam-user-two-active-keys",
+    category=Category.CREDENTIAL_HYGIENE,
+    severity=Severity.LOW,
+    title="IAM user with two active access keys",
+    description="Two active keys double the exposure; outside a rotation, one should be inactive.",
+    controls=("CIS-AWS-1.13", "SOC2-CC6.1"),
+    recommendation="Finish the rotation: deactivate the older key.",
+)
+def two_active_keys(ctx: RuleContext) -> Iterator[Finding]:
+    meta = RULES["iam-user-two-active-keys"]
+    for user in ctx.snapshot.table("iam_users"):
+        _, keys = _credentials_last_used(ctx, user)
+        if len(keys) < 2 or not ctx.usable("iam", user.account_id):
+            continue
+        yield make_finding(
+            meta,
+            principal=_user_principal(user),
+            account_id=user.account_id,
+            resource=None,
+            title=f"IAM user {user.user_name} has {len(keys)} active access keys",
+            evidence={
+                "keys": [
+                    {
+                        "id": k.access_key_id,
+                        "created": _iso(k.created),
+                        "last_used": _iso(ctx.key_last_used(k)) or "never",
+                    }
+                    for k in keys
+                ]
+            },
+        )
+
+
+@rule(
+    id="iam-keys-on-console-user-without-mfa",
+    category=Category.CREDENTIAL_HYGIENE,
+    severity=Severity.MEDIUM,
+    title="Access keys on a console user without MFA",
+    description="A user with a console password and no MFA also holds active access keys: one phished password "
+    "leads to long-term keys.",
+    controls=("CIS-AWS-1.10", "SOC2-CC6.1", "PCI-DSS-8.4.2"),
+    recommendation="Enforce MFA, or separate the human (console) and the workload (keys).",
+)
+def keys_on_console_user_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
+    meta = RULES["iam-keys-on-console-user-without-mfa"]
+    for user in ctx.snapshot.table("iam_users"):
+        if not user.password_enabled or user.mfa_active or not ctx.usable("iam", user.account_id):
+            continue
+        _, keys = _credentials_last_used(ctx, user)
+        if keys:
+            yield make_finding(
+                meta,
+                principal=_user_principal(user),
+                account_id=user.account_id,
+                resource=None,
+                title=f"IAM user {user.user_name} has a console password without MFA and {len(keys)} active key(s)",
+                evidence={"active_keys": [k.access_key_id for k in keys]},
+            )
+
+
+@rule(
+    id="iam-user-without-owner",
+    category=Category.ORPHANED,
+    severity=Severity.MEDIUM,
+    title="IAM user without an active owner",
+    description=(
+        "An IAM user whose `owner` tag names nobody active in HR and whose name or email tag matches nobody "
+        "active in HR. High when the owner named is a leaver."
+    ),
+    controls=("SOC2-CC6.2", "ISO27001-A.5.16", "NIST-800-53-AC-2"),
+    recommendation="Tag the user with an active owner (owner=email), or remove it.",
+)
+def iam_user_without_owner(ctx: RuleContext) -> Iterator[Finding]:
+    if not ctx.usable("hr"):
+        return
+    meta = RULES["iam-user-without-owner"]
+    people = {}
+    for person in ctx.snapshot.table("hr_people"):
+        people[person.email.lower()] = person
+        people[person.user_name.lower()] = person
+    for user in ctx.snapshot.table("iam_users"):
+        if not ctx.usable("iam", user.account_id):
+            continue
+        tags = {k.lower(): v for k, v in user.tags.items()}
+        candidates = [tags.get("owner"), tags.get("email"), user.user_name]
+        matched = [people[c.lower()] for c in candidates if c and c.lower() in people]
+        if any(p.status != "terminated" for p in matched):
+            continue
+        owner_left = bool(matched)
+        yield make_finding(
+            meta,
+            principal=_user_principal(user),
+            account_id=user.account_id,
+            resource=None,
+            title=f"IAM user {user.user_name} is owned by a leaver"
+            if owner_left
+            else f"IAM user {user.user_name} has no owner in HR",
+            evidence={
+                "owner_tag": tags.get("owner"),
+                "matched_people": [p.email for p in matched],
+                "owner_status": "terminated" if owner_left else "unknown",
+            },
+            severity=Severity.HIGH if owner_left else None,
+        )
+
+
+def _root_principal(account_id: str) -> Principal:
+    return Principal(type=PrincipalType.ROOT.value, id=account_id, name="root", arn=f"arn:aws:iam::{account_id}:root")
+
+
+@rule(
+    id="iam-root-access-key",
+    category=Category.CREDENTIAL_HYGIENE,
+    severity=Severity.CRITICAL,
+    title="Root user has an active access key",
+    description="The root user of an account has an active access key (credential report).",
+    controls=("CIS-AWS-1.4", "SOC2-CC6.1", "PCI-DSS-8.2.2"),
+    recommendation="Delete the root access key.",
+)
+def root_access_key(ctx: RuleContext) -> Iterator[Finding]:
+    meta = RULES["iam-root-access-key"]
+    for row in ctx.snapshot.table("root_credentials"):
+        active = [
+            n for n, on in (("access_key_1", row.access_key_1_active), ("access_key_2", row.access_key_2_active)) if on
+        ]
+        if active:
+            yield make_finding(
+                meta,
+                principal=_root_principal(row.account_id),
+                account_id=row.account_id,
+                resource=None,
+                title=f"Root user of {row.account_id} has {len(active)} active access key(s)",
+                evidence={
+                    "active": active,
+                    "access_key_1_last_used": _iso(row.access_key_1_last_used),
+                    "access_key_2_last_used": _iso(row.access_key_2_last_used),
+                },
+            )
+
+
+@rule(
+    id="iam-root-without-mfa",
+    category=Category.CREDENTIAL_HYGIENE,
+    severity=Severity.CRITICAL,
+    title="Root user without MFA",
+    description="The root user of an account has no MFA device (credential report). Member accounts whose root "
+    "password was never set still need MFA or centrally managed root access.",
+    controls=("CIS-AWS-1.5", "CIS-AWS-1.6", "SOC2-CC6.1", "PCI-DSS-8.4.1"),
+    recommendation="Enable a hardware MFA device on the root user, or remove root credentials centrally.",
+)
+def root_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
+    meta = RULES["iam-root-without-mfa"]
+    for row in ctx.snapshot.table("root_credentials"):
+        if not row.mfa_active:
+            yield make_finding(
+                meta,
+                principal=_root_principal(row.account_id),
+                account_id=row.account_id,
+                resource=None,
+                title=f"Root user of {row.account_id} has no MFA",
+                evidence={"mfa_active": False, "password_last_used": _iso(row.password_last_used) or "never"},
+            )
+
+
+@rule(
+    id="iam-user-direct-policy",
+    category=Category.OVER_PRIVILEGED,
+    severity=Severity.LOW,
+    title="Policy attached directly to an IAM user",
+    description="Permissions attached or written inline on a user escape group-based review (CIS 1.15).",
+    controls=("CIS-AWS-1.15", "SOC2-CC6.3", "ISO27001-A.5.15"),
+    recommendation="Move the permissions to a group (or a role) and detach them from the user.",
+)
+def user_direct_policy(ctx: RuleContext) -> Iterator[Finding]:
+    meta = RULES["iam-user-direct-policy"]
+    for user in ctx.snapshot.table("iam_users"):
+        if (user.attached_policies or user.inline_policies) and ctx.usable("iam", user.account_id):
+            yield make_finding(
+                meta,
+                principal=_user_principal(user),
+                account_id=user.account_id,
+                resource=None,
+                title=f"IAM user {user.user_name} has policies attached directly",
+                evidence={"attached_policies": user.attached_policies, "inline_policies": user.inline_policies},
+            )
+
+
+@rule(
+    id="iam-admin-policy-attached",
+    category=Category.OVER_PRIVILEGED,
+    severity=Severity.HIGH,
+    title="Administrator policy attached to an IAM user or role",
+    description=(
+        "AWS AdministratorAccess is attached to an IAM user, directly or through an IAM group (high), or to a "
+        "role (medium; low for a role whose name marks it break-glass)."
+    ),
+    controls=("CIS-AWS-1.16", "SOC2-CC6.3", "ISO27001-A.8.2", "NIST-800-53-AC-6"),
+    recommendation="Replace it with a scoped policy; keep administrator power in reviewed break-glass roles.",
+)
+def admin_policy_attached(ctx: RuleContext) -> Iterator[Finding]:
+    meta = RULES["iam-admin-policy-attached"]
+    admin_groups = {
+        (g.account_id, g.group_name): [a for a in g.attached_policies if is_admin_policy_arn(a)]
+        for g in ctx.snapshot.table("iam_groups")
+    }
+    for user in ctx.snapshot.table("iam_users"):
+        if not ctx.usable("iam", user.account_id):
+            continue
+        paths = [f"attached {a}" for a in user.attached_policies if is_admin_policy_arn(a)]
+        paths += [f"via group {g}: {a}" for g in user.groups for a in admin_groups.get((user.account_id, g), [])]
+        if paths:
+            yield make_finding(
+                meta,
+                principal=_user_principal(user),
+                account_id=user.account_id,
+                resource=None,
+                title=f"IAM user {user.user_name} holds AdministratorAccess",
+                evidence={"paths": paths},
+            )
+    for role in ctx.snapshot.table("iam_roles"):
+        admin = [a for a in role.attached_policies if is_admin_policy_arn(a)]
+        if not admin or not ctx.usable("iam", role.account_id) or role.path.startswith("/aws-reserved/"):
+            continue
+        yield make_finding(
+            meta,
+            principal=Principal(type=PrincipalType.IAM_ROLE.value, id=role.role_id, name=role.role_name, arn=role.arn),
+            account_id=role.account_id,
+            resource=None,
+            title=f"Role {role.role_name} holds AdministratorAccess",
+            evidence={"policies": admin, "trusted": _trusted_principals(role.trust_policy)},
+            severity=Severity.LOW if ctx.is_break_glass(role.role_name) else Severity.MEDIUM,
+        )
+
+
+def _trusted_principals(trust_policy: dict | None) -> list[str]:
+    trusted: list[str] = []
+    for statement in (trust_policy or {}).get("Statement", []) or []:
+        if not isinstance(statement, dict):
+            continue
+        principal = statement.get("Principal")
+        values = principal.values() if isinstance(principal, dict) else [principal]
+        for value in values:
+            trusted.extend(value if isinstance(value, list) else [str(value)])
+    return trusted
+
+
+@rule(
+    id="iam-role-unused",
+    category=Category.INACTIVE,
+    severity=Severity.LOW,
+    title="IAM role unused",
+    description=(
+        "A role older than role_unused_days has not been used for role_unused_days (RoleLastUsed, which IAM "
+        "tracks for 400 days, and CloudTrail). Service-linked and Identity Center roles are exempt."
+    ),
+    controls=("SOC2-CC6.2", "NIST-800-53-AC-2(3)", "ISO27001-A.5.18"),
+    thresholds=("role_unused_days",),
+    recommendation="Delete the role if nothing needs it, after checking its trust policy's callers.",
+)
+def role_unused(ctx: RuleContext) -> Iterator[Finding]:
+    meta = RULES["iam-role-unused"]
+    days = ctx.settings["role_unused_days"]
+    for role in ctx.snapshot.table("iam_roles"):
+        if role.path.startswith(("/aws-service-role/", "/aws-reserved/")) or role.created is None:
+            continue
+        if not ctx.usable("iam", role.account_id) or days_between(role.created, ctx.as_of) < days:
+            continue
+        candidates = [role.last_used, ctx.last_seen("iam_role", role.arn, role.account_id)]
+        last = max((c for c in candidates if c is not None), default=None)
+        if last is not None and days_between(last, ctx.as_of) < days:
+            continue
+        yield make_finding(
+            meta,
+            principal=Principal(type=PrincipalType.IAM_ROLE.value, id=role.role_id, name=role.role_name, arn=role.arn),
+            account_id=role.account_id,
+            resource=None,
+            title=f"Role {role.role_name} unused since {last.date().isoformat()}"
+            if last
+            else f"Role {role.role_name} never used",
+            evidence={"last_used": _iso(last) or "never", "created": _iso(role.created), "threshold_days": days},
         )

@@ -6,19 +6,16 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from auditor.model import Category, Finding, IdcUser, Severity
-from auditor.rules.context import RuleContext, days_between
+from auditor.rules.context import RuleContext, days_between, is_enabled, iso
 from auditor.rules.findings import insufficient_evidence, make_finding
 from auditor.rules.policies import admin_reasons
 from auditor.rules.registry import RULES, rule
 
 
-def _enabled(user: IdcUser) -> bool:
-    """Unknown status counts as enabled: only an explicit DISABLED removes sign-in."""
-    return (user.status or "ENABLED").upper() != "DISABLED"
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
+def _left(person, ctx: RuleContext) -> bool:
+    """Terminated, or an employee whose end date has passed (contractors have their own rule)."""
+    ended = person.end_date is not None and person.end_date < ctx.as_of.date()
+    return person.status == "terminated" or (person.employment_type == "employee" and ended)
 
 
 @rule(
@@ -27,7 +24,7 @@ def _iso(value) -> str | None:
     severity=Severity.CRITICAL,
     title="Leaver still has access",
     description=(
-        "HR says the person is terminated, yet their Identity Center user is still enabled, in a group, or "
+        "HR says the person is terminated (or, for an employee, their end date has passed), yet their Identity Center user is still enabled, in a group, or "
         "assigned to an account. A disabled user whose memberships or assignments remain is reported as low."
     ),
     controls=("SOC2-CC6.2", "SOC2-CC6.3", "ISO27001-A.5.18", "NIST-800-53-AC-2", "PCI-DSS-8.2.6"),
@@ -39,11 +36,11 @@ def leaver_with_access(ctx: RuleContext) -> Iterator[Finding]:
     meta = RULES["idc-leaver-with-access"]
     for user in ctx.snapshot.table("idc_users"):
         person = ctx.hr_person(user)
-        if person is None or person.status != "terminated":
+        if person is None or not _left(person, ctx):
             continue
         groups = ctx.group_names(user)
         direct = ctx.direct_assignments(user)
-        enabled = _enabled(user)
+        enabled = is_enabled(user)
         if not (enabled or groups or direct):
             continue
         days = None
@@ -53,7 +50,7 @@ def leaver_with_access(ctx: RuleContext) -> Iterator[Finding]:
             "hr_status": person.status,
             "hr_line": person.line,
             "employee_id": person.employee_id,
-            "end_date": _iso(person.end_date),
+            "end_date": iso(person.end_date),
             "days_since_termination": days,
             "user_status": user.status or "unknown",
             "groups": groups,
@@ -61,7 +58,7 @@ def leaver_with_access(ctx: RuleContext) -> Iterator[Finding]:
                 {"account_id": a.account_id, "permission_set": ctx.permission_set_name(a.permission_set_arn)}
                 for a in direct
             ],
-            "last_activity": _iso(ctx.idc_last_activity(user)),
+            "last_activity": iso(ctx.idc_last_activity(user)),
         }
         title = f"Terminated {person.display_name or user.user_name} still has Identity Center access"
         yield make_finding(
@@ -104,8 +101,8 @@ def not_in_hr(ctx: RuleContext) -> Iterator[Finding]:
             "email": user.email,
             "user_status": user.status or "unknown",
             "groups": ctx.group_names(user),
-            "created_at": _iso(user.created_at),
-            "last_activity": _iso(ctx.idc_last_activity(user)),
+            "created_at": iso(user.created_at),
+            "last_activity": iso(ctx.idc_last_activity(user)),
         }
         row = ctx.unusable_hr_row(user)
         if row is not None:
@@ -126,14 +123,14 @@ def not_in_hr(ctx: RuleContext) -> Iterator[Finding]:
             resource=None,
             title=title,
             evidence=facts,
-            severity=None if _enabled(user) else Severity.LOW,
+            severity=None if is_enabled(user) else Severity.LOW,
         )
 
 
 def _idle_candidates(ctx: RuleContext, min_age_days: int) -> Iterator[tuple[IdcUser, datetime | None, float]]:
     """Enabled users older than ``min_age_days``, with their last activity and age in days."""
     for user in ctx.snapshot.table("idc_users"):
-        if not _enabled(user) or user.created_at is None:
+        if not is_enabled(user) or user.created_at is None:
             continue  # without a creation time the user's age, and so any idle span, is unknown
         age = days_between(user.created_at, ctx.as_of)
         if age >= min_age_days:
@@ -143,9 +140,9 @@ def _idle_candidates(ctx: RuleContext, min_age_days: int) -> Iterator[tuple[IdcU
 def _idle_facts(ctx: RuleContext, user: IdcUser, last: datetime | None, age: float, threshold: int) -> dict:
     idle = days_between(last, ctx.as_of) if last is not None else age
     return {
-        "last_activity": _iso(last) or "never",
+        "last_activity": iso(last) or "never",
         "days_idle": int(idle),
-        "created_at": _iso(user.created_at),
+        "created_at": iso(user.created_at),
         "days_since_creation": int(age),
         "threshold_days": threshold,
         "groups": ctx.group_names(user),

@@ -1,0 +1,219 @@
+"""Rules about who can use which permission set where, and what those sets allow."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from auditor.model import AccountAssignment, Category, Finding, IdcUser, Principal, PrincipalType, Severity
+from auditor.rules.context import RuleContext, days_between, is_enabled, iso
+from auditor.rules.findings import insufficient_evidence, make_finding
+from auditor.rules.policies import admin_reasons, analyse_policy
+from auditor.rules.registry import RULES, rule
+
+
+def _paths(ctx: RuleContext, user: IdcUser) -> dict[tuple[str, str], list[str]]:
+    """(account, permission set ARN) -> how the user gets it: "direct" or "via group G"."""
+    paths: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for assignment, group in ctx.all_assignments(user):
+        label = "direct" if group is None else f"via group {group}"
+        key = (assignment.account_id, assignment.permission_set_arn)
+        if label not in paths[key]:
+            paths[key].append(label)
+    return paths
+
+
+def _account_name(ctx: RuleContext, account_id: str) -> str:
+    account = ctx.accounts.get(account_id)
+    return account.name if account else account_id
+
+
+@rule(
+    id="idc-assignment-unused",
+    category=Category.INACTIVE,
+    severity=Severity.LOW,
+    title="Permission set not used in an account",
+    description=(
+        "The user can use permission set P in account A (directly or through any group) and has not used it "
+        "for unused_assignment_days, while CloudTrail observed that account for the whole window. One finding "
+        "per (user, account, permission set) with every path. Medium when the permission set is "
+        "administrator-capable. Break-glass permission sets are exempt (unused is their normal state)."
+    ),
+    controls=("SOC2-CC6.3", "ISO27001-A.5.18", "NIST-800-53-AC-2(3)", "PCI-DSS-7.2.4"),
+    thresholds=("unused_assignment_days",),
+    recommendation="Remove the assignment path (or the group membership) that grants it.",
+)
+def assignment_unused(ctx: RuleContext) -> Iterator[Finding]:
+    if not ctx.usable("identity_center"):
+        return
+    meta = RULES["idc-assignment-unused"]
+    days = ctx.settings["unused_assignment_days"]
+    for user in ctx.snapshot.table("idc_users"):
+        if not is_enabled(user) or user.created_at is None or days_between(user.created_at, ctx.as_of) < days:
+            continue
+        for (account_id, ps_arn), paths in sorted(_paths(ctx, user).items()):
+            ps = ctx.permission_sets.get(ps_arn)
+            if ps is None or ctx.is_break_glass(ps.name):
+                continue
+            last = ctx.assignment_last_used(user, account_id, ps.name)
+            if last is not None and days_between(last, ctx.as_of) < days:
+                continue
+            admin = bool(admin_reasons(ps))
+            when = f"since {last.date().isoformat()}" if last else "in the observed window"
+            title = f"{user.user_name} has not used {ps.name} in {_account_name(ctx, account_id)} {when}"
+            facts = {
+                "permission_set": ps.name,
+                "account_name": _account_name(ctx, account_id),
+                "paths": paths,
+                "last_used": iso(last) or "never",
+                "days_unused": int(days_between(last, ctx.as_of)) if last else None,
+                "threshold_days": days,
+                "admin_capable": admin,
+            }
+            missing = ctx.missing_window(account_id, days)
+            if missing:
+                yield insufficient_evidence(
+                    meta,
+                    principal=ctx.idc_principal(user),
+                    account_id=account_id,
+                    resource=ps_arn,
+                    title=title,
+                    missing=missing,
+                    evidence=facts,
+                )
+                continue
+            yield make_finding(
+                meta,
+                principal=ctx.idc_principal(user),
+                account_id=account_id,
+                resource=ps_arn,
+                title=title,
+                evidence=facts,
+                severity=Severity.MEDIUM if admin else None,
+            )
+
+
+@rule(
+    id="idc-direct-user-assignment",
+    category=Category.OVER_PRIVILEGED,
+    severity=Severity.LOW,
+    title="Permission set assigned directly to a user",
+    description=(
+        "A permission set is assigned to a user instead of a group, so it escapes group-based review and "
+        "lifecycle. Administrator-capable ones are reported by idc-admin-direct-assignment instead."
+    ),
+    controls=("SOC2-CC6.3", "ISO27001-A.5.15", "CIS-AWS-1.15", "NIST-800-53-AC-2"),
+    recommendation="Grant it through a group that matches the person's role.",
+)
+def direct_user_assignment(ctx: RuleContext) -> Iterator[Finding]:
+    if not ctx.usable("identity_center"):
+        return
+    meta = RULES["idc-direct-user-assignment"]
+    for user in ctx.snapshot.table("idc_users"):
+        for assignment in ctx.direct_assignments(user):
+            ps = ctx.permission_sets.get(assignment.permission_set_arn)
+            if ps is None or admin_reasons(ps) or ctx.is_break_glass(ps.name, user.user_name):
+                continue
+            yield make_finding(
+                meta,
+                principal=ctx.idc_principal(user),
+                account_id=assignment.account_id,
+                resource=ps.arn,
+                title=f"{user.user_name} holds {ps.name} directly in {_account_name(ctx, assignment.account_id)}",
+                evidence={"permission_set": ps.name, "account_name": _account_name(ctx, assignment.account_id)},
+            )
+
+
+@rule(
+    id="idc-admin-access",
+    category=Category.OVER_PRIVILEGED,
+    severity=Severity.LOW,
+    title="Holds administrator power",
+    description=(
+        "Who can use an administrator-capable permission set (AWS AdministratorAccess, an inline policy "
+        "allowing * on *, Allow+NotAction, or IAM write with privilege-escalation actions), resolved through "
+        "groups, and in which accounts: the inventory a privileged-access review starts from. Medium when it "
+        "reaches a production account. Break-glass permission sets are reported by the emergency-access rules."
+    ),
+    controls=("SOC2-CC6.3", "ISO27001-A.8.2", "NIST-800-53-AC-6(5)", "PCI-DSS-7.2.4"),
+    thresholds=("production_environments",),
+    recommendation="Confirm in the next privileged-access review that the person needs it, in these accounts.",
+)
+def admin_access(ctx: RuleContext) -> Iterator[Finding]:
+    if not ctx.usable("identity_center"):
+        return
+    meta = RULES["idc-admin-access"]
+    for user in ctx.snapshot.table("idc_users"):
+        if not is_enabled(user):
+            continue
+        by_set: dict[str, dict[str, list[str]]] = defaultdict(dict)
+        for (account_id, ps_arn), paths in _paths(ctx, user).items():
+            by_set[ps_arn][account_id] = paths
+        for ps_arn, accounts in sorted(by_set.items()):
+            ps = ctx.permission_sets.get(ps_arn)
+            if ps is None or ctx.is_break_glass(ps.name):
+                continue
+            reasons = admin_reasons(ps)
+            if not reasons:
+                continue
+            production = sorted(a for a in accounts if ctx.is_production(a))
+            yield make_finding(
+                meta,
+                principal=ctx.idc_principal(user),
+                account_id=None,
+                resource=ps_arn,
+                title=f"{user.user_name} holds {ps.name} in {len(accounts)} account(s)",
+                evidence={
+                    "permission_set": ps.name,
+                    "admin_because": reasons,
+                    "accounts": {a: {"name": _account_name(ctx, a), "paths": p} for a, p in sorted(accounts.items())},
+                    "production_accounts": production,
+                },
+                severity=Severity.MEDIUM if production else None,
+            )
+
+
+def _permission_set_principal(ps) -> Principal:
+    return Principal(type=PrincipalType.PERMISSION_SET.value, id=ps.arn, name=ps.name, arn=ps.arn)
+
+
+@rule(
+    id="idc-permission-set-risky-policy",
+    category=Category.OVER_PRIVILEGED,
+    severity=Severity.MEDIUM,
+    title="Permission set policy with wildcards or privilege escalation",
+    description=(
+        "A permission set's inline policy allows a whole service (svc:*) or everything on every resource, "
+        "Allow with NotAction, iam:PassRole on *, or IAM actions that let a holder grant itself more "
+        "(CreatePolicyVersion, Attach*/Put*Policy, CreateAccessKey ...). High when administrator-capable "
+        "without being an intended administrator set (no AWS AdministratorAccess attached)."
+    ),
+    controls=("SOC2-CC6.3", "ISO27001-A.8.2", "NIST-800-53-AC-6", "PCI-DSS-7.2.4", "CIS-AWS-1.16"),
+    recommendation="Scope the statements to the actions and resources the job needs.",
+)
+def permission_set_risky_policy(ctx: RuleContext) -> Iterator[Finding]:
+    if not ctx.usable("identity_center"):
+        return
+    meta = RULES["idc-permission-set-risky-policy"]
+    for ps in ctx.snapshot.table("permission_sets"):
+        risks = analyse_policy(ps.inline_policy)
+        if not risks.any:
+            continue
+        yield make_finding(
+            meta,
+            principal=_permission_set_principal(ps),
+            account_id=None,
+            resource=ps.arn,
+            title=f"Permission set {ps.name}: {risks.describe()[0]}",
+            evidence={
+                "permission_set": ps.name,
+                "risks": risks.describe(),
+                "admin_capable": risks.admin_capable,
+                "assigned_accounts": sorted({a.account_id for a in _assignments(ctx, ps.arn)}),
+            },
+            severity=Severity.HIGH if risks.admin_capable else None,
+        )
+
+
+def _assignments(ctx: RuleContext, ps_arn: str) -> list[AccountAssignment]:
+    return [a for a in ctx.snapshot.table("account_assignments") if a.permission_set_arn == ps_arn]

@@ -1,0 +1,30 @@
+"""One sandbox per test session (moto's state is process-global), shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from auditor.sandbox import start_sandbox
+
+# A fixed as-of keeps the estate, the findings and the assertions reproducible.
+E2E_AS_OF = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("sandbox")
+    with start_sandbox(size="small", seed=7, as_of=E2E_AS_OF, workdir=workdir) as box:
+        yield box
+
+
+@pytest.fixture
+def sandbox_env(sandbox, monkeypatch):
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    assert os.environ["AWS_ENDPOINT_URL"] == sandbox.endpoint_url
+    return sandbox

@@ -1,0 +1,103 @@
+"""`auditor run` end to end on the sandbox organisation, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import main
+
+CHECKER = Path(__file__).resolve().parents[3] / "shared" / "tools" / "check_contract.py"
+
+# planted problem -> the rule that must find it (those this release covers)
+RULE_FOR = {
+    "leaver": "idc-leaver-with-access",
+    "not_in_hr": "idc-user-not-in-hr",
+    "idc_inactive": "idc-user-inactive",
+    "idc_never_signed_in": "idc-user-never-signed-in",
+    "key_unused": "iam-access-key-unused",
+    "key_old": "iam-access-key-old",
+    "console_no_mfa": "iam-console-user-without-mfa",
+    "direct_admin_assignment": "idc-admin-direct-assignment",
+}
+MEDIUM_OR_HIGHER = {"critical", "high", "medium"}
+
+
+@pytest.fixture(scope="module")
+def run_output(tmp_path_factory, sandbox):
+    out = tmp_path_factory.mktemp("run")
+    env = sandbox.env()
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        code = main(["run", "--out", str(out), "--hr-feed", str(sandbox.hr_feed), "--as-of", sandbox.as_of.isoformat()])
+    findings = json.loads((out / "findings.json").read_text())
+    return code, out, findings
+
+
+def _matches(finding: dict, planted) -> bool:
+    principal = finding["principal"]
+    names = {principal.get("name"), principal.get("id")}
+    if planted.account_id is not None and finding["account_id"] not in (planted.account_id, None):
+        return False
+    return planted.name in names or planted.detail.get("access_key_id") in (finding["resource"], principal.get("id"))
+
+
+def test_run_completes_and_writes_every_output(run_output):
+    code, out, findings = run_output
+    assert code == 0, json.loads((out / "snapshot" / "manifest.json").read_text())
+    for name in ("findings.json", "findings.csv", "report.html", "snapshot/manifest.json"):
+        assert (out / name).is_file(), name
+    assert findings
+
+
+@pytest.mark.skipif(not CHECKER.is_file(), reason="the shared contract checker is not beside the repository")
+def test_outputs_follow_the_contract(run_output):
+    _, out, _ = run_output
+    checked = subprocess.run([sys.executable, str(CHECKER), str(out)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+
+
+def test_every_planted_problem_is_found_by_its_rule(run_output, sandbox):
+    _, _, findings = run_output
+    covered = [p for p in sandbox.planted if p.problem in RULE_FOR]
+    assert {p.problem for p in covered} == set(RULE_FOR), "the sandbox plants one of each"
+    missed = [
+        p for p in covered
+        if not any(f["rule_id"] == RULE_FOR[p.problem] and f["severity"] != "info" and _matches(f, p) for f in findings)
+    ]
+    assert missed == []
+
+
+def test_no_medium_or_higher_finding_on_a_clean_principal(run_output, sandbox):
+    _, _, findings = run_output
+    clean = {(kind, name) for kind, name, _ in sandbox.clean}
+    noisy = [
+        (f["rule_id"], f["principal"]["name"])
+        for f in findings
+        if f["severity"] in MEDIUM_OR_HIGHER
+        and (f["principal"]["type"] if f["principal"]["type"] != "access_key" else "iam_user", f["principal"]["name"])
+        in clean
+    ]
+    assert noisy == []
+
+
+def test_manifest_records_every_source_with_coverage(run_output, sandbox):
+    _, out, _ = run_output
+    manifest = json.loads((out / "snapshot" / "manifest.json").read_text())
+    sources = {(s["source"], s["account_id"]) for s in manifest["sources"]}
+    assert ("organizations", None) in sources and ("identity_center", None) in sources and ("hr", None) in sources
+    trail = [s for s in manifest["sources"] if s["source"] == "cloudtrail"]
+    assert trail and all(s["status"] == "ok" and s["coverage_start"] and s["coverage_end"] for s in trail)
+
+
+def test_analyze_reproduces_the_findings_offline(run_output, tmp_path):
+    _, out, findings = run_output
+    again = tmp_path / "again"
+    assert main(["analyze", "--snapshot", str(out / "snapshot"), "--out", str(again)]) == 0
+    assert json.loads((again / "findings.json").read_text()) == findings

@@ -1,0 +1,208 @@
+from datetime import date
+
+from auditor.analyze import analyze
+from auditor.config import defaults, validate
+from auditor.model import AccountAssignment, Activity, IamRole, RootCredentials
+from auditor.snapshot import SourceStatus
+from tests.builders import ADMIN_ARN, DEV, MGMT, PROD, World, days_ago
+
+
+def _all(world, rule_id, settings=None, **kwargs):
+    found = analyze(world.snapshot(**kwargs), settings or defaults(), world.as_of)
+    return [f for f in found if f.rule_id == rule_id]
+
+
+def test_empty_group_with_assignments_and_unassigned_permission_set():
+    world = World()
+    ro = world.permission_set("ReadOnly")
+    world.permission_set("Forgotten")
+    world.assign(ro, world.group("ghost-team"), DEV)
+    world.assign(ro, world.group("real-team", world.idc_user("ann")), DEV)
+    assert [f.principal.name for f in _all(world, "idc-group-empty-with-assignments")] == ["ghost-team"]
+    assert [f.principal.name for f in _all(world, "idc-permission-set-unassigned")] == ["Forgotten"]
+
+
+def test_assignment_to_missing_principal_only_when_the_directory_was_read_fully():
+    world = World()
+    ro = world.permission_set("ReadOnly")
+    world.tables["account_assignments"].append(
+        AccountAssignment(account_id=PROD, permission_set_arn=ro.arn, principal_type="USER", principal_id="gone-id")
+    )
+    (finding,) = _all(world, "idc-assignment-to-missing-principal")
+    assert (finding.principal.id, finding.account_id, finding.severity) == ("gone-id", PROD, "medium")
+    partial = SourceStatus(source="identity_center", status="partial", detail={"home_account_id": MGMT})
+    assert _all(world, "idc-assignment-to-missing-principal", overrides=[partial]) == []
+
+
+def test_break_glass_permission_set_use_is_critical_inside_the_window():
+    world = World()
+    user = world.idc_user("oncall")
+    for days, account in [(30, PROD), (30.1, DEV)]:
+        world.tables["activity"].append(
+            Activity(
+                kind="idc_assignment",
+                key=f"id:{user.user_id}",
+                account_id=account,
+                detail="BreakGlassAdmin",
+                first_seen=days_ago(days),
+                last_seen=days_ago(days),
+                events=12,
+            )
+        )
+    world.tables["activity"].append(
+        Activity(
+            kind="idc_assignment",
+            key=f"id:{user.user_id}",
+            account_id=PROD,
+            detail="ReadOnly",
+            first_seen=days_ago(1),
+            last_seen=days_ago(1),
+        )
+    )
+    (finding,) = _all(world, "emergency-access-used")
+    assert (finding.severity, finding.account_id, finding.principal.name) == ("critical", PROD, "oncall")
+    assert finding.category == "emergency_access"
+
+
+def test_break_glass_role_and_user_sign_in():
+    world = World()
+    role_arn = f"arn:aws:iam::{PROD}:role/emergency-admin"
+    world.tables["activity"].append(
+        Activity(kind="iam_role", key=role_arn, account_id=PROD, first_seen=days_ago(2), last_seen=days_ago(2))
+    )
+    world.tables["activity"].append(
+        Activity(kind="idc_user", key="name:breakglass-1", first_seen=days_ago(3), last_seen=days_ago(3))
+    )
+    names = sorted(f.principal.name for f in _all(world, "emergency-access-used"))
+    assert names == ["breakglass-1", "emergency-admin"]
+
+
+def test_root_rules():
+    world = World()
+    world.tables["root_credentials"] += [
+        RootCredentials(account_id=PROD, mfa_active=False, access_key_1_active=True, password_last_used=days_ago(10)),
+        RootCredentials(account_id=DEV, mfa_active=True, password_last_used=days_ago(91)),
+    ]
+    assert [f.account_id for f in _all(world, "iam-root-access-key")] == [PROD]
+    assert [f.account_id for f in _all(world, "iam-root-without-mfa")] == [PROD]
+    assert [f.account_id for f in _all(world, "iam-root-used")] == [PROD]
+    world.tables["activity"].append(
+        Activity(kind="root", key=DEV, account_id=DEV, first_seen=days_ago(5), last_seen=days_ago(5))
+    )
+    assert sorted(f.account_id for f in _all(world, "iam-root-used")) == [PROD, DEV]
+
+
+def test_iam_user_inactive_two_keys_and_keys_without_mfa():
+    world = World()
+    idle = world.iam_user("idle", password=True, mfa=True)
+    world.key(idle, "AKIAIDLE00", created_days_ago=300, last_used_days_ago=95)
+    busy = world.iam_user("busy", password=True, mfa=False)
+    world.key(busy, "AKIABUSY01", created_days_ago=30, last_used_days_ago=1)
+    world.key(busy, "AKIABUSY02", created_days_ago=20, last_used_days_ago=2)
+    world.iam_user("nocreds")  # nothing to use: not "inactive"
+    assert [f.principal.name for f in _all(world, "iam-user-inactive")] == ["idle"]
+    assert [f.principal.name for f in _all(world, "iam-user-two-active-keys")] == ["busy"]
+    assert [f.principal.name for f in _all(world, "iam-keys-on-console-user-without-mfa")] == ["busy"]
+
+
+def test_iam_user_owner_from_tag_or_name():
+    from auditor.model import IamUser
+
+    world = World()
+    world.person("ann")
+    world.person("leaver", status="terminated")
+    for name, tags in [
+        ("ann", {}),
+        ("ci-bot", {"owner": "ann@example.com"}),
+        ("orphan", {}),
+        ("legacy", {"Owner": "leaver@example.com"}),
+    ]:
+        world.tables["iam_users"].append(
+            IamUser(
+                account_id=DEV, user_name=name, user_id=f"AIDA{name}", arn=f"arn:aws:iam::{DEV}:user/{name}", tags=tags
+            )
+        )
+    found = {f.principal.name: f for f in _all(world, "iam-user-without-owner")}
+    assert set(found) == {"orphan", "legacy"}
+    assert found["legacy"].severity == "high"
+
+
+def test_admin_policy_attached_and_direct_user_policy():
+    from auditor.model import IamGroup, IamUser
+
+    world = World()
+    world.tables["iam_groups"].append(
+        IamGroup(account_id=DEV, group_name="admins", arn="arn:g", attached_policies=[ADMIN_ARN])
+    )
+    world.tables["iam_users"].append(
+        IamUser(account_id=DEV, user_name="op", user_id="AIDAOP", arn="arn:u", groups=["admins"])
+    )
+    world.tables["iam_users"].append(
+        IamUser(
+            account_id=DEV,
+            user_name="direct",
+            user_id="AIDADIRECT",
+            arn="arn:u2",
+            attached_policies=["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        )
+    )
+    world.tables["iam_roles"].append(
+        IamRole(
+            account_id=DEV,
+            role_name="deployer",
+            role_id="AROA1",
+            arn="arn:r",
+            attached_policies=[ADMIN_ARN],
+            created=days_ago(400),
+            last_used=days_ago(1),
+        )
+    )
+    found = {f.principal.name: f for f in _all(world, "iam-admin-policy-attached")}
+    assert found["op"].evidence["paths"] == [f"via group admins: {ADMIN_ARN}"]
+    assert found["deployer"].severity == "medium"
+    assert [f.principal.name for f in _all(world, "iam-user-direct-policy")] == ["direct"]
+
+
+def test_role_unused_boundary_and_exemptions():
+    world = World()
+    for name, last, path in [
+        ("r90", 90, "/"),
+        ("r89", 89.9, "/"),
+        ("never", None, "/"),
+        ("AWSServiceRoleForX", None, "/aws-service-role/x/"),
+        ("AWSReservedSSO_A_0123456789abcdef", None, "/aws-reserved/sso.amazonaws.com/"),
+    ]:
+        world.tables["iam_roles"].append(
+            IamRole(
+                account_id=DEV,
+                role_name=name,
+                role_id=f"AROA{name}",
+                arn=f"arn:aws:iam::{DEV}:role{path}{name}",
+                path=path,
+                created=days_ago(400),
+                last_used=None if last is None else days_ago(last),
+            )
+        )
+    assert sorted(f.principal.name for f in _all(world, "iam-role-unused")) == ["never", "r90"]
+
+
+def test_exceptions_suppress_until_they_expire():
+    world = World()
+    svc = world.iam_user("ci-deployer")
+    world.key(svc, "AKIAOLD000", created_days_ago=200, last_used_days_ago=1)
+    live = {
+        "rule": "iam-access-key-old",
+        "principal": "ci-*",
+        "owner": "lead@example.com",
+        "justification": "vendor rotation",
+        "expires": date(2026, 12, 31),
+    }
+    settings = defaults().__class__(values=validate({"exceptions": [live]}, "test"))
+    (finding,) = _all(world, "iam-access-key-old", settings)
+    assert finding.status == "suppressed"
+    assert finding.evidence["exception"]["owner"] == "lead@example.com"
+    expired = dict(live, expires=date(2026, 11, 27))
+    settings = defaults().__class__(values=validate({"exceptions": [expired]}, "test"))
+    (finding,) = _all(world, "iam-access-key-old", settings)
+    assert finding.status == "new"
+    assert finding.evidence["expired_exception"]["expires"] == "2026-11-27"
