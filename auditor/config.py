@@ -81,6 +81,10 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "organization_id": Option(str, ""),
         "lookback_days": Option(int, 120, _positive),
     },
+    "access_advisor": {
+        "enabled": Option(bool, True),
+        "timeout_seconds": Option(int, 600, _positive),
+    },
     "hr": {
         "feed": Option(str, ""),
     },
@@ -92,6 +96,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "unused_assignment_days": Option(int, 90, _positive),
         "iam_user_inactive_days": Option(int, 90, _positive),
         "role_unused_days": Option(int, 90, _positive),
+        "unused_service_days": Option(int, 90, _positive),
         "root_use_days": Option(int, 90, _positive),
         "emergency_review_days": Option(int, 30, _positive),
         "leave_activity_days": Option(int, 7, _positive),

@@ -143,6 +143,18 @@ class RootCredentials(Record):
     access_key_2_last_used: datetime | None = None
 
 
+class ServiceLastAccessed(Record):
+    """IAM Access Advisor: one service an IAM user or role is granted, and when it was last used."""
+
+    account_id: str
+    entity_arn: str
+    entity_type: str  # user | role
+    service_namespace: str
+    service_name: str | None = None
+    last_authenticated: datetime | None = None  # None: not used in the tracking period (400 days)
+    last_authenticated_region: str | None = None
+
+
 # --- HR feed -------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from auditor import __version__
 from auditor import snapshot as snapshots
 from auditor.analyze import analyze, at_or_above
 from auditor.aws import AwsContext, describe_error
+from auditor.collect.access_advisor import collect_access_advisor
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
 from auditor.collect.hr import collect_hr
 from auditor.collect.iam import collect_iam
@@ -104,10 +105,11 @@ def collect(
             cloudtrail_result = cloudtrail.result()
         else:
             cloudtrail_result = trail
-        idc_result = _with_home_account(idc.result(), home_account)
         iam_result = iam.result()
+        advisor_result = _access_advisor(settings, context, accounts, iam_result, progress)
+        idc_result = _with_home_account(idc.result(), home_account)
     progress.close()
-    results = [org_result, idc_result, iam_result, cloudtrail_result, hr]
+    results = [org_result, idc_result, iam_result, advisor_result, cloudtrail_result, hr]
     return snapshots.build(results, as_of=as_of, collected_at=started, tool_version=__version__)
 
 
@@ -135,14 +137,21 @@ def analyze_snapshot(
     began = time.monotonic()
     snapshot = snapshots.load(snapshot_dir)
     as_of = as_of or snapshot.manifest.as_of
-    if out_dir.resolve() != snapshot_dir.resolve().parent:
-        snapshots.save(snapshot, out_dir / "snapshot")
-    return finish(snapshot, settings, out_dir=out_dir, as_of=as_of, fail_on=fail_on, began=began)
+    copy = (out_dir / "snapshot").resolve() != snapshot_dir.resolve()
+    return finish(snapshot, settings, out_dir=out_dir, as_of=as_of, fail_on=fail_on, began=began, save_snapshot=copy)
 
 
 def finish(
-    snapshot: Snapshot, settings: Settings, *, out_dir: Path, as_of: datetime, fail_on: str | None, began: float
+    snapshot: Snapshot,
+    settings: Settings,
+    *,
+    out_dir: Path,
+    as_of: datetime,
+    fail_on: str | None,
+    began: float,
+    save_snapshot: bool = False,
 ) -> RunResult:
+    """Analyze, decide the exit status and write the outputs (the snapshot too when asked)."""
     findings = analyze(snapshot, settings, as_of)
     fail_on = fail_on or settings.get("output", "fail_on") or None
     if fail_on and at_or_above(findings, fail_on):
@@ -153,14 +162,13 @@ def finish(
         exit_code = EXIT_OK
     duration = time.monotonic() - began
     run_info = {
-        "as_of": as_of.isoformat(),
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "as_of": as_of,
         "tool_version": __version__,
-        "config": str(settings.source) if settings.source else None,
-        "exit_code": exit_code,
+        "config_path": str(settings.source) if settings.source else "(defaults)",
+        "exit_status": exit_code,
         "duration_seconds": round(duration, 1),
     }
-    outputs = write_all(out_dir, findings, snapshot, run_info)
+    outputs = write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot)
     return RunResult(
         snapshot=snapshot,
         findings=findings,
@@ -206,6 +214,22 @@ def _trail(settings: Settings, context: AwsContext, organization_id: str | None)
         error = "no trail found by DescribeTrails; set [cloudtrail] bucket in config.toml"
         return SourceResult(statuses=[SourceStatus(source="cloudtrail", status="failed", error=error)])
     return trail
+
+
+def _access_advisor(
+    settings: Settings, context: AwsContext, accounts: list[Account], iam: SourceResult, progress: Progress
+) -> SourceResult:
+    if not settings.get("access_advisor", "enabled"):
+        return SourceResult()
+    return collect_access_advisor(
+        context,
+        accounts,
+        iam.tables.get("iam_users", []),
+        iam.tables.get("iam_roles", []),
+        progress,
+        max_workers=settings.get("aws", "max_workers"),
+        timeout=settings.get("access_advisor", "timeout_seconds"),
+    )
 
 
 def _with_home_account(result: SourceResult, home_account: str) -> SourceResult:

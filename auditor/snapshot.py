@@ -36,6 +36,7 @@ from auditor.model import (
     IdcUser,
     PermissionSet,
     RootCredentials,
+    ServiceLastAccessed,
 )
 
 FORMAT_VERSION = 1
@@ -52,11 +53,12 @@ TABLES: dict[str, type] = {
     "iam_groups": IamGroup,
     "iam_roles": IamRole,
     "root_credentials": RootCredentials,
+    "service_access": ServiceLastAccessed,
     "hr_people": HrPerson,
     "activity": Activity,
 }
 
-SOURCES = ("organizations", "identity_center", "iam", "cloudtrail", "hr")
+SOURCES = ("organizations", "identity_center", "iam", "access_advisor", "cloudtrail", "hr")
 
 
 class SourceStatus(msgspec.Struct, frozen=True, kw_only=True):

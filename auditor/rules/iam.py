@@ -488,3 +488,52 @@ def role_unused(ctx: RuleContext) -> Iterator[Finding]:
             else f"Role {role.role_name} never used",
             evidence={"last_used": _iso(last) or "never", "created": _iso(role.created), "threshold_days": days},
         )
+
+
+@rule(
+    id="iam-unused-services",
+    category=Category.OVER_PRIVILEGED,
+    severity=Severity.LOW,
+    title="Services granted but not used",
+    description=(
+        "An IAM user or role older than unused_service_days is granted services (by its permission policies) "
+        "that it has not used for unused_service_days, per IAM Access Advisor: a right-sizing finding listing them."
+    ),
+    controls=("SOC2-CC6.3", "ISO27001-A.8.2", "NIST-800-53-AC-6(7)", "PCI-DSS-7.2.4"),
+    thresholds=("unused_service_days",),
+    recommendation="Remove the unused services from the policies (generate a scoped policy from the used ones).",
+)
+def unused_services(ctx: RuleContext) -> Iterator[Finding]:
+    meta = RULES["iam-unused-services"]
+    days = ctx.settings["unused_service_days"]
+    entities = {u.arn: (u, PrincipalType.IAM_USER, u.user_name, u.user_id) for u in ctx.snapshot.table("iam_users")}
+    entities |= {r.arn: (r, PrincipalType.IAM_ROLE, r.role_name, r.role_id) for r in ctx.snapshot.table("iam_roles")}
+    by_entity: dict[str, list] = {}
+    for service in ctx.snapshot.table("service_access"):
+        by_entity.setdefault(service.entity_arn, []).append(service)
+    for arn, services in sorted(by_entity.items()):
+        entity = entities.get(arn)
+        if entity is None or not ctx.usable("access_advisor", services[0].account_id):
+            continue
+        record, kind, name, pid = entity
+        if record.created is None or days_between(record.created, ctx.as_of) < days:
+            continue
+        unused = sorted(
+            s.service_namespace
+            for s in services
+            if s.last_authenticated is None or days_between(s.last_authenticated, ctx.as_of) >= days
+        )
+        if not unused:
+            continue
+        yield make_finding(
+            meta,
+            principal=Principal(type=kind.value, id=pid, name=name, arn=arn),
+            account_id=services[0].account_id,
+            resource=None,
+            title=f"{name} has {len(unused)} of {len(services)} granted services unused for {days} days",
+            evidence={
+                "unused_services": unused,
+                "used_services": sorted(s.service_namespace for s in services if s.service_namespace not in unused),
+                "threshold_days": days,
+            },
+        )

@@ -206,3 +206,29 @@ def test_exceptions_suppress_until_they_expire():
     (finding,) = _all(world, "iam-access-key-old", settings)
     assert finding.status == "new"
     assert finding.evidence["expired_exception"]["expires"] == "2026-11-27"
+
+
+def test_unused_services_from_access_advisor():
+    from auditor.model import ServiceLastAccessed
+
+    world = World()
+    role = IamRole(account_id=DEV, role_name="app", role_id="AROAAPP", arn=f"arn:aws:iam::{DEV}:role/app",
+                   created=days_ago(400), last_used=days_ago(1))
+    young = IamRole(account_id=DEV, role_name="new", role_id="AROANEW", arn=f"arn:aws:iam::{DEV}:role/new",
+                    created=days_ago(10), last_used=days_ago(1))
+    world.tables["iam_roles"] += [role, young]
+    for arn in (role.arn, young.arn):
+        world.tables["service_access"] += [
+            ServiceLastAccessed(account_id=DEV, entity_arn=arn, entity_type="role", service_namespace="s3",
+                                last_authenticated=days_ago(89.9)),
+            ServiceLastAccessed(account_id=DEV, entity_arn=arn, entity_type="role", service_namespace="ec2",
+                                last_authenticated=days_ago(90)),
+            ServiceLastAccessed(account_id=DEV, entity_arn=arn, entity_type="role", service_namespace="kms"),
+        ]
+    advisor = SourceStatus(source="access_advisor", account_id=DEV)
+    (finding,) = _all(world, "iam-unused-services", overrides=[advisor])
+    assert finding.principal.name == "app"
+    assert finding.evidence["unused_services"] == ["ec2", "kms"]
+    assert finding.evidence["used_services"] == ["s3"]
+    failed = SourceStatus(source="access_advisor", account_id=DEV, status="failed", error="AccessDenied")
+    assert _all(world, "iam-unused-services", overrides=[failed]) == []

@@ -1,0 +1,143 @@
+"""IAM Access Advisor: which granted services each IAM user and role actually used.
+
+A two-phase asynchronous job per entity (GenerateServiceLastAccessedDetails,
+then GetServiceLastAccessedDetails): every job of an account is started
+first, then all are polled with backoff until each is COMPLETED or FAILED
+or a deadline passes, so N entities cost one round of waiting, not N.
+Service-linked and Identity Center roles are skipped: nobody right-sizes them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from auditor.aws import AwsContext
+from auditor.collect.concurrency import Problems, client, fan_out, utc
+from auditor.model import Account, IamRole, IamUser, ServiceLastAccessed
+from auditor.progress import Progress
+from auditor.snapshot import SourceResult
+
+SOURCE = "access_advisor"
+JOB_TIMEOUT = 600.0  # seconds an account's jobs may take in all
+PERMISSIONS = ("iam:GenerateServiceLastAccessedDetails", "iam:GetServiceLastAccessedDetails")
+SKIPPED_ROLE_PATHS = ("/aws-service-role/", "/aws-reserved/")
+
+
+class JobsTimedOut(Exception):
+    """Some Access Advisor jobs were still IN_PROGRESS at the deadline."""
+
+
+def collect_access_advisor(
+    ctx: AwsContext,
+    accounts: list[Account],
+    users: list[IamUser],
+    roles: list[IamRole],
+    progress: Progress,
+    *,
+    max_workers: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    timeout: float = JOB_TIMEOUT,
+) -> SourceResult:
+    """One status per account that has entities; entities come from the IAM collection."""
+    entities: dict[str, list[tuple[str, str]]] = {}
+    for user in users:
+        entities.setdefault(user.account_id, []).append((user.arn, "user"))
+    for role in roles:
+        if not role.path.startswith(SKIPPED_ROLE_PATHS):
+            entities.setdefault(role.account_id, []).append((role.arn, "role"))
+    active = [a.account_id for a in accounts if a.status == "ACTIVE" and a.account_id in entities]
+    progress.start(SOURCE, len(active))
+    outcomes = fan_out(
+        lambda account_id: _account(ctx, account_id, entities[account_id], sleep, clock, timeout),
+        active,
+        max_workers,
+        on_done=lambda: progress.advance(SOURCE),
+    )
+    progress.finish(SOURCE)
+    result = SourceResult()
+    for outcome in outcomes:
+        if outcome.error is not None:
+            problems = Problems()
+            problems.add(outcome.error, "iam", "GenerateServiceLastAccessedDetails")
+            result.statuses.append(problems.status(SOURCE, outcome.item, failed=True, detail={}))
+        else:
+            result.merge(outcome.value)
+    return result
+
+
+def _account(ctx, account_id: str, entities: list[tuple[str, str]], sleep, clock, timeout) -> SourceResult:
+    iam = client(ctx, "iam", account_id)
+    problems = Problems()
+    jobs: dict[str, tuple[str, str]] = {}
+    for arn, kind in entities:
+        try:
+            jobs[iam.generate_service_last_accessed_details(Arn=arn)["JobId"]] = (arn, kind)
+        except Exception as exc:  # recorded; the other entities go on
+            problems.add(exc, "iam", "GenerateServiceLastAccessedDetails", arn)
+    records: list[ServiceLastAccessed] = []
+    pending = dict(jobs)
+    deadline = clock() + timeout
+    delay = 0.5
+    while pending:
+        for job_id, (arn, kind) in list(pending.items()):
+            try:
+                services = _finished(iam, job_id)
+            except Exception as exc:
+                problems.add(exc, "iam", "GetServiceLastAccessedDetails", arn)
+                del pending[job_id]
+                continue
+            if services is None:
+                continue
+            del pending[job_id]
+            records.extend(_record(account_id, arn, kind, s) for s in services)
+        if pending:
+            if clock() >= deadline:
+                problems.note(
+                    f"JobsTimedOut: {len(pending)} Access Advisor job(s) not complete after {timeout:.0f}s "
+                    f"(iam, GetServiceLastAccessedDetails)"
+                )
+                break
+            sleep(delay)
+            delay = min(delay * 2, 10.0)
+    status = problems.status(
+        SOURCE,
+        account_id,
+        failed=not records and bool(problems),
+        detail={"entities": len(entities), "services": len(records)},
+    )
+    return SourceResult(tables={"service_access": records}, statuses=[status])
+
+
+def _finished(iam, job_id: str) -> list[dict] | None:
+    """The job's services when COMPLETED (every page), None while IN_PROGRESS; raises when FAILED."""
+    services: list[dict] = []
+    marker = None
+    while True:
+        params = {"JobId": job_id, **({"Marker": marker} if marker else {})}
+        page = iam.get_service_last_accessed_details(**params)
+        status = page["JobStatus"]
+        if status == "IN_PROGRESS":
+            return None
+        if status == "FAILED":
+            error = page.get("Error") or {}
+            raise RuntimeError(f"job failed: {error.get('Code', '')} {error.get('Message', '')}".strip())
+        services.extend(page.get("ServicesLastAccessed", []))
+        if not page.get("IsTruncated"):
+            return services
+        marker = page["Marker"]
+
+
+def _record(account_id: str, arn: str, kind: str, service: dict) -> ServiceLastAccessed:
+    last: datetime | None = utc(service.get("LastAuthenticated"))
+    return ServiceLastAccessed(
+        account_id=account_id,
+        entity_arn=arn,
+        entity_type=kind,
+        service_namespace=service["ServiceNamespace"],
+        service_name=service.get("ServiceName"),
+        last_authenticated=last,
+        last_authenticated_region=service.get("LastAuthenticatedRegion"),
+    )

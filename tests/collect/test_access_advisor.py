@@ -1,0 +1,139 @@
+"""Access Advisor's two-phase jobs, with botocore's Stubber playing IAM exactly per the service model."""
+
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from auditor.collect.access_advisor import collect_access_advisor
+from auditor.model import Account, IamRole, IamUser
+from auditor.progress import Progress
+
+ACCOUNT = "222222222222"
+USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/ci"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/app"
+WHEN = datetime(2026, 9, 1, tzinfo=UTC)
+JOB_USER = "11111111-1111-4111-8111-111111111111"  # JobIds are 36-character UUIDs
+JOB_ROLE = "22222222-2222-4222-8222-222222222222"
+
+
+class FakeContext:
+    def __init__(self, iam):
+        self.iam = iam
+
+    def client(self, service, account_id=None, region=None):
+        return self.iam
+
+
+@pytest.fixture
+def iam():
+    client = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stubber:
+        yield client, stubber
+
+
+def _entities():
+    users = [IamUser(account_id=ACCOUNT, user_name="ci", user_id="AIDA1", arn=USER_ARN)]
+    roles = [
+        IamRole(account_id=ACCOUNT, role_name="app", role_id="AROA1", arn=ROLE_ARN),
+        IamRole(
+            account_id=ACCOUNT,
+            role_name="AWSServiceRoleForX",
+            role_id="AROA2",
+            path="/aws-service-role/x/",
+            arn=f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/x/AWSServiceRoleForX",
+        ),
+    ]
+    return users, roles
+
+
+def _status(job_status, services=(), truncated=False, marker=None):
+    # the service model marks JobCompletionDate required, whatever the status
+    page = {
+        "JobStatus": job_status,
+        "JobCreationDate": WHEN,
+        "JobCompletionDate": WHEN,
+        "ServicesLastAccessed": list(services),
+        "IsTruncated": truncated,
+    }
+    if marker:
+        page["Marker"] = marker
+    return page
+
+
+def test_starts_every_job_then_polls_until_complete_following_pages(iam):
+    client, stubber = iam
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_USER}, {"Arn": USER_ARN})
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_ROLE}, {"Arn": ROLE_ARN})
+    stubber.add_response("get_service_last_accessed_details", _status("IN_PROGRESS"), {"JobId": JOB_USER})
+    stubber.add_response("get_service_last_accessed_details", _status("IN_PROGRESS"), {"JobId": JOB_ROLE})
+    s3 = {
+        "ServiceName": "Amazon S3",
+        "ServiceNamespace": "s3",
+        "LastAuthenticated": WHEN,
+        "LastAuthenticatedRegion": "eu-west-1",
+        "TotalAuthenticatedEntities": 1,
+    }
+    ec2 = {"ServiceName": "Amazon EC2", "ServiceNamespace": "ec2", "TotalAuthenticatedEntities": 0}
+    stubber.add_response(
+        "get_service_last_accessed_details", _status("COMPLETED", [s3], True, "m1"), {"JobId": JOB_USER}
+    )
+    stubber.add_response(
+        "get_service_last_accessed_details", _status("COMPLETED", [ec2]), {"JobId": JOB_USER, "Marker": "m1"}
+    )
+    stubber.add_response("get_service_last_accessed_details", _status("COMPLETED", [ec2]), {"JobId": JOB_ROLE})
+    sleeps = []
+    users, roles = _entities()
+    result = collect_access_advisor(
+        FakeContext(client), [Account(account_id=ACCOUNT, name="a")], users, roles, Progress(), sleep=sleeps.append
+    )
+    stubber.assert_no_pending_responses()
+    assert sleeps == [0.5]  # one round of waiting for both jobs
+    records = {(r.entity_arn, r.service_namespace): r for r in result.tables["service_access"]}
+    assert set(records) == {(USER_ARN, "s3"), (USER_ARN, "ec2"), (ROLE_ARN, "ec2")}
+    assert records[(USER_ARN, "s3")].last_authenticated == WHEN
+    assert records[(USER_ARN, "ec2")].last_authenticated is None
+    (status,) = result.statuses
+    assert (status.source, status.account_id, status.status) == ("access_advisor", ACCOUNT, "ok")
+
+
+def test_a_failed_job_and_a_deadline_make_the_account_partial(iam):
+    client, stubber = iam
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_USER}, {"Arn": USER_ARN})
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_ROLE}, {"Arn": ROLE_ARN})
+    failed = _status("FAILED")
+    failed["Error"] = {"Message": "internal", "Code": "InternalError"}
+    stubber.add_response("get_service_last_accessed_details", failed, {"JobId": JOB_USER})
+    stubber.add_response("get_service_last_accessed_details", _status("IN_PROGRESS"), {"JobId": JOB_ROLE})
+    ticks = iter([0.0, 999.0])  # the deadline passes after the first round
+    users, roles = _entities()
+    result = collect_access_advisor(
+        FakeContext(client),
+        [Account(account_id=ACCOUNT, name="a")],
+        users,
+        roles,
+        Progress(),
+        sleep=lambda s: None,
+        clock=lambda: next(ticks),
+        timeout=60,
+    )
+    (status,) = result.statuses
+    assert status.status == "failed"  # nothing usable came back
+    assert "InternalError" in status.error and "JobsTimedOut" in status.error
+
+
+def test_access_denied_on_start_is_recorded_per_entity(iam):
+    client, stubber = iam
+    stubber.add_client_error(
+        "generate_service_last_accessed_details", "AccessDenied", "not allowed", expected_params={"Arn": USER_ARN}
+    )
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_ROLE}, {"Arn": ROLE_ARN})
+    stubber.add_response("get_service_last_accessed_details", _status("COMPLETED", []), {"JobId": JOB_ROLE})
+    users, roles = _entities()
+    result = collect_access_advisor(
+        FakeContext(client), [Account(account_id=ACCOUNT, name="a")], users, roles, Progress(), sleep=lambda s: None
+    )
+    (status,) = result.statuses
+    assert status.status == "failed"
+    assert status.error.startswith("AccessDenied: not allowed (iam, GenerateServiceLastAccessedDetails)")
