@@ -24,6 +24,7 @@ from auditor.pipeline import EXIT_BAD_INPUT, EXIT_INCOMPLETE, RunResult, analyze
 from auditor.progress import Progress
 from auditor.rules.catalogue import render_catalogue
 from auditor.snapshot import SnapshotError
+from auditor.store import Store, StoreError
 
 SEVERITIES = [s.value for s in reversed(SEVERITY_ORDER)]
 
@@ -34,6 +35,7 @@ EXAMPLES = {
     "analyze": "auditor analyze --snapshot ./out/snapshot --as-of 2026-12-01",
     "rules": "auditor rules --format md > docs/RULES.md",
     "sandbox": "auditor sandbox serve --port 5000 --size small",
+    "audit": "auditor audit verify --state ~/.local/share/auditor/state.db",
 }
 
 
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", choices=["tiny", "small", "medium"], default="small")
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--as-of", help="ISO 8601 time the estate is built and evaluated at (default now)")
+    demo.add_argument("--state", help="state store path or SQLAlchemy URL (default OUT/state.db)")
 
     run_cmd = command("run", "Collect from AWS, analyze and write findings and reports.")
     _config_args(run_cmd)
@@ -89,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     analyze_cmd.add_argument("--out", type=Path, help="output directory (default: the snapshot's parent)")
     analyze_cmd.add_argument("--as-of", help="ISO 8601 time to evaluate at (default: the snapshot's as-of)")
     analyze_cmd.add_argument("--fail-on", choices=SEVERITIES)
+    _state_arg(analyze_cmd)
+
+    audit = command("audit", "Check the audit log's hash chain.")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_commands.add_parser("verify", help="verify every entry; exit 1 naming the first broken one")
+    verify.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
+    _state_arg(verify)
 
     rules_cmd = command("rules", "Print the rule catalogue.")
     rules_cmd.add_argument("--format", choices=["table", "json", "md"], default="table")
@@ -112,13 +122,21 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="output directory (default [output] dir, ./auditor-out)")
     parser.add_argument("--hr-feed", type=Path, help="HR CSV (default [hr] feed)")
     parser.add_argument("--as-of", help="ISO 8601 time every time-based rule is evaluated at (default now)")
+    _state_arg(parser)
+
+
+def _state_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state",
+        help="state store: a SQLite path or SQLAlchemy URL (default [state] url, else $XDG_DATA_HOME/auditor/state.db)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return HANDLERS[args.command](args)
-    except (ConfigError, HrFeedError, SnapshotError, UsageError) as exc:
+    except (ConfigError, HrFeedError, SnapshotError, StoreError, UsageError) as exc:
         print(f"auditor: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -153,6 +171,10 @@ def _as_of(args: argparse.Namespace) -> datetime:
     return parse_time(args.as_of) if args.as_of else datetime.now(UTC).replace(microsecond=0)
 
 
+def _store(args: argparse.Namespace, settings: Settings) -> Store:
+    return Store.open(args.state or settings.get("state", "url") or None)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     result = run(
@@ -160,6 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out_dir=_out(args, settings),
         as_of=_as_of(args),
         hr_feed=_hr_feed(args, settings),
+        store=_store(args, settings),
         fail_on=args.fail_on,
         progress=Progress.for_stream(sys.stderr),
     )
@@ -183,7 +206,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     settings = _settings(args)
     out = args.out or args.snapshot.parent
     as_of = parse_time(args.as_of) if args.as_of else None
-    result = analyze_snapshot(args.snapshot, settings, out_dir=out, as_of=as_of, fail_on=args.fail_on)
+    result = analyze_snapshot(
+        args.snapshot, settings, out_dir=out, as_of=as_of, fail_on=args.fail_on, store=_store(args, settings)
+    )
     print_summary(result)
     return result.exit_code
 
@@ -206,12 +231,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"Sandbox ready at {sandbox.endpoint_url}; running the audit as of {sandbox.as_of.isoformat()}",
             file=sys.stderr,
         )
+        store = Store.open(args.state or out / "state.db")  # the demo never touches the real history
         with _environment(sandbox.env()):
             result = run(
                 configuration.defaults(),
                 out_dir=out,
                 as_of=sandbox.as_of,
                 hr_feed=sandbox.hr_feed,
+                store=store,
                 progress=Progress.for_stream(sys.stderr),
             )
     print_summary(result)
@@ -226,6 +253,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    checked, problem = _store(args, settings).verify_audit()
+    if problem:
+        print(f"audit log BROKEN after {checked} good entries: {problem}")
+        return 1
+    print(f"audit log intact: {checked} entries verified")
+    return 0
+
+
 HANDLERS = {
     "demo": cmd_demo,
     "run": cmd_run,
@@ -233,6 +270,7 @@ HANDLERS = {
     "analyze": cmd_analyze,
     "rules": cmd_rules,
     "sandbox": cmd_sandbox,
+    "audit": cmd_audit,
 }
 
 

@@ -8,6 +8,8 @@ before any AWS call, so a typo never costs a half-finished run.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -107,6 +109,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "service_accounts": Option(list, [], None, str),
         "disabled": Option(list, [], _known_rules, str),
     },
+    "state": {
+        "url": Option(str, ""),
+    },
     "output": {
         "dir": Option(str, "auditor-out"),
         "fail_on": Option(str, "", _one_of("", "critical", "high", "medium", "low", "info")),
@@ -124,6 +129,11 @@ class Settings:
 
     def section(self, name: str) -> dict[str, Any]:
         return self.values[name]
+
+    def digest(self) -> str:
+        """A hash of the effective settings, recorded with each run."""
+        text = json.dumps(self.values, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def exceptions(self) -> list[dict[str, Any]]:

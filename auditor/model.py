@@ -262,3 +262,5 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     controls: list[str]
     status: str = "new"
     recommendation: str | None = None
+    first_seen: datetime | None = None  # as-of of the first run that found it (state store)
+    resolved_at: datetime | None = None  # as-of of the run that no longer found it

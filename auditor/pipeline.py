@@ -24,10 +24,12 @@ from auditor.collect.iam import collect_iam
 from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
 from auditor.config import Settings
+from auditor.history import classify
 from auditor.model import Account, Finding
 from auditor.progress import Progress
 from auditor.report import write_all
 from auditor.snapshot import Snapshot, SourceResult, SourceStatus
+from auditor.store import Store
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -43,6 +45,7 @@ class RunResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     exit_code: int = EXIT_OK
     duration_seconds: float = 0.0
+    run_id: int | None = None
 
     @property
     def incomplete_sources(self) -> list[SourceStatus]:
@@ -119,26 +122,57 @@ def run(
     out_dir: Path,
     as_of: datetime,
     hr_feed: Path | None,
+    store: Store,
     fail_on: str | None = None,
     context: AwsContext | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Collect, save the snapshot, analyze and write every output."""
+    """Collect, save the snapshot, analyze, record the run in the store and write every output."""
+    started = datetime.now(UTC)
     began = time.monotonic()
     snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, context=context, progress=progress)
-    snapshots.save(snapshot, out_dir / "snapshot")
-    return finish(snapshot, settings, out_dir=out_dir, as_of=as_of, fail_on=fail_on, began=began)
+    snapshots.save(snapshot, out_dir / "snapshot")  # kept even if a later step fails
+    return finish(
+        snapshot,
+        settings,
+        out_dir=out_dir,
+        as_of=as_of,
+        fail_on=fail_on,
+        began=began,
+        store=store,
+        record=("run", started),
+    )
 
 
 def analyze_snapshot(
-    snapshot_dir: Path, settings: Settings, *, out_dir: Path, as_of: datetime | None, fail_on: str | None = None
+    snapshot_dir: Path,
+    settings: Settings,
+    *,
+    out_dir: Path,
+    as_of: datetime | None,
+    store: Store,
+    fail_on: str | None = None,
 ) -> RunResult:
-    """Re-run the rules offline on a saved snapshot (as of its own time unless told)."""
+    """Re-run the rules offline on a saved snapshot (as of its own time unless told).
+
+    Statuses are relative to the store's latest run, but nothing is recorded:
+    re-analysing an old snapshot must not rewrite the history.
+    """
     began = time.monotonic()
     snapshot = snapshots.load(snapshot_dir)
     as_of = as_of or snapshot.manifest.as_of
     copy = (out_dir / "snapshot").resolve() != snapshot_dir.resolve()
-    return finish(snapshot, settings, out_dir=out_dir, as_of=as_of, fail_on=fail_on, began=began, save_snapshot=copy)
+    return finish(
+        snapshot,
+        settings,
+        out_dir=out_dir,
+        as_of=as_of,
+        fail_on=fail_on,
+        began=began,
+        save_snapshot=copy,
+        store=store,
+        record=None,
+    )
 
 
 def finish(
@@ -149,26 +183,48 @@ def finish(
     as_of: datetime,
     fail_on: str | None,
     began: float,
+    store: Store,
+    record: tuple[str, datetime] | None,
     save_snapshot: bool = False,
 ) -> RunResult:
-    """Analyze, decide the exit status and write the outputs (the snapshot too when asked)."""
-    findings = analyze(snapshot, settings, as_of)
+    """Analyze, give each finding its status against the store, decide the exit status, write outputs."""
+    current = analyze(snapshot, settings, as_of)
+    findings = classify(current, store.previous_unresolved(), snapshot, as_of)
     fail_on = fail_on or settings.get("output", "fail_on") or None
-    if fail_on and at_or_above(findings, fail_on):
+    live = [f for f in findings if f.status in ("new", "open")]
+    if fail_on and at_or_above(live, fail_on):
         exit_code = EXIT_FINDINGS
     elif not snapshot.complete:
         exit_code = EXIT_INCOMPLETE
     else:
         exit_code = EXIT_OK
     duration = time.monotonic() - began
+    run_id = None
+    if record is not None:
+        kind, started = record
+        run_id = store.record_run(
+            kind=kind,
+            started_at=started,
+            as_of=as_of,
+            config_hash=settings.digest(),
+            tool_version=__version__,
+            exit_code=exit_code,
+            duration=duration,
+            findings_now=findings,
+            counts=snapshot.manifest.counts,
+            sources=[msgspec.to_builtins(s) for s in snapshot.manifest.sources],
+        )
     run_info = {
         "as_of": as_of,
         "tool_version": __version__,
         "config_path": str(settings.source) if settings.source else "(defaults)",
         "exit_status": exit_code,
         "duration_seconds": round(duration, 1),
+        "run_id": run_id if run_id is not None else "(not recorded)",
+        "audit_log_head": store.audit_head(),
     }
-    outputs = write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot)
+    history = {"runs": store.recent_runs(), "time_to_resolve": store.time_to_resolve()}
+    outputs = write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history)
     return RunResult(
         snapshot=snapshot,
         findings=findings,
@@ -176,6 +232,7 @@ def finish(
         outputs=outputs,
         exit_code=exit_code,
         duration_seconds=duration,
+        run_id=run_id,
     )
 
 

@@ -1,0 +1,54 @@
+"""Renderers of a run's findings: findings.json, findings.csv and report.html.
+
+Reporters only present what the analyzers decided; they never recompute a
+finding. Every output uses the same order (worst first), so the three files
+read alike and diff cleanly between runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from auditor import snapshot as snapshot_store
+from auditor.model import Finding
+from auditor.report.findings_csv import write_findings_csv
+from auditor.report.findings_json import write_findings_json
+from auditor.report.html import write_report_html
+from auditor.snapshot import Snapshot
+
+__all__ = ["write_all", "write_findings_csv", "write_findings_json", "write_report_html"]
+
+
+def write_all(
+    out_dir: Path,
+    findings: list[Finding],
+    snapshot: Snapshot,
+    run_info: Mapping[str, Any],
+    *,
+    save_snapshot: bool = True,
+    now: datetime | None = None,
+    history: Mapping[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write the contract's outputs into ``out_dir``; returns each output's path by name.
+
+    ``save_snapshot`` also writes ``out_dir/snapshot/`` so the run can be
+    re-analysed offline; a caller that saved it already passes False.
+    ``history`` is the state store's view: recent runs and time to resolve.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "findings.json": out_dir / "findings.json",
+        "findings.csv": out_dir / "findings.csv",
+        "report.html": out_dir / "report.html",
+    }
+    if save_snapshot:
+        paths["snapshot"] = out_dir / "snapshot"
+        snapshot_store.save(snapshot, paths["snapshot"])
+    write_findings_json(findings, paths["findings.json"])
+    write_findings_csv(findings, paths["findings.csv"])
+    write_report_html(findings, snapshot, run_info, paths["report.html"], now=now)
+    return paths

@@ -30,6 +30,7 @@ def _account_name(ctx: RuleContext, account_id: str) -> str:
 
 @rule(
     id="idc-assignment-unused",
+    sources=("identity_center", "cloudtrail"),
     category=Category.INACTIVE,
     severity=Severity.LOW,
     title="Permission set not used in an account",

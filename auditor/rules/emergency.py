@@ -77,6 +77,7 @@ def _break_glass_use(ctx: RuleContext, activity) -> tuple[Principal, str] | None
 
 @rule(
     id="iam-root-used",
+    sources=("iam", "cloudtrail"),
     category=Category.EMERGENCY_ACCESS,
     severity=Severity.HIGH,
     title="Root user was used",

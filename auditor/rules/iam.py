@@ -42,6 +42,7 @@ def _users_by_name(ctx: RuleContext) -> dict[tuple[str, str], IamUser]:
 
 @rule(
     id="iam-access-key-unused",
+    sources=("iam", "cloudtrail"),
     category=Category.CREDENTIAL_HYGIENE,
     severity=Severity.MEDIUM,
     title="Active access key unused",
@@ -163,6 +164,7 @@ def _credentials_last_used(ctx: RuleContext, user: IamUser) -> tuple[datetime | 
 
 @rule(
     id="iam-user-inactive",
+    sources=("iam", "cloudtrail"),
     category=Category.INACTIVE,
     severity=Severity.MEDIUM,
     title="IAM user inactive",
@@ -269,6 +271,7 @@ def keys_on_console_user_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="iam-user-without-owner",
+    sources=("iam", "hr"),
     category=Category.ORPHANED,
     severity=Severity.MEDIUM,
     title="IAM user without an active owner",
@@ -455,6 +458,7 @@ def _trusted_principals(trust_policy: dict | None) -> list[str]:
 
 @rule(
     id="iam-role-unused",
+    sources=("iam", "cloudtrail"),
     category=Category.INACTIVE,
     severity=Severity.LOW,
     title="IAM role unused",
@@ -492,6 +496,7 @@ def role_unused(ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="iam-unused-services",
+    sources=("access_advisor",),
     category=Category.OVER_PRIVILEGED,
     severity=Severity.LOW,
     title="Services granted but not used",

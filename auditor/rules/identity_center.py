@@ -20,6 +20,7 @@ def _left(person, ctx: RuleContext) -> bool:
 
 @rule(
     id="idc-leaver-with-access",
+    sources=("identity_center", "hr"),
     category=Category.LIFECYCLE,
     severity=Severity.CRITICAL,
     title="Leaver still has access",
@@ -74,6 +75,7 @@ def leaver_with_access(ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="idc-user-not-in-hr",
+    sources=("identity_center", "hr"),
     category=Category.ORPHANED,
     severity=Severity.HIGH,
     title="Identity Center user not in HR",
@@ -151,6 +153,7 @@ def _idle_facts(ctx: RuleContext, user: IdcUser, last: datetime | None, age: flo
 
 @rule(
     id="idc-user-inactive",
+    sources=("identity_center", "cloudtrail"),
     category=Category.INACTIVE,
     severity=Severity.MEDIUM,
     title="Identity Center user inactive",
@@ -198,6 +201,7 @@ def user_inactive(ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="idc-user-never-signed-in",
+    sources=("identity_center", "cloudtrail"),
     category=Category.INACTIVE,
     severity=Severity.LOW,
     title="Identity Center user never signed in",

@@ -22,6 +22,7 @@ def _people_with_access(ctx: RuleContext) -> Iterator[tuple[IdcUser, HrPerson]]:
 
 @rule(
     id="idc-contractor-past-end-date",
+    sources=("identity_center", "hr"),
     category=Category.LIFECYCLE,
     severity=Severity.HIGH,
     title="Contractor or vendor past their end date still has access",
@@ -63,6 +64,7 @@ def contractor_past_end_date(ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="idc-access-used-on-leave",
+    sources=("identity_center", "hr", "cloudtrail"),
     category=Category.LIFECYCLE,
     severity=Severity.HIGH,
     title="Person on leave used their access",
@@ -129,6 +131,7 @@ def old_department_groups(ctx: RuleContext, user: IdcUser, person: HrPerson) -> 
 
 @rule(
     id="idc-mover-keeps-old-access",
+    sources=("identity_center", "hr"),
     category=Category.LIFECYCLE,
     severity=Severity.MEDIUM,
     title="Mover keeps their previous department's access",
@@ -165,6 +168,7 @@ def mover_keeps_old_access(ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="idc-access-beyond-birthright",
+    sources=("identity_center", "hr"),
     category=Category.LIFECYCLE,
     severity=Severity.LOW,
     title="Group membership beyond the department's birthright",

@@ -26,6 +26,7 @@ class Rule:
     controls: tuple[str, ...]
     thresholds: tuple[str, ...] = ()  # keys of [rules] in config.toml this rule reads
     recommendation: str = ""
+    sources: tuple[str, ...] = ()  # snapshot sources whose completeness lets a previous finding be resolved
     function: RuleFunction = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
 
@@ -42,6 +43,7 @@ def rule(
     controls: Iterable[str],
     thresholds: Iterable[str] = (),
     recommendation: str = "",
+    sources: Iterable[str] = (),
 ) -> Callable[[RuleFunction], RuleFunction]:
     """Register the decorated function as rule ``id``."""
 
@@ -60,8 +62,17 @@ def rule(
             controls=declared,
             thresholds=tuple(thresholds),
             recommendation=recommendation,
+            sources=tuple(sources) or _default_sources(id),
             function=function,
         )
         return function
 
     return register
+
+
+def _default_sources(rule_id: str) -> tuple[str, ...]:
+    """What most rules read, by family; rules that read more declare ``sources``."""
+    for prefix, sources in (("iam-", ("iam",)), ("idc-", ("identity_center",)), ("emergency-", ("cloudtrail",))):
+        if rule_id.startswith(prefix):
+            return sources
+    raise ValueError(f"rule {rule_id!r} must declare the sources it reads")

@@ -13,7 +13,7 @@ from auditor.cli import main
 
 CHECKER = Path(__file__).resolve().parents[3] / "shared" / "tools" / "check_contract.py"
 
-# planted problem -> the rule that must find it (those this release covers)
+# planted problem -> the rule that must find it
 RULE_FOR = {
     "leaver": "idc-leaver-with-access",
     "not_in_hr": "idc-user-not-in-hr",
@@ -23,6 +23,10 @@ RULE_FOR = {
     "key_old": "iam-access-key-old",
     "console_no_mfa": "iam-console-user-without-mfa",
     "direct_admin_assignment": "idc-admin-direct-assignment",
+    "expired_contractor": "idc-contractor-past-end-date",
+    "mover": "idc-mover-keeps-old-access",
+    "break_glass_used": "emergency-access-used",
+    "on_leave_used_access": "idc-access-used-on-leave",
 }
 MEDIUM_OR_HIGHER = {"critical", "high", "medium"}
 

@@ -1,0 +1,117 @@
+import sqlite3
+import subprocess
+import sys
+from datetime import timedelta
+
+from auditor.cli import main
+from auditor.history import classify
+from auditor.model import Finding, Principal
+from auditor.snapshot import Manifest, Snapshot, SourceStatus
+from auditor.store import Store
+from tests.builders import AS_OF, DEV
+
+
+def _finding(fid: str, rule: str = "iam-access-key-old", account: str | None = DEV, status: str = "new") -> Finding:
+    return Finding(
+        finding_id=fid,
+        rule_id=rule,
+        category="credential_hygiene",
+        severity="medium",
+        principal=Principal(type="access_key", id=fid, name="svc"),
+        account_id=account,
+        resource=fid,
+        title=f"key {fid}",
+        evidence={},
+        controls=["CIS-AWS-1.14"],
+        status=status,
+    )
+
+
+def _snapshot(iam_status: str = "ok") -> Snapshot:
+    return Snapshot(
+        manifest=Manifest(as_of=AS_OF, sources=[SourceStatus(source="iam", account_id=DEV, status=iam_status)])
+    )
+
+
+def _record(store: Store, found: list[Finding], as_of=AS_OF, snapshot=None) -> list[Finding]:
+    classified = classify(found, store.previous_unresolved(), snapshot or _snapshot(), as_of)
+    store.record_run(
+        kind="run",
+        started_at=as_of,
+        as_of=as_of,
+        config_hash="h",
+        tool_version="t",
+        exit_code=0,
+        duration=1.0,
+        findings_now=classified,
+        counts={},
+        sources=[],
+    )
+    return classified
+
+
+def test_status_new_open_resolved_across_runs(tmp_path):
+    store = Store.open(tmp_path / "state.db")
+    first = _record(store, [_finding("a"), _finding("b")])
+    assert {f.finding_id: f.status for f in first} == {"a": "new", "b": "new"}
+    later = AS_OF + timedelta(days=1)
+    second = _record(store, [_finding("b"), _finding("c")], as_of=later)
+    assert {f.finding_id: f.status for f in second} == {"a": "resolved", "b": "open", "c": "new"}
+    b = next(f for f in second if f.finding_id == "b")
+    assert b.first_seen == AS_OF
+    a = next(f for f in second if f.finding_id == "a")
+    assert a.resolved_at == later
+    third = _record(store, [_finding("b"), _finding("c")], as_of=later + timedelta(days=1))
+    assert {f.finding_id: f.status for f in third} == {"b": "open", "c": "open"}  # "a" reported resolved once
+    assert store.time_to_resolve()["medium"] == {"resolved": 1, "mean_days": 1.0, "max_days": 1.0}
+    assert [r["by_severity"] for r in store.recent_runs()] == [{"medium": 2}, {"medium": 2}, {"medium": 2}]
+
+
+def test_a_failed_source_never_resolves(tmp_path):
+    store = Store.open(tmp_path / "state.db")
+    _record(store, [_finding("a")])
+    second = _record(store, [], snapshot=_snapshot("failed"))
+    (carried,) = second
+    assert carried.status == "open"
+    assert carried.evidence["not_re_evaluated"] == f"iam was failed for account {DEV}"
+
+
+def test_migrations_are_recorded_and_applied_once(tmp_path):
+    path = tmp_path / "state.db"
+    Store.open(path)
+    assert Store.open(path).migrate() == []
+    names = sqlite3.connect(path).execute("select name from schema_migrations").fetchall()
+    assert names == [("0001_runs_findings_audit",)]
+
+
+def test_audit_verify_names_an_edited_or_deleted_entry(tmp_path, capsys):
+    path = tmp_path / "state.db"
+    store = Store.open(path)
+    for n in range(5):
+        store.audit("exception.added", f"subject {n}", {"n": n})
+    assert main(["audit", "verify", "--state", str(path)]) == 0
+    assert "5 entries verified" in capsys.readouterr().out
+
+    db = sqlite3.connect(path)
+    db.execute("update audit_log set details = '{\"n\":99}' where id = 3")
+    db.commit()
+    assert main(["audit", "verify", "--state", str(path)]) == 1
+    assert "entry 3 (exception.added" in capsys.readouterr().out
+
+    db.execute("update audit_log set details = '{\"n\":2}' where id = 3")
+    db.execute("delete from audit_log where id = 2")
+    db.commit()
+    assert main(["audit", "verify", "--state", str(path)]) == 1
+    assert "entry 2 is missing" in capsys.readouterr().out
+
+
+def test_two_processes_appending_keep_one_unbroken_chain(tmp_path):
+    path = tmp_path / "state.db"
+    Store.open(path)
+    script = (
+        "import sys; from auditor.store import Store; s = Store.open(sys.argv[1])\n"
+        "for n in range(40): s.audit('test', sys.argv[2], {'n': n})\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), name]) for name in ("one", "two")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert Store.open(path).verify_audit() == (80, None)
