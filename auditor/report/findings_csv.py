@@ -1,0 +1,78 @@
+"""findings.csv: the findings flat, for spreadsheets and GRC imports.
+
+Names, tags and descriptions come from the estate and are attacker
+controlled, so a cell that a spreadsheet would read as a formula is
+neutralised with a leading single quote (as Cloud Custodian and OWASP do).
+The file starts with a UTF-8 byte order mark so Excel reads it as UTF-8.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+
+from auditor.model import Finding
+from auditor.report.common import atomic_write, sort_findings
+
+COLUMNS = (
+    "finding_id",
+    "rule_id",
+    "category",
+    "severity",
+    "status",
+    "principal_type",
+    "principal_id",
+    "principal_name",
+    "principal_arn",
+    "account_id",
+    "resource",
+    "title",
+    "controls",
+    "evidence",
+    "recommendation",
+)
+
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """Prefix a quote to a cell a spreadsheet would evaluate."""
+    return "'" + value if value.startswith(_FORMULA_TRIGGERS) else value
+
+
+def finding_row(finding: Finding) -> list[str]:
+    principal = finding.principal
+    cells = (
+        finding.finding_id,
+        finding.rule_id,
+        finding.category,
+        finding.severity,
+        finding.status,
+        principal.type,
+        principal.id,
+        principal.name,
+        principal.arn,
+        finding.account_id,
+        finding.resource,
+        finding.title,
+        "; ".join(finding.controls),
+        msgspec.json.encode(finding.evidence, order="deterministic").decode(),
+        finding.recommendation,
+    )
+    return [neutralise(cell) if cell else "" for cell in cells]
+
+
+def encode_findings_csv(findings: Iterable[Finding]) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(finding_row(f) for f in sort_findings(findings))
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def write_findings_csv(findings: Iterable[Finding], path: Path) -> None:
+    atomic_write(Path(path), encode_findings_csv(findings))
