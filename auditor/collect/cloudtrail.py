@@ -1,0 +1,269 @@
+"""CloudTrail collector: the trail's S3 log objects reduced to activity.
+
+What the rules need from CloudTrail is small: per principal (and per user x
+account x permission set) the first and last time seen, and for each account
+the window that was actually observed, so that "unused for 90 days" is only
+said when 90 days were read. The organisation trail's bucket is the complete
+source; every log object inside the window (widened by a day each side) is
+fetched, gunzipped and decoded on a thread pool, reduced to ``Activity``
+records per object, and the per-object results are merged.
+
+Per account the manifest says how it went: ``ok``; ``partial`` when some
+object could not be read (each is listed as unreadable) or nothing was found;
+``failed`` when the account's logs could not be listed or none could be read.
+Coverage is the span of log objects actually read (their delivery times),
+clipped to the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+import botocore.exceptions
+
+from auditor.aws import AwsContext, describe_error
+from auditor.collect.cloudtrail_records import LogDecodeError, read_log
+from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
+from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
+from auditor.model import Account
+from auditor.progress import Progress
+from auditor.snapshot import SourceResult, SourceStatus, Unreadable
+
+__all__ = ["TrailLocation", "collect_cloudtrail", "discover_trail", "reduce_records"]
+
+SOURCE = "cloudtrail"
+# Read-only permissions this collector needs (management account, and the trail bucket's policy).
+PERMISSIONS = (
+    "cloudtrail:DescribeTrails",
+    "organizations:DescribeOrganization",
+    "s3:ListBucket",
+    "s3:GetObject",
+)
+ACCOUNTS_TASK = "cloudtrail accounts"
+OBJECTS_TASK = "cloudtrail objects"
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TrailLocation:
+    """Where a trail delivers its log objects."""
+
+    bucket: str
+    prefix: str | None
+    organization_id: str | None  # the ``o-...`` level of an organisation trail's keys
+    home_region: str
+    trail_arn: str | None = None
+
+
+def discover_trail(ctx: AwsContext) -> TrailLocation | None:
+    """The trail to read: an organisation multi-region trail, else any multi-region trail.
+
+    A single-region trail misses other regions' sign-ins and global events,
+    so it is not taken: None then, as when there is no trail at all.
+    Errors from DescribeTrails propagate (the caller records them).
+    """
+    trails = ctx.client("cloudtrail").describe_trails(includeShadowTrails=True).get("trailList", [])
+    candidates = [t for t in trails if t.get("S3BucketName") and t.get("IsMultiRegionTrail")]
+    if not candidates:
+        return None
+    best = min(
+        candidates,
+        key=lambda t: (not t.get("IsOrganizationTrail"), t.get("HomeRegion") != ctx.region, t.get("Name", "")),
+    )
+    organization_id = _organization_id(ctx) if best.get("IsOrganizationTrail") else None
+    return TrailLocation(
+        bucket=best["S3BucketName"],
+        prefix=best.get("S3KeyPrefix") or None,
+        organization_id=organization_id,
+        home_region=best.get("HomeRegion") or ctx.region,
+        trail_arn=best.get("TrailARN"),
+    )
+
+
+def _organization_id(ctx: AwsContext) -> str | None:
+    """Best effort: the reader also finds ``o-...`` folders by listing the bucket."""
+    try:
+        return ctx.client("organizations").describe_organization()["Organization"]["Id"]
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, KeyError):
+        return None
+
+
+@dataclass
+class _Tally:
+    """What was read for one account."""
+
+    listing: AccountListing
+    objects_read: int = 0
+    bytes_read: int = 0
+    records: int = 0
+    records_counted: int = 0
+    records_skipped: int = 0
+    unreadable: list[str] = field(default_factory=list)  # errors of the objects that could not be read
+    delivered: list[datetime] = field(default_factory=list)
+
+
+@dataclass
+class _ObjectResult:
+    reducer: ActivityReducer
+    malformed: int
+    size: int
+
+
+def collect_cloudtrail(
+    ctx: AwsContext,
+    accounts: list[Account],
+    trail: TrailLocation,
+    progress: Progress,
+    *,
+    as_of: datetime,
+    lookback_days: int = 120,
+    max_workers: int = 8,
+) -> SourceResult:
+    """Read ``trail``'s log objects for ``accounts`` and reduce them to ``activity`` records."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    if lookback_days < 1:
+        raise ValueError("lookback_days must be at least 1")
+    start = as_of - timedelta(days=lookback_days)
+    first_day, last_day = (start - DAY).date(), (as_of + DAY).date()
+    s3 = ctx.client("s3", region=trail.home_region)
+    layout = discover_layout(s3, trail.bucket, trail.prefix, trail.organization_id)
+    result = SourceResult()
+    merged = ActivityReducer(start, as_of)
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cloudtrail") as pool:
+        progress.start(ACCOUNTS_TASK, len(accounts))
+        tallies: dict[str, _Tally] = {}
+
+        def list_one(account: Account) -> AccountListing:
+            return list_account(s3, trail.bucket, layout, account.account_id, first_day, last_day)
+
+        for account, future in _bounded(pool, list_one, accounts, max_workers * 2):
+            tallies[account.account_id] = _Tally(listing=future.result())
+            progress.advance(ACCOUNTS_TASK)
+        progress.finish(ACCOUNTS_TASK)
+
+        work = [(tally, obj) for tally in tallies.values() for obj in tally.listing.objects]
+        progress.start(OBJECTS_TASK, len(work))
+
+        def read_one(item: tuple[_Tally, LogObject]) -> _ObjectResult:
+            return _read_object(s3, trail.bucket, item[1], start, as_of)
+
+        for (tally, obj), future in _bounded(pool, read_one, work, max_workers * 4):
+            try:
+                outcome = future.result()
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, LogDecodeError) as exc:
+                error = _describe_read_error(exc)
+                result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
+                tally.unreadable.append(error)
+            else:
+                merged.merge(outcome.reducer)
+                tally.objects_read += 1
+                tally.bytes_read += outcome.size
+                tally.records += outcome.reducer.records
+                tally.records_counted += outcome.reducer.counted
+                tally.records_skipped += outcome.malformed + outcome.reducer.undated
+                tally.delivered.append(obj.delivered)
+            progress.advance(OBJECTS_TASK)
+        progress.finish(OBJECTS_TASK)
+
+    result.add("activity", merged.activities())
+    result.unreadable.sort(key=lambda u: u.what)
+    for account in accounts:
+        result.statuses.append(_status(tallies[account.account_id], trail, layout.root, start, as_of))
+    return result
+
+
+def _read_object(s3, bucket: str, obj: LogObject, start: datetime, end: datetime) -> _ObjectResult:
+    data = s3.get_object(Bucket=bucket, Key=obj.key)["Body"].read()
+    records, malformed = read_log(data)
+    reducer = ActivityReducer(start, end)
+    reducer.add(records)
+    return _ObjectResult(reducer=reducer, malformed=malformed, size=len(data))
+
+
+def _describe_read_error(exc: BaseException) -> str:
+    if isinstance(exc, LogDecodeError):
+        return f"not a readable CloudTrail log: {exc}"
+    return describe_error(exc, "s3", "GetObject")
+
+
+def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end: datetime) -> SourceStatus:
+    listing = tally.listing
+    where = " or ".join(f"s3://{trail.bucket}/{base}" for base in listing.bases) or (
+        f"s3://{trail.bucket}/{root}{trail.organization_id + '/' if trail.organization_id else ''}"
+        f"{listing.account_id}/CloudTrail/"
+    )
+    listed = len(listing.objects)
+    detail = {
+        "prefixes": [f"s3://{trail.bucket}/{base}" for base in listing.bases],
+        "regions": listing.regions,
+        "objects_listed": listed,
+        "objects_read": tally.objects_read,
+        "objects_unreadable": len(tally.unreadable),
+        "bytes_read": tally.bytes_read,
+        "records": tally.records,
+        "records_counted": tally.records_counted,
+        "records_skipped": tally.records_skipped,
+    }
+    coverage_start = coverage_end = None
+    if tally.delivered:
+        delivered = sorted(tally.delivered)
+        coverage_start, coverage_end = max(delivered[0], start), min(delivered[-1], end)
+        if coverage_start > coverage_end:
+            coverage_start = coverage_end = None
+        gaps = [later - earlier for earlier, later in zip(delivered, delivered[1:], strict=False)]
+        detail["largest_gap_hours"] = round(max(gaps, default=timedelta()).total_seconds() / 3600, 1)
+
+    def status(state: str, error: str | None) -> SourceStatus:
+        return SourceStatus(
+            source=SOURCE,
+            account_id=listing.account_id,
+            status=state,
+            error=error,
+            coverage_start=coverage_start,
+            coverage_end=coverage_end,
+            detail=detail,
+        )
+
+    if listing.error:
+        return status("failed", listing.error)
+    if listing.region_errors and not listing.regions:
+        return status("failed", "; ".join(listing.region_errors))
+    if listed == 0:
+        error = f"no CloudTrail log objects from {start.date()} to {end.date()} found under {where}"
+        return status("partial", "; ".join([error, *listing.region_errors]))
+    if tally.objects_read == 0:
+        return status("failed", f"none of {listed} log objects could be read (first error: {tally.unreadable[0]})")
+    problems = list(listing.region_errors)
+    if tally.unreadable:
+        problems.insert(0, f"{len(tally.unreadable)} of {listed} log objects could not be read")
+    if coverage_start is None:
+        problems.append(f"no log object read was delivered between {start.isoformat()} and {end.isoformat()}")
+    return status("partial" if problems else "ok", "; ".join(problems) or None)
+
+
+T = TypeVar("T")
+
+
+def _bounded(pool: Executor, fn: Callable[[T], object], items: Iterable[T], limit: int) -> Iterator[tuple[T, Future]]:
+    """``fn`` over ``items`` on ``pool`` with at most ``limit`` in flight; yields (item, future) as they finish."""
+    source = iter(items)
+    pending: dict[Future, T] = {}
+
+    def submit_next() -> None:
+        for item in source:
+            pending[pool.submit(fn, item)] = item
+            return
+
+    for _ in range(max(1, limit)):
+        submit_next()
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            item = pending.pop(future)
+            submit_next()
+            yield item, future

@@ -1,0 +1,113 @@
+"""Aggregation: attributed events folded into first/last seen per principal.
+
+Pure and order-independent: records may come in any order (CloudTrail does
+not sort them), per-object reducers merge in any order, and the result is
+the same ``Activity`` list. Shared by the S3 reader and any other source of
+records (files on disk, LookupEvents, Athena rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import msgspec
+
+from auditor.collect.cloudtrail_events import SIGNIN, Hit, attribute, sign_in_workflow, unresolved_sign_in
+from auditor.collect.cloudtrail_records import CloudTrailRecord, parse_event_time
+from auditor.model import Activity
+
+
+class ActivityReducer:
+    """First and last time seen, and event count, per (kind, key, account, detail).
+
+    Only events inside ``[start, end]`` count (either bound may be None).
+    Feed one batch per log object with ``add``: a sign-in whose steps name
+    the user on another step is joined within the batch. Reducers of
+    different objects combine with ``merge``, in any order.
+    """
+
+    def __init__(self, start: datetime | None = None, end: datetime | None = None) -> None:
+        self.start = start
+        self.end = end
+        self.records = 0  # records seen
+        self.counted = 0  # records inside the window that proved some principal active
+        self.outside_window = 0
+        self.undated = 0  # records without a usable eventTime
+        self._seen: dict[Hit, list] = {}  # hit -> [first, last, events]
+
+    def add(self, records: Iterable[CloudTrailRecord]) -> None:
+        start, end = self.start, self.end
+        workflow_names: dict[str, str] = {}
+        deferred: list[tuple[CloudTrailRecord, datetime]] = []
+        for record in records:
+            self.records += 1
+            if record.eventSource == SIGNIN:
+                workflow, name = sign_in_workflow(record)
+                if workflow and name:
+                    workflow_names[workflow] = name
+            when = parse_event_time(record.eventTime)
+            if when is None:
+                self.undated += 1
+                continue
+            if (start is not None and when < start) or (end is not None and when > end):
+                self.outside_window += 1
+                continue
+            hits = attribute(record)
+            if hits:
+                self._fold(hits, when)
+            elif unresolved_sign_in(record):
+                deferred.append((record, when))
+        for record, when in deferred:
+            hits = attribute(record, workflow_names)
+            if hits:
+                self._fold(hits, when)
+
+    def _fold(self, hits: list[Hit], when: datetime) -> None:
+        self.counted += 1
+        seen = self._seen
+        for hit in hits:
+            entry = seen.get(hit)
+            if entry is None:
+                seen[hit] = [when, when, 1]
+                continue
+            if when < entry[0]:
+                entry[0] = when
+            elif when > entry[1]:
+                entry[1] = when
+            entry[2] += 1
+
+    def merge(self, other: ActivityReducer) -> None:
+        self.records += other.records
+        self.counted += other.counted
+        self.outside_window += other.outside_window
+        self.undated += other.undated
+        seen = self._seen
+        for hit, (first, last, events) in other._seen.items():
+            entry = seen.get(hit)
+            if entry is None:
+                seen[hit] = [first, last, events]
+                continue
+            entry[0] = min(entry[0], first)
+            entry[1] = max(entry[1], last)
+            entry[2] += events
+
+    def activities(self) -> list[Activity]:
+        """The reduced records, in a stable order."""
+        ordered = sorted(self._seen.items(), key=lambda item: (item[0][0], item[0][2] or "", item[0][1], item[0][3] or ""))
+        return [
+            Activity(kind=kind, key=key, account_id=account, detail=detail, first_seen=first, last_seen=last, events=n)
+            for (kind, key, account, detail), (first, last, n) in ordered
+        ]
+
+
+def reduce_records(
+    records: Iterable[CloudTrailRecord | Mapping],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Activity]:
+    """Attribute and aggregate ``records`` (decoded, or plain JSON mappings) as one batch."""
+    reducer = ActivityReducer(start, end)
+    reducer.add(r if isinstance(r, CloudTrailRecord) else msgspec.convert(r, CloudTrailRecord) for r in records)
+    return reducer.activities()
