@@ -264,3 +264,31 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     recommendation: str | None = None
     first_seen: datetime | None = None  # as-of of the first run that found it (state store)
     resolved_at: datetime | None = None  # as-of of the run that no longer found it
+
+
+# --- Revocations: what a review decided to take away ----------------------------
+
+
+class RevocationKind(StrEnum):
+    IDC_GROUP_MEMBERSHIP = "idc_group_membership"  # target: identity_store_id, group_id, user_id
+    IDC_ACCOUNT_ASSIGNMENT = "idc_account_assignment"  # target: instance_arn, account_id, permission_set_arn,
+    #                                                    principal_type (USER|GROUP), principal_id
+    IDC_USER = "idc_user"  # disable: identity_store_id, user_id
+    IAM_ACCESS_KEY = "iam_access_key"  # deactivate: account_id, user_name, access_key_id
+    IAM_LOGIN_PROFILE = "iam_login_profile"  # delete console password: account_id, user_name
+    IAM_USER_POLICY = "iam_user_policy"  # detach: account_id, user_name, policy_arn
+
+
+class Revocation(msgspec.Struct, frozen=True, kw_only=True):
+    """One access to take away, and the reviewed decision or finding that asks for it.
+
+    Campaigns produce these when they close (decision "revoke"); explicit
+    stale-access policies produce them from findings. The remediator turns
+    them into a plan, reading each target's pre-state from AWS.
+    """
+
+    kind: str  # RevocationKind
+    target: dict[str, str]
+    reason: dict  # e.g. {"campaign_id", "item_id", "decision", "reviewer", "decided_at", "justification"}
+    principal: Principal
+    account_id: str | None = None

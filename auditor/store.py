@@ -161,18 +161,24 @@ class Store:
         return store
 
     def migrate(self) -> list[str]:
-        applied_now = []
+        """Apply the core migrations not yet recorded; returns the names applied now."""
         with self.engine.begin() as conn:
             migrations_table.create(conn, checkfirst=True)
-        for name, apply in MIGRATIONS:
-            with self.engine.begin() as conn:
-                done = conn.execute(sa.select(migrations_table.c.name).where(migrations_table.c.name == name))
-                if done.first() is not None:
-                    continue
-                apply(conn)
-                conn.execute(migrations_table.insert().values(name=name, applied_at=_now()))
-                applied_now.append(name)
-        return applied_now
+        return [name for name, apply in MIGRATIONS if self.apply_migration(name, apply)]
+
+    def apply_migration(self, name: str, apply: Callable[[Connection], None]) -> bool:
+        """Apply one named migration once, in its own transaction; True when applied now.
+
+        Feature modules (campaigns, remediation) own their tables and call
+        this with their own named migrations before first use.
+        """
+        with self.engine.begin() as conn:
+            done = conn.execute(sa.select(migrations_table.c.name).where(migrations_table.c.name == name))
+            if done.first() is not None:
+                return False
+            apply(conn)
+            conn.execute(migrations_table.insert().values(name=name, applied_at=_now()))
+        return True
 
     # --- runs and findings -------------------------------------------------------
 
