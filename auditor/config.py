@@ -36,6 +36,14 @@ def _positive(value: int) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _not_negative(value: int) -> str | None:
+    return None if value >= 0 else "must be 0 (off) or more"
+
+
+def _share(value: float) -> str | None:
+    return None if 0 < value <= 1 else "must be a fraction between 0 and 1 (e.g. 0.05 for 5%)"
+
+
 def _account_ids(values: list[str]) -> str | None:
     bad = [v for v in values if not re.fullmatch(r"\d{12}", v)]
     return f"not 12-digit account ids: {bad}" if bad else None
@@ -108,6 +116,26 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "break_glass_patterns": Option(list, DEFAULT_BREAK_GLASS_PATTERNS, None, str),
         "service_accounts": Option(list, [], None, str),
         "disabled": Option(list, [], _known_rules, str),
+    },
+    "campaigns": {
+        "fallback_reviewer": Option(str, ""),
+        "default_duration_days": Option(int, 21, _positive),
+        "reminder_days_before_due": Option(list, [7, 3, 1], None, int),
+        "escalate_days_after_due": Option(list, [1, 7], None, int),
+        "delivery": Option(str, "outbox", _one_of("outbox", "ses", "slack")),
+        "outbox_dir": Option(str, "auditor-outbox"),
+        "ses_sender": Option(str, ""),
+        "slack_webhook_url": Option(str, ""),
+        "micro_certification": Option(bool, True),
+    },
+    "remediation": {
+        "max_actions": Option(int, 50, _positive),
+        "max_share": Option(float, 0.05, _share),
+        "plan_max_age_hours": Option(int, 72, _positive),
+        "protected_principals": Option(list, [], None, str),
+        "notice_days": Option(int, 14, _positive),
+        "disable_inactive_users_after_days": Option(int, 0, _not_negative),
+        "deactivate_unused_keys_after_days": Option(int, 0, _not_negative),
     },
     "state": {
         "url": Option(str, ""),

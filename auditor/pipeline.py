@@ -213,6 +213,7 @@ def finish(
             findings_now=findings,
             counts=snapshot.manifest.counts,
             sources=[msgspec.to_builtins(s) for s in snapshot.manifest.sources],
+            out_dir=str(out_dir.resolve()),
         )
     run_info = {
         "as_of": as_of,

@@ -47,6 +47,7 @@ runs = sa.Table(
     sa.Column("duration_seconds", sa.Float),
     sa.Column("counts", sa.Text),
     sa.Column("sources", sa.Text),
+    sa.Column("out_dir", sa.String(1000)),  # where its snapshot/ and findings.json were written
 )
 findings = sa.Table(
     "findings",
@@ -267,6 +268,13 @@ class Store:
                 },
             )
         return run_id
+
+    def latest_run(self, kind: str = "run") -> dict[str, Any] | None:
+        """The most recent recorded run of a kind (its out_dir holds its snapshot and findings)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.kind == kind).order_by(runs.c.id.desc()).limit(1))
+            found = row.mappings().first()
+        return dict(found) if found else None
 
     def recent_runs(self, limit: int = 12) -> list[dict[str, Any]]:
         """The last runs, oldest first, with counts by severity of their unresolved findings."""
