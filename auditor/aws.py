@@ -57,7 +57,8 @@ class AwsContext:
     external_id: str | None = None
     total_attempts: int = DEFAULT_TOTAL_ATTEMPTS
     _account_sessions: dict[str, boto3.Session] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _client_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _own_account: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -66,9 +67,20 @@ class AwsContext:
         return cls(session=session, region=session.region_name or "us-east-1", **kwargs)
 
     def client(self, service: str, account_id: str | None = None, region: str | None = None):
-        """A client in ``account_id`` (None or the caller's own account: no role assumed)."""
+        """A client in ``account_id`` (None or the caller's own account: no role assumed).
+
+        boto3 sessions are not safe to create clients from concurrently (a
+        client, once made, is), so creation is serialised here for every caller.
+        """
         session = self.session if account_id is None else self.session_for(account_id)
-        return session.client(service, region_name=region or self.region, config=client_config(self.total_attempts))
+        with self._client_lock:
+            return session.client(service, region_name=region or self.region,
+                                  config=client_config(self.total_attempts))
+
+    @property
+    def partition(self) -> str:
+        """aws, aws-cn or aws-us-gov, from the region (ARNs differ by partition)."""
+        return self.session.get_partition_for_region(self.region)
 
     def own_account_id(self) -> str:
         with self._lock:
@@ -88,13 +100,12 @@ class AwsContext:
             cached = self._account_sessions.get(account_id)
         if cached is not None:
             return cached
-        partition = "aws"
-        role_arn = f"arn:{partition}:iam::{account_id}:role/{self.member_role_name}"
+        role_arn = f"arn:{self.partition}:iam::{account_id}:role/{self.member_role_name}"
         params = {"RoleArn": role_arn, "RoleSessionName": "auditor-collect"}
         if self.external_id:
             params["ExternalId"] = self.external_id
         credentials = self.client("sts").assume_role(**params)["Credentials"]
-        session = boto3.Session(
+        session = boto3.Session(  # credentials stay in memory only; never logged
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],

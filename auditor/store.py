@@ -202,6 +202,7 @@ class Store:
         findings_now: list[Finding],
         counts: dict,
         sources: list,
+        out_dir: str | None = None,
     ) -> int:
         """Persist one run and every finding's latest state, in one transaction; returns the run id."""
         with self.engine.begin() as conn:
@@ -217,6 +218,7 @@ class Store:
                     duration_seconds=round(duration, 3),
                     counts=json.dumps(counts),
                     sources=json.dumps(sources),
+                    out_dir=out_dir,
                 )
             ).inserted_primary_key[0]
             for finding in findings_now:

@@ -1,0 +1,371 @@
+"""IAM in every active account: users, keys, groups, roles, root credentials.
+
+Calls per account are kept few. GetAccountAuthorizationDetails returns
+users (groups, attached and inline policies, tags), groups and roles (trust
+policy, RoleLastUsed, tags) up to 1,000 per page, where the List* calls
+would cost four or more calls per principal. The credential report (one
+generation, one download) gives password use, MFA and each key's last use.
+ListAccessKeys per user is the only per-user call: key ids come from it.
+A report can be up to four hours old, so a user or key it does not match
+exactly is read directly (ListMFADevices, GetLoginProfile,
+GetAccessKeyLastUsed) instead of guessed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from auditor.aws import AwsContext, describe_error, error_code
+from auditor.collect.concurrency import Problems, client, fan_out, pages, utc
+from auditor.model import AccessKey, Account, IamGroup, IamRole, IamUser, RootCredentials
+from auditor.progress import Progress
+from auditor.snapshot import SourceResult, SourceStatus
+
+SOURCE = "iam"
+ROOT_ROW = "<root_account>"
+DETAILS_PAGE = 1000  # GetAccountAuthorizationDetails' largest MaxItems
+REPORT_TIMEOUT = 300.0  # seconds of waiting for GenerateCredentialReport to be COMPLETE
+NOT_A_VALUE = frozenset({"", "N/A", "no_information", "not_supported"})
+
+PERMISSIONS = (
+    "sts:AssumeRole",
+    "iam:GenerateCredentialReport",
+    "iam:GetCredentialReport",
+    "iam:GetAccountAuthorizationDetails",
+    "iam:ListAccessKeys",
+    "iam:GetAccessKeyLastUsed",
+    "iam:ListMFADevices",
+    "iam:GetLoginProfile",
+)
+
+
+class CredentialReportTimeout(Exception):
+    """GenerateCredentialReport did not reach COMPLETE before the deadline."""
+
+
+@dataclass
+class CredentialReport:
+    generated_at: datetime | None
+    users: dict[str, dict[str, str]] = field(default_factory=dict)  # user name -> row
+    root: dict[str, str] | None = None
+
+
+def collect_iam(
+    ctx: AwsContext,
+    accounts: list[Account],
+    progress: Progress,
+    *,
+    max_workers: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+    report_timeout: float = REPORT_TIMEOUT,
+) -> SourceResult:
+    """One ``SourceStatus`` per active account; a failing account never stops the others."""
+    active = [account for account in accounts if account.status == "ACTIVE"]
+    progress.start(SOURCE, len(active))
+    outcomes = fan_out(
+        lambda account: _collect_account(ctx, account.account_id, sleep, report_timeout),
+        active,
+        max_workers,
+        on_done=lambda: progress.advance(SOURCE),
+    )
+    progress.finish(SOURCE)
+    result = SourceResult()
+    for outcome in outcomes:
+        if outcome.error is None:
+            result.merge(outcome.value)
+        else:  # a defect, not an AWS answer: still recorded against its account
+            error = describe_error(outcome.error, "iam", "collect")
+            result.statuses.append(
+                SourceStatus(source=SOURCE, account_id=outcome.item.account_id, status="failed", error=error)
+            )
+    return result
+
+
+def _collect_account(
+    ctx: AwsContext, account_id: str, sleep: Callable[[float], None], report_timeout: float
+) -> SourceResult:
+    result = SourceResult()
+    problems = Problems()
+    try:
+        iam = client(ctx, "iam", account_id)
+    except Exception as exc:
+        problems.add(exc, "sts", "AssumeRole")
+        result.statuses.append(problems.status(SOURCE, account_id, failed=True, detail={}))
+        return result
+
+    report = _credential_report(iam, sleep, report_timeout, problems)
+    try:
+        users, groups, roles = authorization_details(iam)
+    except Exception as exc:
+        problems.add(exc, "iam", "GetAccountAuthorizationDetails")
+        users, groups, roles = None, [], []
+
+    detail: dict = {"credential_report_generated_at": report.generated_at.isoformat()
+                    if report and report.generated_at else None}
+    roots = []
+    if report is not None and report.root is not None:
+        roots.append(root_credentials(account_id, report.root))
+    elif report is not None:
+        detail["root_credentials"] = "the credential report has no <root_account> row: nothing recorded for root"
+
+    iam_users, keys = [], []
+    for raw in users or []:
+        row = _report_row(report, raw)
+        iam_users.append(_user(iam, account_id, raw, row, problems))
+        keys.extend(_access_keys(iam, account_id, raw["UserName"], row, problems))
+    result.add("iam_users", iam_users)
+    result.add("access_keys", keys)
+    result.add("iam_groups", [_group(account_id, raw) for raw in groups])
+    result.add("iam_roles", [_role(account_id, raw) for raw in roles])
+    result.add("root_credentials", roots)
+    detail.update(users=len(iam_users), access_keys=len(keys), groups=len(groups), roles=len(roles))
+    failed = report is None and users is None
+    result.statuses.append(problems.status(SOURCE, account_id, failed=failed, detail=detail))
+    return result
+
+
+# --- credential report -----------------------------------------------------------
+
+
+def wait_for_credential_report(iam: Any, sleep: Callable[[float], None], timeout: float) -> None:
+    """Poll GenerateCredentialReport until COMPLETE: 1 s, 2 s, 4 s ... (at most 16 s), within ``timeout``."""
+    waited, delay = 0.0, 1.0
+    while True:
+        state = iam.generate_credential_report().get("State")
+        if state == "COMPLETE":
+            return
+        if waited >= timeout:
+            raise CredentialReportTimeout(f"the report was still {state} after {waited:.0f} s of waiting")
+        pause = min(delay, timeout - waited)
+        sleep(pause)
+        waited += pause
+        delay = min(delay * 2, 16.0)
+
+
+def parse_credential_report(content: bytes | str) -> list[dict[str, str]]:
+    """The report's CSV rows as dicts keyed by its header (``user``, ``arn``, ``mfa_active`` ...)."""
+    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "user" not in reader.fieldnames:
+        raise ValueError("the credential report has no 'user' column in its header")
+    return [row for row in reader if row.get("user")]
+
+
+def report_time(value: str | None) -> datetime | None:
+    """A report cell as a UTC time; 'N/A', 'no_information', 'not_supported' are no time."""
+    if value is None or value.strip() in NOT_A_VALUE:
+        return None
+    return utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+
+
+def report_bool(value: str | None) -> bool | None:
+    """'true'/'false' in any case; None for 'not_supported' and the other non-values."""
+    cleaned = (value or "").strip().lower()
+    if cleaned in ("true", "false"):
+        return cleaned == "true"
+    return None
+
+
+def root_credentials(account_id: str, row: dict[str, str]) -> RootCredentials:
+    return RootCredentials(
+        account_id=account_id,
+        password_enabled=report_bool(row.get("password_enabled")),
+        password_last_used=report_time(row.get("password_last_used")),
+        mfa_active=report_bool(row.get("mfa_active")) is True,
+        access_key_1_active=report_bool(row.get("access_key_1_active")) is True,
+        access_key_1_last_used=report_time(row.get("access_key_1_last_used_date")),
+        access_key_2_active=report_bool(row.get("access_key_2_active")) is True,
+        access_key_2_last_used=report_time(row.get("access_key_2_last_used_date")),
+    )
+
+
+def _credential_report(
+    iam: Any, sleep: Callable[[float], None], timeout: float, problems: Problems
+) -> CredentialReport | None:
+    try:
+        wait_for_credential_report(iam, sleep, timeout)
+    except Exception as exc:
+        problems.add(exc, "iam", "GenerateCredentialReport")
+        return None
+    try:
+        response = iam.get_credential_report()
+        rows = parse_credential_report(response["Content"])
+    except Exception as exc:
+        problems.add(exc, "iam", "GetCredentialReport")
+        return None
+    report = CredentialReport(generated_at=utc(response.get("GeneratedTime")))
+    for row in rows:
+        if row["user"] == ROOT_ROW:
+            report.root = row
+        else:
+            report.users[row["user"]] = row
+    return report
+
+
+def _report_row(report: CredentialReport | None, raw: dict) -> dict[str, str] | None:
+    """The user's row, only if it is this very user (same ARN, same creation second)."""
+    row = report.users.get(raw["UserName"]) if report else None
+    if row is None or row.get("arn") != raw.get("Arn"):
+        return None
+    if not _same_second(report_time(row.get("user_creation_time")), utc(raw.get("CreateDate"))):
+        return None
+    return row
+
+
+def _same_second(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and b is not None and a.replace(microsecond=0) == b.replace(microsecond=0)
+
+
+# --- authorization details -----------------------------------------------------------
+
+
+def authorization_details(iam: Any) -> tuple[list[dict], list[dict], list[dict]]:
+    """Users, groups and roles from GetAccountAuthorizationDetails, every page, deduplicated."""
+    users: dict[str, dict] = {}
+    groups: dict[str, dict] = {}
+    roles: dict[str, dict] = {}
+    for page in pages(iam, "get_account_authorization_details", DETAILS_PAGE, Filter=["User", "Group", "Role"]):
+        users.update((u["Arn"], u) for u in page.get("UserDetailList", []))
+        groups.update((g["Arn"], g) for g in page.get("GroupDetailList", []))
+        roles.update((r["Arn"], r) for r in page.get("RoleDetailList", []))
+    return list(users.values()), list(groups.values()), list(roles.values())
+
+
+def _user(iam: Any, account_id: str, raw: dict, row: dict[str, str] | None, problems: Problems) -> IamUser:
+    name = raw["UserName"]
+    if row is not None:
+        password_enabled = report_bool(row.get("password_enabled")) is True
+        password_last_used = report_time(row.get("password_last_used"))
+        mfa_active = report_bool(row.get("mfa_active")) is True
+    else:  # newer than the report, or no report: ask directly
+        password_enabled, password_last_used, mfa_active = False, None, False
+        try:
+            mfa_active = any(page.get("MFADevices") for page in pages(iam, "list_mfa_devices", UserName=name))
+        except Exception as exc:
+            problems.add(exc, "iam", "ListMFADevices", f"user {name}")
+        try:
+            iam.get_login_profile(UserName=name)
+            password_enabled = True
+        except Exception as exc:
+            if error_code(exc) != "NoSuchEntity":  # AWS's answer for "no console password"
+                problems.add(exc, "iam", "GetLoginProfile", f"user {name}")
+    return IamUser(
+        account_id=account_id,
+        user_name=name,
+        user_id=raw["UserId"],
+        arn=raw["Arn"],
+        path=raw.get("Path") or "/",
+        created=utc(raw.get("CreateDate")),
+        password_enabled=password_enabled,
+        password_last_used=password_last_used,
+        mfa_active=mfa_active,
+        attached_policies=_attached(raw),
+        inline_policies=_inline(raw, "UserPolicyList"),
+        groups=list(dict.fromkeys(raw.get("GroupList") or [])),
+        tags=_tags(raw),
+    )
+
+
+def _access_keys(
+    iam: Any, account_id: str, user_name: str, row: dict[str, str] | None, problems: Problems
+) -> list[AccessKey]:
+    try:
+        listed = [k for page in pages(iam, "list_access_keys", UserName=user_name)
+                  for k in page.get("AccessKeyMetadata", [])]
+    except Exception as exc:
+        problems.add(exc, "iam", "ListAccessKeys", f"user {user_name}")
+        return []
+    keys = []
+    for raw in {k["AccessKeyId"]: k for k in listed}.values():
+        used = _key_use_from_report(row, raw)
+        if used is None:
+            try:
+                last = iam.get_access_key_last_used(AccessKeyId=raw["AccessKeyId"]).get("AccessKeyLastUsed", {})
+                used = (utc(last.get("LastUsedDate")), _text(last.get("ServiceName")))
+            except Exception as exc:
+                problems.add(exc, "iam", "GetAccessKeyLastUsed", f"key {raw['AccessKeyId']} of user {user_name}")
+                used = (None, None)
+        keys.append(AccessKey(
+            account_id=account_id,
+            user_name=user_name,
+            access_key_id=raw["AccessKeyId"],
+            status=raw.get("Status", "Active"),
+            created=utc(raw.get("CreateDate")),
+            last_used=used[0],
+            last_used_service=used[1],
+        ))
+    return keys
+
+
+def _key_use_from_report(row: dict[str, str] | None, key: dict) -> tuple[datetime | None, str | None] | None:
+    """The report slot (1 or 2) that is unambiguously this key: same creation second, same state."""
+    if row is None:
+        return None
+    created = utc(key.get("CreateDate"))
+    active = key.get("Status") == "Active"
+    slots = [n for n in (1, 2)
+             if _same_second(report_time(row.get(f"access_key_{n}_last_rotated")), created)
+             and report_bool(row.get(f"access_key_{n}_active")) == active]
+    if len(slots) != 1:
+        return None
+    n = slots[0]
+    return report_time(row.get(f"access_key_{n}_last_used_date")), _text(row.get(f"access_key_{n}_last_used_service"))
+
+
+def _group(account_id: str, raw: dict) -> IamGroup:
+    return IamGroup(
+        account_id=account_id,
+        group_name=raw["GroupName"],
+        arn=raw["Arn"],
+        attached_policies=_attached(raw),
+        inline_policies=_inline(raw, "GroupPolicyList"),
+    )
+
+
+def _role(account_id: str, raw: dict) -> IamRole:
+    last_used = raw.get("RoleLastUsed") or {}
+    return IamRole(
+        account_id=account_id,
+        role_name=raw["RoleName"],
+        role_id=raw["RoleId"],
+        arn=raw["Arn"],
+        path=raw.get("Path") or "/",
+        created=utc(raw.get("CreateDate")),
+        last_used=utc(last_used.get("LastUsedDate")),
+        last_used_region=last_used.get("Region"),
+        attached_policies=_attached(raw),
+        inline_policies=_inline(raw, "RolePolicyList"),
+        trust_policy=_document(raw.get("AssumeRolePolicyDocument")),
+        tags=_tags(raw),
+    )
+
+
+def _document(value: Any) -> dict | None:
+    """botocore decodes IAM policy documents; a raw URL-encoded string is decoded here."""
+    if value is None or isinstance(value, dict):
+        return value
+    return json.loads(unquote(value))
+
+
+def _attached(raw: dict) -> list[str]:
+    return list(dict.fromkeys(p["PolicyArn"] for p in raw.get("AttachedManagedPolicies") or []))
+
+
+def _inline(raw: dict, key: str) -> list[str]:
+    return list(dict.fromkeys(p["PolicyName"] for p in raw.get(key) or []))
+
+
+def _tags(raw: dict) -> dict[str, str]:
+    return {t["Key"]: t.get("Value", "") for t in raw.get("Tags") or []}
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None or value.strip() in NOT_A_VALUE else value

@@ -1,0 +1,125 @@
+"""AWS Organizations: the accounts of the estate, with their tags.
+
+Everything else is collected per account from this list, so the collector
+always returns an estate: when the caller is not in an organisation, or may
+not read it, the estate is the caller's own account and the status says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.aws import AwsContext, describe_error, error_code
+from auditor.collect.concurrency import Problems, client, fan_out, pages, utc
+from auditor.model import Account
+from auditor.progress import Progress
+from auditor.snapshot import SourceResult, SourceStatus
+
+SOURCE = "organizations"
+ACCOUNTS_PAGE = 20  # ListAccounts' largest MaxResults: fewest calls
+PERMISSIONS = (
+    "organizations:DescribeOrganization",
+    "organizations:ListAccounts",
+    "organizations:ListTagsForResource",
+    "sts:GetCallerIdentity",
+)
+
+
+@dataclass(frozen=True)
+class Organization:
+    """The estate: ``organization_id`` is None when the caller is in no organisation.
+
+    ``management_account_id`` is the organisation's management account, or
+    the caller's own account when the organisation could not be read.
+    """
+
+    organization_id: str | None
+    management_account_id: str
+    accounts: list[Account]
+
+
+def collect_organizations(
+    ctx: AwsContext, progress: Progress, *, max_workers: int = 8
+) -> tuple[SourceResult, Organization]:
+    """DescribeOrganization, ListAccounts, then every account's tags concurrently."""
+    org = client(ctx, "organizations")
+    try:
+        described = org.describe_organization()["Organization"]
+    except Exception as exc:
+        if error_code(exc) == "AWSOrganizationsNotInUseException":
+            note = {"note": "the caller's account is not a member of an organization: a single-account estate"}
+            return _caller_only(ctx, None, None, SourceStatus(source=SOURCE, detail=note))
+        error = describe_error(exc, "organizations", "DescribeOrganization")
+        return _caller_only(ctx, None, None, SourceStatus(source=SOURCE, status="failed", error=error))
+
+    organization_id = described.get("Id")
+    management_id = described.get("MasterAccountId")
+    try:
+        listed = [raw for page in pages(org, "list_accounts", ACCOUNTS_PAGE) for raw in page.get("Accounts", [])]
+    except Exception as exc:
+        error = describe_error(exc, "organizations", "ListAccounts")
+        status = SourceStatus(source=SOURCE, status="failed", error=error)
+        return _caller_only(ctx, organization_id, management_id, status)
+
+    unique = list({raw["Id"]: raw for raw in listed}.values())  # never trust a listing to hold no duplicates
+    problems = Problems()
+    progress.start(SOURCE, len(unique))
+    outcomes = fan_out(
+        lambda raw: _tags(org, raw["Id"]), unique, max_workers, on_done=lambda: progress.advance(SOURCE)
+    )
+    accounts = []
+    for outcome in outcomes:
+        if outcome.error is not None:
+            problems.add(outcome.error, "organizations", "ListTagsForResource", f"account {outcome.item['Id']}")
+        accounts.append(_account(outcome.item, outcome.value or {}, management_id))
+    progress.finish(SOURCE)
+
+    detail = {"organization_id": organization_id, "accounts": len(accounts)}
+    result = SourceResult()
+    result.add("accounts", accounts)
+    result.statuses.append(problems.status(SOURCE, None, failed=False, detail=detail))
+    management = management_id or ctx.own_account_id()
+    return result, Organization(organization_id=organization_id, management_account_id=management, accounts=accounts)
+
+
+def _tags(org: Any, account_id: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for page in pages(org, "list_tags_for_resource", ResourceId=account_id):
+        for tag in page.get("Tags", []):
+            tags[tag["Key"]] = tag["Value"]
+    return tags
+
+
+def _account(raw: dict, tags: dict[str, str], management_id: str | None) -> Account:
+    # ``Status`` is retired in favour of ``State`` (botocore's model says so); read both.
+    return Account(
+        account_id=raw["Id"],
+        name=raw.get("Name") or raw["Id"],
+        email=raw.get("Email"),
+        status=raw.get("State") or raw.get("Status") or "ACTIVE",
+        joined=utc(raw.get("JoinedTimestamp")),
+        tags=tags,
+        is_management=raw["Id"] == management_id,
+    )
+
+
+def _caller_only(
+    ctx: AwsContext, organization_id: str | None, management_id: str | None, status: SourceStatus
+) -> tuple[SourceResult, Organization]:
+    """The caller's account as the whole estate (its name is unknown: the id stands in)."""
+    own = ctx.own_account_id()
+    account = Account(account_id=own, name=own, is_management=own == management_id)
+    status = SourceStatus(
+        source=status.source,
+        status=status.status,
+        error=status.error,
+        detail={**status.detail, "organization_id": organization_id, "accounts": 1, "single_account": True},
+    )
+    result = SourceResult()
+    result.add("accounts", [account])
+    result.statuses.append(status)
+    organization = Organization(
+        organization_id=organization_id, management_account_id=management_id or own, accounts=[account]
+    )
+    return result, organization
