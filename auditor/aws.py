@@ -8,6 +8,7 @@ place.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 
@@ -138,9 +139,18 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
+MESSAGE_LIMIT = 300
+
+
+def _one_line(text: str) -> str:
+    """Error text fit for a manifest line: markup dropped, whitespace collapsed, length bounded."""
+    text = " ".join(re.sub(r"<[^>]*>", " ", text).split())
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
 def describe_error(exc: BaseException, service: str, operation: str) -> str:
     """``"AccessDenied: <message> (iam, GetCredentialReport)"`` as the manifest wants it."""
     if isinstance(exc, botocore.exceptions.ClientError):
         message = exc.response.get("Error", {}).get("Message", "")
-        return f"{error_code(exc)}: {message} ({service}, {operation})"
-    return f"{type(exc).__name__}: {exc} ({service}, {operation})"
+        return f"{error_code(exc)}: {_one_line(message)} ({service}, {operation})"
+    return f"{type(exc).__name__}: {_one_line(str(exc))} ({service}, {operation})"

@@ -128,12 +128,12 @@ def direct_user_assignment(ctx: RuleContext) -> Iterator[Finding]:
 @rule(
     id="idc-admin-access",
     category=Category.OVER_PRIVILEGED,
-    severity=Severity.LOW,
+    severity=Severity.INFO,
     title="Holds administrator power",
     description=(
         "Who can use an administrator-capable permission set (AWS AdministratorAccess, an inline policy "
         "allowing * on *, Allow+NotAction, or IAM write with privilege-escalation actions), resolved through "
-        "groups, and in which accounts: the inventory a privileged-access review starts from. Medium when it "
+        "groups, and in which accounts: the inventory a privileged-access review starts from. Low when it "
         "reaches a production account. Break-glass permission sets are reported by the emergency-access rules."
     ),
     controls=("SOC2-CC6.3", "ISO27001-A.8.2", "NIST-800-53-AC-6(5)", "PCI-DSS-7.2.4"),
@@ -170,7 +170,7 @@ def admin_access(ctx: RuleContext) -> Iterator[Finding]:
                     "accounts": {a: {"name": _account_name(ctx, a), "paths": p} for a, p in sorted(accounts.items())},
                     "production_accounts": production,
                 },
-                severity=Severity.MEDIUM if production else None,
+                severity=Severity.LOW if production else None,
             )
 
 

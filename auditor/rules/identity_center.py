@@ -134,6 +134,8 @@ def _idle_candidates(ctx: RuleContext, min_age_days: int) -> Iterator[tuple[IdcU
     for user in ctx.snapshot.table("idc_users"):
         if not is_enabled(user) or user.created_at is None:
             continue  # without a creation time the user's age, and so any idle span, is unknown
+        if ctx.is_break_glass(user.user_name, user.display_name):
+            continue  # unused is a break-glass identity's normal state; its use is what gets reviewed
         age = days_between(user.created_at, ctx.as_of)
         if age >= min_age_days:
             yield user, ctx.idc_last_activity(user), age
@@ -159,7 +161,7 @@ def _idle_facts(ctx: RuleContext, user: IdcUser, last: datetime | None, age: flo
     title="Identity Center user inactive",
     description=(
         "An enabled user who has existed longer than inactive_days has not signed in nor used any permission "
-        "set for inactive_days, and CloudTrail observed that whole window."
+        "set for inactive_days, and CloudTrail observed that whole window. Break-glass users are exempt."
     ),
     controls=("SOC2-CC6.2", "ISO27001-A.5.18", "NIST-800-53-AC-2(3)", "PCI-DSS-8.2.6"),
     thresholds=("inactive_days",),
