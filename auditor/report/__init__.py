@@ -1,14 +1,14 @@
-"""Renderers of a run's findings: findings.json, findings.csv and report.html.
+"""Renderers of a run's findings: findings.json, findings.csv, findings.xlsx and report.html.
 
 Reporters only present what the analyzers decided; they never recompute a
-finding. Every output uses the same order (worst first), so the three files
+finding. Every output uses the same order (worst first), so the files
 read alike and diff cleanly between runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,11 @@ from auditor import snapshot as snapshot_store
 from auditor.model import Finding
 from auditor.report.findings_csv import write_findings_csv
 from auditor.report.findings_json import write_findings_json
+from auditor.report.findings_xlsx import write_findings_xlsx
 from auditor.report.html import write_report_html
 from auditor.snapshot import Snapshot
 
-__all__ = ["write_all", "write_findings_csv", "write_findings_json", "write_report_html"]
+__all__ = ["write_all", "write_findings_csv", "write_findings_json", "write_findings_xlsx", "write_report_html"]
 
 
 def write_all(
@@ -36,13 +37,18 @@ def write_all(
 
     ``save_snapshot`` also writes ``out_dir/snapshot/`` so the run can be
     re-analysed offline; a caller that saved it already passes False.
-    ``history`` is the state store's view: recent runs and time to resolve.
+    ``history`` is the state store's view, {"runs": [{"id", "as_of", "kind",
+    "exit_code", "by_severity"}, ...oldest first], "time_to_resolve":
+    {severity: {"resolved", "mean_days", "max_days"}}}; None leaves the
+    report without a trend.
     """
+    generated_at = now or run_info.get("generated_at") or datetime.now(UTC)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "findings.json": out_dir / "findings.json",
         "findings.csv": out_dir / "findings.csv",
+        "findings.xlsx": out_dir / "findings.xlsx",
         "report.html": out_dir / "report.html",
     }
     if save_snapshot:
@@ -50,5 +56,7 @@ def write_all(
         snapshot_store.save(snapshot, paths["snapshot"])
     write_findings_json(findings, paths["findings.json"])
     write_findings_csv(findings, paths["findings.csv"])
-    write_report_html(findings, snapshot, run_info, paths["report.html"], now=now)
+    workbook_info = {"as_of": snapshot.manifest.as_of, "generated_at": generated_at, **run_info}
+    write_findings_xlsx(findings, paths["findings.xlsx"], workbook_info, generated_at=generated_at)
+    write_report_html(findings, snapshot, run_info, paths["report.html"], now=generated_at, history=history)
     return paths

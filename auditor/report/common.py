@@ -61,3 +61,34 @@ def format_time(value: datetime | str | None) -> str:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: times must be timezone-aware UTC")
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+LIVE_STATUSES = frozenset({"new", "open"})  # found by this run and not accepted as a risk
+UNRESOLVED_STATUSES = frozenset({"new", "open", "suppressed"})  # what the state store counts per run
+STATUSES = ("new", "open", "resolved", "suppressed")
+
+# Risk score of a principal or an account: its live findings weighted by severity.
+RISK_WEIGHTS = {"critical": 10, "high": 5, "medium": 2, "low": 1, "info": 0}
+
+
+def is_insufficient(finding: Finding) -> bool:
+    """A finding a rule could not decide for lack of observed evidence."""
+    return finding.evidence.get("insufficient_evidence") is True
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with a Z, to the second, for machine-readable outputs; None passes through."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: times must be timezone-aware UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def partition_of(region: str | None) -> str:
+    """The AWS partition a region belongs to (ARNs and Security Hub product ARNs need it)."""
+    if region and region.startswith("cn-"):
+        return "aws-cn"
+    if region and region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"

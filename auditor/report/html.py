@@ -1,17 +1,19 @@
 """report.html: one self-contained page an auditor can read offline.
 
-Rows are rendered on the server by jinja2 with autoescaping, so every name
-taken from the estate reaches the page as text; the inline script only
-filters, searches and sorts the rows already in the DOM. A Content Security
-Policy admits no network source and only the page's own script and style
-(by hash), so even a markup injection could neither run nor fetch anything.
+The summary, trend, completeness and exceptions are rendered on the server
+by jinja2 with autoescaping. The findings and the inventory tables travel
+as one escaped JSON document that the inline script renders a page at a
+time with DOM text nodes only (no markup is ever built from data), so
+50,000 findings stay usable and every name from the estate is shown as
+text. A Content Security Policy admits no network source and only the
+page's own script and style (by hash), so even a markup injection could
+neither run nor fetch anything.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
@@ -19,36 +21,28 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import msgspec
 
 import auditor
-from auditor.model import SEVERITY_ORDER, Category, Finding
-from auditor.report.common import atomic_write, format_time, severity_rank, sort_findings
+from auditor.model import Finding
+from auditor.report.common import STATUSES, atomic_write, format_time, sort_findings
+from auditor.report.inventory import exceptions_in_force, inventory, tiles
+from auditor.report.trend import resolve_times, trend_chart
+from auditor.report.views import CATEGORIES, FINDING_COLUMNS, SEVERITIES, finding_row, script_json, summary, top_risk
 from auditor.snapshot import Snapshot
 
 TEMPLATE_PACKAGE = "auditor.templates"
-
-INVENTORY = (
-    ("accounts", "AWS accounts"),
-    ("idc_users", "Identity Center users"),
-    ("idc_groups", "Identity Center groups"),
-    ("idc_memberships", "Group memberships"),
-    ("permission_sets", "Permission sets"),
-    ("account_assignments", "Account assignments"),
-    ("iam_users", "IAM users"),
-    ("iam_roles", "IAM roles"),
-    ("access_keys", "IAM access keys"),
-    ("hr_people", "HR people"),
-)
 
 RUN_INFO_LABELS = {
     "as_of": "As of",
     "generated_at": "Generated at",
     "tool_version": "Tool version",
+    "run_id": "Run",
     "started_at": "Started",
     "finished_at": "Finished",
+    "duration_seconds": "Duration (s)",
     "exit_status": "Exit status",
     "config_path": "Configuration",
+    "audit_log_head": "Audit log head",
 }
 
 EXIT_MEANINGS = {
@@ -62,14 +56,14 @@ UNREADABLE_SHOWN = 200
 _STATUS_ORDER = {"failed": 0, "partial": 1}
 
 
-def _load_template_source(name: str) -> str:
+def template_source(name: str) -> str:
     """Templates are package data, so a wheel (or a zip) renders like a source tree."""
     return resources.files(TEMPLATE_PACKAGE).joinpath(name).read_text(encoding="utf-8")
 
 
 def environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FunctionLoader(_load_template_source),
+        loader=jinja2.FunctionLoader(template_source),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -77,38 +71,16 @@ def environment() -> jinja2.Environment:
     )
 
 
-def _csp_hash(text: str) -> str:
+def csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
 
-def _display(value: Any) -> str:
-    """A JSON value as a reviewer reads it: scalars plain, structures as indented JSON."""
-    if isinstance(value, str):
-        return value
-    return msgspec.json.format(msgspec.json.encode(value, order="deterministic"), indent=2).decode()
-
-
-def _finding_view(finding: Finding, account_names: Mapping[str, str]) -> dict[str, Any]:
-    evidence = msgspec.to_builtins(finding.evidence, order="deterministic")
-    principal = finding.principal
-    return {
-        "finding_id": finding.finding_id,
-        "rule_id": finding.rule_id,
-        "category": finding.category,
-        "severity": finding.severity,
-        "rank": severity_rank(finding.severity),
-        "status": finding.status,
-        "principal_label": principal.name or principal.id,
-        "principal": principal,
-        "account_id": finding.account_id or "",
-        "account_name": account_names.get(finding.account_id or "", ""),
-        "resource": finding.resource,
-        "title": finding.title,
-        "controls": finding.controls,
-        "recommendation": finding.recommendation,
-        "insufficient": evidence.get("insufficient_evidence") is True,
-        "evidence": [(key, _display(value), isinstance(value, dict | list)) for key, value in evidence.items()],
-    }
+def content_security_policy(script: str | None, style: str) -> str:
+    """No network source at all; only the page's own inline script and style run."""
+    script_src = csp_hash(script) if script is not None else "'none'"
+    return (
+        f"default-src 'none'; base-uri 'none'; form-action 'none'; script-src {script_src}; style-src {csp_hash(style)}"
+    )
 
 
 def _window_days(start: datetime | None, end: datetime | None) -> str:
@@ -117,7 +89,8 @@ def _window_days(start: datetime | None, end: datetime | None) -> str:
     return f"{(end - start).total_seconds() / 86400:.1f}"
 
 
-def _completeness(snapshot: Snapshot, account_names: Mapping[str, str]) -> dict[str, Any]:
+def completeness(snapshot: Snapshot, account_names: Mapping[str, str]) -> dict[str, Any]:
+    """Every source and account with its status and coverage window, failures first."""
     sources = sorted(
         snapshot.manifest.sources,
         key=lambda s: (_STATUS_ORDER.get(s.status, 2), s.source, s.account_id or ""),
@@ -143,24 +116,6 @@ def _completeness(snapshot: Snapshot, account_names: Mapping[str, str]) -> dict[
         "unreadable": unreadable[:UNREADABLE_SHOWN],
         "unreadable_total": len(unreadable),
     }
-
-
-def _inventory(snapshot: Snapshot) -> list[tuple[str, int]]:
-    counts = snapshot.manifest.counts
-    return [
-        (label, len(snapshot.tables[name]) if name in snapshot.tables else counts.get(name, 0))
-        for name, label in INVENTORY
-    ]
-
-
-def _bars(counter: Counter, keys: Iterable[str]) -> list[dict[str, Any]]:
-    ordered = list(keys)
-    ordered += sorted(key for key in counter if key not in ordered)
-    largest = max(counter.values(), default=0)
-    return [
-        {"key": key, "count": counter[key], "percent": round(100 * counter[key] / largest) if largest else 0}
-        for key in ordered
-    ]
 
 
 def _run_rows(run_info: Mapping[str, Any], snapshot: Snapshot, generated_at: datetime) -> list[tuple[str, str]]:
@@ -190,46 +145,51 @@ def render_report_html(
     run_info: Mapping[str, Any],
     *,
     now: datetime | None = None,
+    history: Mapping[str, Any] | None = None,
 ) -> str:
     """The page as a string.
 
     ``run_info`` keys shown with labels: as_of, generated_at, tool_version,
-    started_at, finished_at, exit_status, config_path (datetimes or strings);
-    any other key is shown under its own name. as_of and tool_version default
-    to the snapshot's. ``now`` (else run_info's generated_at, else the clock)
-    stamps the page.
+    run_id, started_at, finished_at, duration_seconds, exit_status,
+    config_path, audit_log_head (datetimes or strings); any other key is
+    shown under its own name. as_of and tool_version default to the
+    snapshot's. ``now`` (else run_info's generated_at, else the clock)
+    stamps the page. ``history`` (the state store's recent runs and time
+    to resolve) adds the trend; without it the page has no trend section.
     """
     generated_at = now or run_info.get("generated_at") or datetime.now(UTC)
     account_names = {a.account_id: a.name for a in snapshot.tables.get("accounts", [])}
     ordered = sort_findings(findings)
-    views = [_finding_view(f, account_names) for f in ordered]
-    env = environment()
-    script = _load_template_source("report.js")
-    style = _load_template_source("report.css")
-    accounts = sorted({v["account_id"] for v in views})
+    script = template_source("report.js")
+    style = template_source("report.css")
+    accounts = sorted({f.account_id or "" for f in ordered})
+    info = {"as_of": snapshot.manifest.as_of, **run_info}
+    data = {
+        "findings": {"columns": FINDING_COLUMNS, "rows": [finding_row(f, account_names) for f in ordered]},
+        "inventory": inventory(snapshot, ordered),
+    }
     context = {
         "title": "Access audit report",
-        "csp": (
-            "default-src 'none'; base-uri 'none'; form-action 'none'; "
-            f"script-src {_csp_hash(script)}; style-src {_csp_hash(style)}"
-        ),
+        "csp": content_security_policy(script, style),
         "script": script,
         "style": style,
+        "data": script_json(data),
         "run_rows": _run_rows(run_info, snapshot, generated_at),
         "as_of": format_time(run_info.get("as_of") or snapshot.manifest.as_of),
-        "completeness": _completeness(snapshot, account_names),
-        "inventory": _inventory(snapshot),
-        "by_severity": _bars(Counter(f.severity for f in ordered), [s.value for s in reversed(SEVERITY_ORDER)]),
-        "by_category": _bars(Counter(f.category for f in ordered), [c.value for c in Category]),
-        "by_status": _bars(Counter(f.status for f in ordered), ["new", "open", "resolved", "suppressed"]),
-        "insufficient_total": sum(1 for v in views if v["insufficient"]),
-        "findings": views,
-        "filter_severities": [s.value for s in reversed(SEVERITY_ORDER)],
-        "filter_categories": [c.value for c in Category],
-        "filter_statuses": ["new", "open", "resolved", "suppressed"],
+        "completeness": completeness(snapshot, account_names),
+        "tiles": tiles(snapshot),
+        "summary": summary(ordered, account_names),
+        "risk": top_risk(ordered, account_names),
+        "trend": trend_chart(history, ordered, info) if history is not None else None,
+        "resolve_times": resolve_times(history) if history is not None else [],
+        "runs_recorded": len(history.get("runs") or []) if history is not None else 0,
+        "exceptions": exceptions_in_force(ordered, account_names),
+        "severities": SEVERITIES,
+        "categories": CATEGORIES,
+        "statuses": STATUSES,
         "filter_accounts": [(a, account_names.get(a, "")) for a in accounts],
     }
-    return env.get_template("report.html.j2").render(context)
+    return environment().get_template("report.html.j2").render(context)
 
 
 def write_report_html(
@@ -239,5 +199,7 @@ def write_report_html(
     path: Path,
     *,
     now: datetime | None = None,
+    history: Mapping[str, Any] | None = None,
 ) -> None:
-    atomic_write(Path(path), render_report_html(findings, snapshot, run_info, now=now).encode("utf-8"))
+    page = render_report_html(findings, snapshot, run_info, now=now, history=history)
+    atomic_write(Path(path), page.encode("utf-8"))

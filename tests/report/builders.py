@@ -10,6 +10,7 @@ from auditor.model import (
     Account,
     AccountAssignment,
     Finding,
+    GroupMembership,
     HrPerson,
     IamRole,
     IamUser,
@@ -46,11 +47,15 @@ def small_snapshot() -> Snapshot:
                 IdcUser(user_id="u-2", user_name=HOSTILE_IMG),
             ],
             "idc_groups": [IdcGroup(group_id="g-1", display_name="admins")],
+            "idc_memberships": [GroupMembership(group_id="g-1", user_id="u-2")],
             "permission_sets": [PermissionSet(arn=PS_ADMIN, name="AdministratorAccess")],
             "account_assignments": [
                 AccountAssignment(
                     account_id=PROD, permission_set_arn=PS_ADMIN, principal_type="USER", principal_id="u-1"
-                )
+                ),
+                AccountAssignment(
+                    account_id=DEV, permission_set_arn=PS_ADMIN, principal_type="GROUP", principal_id="g-1"
+                ),
             ],
         },
         statuses=[SourceStatus(source="identity_center", status="ok")],
@@ -127,6 +132,8 @@ def finding(
     controls: list[str] | None = None,
     status: str = "new",
     recommendation: str | None = "Remove the assignment.",
+    first_seen: datetime | None = None,
+    resolved_at: datetime | None = None,
 ) -> Finding:
     return Finding(
         finding_id=finding_id,
@@ -141,6 +148,8 @@ def finding(
         controls=controls if controls is not None else ["CIS-AWS-1.12", "SOC2-CC6.2"],
         status=status,
         recommendation=recommendation,
+        first_seen=first_seen,
+        resolved_at=resolved_at,
     )
 
 
@@ -190,3 +199,84 @@ def sample_findings() -> list[Finding]:
             status="open",
         ),
     ]
+
+
+EXCEPTION = {
+    "rule": "iam-access-key-old",
+    "principal": "deploy",
+    "owner": "platform-lead@example.com",
+    "justification": "Rotated by the vendor's schedule",
+    "expires": "2024-12-31",
+}
+
+
+def lifecycle_findings() -> list[Finding]:
+    """One finding in each status, as the state store classifies them against the previous run."""
+    first = datetime(2024, 6, 1, 6, 0, tzinfo=UTC)
+    return [
+        finding(
+            "f-new",
+            severity="critical",
+            category="lifecycle",
+            rule_id="idc-leaver-with-access",
+            title="Leaver alice keeps AdministratorAccess",
+            status="new",
+            first_seen=AS_OF,
+        ),
+        finding("f-open", severity="high", title="alice idle for 120 days", status="open", first_seen=first),
+        finding(
+            "f-gone",
+            severity="medium",
+            category="credential_hygiene",
+            rule_id="iam-access-key-unused",
+            account_id=DEV,
+            principal=Principal(type="access_key", id="AKIAEXAMPLE2", name="ci"),
+            title="Key of ci unused",
+            status="resolved",
+            first_seen=first,
+            resolved_at=AS_OF,
+        ),
+        finding(
+            "f-accepted",
+            severity="low",
+            category="credential_hygiene",
+            rule_id="iam-access-key-old",
+            account_id=DEV,
+            principal=Principal(type="access_key", id="AKIAEXAMPLE1", name="deploy"),
+            title="Key of deploy older than 90 days",
+            status="suppressed",
+            first_seen=first,
+            evidence={"age_days": 400, "exception": EXCEPTION},
+        ),
+    ]
+
+
+HISTORY = {
+    "runs": [
+        {
+            "id": 7,
+            "as_of": "2024-06-28T06:00:00+00:00",
+            "kind": "run",
+            "exit_code": 0,
+            "by_severity": {"critical": 2, "high": 3, "low": 5},
+        },
+        {
+            "id": 8,
+            "as_of": "2024-06-29T06:00:00+00:00",
+            "kind": "run",
+            "exit_code": 3,
+            "by_severity": {"high": 4, "medium": 1},
+        },
+        {
+            "id": 9,
+            "as_of": "2024-06-30T12:00:00+00:00",
+            "kind": "run",
+            "exit_code": 0,
+            "by_severity": {"critical": 1, "high": 1, "low": 1},
+        },
+    ],
+    "time_to_resolve": {
+        "medium": {"resolved": 4, "mean_days": 12.5, "max_days": 29.0},
+        "critical": {"resolved": 1, "mean_days": 0.5, "max_days": 0.5},
+    },
+}

@@ -8,11 +8,13 @@ from fnmatch import fnmatch
 from importlib import resources
 from pathlib import Path
 
+from openpyxl import load_workbook
+
 from auditor import snapshot as snapshot_store
 from auditor.report import write_all
 from auditor.report.html import environment
 
-from .builders import AS_OF, sample_findings, small_snapshot
+from .builders import AS_OF, HISTORY, lifecycle_findings, sample_findings, small_snapshot
 
 CATEGORIES = {"orphaned", "inactive", "over_privileged", "credential_hygiene", "lifecycle", "emergency_access"}
 SEVERITIES = {"critical", "high", "medium", "low", "info"}
@@ -28,6 +30,7 @@ def test_write_all_produces_the_contract_outputs(tmp_path):
     assert paths == {
         "findings.json": out / "findings.json",
         "findings.csv": out / "findings.csv",
+        "findings.xlsx": out / "findings.xlsx",
         "report.html": out / "report.html",
         "snapshot": out / "snapshot",
     }
@@ -50,13 +53,25 @@ def test_write_all_produces_the_contract_outputs(tmp_path):
 
 def test_write_all_can_leave_the_snapshot_to_its_caller(tmp_path):
     paths = write_all(tmp_path, [], small_snapshot(), {}, save_snapshot=False, now=AS_OF)
-    assert set(paths) == {"findings.json", "findings.csv", "report.html"}
+    assert set(paths) == {"findings.json", "findings.csv", "findings.xlsx", "report.html"}
     assert not (tmp_path / "snapshot").exists()
+
+
+def test_write_all_passes_the_history_and_the_run_to_the_outputs(tmp_path):
+    info = {"exit_status": 0, "run_id": 9, "audit_log_head": "ab" * 32}
+    write_all(tmp_path, lifecycle_findings(), small_snapshot(), info, save_snapshot=False, now=AS_OF, history=HISTORY)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<h3>Trend</h3>" in html and "run 7, 2024-06-28" in html
+    assert "ab" * 32 in html
+    workbook = load_workbook(tmp_path / "findings.xlsx", read_only=True)
+    assert workbook.sheetnames[0] == "Summary"
+    summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(values_only=True) if row and row[0]}
+    assert summary["Run id"] == "9" and summary["As of"] == "2024-06-30 12:00:00 UTC"
 
 
 def test_templates_load_as_package_resources():
     names = {entry.name for entry in resources.files("auditor.templates").iterdir()}
-    assert {"report.html.j2", "report.css", "report.js"} <= names
+    assert {"report.html.j2", "report.css", "report.js", "compliance.html.j2"} <= names
     env = environment()
     source, _, _ = env.loader.get_source(env, "report.html.j2")
     assert source.startswith("<!DOCTYPE html>")

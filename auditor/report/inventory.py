@@ -1,0 +1,311 @@
+"""The inventory an auditor samples from: people, accounts, permission sets, who can reach what.
+
+Built from the snapshot tables alone (reporters never recompute findings,
+and never call AWS). "Who can reach what" resolves every Identity Center
+account assignment to the people behind it, directly or through a group,
+the way IAM Identity Center grants the access. Tables travel to the page
+as plain arrays, rendered a page at a time like the findings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from auditor.model import Finding, HrPerson, IdcUser
+from auditor.report.common import LIVE_STATUSES, format_time
+from auditor.snapshot import Snapshot
+
+TILES = (
+    ("accounts", "AWS accounts"),
+    ("idc_users", "Identity Center users"),
+    ("idc_groups", "Identity Center groups"),
+    ("idc_memberships", "Group memberships"),
+    ("permission_sets", "Permission sets"),
+    ("account_assignments", "Account assignments"),
+    ("iam_users", "IAM users"),
+    ("iam_roles", "IAM roles"),
+    ("access_keys", "IAM access keys"),
+    ("hr_people", "HR people"),
+)
+
+
+def _text(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def _table(columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> dict[str, Any]:
+    return {"columns": list(columns), "rows": [[_text(v) for v in row] for row in rows]}
+
+
+def tiles(snapshot: Snapshot) -> list[tuple[str, int]]:
+    counts = snapshot.manifest.counts
+    return [
+        (label, len(snapshot.tables[name]) if name in snapshot.tables else counts.get(name, 0)) for name, label in TILES
+    ]
+
+
+def match_hr(users: list[IdcUser], people: list[HrPerson]) -> dict[str, HrPerson]:
+    """Identity Center user id -> HR row: by user name, then by email, case-insensitive (the contract's rule)."""
+    by_name = {p.user_name.lower(): p for p in people if p.user_name}
+    by_email = {p.email.lower(): p for p in people if p.email}
+    matched = {}
+    for user in users:
+        person = by_name.get(user.user_name.lower()) or (by_email.get(user.email.lower()) if user.email else None)
+        if person is not None:
+            matched[user.user_id] = person
+    return matched
+
+
+def access_paths(snapshot: Snapshot) -> list[tuple[str, str, str, str]]:
+    """(user id, via, account id, permission set ARN) for every way a user reaches an account."""
+    groups = {g.group_id: g.display_name for g in snapshot.table("idc_groups")}
+    members: dict[str, list[str]] = defaultdict(list)
+    for membership in snapshot.table("idc_memberships"):
+        members[membership.group_id].append(membership.user_id)
+    paths = []
+    for assignment in snapshot.table("account_assignments"):
+        where = (assignment.account_id, assignment.permission_set_arn)
+        if assignment.principal_type == "USER":
+            paths.append((assignment.principal_id, "direct", *where))
+        else:
+            via = f"group {groups.get(assignment.principal_id, assignment.principal_id)}"
+            paths.extend((user_id, via, *where) for user_id in members.get(assignment.principal_id, []))
+    return sorted(set(paths))
+
+
+def inventory(snapshot: Snapshot, findings: list[Finding]) -> dict[str, dict[str, Any]]:
+    """Every inventory table, each {"columns": [...], "rows": [[...], ...]}."""
+    users = snapshot.table("idc_users")
+    people = snapshot.table("hr_people")
+    accounts = snapshot.table("accounts")
+    user_by_id = {u.user_id: u for u in users}
+    account_names = {a.account_id: a.name for a in accounts}
+    ps_names = {p.arn: p.name for p in snapshot.table("permission_sets")}
+    group_names = {g.group_id: g.display_name for g in snapshot.table("idc_groups")}
+    hr_of = match_hr(users, people)
+    user_of_line = {person.line: user_id for user_id, person in hr_of.items()}
+    paths = access_paths(snapshot)
+
+    reach: dict[str, set[str]] = defaultdict(set)
+    sets_of: dict[str, set[str]] = defaultdict(set)
+    people_in_account: dict[str, set[str]] = defaultdict(set)
+    people_with_ps: dict[str, set[str]] = defaultdict(set)
+    accounts_with_ps: dict[str, set[str]] = defaultdict(set)
+    for user_id, _via, account_id, ps_arn in paths:
+        reach[user_id].add(account_id)
+        sets_of[user_id].add(ps_names.get(ps_arn, ps_arn))
+        people_in_account[account_id].add(user_id)
+        people_with_ps[ps_arn].add(user_id)
+    for assignment in snapshot.table("account_assignments"):
+        accounts_with_ps[assignment.permission_set_arn].add(assignment.account_id)
+    user_groups: dict[str, list[str]] = defaultdict(list)
+    for membership in snapshot.table("idc_memberships"):
+        user_groups[membership.user_id].append(group_names.get(membership.group_id, membership.group_id))
+    assignments_in = Counter(a.account_id for a in snapshot.table("account_assignments"))
+    assignments_of = Counter(a.permission_set_arn for a in snapshot.table("account_assignments"))
+    iam_users_in = Counter(u.account_id for u in snapshot.table("iam_users"))
+    live_in = Counter(f.account_id for f in findings if f.status in LIVE_STATUSES)
+    keys_of: dict[tuple[str, str], list] = defaultdict(list)
+    for key in snapshot.table("access_keys"):
+        keys_of[(key.account_id, key.user_name)].append(key)
+
+    def user_label(user_id: str) -> tuple[str, str, str]:
+        user = user_by_id.get(user_id)
+        person = hr_of.get(user_id)
+        hr_status = person.status if person else ("not in HR" if people else "")
+        if user is None:
+            return f"(unknown user {user_id})", "", hr_status
+        return user.user_name, user.display_name or "", hr_status
+
+    return {
+        "people": _table(
+            (
+                "Employee id",
+                "Name",
+                "User name",
+                "Email",
+                "Department",
+                "Title",
+                "Manager",
+                "HR status",
+                "Type",
+                "Start",
+                "End",
+                "Identity Center user",
+                "Accounts reachable",
+            ),
+            (
+                (
+                    p.employee_id,
+                    p.display_name,
+                    p.user_name,
+                    p.email,
+                    p.department,
+                    p.title,
+                    p.manager_email,
+                    p.status,
+                    p.employment_type,
+                    p.start_date,
+                    p.end_date,
+                    user_by_id[user_of_line[p.line]].user_name if p.line in user_of_line else "(none)",
+                    len(reach.get(user_of_line.get(p.line, ""), ())),
+                )
+                for p in sorted(people, key=lambda p: (p.display_name.lower(), p.employee_id))
+            ),
+        ),
+        "idc_users": _table(
+            (
+                "User name",
+                "Display name",
+                "Email",
+                "Status",
+                "HR status",
+                "Groups",
+                "Accounts reachable",
+                "Permission sets",
+            ),
+            (
+                (
+                    u.user_name,
+                    u.display_name,
+                    u.email,
+                    u.status,
+                    user_label(u.user_id)[2],
+                    sorted(user_groups.get(u.user_id, [])),
+                    len(reach.get(u.user_id, ())),
+                    sorted(sets_of.get(u.user_id, ())),
+                )
+                for u in sorted(users, key=lambda u: u.user_name.lower())
+            ),
+        ),
+        "accounts": _table(
+            (
+                "Account id",
+                "Name",
+                "Status",
+                "Management",
+                "Owner",
+                "Environment",
+                "Assignments",
+                "People with access",
+                "IAM users",
+                "Open findings",
+            ),
+            (
+                (
+                    a.account_id,
+                    a.name,
+                    a.status,
+                    a.is_management,
+                    a.tags.get("owner"),
+                    a.tags.get("environment"),
+                    assignments_in[a.account_id],
+                    len(people_in_account.get(a.account_id, ())),
+                    iam_users_in[a.account_id],
+                    live_in[a.account_id],
+                )
+                for a in sorted(accounts, key=lambda a: a.account_id)
+            ),
+        ),
+        "permission_sets": _table(
+            (
+                "Name",
+                "AWS managed policies",
+                "Customer managed policies",
+                "Inline policy",
+                "Session duration",
+                "Assignments",
+                "Accounts",
+                "People with access",
+            ),
+            (
+                (
+                    p.name,
+                    [arn.rsplit("/", 1)[-1] for arn in p.managed_policies],
+                    p.customer_managed_policies,
+                    p.inline_policy is not None,
+                    p.session_duration,
+                    assignments_of[p.arn],
+                    len(accounts_with_ps.get(p.arn, ())),
+                    len(people_with_ps.get(p.arn, ())),
+                )
+                for p in sorted(snapshot.table("permission_sets"), key=lambda p: p.name.lower())
+            ),
+        ),
+        "access": _table(
+            ("User name", "Display name", "HR status", "Via", "Account id", "Account name", "Permission set"),
+            (
+                (*user_label(user_id), via, account_id, account_names.get(account_id, ""), ps_names.get(ps_arn, ps_arn))
+                for user_id, via, account_id, ps_arn in paths
+            ),
+        ),
+        "iam_users": _table(
+            (
+                "Account id",
+                "Account name",
+                "User name",
+                "Created",
+                "Console password",
+                "Password last used",
+                "MFA",
+                "Active keys",
+                "Key last used",
+                "Groups",
+                "Policies",
+            ),
+            (
+                (
+                    u.account_id,
+                    account_names.get(u.account_id, ""),
+                    u.user_name,
+                    u.created,
+                    u.password_enabled,
+                    u.password_last_used,
+                    u.mfa_active,
+                    sum(1 for k in keys_of[(u.account_id, u.user_name)] if k.status == "Active"),
+                    max((k.last_used for k in keys_of[(u.account_id, u.user_name)] if k.last_used), default=None),
+                    u.groups,
+                    [arn.rsplit("/", 1)[-1] for arn in u.attached_policies] + u.inline_policies,
+                )
+                for u in sorted(snapshot.table("iam_users"), key=lambda u: (u.account_id, u.user_name.lower()))
+            ),
+        ),
+    }
+
+
+def exceptions_in_force(findings: list[Finding], account_names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Suppressed findings and the accepted-risk exception behind each (owner, justification, expiry)."""
+    rows = []
+    for finding in findings:
+        exception = finding.evidence.get("exception")
+        if finding.status != "suppressed" or not isinstance(exception, dict):
+            continue
+        rows.append(
+            {
+                "severity": finding.severity,
+                "rule_id": finding.rule_id,
+                "principal": finding.principal.name or finding.principal.id,
+                "account": finding.account_id or "",
+                "account_name": account_names.get(finding.account_id or "", ""),
+                "title": finding.title,
+                "owner": str(exception.get("owner", "")),
+                "justification": str(exception.get("justification", "")),
+                "expires": str(exception.get("expires", "")),
+                "matches": f"{exception.get('rule', '')} / {exception.get('principal', '')}",
+            }
+        )
+    rows.sort(key=lambda r: (r["expires"], r["rule_id"], r["principal"]))
+    return rows
