@@ -19,6 +19,7 @@ from auditor import config as configuration
 from auditor import snapshot as snapshots
 from auditor.collect.hr import HrFeedError
 from auditor.config import ConfigError, Settings
+from auditor.export import export
 from auditor.model import SEVERITY_ORDER
 from auditor.pipeline import EXIT_BAD_INPUT, EXIT_INCOMPLETE, RunResult, analyze_snapshot, collect, run
 from auditor.progress import Progress
@@ -36,6 +37,7 @@ EXAMPLES = {
     "rules": "auditor rules --format md > docs/RULES.md",
     "sandbox": "auditor sandbox serve --port 5000 --size small",
     "audit": "auditor audit verify --state ~/.local/share/auditor/state.db",
+    "export": "auditor export --framework soc2 --format html --out ./evidence",
 }
 
 
@@ -93,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     analyze_cmd.add_argument("--as-of", help="ISO 8601 time to evaluate at (default: the snapshot's as-of)")
     analyze_cmd.add_argument("--fail-on", choices=SEVERITIES)
     _state_arg(analyze_cmd)
+
+    export_cmd = command("export", "Write a compliance view (controls, status, evidence) of a finished run.")
+    export_cmd.add_argument("--framework", required=True, choices=["cis", "soc2", "iso27001", "nist", "pci"])
+    export_cmd.add_argument("--format", choices=["html", "csv", "json", "ocsf", "asff"], default="html")
+    export_cmd.add_argument("--run-dir", type=Path, help="a run's output directory (default: the latest recorded run)")
+    export_cmd.add_argument("--out", type=Path, help="where to write (default: the run directory)")
+    export_cmd.add_argument("--to", choices=["securityhub"], help="also import the framework's findings there")
+    export_cmd.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
+    _state_arg(export_cmd)
 
     audit = command("audit", "Check the audit log's hash chain.")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
@@ -253,6 +264,24 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    result = export(
+        settings,
+        _store(args, settings),
+        framework=args.framework,
+        fmt=args.format,
+        run_dir=args.run_dir,
+        out_dir=args.out,
+        to_securityhub=args.to == "securityhub",
+    )
+    print(f"{args.framework} {args.format}: {result.path}")
+    if result.securityhub is not None:
+        print(f"securityhub: {result.securityhub}")
+        return 0 if result.securityhub.ok else EXIT_INCOMPLETE
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     settings = _settings(args)
     checked, problem = _store(args, settings).verify_audit()
@@ -271,6 +300,7 @@ HANDLERS = {
     "rules": cmd_rules,
     "sandbox": cmd_sandbox,
     "audit": cmd_audit,
+    "export": cmd_export,
 }
 
 

@@ -109,3 +109,21 @@ def test_analyze_reproduces_the_findings_offline(run_output, tmp_path):
     assert {f["status"] for f in reanalysed} <= {"open", "suppressed"}
     strip = [{k: v for k, v in f.items() if k != "status"} for f in findings]
     assert [{k: v for k, v in f.items() if k != "status"} for f in reanalysed] == strip
+
+
+@pytest.mark.parametrize("fmt", ["html", "csv", "json", "ocsf", "asff"])
+def test_export_from_the_run_directory(run_output, tmp_path, fmt):
+    _, out, _ = run_output
+    assert main(["export", "--framework", "cis", "--format", fmt, "--run-dir", str(out), "--out", str(tmp_path)]) == 0
+    (written,) = list(tmp_path.iterdir())
+    assert written.name.startswith("compliance-cis")
+    if fmt == "json":
+        report = json.loads(written.read_text())
+        ids = {c["control_id"] for c in report["controls"]}
+        assert {"CIS-AWS-1.10", "CIS-AWS-1.12", "CIS-AWS-1.14"} <= ids
+
+
+def test_export_defaults_to_the_latest_recorded_run(run_output, tmp_path, capsys):
+    _, out, _ = run_output
+    assert main(["export", "--framework", "soc2", "--format", "json", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "compliance-soc2.json").is_file()
