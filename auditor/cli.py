@@ -23,6 +23,7 @@ from auditor.export import export
 from auditor.model import SEVERITY_ORDER
 from auditor.pipeline import EXIT_BAD_INPUT, EXIT_INCOMPLETE, RunResult, analyze_snapshot, collect, run
 from auditor.progress import Progress
+from auditor.remediate import cli as remediate_cli
 from auditor.rules.catalogue import render_catalogue
 from auditor.snapshot import SnapshotError
 from auditor.store import Store, StoreError
@@ -38,6 +39,7 @@ EXAMPLES = {
     "sandbox": "auditor sandbox serve --port 5000 --size small",
     "audit": "auditor audit verify --state ~/.local/share/auditor/state.db",
     "export": "auditor export --framework soc2 --format html --out ./evidence",
+    "remediate": remediate_cli.EXAMPLE,
 }
 
 
@@ -104,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.add_argument("--to", choices=["securityhub"], help="also import the framework's findings there")
     export_cmd.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
     _state_arg(export_cmd)
+
+    remediate_cli.register(commands, command)
 
     audit = command("audit", "Check the audit log's hash chain.")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
@@ -301,6 +305,7 @@ HANDLERS = {
     "sandbox": cmd_sandbox,
     "audit": cmd_audit,
     "export": cmd_export,
+    "remediate": remediate_cli.handle,
 }
 
 

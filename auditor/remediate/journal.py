@@ -1,0 +1,215 @@
+"""The journal: every run and action in the state store, mirrored in the audit log.
+
+Each action's pre-state is written before its change is sent and its result
+after; a re-run reads the journal to skip what is done. Store rows say where
+things stand; the hash-chained audit log says what happened, in order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from auditor.remediate.errors import Refused
+from auditor.remediate.plan import Plan, dumps, parse_plan
+from auditor.remediate.schema import ensure, remediation_actions, remediation_runs
+from auditor.store import Store
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    plan_sha256: str
+    status: str
+    actor: str
+    override_reason: str | None
+    started_at: str
+    finished_at: str | None
+    rolled_back_at: str | None
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    run_id: int
+    action_id: str
+    seq: int
+    kind: str
+    description: str
+    target: dict
+    status: str
+    attempts: int
+    pre_state: dict | None
+    after_state: dict | None
+    result: dict | None
+    error: str | None
+    rollback_status: str | None
+    rollback_attempts: int
+    rollback_state: dict | None
+    rollback_error: str | None
+
+
+def _action(row: Any) -> ActionRecord:
+    return ActionRecord(
+        run_id=row.run_id,
+        action_id=row.action_id,
+        seq=row.seq,
+        kind=row.kind,
+        description=row.description,
+        target=_load(row.target),
+        status=row.status,
+        attempts=row.attempts,
+        pre_state=_load(row.pre_state),
+        after_state=_load(row.after_state),
+        result=_load(row.result),
+        error=row.error,
+        rollback_status=row.rollback_status,
+        rollback_attempts=row.rollback_attempts,
+        rollback_state=_load(row.rollback_state),
+        rollback_error=row.rollback_error,
+    )
+
+
+class Journal:
+    def __init__(self, store: Store, actor: str = "auditor") -> None:
+        ensure(store)
+        self.store = store
+        self.actor = actor
+
+    # --- runs -------------------------------------------------------------------------
+
+    def _run(self, row: Any) -> RunRecord:
+        return RunRecord(
+            id=row.id,
+            plan_sha256=row.plan_sha256,
+            status=row.status,
+            actor=row.actor,
+            override_reason=row.override_reason,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            rolled_back_at=row.rolled_back_at,
+            plan=parse_plan(row.plan.encode(), f"run {row.id}'s plan"),
+        )
+
+    def run_for_plan(self, plan_sha256: str) -> RunRecord | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(sa.select(remediation_runs).where(remediation_runs.c.plan_sha256 == plan_sha256)).first()
+        return self._run(row) if row else None
+
+    def run(self, run_id: int) -> RunRecord:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(sa.select(remediation_runs).where(remediation_runs.c.id == run_id)).first()
+        if row is None:
+            raise Refused(f"no remediation run {run_id} in the state store")
+        return self._run(row)
+
+    def open_run(self, plan: Plan, override_reason: str | None) -> RunRecord:
+        """Record a new run and every planned action as pending, in one transaction."""
+        try:
+            run_id = self._insert_run(plan, override_reason)
+        except sa.exc.IntegrityError as exc:  # the plan's hash is unique: another apply of it just started
+            raise Refused("another apply of this plan started at the same moment; re-run to resume it") from exc
+        self.store.audit(
+            "remediate.apply.started",
+            f"remediation run {run_id}",
+            {"plan_sha256": plan.sha256, "actions": len(plan.actions), "override_reason": override_reason},
+            actor=self.actor,
+        )
+        return self.run(run_id)
+
+    def _insert_run(self, plan: Plan, override_reason: str | None) -> int:
+        with self.store.engine.begin() as conn:
+            run_id = conn.execute(
+                remediation_runs.insert().values(
+                    plan_sha256=plan.sha256,
+                    plan_created_at=plan.created_at.isoformat(),
+                    started_at=_now(),
+                    status="running",
+                    actor=self.actor,
+                    override_reason=override_reason,
+                    plan=dumps(plan).decode(),
+                )
+            ).inserted_primary_key[0]
+            for seq, action in enumerate(plan.actions):
+                conn.execute(
+                    remediation_actions.insert().values(
+                        run_id=run_id,
+                        action_id=action.id,
+                        seq=seq,
+                        kind=action.kind,
+                        description=action.description,
+                        target=_json(action.target),
+                        status="pending",
+                        attempts=0,
+                        rollback_attempts=0,
+                    )
+                )
+        return run_id
+
+    def set_run(self, run_id: int, audit_action: str, details: dict, **values: Any) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(remediation_runs.update().where(remediation_runs.c.id == run_id).values(**values))
+        self.store.audit(audit_action, f"remediation run {run_id}", details, actor=self.actor)
+
+    # --- actions ------------------------------------------------------------------------
+
+    def actions(self, run_id: int) -> list[ActionRecord]:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(remediation_actions)
+                .where(remediation_actions.c.run_id == run_id)
+                .order_by(remediation_actions.c.seq)
+            ).all()
+        return [_action(row) for row in rows]
+
+    def record(
+        self,
+        record: ActionRecord,
+        audit_action: str,
+        *,
+        count_attempt: bool = False,
+        count_rollback_attempt: bool = False,
+        audit_extra: dict | None = None,
+        **values: Any,
+    ) -> None:
+        """Update one action's row, then append the same facts to the audit log."""
+        encoded = {
+            key: _json(value) if key in ("pre_state", "after_state", "result", "rollback_state") else value
+            for key, value in values.items()
+        }
+        if count_attempt:
+            encoded["attempts"] = remediation_actions.c.attempts + 1
+        if count_rollback_attempt:
+            encoded["rollback_attempts"] = remediation_actions.c.rollback_attempts + 1
+        table = remediation_actions
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.run_id == record.run_id, table.c.action_id == record.action_id)
+                .values(**encoded)
+            )
+        details = {"action_id": record.action_id, "kind": record.kind, "target": record.target, **values,
+                   **(audit_extra or {})}
+        self.store.audit(
+            audit_action, f"remediation run {record.run_id}: {record.description}", details, actor=self.actor
+        )
+
+
+def now_text() -> str:
+    return _now()

@@ -1,0 +1,77 @@
+"""The remediation tables, created by the named migration ``0003_remediation``.
+
+Runs keep the whole plan they executed, so ``verify`` and ``rollback`` need
+nothing but the run id. Rows are inserted and updated, never deleted.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from auditor.store import Store, metadata
+
+MIGRATION = "0003_remediation"
+
+remediation_runs = sa.Table(
+    "remediation_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("plan_sha256", sa.String(64), nullable=False, unique=True),  # one run per plan: re-runs resume it
+    sa.Column("plan_created_at", sa.String(40), nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("finished_at", sa.String(40)),
+    sa.Column("status", sa.String(20), nullable=False),  # running | completed | incomplete
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("override_reason", sa.Text),  # the deliberate circuit-breaker override, if any
+    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("rolled_back_at", sa.String(40)),
+)
+
+remediation_actions = sa.Table(
+    "remediation_actions",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("action_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("description", sa.String(1000), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    # pending | started | done | already_in_effect | drifted | failed
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),  # change requests sent to AWS
+    sa.Column("pre_state", sa.Text),  # read from AWS just before the change (journaled first)
+    sa.Column("after_state", sa.Text),  # read from AWS just after it
+    sa.Column("result", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("started_at", sa.String(40)),
+    sa.Column("finished_at", sa.String(40)),
+    # None | started | restored | already_restored | drifted | failed
+    sa.Column("rollback_status", sa.String(20)),
+    sa.Column("rollback_attempts", sa.Integer, nullable=False),
+    sa.Column("rollback_state", sa.Text),
+    sa.Column("rollback_error", sa.Text),
+    sa.Column("rolled_back_at", sa.String(40)),
+)
+
+remediation_notices = sa.Table(
+    "remediation_notices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("finding_id", sa.String(64), nullable=False, index=True),
+    sa.Column("rule_id", sa.String(100), nullable=False),
+    sa.Column("principal_type", sa.String(40), nullable=False),
+    sa.Column("principal_id", sa.String(200), nullable=False),
+    sa.Column("principal_name", sa.String(200)),
+    sa.Column("account_id", sa.String(12)),
+    sa.Column("action", sa.String(200), nullable=False),  # what will happen after the notice period
+    sa.Column("recipients", sa.Text, nullable=False),  # JSON list of addresses
+    sa.Column("message_path", sa.String(1000), nullable=False),
+    sa.Column("notified_at", sa.String(40), nullable=False),
+)
+
+TABLES = [remediation_runs, remediation_actions, remediation_notices]
+
+
+def ensure(store: Store) -> None:
+    """Create the remediation tables once (a no-op when the migration is recorded)."""
+    store.apply_migration(MIGRATION, lambda conn: metadata.create_all(conn, tables=TABLES))
