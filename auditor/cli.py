@@ -17,6 +17,7 @@ from pathlib import Path
 from auditor import __version__
 from auditor import config as configuration
 from auditor import snapshot as snapshots
+from auditor.campaign import cli as campaign_cli
 from auditor.collect.hr import HrFeedError
 from auditor.config import ConfigError, Settings
 from auditor.export import export
@@ -40,6 +41,7 @@ EXAMPLES = {
     "audit": "auditor audit verify --state ~/.local/share/auditor/state.db",
     "export": "auditor export --framework soc2 --format html --out ./evidence",
     "remediate": remediate_cli.EXAMPLE,
+    "campaign": campaign_cli.EXAMPLE,
 }
 
 
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
     _state_arg(export_cmd)
 
+    campaign_cli.register(commands, "campaign")
     remediate_cli.register(commands, command)
 
     audit = command("audit", "Check the audit log's hash chain.")
@@ -306,6 +309,7 @@ HANDLERS = {
     "audit": cmd_audit,
     "export": cmd_export,
     "remediate": remediate_cli.handle,
+    "campaign": campaign_cli.handle,
 }
 
 

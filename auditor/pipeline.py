@@ -17,6 +17,7 @@ from auditor import __version__
 from auditor import snapshot as snapshots
 from auditor.analyze import analyze, at_or_above
 from auditor.aws import AwsContext, describe_error
+from auditor.campaign import open_micro_campaigns
 from auditor.collect.access_advisor import collect_access_advisor
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
 from auditor.collect.hr import collect_hr
@@ -46,6 +47,7 @@ class RunResult:
     exit_code: int = EXIT_OK
     duration_seconds: float = 0.0
     run_id: int | None = None
+    micro_campaigns: list = field(default_factory=list)
 
     @property
     def incomplete_sources(self) -> list[SourceStatus]:
@@ -200,6 +202,7 @@ def finish(
         exit_code = EXIT_OK
     duration = time.monotonic() - began
     run_id = None
+    micro: list = []
     if record is not None:
         kind, started = record
         run_id = store.record_run(
@@ -215,6 +218,8 @@ def finish(
             sources=[msgspec.to_builtins(s) for s in snapshot.manifest.sources],
             out_dir=str(out_dir.resolve()),
         )
+        # a mover or a new administrator grant gets a small review by the manager (configurable)
+        micro = open_micro_campaigns(store, snapshot, findings, settings, as_of, run_dir=out_dir)
     run_info = {
         "as_of": as_of,
         "tool_version": __version__,
@@ -234,6 +239,7 @@ def finish(
         exit_code=exit_code,
         duration_seconds=duration,
         run_id=run_id,
+        micro_campaigns=micro,
     )
 
 

@@ -1,0 +1,116 @@
+"""Reading and writing campaign rows: one place that knows the tables' shape."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from auditor.campaign.model import Campaign, CampaignError, DecisionRecord, Item, ItemState
+from auditor.campaign.schema import (
+    campaign_decisions,
+    campaign_items,
+    campaign_people,
+    campaigns,
+    ensure,
+    parse_iso,
+)
+from auditor.store import Store
+
+_item_decoder = msgspec.json.Decoder(Item)
+
+
+def _campaign(row) -> Campaign:
+    return Campaign(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        status=row.status,
+        created_at=parse_iso(row.created_at),
+        created_by=row.created_by,
+        due_at=parse_iso(row.due_at),
+        reviewer_mode=row.reviewer_mode,
+        scopes=json.loads(row.scopes),
+        privileged_only=bool(row.privileged_only),
+        run_dir=row.run_dir,
+        snapshot_as_of=parse_iso(row.snapshot_as_of),
+        closed_at=parse_iso(row.closed_at),
+        undecided_policy=row.undecided_policy,
+        origin=json.loads(row.origin),
+    )
+
+
+def get_campaign(store: Store, campaign_id: int) -> Campaign:
+    ensure(store)
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id)).first()
+    if row is None:
+        raise CampaignError(f"no campaign {campaign_id} (see `auditor campaign list`)")
+    return _campaign(row)
+
+
+def all_campaigns(store: Store) -> list[Campaign]:
+    ensure(store)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(campaigns).order_by(campaigns.c.id)).all()
+    return [_campaign(row) for row in rows]
+
+
+def signing_key(store: Store, campaign_id: int) -> bytes:
+    with store.engine.connect() as conn:
+        key = conn.execute(sa.select(campaigns.c.hmac_key).where(campaigns.c.id == campaign_id)).scalar_one()
+    return bytes.fromhex(key)
+
+
+def decision_record(row) -> DecisionRecord:
+    return DecisionRecord(
+        item_id=row.item_id,
+        decision=row.decision,
+        reassign_to=row.reassign_to,
+        justification=row.justification,
+        reviewer=row.reviewer,
+        decided_at=parse_iso(row.decided_at),
+        source=row.source,
+    )
+
+
+def item_states(store: Store, campaign_id: int, conn: Connection | None = None) -> list[ItemState]:
+    """Every item in packet order, with its current reviewer, latest decision and history."""
+    if conn is None:
+        with store.engine.connect() as own:
+            return item_states(store, campaign_id, own)
+    rows = conn.execute(
+        sa.select(campaign_items).where(campaign_items.c.campaign_id == campaign_id).order_by(campaign_items.c.position)
+    ).all()
+    history: dict[str, list[DecisionRecord]] = defaultdict(list)
+    for row in conn.execute(
+        sa.select(campaign_decisions)
+        .where(campaign_decisions.c.campaign_id == campaign_id)
+        .order_by(campaign_decisions.c.id)
+    ):
+        history[row.item_id].append(decision_record(row))
+    states = []
+    for row in rows:
+        past = history.get(row.item_id, [])
+        states.append(
+            ItemState(
+                item=_item_decoder.decode(row.body),
+                reviewer=row.reviewer,
+                decision=past[-1] if past else None,
+                history=past,
+            )
+        )
+    return states
+
+
+def directory(store: Store, campaign_id: int) -> dict[str, dict]:
+    """The HR people frozen with the campaign: email -> display_name, manager_email, status."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(campaign_people).where(campaign_people.c.campaign_id == campaign_id)).all()
+    return {
+        row.email: {"display_name": row.display_name, "manager_email": row.manager_email, "status": row.status}
+        for row in rows
+    }
