@@ -345,6 +345,13 @@ def print_summary(result: RunResult) -> None:
         print(f"  {category:<20} {count:>6}")
     print()
     _print_sources(result.snapshot)
+    statuses = Counter(f.status for f in result.findings)
+    print(
+        f"since the previous run: {statuses.get('new', 0)} new, {statuses.get('resolved', 0)} resolved, "
+        f"{statuses.get('open', 0)} still open, {statuses.get('suppressed', 0)} suppressed"
+    )
+    for micro in result.micro_campaigns:
+        print(f"micro-certification opened: {micro}")
     for name, path in result.outputs.items():
         print(f"{name}: {path}")
 
