@@ -1,0 +1,237 @@
+"""The sandbox's plan: what the organisation holds and what everyone did, before any API call.
+
+A ``World`` is a pure function of (size, seed, as-of): the estate
+(``estate.py``), the people and the problems planted among them
+(``plants.py``), and every principal's activity as a list of times. The
+builder turns it into AWS resources; the activity module turns it into
+CloudTrail records; both only read it. Accounts are named by a stable
+``key`` until the build knows their ids.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from auditor.sandbox.people import Person
+
+TRAIL_DAYS = 120  # CloudTrail log objects cover this many days before as-of
+# The day Identity Center stopped putting userName in sign-in events (EVENT-SHAPES.md 1a).
+IDC_IDENTITY_CHANGE = datetime(2025, 7, 14, tzinfo=UTC)
+
+# Thresholds the plants and boundary cases are placed around (days).
+KEY_UNUSED_DAYS = 45
+KEY_MAX_AGE_DAYS = 90
+IDC_INACTIVE_DAYS = 90
+IDC_NEVER_SIGNED_IN_GRACE_DAYS = 30
+BREAK_GLASS_RECENT_DAYS = 30
+CLEAN_RECENT_DAYS = 30
+COVERAGE_DAYS = 25  # every assignment a user holds is used within this many days of their last sign-in
+
+PROBLEMS = (
+    "leaver", "not_in_hr", "idc_inactive", "idc_never_signed_in", "expired_contractor", "mover", "key_unused",
+    "key_old", "console_no_mfa", "direct_admin_assignment", "break_glass_used", "on_leave_used_access",
+)
+
+
+@dataclass
+class AccountPlan:
+    key: str
+    name: str
+    email: str
+    environment: str  # production | staging | development | sandbox
+    owner: str  # an HR email
+    joined: datetime
+    ou: str | None = None  # organizational unit; None: the root (management account)
+    management: bool = False
+
+
+@dataclass
+class PermissionSetPlan:
+    name: str
+    description: str
+    session_duration: str
+    created: datetime
+    managed: list[str] = field(default_factory=list)
+    customer_managed: list[tuple[str, str]] = field(default_factory=list)  # (path, name)
+    inline: dict | None = None
+    calls: str = "readonly"  # activity catalogue used by its sessions
+    tags: dict[str, str] = field(default_factory=lambda: {"managed-by": "terraform"})
+
+
+@dataclass
+class AssignmentPlan:
+    account_key: str
+    permission_set: str
+    principal_type: str  # GROUP | USER
+    principal: str  # group display name or IdC user name
+
+
+@dataclass
+class Session:
+    """One Identity Center sign-in and the (account key, permission set) pairs it opened (none: portal only)."""
+
+    start: datetime
+    targets: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class IdcUserPlan:
+    user_name: str
+    display_name: str
+    given_name: str
+    family_name: str
+    email: str
+    title: str
+    created: datetime
+    groups: list[str] = field(default_factory=list)
+    status: str = "ENABLED"
+    updated: datetime | None = None
+    sessions: list[Session] = field(default_factory=list)
+    person: Person | None = None
+    breakglass: bool = False
+
+
+@dataclass
+class KeyPlan:
+    created: datetime
+    uses: list[datetime] = field(default_factory=list)
+    key_id: str | None = None  # written by the builder: the AKIA id AWS gave the key
+
+
+@dataclass
+class IamUserPlan:
+    account_key: str
+    name: str
+    created: datetime
+    calls: str  # activity catalogue for its key and console sessions
+    console: bool = False
+    mfa: bool = False
+    console_logins: list[datetime] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    managed: list[str] = field(default_factory=list)
+    inline: dict[str, dict] = field(default_factory=dict)
+    keys: list[KeyPlan] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class IamGroupPlan:
+    account_key: str
+    name: str
+    created: datetime
+    managed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PolicyPlan:
+    account_key: str
+    name: str
+    created: datetime
+    document: dict
+    path: str = "/"
+
+
+@dataclass
+class RolePlan:
+    account_key: str
+    name: str
+    created: datetime
+    trust_service: str | None  # e.g. "ecs-tasks.amazonaws.com"; None: trusts the management account
+    calls: str
+    managed: list[str] = field(default_factory=list)
+    inline: dict[str, dict] = field(default_factory=dict)
+    sessions: list[datetime] = field(default_factory=list)
+    description: str = ""
+
+
+@dataclass
+class Plant:
+    problem: str
+    principal_type: str
+    name: str
+    account_key: str | None
+    detail: dict
+    key: KeyPlan | None = field(default=None, repr=False)  # the access key concerned, for its id
+
+
+@dataclass
+class World:
+    size: str
+    seed: int
+    as_of: datetime
+    region: str
+    company: str
+    domain: str
+    idc_created: datetime
+    people: list[Person] = field(default_factory=list)
+    accounts: list[AccountPlan] = field(default_factory=list)
+    groups: dict[str, str] = field(default_factory=dict)  # display name -> description
+    permission_sets: list[PermissionSetPlan] = field(default_factory=list)
+    assignments: list[AssignmentPlan] = field(default_factory=list)
+    idc_users: list[IdcUserPlan] = field(default_factory=list)
+    iam_users: list[IamUserPlan] = field(default_factory=list)
+    iam_groups: list[IamGroupPlan] = field(default_factory=list)
+    policies: list[PolicyPlan] = field(default_factory=list)
+    roles: list[RolePlan] = field(default_factory=list)
+    root_logins: dict[str, list[datetime]] = field(default_factory=dict)
+    plants: list[Plant] = field(default_factory=list)
+    boundary: list[Plant] = field(default_factory=list)
+    clean: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    @property
+    def trail_start(self) -> datetime:
+        return self.as_of - timedelta(days=TRAIL_DAYS)
+
+    def account(self, key: str) -> AccountPlan:
+        return next(a for a in self.accounts if a.key == key)
+
+    def accounts_in(self, *environments: str) -> list[AccountPlan]:
+        return [a for a in self.accounts if a.environment in environments and not a.management]
+
+    def permission_set(self, name: str) -> PermissionSetPlan:
+        return next(p for p in self.permission_sets if p.name == name)
+
+    def management(self) -> AccountPlan:
+        return next(a for a in self.accounts if a.management)
+
+
+class Clock:
+    """Times relative to as-of, drawn from the world's random stream."""
+
+    def __init__(self, rng: random.Random, as_of: datetime) -> None:
+        self.rng = rng
+        self.as_of = as_of
+
+    def ago(self, days: float, hours: float = 0.0) -> datetime:
+        return (self.as_of - timedelta(days=days, hours=hours)).replace(microsecond=0)
+
+    def day(self, days_ago: float) -> date:
+        return (self.as_of - timedelta(days=days_ago)).date()
+
+    def work_time(self, day: date) -> datetime:
+        """A moment in working hours (06:00-19:00 UTC) of ``day``."""
+        moment = datetime.combine(day, time(6), tzinfo=UTC) + timedelta(minutes=self.rng.randrange(13 * 60))
+        return moment.replace(second=self.rng.randrange(60))
+
+    def schedule(self, start: datetime, end: datetime, every_days: float, last_within_days: float | None = None,
+                 weekdays_only: bool = True) -> list[datetime]:
+        """Activity roughly every ``every_days`` in [start, end], the last one within ``last_within_days`` of end."""
+        times: list[datetime] = []
+        day = start.date()
+        while True:
+            moment = self.work_time(day)
+            if moment > end:
+                break
+            if moment >= start and (not weekdays_only or day.weekday() < 5) and self.rng.random() < 1 / every_days:
+                times.append(moment)
+            day += timedelta(days=1)
+        if last_within_days is not None and (not times or end - times[-1] > timedelta(days=last_within_days)):
+            floor = max(start, end - timedelta(days=last_within_days))
+            times.append(self.between(floor, end))
+        return sorted(times)
+
+    def between(self, start: datetime, end: datetime) -> datetime:
+        seconds = max(0, int((end - start).total_seconds()))
+        return (start + timedelta(seconds=self.rng.randrange(seconds + 1))).replace(microsecond=0)

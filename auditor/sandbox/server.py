@@ -1,0 +1,183 @@
+"""Start a sandbox: moto's threaded server on 127.0.0.1, the planned world built into it.
+
+moto keeps its state in process-wide globals, so one process holds one
+sandbox at a time: ``start_sandbox`` closes any sandbox this process still
+has open (its endpoint stops answering) and resets moto's state, every
+backend in the process and not only the sandbox's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auditor.sandbox.plan import Plant, World
+
+REGION = "us-east-1"  # the home region of Identity Center and the trail
+_lock = threading.Lock()
+_open: list[Sandbox] = []
+
+
+@dataclass
+class Planted:
+    """One lifecycle problem deliberately planted (or, in ``Sandbox.boundary``, a case just short of one)."""
+
+    problem: str
+    principal_type: str  # idc_user | iam_user | access_key | permission_set | root ...
+    name: str  # IdC user name, IAM user name or permission set name
+    account_id: str | None
+    detail: dict
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox organisation; ``close()`` (or leaving the ``with`` block) stops its server."""
+
+    endpoint_url: str
+    region: str
+    as_of: datetime
+    size: str
+    seed: int
+    management_account_id: str
+    organization_id: str
+    trail_bucket: str
+    hr_feed: Path
+    planted: list[Planted]
+    clean: list[tuple[str, str, str | None]]  # (principal_type, name, account_id) with no planted problem
+    boundary: list[Planted] = field(default_factory=list)  # just inside a threshold: must not be reported
+    accounts: dict[str, str] = field(default_factory=dict)  # account name -> id
+    identity_store_id: str = ""
+    instance_arn: str = ""
+    _server: Any = field(default=None, repr=False)
+
+    def env(self) -> dict[str, str]:
+        """Environment for the product: the endpoint, fake credentials, the home region."""
+        from auditor.sandbox.build import FAKE_KEY_ID, FAKE_SECRET
+
+        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": FAKE_KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": FAKE_SECRET, "AWS_DEFAULT_REGION": self.region}
+
+    def close(self) -> None:
+        from auditor.sandbox import moto_gaps
+
+        with _lock:
+            if self._server is None:
+                return
+            self._server.stop()
+            self._server = None
+            if self in _open:
+                _open.remove(self)
+            moto_gaps.set_clock(None)
+            moto_gaps.uninstall()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def default_as_of() -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def _start_server(port: int, size: str, seed: int, as_of: datetime) -> tuple[Any, str]:
+    """Reset moto, seed its ids, install the gap fills, and serve on 127.0.0.1."""
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # read when an IAM backend is created
+    from moto.moto_api._internal import mock_random
+    from moto.moto_api._internal.models import moto_api_backend
+    from moto.server import ThreadedMotoServer
+
+    from auditor.sandbox import moto_gaps
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
+    moto_api_backend.reset()
+    mock_random.seed(f"auditor-sandbox:{size}:{seed}")
+    moto_gaps.install()
+    moto_gaps.set_clock(as_of)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    return server, f"http://{host}:{bound}"
+
+
+def _planted(plant: Plant, world: World, account_ids: dict[str, str]) -> Planted:
+    detail = dict(plant.detail)
+    if plant.key is not None:
+        detail["access_key_id"] = plant.key.key_id
+    account_id = account_ids[plant.account_key] if plant.account_key else None
+    return Planted(plant.problem, plant.principal_type, plant.name, account_id, detail)
+
+
+def start_sandbox(*, size: str = "small", seed: int = 1, as_of: datetime | None = None, workdir: Path,
+                  port: int = 0) -> Sandbox:
+    """Build a sandbox organisation and serve it; deterministic for a (size, seed, as_of).
+
+    ``as_of`` defaults to now (UTC) truncated to the minute; everything the
+    product reads is placed relative to it, even when it lies in the past.
+    Only one sandbox lives per process: starting one closes the previous
+    one and resets moto's process-wide state.
+    """
+    from auditor.sandbox.activity import generate
+    from auditor.sandbox.backdate import backdate
+    from auditor.sandbox.build import Clients, build
+    from auditor.sandbox.people import write_hr_csv
+    from auditor.sandbox.trail import deliver
+    from auditor.sandbox.world import plan_world
+
+    as_of = default_as_of() if as_of is None else as_of
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    as_of = as_of.astimezone(UTC)
+    world = plan_world(size, seed, as_of, REGION)
+    for previous in list(_open):
+        previous.close()
+    with _lock:
+        server, endpoint = _start_server(port, size, seed, as_of)
+        sandbox = Sandbox(endpoint_url=endpoint, region=REGION, as_of=as_of, size=size, seed=seed,
+                          management_account_id="", organization_id="", trail_bucket="", hr_feed=Path(workdir),
+                          planted=[], clean=[], _server=server)
+        _open.append(sandbox)
+    try:
+        built = build(world, Clients(endpoint, REGION))
+        records = generate(world, built)
+        deliver(world, built, records)
+        backdate(world, built, records)
+        sandbox.hr_feed = write_hr_csv(Path(workdir) / "hr.csv", world.people)
+    except BaseException:
+        sandbox.close()
+        raise
+    ids = built.account_ids
+    sandbox.management_account_id, sandbox.organization_id = built.management_id, built.organization_id
+    sandbox.trail_bucket, sandbox.identity_store_id, sandbox.instance_arn = (
+        built.trail_bucket, built.identity_store_id, built.instance_arn)
+    sandbox.accounts = {world.account(key).name: account_id for key, account_id in ids.items()}
+    sandbox.planted = [_planted(p, world, ids) for p in world.plants]
+    sandbox.boundary = [_planted(p, world, ids) for p in world.boundary]
+    sandbox.clean = [(kind, name, ids[key] if key else None) for kind, name, key in world.clean]
+    return sandbox
+
+
+def serve(*, size: str, seed: int, as_of: datetime | None, workdir: Path, port: int) -> None:
+    """Build a sandbox, print how to reach it, and serve until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with start_sandbox(size=size, seed=seed, as_of=as_of, workdir=workdir, port=port) as sandbox:
+            print(f"sandbox {sandbox.size} (seed {sandbox.seed}, as of {sandbox.as_of.isoformat()}) "
+                  f"at {sandbox.endpoint_url}")
+            for name, value in sandbox.env().items():
+                print(f"export {name}={value}")
+            print(f"HR feed: {sandbox.hr_feed}")
+            print(f"organisation trail bucket: {sandbox.trail_bucket}")
+            print("Ctrl-C to stop.", flush=True)
+            stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

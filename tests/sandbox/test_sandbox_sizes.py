@@ -1,0 +1,49 @@
+"""Every size builds, and a rebuild in a fresh process gives the same organisation, ids and plants."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditor.sandbox.plan import PROBLEMS
+from tests.sandbox.conftest import AS_OF, SEED
+from tests.sandbox.support import fingerprint
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+BUILDS = {"tiny": ("tiny", SEED), "small": ("small", SEED), "medium": ("medium", SEED)}
+
+
+@pytest.fixture(scope="module")
+def elsewhere(tmp_path_factory) -> dict[str, dict]:
+    """Each build in its own fresh interpreter (moto's state is per process), all at once."""
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "tests.sandbox.support", size, str(seed), AS_OF.isoformat(),
+             str(tmp_path_factory.mktemp(name))],
+            cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name, (size, seed) in BUILDS.items()
+    }
+    results = {}
+    for name, process in running.items():
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
+        results[name] = json.loads(out.splitlines()[-1])["fingerprint"]
+    return results
+
+
+def test_same_seed_and_as_of_rebuild_the_same_sandbox(tiny, elsewhere):
+    assert elsewhere["tiny"] == fingerprint(tiny)
+
+
+@pytest.mark.parametrize(("size", "accounts", "people"), [("tiny", 3, 12), ("small", 5, 40), ("medium", 12, 300)])
+def test_each_size_builds_with_every_problem_planted(elsewhere, size, accounts, people):
+    built = elsewhere[size]
+    assert len(built["accounts"]) == accounts
+    assert people <= built["hr"].count("\n") - 1 <= people * 1.35
+    assert {p["problem"] for p in built["planted"]} == set(PROBLEMS)
+    assert len(built["clean"]) > len(built["planted"])
+    assert all(p["account_id"] in {a for a, _ in built["accounts"]} for p in built["planted"] if p["account_id"])
