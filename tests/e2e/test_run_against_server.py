@@ -19,27 +19,49 @@ def _free_port() -> int:
 
 
 def _auditor(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=600, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "auditor.cli", *args], env=env, capture_output=True, text=True, timeout=600, **kwargs
+    )
 
 
 def _summary(out: Path) -> set[tuple]:
     findings = json.loads((out / "findings.json").read_text())
-    return {(f["rule_id"], f["severity"], f["principal"]["type"], f["principal"]["name"], f["account_id"],
-             f["finding_id"]) for f in findings}
+    return {
+        (f["rule_id"], f["severity"], f["principal"]["type"], f["principal"]["name"], f["account_id"], f["finding_id"])
+        for f in findings
+    }
 
 
 def test_run_against_a_separately_started_server_reports_the_demo_estate(tmp_path):
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    demo = _auditor("demo", "--size", "tiny", "--seed", "3", "--as-of", AS_OF, "--out", str(tmp_path / "demo"),
-                    env=base_env)
+    demo = _auditor(
+        "demo", "--size", "tiny", "--seed", "3", "--as-of", AS_OF, "--out", str(tmp_path / "demo"), env=base_env
+    )
     assert demo.returncode == 0, demo.stderr[-2000:]
 
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "auditor.cli", "sandbox", "serve", "--port", str(port), "--size", "tiny", "--seed",
-         "3", "--as-of", AS_OF, "--workdir", str(tmp_path / "served")],
-        env=base_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "auditor.cli",
+            "sandbox",
+            "serve",
+            "--port",
+            str(port),
+            "--size",
+            "tiny",
+            "--seed",
+            "3",
+            "--as-of",
+            AS_OF,
+            "--workdir",
+            str(tmp_path / "served"),
+        ],
+        env=base_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         for line in server.stdout:  # the server says when it is ready
@@ -47,10 +69,26 @@ def test_run_against_a_separately_started_server_reports_the_demo_estate(tmp_pat
                 break
         else:
             raise AssertionError("the sandbox server exited before it was ready")
-        env = {**base_env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-        run = _auditor("run", "--out", str(tmp_path / "run"), "--hr-feed", str(tmp_path / "served" / "hr.csv"),
-                       "--as-of", AS_OF, "--state", str(tmp_path / "state.db"), env=env, cwd=tmp_path)
+        env = {
+            **base_env,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        run = _auditor(
+            "run",
+            "--out",
+            str(tmp_path / "run"),
+            "--hr-feed",
+            str(tmp_path / "served" / "hr.csv"),
+            "--as-of",
+            AS_OF,
+            "--state",
+            str(tmp_path / "state.db"),
+            env=env,
+            cwd=tmp_path,
+        )
         assert run.returncode == 0, run.stderr[-2000:]
     finally:
         server.terminate()

@@ -72,7 +72,8 @@ def test_every_planted_problem_is_found_by_its_rule(run_output, sandbox):
     covered = [p for p in sandbox.planted if p.problem in RULE_FOR]
     assert {p.problem for p in covered} == set(RULE_FOR), "the sandbox plants one of each"
     missed = [
-        p for p in covered
+        p
+        for p in covered
         if not any(f["rule_id"] == RULE_FOR[p.problem] and f["severity"] != "info" and _matches(f, p) for f in findings)
     ]
     assert missed == []
