@@ -22,6 +22,9 @@ PERMISSIONS = (
     "organizations:DescribeOrganization",
     "organizations:ListAccounts",
     "organizations:ListTagsForResource",
+    "organizations:ListRoots",
+    "organizations:ListOrganizationalUnitsForParent",
+    "organizations:ListAccountsForParent",
     "sts:GetCallerIdentity",
 )
 
@@ -76,11 +79,38 @@ def collect_organizations(
     progress.finish(SOURCE)
 
     detail = {"organization_id": organization_id, "accounts": len(accounts)}
+    try:
+        detail["account_ous"], detail["ou_names"] = _ou_tree(org)
+    except Exception as exc:  # the OU tree only serves scoping; the accounts stand without it
+        problems.add(exc, "organizations", "ListOrganizationalUnitsForParent")
     result = SourceResult()
     result.add("accounts", accounts)
     result.statuses.append(problems.status(SOURCE, None, failed=False, detail=detail))
     management = management_id or ctx.own_account_id()
     return result, Organization(organization_id=organization_id, management_account_id=management, accounts=accounts)
+
+
+def _ou_tree(org: Any) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Each account's path from the root (``[root id, ou id, ...]``) and every OU's name.
+
+    Walking the tree costs two listings per OU, far fewer than ListParents
+    per account and level on a large organisation.
+    """
+    account_ous: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    queue = [(root["Id"], [root["Id"]]) for page in pages(org, "list_roots") for root in page.get("Roots", [])]
+    for root_id, _ in queue:
+        names[root_id] = "Root"
+    while queue:
+        parent, path = queue.pop(0)
+        for page in pages(org, "list_accounts_for_parent", ParentId=parent):
+            for account in page.get("Accounts", []):
+                account_ous[account["Id"]] = path
+        for page in pages(org, "list_organizational_units_for_parent", ParentId=parent):
+            for unit in page.get("OrganizationalUnits", []):
+                names[unit["Id"]] = unit.get("Name", unit["Id"])
+                queue.append((unit["Id"], [*path, unit["Id"]]))
+    return account_ous, names
 
 
 def _tags(org: Any, account_id: str) -> dict[str, str]:

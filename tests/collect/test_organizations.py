@@ -100,3 +100,26 @@ def test_tags_failing_for_one_account_is_partial_and_names_it(ctx, make_organiza
     accounts = {a.account_id: a for a in result.tables["accounts"]}
     assert set(accounts) == set(estate.all)  # the account is kept, only its tags are missing
     assert accounts[estate.members[1]].tags == {"owner": "bo@example.com"}
+
+
+def test_ou_tree_gives_each_account_its_path_from_the_root():
+    import boto3
+    from moto import mock_aws
+
+    from auditor.aws import AwsContext
+    from auditor.collect.organizations import collect_organizations
+    from auditor.progress import Progress
+
+    with mock_aws():
+        org = boto3.client("organizations", region_name="us-east-1")
+        org.create_organization(FeatureSet="ALL")
+        root = org.list_roots()["Roots"][0]["Id"]
+        workloads = org.create_organizational_unit(ParentId=root, Name="Workloads")["OrganizationalUnit"]["Id"]
+        prod = org.create_organizational_unit(ParentId=workloads, Name="Prod")["OrganizationalUnit"]["Id"]
+        status = org.create_account(Email="p@example.com", AccountName="prod")["CreateAccountStatus"]
+        account_id = status["AccountId"]
+        org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=prod)
+        result, _ = collect_organizations(AwsContext.from_environment(region="us-east-1"), Progress())
+    (status,) = result.statuses
+    assert status.detail["account_ous"][account_id] == [root, workloads, prod]
+    assert status.detail["ou_names"][prod] == "Prod"
