@@ -323,6 +323,12 @@ class Store:
         with self.engine.begin() as conn:
             return self._append(conn, actor, action, subject, details)
 
+    def audit_in(
+        self, conn: Connection, action: str, subject: str | None, details: dict, actor: str = "auditor"
+    ) -> AuditEntry:
+        """Append to the audit log inside the caller's transaction, so the change and its entry commit together."""
+        return self._append(conn, actor, action, subject, details)
+
     def _append(self, conn: Connection, actor: str, action: str, subject: str | None, details: dict) -> AuditEntry:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("LOCK TABLE audit_log IN EXCLUSIVE MODE"))

@@ -134,9 +134,10 @@ def _import_one(store, campaign_id, key, path, now, reviewer, actor) -> FileResu
                 decisions=len(recorded),
             )
         )
+        # each decision and its audit entry commit together: a crash cannot leave one without the other
+        for accepted_row, previous in recorded:
+            _audit_decision(store, conn, campaign_id, accepted_row, previous, name, digest, actor)
     result.status = "applied"
-    for accepted_row, previous in recorded:
-        _audit_decision(store, campaign_id, accepted_row, previous, name, digest, actor)
     store.audit(
         "campaign.imported",
         f"campaign {campaign_id}",
@@ -277,8 +278,9 @@ def _apply(conn, campaign_id, accepted, name, digest, now, result) -> list[tuple
     return recorded
 
 
-def _audit_decision(store, campaign_id, row: _Accepted, previous, name, digest, actor) -> None:
-    store.audit(
+def _audit_decision(store, conn, campaign_id, row: _Accepted, previous, name, digest, actor) -> None:
+    store.audit_in(
+        conn,
         "campaign.decision",
         f"campaign {campaign_id} item {row.state.item.item_id}",
         {
