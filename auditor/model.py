@@ -171,7 +171,8 @@ class HrPerson(Record):
     employment_type: str  # employee | contractor | vendor
     start_date: date | None = None
     end_date: date | None = None
-    previous_department: str | None = None
+    previous_department: str | None = None  # from the feed's column, or the previous run's feed
+    previous_title: str | None = None
 
 
 # --- CloudTrail-derived activity -----------------------------------------------

@@ -26,6 +26,7 @@ from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
 from auditor.config import Settings
 from auditor.history import classify
+from auditor.hr_history import roles, with_moves
 from auditor.model import Account, Finding
 from auditor.progress import Progress
 from auditor.report import write_all
@@ -133,6 +134,7 @@ def run(
     started = datetime.now(UTC)
     began = time.monotonic()
     snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, context=context, progress=progress)
+    snapshot.tables["hr_people"] = with_moves(snapshot.table("hr_people"), store.previous_hr_roles())
     snapshots.save(snapshot, out_dir / "snapshot")  # kept even if a later step fails
     return finish(
         snapshot,
@@ -217,6 +219,7 @@ def finish(
             counts=snapshot.manifest.counts,
             sources=[msgspec.to_builtins(s) for s in snapshot.manifest.sources],
             out_dir=str(out_dir.resolve()),
+            hr_roles=roles(snapshot.table("hr_people")) if snapshot.table("hr_people") else None,
         )
         # a mover or a new administrator grant gets a small review by the manager (configurable)
         micro = open_micro_campaigns(store, snapshot, findings, settings, as_of, run_dir=out_dir)

@@ -48,6 +48,7 @@ runs = sa.Table(
     sa.Column("counts", sa.Text),
     sa.Column("sources", sa.Text),
     sa.Column("out_dir", sa.String(1000)),  # where its snapshot/ and findings.json were written
+    sa.Column("hr_roles", sa.Text),  # {employee_id: [department, title]}: tomorrow's run sees movers
 )
 findings = sa.Table(
     "findings",
@@ -203,6 +204,7 @@ class Store:
         counts: dict,
         sources: list,
         out_dir: str | None = None,
+        hr_roles: dict[str, list[str]] | None = None,
     ) -> int:
         """Persist one run and every finding's latest state, in one transaction; returns the run id."""
         with self.engine.begin() as conn:
@@ -219,6 +221,7 @@ class Store:
                     counts=json.dumps(counts),
                     sources=json.dumps(sources),
                     out_dir=out_dir,
+                    hr_roles=json.dumps(hr_roles) if hr_roles else None,
                 )
             ).inserted_primary_key[0]
             for finding in findings_now:
@@ -270,6 +273,14 @@ class Store:
                 },
             )
         return run_id
+
+    def previous_hr_roles(self) -> dict[str, list[str]]:
+        """The HR department and title of each employee at the last run that read an HR feed."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(runs.c.hr_roles).where(runs.c.hr_roles.is_not(None)).order_by(runs.c.id.desc()).limit(1)
+            ).first()
+        return json.loads(row.hr_roles) if row else {}
 
     def latest_run(self, kind: str = "run") -> dict[str, Any] | None:
         """The most recent recorded run of a kind (its out_dir holds its snapshot and findings)."""

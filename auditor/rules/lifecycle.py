@@ -136,7 +136,8 @@ def old_department_groups(ctx: RuleContext, user: IdcUser, person: HrPerson) -> 
     severity=Severity.MEDIUM,
     title="Mover keeps their previous department's access",
     description=(
-        "HR shows a department change (previous_department) and the user is still in groups of the old "
+        "HR shows a department change (the feed's previous_department, or a change since an earlier run's feed "
+        "remembered in the state store) and the user is still in groups of the old "
         "department: those in department_groups for it, or, when unmapped, groups whose name contains it."
     ),
     controls=("SOC2-CC6.2", "SOC2-CC6.3", "ISO27001-A.5.18", "NIST-800-53-AC-2", "PCI-DSS-7.2.4"),
@@ -160,6 +161,7 @@ def mover_keeps_old_access(ctx: RuleContext) -> Iterator[Finding]:
                 "previous_department": person.previous_department,
                 "department": person.department,
                 "title": person.title,
+                "previous_title": person.previous_title,
                 "old_groups_kept": kept,
                 "hr_line": person.line,
             },
