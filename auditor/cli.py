@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import botocore.exceptions
+
 from auditor import __version__
 from auditor import config as configuration
 from auditor import snapshot as snapshots
@@ -156,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         return HANDLERS[args.command](args)
     except (ConfigError, HrFeedError, SnapshotError, StoreError, UsageError) as exc:
         print(f"auditor: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (
+        botocore.exceptions.NoCredentialsError,
+        botocore.exceptions.PartialCredentialsError,
+        botocore.exceptions.ProfileNotFound,
+        botocore.exceptions.NoRegionError,
+    ) as exc:
+        print(f"auditor: error: {exc} (see README: Pointing it at a real organisation)", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("auditor: interrupted", file=sys.stderr)

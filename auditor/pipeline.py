@@ -108,11 +108,10 @@ def collect(
                 lookback_days=settings.get("cloudtrail", "lookback_days"),
                 max_workers=workers,
             )
-            cloudtrail_result = cloudtrail.result()
-        else:
-            cloudtrail_result = trail
         iam_result = iam.result()
+        # Access Advisor needs IAM's entities; it runs while CloudTrail is still being read
         advisor_result = _access_advisor(settings, context, accounts, iam_result, progress)
+        cloudtrail_result = cloudtrail.result() if isinstance(trail, TrailLocation) else trail
         idc_result = _with_home_account(idc.result(), home_account)
     progress.close()
     results = [org_result, idc_result, iam_result, advisor_result, cloudtrail_result, hr]
