@@ -28,6 +28,8 @@ from auditor.pipeline import EXIT_BAD_INPUT, EXIT_INCOMPLETE, RunResult, analyze
 from auditor.progress import Progress
 from auditor.remediate import cli as remediate_cli
 from auditor.rules.catalogue import render_catalogue
+from auditor.schedule import cli as schedule_cli
+from auditor.schedule.locks import LockHeld, run_lock
 from auditor.snapshot import SnapshotError
 from auditor.store import Store, StoreError
 
@@ -44,6 +46,7 @@ EXAMPLES = {
     "export": "auditor export --framework soc2 --format html --out ./evidence",
     "remediate": remediate_cli.EXAMPLE,
     "campaign": campaign_cli.EXAMPLE,
+    "scheduler": schedule_cli.EXAMPLE,
 }
 
 
@@ -113,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     campaign_cli.register(commands, "campaign")
     remediate_cli.register(commands, command)
+    schedule_cli.register(commands, command)
 
     audit = command("audit", "Check the audit log's hash chain.")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
@@ -156,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return HANDLERS[args.command](args)
-    except (ConfigError, HrFeedError, SnapshotError, StoreError, UsageError) as exc:
+    except (ConfigError, HrFeedError, SnapshotError, StoreError, UsageError, LockHeld) as exc:
         print(f"auditor: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (
@@ -205,15 +209,17 @@ def _store(args: argparse.Namespace, settings: Settings) -> Store:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    result = run(
-        settings,
-        out_dir=_out(args, settings),
-        as_of=_as_of(args),
-        hr_feed=_hr_feed(args, settings),
-        store=_store(args, settings),
-        fail_on=args.fail_on,
-        progress=Progress.for_stream(sys.stderr),
-    )
+    store = _store(args, settings)
+    with run_lock(store, settings):  # one run at a time per state store: waits, or refuses naming the holder
+        result = run(
+            settings,
+            out_dir=_out(args, settings),
+            as_of=_as_of(args),
+            hr_feed=_hr_feed(args, settings),
+            store=store,
+            fail_on=args.fail_on,
+            progress=Progress.for_stream(sys.stderr),
+        )
     print_summary(result)
     return result.exit_code
 
@@ -320,6 +326,7 @@ HANDLERS = {
     "export": cmd_export,
     "remediate": remediate_cli.handle,
     "campaign": campaign_cli.handle,
+    "scheduler": schedule_cli.handle,
 }
 
 

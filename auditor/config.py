@@ -56,6 +56,31 @@ def _one_of(*choices: str):
     return check
 
 
+def _at_least(least: int):
+    def check(value: int) -> str | None:
+        return None if value >= least else f"must be {least} or more"
+
+    return check
+
+
+def _each_one_of(*choices: str):
+    def check(values: list[str]) -> str | None:
+        bad = [v for v in values if v not in choices]
+        return f"may hold only {', '.join(choices)}; not {bad}" if bad else None
+
+    return check
+
+
+def _timezone(value: str) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "is not an IANA time zone (e.g. UTC, Europe/Paris)"
+    return None
+
+
 def _department_groups(value: dict) -> str | None:
     bad = [k for k, v in value.items() if not (isinstance(v, list) and all(isinstance(g, str) for g in v))]
     return f"must map each department to a list of group names; not so for {bad}" if bad else None
@@ -143,6 +168,28 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "output": {
         "dir": Option(str, "auditor-out"),
         "fail_on": Option(str, "", _one_of("", "critical", "high", "medium", "low", "info")),
+    },
+    "scheduler": {
+        "timezone": Option(str, "UTC", _timezone),
+        "misfire_grace_seconds": Option(int, 3600, _positive),
+        "lock_lease_seconds": Option(int, 600, _at_least(30)),
+        "lock_wait_seconds": Option(int, 300, _not_negative),
+        "run_lock_wait_seconds": Option(int, 0, _not_negative),
+        "stop_grace_seconds": Option(int, 60, _not_negative),
+        "log_format": Option(str, "text", _one_of("text", "json")),
+        "jobs": Option(list, [], None, dict),  # [[scheduler.jobs]]; checked by _scheduler_jobs
+    },
+    "notifications": {
+        "channels": Option(list, [], _each_one_of("outbox", "sns", "slack", "ses"), str),
+        "min_severity": Option(str, "high", _one_of("critical", "high", "medium", "low", "info")),
+        "send_when_unchanged": Option(bool, False),
+        "max_listed": Option(int, 50, _positive),
+        "report_url": Option(str, ""),
+        "outbox_dir": Option(str, "auditor-outbox"),
+        "sns_topic_arn": Option(str, ""),
+        "slack_webhook_url": Option(str, ""),
+        "ses_sender": Option(str, ""),
+        "email_to": Option(list, [], None, str),
     },
 }
 
@@ -242,7 +289,20 @@ def validate(data: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
                     f"{where}: unknown key {section}.{key} (known in [{section}]: {', '.join(SCHEMA[section])})"
                 )
             values[section][key] = _checked(option, value, f"{where}: {section}.{key}")
+    _scheduler_jobs(values, where)
     return values
+
+
+def _scheduler_jobs(values: dict[str, dict[str, Any]], where: str) -> None:
+    """``[[scheduler.jobs]]``: each job's kind, cron expression, time zone and options, named on error."""
+    if not values["scheduler"]["jobs"]:
+        return
+    from auditor.schedule.jobs import JobConfigError, parse_jobs  # late: only when jobs are configured
+
+    try:
+        parse_jobs(values["scheduler"]["jobs"], values)
+    except JobConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
 
 
 def _checked(option: Option, value: Any, name: str) -> Any:
