@@ -212,17 +212,39 @@ def test_unused_services_from_access_advisor():
     from auditor.model import ServiceLastAccessed
 
     world = World()
-    role = IamRole(account_id=DEV, role_name="app", role_id="AROAAPP", arn=f"arn:aws:iam::{DEV}:role/app",
-                   created=days_ago(400), last_used=days_ago(1))
-    young = IamRole(account_id=DEV, role_name="new", role_id="AROANEW", arn=f"arn:aws:iam::{DEV}:role/new",
-                    created=days_ago(10), last_used=days_ago(1))
+    role = IamRole(
+        account_id=DEV,
+        role_name="app",
+        role_id="AROAAPP",
+        arn=f"arn:aws:iam::{DEV}:role/app",
+        created=days_ago(400),
+        last_used=days_ago(1),
+    )
+    young = IamRole(
+        account_id=DEV,
+        role_name="new",
+        role_id="AROANEW",
+        arn=f"arn:aws:iam::{DEV}:role/new",
+        created=days_ago(10),
+        last_used=days_ago(1),
+    )
     world.tables["iam_roles"] += [role, young]
     for arn in (role.arn, young.arn):
         world.tables["service_access"] += [
-            ServiceLastAccessed(account_id=DEV, entity_arn=arn, entity_type="role", service_namespace="s3",
-                                last_authenticated=days_ago(89.9)),
-            ServiceLastAccessed(account_id=DEV, entity_arn=arn, entity_type="role", service_namespace="ec2",
-                                last_authenticated=days_ago(90)),
+            ServiceLastAccessed(
+                account_id=DEV,
+                entity_arn=arn,
+                entity_type="role",
+                service_namespace="s3",
+                last_authenticated=days_ago(89.9),
+            ),
+            ServiceLastAccessed(
+                account_id=DEV,
+                entity_arn=arn,
+                entity_type="role",
+                service_namespace="ec2",
+                last_authenticated=days_ago(90),
+            ),
             ServiceLastAccessed(account_id=DEV, entity_arn=arn, entity_type="role", service_namespace="kms"),
         ]
     advisor = SourceStatus(source="access_advisor", account_id=DEV)
@@ -232,3 +254,21 @@ def test_unused_services_from_access_advisor():
     assert finding.evidence["used_services"] == ["s3"]
     failed = SourceStatus(source="access_advisor", account_id=DEV, status="failed", error="AccessDenied")
     assert _all(world, "iam-unused-services", overrides=[failed]) == []
+
+
+def test_iam_user_inactive_boundary_day():
+    world = World()
+    for name, days in [("u90", 90), ("u89", 89.9)]:
+        user = world.iam_user(name, password=True, mfa=True)
+        world.tables["iam_users"][-1] = type(user)(
+            **{**{f: getattr(user, f) for f in user.__struct_fields__}, "password_last_used": days_ago(days)}
+        )
+    assert [f.principal.name for f in _all(world, "iam-user-inactive")] == ["u90"]
+
+
+def test_never_signed_in_with_a_window_shorter_than_the_user_life_is_insufficient_evidence():
+    world = World(coverage_days=20)
+    world.idc_user("newbie", created_days_ago=35)
+    (finding,) = _all(world, "idc-user-never-signed-in")
+    assert finding.severity == "info" and finding.evidence["insufficient_evidence"] is True
+    assert "covers 20 days" in finding.evidence["missing"]
