@@ -51,7 +51,7 @@ def _users_by_name(ctx: RuleContext) -> dict[tuple[str, str], IamUser]:
         "access_key_unused_days, or never (a key that was never used is the same risk). Last use is the later "
         "of IAM's record and CloudTrail's."
     ),
-    controls=("CIS-AWS-1.12", "NIST-800-53-AC-2(3)", "PCI-DSS-8.2.6", "SOC2-CC6.2"),
+    controls=("CIS-AWS-1.12", "NIST-800-53-AC-2(3, "ISO27001-A.5.17")", "PCI-DSS-8.2.6", "SOC2-CC6.2"),
     thresholds=("access_key_unused_days",),
     recommendation="Deactivate the key; delete it after a quiet period.",
 )
@@ -91,7 +91,7 @@ def access_key_unused(ctx: RuleContext) -> Iterator[Finding]:
     severity=Severity.MEDIUM,
     title="Active access key not rotated",
     description="An active access key is older than access_key_max_age_days.",
-    controls=("CIS-AWS-1.14", "PCI-DSS-8.3.9", "SOC2-CC6.1"),
+    controls=("CIS-AWS-1.14", "PCI-DSS-8.3.9", "SOC2-CC6.1", "ISO27001-A.5.17"),
     thresholds=("access_key_max_age_days",),
     recommendation="Create a new key, move its users to it, then deactivate and delete the old one.",
 )
@@ -125,7 +125,7 @@ def access_key_old(ctx: RuleContext) -> Iterator[Finding]:
     severity=Severity.HIGH,
     title="Console user without MFA",
     description="An IAM user with a console password has no MFA device.",
-    controls=("CIS-AWS-1.10", "SOC2-CC6.1", "ISO27001-A.8.5", "PCI-DSS-8.4.2"),
+    controls=("CIS-AWS-1.10", "SOC2-CC6.1", "ISO27001-A.8.5", "PCI-DSS-8.4.2", "ISO27001-A.5.17"),
     recommendation="Enforce an MFA device for the user, or remove the console password if unused.",
 )
 def console_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
@@ -214,7 +214,7 @@ def iam_user_inactive(ctx: RuleContext) -> Iterator[Finding]:
     severity=Severity.LOW,
     title="IAM user with two active access keys",
     description="Two active keys double the exposure; outside a rotation, one should be inactive.",
-    controls=("CIS-AWS-1.13", "SOC2-CC6.1"),
+    controls=("CIS-AWS-1.13", "SOC2-CC6.1", "ISO27001-A.5.17"),
     recommendation="Finish the rotation: deactivate the older key.",
 )
 def two_active_keys(ctx: RuleContext) -> Iterator[Finding]:
@@ -249,7 +249,7 @@ def two_active_keys(ctx: RuleContext) -> Iterator[Finding]:
     title="Access keys on a console user without MFA",
     description="A user with a console password and no MFA also holds active access keys: one phished password "
     "leads to long-term keys.",
-    controls=("CIS-AWS-1.10", "SOC2-CC6.1", "PCI-DSS-8.4.2"),
+    controls=("CIS-AWS-1.10", "SOC2-CC6.1", "PCI-DSS-8.4.2", "ISO27001-A.5.17"),
     recommendation="Enforce MFA, or separate the human (console) and the workload (keys).",
 )
 def keys_on_console_user_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
@@ -326,7 +326,7 @@ def _root_principal(account_id: str) -> Principal:
     severity=Severity.CRITICAL,
     title="Root user has an active access key",
     description="The root user of an account has an active access key (credential report).",
-    controls=("CIS-AWS-1.4", "SOC2-CC6.1", "PCI-DSS-8.2.2"),
+    controls=("CIS-AWS-1.4", "SOC2-CC6.1", "PCI-DSS-8.2.2", "ISO27001-A.5.17"),
     recommendation="Delete the root access key.",
 )
 def root_access_key(ctx: RuleContext) -> Iterator[Finding]:
@@ -357,7 +357,7 @@ def root_access_key(ctx: RuleContext) -> Iterator[Finding]:
     title="Root user without MFA",
     description="The root user of an account has no MFA device (credential report). Member accounts whose root "
     "password was never set still need MFA or centrally managed root access.",
-    controls=("CIS-AWS-1.5", "CIS-AWS-1.6", "SOC2-CC6.1", "PCI-DSS-8.4.1"),
+    controls=("CIS-AWS-1.5", "CIS-AWS-1.6", "SOC2-CC6.1", "PCI-DSS-8.4.1", "ISO27001-A.5.17"),
     recommendation="Enable a hardware MFA device on the root user, or remove root credentials centrally.",
 )
 def root_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
