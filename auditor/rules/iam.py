@@ -51,7 +51,7 @@ def _users_by_name(ctx: RuleContext) -> dict[tuple[str, str], IamUser]:
         "access_key_unused_days, or never (a key that was never used is the same risk). Last use is the later "
         "of IAM's record and CloudTrail's."
     ),
-    controls=("CIS-AWS-1.12", "NIST-800-53-AC-2(3, "ISO27001-A.5.17")", "PCI-DSS-8.2.6", "SOC2-CC6.2"),
+    controls=("CIS-AWS-1.12", "NIST-800-53-AC-2(3)", "PCI-DSS-8.2.6", "SOC2-CC6.2", "ISO27001-A.5.17"),
     thresholds=("access_key_unused_days",),
     recommendation="Deactivate the key; delete it after a quiet period.",
 )
