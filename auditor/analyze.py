@@ -53,3 +53,17 @@ def _rank(finding: Finding) -> int:
 def at_or_above(findings: list[Finding], severity: str) -> list[Finding]:
     threshold = SEVERITY_ORDER.index(Severity(severity))
     return [f for f in findings if _rank(f) >= threshold]
+
+
+def exempt_identities(snapshot: Snapshot, settings: Settings, as_of: datetime) -> dict[str, str]:
+    """Identity Center users the HR check leaves out, and why (shown in the report's inventory)."""
+    context = RuleContext(snapshot=snapshot, as_of=as_of, settings=settings.section("rules"))
+    exempt = {}
+    for user in snapshot.table("idc_users"):
+        if context.hr_person(user) is not None:
+            continue
+        if context.is_break_glass(user.user_name, user.display_name):
+            exempt[user.user_id] = "break-glass identity"
+        elif context.is_service_account(user):
+            exempt[user.user_id] = "service identity ([rules] service_accounts)"
+    return exempt

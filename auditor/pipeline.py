@@ -15,7 +15,7 @@ import msgspec
 
 from auditor import __version__
 from auditor import snapshot as snapshots
-from auditor.analyze import analyze, at_or_above
+from auditor.analyze import analyze, at_or_above, exempt_identities
 from auditor.aws import AwsContext, describe_error
 from auditor.campaign import open_micro_campaigns
 from auditor.collect.access_advisor import collect_access_advisor
@@ -230,6 +230,7 @@ def finish(
         "duration_seconds": round(duration, 1),
         "run_id": run_id if run_id is not None else "(not recorded)",
         "audit_log_head": store.audit_head(),
+        "exempt_identities": exempt_identities(snapshot, settings, as_of),
     }
     history = {"runs": store.recent_runs(), "time_to_resolve": store.time_to_resolve()}
     outputs = write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history)

@@ -163,10 +163,11 @@ def render_report_html(
     script = template_source("report.js")
     style = template_source("report.css")
     accounts = sorted({f.account_id or "" for f in ordered})
-    info = {"as_of": snapshot.manifest.as_of, **run_info}
+    exempt = run_info.get("exempt_identities") or {}
+    info = {"as_of": snapshot.manifest.as_of, **{k: v for k, v in run_info.items() if k != "exempt_identities"}}
     data = {
         "findings": {"columns": FINDING_COLUMNS, "rows": [finding_row(f, account_names) for f in ordered]},
-        "inventory": inventory(snapshot, ordered),
+        "inventory": inventory(snapshot, ordered, exempt),
     }
     context = {
         "title": "Access audit report",

@@ -86,8 +86,15 @@ def access_paths(snapshot: Snapshot) -> list[tuple[str, str, str, str]]:
     return sorted(set(paths))
 
 
-def inventory(snapshot: Snapshot, findings: list[Finding]) -> dict[str, dict[str, Any]]:
-    """Every inventory table, each {"columns": [...], "rows": [[...], ...]}."""
+def inventory(
+    snapshot: Snapshot, findings: list[Finding], exempt: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every inventory table, each {"columns": [...], "rows": [[...], ...]}.
+
+    ``exempt``: Identity Center user id -> why the HR check does not apply
+    (break-glass, a listed service identity): shown instead of "not in HR".
+    """
+    exempt = exempt or {}
     users = snapshot.table("idc_users")
     people = snapshot.table("hr_people")
     accounts = snapshot.table("accounts")
@@ -125,7 +132,11 @@ def inventory(snapshot: Snapshot, findings: list[Finding]) -> dict[str, dict[str
     def user_label(user_id: str) -> tuple[str, str, str]:
         user = user_by_id.get(user_id)
         person = hr_of.get(user_id)
-        hr_status = person.status if person else ("not in HR" if people else "")
+        hr_status = (
+            person.status
+            if person
+            else (f"exempt: {exempt[user_id]}" if user_id in exempt else "not in HR" if people else "")
+        )
         if user is None:
             return f"(unknown user {user_id})", "", hr_status
         return user.user_name, user.display_name or "", hr_status

@@ -334,3 +334,17 @@ def test_the_first_recorded_run_says_everything_is_new():
     assert "This is the first run the state store records: every finding is new." in first
     later = render_report_html(lifecycle_findings(), small_snapshot(), RUN_INFO, now=AS_OF, history=HISTORY)
     assert "This is the first run" not in later
+
+
+def test_exempt_identities_are_named_as_such_in_the_inventory():
+    from auditor.model import IdcUser
+
+    snapshot = small_snapshot()
+    snapshot.tables["idc_users"] = [
+        *snapshot.tables["idc_users"],
+        IdcUser(user_id="bg-1", user_name="breakglass-1", display_name="Break Glass"),
+    ]
+    info = {"exit_status": 0, "exempt_identities": {"bg-1": "break-glass identity"}}
+    page = render_report_html([], snapshot, info, now=AS_OF)
+    assert "exempt: break-glass identity" in page
+    assert "exempt_identities" not in page  # an input, not a header field
