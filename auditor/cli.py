@@ -266,9 +266,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         store = Store.open(args.state or out / "state.db")  # the demo never touches the real history
+        # the sandbox writes the settings its estate is meant to be audited with (department groups)
+        settings = configuration.load(sandbox.hr_feed.parent / "config.toml")
         with _environment(sandbox.env()):
             result = run(
-                configuration.defaults(),
+                settings,
                 out_dir=out,
                 as_of=sandbox.as_of,
                 hr_feed=sandbox.hr_feed,
