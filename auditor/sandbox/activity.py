@@ -105,9 +105,9 @@ class Activity:
                 record, identity = self.events.service_assume_role(ref, moment, role.trust_service, session)
                 agent, ip = role.trust_service, role.trust_service
             else:
-                agent, ip = self.rng.choice(CLI_AGENTS).format(command="deploy"), self.ip()
+                agent, ip = self.rng.choice(CLI_AGENTS).format(command=role.calls), self.ip()
                 record, identity = self.events.cross_account_assume_role(
-                    ref, moment, self.built.management_id, f"ci-{number:05d}", agent, ip)
+                    ref, moment, self.built.management_id, f"{role.session_prefix}-{number:05d}", agent, ip)
             self.emit(account_id, [record])
             self.emit(account_id, self.events.calls(identity, account_id, moment + timedelta(seconds=2), role.calls,
                                                     self.rng.randint(2, 5), agent, ip))
@@ -128,8 +128,8 @@ def generate(world: World, built: Built) -> dict[str, list[dict]]:
         activity.iam_user(iam_user)
     for role in world.roles:
         activity.role(role)
-    for account_key, logins in world.root_logins.items():
-        activity.root(account_key, logins)
+    for account_key, root in world.roots.items():
+        activity.root(account_key, root.logins)
     start, end = world.trail_start.strftime("%Y-%m-%dT%H:%M:%SZ"), world.as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {account: [r for r in records if start <= r["eventTime"] <= end]
             for account, records in activity.records.items()}

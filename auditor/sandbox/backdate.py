@@ -21,7 +21,7 @@ from moto.ssoadmin.models import ssoadmin_backends
 from auditor.sandbox import moto_gaps
 from auditor.sandbox.build import ACCESS_ROLE, TRAIL_NAME, Built
 from auditor.sandbox.moto_gaps import RootCredentials
-from auditor.sandbox.plan import World
+from auditor.sandbox.plan import RootPlan, World
 
 _NOT_SERVICE_USE = ("signin.amazonaws.com", "sso.amazonaws.com")
 
@@ -104,7 +104,7 @@ def _identity_center(world: World, built: Built) -> None:
         permission_set.created_date = epoch(created[permission_set.name])
     for assignment in backend.account_assignments:
         assignment.created_date = epoch(world.idc_created)
-    for user in world.idc_users:
+    for user in (u for u in world.idc_users if not u.deleted):
         moto_gaps.set_idc_user_times(built.management_id, world.region, built.identity_store_id,
                                      built.user_ids[user.user_name], user.created, user.updated)
 
@@ -148,5 +148,9 @@ def _iam(world: World, built: Built, account_key: str, last: LastUse) -> None:
         role.last_used, role.last_used_region = (naive(used[0]), used[1]) if used else (None, None)
     for provider in backend.saml_providers.values():
         provider.create_date = provisioned
+    root = world.roots.get(account_key) or RootPlan()
     moto_gaps.set_root_credentials(account_id, RootCredentials(
-        created=account.joined, password_last_used=last.root.get(account_id), mfa_active=True))
+        created=account.joined, password_last_used=last.root.get(account_id), mfa_active=root.mfa,
+        access_key_created=root.key_created, access_key_last_used=root.key_last_used,
+        access_key_last_used_region=world.region if root.key_last_used else None,
+        access_key_last_used_service=root.key_last_used_service))

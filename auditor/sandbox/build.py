@@ -220,6 +220,8 @@ def build_identity_center(world: World, clients: Clients, built: Built) -> None:
         )["AccountAssignmentCreationStatus"]
         if status["Status"] == "FAILED":
             raise RuntimeError(f"assignment {assignment} failed: {status.get('FailureReason')}")
+    for user in (u for u in world.idc_users if u.deleted):  # offboarded by deleting the user, not its grants
+        store.delete_user(IdentityStoreId=store_id, UserId=built.user_ids[user.user_name])
 
 
 def read_reserved_roles(clients: Clients, built: Built) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from auditor.sandbox.people import Roster
+from auditor.sandbox.people import DEPARTMENTS, EXECUTIVE, Roster
 from auditor.sandbox.plan import (
     AccountPlan,
     AssignmentPlan,
@@ -27,6 +27,7 @@ READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 POWER_USER = "arn:aws:iam::aws:policy/PowerUserAccess"
 SECURITY_AUDIT = "arn:aws:iam::aws:policy/SecurityAudit"
 ATHENA = "arn:aws:iam::aws:policy/AmazonAthenaFullAccess"
+CLOUDWATCH_READ_ONLY = "arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,14 @@ SIZES = {
     "tiny": SizeSpec(
         (_MGMT, AccountSpec("prod", "production", "Workloads", "web"),
          AccountSpec("dev", "development", "Workloads", "general")),
-        people=15, departments=("engineering", "platform", "data", "finance"), copies=1, extra_boundaries=False,
+        people=40, departments=("engineering", "platform", "data", "finance"), copies=1, extra_boundaries=False,
     ),
     "small": SizeSpec(
         (_MGMT, AccountSpec("prod", "production", "Workloads", "web"),
          AccountSpec("staging", "staging", "Workloads", "general"),
          AccountSpec("dev", "development", "Workloads", "general"),
          AccountSpec("sandbox", "sandbox", "Sandbox", "sandbox")),
-        people=40, departments=("engineering", "platform", "data", "security", "finance", "support", "sales", "people"),
+        people=75, departments=("engineering", "platform", "data", "security", "finance", "support", "sales", "people"),
         copies=2, extra_boundaries=True,
     ),
     "medium": SizeSpec(
@@ -109,6 +110,8 @@ DEPLOY_POLICY = _doc(
 )
 ETL_POLICY = _doc(_allow(["glue:StartJobRun", "glue:GetJobRuns", "athena:StartQueryExecution",
                           "athena:GetQueryExecution"]))
+MONITOR_POLICY = _doc(_allow(["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms", "ec2:DescribeInstances",
+                              "logs:DescribeLogGroups"]))
 RUNTIME_POLICY = _doc(_allow(["ssm:GetParameter", "ssm:GetParameters", "kms:Decrypt",
                               "secretsmanager:GetSecretValue"]))
 
@@ -132,10 +135,10 @@ def plan_accounts(world: World, spec: SizeSpec, roster: Roster, clock: Clock) ->
 
 
 def plan_identity_center(world: World, spec: SizeSpec, clock: Clock) -> None:
-    from auditor.sandbox.people import DEPARTMENTS
-
+    world.department_groups[EXECUTIVE] = []
     for department in spec.departments:
         group = DEPARTMENTS[department].group
+        world.department_groups[department] = [group] if group else []  # no group: no AWS access by birthright
         if group:
             world.groups[group] = GROUP_DESCRIPTIONS[group]
     world.groups[EMERGENCY_GROUP] = GROUP_DESCRIPTIONS[EMERGENCY_GROUP]
@@ -204,8 +207,8 @@ ROLE_NAMES = {
     "general": [("app-runtime", "ecs-tasks.amazonaws.com")],
     "sandbox": [("sandbox-experiments", "lambda.amazonaws.com")],
 }
-POLICY_FOR_CALLS = {"deploy": DEPLOY_POLICY, "etl": ETL_POLICY}
-MANAGED_FOR_CALLS = {"monitor": ["arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"]}
+# A workload's IAM user gets its permissions from the group of its kind of work, never directly.
+GROUP_FOR_CALLS = {"deploy": "Deployers", "monitor": "Monitoring", "etl": "DataPipelines"}
 
 
 def plan_iam(world: World, spec: SizeSpec, roster: Roster, clock: Clock) -> None:
@@ -223,25 +226,30 @@ def plan_iam(world: World, spec: SizeSpec, roster: Roster, clock: Clock) -> None
         world.iam_groups += [
             IamGroupPlan(account.key, "Admins", created, [ADMIN]),
             IamGroupPlan(account.key, "Deployers", created, ["policy/DeployPipeline"]),
+            IamGroupPlan(account.key, "Monitoring", created, [CLOUDWATCH_READ_ONLY]),
             IamGroupPlan(account.key, "ReadOnly", created, [READ_ONLY]),
         ]
+        if kind == "data":
+            world.policies.append(PolicyPlan(account.key, "EtlPipeline", created, ETL_POLICY))
+            world.iam_groups.append(IamGroupPlan(account.key, "DataPipelines", created, ["policy/EtlPipeline"]))
         for name, calls in SERVICE_USER_NAMES.get(kind, []):
             world.iam_users.append(service_user(world, account.key, name, calls, clock, roster))
         plan_roles(world, account, ROLE_NAMES[kind], clock)
 
 
 def service_user(world: World, account_key: str, name: str, calls: str, clock: Clock, roster: Roster,
-                 key: KeyPlan | None = None) -> IamUserPlan:
-    """A workload's IAM user: access key only, owned by a platform lead; by default a clean, rotated key."""
+                 key: KeyPlan | None = None, *, tags: dict[str, str] | None = None,
+                 grouped: bool = True) -> IamUserPlan:
+    """A workload's IAM user: access key only, in its kind of work's group, tagged with its owner (by default
+    the platform head) and workload; by default a clean, rotated key."""
     if key is None:
         created = clock.ago(clock.rng.uniform(15, 80))
         key = KeyPlan(created, clock.schedule(created, world.as_of, 1.5, last_within_days=3, weekdays_only=False))
+    if tags is None:
+        tags = {"owner": roster.heads["platform"].email, "workload": name.removeprefix("svc-")}
     return IamUserPlan(
         account_key=account_key, name=name, created=min(key.created, clock.ago(clock.rng.uniform(200, 600))),
-        calls=calls, groups=["Deployers"] if calls == "deploy" else [],
-        inline={f"{name}-access": POLICY_FOR_CALLS[calls]} if calls in POLICY_FOR_CALLS else {},
-        managed=list(MANAGED_FOR_CALLS.get(calls, [])),
-        keys=[key], tags={"owner": roster.heads["platform"].email, "workload": name.removeprefix("svc-")},
+        calls=calls, groups=[GROUP_FOR_CALLS[calls]] if grouped else [], keys=[key], tags=tags,
     )
 
 

@@ -25,9 +25,10 @@ Fills, with the AWS behaviour each one follows:
   ``ACTION_LEVEL`` adds tracked
   actions for the services AWS tracks (EC2, IAM, Lambda, S3).
 - iam ``GetCredentialReport`` (IAM user guide, "Getting credential reports"):
-  the ``<root_account>`` row first, ``N/A`` / ``no_information`` exactly as
-  documented, last-used region and service of keys, and the real
-  ``GeneratedTime``.
+  the ``<root_account>`` row first (with its MFA and access key, which only
+  the root user itself can create, set by ``set_root_credentials``), ``N/A``
+  / ``no_information`` exactly as documented, last-used region and service
+  of keys, and the real ``GeneratedTime``.
 - sso-admin provisioning (SSO Admin API reference, CreateAccountAssignment,
   ProvisionPermissionSet, ListPermissionSetsProvisionedToAccount,
   ListAccountsForProvisionedPermissionSet): a permission set is provisioned
@@ -65,8 +66,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
+import botocore.session
 import moto.cloudtrail.models
 import moto.iam.models
 from moto.cloudtrail.models import cloudtrail_backends
@@ -144,9 +147,15 @@ _NAME_PARTS = {key.lower(): key for key in Name._fields}
 
 
 def _user_meta(store: IdentityStoreData, user_id: str) -> dict[str, Any]:
+    """What AWS keeps beside the attributes moto stores: status, times, ARN and revision.
+
+    Current service models make ``UserArn`` and ``Revision`` required in every
+    User (and in UpdateUser's answer); the revision changes with each update.
+    """
     table = store.__dict__.setdefault("gap_user_meta", {})
     if user_id not in table:
-        table[user_id] = {"UserStatus": "ENABLED", "CreatedAt": now(), "UpdatedAt": now()}
+        table[user_id] = {"UserStatus": "ENABLED", "CreatedAt": now(), "UpdatedAt": now(),
+                          "UserArn": f"arn:aws:identitystore:::user/{user_id}", "Revision": "1"}
     return table[user_id]
 
 
@@ -166,12 +175,19 @@ def set_idc_user_times(
     meta["UpdatedAt"] = updated or created
 
 
+@cache
+def _members(service: str, shape: str) -> frozenset[str]:
+    """The members a shape has in the installed service model (AWS adds fields over time)."""
+    return frozenset(botocore.session.get_session().get_service_model(service).shape_for(shape).members)
+
+
 def _user_view(store: IdentityStoreData, user: User) -> dict[str, Any]:
     view = {key: value for key, value in user._asdict().items() if value not in (None, "", [])}
     if user.Name is not None:
         view["Name"] = {key: value for key, value in user.Name._asdict().items() if value}
     view.update(_user_meta(store, user.UserId))
-    return view
+    allowed = _members("identitystore", "User")
+    return {key: value for key, value in view.items() if key in allowed}
 
 
 def _describe_user(self: IdentityStoreResponse) -> ActionResult:
@@ -232,9 +248,12 @@ def _update_user(self: IdentityStoreResponse) -> ActionResult:
     for operation in operations:
         _apply_user_operation(store, fields, meta, operation)
     meta["UpdatedAt"] = now()
+    meta["Revision"] = str(int(meta["Revision"]) + 1)
     store.users[user.UserId] = User(**fields)
     store.gap_user_meta[user.UserId] = meta
-    return ActionResult({})
+    answer = {"IdentityStoreId": store_id, "UserId": user.UserId, "UserArn": meta["UserArn"], "Revision": meta["Revision"]}
+    allowed = _members("identitystore", "UpdateUserResponse")  # empty in older models, four members in newer
+    return ActionResult({key: value for key, value in answer.items() if key in allowed})
 
 
 # --- CloudTrail: LookupEvents ---------------------------------------------------
@@ -527,11 +546,15 @@ def _get_service_last_accessed_details(self: IamResponse) -> ActionResult:
 
 @dataclass
 class RootCredentials:
-    """What the root user's credential report row says (no API sets these)."""
+    """What the root user's credential report row says (no API sets these; only root can make its key)."""
 
     created: datetime
     password_last_used: datetime | None = None
     mfa_active: bool = False
+    access_key_created: datetime | None = None  # None: no root access key
+    access_key_last_used: datetime | None = None
+    access_key_last_used_region: str | None = None
+    access_key_last_used_service: str | None = None
 
 
 def set_root_credentials(account_id: str, root: RootCredentials) -> None:
@@ -592,11 +615,14 @@ def _user_row(user: Any) -> str:
 
 def _root_row(backend: IAMBackend) -> str:
     root: RootCredentials = backend.__dict__.get("gap_root") or RootCredentials(created=now())
+    key = ["false", "N/A", "N/A", "N/A", "N/A"]
+    if root.access_key_created is not None:
+        key = ["true", _iso(root.access_key_created), _iso(root.access_key_last_used),
+               root.access_key_last_used_region or "N/A", root.access_key_last_used_service or "N/A"]
     columns = [
         "<root_account>", f"arn:{backend.partition}:iam::{backend.account_id}:root", _iso(root.created),
         "not_supported", _iso(root.password_last_used, "no_information"), "not_supported", "not_supported",
-        str(root.mfa_active).lower(), "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "N/A", "N/A", "N/A",
-        "false", "N/A", "false", "N/A",
+        str(root.mfa_active).lower(), *key, "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "false", "N/A",
     ]
     return ",".join(columns)
 

@@ -1,8 +1,9 @@
 """The sandbox's plan: what the organisation holds and what everyone did, before any API call.
 
 A ``World`` is a pure function of (size, seed, as-of): the estate
-(``estate.py``), the people and the problems planted among them
-(``plants.py``), and every principal's activity as a list of times. The
+(``estate.py``), the people and the problems planted among them and in
+the estate (``plants.py``, ``access_plants.py``, ``iam_plants.py``), and
+every principal's activity as a list of times. The
 builder turns it into AWS resources; the activity module turns it into
 CloudTrail records; both only read it. Accounts are named by a stable
 ``key`` until the build knows their ids.
@@ -27,11 +28,26 @@ IDC_INACTIVE_DAYS = 90
 IDC_NEVER_SIGNED_IN_GRACE_DAYS = 30
 BREAK_GLASS_RECENT_DAYS = 30
 CLEAN_RECENT_DAYS = 30
+ROLE_UNUSED_DAYS = 90
+IAM_USER_INACTIVE_DAYS = 90
+ROOT_USE_DAYS = 90
+UNUSED_ASSIGNMENT_DAYS = 90
+LEAVE_ACTIVITY_DAYS = 7  # use by a person on leave this recent is reported
 COVERAGE_DAYS = 25  # every assignment a user holds is used within this many days of their last sign-in
 
 PROBLEMS = (
-    "leaver", "not_in_hr", "idc_inactive", "idc_never_signed_in", "expired_contractor", "mover", "key_unused",
-    "key_old", "console_no_mfa", "direct_admin_assignment", "break_glass_used", "on_leave_used_access",
+    # people and their Identity Center users
+    "leaver", "not_in_hr", "idc_inactive", "idc_never_signed_in", "expired_contractor", "mover",
+    "on_leave_used_access", "beyond_birthright",
+    # the shape of Identity Center access
+    "direct_admin_assignment", "direct_user_assignment", "assignment_unused", "admin_access", "risky_permission_set",
+    "empty_group_with_assignments", "unassigned_permission_set", "assignment_to_deleted_user",
+    # IAM users, keys and roles
+    "key_unused", "key_old", "console_no_mfa", "keys_on_console_no_mfa", "two_active_keys", "iam_user_no_owner",
+    "iam_user_owner_left", "user_direct_policy", "iam_admin_user", "iam_user_inactive", "role_unused",
+    "unused_services",
+    # root users and break-glass
+    "root_access_key", "root_without_mfa", "root_used", "break_glass_used", "break_glass_role_used",
 )
 
 
@@ -91,6 +107,7 @@ class IdcUserPlan:
     sessions: list[Session] = field(default_factory=list)
     person: Person | None = None
     breakglass: bool = False
+    deleted: bool = False  # deleted from the identity store after its assignments were made
 
 
 @dataclass
@@ -144,6 +161,18 @@ class RolePlan:
     inline: dict[str, dict] = field(default_factory=dict)
     sessions: list[datetime] = field(default_factory=list)
     description: str = ""
+    session_prefix: str = "ci"  # role session names of a caller in another account: <prefix>-00001, ...
+
+
+@dataclass
+class RootPlan:
+    """An account's root user: console sign-ins, MFA, and an access key whose last use predates the trail."""
+
+    logins: list[datetime] = field(default_factory=list)
+    mfa: bool = True
+    key_created: datetime | None = None
+    key_last_used: datetime | None = None
+    key_last_used_service: str | None = None
 
 
 @dataclass
@@ -154,6 +183,8 @@ class Plant:
     account_key: str | None
     detail: dict
     key: KeyPlan | None = field(default=None, repr=False)  # the access key concerned, for its id
+    # The IdC user whose id names the principal once built (a deleted user leaves nothing else behind).
+    user_id_of: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -175,7 +206,9 @@ class World:
     iam_groups: list[IamGroupPlan] = field(default_factory=list)
     policies: list[PolicyPlan] = field(default_factory=list)
     roles: list[RolePlan] = field(default_factory=list)
-    root_logins: dict[str, list[datetime]] = field(default_factory=dict)
+    roots: dict[str, RootPlan] = field(default_factory=dict)  # account key -> root user (absent: defaults)
+    department_groups: dict[str, list[str]] = field(default_factory=dict)  # birthright groups, for the config
+    shared_groups: list[str] = field(default_factory=list)
     plants: list[Plant] = field(default_factory=list)
     boundary: list[Plant] = field(default_factory=list)
     clean: list[tuple[str, str, str | None]] = field(default_factory=list)
@@ -195,6 +228,9 @@ class World:
 
     def management(self) -> AccountPlan:
         return next(a for a in self.accounts if a.management)
+
+    def root(self, account_key: str) -> RootPlan:
+        return self.roots.setdefault(account_key, RootPlan())
 
 
 class Clock:

@@ -15,9 +15,12 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auditor.sandbox.plan import Plant, World
+from auditor.sandbox.plan import Plant
+
+if TYPE_CHECKING:
+    from auditor.sandbox.build import Built
 
 REGION = "us-east-1"  # the home region of Identity Center and the trail
 _lock = threading.Lock()
@@ -29,8 +32,9 @@ class Planted:
     """One lifecycle problem deliberately planted (or, in ``Sandbox.boundary``, a case just short of one)."""
 
     problem: str
-    principal_type: str  # idc_user | iam_user | access_key | permission_set | root ...
-    name: str  # IdC user name, IAM user name or permission set name
+    principal_type: str  # idc_user | idc_group | iam_user | iam_role | access_key | permission_set | root
+    name: str  # the principal's name (IdC user or group, IAM user or role, permission set, "root"); a deleted
+    # IdC user's id, the only name left of it
     account_id: str | None
     detail: dict
 
@@ -54,6 +58,8 @@ class Sandbox:
     accounts: dict[str, str] = field(default_factory=dict)  # account name -> id
     identity_store_id: str = ""
     instance_arn: str = ""
+    config_file: Path | None = None  # beside the HR feed: settings for `auditor run --config`
+    planted_file: Path | None = None  # beside the HR feed: planted, boundary and clean as JSON
     _server: Any = field(default=None, repr=False)
 
     def env(self) -> dict[str, str]:
@@ -107,12 +113,13 @@ def _start_server(port: int, size: str, seed: int, as_of: datetime) -> tuple[Any
     return server, f"http://{host}:{bound}"
 
 
-def _planted(plant: Plant, world: World, account_ids: dict[str, str]) -> Planted:
+def _planted(plant: Plant, built: Built) -> Planted:
     detail = dict(plant.detail)
     if plant.key is not None:
         detail["access_key_id"] = plant.key.key_id
-    account_id = account_ids[plant.account_key] if plant.account_key else None
-    return Planted(plant.problem, plant.principal_type, plant.name, account_id, detail)
+    account_id = built.account_ids[plant.account_key] if plant.account_key else None
+    name = built.user_ids[plant.user_id_of] if plant.user_id_of else plant.name
+    return Planted(plant.problem, plant.principal_type, name, account_id, detail)
 
 
 def start_sandbox(*, size: str = "small", seed: int = 1, as_of: datetime | None = None, workdir: Path,
@@ -121,6 +128,8 @@ def start_sandbox(*, size: str = "small", seed: int = 1, as_of: datetime | None 
 
     ``as_of`` defaults to now (UTC) truncated to the minute; everything the
     product reads is placed relative to it, even when it lies in the past.
+    ``workdir`` receives hr.csv, config.toml (settings for ``auditor run
+    --config``) and planted.json (see ``workdir.py``).
     Only one sandbox lives per process: starting one closes the previous
     one and resets moto's process-wide state.
     """
@@ -129,6 +138,7 @@ def start_sandbox(*, size: str = "small", seed: int = 1, as_of: datetime | None 
     from auditor.sandbox.build import Clients, build
     from auditor.sandbox.people import write_hr_csv
     from auditor.sandbox.trail import deliver
+    from auditor.sandbox.workdir import write_config, write_planted
     from auditor.sandbox.world import plan_world
 
     as_of = default_as_of() if as_of is None else as_of
@@ -150,17 +160,19 @@ def start_sandbox(*, size: str = "small", seed: int = 1, as_of: datetime | None 
         deliver(world, built, records)
         backdate(world, built, records)
         sandbox.hr_feed = write_hr_csv(Path(workdir) / "hr.csv", world.people)
+        ids = built.account_ids
+        sandbox.management_account_id, sandbox.organization_id = built.management_id, built.organization_id
+        sandbox.trail_bucket, sandbox.identity_store_id, sandbox.instance_arn = (
+            built.trail_bucket, built.identity_store_id, built.instance_arn)
+        sandbox.accounts = {world.account(key).name: account_id for key, account_id in ids.items()}
+        sandbox.planted = [_planted(p, built) for p in world.plants]
+        sandbox.boundary = [_planted(p, built) for p in world.boundary]
+        sandbox.clean = [(kind, name, ids[key] if key else None) for kind, name, key in world.clean]
+        sandbox.config_file = write_config(world, Path(workdir), sandbox.hr_feed)
+        sandbox.planted_file = write_planted(sandbox, Path(workdir))
     except BaseException:
         sandbox.close()
         raise
-    ids = built.account_ids
-    sandbox.management_account_id, sandbox.organization_id = built.management_id, built.organization_id
-    sandbox.trail_bucket, sandbox.identity_store_id, sandbox.instance_arn = (
-        built.trail_bucket, built.identity_store_id, built.instance_arn)
-    sandbox.accounts = {world.account(key).name: account_id for key, account_id in ids.items()}
-    sandbox.planted = [_planted(p, world, ids) for p in world.plants]
-    sandbox.boundary = [_planted(p, world, ids) for p in world.boundary]
-    sandbox.clean = [(kind, name, ids[key] if key else None) for kind, name, key in world.clean]
     return sandbox
 
 
@@ -175,6 +187,8 @@ def serve(*, size: str, seed: int, as_of: datetime | None, workdir: Path, port: 
             for name, value in sandbox.env().items():
                 print(f"export {name}={value}")
             print(f"HR feed: {sandbox.hr_feed}")
+            print(f"settings for `auditor run --config`: {sandbox.config_file}")
+            print(f"planted problems: {sandbox.planted_file}")
             print(f"organisation trail bucket: {sandbox.trail_bucket}")
             print("Ctrl-C to stop.", flush=True)
             stop.wait()

@@ -8,7 +8,8 @@ from datetime import datetime
 from auditor.sandbox.estate import SIZES, plan_accounts, plan_iam, plan_identity_center
 from auditor.sandbox.people import Roster
 from auditor.sandbox.plan import Clock, World
-from auditor.sandbox.plants import Population, populate
+from auditor.sandbox.plants import populate
+from auditor.sandbox.population import Population
 
 COMPANIES = ("Northwind Analytics", "Bluefin Logistics", "Kestrel Health", "Tallis Robotics", "Corvid Energy",
              "Larkspur Payments", "Osprey Media", "Juniper Freight")
@@ -30,7 +31,7 @@ def plan_world(size: str, seed: int, as_of: datetime, region: str) -> World:
     plan_accounts(world, spec, roster, clock)
     plan_identity_center(world, spec, clock)
     plan_iam(world, spec, roster, clock)
-    world.root_logins[world.management().key] = [clock.work_time(clock.day(rng.uniform(100, 115)))]
+    world.root(world.management().key).logins.append(clock.work_time(clock.day(rng.uniform(100, 115))))
     populate(population)
     world.people = roster.people
     return world

@@ -78,6 +78,8 @@ def test_run_against_a_separately_started_server_reports_the_demo_estate(tmp_pat
         }
         run = _auditor(
             "run",
+            "--config",
+            str(tmp_path / "served" / "config.toml"),  # the settings the demo audits its estate with
             "--out",
             str(tmp_path / "run"),
             "--hr-feed",

@@ -27,19 +27,53 @@ RULE_FOR = {
     "mover": "idc-mover-keeps-old-access",
     "break_glass_used": "emergency-access-used",
     "on_leave_used_access": "idc-access-used-on-leave",
+    "beyond_birthright": "idc-access-beyond-birthright",
+    "direct_user_assignment": "idc-direct-user-assignment",
+    "assignment_unused": "idc-assignment-unused",
+    "admin_access": "idc-admin-access",
+    "risky_permission_set": "idc-permission-set-risky-policy",
+    "empty_group_with_assignments": "idc-group-empty-with-assignments",
+    "assignment_to_deleted_user": "idc-assignment-to-missing-principal",
+    "keys_on_console_no_mfa": "iam-keys-on-console-user-without-mfa",
+    "two_active_keys": "iam-user-two-active-keys",
+    "iam_user_no_owner": "iam-user-without-owner",
+    "iam_user_owner_left": "iam-user-without-owner",
+    "user_direct_policy": "iam-user-direct-policy",
+    "iam_admin_user": "iam-admin-policy-attached",
+    "iam_user_inactive": "iam-user-inactive",
+    "role_unused": "iam-role-unused",
+    "unused_services": "iam-unused-services",
+    "root_access_key": "iam-root-access-key",
+    "root_without_mfa": "iam-root-without-mfa",
+    "root_used": "iam-root-used",
+    "break_glass_role_used": "emergency-access-used",
 }
 MEDIUM_OR_HIGHER = {"critical", "high", "medium"}
 
 
 @pytest.fixture(scope="module")
 def run_output(tmp_path_factory, sandbox):
+    """`auditor run --config` with the settings the sandbox wrote beside its HR feed."""
     out = tmp_path_factory.mktemp("run")
     env = sandbox.env()
+    workdir = sandbox.hr_feed.parent
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
         patch.delenv("AWS_PROFILE", raising=False)
-        code = main(["run", "--out", str(out), "--hr-feed", str(sandbox.hr_feed), "--as-of", sandbox.as_of.isoformat()])
+        code = main(
+            [
+                "run",
+                "--config",
+                str(workdir / "config.toml"),
+                "--out",
+                str(out),
+                "--hr-feed",
+                str(sandbox.hr_feed),
+                "--as-of",
+                sandbox.as_of.isoformat(),
+            ]
+        )
     findings = json.loads((out / "findings.json").read_text())
     return code, out, findings
 
@@ -101,10 +135,11 @@ def test_manifest_records_every_source_with_coverage(run_output, sandbox):
     assert trail and all(s["status"] == "ok" and s["coverage_start"] and s["coverage_end"] for s in trail)
 
 
-def test_analyze_reproduces_the_findings_offline(run_output, tmp_path):
+def test_analyze_reproduces_the_findings_offline(run_output, sandbox, tmp_path):
     _, out, findings = run_output
     again = tmp_path / "again"
-    assert main(["analyze", "--snapshot", str(out / "snapshot"), "--out", str(again)]) == 0
+    config = sandbox.hr_feed.parent / "config.toml"  # the same settings as the run
+    assert main(["analyze", "--snapshot", str(out / "snapshot"), "--out", str(again), "--config", str(config)]) == 0
     reanalysed = json.loads((again / "findings.json").read_text())
     # the run was recorded in the state store, so what was new then is open now
     assert {f["status"] for f in reanalysed} <= {"open", "suppressed"}

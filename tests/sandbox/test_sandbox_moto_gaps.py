@@ -44,7 +44,7 @@ def test_update_user_disables_and_renames(tiny, scratch_user):
         {"AttributePath": "name.givenName", "AttributeValue": "Renamed"},
         {"AttributePath": "title", "AttributeValue": "Departed"},
     ])
-    assert conforms(store, "UpdateUser", response) == {}
+    conforms(store, "UpdateUser", response)  # whatever the installed model requires (newer ones: ARN, revision)
     user = conforms(store, "DescribeUser", store.describe_user(IdentityStoreId=tiny.identity_store_id, UserId=user_id))
     assert (user["UserStatus"], user["Name"]["GivenName"], user["Title"]) == ("DISABLED", "Renamed", "Departed")
     assert user["UpdatedAt"] == tiny.as_of and user["CreatedAt"] <= user["UpdatedAt"]
@@ -165,7 +165,7 @@ def test_credential_report_matches_the_key_and_password_apis(tiny, aws):
     row = rows[plant.name]
     assert (row["password_enabled"], row["mfa_active"], row["access_key_1_active"]) == ("true", "false", "false")
     assert row["password_last_used"] == plant.detail["password_last_used"]
-    keyed = [(name, r) for name, r in rows.items() if r["access_key_1_active"] == "true"]
+    keyed = [(name, r) for name, r in rows.items() if r["access_key_1_active"] == "true" and name != "<root_account>"]
     assert keyed
     for name, key_row in keyed:
         key = iam.list_access_keys(UserName=name)["AccessKeyMetadata"][0]

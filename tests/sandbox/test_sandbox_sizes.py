@@ -39,7 +39,7 @@ def test_same_seed_and_as_of_rebuild_the_same_sandbox(tiny, elsewhere):
     assert elsewhere["tiny"] == fingerprint(tiny)
 
 
-@pytest.mark.parametrize(("size", "accounts", "people"), [("tiny", 3, 12), ("small", 5, 40), ("medium", 12, 300)])
+@pytest.mark.parametrize(("size", "accounts", "people"), [("tiny", 3, 40), ("small", 5, 75), ("medium", 12, 300)])
 def test_each_size_builds_with_every_problem_planted(elsewhere, size, accounts, people):
     built = elsewhere[size]
     assert len(built["accounts"]) == accounts

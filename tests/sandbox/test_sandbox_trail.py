@@ -123,14 +123,16 @@ def test_iam_key_calls_carry_the_real_key_ids_and_root_signs_in_in_us_east_1(tin
 
 
 def last_sign_in(tiny, aws, records) -> dict[str, datetime]:
-    """Each Identity Center user's last successful sign-in, keyed by user name (old and new shapes)."""
+    """Each Identity Center user's last successful sign-in, keyed by user name (old and new shapes); a user
+    deleted since is keyed by its id, the only name left of it."""
     users = aws.paginate(aws.client("identitystore"), "list_users", "Users", IdentityStoreId=tiny.identity_store_id)
     names = {u["UserId"]: u["UserName"] for u in users}
     last: dict[str, datetime] = {}
     for record in records:
         if record["eventName"] == "UserAuthentication":
             identity = record["userIdentity"]
-            name = identity.get("userName") or names[identity["onBehalfOf"]["userId"]]
+            user_id = identity.get("onBehalfOf", {}).get("userId")
+            name = identity.get("userName") or names.get(user_id, user_id)
             last[name] = max(last.get(name, when(record)), when(record))
     return last
 

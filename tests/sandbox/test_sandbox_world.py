@@ -8,14 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from auditor.sandbox.estate import SIZES
+from auditor.sandbox.people import DEPARTMENTS
 from auditor.sandbox.plan import (
     BREAK_GLASS_RECENT_DAYS,
     CLEAN_RECENT_DAYS,
+    IAM_USER_INACTIVE_DAYS,
     IDC_INACTIVE_DAYS,
     IDC_NEVER_SIGNED_IN_GRACE_DAYS,
     KEY_MAX_AGE_DAYS,
     KEY_UNUSED_DAYS,
     PROBLEMS,
+    ROLE_UNUSED_DAYS,
+    ROOT_USE_DAYS,
 )
 from auditor.sandbox.world import plan_world
 
@@ -32,7 +36,7 @@ def test_each_size_plants_every_problem(world):
 
 
 def test_sizes_have_their_accounts_and_people(world):
-    accounts, people = {"tiny": (3, 12), "small": (5, 40), "medium": (12, 300)}[world.size]
+    accounts, people = {"tiny": (3, 40), "small": (5, 75), "medium": (12, 300)}[world.size]
     assert len(world.accounts) == accounts
     assert people <= len(world.people) <= people * 1.35
     assert any(a.environment == "production" for a in world.accounts)
@@ -49,9 +53,39 @@ def test_a_boundary_case_sits_just_inside_each_threshold(world):
         "idc_inactive": ("days_inactive", IDC_INACTIVE_DAYS - 1),
         "idc_never_signed_in": ("days_since_created", IDC_NEVER_SIGNED_IN_GRACE_DAYS - 1),
         "break_glass_used": ("days_ago", BREAK_GLASS_RECENT_DAYS + 1),
+        "iam_user_inactive": ("days_idle", IAM_USER_INACTIVE_DAYS - 1),
+        "role_unused": ("days_unused", ROLE_UNUSED_DAYS - 1),
     }
+    if world.size != "tiny":  # the tiny organisation has no account left without a root plant
+        days["root_used"] = ("days_ago", ROOT_USE_DAYS + 1)
     seen = {(b.problem, b.detail.get(days[b.problem][0])) for b in world.boundary if b.problem in days}
     assert seen >= {(problem, value) for problem, (_, value) in days.items()}
+
+
+def test_no_principal_is_both_clean_and_planted(world):
+    involved = {(p.principal_type, p.name, p.account_key) for p in world.plants + world.boundary}
+    involved |= {("iam_user", p.name, p.account_key) for p in world.plants + world.boundary
+                 if p.principal_type == "access_key"}
+    assert not involved & {(kind, name, account) for kind, name, account in world.clean}
+    clean_kinds = {kind for kind, _, _ in world.clean}
+    assert {"idc_user", "idc_group", "iam_user", "access_key", "iam_role", "permission_set"} <= clean_kinds
+
+
+def test_departments_map_to_birthright_groups_that_clean_users_keep_to(world):
+    assert {p.department for p in world.people} <= set(world.department_groups)
+    assert {g for groups in world.department_groups.values() for g in groups} <= set(world.groups)
+    clean = {name for kind, name, _ in world.clean if kind == "idc_user"}
+    for user in (u for u in world.idc_users if u.user_name in clean and u.person):
+        assert set(user.groups) <= set(world.department_groups[user.person.department]), user.user_name
+    assert all(not world.department_groups[d] for d, spec in DEPARTMENTS.items() if d in world.department_groups
+               and not spec.group)
+
+
+def test_root_plants_sit_in_different_accounts(world):
+    roots = [p for p in world.plants if p.principal_type == "root"]
+    assert sorted(p.problem for p in roots) == ["root_access_key", "root_used", "root_without_mfa"]
+    assert len({p.account_key for p in roots}) == 3
+    assert not world.roots[next(p.account_key for p in roots if p.problem == "root_without_mfa")].mfa
 
 
 def test_clean_identity_center_users_are_active_recent_and_grouped(world):
