@@ -75,8 +75,7 @@ class AwsContext:
         """
         session = self.session if account_id is None else self.session_for(account_id)
         with self._client_lock:
-            return session.client(service, region_name=region or self.region,
-                                  config=client_config(self.total_attempts))
+            return session.client(service, region_name=region or self.region, config=client_config(self.total_attempts))
 
     @property
     def partition(self) -> str:

@@ -152,7 +152,9 @@ def _record(rng: random.Random, when: datetime, pool: list[tuple[str, dict, str]
         "requestID": f"{rng.randrange(16**32):032x}",
         "eventID": f"{rng.randrange(16**32):032x}",
         "readOnly": True,
-        "resources": [{"accountId": account, "type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::bucket/{rng.randrange(10**9)}"}],
+        "resources": [
+            {"accountId": account, "type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::bucket/{rng.randrange(10**9)}"}
+        ],
         "eventType": "AwsApiCall",
         "managementEvent": True,
         "recipientAccountId": account,
@@ -207,9 +209,11 @@ def main() -> None:
         blobs = [path.read_bytes() for path in paths]
         total = args.objects * args.records
         inflated = sum(len(gunzip(blob)) for blob in blobs)
-        print(f"{args.objects} objects x {args.records} records = {total:,} records; "
-              f"{sum(map(len, blobs)) / 1e6:.1f} MB gzip, {inflated / 1e6:.1f} MB JSON "
-              f"(generated in {time.perf_counter() - began:.1f} s)")
+        print(
+            f"{args.objects} objects x {args.records} records = {total:,} records; "
+            f"{sum(map(len, blobs)) / 1e6:.1f} MB gzip, {inflated / 1e6:.1f} MB JSON "
+            f"(generated in {time.perf_counter() - began:.1f} s)"
+        )
 
         def timed(label: str, work) -> float:
             elapsed = float("inf")
@@ -247,8 +251,10 @@ def main() -> None:
                     combined.merge(reducer)
 
         parallel = timed(f"reduce ({args.workers} threads)", threaded)
-        print(f"relative to gunzip: decode {decode / floor:.2f}x, reduce {reduce / floor:.2f}x, "
-              f"threaded {parallel / floor:.2f}x; {len(merged.activities()):,} activity records")
+        print(
+            f"relative to gunzip: decode {decode / floor:.2f}x, reduce {reduce / floor:.2f}x, "
+            f"threaded {parallel / floor:.2f}x; {len(merged.activities()):,} activity records"
+        )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,10 @@ def main() -> None:
                 bucket = s3_backends[sandbox.management_account_id]["aws"].get_bucket(sandbox.trail_bucket)
                 objects = sum(1 for key in bucket.keys if "/CloudTrail/" in key)
                 problems = Counter(p.problem for p in sandbox.planted)
-                print(f"{size:<8}{seconds:>9.1f}{len(sandbox.accounts):>10}{people:>8}{sum(problems.values()):>9}"
-                      f"{len(sandbox.clean):>7}{objects:>13}")
+                print(
+                    f"{size:<8}{seconds:>9.1f}{len(sandbox.accounts):>10}{people:>8}{sum(problems.values()):>9}"
+                    f"{len(sandbox.clean):>7}{objects:>13}"
+                )
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def permission_set_name(role_name: str) -> str | None:
     match = _SSO_ROLE.fullmatch(role_name)
     if match:
         return match.group(1)
-    return role_name[len(SSO_ROLE_PREFIX):] or None
+    return role_name[len(SSO_ROLE_PREFIX) :] or None
 
 
 def idc_key(user_id: str | None, user_name: str | None) -> str | None:

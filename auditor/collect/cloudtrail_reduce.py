@@ -94,7 +94,9 @@ class ActivityReducer:
 
     def activities(self) -> list[Activity]:
         """The reduced records, in a stable order."""
-        ordered = sorted(self._seen.items(), key=lambda item: (item[0][0], item[0][2] or "", item[0][1], item[0][3] or ""))
+        ordered = sorted(
+            self._seen.items(), key=lambda item: (item[0][0], item[0][2] or "", item[0][1], item[0][3] or "")
+        )
         return [
             Activity(kind=kind, key=key, account_id=account, detail=detail, first_seen=first, last_seen=last, events=n)
             for (kind, key, account, detail), (first, last, n) in ordered

@@ -92,7 +92,7 @@ def discover_layout(s3, bucket: str, prefix: str | None, organization_id: str | 
     """One listing of the root tells the layouts apart; without it, try both."""
     root = logs_root(prefix)
     try:
-        names = [folder[len(root):].rstrip("/") for folder in list_folders(s3, bucket, root)]
+        names = [folder[len(root) :].rstrip("/") for folder in list_folders(s3, bucket, root)]
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
         # a bucket policy may allow listing only deeper prefixes: let each account's listing tell
         return Layout(root, (organization_id,) if organization_id else (), None)
@@ -149,7 +149,7 @@ def list_day_range(s3, bucket: str, region_prefix: str, first_day: date, last_da
     for page in pages:
         for entry in page.get("Contents", []):
             key = entry["Key"]
-            if key[offset:offset + 10] > last:
+            if key[offset : offset + 10] > last:
                 return found
             log = parse_log_key(key, entry.get("Size", 0))
             if log is not None:

@@ -108,8 +108,9 @@ def _collect_account(
         problems.add(exc, "iam", "GetAccountAuthorizationDetails")
         users, groups, roles = None, [], []
 
-    detail: dict = {"credential_report_generated_at": report.generated_at.isoformat()
-                    if report and report.generated_at else None}
+    detail: dict = {
+        "credential_report_generated_at": report.generated_at.isoformat() if report and report.generated_at else None
+    }
     roots = []
     if report is not None and report.root is not None:
         roots.append(root_credentials(account_id, report.root))
@@ -278,8 +279,9 @@ def _access_keys(
     iam: Any, account_id: str, user_name: str, row: dict[str, str] | None, problems: Problems
 ) -> list[AccessKey]:
     try:
-        listed = [k for page in pages(iam, "list_access_keys", UserName=user_name)
-                  for k in page.get("AccessKeyMetadata", [])]
+        listed = [
+            k for page in pages(iam, "list_access_keys", UserName=user_name) for k in page.get("AccessKeyMetadata", [])
+        ]
     except Exception as exc:
         problems.add(exc, "iam", "ListAccessKeys", f"user {user_name}")
         return []
@@ -293,15 +295,17 @@ def _access_keys(
             except Exception as exc:
                 problems.add(exc, "iam", "GetAccessKeyLastUsed", f"key {raw['AccessKeyId']} of user {user_name}")
                 used = (None, None)
-        keys.append(AccessKey(
-            account_id=account_id,
-            user_name=user_name,
-            access_key_id=raw["AccessKeyId"],
-            status=raw.get("Status", "Active"),
-            created=utc(raw.get("CreateDate")),
-            last_used=used[0],
-            last_used_service=used[1],
-        ))
+        keys.append(
+            AccessKey(
+                account_id=account_id,
+                user_name=user_name,
+                access_key_id=raw["AccessKeyId"],
+                status=raw.get("Status", "Active"),
+                created=utc(raw.get("CreateDate")),
+                last_used=used[0],
+                last_used_service=used[1],
+            )
+        )
     return keys
 
 
@@ -311,9 +315,12 @@ def _key_use_from_report(row: dict[str, str] | None, key: dict) -> tuple[datetim
         return None
     created = utc(key.get("CreateDate"))
     active = key.get("Status") == "Active"
-    slots = [n for n in (1, 2)
-             if _same_second(report_time(row.get(f"access_key_{n}_last_rotated")), created)
-             and report_bool(row.get(f"access_key_{n}_active")) == active]
+    slots = [
+        n
+        for n in (1, 2)
+        if _same_second(report_time(row.get(f"access_key_{n}_last_rotated")), created)
+        and report_bool(row.get(f"access_key_{n}_active")) == active
+    ]
     if len(slots) != 1:
         return None
     n = slots[0]

@@ -171,8 +171,16 @@ def _from_management(ctx: AwsContext, accounts: list[Account]) -> bool:
 class _Reader:
     """The calls against one instance, with their errors and a count of calls per operation."""
 
-    def __init__(self, sso: Any, store: Any, instance_arn: str, identity_store_id: str, page_size: int,
-                 max_workers: int, progress: Progress) -> None:
+    def __init__(
+        self,
+        sso: Any,
+        store: Any,
+        instance_arn: str,
+        identity_store_id: str,
+        page_size: int,
+        max_workers: int,
+        progress: Progress,
+    ) -> None:
         self.sso, self.store = sso, store
         self.instance_arn, self.identity_store_id = instance_arn, identity_store_id
         self.page_size, self.max_workers, self.progress = page_size, max_workers, progress
@@ -202,20 +210,41 @@ class _Reader:
         except Exception as exc:
             self.problems.add(exc, "identitystore", "ListGroups")
             return None
-        groups = (IdcGroup(group_id=g["GroupId"], display_name=g.get("DisplayName") or g["GroupId"],
-                           description=g.get("Description")) for g in raw)
+        groups = (
+            IdcGroup(
+                group_id=g["GroupId"],
+                display_name=g.get("DisplayName") or g["GroupId"],
+                description=g.get("Description"),
+            )
+            for g in raw
+        )
         return list({group.group_id: group for group in groups}.values())
 
     def memberships(self, groups: list[IdcGroup]) -> list[GroupMembership] | None:
         def members(group: IdcGroup) -> list[GroupMembership]:
-            raw = self._list(self.store, "list_group_memberships", "GroupMemberships",
-                             IdentityStoreId=self.identity_store_id, GroupId=group.group_id)
-            return [GroupMembership(group_id=group.group_id, user_id=m["MemberId"]["UserId"],
-                                    membership_id=m.get("MembershipId"))
-                    for m in raw if m.get("MemberId", {}).get("UserId")]
+            raw = self._list(
+                self.store,
+                "list_group_memberships",
+                "GroupMemberships",
+                IdentityStoreId=self.identity_store_id,
+                GroupId=group.group_id,
+            )
+            return [
+                GroupMembership(
+                    group_id=group.group_id, user_id=m["MemberId"]["UserId"], membership_id=m.get("MembershipId")
+                )
+                for m in raw
+                if m.get("MemberId", {}).get("UserId")
+            ]
 
-        found = self._each("idc memberships", groups, members, "identitystore", "ListGroupMemberships",
-                           lambda group: f"group {group.group_id}")
+        found = self._each(
+            "idc memberships",
+            groups,
+            members,
+            "identitystore",
+            "ListGroupMemberships",
+            lambda group: f"group {group.group_id}",
+        )
         return _unique(found, lambda m: (m.group_id, m.user_id))
 
     # --- permission sets -------------------------------------------------------
@@ -230,8 +259,9 @@ class _Reader:
 
     def permission_sets(self, arns: list[str]) -> list[PermissionSet]:
         self.progress.start("idc permission sets", len(arns))
-        outcomes = fan_out(self._permission_set, arns, self.max_workers,
-                           on_done=lambda: self.progress.advance("idc permission sets"))
+        outcomes = fan_out(
+            self._permission_set, arns, self.max_workers, on_done=lambda: self.progress.advance("idc permission sets")
+        )
         self.progress.finish("idc permission sets")
         found = []
         for outcome in outcomes:
@@ -248,16 +278,28 @@ class _Reader:
         described = self.sso.describe_permission_set(**ids)["PermissionSet"]
         fields: dict = {}
         try:
-            fields["managed_policies"] = list(dict.fromkeys(
-                p["Arn"] for p in self._list(self.sso, "list_managed_policies_in_permission_set",
-                                             "AttachedManagedPolicies", **ids)))
+            fields["managed_policies"] = list(
+                dict.fromkeys(
+                    p["Arn"]
+                    for p in self._list(
+                        self.sso, "list_managed_policies_in_permission_set", "AttachedManagedPolicies", **ids
+                    )
+                )
+            )
         except Exception as exc:
             self.problems.add(exc, "sso-admin", "ListManagedPoliciesInPermissionSet", where)
         try:
-            fields["customer_managed_policies"] = list(dict.fromkeys(
-                f"{p.get('Path') or '/'}{p['Name']}"
-                for p in self._list(self.sso, "list_customer_managed_policy_references_in_permission_set",
-                                    "CustomerManagedPolicyReferences", **ids)))
+            fields["customer_managed_policies"] = list(
+                dict.fromkeys(
+                    f"{p.get('Path') or '/'}{p['Name']}"
+                    for p in self._list(
+                        self.sso,
+                        "list_customer_managed_policy_references_in_permission_set",
+                        "CustomerManagedPolicyReferences",
+                        **ids,
+                    )
+                )
+            )
         except Exception as exc:
             self.problems.add(exc, "sso-admin", "ListCustomerManagedPolicyReferencesInPermissionSet", where)
         try:
@@ -271,8 +313,11 @@ class _Reader:
             if error_code(exc) != "ResourceNotFoundException":  # AWS's answer for "no boundary"
                 self.problems.add(exc, "sso-admin", "GetPermissionsBoundaryForPermissionSet", where)
         try:
-            tags = [t for page in pages(self.sso, "list_tags_for_resource", InstanceArn=self.instance_arn,
-                                        ResourceArn=arn) for t in page.get("Tags", [])]
+            tags = [
+                t
+                for page in pages(self.sso, "list_tags_for_resource", InstanceArn=self.instance_arn, ResourceArn=arn)
+                for t in page.get("Tags", [])
+            ]
             fields["tags"] = {t["Key"]: t.get("Value", "") for t in tags}
         except Exception as exc:
             self.problems.add(exc, "sso-admin", "ListTagsForResource", where)
@@ -304,52 +349,101 @@ class _Reader:
             strategy = PER_ACCOUNT
         if strategy == PER_PRINCIPAL:
             return self._for_principals(principals or []), strategy
-        pairs = self._pairs_by_account(account_ids) if strategy == PER_ACCOUNT else \
-            self._pairs_by_permission_set(permission_set_arns or [])
+        pairs = (
+            self._pairs_by_account(account_ids)
+            if strategy == PER_ACCOUNT
+            else self._pairs_by_permission_set(permission_set_arns or [])
+        )
         if forced is None and switch_to_principals(len(pairs), n_principals):
             return self._for_principals(principals or []), f"{strategy} then {PER_PRINCIPAL}"
         return self._for_pairs(pairs), strategy
 
     def _pairs_by_account(self, account_ids: list[str]) -> list[tuple[str, str]]:
         def provisioned(account_id: str) -> list[tuple[str, str]]:
-            arns = self._list(self.sso, "list_permission_sets_provisioned_to_account", "PermissionSets",
-                              InstanceArn=self.instance_arn, AccountId=account_id)
+            arns = self._list(
+                self.sso,
+                "list_permission_sets_provisioned_to_account",
+                "PermissionSets",
+                InstanceArn=self.instance_arn,
+                AccountId=account_id,
+            )
             return [(account_id, arn) for arn in arns]
 
-        found = self._each("idc accounts", account_ids, provisioned, "sso-admin",
-                           "ListPermissionSetsProvisionedToAccount", lambda account_id: f"account {account_id}")
+        found = self._each(
+            "idc accounts",
+            account_ids,
+            provisioned,
+            "sso-admin",
+            "ListPermissionSetsProvisionedToAccount",
+            lambda account_id: f"account {account_id}",
+        )
         return sorted(set(found))
 
     def _pairs_by_permission_set(self, arns: list[str]) -> list[tuple[str, str]]:
         def provisioned(arn: str) -> list[tuple[str, str]]:
-            account_ids = self._list(self.sso, "list_accounts_for_provisioned_permission_set", "AccountIds",
-                                     InstanceArn=self.instance_arn, PermissionSetArn=arn)
+            account_ids = self._list(
+                self.sso,
+                "list_accounts_for_provisioned_permission_set",
+                "AccountIds",
+                InstanceArn=self.instance_arn,
+                PermissionSetArn=arn,
+            )
             return [(account_id, arn) for account_id in account_ids]
 
-        found = self._each("idc permission sets provisioned", arns, provisioned, "sso-admin",
-                           "ListAccountsForProvisionedPermissionSet", lambda arn: f"permission set {arn}")
+        found = self._each(
+            "idc permission sets provisioned",
+            arns,
+            provisioned,
+            "sso-admin",
+            "ListAccountsForProvisionedPermissionSet",
+            lambda arn: f"permission set {arn}",
+        )
         return sorted(set(found))
 
     def _for_pairs(self, pairs: list[tuple[str, str]]) -> list[AccountAssignment]:
         def assigned(pair: tuple[str, str]) -> list[AccountAssignment]:
             account_id, arn = pair
-            raw = self._list(self.sso, "list_account_assignments", "AccountAssignments",
-                             InstanceArn=self.instance_arn, AccountId=account_id, PermissionSetArn=arn)
+            raw = self._list(
+                self.sso,
+                "list_account_assignments",
+                "AccountAssignments",
+                InstanceArn=self.instance_arn,
+                AccountId=account_id,
+                PermissionSetArn=arn,
+            )
             return [_assignment(a, account_id, arn) for a in raw]
 
-        found = self._each("idc assignments", pairs, assigned, "sso-admin", "ListAccountAssignments",
-                           lambda pair: f"account {pair[0]} and permission set {pair[1]}")
+        found = self._each(
+            "idc assignments",
+            pairs,
+            assigned,
+            "sso-admin",
+            "ListAccountAssignments",
+            lambda pair: f"account {pair[0]} and permission set {pair[1]}",
+        )
         return _unique(found, _assignment_key)
 
     def _for_principals(self, principals: list[tuple[str, str]]) -> list[AccountAssignment]:
         def assigned(principal: tuple[str, str]) -> list[AccountAssignment]:
             kind, principal_id = principal
-            raw = self._list(self.sso, "list_account_assignments_for_principal", "AccountAssignments",
-                             InstanceArn=self.instance_arn, PrincipalId=principal_id, PrincipalType=kind)
+            raw = self._list(
+                self.sso,
+                "list_account_assignments_for_principal",
+                "AccountAssignments",
+                InstanceArn=self.instance_arn,
+                PrincipalId=principal_id,
+                PrincipalType=kind,
+            )
             return [_assignment({"PrincipalType": kind, "PrincipalId": principal_id, **a}) for a in raw]
 
-        found = self._each("idc assignments", principals, assigned, "sso-admin",
-                           "ListAccountAssignmentsForPrincipal", lambda p: f"{p[0].lower()} {p[1]}")
+        found = self._each(
+            "idc assignments",
+            principals,
+            assigned,
+            "sso-admin",
+            "ListAccountAssignmentsForPrincipal",
+            lambda p: f"{p[0].lower()} {p[1]}",
+        )
         return _unique(found, _assignment_key)
 
     # --- helpers -------------------------------------------------------------------
@@ -357,8 +451,15 @@ class _Reader:
     def _list(self, aws_client: Any, operation: str, key: str, **params: Any) -> list:
         return [item for page in pages(aws_client, operation, self.page_size, **params) for item in page.get(key, [])]
 
-    def _each(self, task: str, items: Iterable[T], work: Callable[[T], list], service: str, operation: str,
-              where: Callable[[T], str]) -> list:
+    def _each(
+        self,
+        task: str,
+        items: Iterable[T],
+        work: Callable[[T], list],
+        service: str,
+        operation: str,
+        where: Callable[[T], str],
+    ) -> list:
         """``work`` on every item concurrently; a failing item is recorded and the rest go on."""
         items = list(items)
         self.progress.start(task, len(items))

@@ -68,9 +68,7 @@ def collect_organizations(
     unique = list({raw["Id"]: raw for raw in listed}.values())  # never trust a listing to hold no duplicates
     problems = Problems()
     progress.start(SOURCE, len(unique))
-    outcomes = fan_out(
-        lambda raw: _tags(org, raw["Id"]), unique, max_workers, on_done=lambda: progress.advance(SOURCE)
-    )
+    outcomes = fan_out(lambda raw: _tags(org, raw["Id"]), unique, max_workers, on_done=lambda: progress.advance(SOURCE))
     accounts = []
     for outcome in outcomes:
         if outcome.error is not None:

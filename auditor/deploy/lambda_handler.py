@@ -154,4 +154,3 @@ def _s3_client():
     from auditor.aws import AwsContext
 
     return AwsContext.from_environment().client("s3")
-

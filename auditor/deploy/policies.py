@@ -65,8 +65,14 @@ def collector_policy(member_role_name: str = DEFAULT_ROLE) -> dict:
         for service, actions in sorted(by_service.items())
     ]
     if "sts:AssumeRole" in collector_permissions():
-        statements.append({"Sid": "AssumeMemberRole", "Effect": "Allow", "Action": ["sts:AssumeRole"],
-                           "Resource": f"arn:aws:iam::*:role/{member_role_name}"})
+        statements.append(
+            {
+                "Sid": "AssumeMemberRole",
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole"],
+                "Resource": f"arn:aws:iam::*:role/{member_role_name}",
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -110,7 +116,7 @@ def with_statements(template: str) -> str:
     """The template text with its generated block replaced by the current statements."""
     start, end = template.index(BEGIN), template.index(END)
     head = template[: template.index("\n", start) + 1]
-    return head + template_statements() + template[template.rindex("\n", 0, end) + 1:]
+    return head + template_statements() + template[template.rindex("\n", 0, end) + 1 :]
 
 
 def write(directory: Path, member_role_name: str = DEFAULT_ROLE) -> list[Path]:

@@ -62,8 +62,9 @@ class S3Workspace:
         """Write the state file back only if nobody replaced it meanwhile; returns the new ETag."""
         condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
         try:
-            answer = self.client.put_object(Bucket=self.bucket, Key=self.key(self.state_path),
-                                            Body=self.state_path.read_bytes(), **condition)
+            answer = self.client.put_object(
+                Bucket=self.bucket, Key=self.key(self.state_path), Body=self.state_path.read_bytes(), **condition
+            )
         except ClientError as exc:
             if error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise StateConflict(
@@ -87,7 +88,7 @@ class S3Workspace:
         found = False
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                target = self.root / item["Key"][len(self.prefix):]
+                target = self.root / item["Key"][len(self.prefix) :]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self.client.download_file(self.bucket, item["Key"], str(target))
                 found = True

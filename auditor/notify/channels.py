@@ -68,7 +68,9 @@ class SlackChannel:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
                 text = answer.read(200).decode("utf-8", "replace")
         except urllib.error.HTTPError as exc:
-            raise DeliveryError(f"Slack webhook answered HTTP {exc.code}", transient=exc.code == 429 or exc.code >= 500) from exc
+            raise DeliveryError(
+                f"Slack webhook answered HTTP {exc.code}", transient=exc.code == 429 or exc.code >= 500
+            ) from exc
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise DeliveryError(f"Slack webhook unreachable: {exc}", transient=True) from exc
         return f"slack: {text.strip() or 'ok'}"
@@ -115,8 +117,11 @@ def channels_from_settings(
         elif name == "outbox":
             sender = section["ses_sender"] or DEFAULT_SENDER
             delivery = OutboxDelivery(Path(section["outbox_dir"]), now, sender=sender)
-            made.append(MessageChannel(delivery, list(section["email_to"]), "outbox",
-                                       stem=f"digest-{now.strftime('%Y%m%dT%H%M%S%f')}"))
+            made.append(
+                MessageChannel(
+                    delivery, list(section["email_to"]), "outbox", stem=f"digest-{now.strftime('%Y%m%dT%H%M%S%f')}"
+                )
+            )
     return made
 
 

@@ -23,8 +23,11 @@ class NotifyResult:
     skipped: str | None = None  # why nothing was sent
 
     def summary(self) -> dict:
-        return {"sent": [c for c, _ in self.sent], "failed": [f"{c}: {e}" for c, e in self.failed],
-                "skipped": self.skipped}
+        return {
+            "sent": [c for c, _ in self.sent],
+            "failed": [f"{c}: {e}" for c, e in self.failed],
+            "skipped": self.skipped,
+        }
 
 
 def report_link(settings: Settings, out_dir: Path, location: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from auditor.remediate.population import Population
 
 OVERRIDE_HINT = (
-    "If this is deliberate, re-run with --override-breaker \"REASON\" (the reason is recorded in the audit log), "
+    'If this is deliberate, re-run with --override-breaker "REASON" (the reason is recorded in the audit log), '
     "or change [remediation] max_actions / max_share in config.toml."
 )
 

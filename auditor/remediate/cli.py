@@ -46,23 +46,35 @@ def register(subparsers: argparse._SubParsersAction, command: Callable[[str, str
     actions = parser.add_subparsers(dest="remediate_command", metavar="ACTION", required=True)
 
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = actions.add_parser(name, help=help_text, description=help_text, epilog=f"example: {EXAMPLES[name]}",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = actions.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"example: {EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         sub.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
         _state_arg(sub)
         return sub
 
     plan = action("plan", "Read each target's pre-state from AWS and write a reviewed plan (changes nothing).")
     plan.add_argument("--campaign", type=int, metavar="ID", help="revoke what a closed campaign's reviewers decided")
-    plan.add_argument("--findings", nargs="+", metavar="RULE",
-                      help="stale-access findings of these rules, under an explicit [remediation] policy, after notice")
+    plan.add_argument(
+        "--findings",
+        nargs="+",
+        metavar="RULE",
+        help="stale-access findings of these rules, under an explicit [remediation] policy, after notice",
+    )
     plan.add_argument("--out", type=Path, required=True, help="the plan file to write")
 
     apply = action("apply", "Apply a plan: a dry run that changes nothing unless --yes.")
     apply.add_argument("plan", type=Path, help="a plan file written by `auditor remediate plan`")
     apply.add_argument("--yes", action="store_true", help="really make the changes")
-    apply.add_argument("--override-breaker", metavar="REASON",
-                       help="apply a plan the circuit breaker refuses; the reason is recorded in the audit log")
+    apply.add_argument(
+        "--override-breaker",
+        metavar="REASON",
+        help="apply a plan the circuit breaker refuses; the reason is recorded in the audit log",
+    )
 
     verify = action("verify", "Re-read AWS and report whether each action of a run is in effect.")
     verify.add_argument("run_id", type=int, metavar="RUN_ID")
@@ -71,16 +83,22 @@ def register(subparsers: argparse._SubParsersAction, command: Callable[[str, str
     rollback.add_argument("run_id", type=int, metavar="RUN_ID")
     rollback.add_argument("--yes", action="store_true", help="really restore")
 
-    policy = actions.add_parser("policy", help="Print the IAM policy the remediation actions need.",
-                                epilog=f"example: {EXAMPLES['policy']}")
+    policy = actions.add_parser(
+        "policy", help="Print the IAM policy the remediation actions need.", epilog=f"example: {EXAMPLES['policy']}"
+    )
     policy.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
     return parser
 
 
 def handle(args: argparse.Namespace) -> int:
     """Run the chosen action; refusals print why and exit 1."""
-    handler = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify, "rollback": cmd_rollback,
-               "policy": cmd_policy}[args.remediate_command]
+    handler = {
+        "plan": cmd_plan,
+        "apply": cmd_apply,
+        "verify": cmd_verify,
+        "rollback": cmd_rollback,
+        "policy": cmd_policy,
+    }[args.remediate_command]
     try:
         return handler(args)
     except RemediationError as exc:
@@ -131,8 +149,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         source.update({"findings": args.findings, "run_id": selection.run_id})
         for outcome in selection.outcomes:
             print(f"  {outcome.status:<10} {outcome.rule_id} {outcome.principal}: {outcome.detail}")
-    plan = build_plan(revocations, clients=_clients(settings), settings=settings, now=now,
-                      population=population_from_store(store), source=source, created_by=actor)
+    plan = build_plan(
+        revocations,
+        clients=_clients(settings),
+        settings=settings,
+        now=now,
+        population=population_from_store(store),
+        source=source,
+        created_by=actor,
+    )
     save_plan(plan, args.out)
     print_plan(plan)
     print(f"plan: {args.out} (sha256 {plan.sha256})")
@@ -161,9 +186,17 @@ def print_plan(plan: Plan) -> None:
 def cmd_apply(args: argparse.Namespace) -> int:
     settings, store = _settings_and_store(args)
     plan = load_plan(args.plan)
-    result = apply_plan(plan, clients=_clients(settings), store=store, settings=settings, now=_now(),
-                        population=population_from_store(store), yes=args.yes,
-                        override_reason=args.override_breaker, actor=_actor())
+    result = apply_plan(
+        plan,
+        clients=_clients(settings),
+        store=store,
+        settings=settings,
+        now=_now(),
+        population=population_from_store(store),
+        yes=args.yes,
+        override_reason=args.override_breaker,
+        actor=_actor(),
+    )
     _print_result(result, "apply")
     return EXIT_ATTENTION if result.needs_attention() else EXIT_OK
 

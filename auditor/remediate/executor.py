@@ -52,8 +52,15 @@ class RunResult:
         return dict(Counter(o.status for o in self.outcomes))
 
     def needs_attention(self) -> list[Outcome]:
-        fine = {"done", "already_in_effect", "would_apply", "restored", "already_restored", "would_restore",
-                "not_changed"}
+        fine = {
+            "done",
+            "already_in_effect",
+            "would_apply",
+            "restored",
+            "already_restored",
+            "would_restore",
+            "not_changed",
+        }
         return [o for o in self.outcomes if o.status not in fine]
 
 
@@ -152,9 +159,7 @@ def apply_plan(
     return result
 
 
-def _dry_run(
-    plan: Plan, clients: Clients, journal: Journal, existing: RunRecord | None, verdict: Verdict
-) -> RunResult:
+def _dry_run(plan: Plan, clients: Clients, journal: Journal, existing: RunRecord | None, verdict: Verdict) -> RunResult:
     records = {r.action_id: r for r in journal.actions(existing.id)} if existing else {}
     outcomes = []
     for planned in plan.actions:
@@ -199,19 +204,42 @@ def _apply_one(planned: PlannedAction, record: ActionRecord, clients: Clients, j
     if action.revoked(current):
         if record.attempts > 0:  # our request took effect before the previous attempt was interrupted
             detail = "took effect before the previous attempt was interrupted"
-            journal.record(record, "remediate.action.done", status="done", after_state=current,
-                           result={"note": detail}, finished_at=now_text())
+            journal.record(
+                record,
+                "remediate.action.done",
+                status="done",
+                after_state=current,
+                result={"note": detail},
+                finished_at=now_text(),
+            )
             return outcome("done", detail)
-        journal.record(record, "remediate.action.already_in_effect", status="already_in_effect",
-                       pre_state=current, finished_at=now_text())
+        journal.record(
+            record,
+            "remediate.action.already_in_effect",
+            status="already_in_effect",
+            pre_state=current,
+            finished_at=now_text(),
+        )
         return outcome("already_in_effect", "already revoked when re-read (changed since planning): nothing to do")
     if not action.unchanged(current, planned.pre_state):
         detail = _drift(action, planned, current)
-        journal.record(record, "remediate.action.drifted", status="drifted", pre_state=current, error=detail,
-                       finished_at=now_text())
+        journal.record(
+            record,
+            "remediate.action.drifted",
+            status="drifted",
+            pre_state=current,
+            error=detail,
+            finished_at=now_text(),
+        )
         return outcome("drifted", detail)
-    journal.record(record, "remediate.action.started", status="started", pre_state=current,
-                   started_at=now_text(), count_attempt=True)
+    journal.record(
+        record,
+        "remediate.action.started",
+        status="started",
+        pre_state=current,
+        started_at=now_text(),
+        count_attempt=True,
+    )
     try:
         result = action.apply(clients, planned.target, current)
         after = action.read(clients, planned.target)
@@ -226,8 +254,9 @@ def _apply_one(planned: PlannedAction, record: ActionRecord, clients: Clients, j
         detail = "AWS accepted the change but a fresh read does not show it"
         journal.record(record, "remediate.action.failed", status="failed", error=detail, after_state=after)
         return outcome("failed", detail)
-    journal.record(record, "remediate.action.done", status="done", after_state=after, result=result,
-                   finished_at=now_text())
+    journal.record(
+        record, "remediate.action.done", status="done", after_state=after, result=result, finished_at=now_text()
+    )
     return outcome("done")
 
 
@@ -242,7 +271,9 @@ def _read_quietly(action: Action, clients: Clients, planned: PlannedAction) -> d
 # --- rollback --------------------------------------------------------------------------------
 
 
-def rollback_run(run_id: int, *, clients: Clients, store: Store, yes: bool = False, actor: str = "auditor") -> RunResult:
+def rollback_run(
+    run_id: int, *, clients: Clients, store: Store, yes: bool = False, actor: str = "auditor"
+) -> RunResult:
     """Restore the journaled pre-state of every action the run did, newest first (only with ``yes``).
 
     A target that changed again since the run (neither revoked nor restored)
@@ -277,22 +308,38 @@ def _rollback_one(record: ActionRecord, clients: Clients, journal: Journal, yes:
         current = action.read(clients, record.target)
     except FAILURES as exc:
         if yes:
-            journal.record(record, "remediate.rollback.failed", rollback_status="failed",
-                           rollback_error=f"cannot read: {explain(exc)}")
+            journal.record(
+                record,
+                "remediate.rollback.failed",
+                rollback_status="failed",
+                rollback_error=f"cannot read: {explain(exc)}",
+            )
         return outcome("failed", f"cannot read: {explain(exc)}")
     if action.same(current, pre):
         status = "restored" if record.rollback_attempts > 0 else "already_restored"
         if yes:
-            journal.record(record, f"remediate.rollback.{status}", rollback_status=status, rollback_state=current,
-                           rolled_back_at=now_text())
+            journal.record(
+                record,
+                f"remediate.rollback.{status}",
+                rollback_status=status,
+                rollback_state=current,
+                rolled_back_at=now_text(),
+            )
         return outcome(status)
     if not action.revoked(current):
-        detail = (f"changed again since the run: journaled pre-state "
-                  f"{ {k: pre.get(k) for k in action.compare} }, now { {k: current.get(k) for k in action.compare} }; "
-                  "skipped")
+        detail = (
+            f"changed again since the run: journaled pre-state "
+            f"{ {k: pre.get(k) for k in action.compare} }, now { {k: current.get(k) for k in action.compare} }; "
+            "skipped"
+        )
         if yes:
-            journal.record(record, "remediate.rollback.drifted", rollback_status="drifted", rollback_state=current,
-                           rollback_error=detail)
+            journal.record(
+                record,
+                "remediate.rollback.drifted",
+                rollback_status="drifted",
+                rollback_state=current,
+                rollback_error=detail,
+            )
         return outcome("drifted", detail)
     if not yes:
         return outcome("would_restore", action.rollback_note or "")
@@ -305,9 +352,16 @@ def _rollback_one(record: ActionRecord, clients: Clients, journal: Journal, yes:
         return outcome("failed", explain(exc))
     if not action.same(after, pre):
         detail = "AWS accepted the inverse but a fresh read does not show the pre-state"
-        journal.record(record, "remediate.rollback.failed", rollback_status="failed", rollback_state=after,
-                       rollback_error=detail)
+        journal.record(
+            record, "remediate.rollback.failed", rollback_status="failed", rollback_state=after, rollback_error=detail
+        )
         return outcome("failed", detail)
-    journal.record(record, "remediate.rollback.restored", rollback_status="restored", rollback_state=after,
-                   rolled_back_at=now_text(), audit_extra={"inverse_result": result})
+    journal.record(
+        record,
+        "remediate.rollback.restored",
+        rollback_status="restored",
+        rollback_state=after,
+        rolled_back_at=now_text(),
+        audit_extra={"inverse_result": result},
+    )
     return outcome("restored", action.rollback_note or "")

@@ -204,8 +204,13 @@ class Journal:
                 .where(table.c.run_id == record.run_id, table.c.action_id == record.action_id)
                 .values(**encoded)
             )
-        details = {"action_id": record.action_id, "kind": record.kind, "target": record.target, **values,
-                   **(audit_extra or {})}
+        details = {
+            "action_id": record.action_id,
+            "kind": record.kind,
+            "target": record.target,
+            **values,
+            **(audit_extra or {}),
+        }
         self.store.audit(
             audit_action, f"remediation run {record.run_id}: {record.description}", details, actor=self.actor
         )

@@ -63,8 +63,13 @@ class Notices:
             ).first()
         if row is None:
             return None
-        return Notice(row.id, row.finding_id, json.loads(row.recipients), row.message_path,
-                      datetime.fromisoformat(row.notified_at))
+        return Notice(
+            row.id,
+            row.finding_id,
+            json.loads(row.recipients),
+            row.message_path,
+            datetime.fromisoformat(row.notified_at),
+        )
 
     def send(self, finding: Finding, action: str, recipients: list[str], now: datetime, acts_on: datetime) -> Notice:
         """Write the message to the outbox, then record it; returns the notice."""
@@ -96,8 +101,15 @@ class Notices:
         self.store.audit(
             "remediate.notice.sent",
             f"finding {finding.finding_id}",
-            {"notice_id": notice_id, "rule_id": finding.rule_id, "principal": finding.principal.name,
-             "action": action, "recipients": recipients, "acts_on": acts_on.isoformat(), "message": str(path)},
+            {
+                "notice_id": notice_id,
+                "rule_id": finding.rule_id,
+                "principal": finding.principal.name,
+                "action": action,
+                "recipients": recipients,
+                "acts_on": acts_on.isoformat(),
+                "message": str(path),
+            },
             actor=self.actor,
         )
         return Notice(notice_id, finding.finding_id, recipients, str(path), now.astimezone(UTC))

@@ -32,13 +32,15 @@ class StalePolicy:
     action: str  # what the notice says will happen
 
 
-_DISABLE = StalePolicy("disable_inactive_users_after_days", RevocationKind.IDC_USER,
-                       "your Identity Center user will be disabled")
+_DISABLE = StalePolicy(
+    "disable_inactive_users_after_days", RevocationKind.IDC_USER, "your Identity Center user will be disabled"
+)
 POLICIES: dict[str, StalePolicy] = {
     "idc-user-inactive": _DISABLE,
     "idc-user-never-signed-in": _DISABLE,
-    "iam-access-key-unused": StalePolicy("deactivate_unused_keys_after_days", RevocationKind.IAM_ACCESS_KEY,
-                                         "the IAM access key will be deactivated"),
+    "iam-access-key-unused": StalePolicy(
+        "deactivate_unused_keys_after_days", RevocationKind.IAM_ACCESS_KEY, "the IAM access key will be deactivated"
+    ),
 }
 
 
@@ -119,8 +121,9 @@ def _consider(
 ) -> None:
     def note(status: str, detail: str) -> None:
         selection.outcomes.append(
-            StaleOutcome(finding.finding_id, finding.rule_id, finding.principal.name or finding.principal.id,
-                         status, detail)
+            StaleOutcome(
+                finding.finding_id, finding.rule_id, finding.principal.name or finding.principal.id, status, detail
+            )
         )
 
     idle = finding.evidence.get("days_idle")
@@ -141,12 +144,17 @@ def _consider(
         if not recipients:
             return note("ineligible", "no one to notify (no email, manager or [campaigns] fallback_reviewer)")
         sent = notices.send(finding, policy.action, recipients, now, now + timedelta(days=notice_days))
-        return note("noticed", f"notice sent to {', '.join(recipients)}; acts on or after "
-                               f"{(sent.notified_at + timedelta(days=notice_days)).date().isoformat()}")
+        return note(
+            "noticed",
+            f"notice sent to {', '.join(recipients)}; acts on or after "
+            f"{(sent.notified_at + timedelta(days=notice_days)).date().isoformat()}",
+        )
     acts_on = notice.notified_at + timedelta(days=notice_days)
     if now < acts_on:
-        return note("waiting", f"notice sent {notice.notified_at.date().isoformat()}; acts on or after "
-                               f"{acts_on.date().isoformat()}")
+        return note(
+            "waiting",
+            f"notice sent {notice.notified_at.date().isoformat()}; acts on or after {acts_on.date().isoformat()}",
+        )
     selection.revocations.append(
         Revocation(
             kind=policy.kind.value,
@@ -158,8 +166,11 @@ def _consider(
                 "finding_id": finding.finding_id,
                 "title": finding.title,
                 "evidence": finding.evidence,
-                "notice": {"id": notice.id, "notified_at": notice.notified_at.isoformat(),
-                           "recipients": notice.recipients},
+                "notice": {
+                    "id": notice.id,
+                    "notified_at": notice.notified_at.isoformat(),
+                    "recipients": notice.recipients,
+                },
             },
             principal=finding.principal,
             account_id=finding.account_id,

@@ -53,15 +53,17 @@ def verify_run(run_id: int, *, clients: Clients, store: Store, actor: str = "aud
 
 def _check(record: ActionRecord, clients: Clients) -> Check:
     if record.status != "done":
-        return Check(record.action_id, record.description, record.status, "unchanged by this run", None, None,
-                     record.error or "")
+        return Check(
+            record.action_id, record.description, record.status, "unchanged by this run", None, None, record.error or ""
+        )
     action = ACTIONS[record.kind]
     restored = record.rollback_status in ("restored", "already_restored")
     expected = "restored" if restored else "revoked"
     try:
         state = action.read(clients, record.target)
     except FAILURES as exc:
-        return Check(record.action_id, record.description, record.status, expected, False, None,
-                     f"cannot read: {explain(exc)}")
+        return Check(
+            record.action_id, record.description, record.status, expected, False, None, f"cannot read: {explain(exc)}"
+        )
     holds = action.same(state, record.pre_state or {}) if restored else action.revoked(state)
     return Check(record.action_id, record.description, record.status, expected, holds, state)

@@ -24,14 +24,22 @@ def _doc(*statements: dict) -> dict:
 # with PassRole on everything, which lets a holder make itself administrator (high).
 DATA_PIPELINE_OPS = _doc(
     {"Sid": "Buckets", "Effect": "Allow", "Action": ["s3:*"], "Resource": "*"},
-    {"Sid": "Jobs", "Effect": "Allow", "Action": ["glue:StartJobRun", "glue:GetJobRuns", "athena:StartQueryExecution",
-                                                  "athena:GetQueryExecution"], "Resource": "*"},
+    {
+        "Sid": "Jobs",
+        "Effect": "Allow",
+        "Action": ["glue:StartJobRun", "glue:GetJobRuns", "athena:StartQueryExecution", "athena:GetQueryExecution"],
+        "Resource": "*",
+    },
     {"Sid": "JobRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": "*"},
 )
 SERVERLESS_DEPLOYER = _doc(
     {"Sid": "Functions", "Effect": "Allow", "Action": ["lambda:*"], "Resource": "*"},
-    {"Sid": "FunctionRoles", "Effect": "Allow",
-     "Action": ["iam:CreateRole", "iam:AttachRolePolicy", "iam:PassRole", "iam:GetRole"], "Resource": "*"},
+    {
+        "Sid": "FunctionRoles",
+        "Effect": "Allow",
+        "Action": ["iam:CreateRole", "iam:AttachRolePolicy", "iam:PassRole", "iam:GetRole"],
+        "Resource": "*",
+    },
 )
 
 
@@ -53,31 +61,70 @@ def shape_identity_center(pop: Population, few: int) -> None:
     """Risky and unassigned permission sets, an empty group that keeps its grants, the on-call group."""
     world, clock = pop.world, pop.clock
     risky = [
-        (PermissionSetPlan("DataPipelineOps", "Run and repair the data pipelines", "PT8H",
-                           clock.between(world.idc_created, clock.ago(200)), inline=DATA_PIPELINE_OPS, calls="data"),
-         "data", [a.key for a in world.accounts if "data" in a.key] or _non_production(pop, "development")),
-        (PermissionSetPlan("ServerlessDeployer", "Deploy Lambda functions and create their execution roles", "PT8H",
-                           clock.between(world.idc_created, clock.ago(200)), inline=SERVERLESS_DEPLOYER,
-                           calls="developer"),
-         DEPARTMENTS["platform"].group, _non_production(pop, "development")),
+        (
+            PermissionSetPlan(
+                "DataPipelineOps",
+                "Run and repair the data pipelines",
+                "PT8H",
+                clock.between(world.idc_created, clock.ago(200)),
+                inline=DATA_PIPELINE_OPS,
+                calls="data",
+            ),
+            "data",
+            [a.key for a in world.accounts if "data" in a.key] or _non_production(pop, "development"),
+        ),
+        (
+            PermissionSetPlan(
+                "ServerlessDeployer",
+                "Deploy Lambda functions and create their execution roles",
+                "PT8H",
+                clock.between(world.idc_created, clock.ago(200)),
+                inline=SERVERLESS_DEPLOYER,
+                calls="developer",
+            ),
+            DEPARTMENTS["platform"].group,
+            _non_production(pop, "development"),
+        ),
     ]
     for permission_set, group, accounts in risky[:few]:
         world.permission_sets.append(permission_set)
         world.assignments += [AssignmentPlan(key, permission_set.name, "GROUP", group) for key in accounts]
-        pop.plant("risky_permission_set", "permission_set", permission_set.name, None,
-                  {"group": group, "accounts": _names(pop, accounts), "inline_policy": permission_set.inline})
+        pop.plant(
+            "risky_permission_set",
+            "permission_set",
+            permission_set.name,
+            None,
+            {"group": group, "accounts": _names(pop, accounts), "inline_policy": permission_set.inline},
+        )
 
     world.groups[EMPTY_GROUP] = "QA automation engineers (the team merged into engineering)"
     accounts = _non_production(pop, "staging", "development")
     world.assignments += [AssignmentPlan(key, "DeveloperAccess", "GROUP", EMPTY_GROUP) for key in accounts]
-    pop.plant("empty_group_with_assignments", "idc_group", EMPTY_GROUP, None,
-              {"permission_set": "DeveloperAccess", "accounts": _names(pop, accounts), "members": 0})
+    pop.plant(
+        "empty_group_with_assignments",
+        "idc_group",
+        EMPTY_GROUP,
+        None,
+        {"permission_set": "DeveloperAccess", "accounts": _names(pop, accounts), "members": 0},
+    )
 
-    world.permission_sets.append(PermissionSetPlan(
-        "LegacyDataExport", "Read the exported data during the 2023 migration", "PT4H",
-        clock.between(world.idc_created, clock.ago(500)), [S3_READ_ONLY], calls="readonly"))
-    pop.plant("unassigned_permission_set", "permission_set", "LegacyDataExport", None,
-              {"managed_policies": [S3_READ_ONLY], "assignments": 0})
+    world.permission_sets.append(
+        PermissionSetPlan(
+            "LegacyDataExport",
+            "Read the exported data during the 2023 migration",
+            "PT4H",
+            clock.between(world.idc_created, clock.ago(500)),
+            [S3_READ_ONLY],
+            calls="readonly",
+        )
+    )
+    pop.plant(
+        "unassigned_permission_set",
+        "permission_set",
+        "LegacyDataExport",
+        None,
+        {"managed_policies": [S3_READ_ONLY], "assignments": 0},
+    )
 
     world.groups[ONCALL_GROUP] = "Platform on-call: administrator in production during incidents"
     world.department_groups.setdefault("platform", []).append(ONCALL_GROUP)
@@ -89,9 +136,17 @@ def plant_admin_access(pop: Population) -> None:
     person = pop.person("platform")
     user = pop.idc_user(person, groups=[DEPARTMENTS["platform"].group, ONCALL_GROUP])
     pop.active(user)
-    pop.plant("admin_access", "idc_user", user.user_name, None,
-              {"permission_set": "AdministratorAccess", "via_group": ONCALL_GROUP,
-               "production_accounts": _names(pop, _production(pop))})
+    pop.plant(
+        "admin_access",
+        "idc_user",
+        user.user_name,
+        None,
+        {
+            "permission_set": "AdministratorAccess",
+            "via_group": ONCALL_GROUP,
+            "production_accounts": _names(pop, _production(pop)),
+        },
+    )
 
 
 def _grouped_departments(pop: Population, *excluded: str) -> list[str]:
@@ -106,8 +161,13 @@ def plant_direct_user_assignment(pop: Population) -> None:
     account = pop.rng.choice([k for k in _production(pop) if (k, "ReadOnlyAccess") not in held])
     pop.world.assignments.append(AssignmentPlan(account, "ReadOnlyAccess", "USER", user.user_name))
     pop.active(user)
-    pop.plant("direct_user_assignment", "idc_user", user.user_name, account,
-              {"permission_set": "ReadOnlyAccess", "principal_type": "USER"})
+    pop.plant(
+        "direct_user_assignment",
+        "idc_user",
+        user.user_name,
+        account,
+        {"permission_set": "ReadOnlyAccess", "principal_type": "USER"},
+    )
 
 
 def plant_beyond_birthright(pop: Population) -> None:
@@ -119,8 +179,13 @@ def plant_beyond_birthright(pop: Population) -> None:
     person = pop.person(department)
     user = pop.idc_user(person, groups=[own, extra])
     pop.active(user)
-    pop.plant("beyond_birthright", "idc_user", user.user_name, None,
-              {"department": department, "group": extra, "expected_groups": [own]})
+    pop.plant(
+        "beyond_birthright",
+        "idc_user",
+        user.user_name,
+        None,
+        {"department": department, "group": extra, "expected_groups": [own]},
+    )
 
 
 def plant_assignment_unused(pop: Population) -> None:
@@ -129,8 +194,13 @@ def plant_assignment_unused(pop: Population) -> None:
     user = pop.idc_user(person, created=pop.clock.ago(pop.rng.uniform(UNUSED_ASSIGNMENT_DAYS + 60, 290)))
     never = pop.rng.choice([p for p in pop.entitlements(user) if p[1] == "ReadOnlyAccess"])
     pop.active(user, never=never)
-    pop.plant("assignment_unused", "idc_user", user.user_name, never[0],
-              {"permission_set": never[1], "via_group": DEPARTMENTS["engineering"].group, "last_used": None})
+    pop.plant(
+        "assignment_unused",
+        "idc_user",
+        user.user_name,
+        never[0],
+        {"permission_set": never[1], "via_group": DEPARTMENTS["engineering"].group, "last_used": None},
+    )
 
 
 def plant_assignment_to_deleted_user(pop: Population) -> None:
@@ -147,7 +217,16 @@ def plant_assignment_to_deleted_user(pop: Population) -> None:
     pop.world.assignments.append(AssignmentPlan(account, "DeveloperAccess", "USER", user.user_name))
     pop.active(user, until=pop.clock.ago(days + 1), last_within=3)
     user.deleted = True
-    pop.plant("assignment_to_deleted_user", "idc_user", user.user_name, account,
-              {"user_name": user.user_name, "permission_set": "DeveloperAccess", "principal_type": "USER",
-               "end_date": iso(person.end_date)}, user_id_of=user.user_name)
-
+    pop.plant(
+        "assignment_to_deleted_user",
+        "idc_user",
+        user.user_name,
+        account,
+        {
+            "user_name": user.user_name,
+            "permission_set": "DeveloperAccess",
+            "principal_type": "USER",
+            "end_date": iso(person.end_date),
+        },
+        user_id_of=user.user_name,
+    )

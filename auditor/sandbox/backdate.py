@@ -59,8 +59,10 @@ class LastUse:
             service = source.split(".", 1)[0]
             if key not in self.keys or moment > self.keys[key][0]:
                 self.keys[key] = (moment, service, record["awsRegion"])
-        login = record["eventName"] == "ConsoleLogin" and (record.get("responseElements") or {}).get(
-            "ConsoleLogin") == "Success"
+        login = (
+            record["eventName"] == "ConsoleLogin"
+            and (record.get("responseElements") or {}).get("ConsoleLogin") == "Success"
+        )
         if login and kind == "IAMUser":
             slot = (account_id, identity["userName"])
             self.passwords[slot] = max(moment, self.passwords.get(slot, moment))
@@ -105,8 +107,14 @@ def _identity_center(world: World, built: Built) -> None:
     for assignment in backend.account_assignments:
         assignment.created_date = epoch(world.idc_created)
     for user in (u for u in world.idc_users if not u.deleted):
-        moto_gaps.set_idc_user_times(built.management_id, world.region, built.identity_store_id,
-                                     built.user_ids[user.user_name], user.created, user.updated)
+        moto_gaps.set_idc_user_times(
+            built.management_id,
+            world.region,
+            built.identity_store_id,
+            built.user_ids[user.user_name],
+            user.created,
+            user.updated,
+        )
 
 
 def _iam(world: World, built: Built, account_key: str, last: LastUse) -> None:
@@ -117,8 +125,9 @@ def _iam(world: World, built: Built, account_key: str, last: LastUse) -> None:
     for user in backend.users.values():
         plan = users[user.name]
         user.create_date = naive(plan.created)
-        user.password_last_used = naive(last.passwords[(account_id, user.name)]) if (
-            account_id, user.name) in last.passwords else None
+        user.password_last_used = (
+            naive(last.passwords[(account_id, user.name)]) if (account_id, user.name) in last.passwords else None
+        )
         for device in user.mfa_devices.values():
             device.enable_date = naive(plan.created)
         for key, key_plan in zip(user.access_keys, plan.keys, strict=True):
@@ -142,15 +151,23 @@ def _iam(world: World, built: Built, account_key: str, last: LastUse) -> None:
     provisioned = naive(max(world.idc_created, account.joined))
     for role in backend.roles.values():
         plan = roles.get(role.name)
-        role.create_date = naive(plan.created) if plan else naive(account.joined) if role.name == ACCESS_ROLE \
-            else provisioned
+        role.create_date = (
+            naive(plan.created) if plan else naive(account.joined) if role.name == ACCESS_ROLE else provisioned
+        )
         used = last.roles.get(role.arn)
         role.last_used, role.last_used_region = (naive(used[0]), used[1]) if used else (None, None)
     for provider in backend.saml_providers.values():
         provider.create_date = provisioned
     root = world.roots.get(account_key) or RootPlan()
-    moto_gaps.set_root_credentials(account_id, RootCredentials(
-        created=account.joined, password_last_used=last.root.get(account_id), mfa_active=root.mfa,
-        access_key_created=root.key_created, access_key_last_used=root.key_last_used,
-        access_key_last_used_region=world.region if root.key_last_used else None,
-        access_key_last_used_service=root.key_last_used_service))
+    moto_gaps.set_root_credentials(
+        account_id,
+        RootCredentials(
+            created=account.joined,
+            password_last_used=last.root.get(account_id),
+            mfa_active=root.mfa,
+            access_key_created=root.key_created,
+            access_key_last_used=root.key_last_used,
+            access_key_last_used_region=world.region if root.key_last_used else None,
+            access_key_last_used_service=root.key_last_used_service,
+        ),
+    )

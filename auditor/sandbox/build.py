@@ -53,15 +53,17 @@ class Clients:
         self.endpoint_url = endpoint_url
         self.region = region
         self.config = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 3})
-        self.management = boto3.Session(aws_access_key_id=FAKE_KEY_ID, aws_secret_access_key=FAKE_SECRET,
-                                        region_name=region)
+        self.management = boto3.Session(
+            aws_access_key_id=FAKE_KEY_ID, aws_secret_access_key=FAKE_SECRET, region_name=region
+        )
         self.members: dict[str, boto3.Session] = {}
         self.management_id = ""
 
     def client(self, service: str, account_id: str | None = None, region: str | None = None) -> Any:
         session = self.management if account_id in (None, self.management_id) else self.member(account_id)
-        return session.client(service, endpoint_url=self.endpoint_url, region_name=region or self.region,
-                               config=self.config)
+        return session.client(
+            service, endpoint_url=self.endpoint_url, region_name=region or self.region, config=self.config
+        )
 
     def member(self, account_id: str) -> boto3.Session:
         if account_id not in self.members:
@@ -69,8 +71,11 @@ class Clients:
                 RoleArn=f"arn:aws:iam::{account_id}:role/{ACCESS_ROLE}", RoleSessionName="sandbox-admin"
             )["Credentials"]
             self.members[account_id] = boto3.Session(
-                aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"], region_name=self.region)
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                region_name=self.region,
+            )
         return self.members[account_id]
 
 
@@ -112,8 +117,11 @@ def build_organization(world: World, clients: Clients, built: Built) -> None:
         if account.ou:
             if account.ou not in units:
                 units[account.ou] = org.create_organizational_unit(ParentId=root_id, Name=account.ou)[
-                    "OrganizationalUnit"]["Id"]
-            org.move_account(AccountId=status["AccountId"], SourceParentId=root_id, DestinationParentId=units[account.ou])
+                    "OrganizationalUnit"
+                ]["Id"]
+            org.move_account(
+                AccountId=status["AccountId"], SourceParentId=root_id, DestinationParentId=units[account.ou]
+            )
 
 
 def _policy_arn(account_id: str, reference: str) -> str:
@@ -126,8 +134,12 @@ def build_iam(world: World, clients: Clients, built: Built, account_key: str, rn
     if account_id != built.management_id:
         iam.attach_role_policy(RoleName=ACCESS_ROLE, PolicyArn=ADMIN_POLICY)
     for policy in (p for p in world.policies if p.account_key == account_key):
-        iam.create_policy(PolicyName=policy.name, Path=policy.path, PolicyDocument=json.dumps(policy.document),
-                          Description=f"{policy.name} ({world.company})")
+        iam.create_policy(
+            PolicyName=policy.name,
+            Path=policy.path,
+            PolicyDocument=json.dumps(policy.document),
+            Description=f"{policy.name} ({world.company})",
+        )
     for group in (g for g in world.iam_groups if g.account_key == account_key):
         iam.create_group(GroupName=group.name)
         for reference in group.managed:
@@ -139,10 +151,13 @@ def build_iam(world: World, clients: Clients, built: Built, account_key: str, rn
             principal = {"Service": role.trust_service}
         else:
             principal = {"AWS": f"arn:aws:iam::{built.management_id}:root"}
-        trust = {"Version": "2012-10-17",
-                 "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]}
-        created = iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=json.dumps(trust),
-                                  Description=role.description)["Role"]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+        created = iam.create_role(
+            RoleName=role.name, AssumeRolePolicyDocument=json.dumps(trust), Description=role.description
+        )["Role"]
         built.roles[(account_id, role.name)] = {"RoleId": created["RoleId"], "Arn": created["Arn"]}
         for name, document in role.inline.items():
             iam.put_role_policy(RoleName=role.name, PolicyName=name, PolicyDocument=json.dumps(document))
@@ -165,8 +180,9 @@ def build_iam_user(iam: Any, built: Built, account_id: str, user: IamUserPlan, r
     if user.mfa:
         serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=user.name)["VirtualMFADevice"]["SerialNumber"]
         codes = [f"{rng.randrange(10**6):06d}" for _ in range(2)]
-        iam.enable_mfa_device(UserName=user.name, SerialNumber=serial, AuthenticationCode1=codes[0],
-                              AuthenticationCode2=codes[1])
+        iam.enable_mfa_device(
+            UserName=user.name, SerialNumber=serial, AuthenticationCode1=codes[0], AuthenticationCode2=codes[1]
+        )
         built.mfa_serials[(account_id, user.name)] = serial
     for key in user.keys:
         key.key_id = iam.create_access_key(UserName=user.name)["AccessKey"]["AccessKeyId"]
@@ -179,44 +195,65 @@ def build_identity_center(world: World, clients: Clients, built: Built) -> None:
     built.instance_arn, built.identity_store_id = instance["InstanceArn"], instance["IdentityStoreId"]
     store_id = built.identity_store_id
     for name, description in world.groups.items():
-        built.group_ids[name] = store.create_group(IdentityStoreId=store_id, DisplayName=name,
-                                                   Description=description)["GroupId"]
+        built.group_ids[name] = store.create_group(IdentityStoreId=store_id, DisplayName=name, Description=description)[
+            "GroupId"
+        ]
     for user in world.idc_users:
         person = user.person
         user_type = "Contractor" if person and person.employment_type == "contractor" else "Employee"
         built.user_ids[user.user_name] = store.create_user(
-            IdentityStoreId=store_id, UserName=user.user_name, DisplayName=user.display_name,
+            IdentityStoreId=store_id,
+            UserName=user.user_name,
+            DisplayName=user.display_name,
             Name={"GivenName": user.given_name, "FamilyName": user.family_name, "Formatted": user.display_name},
-            Emails=[{"Value": user.email, "Type": "work", "Primary": True}], Title=user.title, UserType=user_type,
+            Emails=[{"Value": user.email, "Type": "work", "Primary": True}],
+            Title=user.title,
+            UserType=user_type,
         )["UserId"]
         for group in user.groups:
-            store.create_group_membership(IdentityStoreId=store_id, GroupId=built.group_ids[group],
-                                          MemberId={"UserId": built.user_ids[user.user_name]})
+            store.create_group_membership(
+                IdentityStoreId=store_id,
+                GroupId=built.group_ids[group],
+                MemberId={"UserId": built.user_ids[user.user_name]},
+            )
         if user.status != "ENABLED":
-            store.update_user(IdentityStoreId=store_id, UserId=built.user_ids[user.user_name],
-                              Operations=[{"AttributePath": "userStatus", "AttributeValue": user.status}])
+            store.update_user(
+                IdentityStoreId=store_id,
+                UserId=built.user_ids[user.user_name],
+                Operations=[{"AttributePath": "userStatus", "AttributeValue": user.status}],
+            )
     for permission_set in world.permission_sets:
-        arn = sso.create_permission_set(Name=permission_set.name, Description=permission_set.description,
-                                        InstanceArn=built.instance_arn,
-                                        SessionDuration=permission_set.session_duration,
-                                        Tags=_tags(permission_set.tags))["PermissionSet"]["PermissionSetArn"]
+        arn = sso.create_permission_set(
+            Name=permission_set.name,
+            Description=permission_set.description,
+            InstanceArn=built.instance_arn,
+            SessionDuration=permission_set.session_duration,
+            Tags=_tags(permission_set.tags),
+        )["PermissionSet"]["PermissionSetArn"]
         built.permission_set_arns[permission_set.name] = arn
         for policy in permission_set.managed:
-            sso.attach_managed_policy_to_permission_set(InstanceArn=built.instance_arn, PermissionSetArn=arn,
-                                                        ManagedPolicyArn=policy)
+            sso.attach_managed_policy_to_permission_set(
+                InstanceArn=built.instance_arn, PermissionSetArn=arn, ManagedPolicyArn=policy
+            )
         for path, name in permission_set.customer_managed:
             sso.attach_customer_managed_policy_reference_to_permission_set(
-                InstanceArn=built.instance_arn, PermissionSetArn=arn,
-                CustomerManagedPolicyReference={"Name": name, "Path": path})
+                InstanceArn=built.instance_arn,
+                PermissionSetArn=arn,
+                CustomerManagedPolicyReference={"Name": name, "Path": path},
+            )
         if permission_set.inline:
-            sso.put_inline_policy_to_permission_set(InstanceArn=built.instance_arn, PermissionSetArn=arn,
-                                                    InlinePolicy=json.dumps(permission_set.inline))
+            sso.put_inline_policy_to_permission_set(
+                InstanceArn=built.instance_arn, PermissionSetArn=arn, InlinePolicy=json.dumps(permission_set.inline)
+            )
     for assignment in world.assignments:
         principal = (built.group_ids if assignment.principal_type == "GROUP" else built.user_ids)[assignment.principal]
         status = sso.create_account_assignment(
-            InstanceArn=built.instance_arn, TargetId=built.account_ids[assignment.account_key],
-            TargetType="AWS_ACCOUNT", PermissionSetArn=built.permission_set_arns[assignment.permission_set],
-            PrincipalType=assignment.principal_type, PrincipalId=principal,
+            InstanceArn=built.instance_arn,
+            TargetId=built.account_ids[assignment.account_key],
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=built.permission_set_arns[assignment.permission_set],
+            PrincipalType=assignment.principal_type,
+            PrincipalId=principal,
         )["AccountAssignmentCreationStatus"]
         if status["Status"] == "FAILED":
             raise RuntimeError(f"assignment {assignment} failed: {status.get('FailureReason')}")
@@ -244,20 +281,38 @@ def build_trail(world: World, clients: Clients, built: Built) -> None:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": world.region})
     prefix = f"arn:aws:s3:::{bucket}/AWSLogs"
     trail_arn = f"arn:aws:cloudtrail:{world.region}:{built.management_id}:trail/{TRAIL_NAME}"
-    policy = {"Version": "2012-10-17", "Statement": [
-        {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-         "Action": "s3:GetBucketAcl", "Resource": f"arn:aws:s3:::{bucket}",
-         "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}},
-        {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-         "Action": "s3:PutObject",
-         "Resource": [f"{prefix}/{built.management_id}/*", f"{prefix}/{built.organization_id}/*"],
-         "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}}},
-    ]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSCloudTrailAclCheck",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:GetBucketAcl",
+                "Resource": f"arn:aws:s3:::{bucket}",
+                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+            },
+            {
+                "Sid": "AWSCloudTrailWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": [f"{prefix}/{built.management_id}/*", f"{prefix}/{built.organization_id}/*"],
+                "Condition": {
+                    "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}
+                },
+            },
+        ],
+    }
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     cloudtrail = clients.client("cloudtrail")
     built.trail_arn = cloudtrail.create_trail(
-        Name=TRAIL_NAME, S3BucketName=bucket, IsMultiRegionTrail=True, IsOrganizationTrail=True,
-        EnableLogFileValidation=True, IncludeGlobalServiceEvents=True,
+        Name=TRAIL_NAME,
+        S3BucketName=bucket,
+        IsMultiRegionTrail=True,
+        IsOrganizationTrail=True,
+        EnableLogFileValidation=True,
+        IncludeGlobalServiceEvents=True,
     )["TrailARN"]
     cloudtrail.start_logging(Name=TRAIL_NAME)
 

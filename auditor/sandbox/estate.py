@@ -50,40 +50,59 @@ class SizeSpec:
 _MGMT = AccountSpec("management", "production", None, "management")
 SIZES = {
     "tiny": SizeSpec(
-        (_MGMT, AccountSpec("prod", "production", "Workloads", "web"),
-         AccountSpec("dev", "development", "Workloads", "general")),
-        people=40, departments=("engineering", "platform", "data", "finance"), copies=1, extra_boundaries=False,
+        (
+            _MGMT,
+            AccountSpec("prod", "production", "Workloads", "web"),
+            AccountSpec("dev", "development", "Workloads", "general"),
+        ),
+        people=40,
+        departments=("engineering", "platform", "data", "finance"),
+        copies=1,
+        extra_boundaries=False,
     ),
     "small": SizeSpec(
-        (_MGMT, AccountSpec("prod", "production", "Workloads", "web"),
-         AccountSpec("staging", "staging", "Workloads", "general"),
-         AccountSpec("dev", "development", "Workloads", "general"),
-         AccountSpec("sandbox", "sandbox", "Sandbox", "sandbox")),
-        people=75, departments=("engineering", "platform", "data", "security", "finance", "support", "sales", "people"),
-        copies=2, extra_boundaries=True,
+        (
+            _MGMT,
+            AccountSpec("prod", "production", "Workloads", "web"),
+            AccountSpec("staging", "staging", "Workloads", "general"),
+            AccountSpec("dev", "development", "Workloads", "general"),
+            AccountSpec("sandbox", "sandbox", "Sandbox", "sandbox"),
+        ),
+        people=75,
+        departments=("engineering", "platform", "data", "security", "finance", "support", "sales", "people"),
+        copies=2,
+        extra_boundaries=True,
     ),
     "medium": SizeSpec(
-        (_MGMT, AccountSpec("log-archive", "production", "Security", "logs"),
-         AccountSpec("security-tooling", "production", "Security", "security"),
-         AccountSpec("shared-services", "production", "Infrastructure", "shared"),
-         AccountSpec("prod-web", "production", "Workloads", "web"),
-         AccountSpec("prod-data", "production", "Workloads", "data"),
-         AccountSpec("staging-web", "staging", "Workloads", "web"),
-         AccountSpec("staging-data", "staging", "Workloads", "data"),
-         AccountSpec("dev-web", "development", "Workloads", "general"),
-         AccountSpec("dev-data", "development", "Workloads", "data"),
-         AccountSpec("sandbox-alpha", "sandbox", "Sandbox", "sandbox"),
-         AccountSpec("sandbox-beta", "sandbox", "Sandbox", "sandbox")),
-        people=300, departments=("engineering", "platform", "data", "security", "finance", "support", "sales", "people"),
-        copies=5, extra_boundaries=True,
+        (
+            _MGMT,
+            AccountSpec("log-archive", "production", "Security", "logs"),
+            AccountSpec("security-tooling", "production", "Security", "security"),
+            AccountSpec("shared-services", "production", "Infrastructure", "shared"),
+            AccountSpec("prod-web", "production", "Workloads", "web"),
+            AccountSpec("prod-data", "production", "Workloads", "data"),
+            AccountSpec("staging-web", "staging", "Workloads", "web"),
+            AccountSpec("staging-data", "staging", "Workloads", "data"),
+            AccountSpec("dev-web", "development", "Workloads", "general"),
+            AccountSpec("dev-data", "development", "Workloads", "data"),
+            AccountSpec("sandbox-alpha", "sandbox", "Sandbox", "sandbox"),
+            AccountSpec("sandbox-beta", "sandbox", "Sandbox", "sandbox"),
+        ),
+        people=300,
+        departments=("engineering", "platform", "data", "security", "finance", "support", "sales", "people"),
+        copies=5,
+        extra_boundaries=True,
     ),
 }
 
 EMERGENCY_GROUP = "emergency-access"
 GROUP_DESCRIPTIONS = {
-    "engineering": "Product engineers", "platform-admins": "Platform team: administers every account",
-    "data": "Data engineering and analytics", "security": "Security team: audit access everywhere",
-    "finance": "Finance and FinOps: billing in the management account", "support": "Customer support engineers",
+    "engineering": "Product engineers",
+    "platform-admins": "Platform team: administers every account",
+    "data": "Data engineering and analytics",
+    "security": "Security team: audit access everywhere",
+    "finance": "Finance and FinOps: billing in the management account",
+    "support": "Customer support engineers",
     EMERGENCY_GROUP: "Break-glass identities only; membership is reviewed monthly",
 }
 
@@ -96,42 +115,85 @@ def _allow(actions: list[str], resource: str = "*") -> dict:
     return {"Effect": "Allow", "Action": actions, "Resource": resource}
 
 
-BILLING_INLINE = _doc(_allow(["ce:Get*", "ce:Describe*", "ce:List*", "budgets:View*", "budgets:Describe*",
-                              "aws-portal:ViewBilling", "aws-portal:ViewUsage", "cur:DescribeReportDefinitions"]))
+BILLING_INLINE = _doc(
+    _allow(
+        [
+            "ce:Get*",
+            "ce:Describe*",
+            "ce:List*",
+            "budgets:View*",
+            "budgets:Describe*",
+            "aws-portal:ViewBilling",
+            "aws-portal:ViewUsage",
+            "cur:DescribeReportDefinitions",
+        ]
+    )
+)
 DATA_ANALYST_POLICY = _doc(
-    _allow(["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults",
-            "glue:GetDatabase*", "glue:GetTable*", "glue:GetPartitions"]),
+    _allow(
+        [
+            "athena:StartQueryExecution",
+            "athena:GetQueryExecution",
+            "athena:GetQueryResults",
+            "glue:GetDatabase*",
+            "glue:GetTable*",
+            "glue:GetPartitions",
+        ]
+    ),
     _allow(["s3:GetObject", "s3:ListBucket"], "arn:aws:s3:::*-datalake-*"),
 )
 DEPLOY_POLICY = _doc(
-    _allow(["cloudformation:*", "ecs:UpdateService", "ecs:Describe*", "ecr:GetAuthorizationToken",
-            "ecr:BatchGetImage", "lambda:UpdateFunctionCode", "lambda:GetFunction"]),
+    _allow(
+        [
+            "cloudformation:*",
+            "ecs:UpdateService",
+            "ecs:Describe*",
+            "ecr:GetAuthorizationToken",
+            "ecr:BatchGetImage",
+            "lambda:UpdateFunctionCode",
+            "lambda:GetFunction",
+        ]
+    ),
     _allow(["s3:PutObject", "s3:GetObject"], "arn:aws:s3:::*-artifacts/*"),
 )
-ETL_POLICY = _doc(_allow(["glue:StartJobRun", "glue:GetJobRuns", "athena:StartQueryExecution",
-                          "athena:GetQueryExecution"]))
-MONITOR_POLICY = _doc(_allow(["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms", "ec2:DescribeInstances",
-                              "logs:DescribeLogGroups"]))
-RUNTIME_POLICY = _doc(_allow(["ssm:GetParameter", "ssm:GetParameters", "kms:Decrypt",
-                              "secretsmanager:GetSecretValue"]))
+ETL_POLICY = _doc(
+    _allow(["glue:StartJobRun", "glue:GetJobRuns", "athena:StartQueryExecution", "athena:GetQueryExecution"])
+)
+MONITOR_POLICY = _doc(
+    _allow(["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms", "ec2:DescribeInstances", "logs:DescribeLogGroups"])
+)
+RUNTIME_POLICY = _doc(_allow(["ssm:GetParameter", "ssm:GetParameters", "kms:Decrypt", "secretsmanager:GetSecretValue"]))
 
 
 def plan_accounts(world: World, spec: SizeSpec, roster: Roster, clock: Clock) -> None:
     slug = world.company.split()[0].lower()
     management_joined = clock.ago(clock.rng.uniform(1500, 2200))
     owners = {
-        "management": "platform", "logs": "security", "security": "security", "shared": "platform",
-        "web": "engineering", "data": "data", "general": "engineering", "sandbox": "engineering",
+        "management": "platform",
+        "logs": "security",
+        "security": "security",
+        "shared": "platform",
+        "web": "engineering",
+        "data": "data",
+        "general": "engineering",
+        "sandbox": "engineering",
     }
     for account in spec.accounts:
         head = roster.heads.get(owners[account.kind]) or roster.heads["platform"]
         management = account.kind == "management"
         joined = management_joined if management else clock.ago(clock.rng.uniform(200, 1400))
-        world.accounts.append(AccountPlan(
-            key=account.key, name=f"{slug}-{account.key}", email=f"aws+{account.key}@{world.domain}",
-            environment=account.environment, owner=head.email, joined=max(joined, management_joined),
-            ou=account.ou, management=management,
-        ))
+        world.accounts.append(
+            AccountPlan(
+                key=account.key,
+                name=f"{slug}-{account.key}",
+                email=f"aws+{account.key}@{world.domain}",
+                environment=account.environment,
+                owner=head.email,
+                joined=max(joined, management_joined),
+                ou=account.ou,
+                management=management,
+            )
+        )
 
 
 def plan_identity_center(world: World, spec: SizeSpec, clock: Clock) -> None:
@@ -147,28 +209,54 @@ def plan_identity_center(world: World, spec: SizeSpec, clock: Clock) -> None:
         return clock.between(world.idc_created, clock.ago(400))
 
     world.permission_sets = [
-        PermissionSetPlan("AdministratorAccess", "Full administrative access", "PT4H", created(), [ADMIN],
-                          calls="admin"),
-        PermissionSetPlan("ReadOnlyAccess", "Read-only access to every service", "PT8H", created(), [READ_ONLY],
-                          calls="readonly"),
-        PermissionSetPlan("DeveloperAccess", "Power user without IAM, for product engineers", "PT8H", created(),
-                          [POWER_USER], calls="developer"),
-        PermissionSetPlan("DataAnalyst", "Query the data lake with Athena and Glue", "PT8H", created(), [ATHENA],
-                          customer_managed=[("/", "DataPlatformAnalyst")], calls="data"),
-        PermissionSetPlan("FinanceBilling", "Billing and cost data", "PT4H", created(), inline=BILLING_INLINE,
-                          calls="finance"),
-        PermissionSetPlan("SecurityAudit", "Security review of configuration", "PT8H", created(),
-                          [SECURITY_AUDIT], calls="security"),
-        PermissionSetPlan("BreakGlassAdmin", "Emergency administrator access; every use is an incident", "PT1H",
-                          created(), [ADMIN], calls="admin",
-                          tags={"managed-by": "terraform", "purpose": "break-glass"}),
+        PermissionSetPlan(
+            "AdministratorAccess", "Full administrative access", "PT4H", created(), [ADMIN], calls="admin"
+        ),
+        PermissionSetPlan(
+            "ReadOnlyAccess", "Read-only access to every service", "PT8H", created(), [READ_ONLY], calls="readonly"
+        ),
+        PermissionSetPlan(
+            "DeveloperAccess",
+            "Power user without IAM, for product engineers",
+            "PT8H",
+            created(),
+            [POWER_USER],
+            calls="developer",
+        ),
+        PermissionSetPlan(
+            "DataAnalyst",
+            "Query the data lake with Athena and Glue",
+            "PT8H",
+            created(),
+            [ATHENA],
+            customer_managed=[("/", "DataPlatformAnalyst")],
+            calls="data",
+        ),
+        PermissionSetPlan(
+            "FinanceBilling", "Billing and cost data", "PT4H", created(), inline=BILLING_INLINE, calls="finance"
+        ),
+        PermissionSetPlan(
+            "SecurityAudit", "Security review of configuration", "PT8H", created(), [SECURITY_AUDIT], calls="security"
+        ),
+        PermissionSetPlan(
+            "BreakGlassAdmin",
+            "Emergency administrator access; every use is an incident",
+            "PT1H",
+            created(),
+            [ADMIN],
+            calls="admin",
+            tags={"managed-by": "terraform", "purpose": "break-glass"},
+        ),
     ]
     assign = world.assignments.append
     for account in world.accounts:
         if "platform-admins" in world.groups:  # no standing administrator access in production
             production = account.environment == "production"
-            assign(AssignmentPlan(account.key, "DeveloperAccess" if production else "AdministratorAccess", "GROUP",
-                                  "platform-admins"))
+            assign(
+                AssignmentPlan(
+                    account.key, "DeveloperAccess" if production else "AdministratorAccess", "GROUP", "platform-admins"
+                )
+            )
         assign(AssignmentPlan(account.key, "BreakGlassAdmin", "GROUP", EMERGENCY_GROUP))
         if "security" in world.groups:
             assign(AssignmentPlan(account.key, "SecurityAudit", "GROUP", "security"))
@@ -237,9 +325,18 @@ def plan_iam(world: World, spec: SizeSpec, roster: Roster, clock: Clock) -> None
         plan_roles(world, account, ROLE_NAMES[kind], clock)
 
 
-def service_user(world: World, account_key: str, name: str, calls: str, clock: Clock, roster: Roster,
-                 key: KeyPlan | None = None, *, tags: dict[str, str] | None = None,
-                 grouped: bool = True) -> IamUserPlan:
+def service_user(
+    world: World,
+    account_key: str,
+    name: str,
+    calls: str,
+    clock: Clock,
+    roster: Roster,
+    key: KeyPlan | None = None,
+    *,
+    tags: dict[str, str] | None = None,
+    grouped: bool = True,
+) -> IamUserPlan:
     """A workload's IAM user: access key only, in its kind of work's group, tagged with its owner (by default
     the platform head) and workload; by default a clean, rotated key."""
     if key is None:
@@ -248,8 +345,13 @@ def service_user(world: World, account_key: str, name: str, calls: str, clock: C
     if tags is None:
         tags = {"owner": roster.heads["platform"].email, "workload": name.removeprefix("svc-")}
     return IamUserPlan(
-        account_key=account_key, name=name, created=min(key.created, clock.ago(clock.rng.uniform(200, 600))),
-        calls=calls, groups=[GROUP_FOR_CALLS[calls]] if grouped else [], keys=[key], tags=tags,
+        account_key=account_key,
+        name=name,
+        created=min(key.created, clock.ago(clock.rng.uniform(200, 600))),
+        calls=calls,
+        groups=[GROUP_FOR_CALLS[calls]] if grouped else [],
+        keys=[key],
+        tags=tags,
     )
 
 
@@ -257,10 +359,15 @@ def plan_roles(world: World, account: AccountPlan, roles: list[tuple[str, str | 
     for name, service in roles:
         created = clock.between(account.joined, clock.ago(150))
         start = max(created, world.trail_start)
-        world.roles.append(RolePlan(
-            account_key=account.key, name=name, created=created, trust_service=service,
-            calls="deploy" if service is None else "runtime",
-            inline={f"{name}-policy": DEPLOY_POLICY if service is None else RUNTIME_POLICY},
-            sessions=clock.schedule(start, world.as_of, 1, last_within_days=1, weekdays_only=False),
-            description=f"Workload role {name}",
-        ))
+        world.roles.append(
+            RolePlan(
+                account_key=account.key,
+                name=name,
+                created=created,
+                trust_service=service,
+                calls="deploy" if service is None else "runtime",
+                inline={f"{name}-policy": DEPLOY_POLICY if service is None else RUNTIME_POLICY},
+                sessions=clock.schedule(start, world.as_of, 1, last_within_days=1, weekdays_only=False),
+                description=f"Workload role {name}",
+            )
+        )

@@ -139,8 +139,20 @@ def _offset(token: str | None, params: dict, error: Callable[[str], Exception]) 
 _USER_PATHS = {
     key.lower(): key
     for key in (
-        "UserName", "Name", "DisplayName", "NickName", "ProfileUrl", "Emails", "Addresses", "PhoneNumbers",
-        "UserType", "Title", "PreferredLanguage", "Locale", "Timezone", "UserStatus",
+        "UserName",
+        "Name",
+        "DisplayName",
+        "NickName",
+        "ProfileUrl",
+        "Emails",
+        "Addresses",
+        "PhoneNumbers",
+        "UserType",
+        "Title",
+        "PreferredLanguage",
+        "Locale",
+        "Timezone",
+        "UserStatus",
     )
 }
 _NAME_PARTS = {key.lower(): key for key in Name._fields}
@@ -154,8 +166,13 @@ def _user_meta(store: IdentityStoreData, user_id: str) -> dict[str, Any]:
     """
     table = store.__dict__.setdefault("gap_user_meta", {})
     if user_id not in table:
-        table[user_id] = {"UserStatus": "ENABLED", "CreatedAt": now(), "UpdatedAt": now(),
-                          "UserArn": f"arn:aws:identitystore:::user/{user_id}", "Revision": "1"}
+        table[user_id] = {
+            "UserStatus": "ENABLED",
+            "CreatedAt": now(),
+            "UpdatedAt": now(),
+            "UserArn": f"arn:aws:identitystore:::user/{user_id}",
+            "Revision": "1",
+        }
     return table[user_id]
 
 
@@ -164,7 +181,11 @@ def _store(backend: IdentityStoreBackend, identity_store_id: str) -> IdentitySto
 
 
 def set_idc_user_times(
-    account_id: str, region: str, identity_store_id: str, user_id: str, created: datetime,
+    account_id: str,
+    region: str,
+    identity_store_id: str,
+    user_id: str,
+    created: datetime,
     updated: datetime | None = None,
 ) -> None:
     """Set when a user was created and last updated (no API sets them; AWS stamps them itself)."""
@@ -251,7 +272,12 @@ def _update_user(self: IdentityStoreResponse) -> ActionResult:
     meta["Revision"] = str(int(meta["Revision"]) + 1)
     store.users[user.UserId] = User(**fields)
     store.gap_user_meta[user.UserId] = meta
-    answer = {"IdentityStoreId": store_id, "UserId": user.UserId, "UserArn": meta["UserArn"], "Revision": meta["Revision"]}
+    answer = {
+        "IdentityStoreId": store_id,
+        "UserId": user.UserId,
+        "UserArn": meta["UserArn"],
+        "Revision": meta["Revision"],
+    }
     allowed = _members("identitystore", "UpdateUserResponse")  # empty in older models, four members in newer
     return ActionResult({key: value for key, value in answer.items() if key in allowed})
 
@@ -280,8 +306,16 @@ class InvalidNextTokenException(_CloudTrailError):
 
 
 LOOKUP_WINDOW = timedelta(days=90)
-_LOOKUP_KEYS = ("EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource",
-                "AccessKeyId")
+_LOOKUP_KEYS = (
+    "EventId",
+    "EventName",
+    "ReadOnly",
+    "Username",
+    "ResourceType",
+    "ResourceName",
+    "EventSource",
+    "AccessKeyId",
+)
 
 
 def _username(record: dict) -> str | None:
@@ -303,7 +337,8 @@ def _lookup_event(record: dict) -> dict[str, Any]:
         "EventTime": _event_time(record),
         "EventSource": record["eventSource"],
         "Resources": [
-            {"ResourceType": item.get("type"), "ResourceName": item.get("ARN")} for item in record.get("resources") or []
+            {"ResourceType": item.get("type"), "ResourceName": item.get("ARN")}
+            for item in record.get("resources") or []
         ],
         "CloudTrailEvent": json.dumps(record),
     }
@@ -346,13 +381,19 @@ def _lookup_events(self: CloudTrailResponse) -> ActionResult:
     if start is not None and start > end:
         raise InvalidTimeRangeException("Start time must be before end time.")
     earliest = max(start or moment - LOOKUP_WINDOW, moment - LOOKUP_WINDOW)
-    params = {"a": attributes, "s": self._get_param("StartTime"), "e": self._get_param("EndTime"),
-              "c": self._get_param("EventCategory")}
+    params = {
+        "a": attributes,
+        "s": self._get_param("StartTime"),
+        "e": self._get_param("EndTime"),
+        "c": self._get_param("EventCategory"),
+    }
     offset = _offset(self._get_param("NextToken"), params, InvalidNextTokenException)
     records = [] if self._get_param("EventCategory") == "insight" else _lookup_store(self.cloudtrail_backend)
     selected = [
-        record for moment_of, record in records
-        if earliest <= moment_of <= end and all(_matches(record, a["AttributeKey"], a["AttributeValue"]) for a in attributes)
+        record
+        for moment_of, record in records
+        if earliest <= moment_of <= end
+        and all(_matches(record, a["AttributeKey"], a["AttributeValue"]) for a in attributes)
     ]
     size = int(max_results or 50)
     result: dict[str, Any] = {"Events": [_lookup_event(record) for record in selected[offset : offset + size]]}
@@ -368,18 +409,40 @@ def _lookup_store(backend: Any) -> list[tuple[datetime, dict]]:
 # --- IAM: service last accessed (Access Advisor) ---------------------------------
 
 SERVICE_NAMES = {
-    "access-analyzer": "IAM Access Analyzer", "athena": "Amazon Athena", "autoscaling": "Amazon EC2 Auto Scaling",
-    "aws-portal": "AWS Billing", "budgets": "AWS Budgets", "ce": "AWS Cost Explorer Service",
-    "cloudformation": "AWS CloudFormation", "cloudtrail": "AWS CloudTrail", "cloudwatch": "Amazon CloudWatch",
-    "config": "AWS Config", "dynamodb": "Amazon DynamoDB", "ec2": "Amazon EC2",
-    "ecr": "Amazon Elastic Container Registry", "ecs": "Amazon Elastic Container Service",
-    "eks": "Amazon Elastic Kubernetes Service", "elasticloadbalancing": "Elastic Load Balancing",
-    "glue": "AWS Glue", "guardduty": "Amazon GuardDuty", "iam": "AWS Identity and Access Management",
-    "kms": "AWS Key Management Service", "lambda": "AWS Lambda", "logs": "Amazon CloudWatch Logs",
-    "organizations": "AWS Organizations", "rds": "Amazon RDS", "route53": "Amazon Route 53", "s3": "Amazon S3",
-    "secretsmanager": "AWS Secrets Manager", "securityhub": "AWS Security Hub", "sns": "Amazon SNS",
-    "sqs": "Amazon SQS", "ssm": "AWS Systems Manager", "sso": "AWS IAM Identity Center",
-    "sts": "AWS Security Token Service", "tag": "Amazon Resource Group Tagging API",
+    "access-analyzer": "IAM Access Analyzer",
+    "athena": "Amazon Athena",
+    "autoscaling": "Amazon EC2 Auto Scaling",
+    "aws-portal": "AWS Billing",
+    "budgets": "AWS Budgets",
+    "ce": "AWS Cost Explorer Service",
+    "cloudformation": "AWS CloudFormation",
+    "cloudtrail": "AWS CloudTrail",
+    "cloudwatch": "Amazon CloudWatch",
+    "config": "AWS Config",
+    "dynamodb": "Amazon DynamoDB",
+    "ec2": "Amazon EC2",
+    "ecr": "Amazon Elastic Container Registry",
+    "ecs": "Amazon Elastic Container Service",
+    "eks": "Amazon Elastic Kubernetes Service",
+    "elasticloadbalancing": "Elastic Load Balancing",
+    "glue": "AWS Glue",
+    "guardduty": "Amazon GuardDuty",
+    "iam": "AWS Identity and Access Management",
+    "kms": "AWS Key Management Service",
+    "lambda": "AWS Lambda",
+    "logs": "Amazon CloudWatch Logs",
+    "organizations": "AWS Organizations",
+    "rds": "Amazon RDS",
+    "route53": "Amazon Route 53",
+    "s3": "Amazon S3",
+    "secretsmanager": "AWS Secrets Manager",
+    "securityhub": "AWS Security Hub",
+    "sns": "Amazon SNS",
+    "sqs": "Amazon SQS",
+    "ssm": "AWS Systems Manager",
+    "sso": "AWS IAM Identity Center",
+    "sts": "AWS Security Token Service",
+    "tag": "Amazon Resource Group Tagging API",
 }
 TRACKED_ACTION_SERVICES = frozenset({"ec2", "iam", "lambda", "s3"})
 _SOURCE_NAMESPACE = {"monitoring": "cloudwatch", "tagging": "tag"}
@@ -487,12 +550,16 @@ def _service_report(backend: IAMBackend, arn: str, granularity: str) -> list[dic
     report = []
     for namespace in sorted(_allowed_namespaces(documents)):
         uses = [index[e][namespace] for e in entities if namespace in index.get(e, {})]
-        item: dict[str, Any] = {"ServiceName": SERVICE_NAMES[namespace], "ServiceNamespace": namespace,
-                                "TotalAuthenticatedEntities": len(uses)}
+        item: dict[str, Any] = {
+            "ServiceName": SERVICE_NAMES[namespace],
+            "ServiceNamespace": namespace,
+            "TotalAuthenticatedEntities": len(uses),
+        }
         if uses:
             last = max(uses, key=lambda use: use.when)
-            item.update(LastAuthenticated=last.when, LastAuthenticatedEntity=last.entity,
-                        LastAuthenticatedRegion=last.region)
+            item.update(
+                LastAuthenticated=last.when, LastAuthenticatedEntity=last.entity, LastAuthenticatedRegion=last.region
+            )
         if granularity == "ACTION_LEVEL" and namespace in TRACKED_ACTION_SERVICES:
             actions: dict[str, tuple[datetime, str, str]] = {}
             for use in uses:
@@ -500,8 +567,12 @@ def _service_report(backend: IAMBackend, arn: str, granularity: str) -> list[dic
                     if action not in actions or when > actions[action][0]:
                         actions[action] = (when, region, use.entity)
             item["TrackedActionsLastAccessed"] = [
-                {"ActionName": action, "LastAccessedTime": when, "LastAccessedRegion": region,
-                 "LastAccessedEntity": entity}
+                {
+                    "ActionName": action,
+                    "LastAccessedTime": when,
+                    "LastAccessedRegion": region,
+                    "LastAccessedEntity": entity,
+                }
                 for action, (when, region, entity) in sorted(actions.items())
             ]
         report.append(item)
@@ -516,7 +587,10 @@ def _generate_service_last_accessed_details(self: IamResponse) -> ActionResult:
     report = _service_report(self.backend, arn, granularity)
     job_id = str(mock_random.uuid4())
     self.backend.__dict__.setdefault("gap_jobs", {})[job_id] = {
-        "JobStatus": "COMPLETED", "JobType": granularity, "JobCreationDate": now(), "JobCompletionDate": now(),
+        "JobStatus": "COMPLETED",
+        "JobType": granularity,
+        "JobCreationDate": now(),
+        "JobCompletionDate": now(),
         "ServicesLastAccessed": report,
     }
     return ActionResult({"JobId": job_id})
@@ -534,8 +608,9 @@ def _get_service_last_accessed_details(self: IamResponse) -> ActionResult:
     max_items = int(self._get_param("MaxItems") or 100)
     start = int(self._get_param("Marker") or 0)
     services = job["ServicesLastAccessed"]
-    result = dict(job, ServicesLastAccessed=services[start : start + max_items],
-                  IsTruncated=start + max_items < len(services))
+    result = dict(
+        job, ServicesLastAccessed=services[start : start + max_items], IsTruncated=start + max_items < len(services)
+    )
     if result["IsTruncated"]:
         result["Marker"] = str(start + max_items)
     return ActionResult(result)
@@ -617,12 +692,32 @@ def _root_row(backend: IAMBackend) -> str:
     root: RootCredentials = backend.__dict__.get("gap_root") or RootCredentials(created=now())
     key = ["false", "N/A", "N/A", "N/A", "N/A"]
     if root.access_key_created is not None:
-        key = ["true", _iso(root.access_key_created), _iso(root.access_key_last_used),
-               root.access_key_last_used_region or "N/A", root.access_key_last_used_service or "N/A"]
+        key = [
+            "true",
+            _iso(root.access_key_created),
+            _iso(root.access_key_last_used),
+            root.access_key_last_used_region or "N/A",
+            root.access_key_last_used_service or "N/A",
+        ]
     columns = [
-        "<root_account>", f"arn:{backend.partition}:iam::{backend.account_id}:root", _iso(root.created),
-        "not_supported", _iso(root.password_last_used, "no_information"), "not_supported", "not_supported",
-        str(root.mfa_active).lower(), *key, "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "false", "N/A",
+        "<root_account>",
+        f"arn:{backend.partition}:iam::{backend.account_id}:root",
+        _iso(root.created),
+        "not_supported",
+        _iso(root.password_last_used, "no_information"),
+        "not_supported",
+        "not_supported",
+        str(root.mfa_active).lower(),
+        *key,
+        "false",
+        "N/A",
+        "N/A",
+        "N/A",
+        "N/A",
+        "false",
+        "N/A",
+        "false",
+        "N/A",
     ]
     return ",".join(columns)
 
@@ -643,8 +738,13 @@ def _generate_report(self: IAMBackend) -> None:
 
 def _get_credential_report(self: IamResponse) -> ActionResult:
     content = self.backend.get_credential_report()
-    return ActionResult({"Content": content, "ReportFormat": "text/csv",
-                         "GeneratedTime": self.backend.__dict__.get("gap_report_time", now())})
+    return ActionResult(
+        {
+            "Content": content,
+            "ReportFormat": "text/csv",
+            "GeneratedTime": self.backend.__dict__.get("gap_report_time", now()),
+        }
+    )
 
 
 # --- sso-admin: exact provisioning per account ------------------------------------
@@ -709,18 +809,32 @@ def _provision(backend: SSOAdminBackend, permission_set: PermissionSet, account_
     try:
         role = iam.get_role(name)
     except NotFoundException:
-        trust = {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": f"arn:{backend.partition}:iam::{account_id}:saml-provider/{provider}"},
-            "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
-            "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}},
-        }]}
-        role = iam.create_role(name, json.dumps(trust), reserved_role_path(backend.region_name), None, "", [],
-                               _session_seconds(permission_set.session_duration))
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": f"arn:{backend.partition}:iam::{account_id}:saml-provider/{provider}"},
+                    "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
+                    "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}},
+                }
+            ],
+        }
+        role = iam.create_role(
+            name,
+            json.dumps(trust),
+            reserved_role_path(backend.region_name),
+            None,
+            "",
+            [],
+            _session_seconds(permission_set.session_duration),
+        )
     for arn in list(role.managed_policies):
         iam.detach_role_policy(arn, name)
-    customer = [f"arn:{backend.partition}:iam::{account_id}:policy{ref.path}{ref.name}"
-                for ref in permission_set.customer_managed_policies]
+    customer = [
+        f"arn:{backend.partition}:iam::{account_id}:policy{ref.path}{ref.name}"
+        for ref in permission_set.customer_managed_policies
+    ]
     for arn in [policy.arn for policy in permission_set.managed_policies] + customer:
         if arn in iam.managed_policies:
             iam.attach_role_policy(arn, name)
@@ -729,10 +843,13 @@ def _provision(backend: SSOAdminBackend, permission_set: PermissionSet, account_
     reference = boundary.get("CustomerManagedPolicyReference")
     role.permissions_boundary_arn = boundary.get("ManagedPolicyArn") or (
         f"arn:{backend.partition}:iam::{account_id}:policy{reference.get('Path', '/')}{reference['Name']}"
-        if reference else None)
+        if reference
+        else None
+    )
     state = _provisioning(backend)
     state.accounts.setdefault(permission_set.permission_set_arn, {})[account_id] = state.versions.get(
-        permission_set.permission_set_arn, 0)
+        permission_set.permission_set_arn, 0
+    )
 
 
 def _provision_permission_set(self: SSOAdminResponse) -> ActionResult:
@@ -751,8 +868,12 @@ def _provision_permission_set(self: SSOAdminResponse) -> ActionResult:
         raise _SsoValidation("TargetType must be AWS_ACCOUNT or ALL_PROVISIONED_ACCOUNTS")
     for account in accounts:
         _provision(backend, permission_set, account)
-    status: dict[str, Any] = {"Status": "SUCCEEDED", "RequestId": str(mock_random.uuid4()), "PermissionSetArn": arn,
-                              "CreatedDate": now()}
+    status: dict[str, Any] = {
+        "Status": "SUCCEEDED",
+        "RequestId": str(mock_random.uuid4()),
+        "PermissionSetArn": arn,
+        "CreatedDate": now(),
+    }
     if target_type == "AWS_ACCOUNT":
         status["AccountId"] = target_id
     state.requests[status["RequestId"]] = status
@@ -797,8 +918,11 @@ def _list_permission_sets_provisioned_to_account(self: SSOAdminResponse) -> Acti
     if not account_id:
         raise _SsoValidation("AccountId is required")
     state = _provisioning(backend)
-    arns = [ps.permission_set_arn for ps in backend.permission_sets
-            if ps.instance_arn == instance_arn and _status_matches(state, ps.permission_set_arn, account_id, wanted)]
+    arns = [
+        ps.permission_set_arn
+        for ps in backend.permission_sets
+        if ps.instance_arn == instance_arn and _status_matches(state, ps.permission_set_arn, account_id, wanted)
+    ]
     return _page(self, arns, "PermissionSets", {"i": instance_arn, "a": account_id, "s": wanted})
 
 
@@ -886,8 +1010,9 @@ def _after_assignment(original: Callable[[SSOAdminResponse], str]) -> Callable[[
     def create_account_assignment(self: SSOAdminResponse) -> str:
         body = original(self)
         backend = self.ssoadmin_backend
-        permission_set = backend._find_permission_set(self._get_param("InstanceArn"),
-                                                      self._get_param("PermissionSetArn"))
+        permission_set = backend._find_permission_set(
+            self._get_param("InstanceArn"), self._get_param("PermissionSetArn")
+        )
         _provision(backend, permission_set, self._get_param("TargetId"))
         return body
 
@@ -919,8 +1044,11 @@ def _forgets_deleted(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _CHANGES_PERMISSION_SET = (
-    "update_permission_set", "put_inline_policy_to_permission_set", "delete_inline_policy_from_permission_set",
-    "attach_managed_policy_to_permission_set", "detach_managed_policy_from_permission_set",
+    "update_permission_set",
+    "put_inline_policy_to_permission_set",
+    "delete_inline_policy_from_permission_set",
+    "attach_managed_policy_to_permission_set",
+    "detach_managed_policy_from_permission_set",
     "attach_customer_managed_policy_reference_to_permission_set",
     "detach_customer_managed_policy_reference_from_permission_set",
 )
@@ -1041,13 +1169,14 @@ def install() -> None:
     """Patch moto's classes (process-wide, as moto's state is); idempotent. ``uninstall`` undoes it."""
     if _originals:
         return
-    for name, fill in (("update_user", _update_user), ("describe_user", _describe_user),
-                       ("list_users", _list_users)):
+    for name, fill in (("update_user", _update_user), ("describe_user", _describe_user), ("list_users", _list_users)):
         _patch(IdentityStoreResponse, name, fill)
     _patch(CloudTrailResponse, "lookup_events", _lookup_events)
-    for name, fill in (("generate_service_last_accessed_details", _generate_service_last_accessed_details),
-                       ("get_service_last_accessed_details", _get_service_last_accessed_details),
-                       ("get_credential_report", _get_credential_report)):
+    for name, fill in (
+        ("generate_service_last_accessed_details", _generate_service_last_accessed_details),
+        ("get_service_last_accessed_details", _get_service_last_accessed_details),
+        ("get_credential_report", _get_credential_report),
+    ):
         _patch(IamResponse, name, fill)
     _patch(IAMBackend, "get_credential_report", _credential_report)
     _patch(IAMBackend, "generate_report", _generate_report)

@@ -37,17 +37,42 @@ COVERAGE_DAYS = 25  # every assignment a user holds is used within this many day
 
 PROBLEMS = (
     # people and their Identity Center users
-    "leaver", "not_in_hr", "idc_inactive", "idc_never_signed_in", "expired_contractor", "mover",
-    "on_leave_used_access", "beyond_birthright",
+    "leaver",
+    "not_in_hr",
+    "idc_inactive",
+    "idc_never_signed_in",
+    "expired_contractor",
+    "mover",
+    "on_leave_used_access",
+    "beyond_birthright",
     # the shape of Identity Center access
-    "direct_admin_assignment", "direct_user_assignment", "assignment_unused", "admin_access", "risky_permission_set",
-    "empty_group_with_assignments", "unassigned_permission_set", "assignment_to_deleted_user",
+    "direct_admin_assignment",
+    "direct_user_assignment",
+    "assignment_unused",
+    "admin_access",
+    "risky_permission_set",
+    "empty_group_with_assignments",
+    "unassigned_permission_set",
+    "assignment_to_deleted_user",
     # IAM users, keys and roles
-    "key_unused", "key_old", "console_no_mfa", "keys_on_console_no_mfa", "two_active_keys", "iam_user_no_owner",
-    "iam_user_owner_left", "user_direct_policy", "iam_admin_user", "iam_user_inactive", "role_unused",
+    "key_unused",
+    "key_old",
+    "console_no_mfa",
+    "keys_on_console_no_mfa",
+    "two_active_keys",
+    "iam_user_no_owner",
+    "iam_user_owner_left",
+    "user_direct_policy",
+    "iam_admin_user",
+    "iam_user_inactive",
+    "role_unused",
     "unused_services",
     # root users and break-glass
-    "root_access_key", "root_without_mfa", "root_used", "break_glass_used", "break_glass_role_used",
+    "root_access_key",
+    "root_without_mfa",
+    "root_used",
+    "break_glass_used",
+    "break_glass_role_used",
 )
 
 
@@ -251,8 +276,14 @@ class Clock:
         moment = datetime.combine(day, time(6), tzinfo=UTC) + timedelta(minutes=self.rng.randrange(13 * 60))
         return moment.replace(second=self.rng.randrange(60))
 
-    def schedule(self, start: datetime, end: datetime, every_days: float, last_within_days: float | None = None,
-                 weekdays_only: bool = True) -> list[datetime]:
+    def schedule(
+        self,
+        start: datetime,
+        end: datetime,
+        every_days: float,
+        last_within_days: float | None = None,
+        weekdays_only: bool = True,
+    ) -> list[datetime]:
         """Activity roughly every ``every_days`` in [start, end], the last one within ``last_within_days`` of end."""
         times: list[datetime] = []
         day = start.date()

@@ -40,17 +40,28 @@ def plant_leaver(pop: Population) -> None:
     person.status, person.end_date = "terminated", pop.clock.day(days)
     user = pop.idc_user(person)
     pop.active(user, until=pop.clock.ago(days + 1), last_within=3)
-    pop.plant("leaver", "idc_user", user.user_name, None,
-              {"hr_status": "terminated", "end_date": iso(person.end_date), "days_since_end": int(days),
-               "user_status": "ENABLED", "groups": list(user.groups)})
+    pop.plant(
+        "leaver",
+        "idc_user",
+        user.user_name,
+        None,
+        {
+            "hr_status": "terminated",
+            "end_date": iso(person.end_date),
+            "days_since_end": int(days),
+            "user_status": "ENABLED",
+            "groups": list(user.groups),
+        },
+    )
 
 
 def plant_not_in_hr(pop: Population) -> None:
     given, family = pop.rng.choice(("dev", "ops", "qa")), pop.rng.choice(("vendor", "partner", "agency"))
     user_name = f"{given}.{family}{len([u for u in pop.world.idc_users if u.person is None]) + 1}"
     email = f"{user_name}@{family}-consulting.example"
-    user = pop.idc_user(None, groups=["engineering"], created=pop.clock.ago(pop.rng.uniform(150, 400)),
-                        user_name=user_name, email=email)
+    user = pop.idc_user(
+        None, groups=["engineering"], created=pop.clock.ago(pop.rng.uniform(150, 400)), user_name=user_name, email=email
+    )
     pop.active(user)
     pop.plant("not_in_hr", "idc_user", user.user_name, None, {"email": email})
 
@@ -65,17 +76,30 @@ def plant_idc_inactive(pop: Population, index: int) -> None:
         times = pop.clock.schedule(pop.world.trail_start, pop.clock.ago(days), 3, last_within_days=1)
         pop.sessions(user, times)
     last = pop.last_sign_in(user)
-    pop.plant("idc_inactive", "idc_user", user.user_name, None,
-              {"created": iso(user.created), "last_sign_in": iso(last),
-               "days_inactive": days_of(pop.world.as_of - last) if last else None})
+    pop.plant(
+        "idc_inactive",
+        "idc_user",
+        user.user_name,
+        None,
+        {
+            "created": iso(user.created),
+            "last_sign_in": iso(last),
+            "days_inactive": days_of(pop.world.as_of - last) if last else None,
+        },
+    )
 
 
 def plant_never_signed_in(pop: Population) -> None:
     days = pop.rng.uniform(IDC_NEVER_SIGNED_IN_GRACE_DAYS + 5, 100)
     person = pop.person(joined_days_ago=days)
     user = pop.idc_user(person, created=pop.clock.ago(days))
-    pop.plant("idc_never_signed_in", "idc_user", user.user_name, None,
-              {"created": iso(user.created), "days_since_created": int(days)})
+    pop.plant(
+        "idc_never_signed_in",
+        "idc_user",
+        user.user_name,
+        None,
+        {"created": iso(user.created), "days_since_created": int(days)},
+    )
 
 
 def plant_expired_contractor(pop: Population) -> None:
@@ -85,9 +109,18 @@ def plant_expired_contractor(pop: Population) -> None:
     person.title = f"Contract {person.title}"
     user = pop.idc_user(person)
     pop.active(user, until=pop.clock.ago(days + 0.5), last_within=3)
-    pop.plant("expired_contractor", "idc_user", user.user_name, None,
-              {"employment_type": "contractor", "end_date": iso(person.end_date), "hr_status": person.status,
-               "days_since_end": int(days)})
+    pop.plant(
+        "expired_contractor",
+        "idc_user",
+        user.user_name,
+        None,
+        {
+            "employment_type": "contractor",
+            "end_date": iso(person.end_date),
+            "hr_status": person.status,
+            "days_since_end": int(days),
+        },
+    )
 
 
 def _move(pop: Population) -> tuple[str, str]:
@@ -104,8 +137,13 @@ def plant_mover(pop: Population) -> None:
     old_group, new_group = DEPARTMENTS[old].group, DEPARTMENTS[new].group
     user = pop.idc_user(person, groups=[new_group, old_group])
     pop.active(user)
-    pop.plant("mover", "idc_user", user.user_name, None,
-              {"department": new, "previous_department": old, "stale_group": old_group})
+    pop.plant(
+        "mover",
+        "idc_user",
+        user.user_name,
+        None,
+        {"department": new, "previous_department": old, "stale_group": old_group},
+    )
 
 
 def plant_on_leave(pop: Population) -> None:
@@ -114,12 +152,21 @@ def plant_on_leave(pop: Population) -> None:
     leave_days = pop.rng.uniform(14, 40)
     user = pop.idc_user(person)
     pop.active(user, until=pop.clock.ago(leave_days + 1), last_within=3)
-    during = pop.clock.schedule(pop.clock.ago(leave_days - 1), pop.world.as_of, 8,
-                                last_within_days=LEAVE_ACTIVITY_DAYS - 3)
+    during = pop.clock.schedule(
+        pop.clock.ago(leave_days - 1), pop.world.as_of, 8, last_within_days=LEAVE_ACTIVITY_DAYS - 3
+    )
     pop.sessions(user, during)
-    pop.plant("on_leave_used_access", "idc_user", user.user_name, None,
-              {"hr_status": "leave", "leave_started": iso(pop.clock.day(leave_days)),
-               "last_sign_in": iso(pop.last_sign_in(user))})
+    pop.plant(
+        "on_leave_used_access",
+        "idc_user",
+        user.user_name,
+        None,
+        {
+            "hr_status": "leave",
+            "leave_started": iso(pop.clock.day(leave_days)),
+            "last_sign_in": iso(pop.last_sign_in(user)),
+        },
+    )
 
 
 def plant_direct_admin(pop: Population) -> None:
@@ -130,17 +177,26 @@ def plant_direct_admin(pop: Population) -> None:
     start = max(user.created, pop.world.trail_start)
     times = pop.clock.schedule(start, pop.world.as_of, 2.5, last_within_days=7)
     pop.sessions(user, times, prefer=(account, "AdministratorAccess"))
-    pop.plant("direct_admin_assignment", "idc_user", user.user_name, account,
-              {"permission_set": "AdministratorAccess", "principal_type": "USER"})
+    pop.plant(
+        "direct_admin_assignment",
+        "idc_user",
+        user.user_name,
+        account,
+        {"permission_set": "AdministratorAccess", "principal_type": "USER"},
+    )
 
 
 def break_glass_users(pop: Population) -> IdcUserPlan:
     """Two emergency identities, in the emergency-access group only; the first is the one used."""
     users = []
     for number in (1, 2):
-        user = pop.idc_user(None, groups=[EMERGENCY_GROUP],
-                            created=pop.clock.between(pop.world.idc_created, pop.world.idc_created + timedelta(days=30)),
-                            user_name=f"breakglass-admin-{number}", email=f"breakglass-admin-{number}@{pop.world.domain}")
+        user = pop.idc_user(
+            None,
+            groups=[EMERGENCY_GROUP],
+            created=pop.clock.between(pop.world.idc_created, pop.world.idc_created + timedelta(days=30)),
+            user_name=f"breakglass-admin-{number}",
+            email=f"breakglass-admin-{number}@{pop.world.domain}",
+        )
         user.breakglass, user.title, user.display_name = True, "Emergency access", f"Break Glass Admin {number}"
         user.given_name, user.family_name = "Break Glass", f"Admin {number}"
         users.append(user)
@@ -151,8 +207,13 @@ def break_glass_users(pop: Population) -> IdcUserPlan:
 def plant_break_glass_used(pop: Population, user: IdcUserPlan, account: str) -> None:
     moment = pop.clock.between(pop.clock.ago(BREAK_GLASS_RECENT_DAYS - 8), pop.clock.ago(2))
     user.sessions.append(Session(moment, [(account, "BreakGlassAdmin")]))
-    pop.plant("break_glass_used", "permission_set", "BreakGlassAdmin", account,
-              {"user_name": user.user_name, "last_used": iso(moment), "days_ago": days_of(pop.world.as_of - moment)})
+    pop.plant(
+        "break_glass_used",
+        "permission_set",
+        "BreakGlassAdmin",
+        account,
+        {"user_name": user.user_name, "last_used": iso(moment), "days_ago": days_of(pop.world.as_of - moment)},
+    )
 
 
 def plant_key_unused(pop: Population, index: int) -> None:
@@ -166,28 +227,50 @@ def plant_key_unused(pop: Population, index: int) -> None:
     user = service_user(pop.world, account, pop.service_name(), "monitor", pop.clock, pop.roster, key)
     pop.world.iam_users.append(user)
     last_used = max(key.uses, default=None)
-    pop.plant("key_unused", "access_key", user.name, account,
-              {"created": iso(created), "last_used": iso(last_used),
-               "days_unused": days_of(pop.world.as_of - (last_used or created))}, key)
+    pop.plant(
+        "key_unused",
+        "access_key",
+        user.name,
+        account,
+        {
+            "created": iso(created),
+            "last_used": iso(last_used),
+            "days_unused": days_of(pop.world.as_of - (last_used or created)),
+        },
+        key,
+    )
 
 
 def plant_key_old(pop: Population) -> None:
     account = pop.member_account("production", "staging", "development")
     created = pop.clock.ago(pop.rng.uniform(KEY_MAX_AGE_DAYS + 30, 500))
-    key = KeyPlan(created, pop.clock.schedule(pop.world.trail_start, pop.world.as_of, 1.5, last_within_days=3,
-                                              weekdays_only=False))
+    key = KeyPlan(
+        created,
+        pop.clock.schedule(pop.world.trail_start, pop.world.as_of, 1.5, last_within_days=3, weekdays_only=False),
+    )
     user = service_user(pop.world, account, pop.service_name(), "deploy", pop.clock, pop.roster, key)
     pop.world.iam_users.append(user)
-    pop.plant("key_old", "access_key", user.name, account,
-              {"created": iso(created), "age_days": days_of(pop.world.as_of - created)}, key)
+    pop.plant(
+        "key_old",
+        "access_key",
+        user.name,
+        account,
+        {"created": iso(created), "age_days": days_of(pop.world.as_of - created)},
+        key,
+    )
 
 
 def plant_console_no_mfa(pop: Population) -> None:
     account = pop.member_account("production", "staging", "development")
     owner = pop.clean_person(pop.rng.choice([d for d in ("platform", "engineering") if d in pop.spec.departments]))
     user = pop.console_user(account, owner.person, mfa=False)
-    pop.plant("console_no_mfa", "iam_user", user.name, account,
-              {"password_last_used": iso(max(user.console_logins)), "mfa_active": False})
+    pop.plant(
+        "console_no_mfa",
+        "iam_user",
+        user.name,
+        account,
+        {"password_last_used": iso(max(user.console_logins)), "mfa_active": False},
+    )
 
 
 # --- boundary cases: just inside a threshold, not a problem ---------------------------------
@@ -201,29 +284,46 @@ def boundaries(pop: Population, glass: IdcUserPlan, glass_accounts: list[str]) -
     key = KeyPlan(created, clock.schedule(created, last - timedelta(days=1), 2, weekdays_only=False) + [last])
     user = service_user(world, account, pop.service_name(), "monitor", clock, pop.roster, key)
     world.iam_users.append(user)
-    pop.boundary("key_unused", "access_key", user.name, account,
-                 {"last_used": iso(last), "days_unused": KEY_UNUSED_DAYS - 1}, key)
+    pop.boundary(
+        "key_unused",
+        "access_key",
+        user.name,
+        account,
+        {"last_used": iso(last), "days_unused": KEY_UNUSED_DAYS - 1},
+        key,
+    )
 
     account = pop.member_account("production", "staging", "development")
     created = clock.ago(KEY_MAX_AGE_DAYS - 1, hours=-3)
     key = KeyPlan(created, clock.schedule(created, world.as_of, 1.5, last_within_days=3, weekdays_only=False))
     user = service_user(world, account, pop.service_name(), "deploy", clock, pop.roster, key)
     world.iam_users.append(user)
-    pop.boundary("key_old", "access_key", user.name, account,
-                 {"created": iso(created), "age_days": KEY_MAX_AGE_DAYS - 1}, key)
+    pop.boundary(
+        "key_old", "access_key", user.name, account, {"created": iso(created), "age_days": KEY_MAX_AGE_DAYS - 1}, key
+    )
 
     person = pop.person(joined_days_ago=rng.uniform(400, 1200))
     user = pop.idc_user(person, created=clock.ago(rng.uniform(180, 400)))
     last = clock.ago(IDC_INACTIVE_DAYS - 1, hours=-2)
     pop.sessions(user, clock.schedule(world.trail_start, last - timedelta(days=1), 3) + [last])
-    pop.boundary("idc_inactive", "idc_user", user.user_name, None,
-                 {"last_sign_in": iso(last), "days_inactive": IDC_INACTIVE_DAYS - 1})
+    pop.boundary(
+        "idc_inactive",
+        "idc_user",
+        user.user_name,
+        None,
+        {"last_sign_in": iso(last), "days_inactive": IDC_INACTIVE_DAYS - 1},
+    )
 
     days = IDC_NEVER_SIGNED_IN_GRACE_DAYS - 1
     person = pop.person(joined_days_ago=days)
     user = pop.idc_user(person, created=clock.ago(days, hours=-3))
-    pop.boundary("idc_never_signed_in", "idc_user", user.user_name, None,
-                 {"created": iso(user.created), "days_since_created": days})
+    pop.boundary(
+        "idc_never_signed_in",
+        "idc_user",
+        user.user_name,
+        None,
+        {"created": iso(user.created), "days_since_created": days},
+    )
 
     person = pop.person(joined_days_ago=rng.uniform(100, 300))
     person.employment_type, person.end_date = "contractor", clock.day(-2)
@@ -235,8 +335,13 @@ def boundaries(pop: Population, glass: IdcUserPlan, glass_accounts: list[str]) -
     account = rng.choice([a.key for a in world.accounts if a.key not in glass_accounts])
     moment = clock.ago(BREAK_GLASS_RECENT_DAYS + 1, hours=2)
     glass.sessions.append(Session(moment, [(account, "BreakGlassAdmin")]))
-    pop.boundary("break_glass_used", "permission_set", "BreakGlassAdmin", account,
-                 {"user_name": glass.user_name, "last_used": iso(moment), "days_ago": BREAK_GLASS_RECENT_DAYS + 1})
+    pop.boundary(
+        "break_glass_used",
+        "permission_set",
+        "BreakGlassAdmin",
+        account,
+        {"user_name": glass.user_name, "last_used": iso(moment), "days_ago": BREAK_GLASS_RECENT_DAYS + 1},
+    )
     if pop.spec.extra_boundaries:
         hr_boundaries(pop)
 
@@ -255,8 +360,13 @@ def hr_boundaries(pop: Population) -> None:
     leave_days = rng.uniform(20, 30)
     user = pop.idc_user(person)
     pop.active(user, until=clock.ago(leave_days + 1), last_within=2)
-    pop.boundary("on_leave_used_access", "idc_user", user.user_name, None,
-                 {"leave_started": iso(clock.day(leave_days)), "last_sign_in": iso(pop.last_sign_in(user))})
+    pop.boundary(
+        "on_leave_used_access",
+        "idc_user",
+        user.user_name,
+        None,
+        {"leave_started": iso(clock.day(leave_days)), "last_sign_in": iso(pop.last_sign_in(user))},
+    )
 
     old, new = _move(pop)
     person = pop.person(new)
@@ -271,8 +381,13 @@ def hr_boundaries(pop: Population) -> None:
     user = pop.idc_user(person, groups=[])
     pop.active(user, until=clock.ago(days + 1), last_within=3)
     user.status, user.updated = "DISABLED", clock.ago(days - 0.5)
-    pop.boundary("leaver", "idc_user", user.user_name, None,
-                 {"hr_status": "terminated", "end_date": iso(person.end_date), "user_status": "DISABLED"})
+    pop.boundary(
+        "leaver",
+        "idc_user",
+        user.user_name,
+        None,
+        {"hr_status": "terminated", "end_date": iso(person.end_date), "user_status": "DISABLED"},
+    )
 
 
 PLANTERS: dict[str, Callable[[Population, int], None]] = {
@@ -300,13 +415,18 @@ FEW_PLANTERS: dict[str, Callable[[Population, int], None]] = {
     "role_unused": iam_plants.plant_role_unused,
 }
 ONCE_PLANTERS: tuple[Callable[[Population], None], ...] = (
-    access_plants.plant_assignment_to_deleted_user, iam_plants.plant_iam_user_no_owner,
-    iam_plants.plant_iam_user_owner_left, iam_plants.plant_unused_services, iam_plants.plant_break_glass_role_used,
+    access_plants.plant_assignment_to_deleted_user,
+    iam_plants.plant_iam_user_no_owner,
+    iam_plants.plant_iam_user_owner_left,
+    iam_plants.plant_unused_services,
+    iam_plants.plant_break_glass_role_used,
     iam_plants.plant_roots,
 )
 # People's IAM console users, planted once the clean majority exists so their owners are drawn from it.
 OWNED_PLANTERS: tuple[Callable[[Population], None], ...] = (
-    iam_plants.plant_keys_on_console_no_mfa, iam_plants.plant_iam_admin_user, iam_plants.plant_iam_user_inactive,
+    iam_plants.plant_keys_on_console_no_mfa,
+    iam_plants.plant_iam_admin_user,
+    iam_plants.plant_iam_user_inactive,
 )
 
 
@@ -345,18 +465,28 @@ def clean_list(world: World, pop: Population) -> None:
     involved = {(p.principal_type, p.name, p.account_key) for p in world.plants + world.boundary}
     involved_names = {(p.name, p.account_key) for p in world.plants + world.boundary}
     clean = [("idc_user", u.user_name, None) for u in pop.clean_idc]
-    services = [u for u in world.iam_users if u.name.startswith("svc-") and (u.name, u.account_key) not in involved_names]
+    services = [
+        u for u in world.iam_users if u.name.startswith("svc-") and (u.name, u.account_key) not in involved_names
+    ]
     for user in pop.clean_iam + services:
         clean.append(("iam_user", user.name, user.account_key))
         if user.keys:
             clean.append(("access_key", user.name, user.account_key))
-    clean += [("iam_role", r.name, r.account_key) for r in world.roles
-              if ("iam_role", r.name, r.account_key) not in involved]
+    clean += [
+        ("iam_role", r.name, r.account_key) for r in world.roles if ("iam_role", r.name, r.account_key) not in involved
+    ]
     members = {group for user in world.idc_users if not user.deleted for group in user.groups}
-    clean += [("idc_group", name, None) for name in world.groups
-              if name in members and ("idc_group", name, None) not in involved]
+    clean += [
+        ("idc_group", name, None)
+        for name in world.groups
+        if name in members and ("idc_group", name, None) not in involved
+    ]
     assigned = {a.permission_set for a in world.assignments}
-    clean += [("permission_set", p.name, None) for p in world.permission_sets
-              if p.name in assigned and p.name not in ("AdministratorAccess", "BreakGlassAdmin")
-              and ("permission_set", p.name, None) not in involved]
+    clean += [
+        ("permission_set", p.name, None)
+        for p in world.permission_sets
+        if p.name in assigned
+        and p.name not in ("AdministratorAccess", "BreakGlassAdmin")
+        and ("permission_set", p.name, None) not in involved
+    ]
     world.clean = sorted(set(clean), key=lambda item: (item[0], item[1], item[2] or ""))

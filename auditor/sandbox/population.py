@@ -13,15 +13,47 @@ from auditor.sandbox.estate import SizeSpec
 from auditor.sandbox.people import AWS_DEPARTMENTS, DEPARTMENTS, EXECUTIVE, Person, Roster
 from auditor.sandbox.plan import COVERAGE_DAYS, Clock, IamUserPlan, IdcUserPlan, KeyPlan, Plant, Session, World
 
-DEPARTMENT_WEIGHTS = {"engineering": 30, "data": 10, "platform": 6, "security": 4, "finance": 6, "support": 10,
-                      "sales": 14, "people": 5}
+DEPARTMENT_WEIGHTS = {
+    "engineering": 30,
+    "data": 10,
+    "platform": 6,
+    "security": 4,
+    "finance": 6,
+    "support": 10,
+    "sales": 14,
+    "people": 5,
+}
 SPARE_SERVICE_NAMES = (
-    "svc-reporting-export", "svc-legacy-sync", "svc-partner-feed", "svc-backup-agent", "svc-cost-export",
-    "svc-search-indexer", "svc-mail-relay", "svc-thumbnailer", "svc-audit-shipper", "svc-dns-updater",
-    "svc-metrics-push", "svc-image-builder", "svc-ledger-import", "svc-crm-sync", "svc-geo-loader",
-    "svc-invoice-render", "svc-scanner", "svc-status-page", "svc-queue-drain", "svc-report-mailer",
-    "svc-cache-warmer", "svc-vendor-upload", "svc-db-snapshot", "svc-sitemap", "svc-webhook-relay",
-    "svc-pdf-renderer", "svc-feature-flags", "svc-payroll-export", "svc-log-forwarder", "svc-cdn-purge",
+    "svc-reporting-export",
+    "svc-legacy-sync",
+    "svc-partner-feed",
+    "svc-backup-agent",
+    "svc-cost-export",
+    "svc-search-indexer",
+    "svc-mail-relay",
+    "svc-thumbnailer",
+    "svc-audit-shipper",
+    "svc-dns-updater",
+    "svc-metrics-push",
+    "svc-image-builder",
+    "svc-ledger-import",
+    "svc-crm-sync",
+    "svc-geo-loader",
+    "svc-invoice-render",
+    "svc-scanner",
+    "svc-status-page",
+    "svc-queue-drain",
+    "svc-report-mailer",
+    "svc-cache-warmer",
+    "svc-vendor-upload",
+    "svc-db-snapshot",
+    "svc-sitemap",
+    "svc-webhook-relay",
+    "svc-pdf-renderer",
+    "svc-feature-flags",
+    "svc-payroll-export",
+    "svc-log-forwarder",
+    "svc-cdn-purge",
 )
 
 
@@ -55,8 +87,15 @@ class Population:
         days = joined_days_ago if joined_days_ago is not None else self.rng.uniform(180, 2400)
         return self.roster.add(department, self.clock.day(days))
 
-    def idc_user(self, person: Person | None, *, groups: list[str] | None = None, created: datetime | None = None,
-                 user_name: str | None = None, email: str | None = None) -> IdcUserPlan:
+    def idc_user(
+        self,
+        person: Person | None,
+        *,
+        groups: list[str] | None = None,
+        created: datetime | None = None,
+        user_name: str | None = None,
+        email: str | None = None,
+    ) -> IdcUserPlan:
         assert person is not None or (user_name and email)
         if created is None:
             joined = datetime.combine(person.start_date, time(8), tzinfo=UTC) if person else self.world.idc_created
@@ -78,14 +117,20 @@ class Population:
 
     def entitlements(self, user: IdcUserPlan) -> list[tuple[str, str]]:
         pairs = {
-            (a.account_key, a.permission_set) for a in self.world.assignments
+            (a.account_key, a.permission_set)
+            for a in self.world.assignments
             if (a.principal_type == "GROUP" and a.principal in user.groups)
             or (a.principal_type == "USER" and a.principal == user.user_name)
         }
         return sorted(pairs)
 
-    def sessions(self, user: IdcUserPlan, times: list[datetime], prefer: tuple[str, str] | None = None,
-                 never: tuple[str, str] | None = None) -> None:
+    def sessions(
+        self,
+        user: IdcUserPlan,
+        times: list[datetime],
+        prefer: tuple[str, str] | None = None,
+        never: tuple[str, str] | None = None,
+    ) -> None:
         """Sign-ins at ``times``; the last few days before the newest one use every assignment the user holds
         (except ``never``, an (account key, permission set) the user holds and never opens)."""
         pairs = [p for p in self.entitlements(user) if p[1] != "BreakGlassAdmin" and p != never]
@@ -106,8 +151,14 @@ class Population:
                     session.targets.append(pair)
         user.sessions.extend(new)
 
-    def active(self, user: IdcUserPlan, *, until: datetime | None = None, last_within: float = 7,
-               never: tuple[str, str] | None = None) -> None:
+    def active(
+        self,
+        user: IdcUserPlan,
+        *,
+        until: datetime | None = None,
+        last_within: float = 7,
+        never: tuple[str, str] | None = None,
+    ) -> None:
         """Regular sign-ins from creation (or the trail's start) until ``until``."""
         start = max(user.created, self.world.trail_start)
         end = until or self.world.as_of
@@ -137,12 +188,28 @@ class Population:
         self.clean_idc.append(user)
         return user
 
-    def plant(self, problem: str, principal_type: str, name: str, account_key: str | None, detail: dict,
-              key: KeyPlan | None = None, *, user_id_of: str | None = None) -> None:
+    def plant(
+        self,
+        problem: str,
+        principal_type: str,
+        name: str,
+        account_key: str | None,
+        detail: dict,
+        key: KeyPlan | None = None,
+        *,
+        user_id_of: str | None = None,
+    ) -> None:
         self.world.plants.append(Plant(problem, principal_type, name, account_key, detail, key, user_id_of))
 
-    def boundary(self, problem: str, principal_type: str, name: str, account_key: str | None, detail: dict,
-                 key: KeyPlan | None = None) -> None:
+    def boundary(
+        self,
+        problem: str,
+        principal_type: str,
+        name: str,
+        account_key: str | None,
+        detail: dict,
+        key: KeyPlan | None = None,
+    ) -> None:
         self.world.boundary.append(Plant(problem, principal_type, name, account_key, detail, key))
 
     def last_sign_in(self, user: IdcUserPlan) -> datetime | None:
@@ -150,7 +217,8 @@ class Population:
 
     def member_account(self, *environments: str) -> str:
         accounts = self.world.accounts_in(*environments) or self.world.accounts_in(
-            "production", "staging", "development", "sandbox")
+            "production", "staging", "development", "sandbox"
+        )
         return self.rng.choice(accounts).key
 
     def service_name(self) -> str:
@@ -177,23 +245,43 @@ class Population:
             person = self.roster.heads[head]
             self.clean_iam.append(self.console_user(account.key, person, mfa=True))
 
-    def console_user(self, account_key: str, person: Person, *, mfa: bool, group: str = "ReadOnly",
-                     logins: list[datetime] | None = None) -> IamUserPlan:
+    def console_user(
+        self,
+        account_key: str,
+        person: Person,
+        *,
+        mfa: bool,
+        group: str = "ReadOnly",
+        logins: list[datetime] | None = None,
+    ) -> IamUserPlan:
         """A person's IAM console user, by default signing in every few days."""
         created = self.clock.ago(self.rng.uniform(400, 900))
         if logins is None:
             logins = self.clock.schedule(self.world.trail_start, self.world.as_of, 5, last_within_days=7)
-        user = IamUserPlan(account_key=account_key, name=person.user_name, created=created, calls="console",
-                           console=True, mfa=mfa, console_logins=logins, groups=[group],
-                           tags={"owner": person.email})
+        user = IamUserPlan(
+            account_key=account_key,
+            name=person.user_name,
+            created=created,
+            calls="console",
+            console=True,
+            mfa=mfa,
+            console_logins=logins,
+            groups=[group],
+            tags={"owner": person.email},
+        )
         self.world.iam_users.append(user)
         return user
 
     def iam_owner(self) -> Person:
         """A clean engineer or platform person with no IAM user yet (IAM user names are unique in the world)."""
         taken = {u.name for u in self.world.iam_users}
-        free = [u.person for u in self.clean_idc if u.person and u.person.user_name not in taken
-                and u.person.department in ("platform", "engineering", "data")]
+        free = [
+            u.person
+            for u in self.clean_idc
+            if u.person
+            and u.person.user_name not in taken
+            and u.person.department in ("platform", "engineering", "data")
+        ]
         if free:
             return self.rng.choice(free)
         department = self.rng.choice([d for d in ("platform", "engineering") if d in self.spec.departments])

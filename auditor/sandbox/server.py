@@ -66,8 +66,12 @@ class Sandbox:
         """Environment for the product: the endpoint, fake credentials, the home region."""
         from auditor.sandbox.build import FAKE_KEY_ID, FAKE_SECRET
 
-        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": FAKE_KEY_ID,
-                "AWS_SECRET_ACCESS_KEY": FAKE_SECRET, "AWS_DEFAULT_REGION": self.region}
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": FAKE_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
+            "AWS_DEFAULT_REGION": self.region,
+        }
 
     def close(self) -> None:
         from auditor.sandbox import moto_gaps
@@ -122,8 +126,9 @@ def _planted(plant: Plant, built: Built) -> Planted:
     return Planted(plant.problem, plant.principal_type, name, account_id, detail)
 
 
-def start_sandbox(*, size: str = "small", seed: int = 1, as_of: datetime | None = None, workdir: Path,
-                  port: int = 0) -> Sandbox:
+def start_sandbox(
+    *, size: str = "small", seed: int = 1, as_of: datetime | None = None, workdir: Path, port: int = 0
+) -> Sandbox:
     """Build a sandbox organisation and serve it; deterministic for a (size, seed, as_of).
 
     ``as_of`` defaults to now (UTC) truncated to the minute; everything the
@@ -150,9 +155,20 @@ def start_sandbox(*, size: str = "small", seed: int = 1, as_of: datetime | None 
         previous.close()
     with _lock:
         server, endpoint = _start_server(port, size, seed, as_of)
-        sandbox = Sandbox(endpoint_url=endpoint, region=REGION, as_of=as_of, size=size, seed=seed,
-                          management_account_id="", organization_id="", trail_bucket="", hr_feed=Path(workdir),
-                          planted=[], clean=[], _server=server)
+        sandbox = Sandbox(
+            endpoint_url=endpoint,
+            region=REGION,
+            as_of=as_of,
+            size=size,
+            seed=seed,
+            management_account_id="",
+            organization_id="",
+            trail_bucket="",
+            hr_feed=Path(workdir),
+            planted=[],
+            clean=[],
+            _server=server,
+        )
         _open.append(sandbox)
     try:
         built = build(world, Clients(endpoint, REGION))
@@ -163,7 +179,10 @@ def start_sandbox(*, size: str = "small", seed: int = 1, as_of: datetime | None 
         ids = built.account_ids
         sandbox.management_account_id, sandbox.organization_id = built.management_id, built.organization_id
         sandbox.trail_bucket, sandbox.identity_store_id, sandbox.instance_arn = (
-            built.trail_bucket, built.identity_store_id, built.instance_arn)
+            built.trail_bucket,
+            built.identity_store_id,
+            built.instance_arn,
+        )
         sandbox.accounts = {world.account(key).name: account_id for key, account_id in ids.items()}
         sandbox.planted = [_planted(p, built) for p in world.plants]
         sandbox.boundary = [_planted(p, built) for p in world.boundary]
@@ -182,8 +201,10 @@ def serve(*, size: str, seed: int, as_of: datetime | None, workdir: Path, port: 
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with start_sandbox(size=size, seed=seed, as_of=as_of, workdir=workdir, port=port) as sandbox:
-            print(f"sandbox {sandbox.size} (seed {sandbox.seed}, as of {sandbox.as_of.isoformat()}) "
-                  f"at {sandbox.endpoint_url}")
+            print(
+                f"sandbox {sandbox.size} (seed {sandbox.seed}, as of {sandbox.as_of.isoformat()}) "
+                f"at {sandbox.endpoint_url}"
+            )
             for name, value in sandbox.env().items():
                 print(f"export {name}={value}")
             print(f"HR feed: {sandbox.hr_feed}")

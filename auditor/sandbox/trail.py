@@ -33,14 +33,18 @@ def _time(record: dict) -> datetime:
 
 def object_key(organization_id: str, account_id: str, region: str, delivered: datetime, unique: str) -> str:
     stamp = delivered.strftime("%Y%m%dT%H%MZ")
-    return (f"AWSLogs/{organization_id}/{account_id}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
-            f"{account_id}_CloudTrail_{region}_{stamp}_{unique}.json.gz")
+    return (
+        f"AWSLogs/{organization_id}/{account_id}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
+        f"{account_id}_CloudTrail_{region}_{stamp}_{unique}.json.gz"
+    )
 
 
 def digest_key(organization_id: str, account_id: str, region: str, delivered: datetime) -> str:
     stamp = delivered.strftime("%Y%m%dT%H%M%SZ")
-    return (f"AWSLogs/{organization_id}/{account_id}/CloudTrail-Digest/{region}/{delivered:%Y/%m/%d}/"
-            f"{account_id}_CloudTrail-Digest_{region}_{TRAIL_NAME}_{region}_{stamp}.json.gz")
+    return (
+        f"AWSLogs/{organization_id}/{account_id}/CloudTrail-Digest/{region}/{delivered:%Y/%m/%d}/"
+        f"{account_id}_CloudTrail-Digest_{region}_{TRAIL_NAME}_{region}_{stamp}.json.gz"
+    )
 
 
 def _delivery(last_event: datetime, rng: random.Random) -> datetime:
@@ -80,13 +84,19 @@ def _digest(world: World, built: Built, backend: object, rng: random.Random) -> 
     end = world.as_of.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=1)
     digest = {
-        "awsAccountId": built.management_id, "digestStartTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "digestEndTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"), "digestS3Bucket": built.trail_bucket,
+        "awsAccountId": built.management_id,
+        "digestStartTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "digestEndTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "digestS3Bucket": built.trail_bucket,
         "digestS3Object": digest_key(built.organization_id, built.management_id, world.region, end),
-        "digestPublicKeyFingerprint": f"{rng.getrandbits(128):032x}", "digestSignatureAlgorithm": "SHA256withRSA",
-        "newestEventTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"), "oldestEventTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "previousDigestS3Bucket": built.trail_bucket, "previousDigestHashValue": f"{rng.getrandbits(256):064x}",
-        "previousDigestHashAlgorithm": "SHA-256", "previousDigestSignature": f"{rng.getrandbits(512):0128x}",
+        "digestPublicKeyFingerprint": f"{rng.getrandbits(128):032x}",
+        "digestSignatureAlgorithm": "SHA256withRSA",
+        "newestEventTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "oldestEventTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "previousDigestS3Bucket": built.trail_bucket,
+        "previousDigestHashValue": f"{rng.getrandbits(256):064x}",
+        "previousDigestHashAlgorithm": "SHA-256",
+        "previousDigestSignature": f"{rng.getrandbits(512):0128x}",
         "logFiles": [],
     }
     body = gzip.compress(json.dumps(digest).encode(), mtime=0)

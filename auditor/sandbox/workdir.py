@@ -41,8 +41,10 @@ def write_config(world: World, workdir: Path, hr_feed: Path) -> Path:
         "",
         "# each department's birthright groups; a department mapped to [] has no AWS access by birthright",
         "[rules.department_groups]",
-        *(f"{json.dumps(department)} = {_toml_list(groups)}"
-          for department, groups in sorted(world.department_groups.items())),
+        *(
+            f"{json.dumps(department)} = {_toml_list(groups)}"
+            for department, groups in sorted(world.department_groups.items())
+        ),
     ]
     path = workdir / CONFIG_NAME
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -58,8 +60,9 @@ def write_planted(sandbox: Sandbox, workdir: Path) -> Path:
         "accounts": sandbox.accounts,
         "planted": [asdict(p) for p in sandbox.planted],
         "boundary": [asdict(p) for p in sandbox.boundary],
-        "clean": [{"principal_type": kind, "name": name, "account_id": account_id}
-                  for kind, name, account_id in sandbox.clean],
+        "clean": [
+            {"principal_type": kind, "name": name, "account_id": account_id} for kind, name, account_id in sandbox.clean
+        ],
     }
     path = workdir / PLANTED_NAME
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -11,8 +11,16 @@ from auditor.sandbox.plan import Clock, World
 from auditor.sandbox.plants import populate
 from auditor.sandbox.population import Population
 
-COMPANIES = ("Northwind Analytics", "Bluefin Logistics", "Kestrel Health", "Tallis Robotics", "Corvid Energy",
-             "Larkspur Payments", "Osprey Media", "Juniper Freight")
+COMPANIES = (
+    "Northwind Analytics",
+    "Bluefin Logistics",
+    "Kestrel Health",
+    "Tallis Robotics",
+    "Corvid Energy",
+    "Larkspur Payments",
+    "Osprey Media",
+    "Juniper Freight",
+)
 
 
 def plan_world(size: str, seed: int, as_of: datetime, region: str) -> World:
@@ -23,8 +31,15 @@ def plan_world(size: str, seed: int, as_of: datetime, region: str) -> World:
     clock = Clock(rng, as_of)
     company = rng.choice(COMPANIES)
     domain = f"{company.split()[0].lower()}.example"
-    world = World(size=size, seed=seed, as_of=as_of, region=region, company=company, domain=domain,
-                  idc_created=clock.ago(rng.uniform(700, 900)))
+    world = World(
+        size=size,
+        seed=seed,
+        as_of=as_of,
+        region=region,
+        company=company,
+        domain=domain,
+        idc_created=clock.ago(rng.uniform(700, 900)),
+    )
     roster = Roster(rng, domain)
     population = Population(world, spec, roster, clock)
     population.heads()

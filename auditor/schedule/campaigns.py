@@ -33,8 +33,13 @@ def create_quarterly(ctx: JobContext, job: Job, scheduled_at: datetime) -> Outco
         return Outcome("failed", {"error": "no recorded run to review; schedule a run job before the campaign"})
     age = now - datetime.fromisoformat(latest["as_of"])
     if age > timedelta(hours=options["max_run_age_hours"]):
-        return Outcome("failed", {"error": f"the latest run (as of {latest['as_of']}) is older than "
-                                           f"max_run_age_hours ({options['max_run_age_hours']}); not reviewing it"})
+        return Outcome(
+            "failed",
+            {
+                "error": f"the latest run (as of {latest['as_of']}) is older than "
+                f"max_run_age_hours ({options['max_run_age_hours']}); not reviewing it"
+            },
+        )
     name = campaign_name(options["name"], scheduled_at.astimezone(job.trigger().timezone))
     existing = [c for c in all_campaigns(ctx.store) if c.name == name and c.kind == "quarterly"]
     if existing:
@@ -48,12 +53,18 @@ def create_quarterly(ctx: JobContext, job: Job, scheduled_at: datetime) -> Outco
     )
     created = create_campaign(ctx.store, ctx.settings, spec, now=now, actor=ctx.actor)
     campaign_id = created.campaign.id
-    detail = {"campaign_id": campaign_id, "name": name, "items": created.items, "reviewers": len(created.by_reviewer),
-              "due_at": created.campaign.due_at.isoformat()}
+    detail = {
+        "campaign_id": campaign_id,
+        "name": name,
+        "items": created.items,
+        "reviewers": len(created.by_reviewer),
+        "due_at": created.campaign.due_at.isoformat(),
+    }
     if not options["send"]:
         return Outcome("ok", detail)
-    packets = export_packets(ctx.store, campaign_id, Path(options["packets_dir"]) / f"campaign-{campaign_id}",
-                             now=now, actor=ctx.actor)
+    packets = export_packets(
+        ctx.store, campaign_id, Path(options["packets_dir"]) / f"campaign-{campaign_id}", now=now, actor=ctx.actor
+    )
     delivery = delivery_from_settings(ctx.settings, now=now)
     sent = send_packets(ctx.store, campaign_id, packets, now=now, delivery=delivery, actor=ctx.actor)
     failed = [s.packet.reviewer for s in sent if s.error]
@@ -88,14 +99,21 @@ def close_due(ctx: JobContext, job: Job, scheduled_at: datetime) -> Outcome:
             break
         out_dir = Path(options["evidence_dir"]) / f"campaign-{campaign.id}"
         try:
-            result = close_campaign(ctx.store, campaign.id, now=now, out_dir=out_dir,
-                                    undecided=options["undecided"], actor=ctx.actor)
+            result = close_campaign(
+                ctx.store, campaign.id, now=now, out_dir=out_dir, undecided=options["undecided"], actor=ctx.actor
+            )
         except (CampaignError, DeliveryError) as exc:
             refused.append(f"campaign {campaign.id}: {exc}")
             continue
         if result.closed:
-            closed.append({"campaign_id": campaign.id, "evidence": str(out_dir),
-                           "manifest_sha256": result.manifest_sha256, **result.counts})
+            closed.append(
+                {
+                    "campaign_id": campaign.id,
+                    "evidence": str(out_dir),
+                    "manifest_sha256": result.manifest_sha256,
+                    **result.counts,
+                }
+            )
         else:
             extended.append({"campaign_id": campaign.id, "due_at": result.due_at.isoformat()})
     detail = {"closed": closed, "extended": extended, "refused": refused, "stopped": ctx.stop.is_set()}

@@ -36,14 +36,21 @@ def register(subparsers: argparse._SubParsersAction, command: Callable[[str, str
         parser = command("scheduler", HELP)
         parser.epilog = EPILOG
     else:
-        parser = subparsers.add_parser("scheduler", help=HELP, description=HELP, epilog=EPILOG,
-                                       formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser = subparsers.add_parser(
+            "scheduler",
+            help=HELP,
+            description=HELP,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     parser.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
     _state_arg(parser)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--list", action="store_true", help="print each job with its next fire time, and exit")
     mode.add_argument("--run", metavar="JOB", help="run this job once now (under its locks), and exit")
-    parser.add_argument("--log-format", choices=["text", "json"], help="log lines as text or JSON (default [scheduler] log_format)")
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], help="log lines as text or JSON (default [scheduler] log_format)"
+    )
     return parser
 
 
@@ -60,7 +67,9 @@ def handle(args: argparse.Namespace, *, clock: Clock = system_clock) -> int:
     configure_logging(args.log_format or settings.get("scheduler", "log_format"))
     if args.run:
         if args.run not in service.jobs:
-            raise ConfigError(f"no job {args.run!r} in [[scheduler.jobs]] (configured: {', '.join(service.jobs) or 'none'})")
+            raise ConfigError(
+                f"no job {args.run!r} in [[scheduler.jobs]] (configured: {', '.join(service.jobs) or 'none'})"
+            )
         result = service.fire_now(args.run)
         print(f"{result.job_id}: {result.status}")
         for key, value in result.detail.items():

@@ -75,7 +75,9 @@ def try_acquire(store: Store, name: str, owner: str, *, lease_seconds: float, no
         with store.engine.begin() as conn:
             row = conn.execute(sa.select(job_locks).where(job_locks.c.name == name)).first()
             if row is None:
-                conn.execute(job_locks.insert().values(name=name, owner=owner, acquired_at=iso(now), expires_at=expires))
+                conn.execute(
+                    job_locks.insert().values(name=name, owner=owner, acquired_at=iso(now), expires_at=expires)
+                )
                 return None
             taken = conn.execute(
                 job_locks.update()
@@ -236,9 +238,17 @@ def job_lock(
         lease.release()
 
 
-def run_lock(store: Store, settings, *, purpose: str = "auditor run", clock: Clock = system_clock,
-             sleep: Sleep = system_sleep):
+def run_lock(
+    store: Store, settings, *, purpose: str = "auditor run", clock: Clock = system_clock, sleep: Sleep = system_sleep
+):
     """The "run" lock a manual `auditor run` holds, as the nightly job does; waits [scheduler] run_lock_wait_seconds."""
     section = settings.section("scheduler")
-    return job_lock(store, "run", wait_seconds=section["run_lock_wait_seconds"], owner=owner_name(purpose),
-                    lease_seconds=section["lock_lease_seconds"], clock=clock, sleep=sleep)
+    return job_lock(
+        store,
+        "run",
+        wait_seconds=section["run_lock_wait_seconds"],
+        owner=owner_name(purpose),
+        lease_seconds=section["lock_lease_seconds"],
+        clock=clock,
+        sleep=sleep,
+    )

@@ -31,8 +31,11 @@ def expired_run_dirs(store: Store, cutoff: datetime) -> tuple[list[Path], list[s
         return [], []
     latest_id = rows[-1].id
     under_review = {Path(c.run_dir).resolve() for c in all_campaigns(store) if c.status == "open" and c.run_dir}
-    kept_dirs = {Path(r.out_dir).resolve() for r in rows
-                 if r.out_dir and (r.id == latest_id or datetime.fromisoformat(r.as_of) >= cutoff)}
+    kept_dirs = {
+        Path(r.out_dir).resolve()
+        for r in rows
+        if r.out_dir and (r.id == latest_id or datetime.fromisoformat(r.as_of) >= cutoff)
+    }
     candidates, kept = [], []
     for row in rows:
         if not row.out_dir or datetime.fromisoformat(row.as_of) >= cutoff or row.id == latest_id:
@@ -62,8 +65,9 @@ def apply_retention(ctx: JobContext, job: Job, scheduled_at: datetime) -> Outcom
     for path in expired:
         if ctx.stop.is_set():
             break
-        ctx.store.audit("retention.delete", str(path), {"keep_days": keep_days, "cutoff": cutoff.isoformat()},
-                        actor=ctx.actor)
+        ctx.store.audit(
+            "retention.delete", str(path), {"keep_days": keep_days, "cutoff": cutoff.isoformat()}, actor=ctx.actor
+        )
         try:
             shutil.rmtree(path)
         except OSError as exc:

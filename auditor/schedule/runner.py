@@ -214,8 +214,17 @@ class Runner:
                 .values(status=outcome.status, finished_at=iso(self.clock()), detail=detail)
             )
         level = logging.WARNING if outcome.status in ("failed", "incomplete") else logging.INFO
-        log.log(level, f"job {outcome.status}", extra={"job": job.id, "kind": job.kind, "status": outcome.status,
-                                                       "scheduled_at": iso(scheduled_at), "detail": outcome.detail})
+        log.log(
+            level,
+            f"job {outcome.status}",
+            extra={
+                "job": job.id,
+                "kind": job.kind,
+                "status": outcome.status,
+                "scheduled_at": iso(scheduled_at),
+                "detail": outcome.detail,
+            },
+        )
         return JobResult(job.id, scheduled_at, outcome.status, outcome.detail, row)
 
     # --- stopping -------------------------------------------------------------------------------
@@ -245,8 +254,11 @@ class Runner:
                 conn.execute(
                     job_runs.update()
                     .where(job_runs.c.id == item.row, job_runs.c.status == "running")
-                    .values(status="abandoned", finished_at=now,
-                            detail=json.dumps({"reason": "the scheduler was stopped before the job finished"}))
+                    .values(
+                        status="abandoned",
+                        finished_at=now,
+                        detail=json.dumps({"reason": "the scheduler was stopped before the job finished"}),
+                    )
                 )
             item.lease.release()
             log.warning("job abandoned", extra={"job": item.job.id, "kind": item.job.kind})

@@ -182,9 +182,17 @@ class SchedulerService:
         try:
             changes = self.sync()
             for item in self.listing():
-                log.info("job scheduled", extra={"job": item.job.id, "kind": item.job.kind, "cron": item.job.cron,
-                                                 "timezone": item.job.timezone, "next_fire": item.next_fire,
-                                                 "store": changes.get(item.job.id, "disabled")})
+                log.info(
+                    "job scheduled",
+                    extra={
+                        "job": item.job.id,
+                        "kind": item.job.kind,
+                        "cron": item.job.cron,
+                        "timezone": item.job.timezone,
+                        "next_fire": item.next_fire,
+                        "store": changes.get(item.job.id, "disabled"),
+                    },
+                )
             self.scheduler.start()  # blocks until on_signal shuts it down
             return self.finish()
         finally:

@@ -194,8 +194,9 @@ def exact_provisioning(monkeypatch):
     def pairs(response) -> set[tuple[str, str]]:
         instance_arn = response._get_param("InstanceArn")
         backend = response.ssoadmin_backend
-        return {(a.target_id, a.permission_set_arn) for a in backend.account_assignments
-                if a.instance_arn == instance_arn}
+        return {
+            (a.target_id, a.permission_set_arn) for a in backend.account_assignments if a.instance_arn == instance_arn
+        }
 
     def by_account(self) -> str:
         account_id = self._get_param("AccountId")
@@ -233,8 +234,11 @@ def sso_admin_complete(monkeypatch):
             raise ResourceNotFoundException("Could not find PermissionsBoundary for PermissionSet")
         return json.dumps({"PermissionsBoundary": boundaries[arn]})
 
-    for function in (list_tags_for_resource, put_permissions_boundary_to_permission_set,
-                     get_permissions_boundary_for_permission_set):
+    for function in (
+        list_tags_for_resource,
+        put_permissions_boundary_to_permission_set,
+        get_permissions_boundary_for_permission_set,
+    ):
         monkeypatch.setattr(SSOAdminResponse, function.__name__, function, raising=False)
 
 
@@ -270,31 +274,42 @@ class Idc:
             UserName=name,
             DisplayName=name.title(),
             Name={"GivenName": name.title(), "FamilyName": "Example"},
-            Emails=emails if emails is not None else [{"Value": f"{name}@example.com", "Type": "work", "Primary": True}],
+            Emails=emails
+            if emails is not None
+            else [{"Value": f"{name}@example.com", "Type": "work", "Primary": True}],
             **extra,
         )["UserId"]
 
     def group(self, name: str, members: list[str] = ()) -> str:
-        group_id = self.store.create_group(IdentityStoreId=self.store_id, DisplayName=name,
-                                           Description=f"{name} group")["GroupId"]
+        group_id = self.store.create_group(
+            IdentityStoreId=self.store_id, DisplayName=name, Description=f"{name} group"
+        )["GroupId"]
         for user_id in members:
-            self.store.create_group_membership(IdentityStoreId=self.store_id, GroupId=group_id,
-                                               MemberId={"UserId": user_id})
+            self.store.create_group_membership(
+                IdentityStoreId=self.store_id, GroupId=group_id, MemberId={"UserId": user_id}
+            )
         return group_id
 
     def permission_set(self, name: str, managed: list[str] = (), **extra) -> str:
         extra.setdefault("SessionDuration", "PT1H")  # what AWS reports when none is given
         arn = self.sso.create_permission_set(InstanceArn=self.instance_arn, Name=name, **extra)["PermissionSet"][
-            "PermissionSetArn"]
+            "PermissionSetArn"
+        ]
         for policy_arn in managed:
-            self.sso.attach_managed_policy_to_permission_set(InstanceArn=self.instance_arn, PermissionSetArn=arn,
-                                                             ManagedPolicyArn=policy_arn)
+            self.sso.attach_managed_policy_to_permission_set(
+                InstanceArn=self.instance_arn, PermissionSetArn=arn, ManagedPolicyArn=policy_arn
+            )
         return arn
 
     def assign(self, account_id: str, permission_set_arn: str, principal_type: str, principal_id: str) -> None:
-        self.sso.create_account_assignment(InstanceArn=self.instance_arn, TargetId=account_id,
-                                           TargetType="AWS_ACCOUNT", PermissionSetArn=permission_set_arn,
-                                           PrincipalType=principal_type, PrincipalId=principal_id)
+        self.sso.create_account_assignment(
+            InstanceArn=self.instance_arn,
+            TargetId=account_id,
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=permission_set_arn,
+            PrincipalType=principal_type,
+            PrincipalId=principal_id,
+        )
 
 
 @pytest.fixture

@@ -168,8 +168,12 @@ def test_identity_center_role_sessions_map_to_user_account_and_permission_set():
 def test_roles_outside_the_sso_naming_are_plain_roles_keyed_by_their_arn():
     result = seen(records("sso-role-sessions.json", 0))
     assert set(result) == {
-        ("iam_role", "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/us-west-2/SampleRole",
-         "111122223333", None)
+        (
+            "iam_role",
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/us-west-2/SampleRole",
+            "111122223333",
+            None,
+        )
     }
 
 
@@ -393,9 +397,16 @@ def test_reduce_records_accepts_decoded_records_and_mappings_alike():
 
 
 def test_attribute_is_empty_for_service_callers():
-    [service] = decode([{"eventTime": "2024-01-01T00:00:00Z", "eventSource": "ec2.amazonaws.com",
-                         "eventName": "DescribeInstances", "userIdentity": {"type": "AWSService",
-                                                                           "invokedBy": "ec2.amazonaws.com"}}])
+    [service] = decode(
+        [
+            {
+                "eventTime": "2024-01-01T00:00:00Z",
+                "eventSource": "ec2.amazonaws.com",
+                "eventName": "DescribeInstances",
+                "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
+            }
+        ]
+    )
     assert attribute(service) == []
 
 

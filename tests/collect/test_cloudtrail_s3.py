@@ -41,7 +41,9 @@ def at(when: str, record: dict) -> dict:
     return {**record, "eventTime": when}
 
 
-def log_key(account: str, region: str, delivered: datetime, org: str | None = ORG, unique: str = "Mu0KsOhtH1ar15ZZ") -> str:
+def log_key(
+    account: str, region: str, delivered: datetime, org: str | None = ORG, unique: str = "Mu0KsOhtH1ar15ZZ"
+) -> str:
     folder = f"{ROOT}{org + '/' if org else ''}{account}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
     return f"{folder}{account}_CloudTrail_{region}_{delivered:%Y%m%dT%H%MZ}_{unique}.json.gz"
 
@@ -63,8 +65,10 @@ class HookedContext(AwsContext):
             def deny(params, operation=operation, matches=matches, **_):
                 if matches(params):
                     raise botocore.exceptions.ClientError(
-                        {"Error": {"Code": "AccessDenied", "Message": "Access Denied"},
-                         "ResponseMetadata": {"HTTPStatusCode": 403}},
+                        {
+                            "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+                            "ResponseMetadata": {"HTTPStatusCode": 403},
+                        },
                         operation,
                     )
 
@@ -102,41 +106,68 @@ def estate(aws):
     keys = fixture_records("keys-roles-and-errors.json", 2, 3, 4)
 
     # management account, organisation layout
-    put(s3, log_key(MGMT, REGION, datetime(2024, 5, 29, 12, 0, tzinfo=UTC)),  # before the listed days
-        [at("2024-05-29T11:58:00Z", root_login)])
-    put(s3, log_key(MGMT, REGION, datetime(2024, 5, 30, 12, 0, tzinfo=UTC)),  # listed (widened), events outside
-        [at("2024-05-30T11:58:00Z", root_login)])
-    put(s3, log_key(MGMT, "eu-west-1", datetime(2024, 6, 15, 9, 5, tzinfo=UTC)),
-        [at(f"2024-06-15T09:00:0{i}Z", record) for i, record in enumerate(idc)][::-1])
+    put(
+        s3,
+        log_key(MGMT, REGION, datetime(2024, 5, 29, 12, 0, tzinfo=UTC)),  # before the listed days
+        [at("2024-05-29T11:58:00Z", root_login)],
+    )
+    put(
+        s3,
+        log_key(MGMT, REGION, datetime(2024, 5, 30, 12, 0, tzinfo=UTC)),  # listed (widened), events outside
+        [at("2024-05-30T11:58:00Z", root_login)],
+    )
+    put(
+        s3,
+        log_key(MGMT, "eu-west-1", datetime(2024, 6, 15, 9, 5, tzinfo=UTC)),
+        [at(f"2024-06-15T09:00:0{i}Z", record) for i, record in enumerate(idc)][::-1],
+    )
     # delivered after midnight, in the next day's folder: the 23:58:30 event counts, the 00:01 one is after as-of
-    put(s3, log_key(MGMT, REGION, datetime(2024, 7, 1, 0, 3, tzinfo=UTC)),
-        [at("2024-07-01T00:01:00Z", root_login), at("2024-06-30T23:58:30Z", root_login)])
+    put(
+        s3,
+        log_key(MGMT, REGION, datetime(2024, 7, 1, 0, 3, tzinfo=UTC)),
+        [at("2024-07-01T00:01:00Z", root_login), at("2024-06-30T23:58:30Z", root_login)],
+    )
     digest = f"{ROOT}{ORG}/{MGMT}/CloudTrail-Digest/{REGION}/2024/06/15/{MGMT}_CloudTrail-Digest_{REGION}_org_{REGION}_20240615T090500Z.json.gz"
     insight = f"{ROOT}{ORG}/{MGMT}/CloudTrail-Insight/{REGION}/2024/06/15/{MGMT}_CloudTrail-Insight_{REGION}_20240615T0905Z_x.json.gz"
     for key in (digest, insight, f"{ROOT}{ORG}/{MGMT}/CloudTrail/{REGION}/2024/06/15/notes.txt"):
         put(s3, key, b"not a CloudTrail log")
 
     # member account: two regions and a corrupt object
-    put(s3, log_key(MEMBER, "us-west-2", datetime(2024, 6, 10, 10, 5, tzinfo=UTC)),
-        [at("2024-06-10T10:01:00Z", sessions[0]), at("2024-06-10T10:02:00Z", sessions[1])])
+    put(
+        s3,
+        log_key(MEMBER, "us-west-2", datetime(2024, 6, 10, 10, 5, tzinfo=UTC)),
+        [at("2024-06-10T10:01:00Z", sessions[0]), at("2024-06-10T10:02:00Z", sessions[1])],
+    )
     put(s3, log_key(MEMBER, "us-west-2", datetime(2024, 6, 20, 10, 5, tzinfo=UTC)), b"\x1f\x8b\x08\x00truncated")
-    put(s3, log_key(MEMBER, "ap-southeast-2", datetime(2024, 6, 25, 8, 0, tzinfo=UTC)),
-        [at("2024-06-25T07:56:00Z", login)])
+    put(
+        s3,
+        log_key(MEMBER, "ap-southeast-2", datetime(2024, 6, 25, 8, 0, tzinfo=UTC)),
+        [at("2024-06-25T07:56:00Z", login)],
+    )
 
     # an account whose logs predate the organisation trail: no o-id level
-    put(s3, log_key(LEGACY, REGION, datetime(2024, 6, 12, 0, 0, tzinfo=UTC), org=None),
-        [at(f"2024-06-11T23:5{i}:00Z", record) for i, record in enumerate(keys)])
+    put(
+        s3,
+        log_key(LEGACY, REGION, datetime(2024, 6, 12, 0, 0, tzinfo=UTC), org=None),
+        [at(f"2024-06-11T23:5{i}:00Z", record) for i, record in enumerate(keys)],
+    )
     return s3
 
 
 ACCOUNTS = [Account(account_id=a, name=a) for a in (MGMT, MEMBER, LEGACY, EMPTY)]
-TRAIL = TrailLocation(bucket=BUCKET, prefix=PREFIX, organization_id=ORG, home_region=REGION,
-                      trail_arn=f"arn:aws:cloudtrail:{REGION}:{MGMT}:trail/org")
+TRAIL = TrailLocation(
+    bucket=BUCKET,
+    prefix=PREFIX,
+    organization_id=ORG,
+    home_region=REGION,
+    trail_arn=f"arn:aws:cloudtrail:{REGION}:{MGMT}:trail/org",
+)
 
 
 def collect(ctx, progress=None, accounts=ACCOUNTS, trail=TRAIL):
-    return collect_cloudtrail(ctx, accounts, trail, progress or Progress(), as_of=AS_OF, lookback_days=LOOKBACK,
-                              max_workers=4)
+    return collect_cloudtrail(
+        ctx, accounts, trail, progress or Progress(), as_of=AS_OF, lookback_days=LOOKBACK, max_workers=4
+    )
 
 
 def by_account(result):
@@ -144,24 +175,31 @@ def by_account(result):
 
 
 def activity(result):
-    return {(a.kind, a.key, a.account_id, a.detail): (a.first_seen, a.last_seen, a.events)
-            for a in result.tables["activity"]}
+    return {
+        (a.kind, a.key, a.account_id, a.detail): (a.first_seen, a.last_seen, a.events)
+        for a in result.tables["activity"]
+    }
 
 
 def test_reads_both_layouts_and_reduces_to_activity(aws, estate):
     result = collect(aws)
     seen = activity(result)
     assert seen[("idc_user", "id:94482488-3041-7026-18f3-be45837cd0e4", None, None)][1] == datetime(
-        2024, 6, 15, 9, 0, 2, tzinfo=UTC)
+        2024, 6, 15, 9, 0, 2, tzinfo=UTC
+    )
     assert ("idc_assignment", "name:nicholas.hakmiller", "187901811700", "DevAdmin") in seen
     assert ("idc_assignment", "name:randomca0l529zwnay@gmail.com", "844015365555", "account-admin") in seen
     assert ("iam_user", "stratus-red-team-nmfalu-jfzdtsvchl", "562283505220", None) in seen
     # the legacy layout's key use, including the failed call
     assert seen[("access_key", "AKIAE18PGYHCY2CYMTFK", "070411556318", "christophe")] == (
-        datetime(2024, 6, 11, 23, 50, tzinfo=UTC), datetime(2024, 6, 11, 23, 52, tzinfo=UTC), 3)
+        datetime(2024, 6, 11, 23, 50, tzinfo=UTC),
+        datetime(2024, 6, 11, 23, 52, tzinfo=UTC),
+        3,
+    )
     # root: only the event inside the window, found in the next day's folder
     assert seen[("root", "111122223333", "111122223333", None)] == (
-        datetime(2024, 6, 30, 23, 58, 30, tzinfo=UTC),) * 2 + (1,)
+        datetime(2024, 6, 30, 23, 58, 30, tzinfo=UTC),
+    ) * 2 + (1,)
 
 
 def test_per_account_status_coverage_and_counts(aws, estate):
@@ -181,15 +219,23 @@ def test_per_account_status_coverage_and_counts(aws, estate):
     assert member.status == "partial"
     assert member.error == "1 of 3 log objects could not be read"
     assert (member.coverage_start, member.coverage_end) == (
-        datetime(2024, 6, 10, 10, 5, tzinfo=UTC), datetime(2024, 6, 25, 8, 0, tzinfo=UTC))
-    assert member.detail["largest_gap_hours"] == round((datetime(2024, 6, 25, 8, 0) - datetime(2024, 6, 10, 10, 5))
-                                                       .total_seconds() / 3600, 1)
+        datetime(2024, 6, 10, 10, 5, tzinfo=UTC),
+        datetime(2024, 6, 25, 8, 0, tzinfo=UTC),
+    )
+    assert member.detail["largest_gap_hours"] == round(
+        (datetime(2024, 6, 25, 8, 0) - datetime(2024, 6, 10, 10, 5)).total_seconds() / 3600, 1
+    )
 
     legacy = statuses[LEGACY]
     assert (legacy.status, legacy.coverage_start, legacy.coverage_end) == (
-        "ok", datetime(2024, 6, 12, tzinfo=UTC), datetime(2024, 6, 12, tzinfo=UTC))
-    assert legacy.detail["prefixes"] == [f"s3://{BUCKET}/{ROOT}{ORG}/{LEGACY}/CloudTrail/",
-                                         f"s3://{BUCKET}/{ROOT}{LEGACY}/CloudTrail/"]
+        "ok",
+        datetime(2024, 6, 12, tzinfo=UTC),
+        datetime(2024, 6, 12, tzinfo=UTC),
+    )
+    assert legacy.detail["prefixes"] == [
+        f"s3://{BUCKET}/{ROOT}{ORG}/{LEGACY}/CloudTrail/",
+        f"s3://{BUCKET}/{ROOT}{LEGACY}/CloudTrail/",
+    ]
 
     empty = statuses[EMPTY]
     assert (empty.status, empty.coverage_start, empty.coverage_end) == ("partial", None, None)
@@ -227,8 +273,12 @@ def test_objects_that_cannot_be_fetched_are_unreadable_and_all_of_them_fail_the_
     result = collect(aws)
     legacy = by_account(result)[LEGACY]
     assert legacy.status == "failed"
-    assert legacy.error == "none of 1 log objects could be read (first error: AccessDenied: Access Denied (s3, GetObject))"
-    assert [u.error for u in result.unreadable if f"/{LEGACY}/" in u.what] == ["AccessDenied: Access Denied (s3, GetObject)"]
+    assert (
+        legacy.error == "none of 1 log objects could be read (first error: AccessDenied: Access Denied (s3, GetObject))"
+    )
+    assert [u.error for u in result.unreadable if f"/{LEGACY}/" in u.what] == [
+        "AccessDenied: Access Denied (s3, GetObject)"
+    ]
 
 
 def test_a_bucket_root_that_cannot_be_listed_still_reads_both_layouts(aws, estate):
@@ -321,8 +371,9 @@ def test_an_organisation_multi_region_trail_is_preferred(aws):
     make_trail(aws, "b-organisation", IsMultiRegionTrail=True, IsOrganizationTrail=True, S3KeyPrefix=PREFIX)
     make_trail(aws, "c-regional", S3KeyPrefix="other")
     trail = discover_trail(aws)
-    assert trail == TrailLocation(bucket=BUCKET, prefix=PREFIX, organization_id=organization_id, home_region=REGION,
-                                  trail_arn=trail.trail_arn)
+    assert trail == TrailLocation(
+        bucket=BUCKET, prefix=PREFIX, organization_id=organization_id, home_region=REGION, trail_arn=trail.trail_arn
+    )
     assert trail.trail_arn.endswith(":trail/b-organisation")
 
 

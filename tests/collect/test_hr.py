@@ -4,7 +4,9 @@ import pytest
 
 from auditor.collect.hr import HrFeedError, collect_hr
 
-HEADER = "employee_id,email,user_name,display_name,department,title,manager_email,status,employment_type,start_date,end_date"
+HEADER = (
+    "employee_id,email,user_name,display_name,department,title,manager_email,status,employment_type,start_date,end_date"
+)
 
 
 def write(tmp_path: Path, *rows: str, header: str = HEADER) -> Path:

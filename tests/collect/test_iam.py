@@ -39,9 +39,10 @@ USER_ROW = (
     "2016-04-29T16:20:00+00:00,N/A,true,true,2016-04-29T16:20:00+00:00,2017-03-08T19:30:00+00:00,us-east-1,s3,"
     "false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
 )
-TRUST = {"Version": "2012-10-17",
-         "Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"},
-                        "Action": "sts:AssumeRole"}]}
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
 KEY1_CREATED = datetime(2024, 1, 2, 3, 4, 5)  # moto keeps naive UTC
 KEY2_CREATED = datetime(2024, 6, 7, 8, 9, 10)
@@ -67,8 +68,13 @@ def edit_report(monkeypatch, edit):
 @pytest.fixture
 def root_row_in_report(monkeypatch):
     """AWS's report always has the <root_account> row, first after the header; moto's has none."""
-    edit_report(monkeypatch, lambda lines, account: [lines[0], ROOT_ROW.format(account=account)]
-                + [line for line in lines[1:] if not line.startswith("<root_account>")])
+    edit_report(
+        monkeypatch,
+        lambda lines, account: (
+            [lines[0], ROOT_ROW.format(account=account)]
+            + [line for line in lines[1:] if not line.startswith("<root_account>")]
+        ),
+    )
 
 
 @dataclass
@@ -93,16 +99,18 @@ def world(ctx, make_organization, member_client, root_row_in_report) -> World:
     iam.create_user(UserName="alice", Path="/people/", Tags=[{"Key": "team", "Value": "data"}])
     iam.create_login_profile(UserName="alice", Password="Correct-Horse-9")
     serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="alice")["VirtualMFADevice"]["SerialNumber"]
-    iam.enable_mfa_device(UserName="alice", SerialNumber=serial, AuthenticationCode1="123456",
-                          AuthenticationCode2="654321")
+    iam.enable_mfa_device(
+        UserName="alice", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
     iam.attach_user_policy(UserName="alice", PolicyArn=policy_arn)
     iam.put_user_policy(UserName="alice", PolicyName="inline-s3", PolicyDocument=POLICY)
     iam.add_user_to_group(GroupName="devs", UserName="alice")
     keys = [iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"] for _ in range(2)]
     iam.update_access_key(UserName="alice", AccessKeyId=keys[1], Status="Inactive")
     iam.create_user(UserName="bob")
-    iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=json.dumps(TRUST),
-                    Tags=[{"Key": "owner", "Value": "platform"}])
+    iam.create_role(
+        RoleName="deploy", AssumeRolePolicyDocument=json.dumps(TRUST), Tags=[{"Key": "owner", "Value": "platform"}]
+    )
     iam.attach_role_policy(RoleName="deploy", PolicyArn=policy_arn)
     iam.put_role_policy(RoleName="deploy", PolicyName="inline-deploy", PolicyDocument=POLICY)
     boto3.client("iam").create_user(UserName="breakglass")
@@ -142,7 +150,11 @@ def test_every_table_of_a_member_account(ctx, world):
     assert set(keys) == set(world.keys)
     used, unused = keys[world.keys[0]], keys[world.keys[1]]
     assert (used.user_name, used.status, used.created, used.last_used) == (
-        "alice", "Active", at(KEY1_CREATED), at(KEY1_USED))
+        "alice",
+        "Active",
+        at(KEY1_CREATED),
+        at(KEY1_USED),
+    )
     assert (unused.status, unused.created, unused.last_used) == ("Inactive", at(KEY2_CREATED), None)
     assert ctx.count("GetAccessKeyLastUsed") == 0  # both keys were read from the credential report
 
@@ -315,18 +327,36 @@ def test_authorization_details_follow_every_page():
     created = datetime(2020, 1, 1, tzinfo=UTC)
 
     def user(name):
-        return {"UserName": name, "UserId": f"AIDA{name.upper():0>16}", "Arn": f"arn:aws:iam::111122223333:user/{name}",
-                "Path": "/", "CreateDate": created}
+        return {
+            "UserName": name,
+            "UserId": f"AIDA{name.upper():0>16}",
+            "Arn": f"arn:aws:iam::111122223333:user/{name}",
+            "Path": "/",
+            "CreateDate": created,
+        }
 
-    stub.add_response("get_account_authorization_details",
-                      {"UserDetailList": [user("a"), user("b")], "IsTruncated": True, "Marker": "page-2"},
-                      {"Filter": ["User", "Group", "Role"], "MaxItems": 1000})
-    stub.add_response("get_account_authorization_details",
-                      {"UserDetailList": [user("b"), user("c")],
-                       "RoleDetailList": [{"RoleName": "r", "RoleId": "AROAEXAMPLEROLE0001", "Path": "/", "CreateDate": created,
-                                           "Arn": "arn:aws:iam::111122223333:role/r"}],
-                       "IsTruncated": False},
-                      {"Filter": ["User", "Group", "Role"], "MaxItems": 1000, "Marker": "page-2"})
+    stub.add_response(
+        "get_account_authorization_details",
+        {"UserDetailList": [user("a"), user("b")], "IsTruncated": True, "Marker": "page-2"},
+        {"Filter": ["User", "Group", "Role"], "MaxItems": 1000},
+    )
+    stub.add_response(
+        "get_account_authorization_details",
+        {
+            "UserDetailList": [user("b"), user("c")],
+            "RoleDetailList": [
+                {
+                    "RoleName": "r",
+                    "RoleId": "AROAEXAMPLEROLE0001",
+                    "Path": "/",
+                    "CreateDate": created,
+                    "Arn": "arn:aws:iam::111122223333:role/r",
+                }
+            ],
+            "IsTruncated": False,
+        },
+        {"Filter": ["User", "Group", "Role"], "MaxItems": 1000, "Marker": "page-2"},
+    )
 
     with stub:
         users, groups, roles = authorization_details(iam)

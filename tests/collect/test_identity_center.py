@@ -37,21 +37,29 @@ def world(ctx, make_organization, idc, exact_provisioning, sso_admin_complete) -
     """Two members; alice and bob in admins, carol in readers; Admin and ReadOnly permission sets."""
     estate = make_organization(2)
     _, organization = collect_organizations(ctx, Progress())
-    alice = idc.user("alice", emails=[{"Value": "alice.home@example.net", "Type": "home"},
-                                      {"Value": "alice@example.com", "Type": "work", "Primary": True}],
-                     Title="Engineer")
+    alice = idc.user(
+        "alice",
+        emails=[
+            {"Value": "alice.home@example.net", "Type": "home"},
+            {"Value": "alice@example.com", "Type": "work", "Primary": True},
+        ],
+        Title="Engineer",
+    )
     bob = idc.user("bob", emails=[{"Value": "bob@example.com", "Type": "work"}])
     carol = idc.user("carol")
     admins = idc.group("admins", [alice, bob])
     readers = idc.group("readers", [carol])
-    admin = idc.permission_set("Admin", [ADMIN_POLICY], Description="Full access", SessionDuration="PT8H",
-                               Tags=[{"Key": "tier", "Value": "0"}])
+    admin = idc.permission_set(
+        "Admin", [ADMIN_POLICY], Description="Full access", SessionDuration="PT8H", Tags=[{"Key": "tier", "Value": "0"}]
+    )
     ids = {"InstanceArn": idc.instance_arn, "PermissionSetArn": admin}
     idc.sso.attach_customer_managed_policy_reference_to_permission_set(
-        **ids, CustomerManagedPolicyReference={"Name": "Deploy", "Path": "/ops/"})
+        **ids, CustomerManagedPolicyReference={"Name": "Deploy", "Path": "/ops/"}
+    )
     idc.sso.put_inline_policy_to_permission_set(**ids, InlinePolicy=INLINE)
     idc.sso.put_permissions_boundary_to_permission_set(
-        **ids, PermissionsBoundary={"CustomerManagedPolicyReference": {"Name": "Boundary", "Path": "/"}})
+        **ids, PermissionsBoundary={"CustomerManagedPolicyReference": {"Name": "Boundary", "Path": "/"}}
+    )
     read_only = idc.permission_set("ReadOnly", [READ_ONLY_POLICY])
     idc.assign(estate.members[0], admin, "GROUP", admins)
     idc.assign(estate.members[0], read_only, "GROUP", readers)
@@ -77,8 +85,10 @@ def expected_assignments(w: World) -> set[tuple]:
 
 
 def assignment_set(result) -> set[tuple]:
-    return {(a.account_id, a.permission_set_arn, a.principal_type, a.principal_id)
-            for a in result.tables["account_assignments"]}
+    return {
+        (a.account_id, a.permission_set_arn, a.principal_type, a.principal_id)
+        for a in result.tables["account_assignments"]
+    }
 
 
 def test_every_table_from_the_default_instance(ctx, world):
@@ -93,7 +103,9 @@ def test_every_table_from_the_default_instance(ctx, world):
     assert users["bob"].email == "bob@example.com"  # no primary: the first one
 
     assert {(g.display_name, g.description) for g in result.tables["idc_groups"]} == {
-        ("admins", "admins group"), ("readers", "readers group")}
+        ("admins", "admins group"),
+        ("readers", "readers group"),
+    }
     assert {(m.group_id, m.user_id) for m in result.tables["idc_memberships"]} == {
         (world.groups["admins"], world.users["alice"]),
         (world.groups["admins"], world.users["bob"]),
@@ -114,8 +126,12 @@ def test_every_table_from_the_default_instance(ctx, world):
     assert admin.tags == {"tier": "0"}
     read_only = sets["ReadOnly"]
     assert read_only.managed_policies == [READ_ONLY_POLICY]
-    assert (read_only.customer_managed_policies, read_only.inline_policy, read_only.permissions_boundary,
-            read_only.tags) == ([], None, None, {})
+    assert (
+        read_only.customer_managed_policies,
+        read_only.inline_policy,
+        read_only.permissions_boundary,
+        read_only.tags,
+    ) == ([], None, None, {})
 
     assert assignment_set(result) == expected_assignments(world)
     assert len(result.tables["account_assignments"]) == 4
@@ -136,9 +152,13 @@ def test_every_strategy_finds_the_same_assignments(ctx, world, strategy):
 
 def test_user_status_and_creation_time_only_when_the_store_returns_them(ctx, world, identity_store_users_with):
     created = datetime(2023, 4, 5, 6, 7, 8, tzinfo=UTC)
-    identity_store_users_with({"alice": {"UserStatus": "ENABLED", "CreatedAt": created.timestamp()},
-                               "bob": {"UserStatus": "DISABLED", "CreatedAt": None},
-                               "carol": {"UserStatus": None, "CreatedAt": None}})
+    identity_store_users_with(
+        {
+            "alice": {"UserStatus": "ENABLED", "CreatedAt": created.timestamp()},
+            "bob": {"UserStatus": "DISABLED", "CreatedAt": None},
+            "carol": {"UserStatus": None, "CreatedAt": None},
+        }
+    )
 
     result = collect_identity_center(ctx, world.accounts, Progress())
 
@@ -286,8 +306,9 @@ def test_many_pairs_switch_to_principals_after_the_base_listing(ctx, idc, six_ac
 def test_principals_are_not_walked_outside_the_management_account(ctx, idc, six_accounts):
     members, accounts = six_accounts
     build(idc, members, 6, 2, [(0, 0, 0)])
-    delegated = [a.__class__(**{**{f: getattr(a, f) for f in a.__struct_fields__}, "is_management": False})
-                 for a in accounts]  # the caller is then a delegated administrator
+    delegated = [
+        a.__class__(**{**{f: getattr(a, f) for f in a.__struct_fields__}, "is_management": False}) for a in accounts
+    ]  # the caller is then a delegated administrator
 
     result = collect_identity_center(ctx, delegated, Progress())
 
@@ -314,23 +335,35 @@ def test_duplicates_from_the_api_are_dropped(ctx, world, rewrite_response, strat
 
 def test_one_account_failing_is_partial_and_the_rest_goes_on(ctx, world, fail_call):
     broken = world.members[0]
-    fail_call(SSOAdminResponse, "list_permission_sets_provisioned_to_account",
-              lambda r: r._get_param("AccountId") == broken, "AccessDeniedException", "not authorized")
+    fail_call(
+        SSOAdminResponse,
+        "list_permission_sets_provisioned_to_account",
+        lambda r: r._get_param("AccountId") == broken,
+        "AccessDeniedException",
+        "not authorized",
+    )
 
     result = collect_identity_center(ctx, world.accounts, Progress(), strategy=PER_ACCOUNT)
 
     [status] = result.statuses
     assert status.status == "partial"
-    assert status.error == (f"AccessDeniedException: not authorized (sso-admin, ListPermissionSetsProvisionedToAccount)"
-                            f" for account {broken}")
+    assert status.error == (
+        f"AccessDeniedException: not authorized (sso-admin, ListPermissionSetsProvisionedToAccount)"
+        f" for account {broken}"
+    )
     assert assignment_set(result) == {a for a in expected_assignments(world) if a[0] != broken}
     assert len(result.tables["idc_users"]) == 3  # the other tables are whole
 
 
 def test_one_pair_failing_names_account_and_permission_set(ctx, world, fail_call):
     broken = world.members[1]
-    fail_call(SSOAdminResponse, "list_account_assignments", lambda r: r._get_param("AccountId") == broken,
-              "AccessDeniedException", "not authorized")
+    fail_call(
+        SSOAdminResponse,
+        "list_account_assignments",
+        lambda r: r._get_param("AccountId") == broken,
+        "AccessDeniedException",
+        "not authorized",
+    )
 
     result = collect_identity_center(ctx, world.accounts, Progress(), strategy=PER_PERMISSION_SET)
 
@@ -342,24 +375,33 @@ def test_one_pair_failing_names_account_and_permission_set(ctx, world, fail_call
 
 def test_a_permission_set_detail_failing_keeps_the_permission_set(ctx, world, fail_call):
     admin = world.permission_sets["Admin"]
-    fail_call(SSOAdminResponse, "list_tags_for_resource", lambda r: r._get_param("ResourceArn") == admin,
-              "AccessDeniedException", "not authorized")
+    fail_call(
+        SSOAdminResponse,
+        "list_tags_for_resource",
+        lambda r: r._get_param("ResourceArn") == admin,
+        "AccessDeniedException",
+        "not authorized",
+    )
 
     result = collect_identity_center(ctx, world.accounts, Progress())
 
     [status] = result.statuses
     assert status.status == "partial"
-    assert status.error == (f"AccessDeniedException: not authorized (sso-admin, ListTagsForResource) "
-                            f"for permission set {admin}")
+    assert status.error == (
+        f"AccessDeniedException: not authorized (sso-admin, ListTagsForResource) for permission set {admin}"
+    )
     sets = {p.name: p for p in result.tables["permission_sets"]}
     assert sets["Admin"].managed_policies == [ADMIN_POLICY] and sets["Admin"].tags == {}
     assert assignment_set(result) == expected_assignments(world)
 
 
 def test_nothing_readable_is_failed(ctx, world, fail_call):
-    for response_cls, method in ((IdentityStoreResponse, "list_users"), (IdentityStoreResponse, "list_groups"),
-                                 (SSOAdminResponse, "list_permission_sets"),
-                                 (SSOAdminResponse, "list_permission_sets_provisioned_to_account")):
+    for response_cls, method in (
+        (IdentityStoreResponse, "list_users"),
+        (IdentityStoreResponse, "list_groups"),
+        (SSOAdminResponse, "list_permission_sets"),
+        (SSOAdminResponse, "list_permission_sets_provisioned_to_account"),
+    ):
         fail_call(response_cls, method, lambda r: True, "AccessDeniedException", "not authorized")
 
     result = collect_identity_center(ctx, world.accounts, Progress())

@@ -56,17 +56,26 @@ def test_not_in_an_organization_is_a_single_account_estate(ctx):
     assert "not a member of an organization" in status.detail["note"]
 
 
-def test_no_permission_to_describe_the_organization_is_failed_with_the_caller_account(ctx, make_organization, fail_call):
+def test_no_permission_to_describe_the_organization_is_failed_with_the_caller_account(
+    ctx, make_organization, fail_call
+):
     make_organization(2)
-    fail_call(OrganizationsResponse, "describe_organization", lambda r: True, "AccessDeniedException",
-              "You don't have permissions to access this resource.")
+    fail_call(
+        OrganizationsResponse,
+        "describe_organization",
+        lambda r: True,
+        "AccessDeniedException",
+        "You don't have permissions to access this resource.",
+    )
 
     result, organization = collect_organizations(ctx, Progress())
 
     [status] = result.statuses
     assert status.status == "failed"
-    assert status.error == ("AccessDeniedException: You don't have permissions to access this resource. "
-                            "(organizations, DescribeOrganization)")
+    assert status.error == (
+        "AccessDeniedException: You don't have permissions to access this resource. "
+        "(organizations, DescribeOrganization)"
+    )
     assert [a.account_id for a in result.tables["accounts"]] == [MANAGEMENT]
     assert organization.organization_id is None
 
@@ -88,8 +97,13 @@ def test_no_permission_to_list_accounts_keeps_what_describe_said(ctx, make_organ
 def test_tags_failing_for_one_account_is_partial_and_names_it(ctx, make_organization, fail_call):
     estate = make_organization(2, tags={1: {"owner": "bo@example.com"}})
     broken = estate.members[0]
-    fail_call(OrganizationsResponse, "list_tags_for_resource", lambda r: r._get_param("ResourceId") == broken,
-              "AccessDeniedException", "not authorized to list tags")
+    fail_call(
+        OrganizationsResponse,
+        "list_tags_for_resource",
+        lambda r: r._get_param("ResourceId") == broken,
+        "AccessDeniedException",
+        "not authorized to list tags",
+    )
 
     result, _ = collect_organizations(ctx, Progress())
 

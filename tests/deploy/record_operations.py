@@ -159,8 +159,9 @@ def _remediate(context, box, snapshot, settings, store) -> None:
     groups = {g.group_id: g for g in snapshot.table("idc_groups") if ordinary(g.display_name)}
     store_id, instance_arn = box.identity_store_id, box.instance_arn
     membership = next(m for m in snapshot.table("idc_memberships") if m.user_id in users and m.group_id in groups)
-    assignment = next(a for a in snapshot.table("account_assignments")
-                      if a.principal_type == "USER" and a.principal_id in users)
+    assignment = next(
+        a for a in snapshot.table("account_assignments") if a.principal_type == "USER" and a.principal_id in users
+    )
     disabled = next(u for u in users.values() if u.user_id not in (membership.user_id, assignment.principal_id))
     iam_users = [u for u in snapshot.table("iam_users") if ordinary(u.user_name) and u.user_name != "late-joiner"]
     key = next(k for k in snapshot.table("access_keys") if k.status == "Active" and ordinary(k.user_name))
@@ -169,35 +170,70 @@ def _remediate(context, box, snapshot, settings, store) -> None:
 
     def revoke(kind: RevocationKind, principal: Principal, **target: str) -> Revocation:
         reason = {"campaign_id": 1, "decision": "revoke", "reviewer": "manager@example.com", "justification": "gone"}
-        return Revocation(kind=kind.value, target=target, reason=reason, principal=principal,
-                          account_id=target.get("account_id"))
+        return Revocation(
+            kind=kind.value, target=target, reason=reason, principal=principal, account_id=target.get("account_id")
+        )
 
     def idc_user(user_id: str) -> Principal:
         return Principal(type="idc_user", id=user_id, name=users[user_id].user_name)
 
     revocations = [
-        revoke(RevocationKind.IDC_GROUP_MEMBERSHIP, idc_user(membership.user_id), identity_store_id=store_id,
-               group_id=membership.group_id, user_id=membership.user_id),
-        revoke(RevocationKind.IDC_ACCOUNT_ASSIGNMENT, idc_user(assignment.principal_id), instance_arn=instance_arn,
-               account_id=assignment.account_id, permission_set_arn=assignment.permission_set_arn,
-               principal_type="USER", principal_id=assignment.principal_id),
-        revoke(RevocationKind.IDC_USER, idc_user(disabled.user_id), identity_store_id=store_id,
-               user_id=disabled.user_id),
-        revoke(RevocationKind.IAM_ACCESS_KEY, Principal(type="access_key", id=key.access_key_id, name=key.user_name),
-               account_id=key.account_id, user_name=key.user_name, access_key_id=key.access_key_id),
-        revoke(RevocationKind.IAM_LOGIN_PROFILE, Principal(type="iam_user", id=login.user_id, name=login.user_name),
-               account_id=login.account_id, user_name=login.user_name),
-        revoke(RevocationKind.IAM_USER_POLICY, Principal(type="iam_user", id=attached.user_id, name=attached.user_name),
-               account_id=attached.account_id, user_name=attached.user_name, policy_arn=attached.attached_policies[0]),
+        revoke(
+            RevocationKind.IDC_GROUP_MEMBERSHIP,
+            idc_user(membership.user_id),
+            identity_store_id=store_id,
+            group_id=membership.group_id,
+            user_id=membership.user_id,
+        ),
+        revoke(
+            RevocationKind.IDC_ACCOUNT_ASSIGNMENT,
+            idc_user(assignment.principal_id),
+            instance_arn=instance_arn,
+            account_id=assignment.account_id,
+            permission_set_arn=assignment.permission_set_arn,
+            principal_type="USER",
+            principal_id=assignment.principal_id,
+        ),
+        revoke(
+            RevocationKind.IDC_USER, idc_user(disabled.user_id), identity_store_id=store_id, user_id=disabled.user_id
+        ),
+        revoke(
+            RevocationKind.IAM_ACCESS_KEY,
+            Principal(type="access_key", id=key.access_key_id, name=key.user_name),
+            account_id=key.account_id,
+            user_name=key.user_name,
+            access_key_id=key.access_key_id,
+        ),
+        revoke(
+            RevocationKind.IAM_LOGIN_PROFILE,
+            Principal(type="iam_user", id=login.user_id, name=login.user_name),
+            account_id=login.account_id,
+            user_name=login.user_name,
+        ),
+        revoke(
+            RevocationKind.IAM_USER_POLICY,
+            Principal(type="iam_user", id=attached.user_id, name=attached.user_name),
+            account_id=attached.account_id,
+            user_name=attached.user_name,
+            policy_arn=attached.attached_policies[0],
+        ),
     ]
     clients = Clients(context, Waiter(sleep=lambda _: None))
     now = datetime.now(UTC)
     population = Population.from_snapshot(snapshot)
-    plan = build_plan(revocations, clients=clients, settings=settings, now=now, population=population,
-                      source={"recorder": True}, created_by="recorder")
+    plan = build_plan(
+        revocations,
+        clients=clients,
+        settings=settings,
+        now=now,
+        population=population,
+        source={"recorder": True},
+        created_by="recorder",
+    )
     assert len(plan.actions) == len(revocations), plan.excluded
-    applied = apply_plan(plan, clients=clients, store=store, settings=settings, now=now, population=population,
-                         yes=True)
+    applied = apply_plan(
+        plan, clients=clients, store=store, settings=settings, now=now, population=population, yes=True
+    )
     assert not applied.needs_attention(), applied.outcomes
     assert verify_run(applied.run_id, clients=clients, store=store).ok
     restored = rollback_run(applied.run_id, clients=clients, store=store, yes=True)

@@ -54,8 +54,13 @@ def s3(monkeypatch, tmp_path):
 
 
 def environ(workdir) -> dict[str, str]:
-    return {"AUDITOR_BUCKET": BUCKET, "AUDITOR_PREFIX": "auditor/", "AUDITOR_WORKDIR": str(workdir),
-            "AUDITOR_CONFIG": f"s3://{BUCKET}/auditor/config.toml", "AUDITOR_HR_FEED": f"s3://{BUCKET}/auditor/hr.csv"}
+    return {
+        "AUDITOR_BUCKET": BUCKET,
+        "AUDITOR_PREFIX": "auditor/",
+        "AUDITOR_WORKDIR": str(workdir),
+        "AUDITOR_CONFIG": f"s3://{BUCKET}/auditor/config.toml",
+        "AUDITOR_HR_FEED": f"s3://{BUCKET}/auditor/hr.csv",
+    }
 
 
 def keys(s3) -> set[str]:
@@ -64,12 +69,16 @@ def keys(s3) -> set[str]:
 
 def test_the_nightly_run_and_the_quarterly_campaign_in_two_invocations(s3, tmp_path):
     clock = FakeClock(datetime(2027, 1, 1, 2, 0, 5, tzinfo=UTC))
-    nightly = handle_event({"job": "nightly"}, environ(tmp_path / "first"), clock=clock, s3=s3,
-                           run_pipeline=fake_pipeline())
+    nightly = handle_event(
+        {"job": "nightly"}, environ(tmp_path / "first"), clock=clock, s3=s3, run_pipeline=fake_pipeline()
+    )
     assert nightly["status"] == "ok"
     assert nightly["detail"]["report"] == f"s3://{BUCKET}/auditor/runs/run-20270101T020005Z"
-    assert {"auditor/state.db", "auditor/runs/run-20270101T020005Z/report.html",
-            "auditor/runs/run-20270101T020005Z/snapshot/manifest.json"} <= keys(s3)
+    assert {
+        "auditor/state.db",
+        "auditor/runs/run-20270101T020005Z/report.html",
+        "auditor/runs/run-20270101T020005Z/snapshot/manifest.json",
+    } <= keys(s3)
 
     # a new container: nothing on its disk; the state and the reviewed run come back from S3
     clock.now += timedelta(hours=4)

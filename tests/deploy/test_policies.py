@@ -22,8 +22,13 @@ def recorded(tmp_path_factory) -> dict[str, set[str]]:
     """Every IAM action the sandbox pipeline and a remediation apply/verify/rollback called, in a process of its own."""
     work = tmp_path_factory.mktemp("recorded")
     out = work / "operations.json"
-    done = subprocess.run([sys.executable, str(ROOT / "tests" / "deploy" / "record_operations.py"), str(out), str(work)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "deploy" / "record_operations.py"), str(out), str(work)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return {phase: set(actions) - NO_PERMISSION_NEEDED for phase, actions in json.loads(out.read_text()).items()}
 

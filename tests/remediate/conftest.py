@@ -36,7 +36,8 @@ class RecordingContext(AwsContext):
     def client(self, service: str, account_id: str | None = None, region: str | None = None):
         made = super().client(service, account_id, region)
         made.meta.events.register(
-            "provide-client-params", lambda model, params, **_: self.calls.append((account_id, model.name, dict(params)))
+            "provide-client-params",
+            lambda model, params, **_: self.calls.append((account_id, model.name, dict(params))),
         )
         return made
 
@@ -69,8 +70,11 @@ def _login_profiles_as_aws(monkeypatch) -> None:
     from moto.iam.responses import IamResponse
 
     def view(user) -> dict:
-        return {"UserName": user.name, "CreateDate": user.__dict__.get("login_profile_created", user.create_date),
-                "PasswordResetRequired": user.password_reset_required}
+        return {
+            "UserName": user.name,
+            "CreateDate": user.__dict__.get("login_profile_created", user.create_date),
+            "PasswordResetRequired": user.password_reset_required,
+        }
 
     def create_login_profile(self):
         user = self.backend.create_login_profile(self._get_param("UserName"), self._get_param("Password"))
@@ -126,51 +130,99 @@ class Estate:
 
     def iam(self, account_id: str):
         if account_id not in self._iam:
-            session = boto3.Session(region_name=REGION) if account_id == MANAGEMENT else self.ctx.session_for(account_id)
+            session = (
+                boto3.Session(region_name=REGION) if account_id == MANAGEMENT else self.ctx.session_for(account_id)
+            )
             self._iam[account_id] = session.client("iam", region_name=REGION)
         return self._iam[account_id]
 
     # --- revocations as a campaign would produce them -------------------------------------
 
     def membership(self, user: str, group: str) -> Revocation:
-        return revocation(RevocationKind.IDC_GROUP_MEMBERSHIP, "idc_user", self.users[user], user,
-                          identity_store_id=self.store_id, group_id=self.groups[group], user_id=self.users[user])
+        return revocation(
+            RevocationKind.IDC_GROUP_MEMBERSHIP,
+            "idc_user",
+            self.users[user],
+            user,
+            identity_store_id=self.store_id,
+            group_id=self.groups[group],
+            user_id=self.users[user],
+        )
 
     def assignment(self, user: str, permission_set: str, account_id: str | None = None) -> Revocation:
-        return revocation(RevocationKind.IDC_ACCOUNT_ASSIGNMENT, "idc_user", self.users[user], user,
-                          instance_arn=self.instance_arn, account_id=account_id or self.member,
-                          permission_set_arn=self.permission_sets[permission_set], principal_type="USER",
-                          principal_id=self.users[user])
+        return revocation(
+            RevocationKind.IDC_ACCOUNT_ASSIGNMENT,
+            "idc_user",
+            self.users[user],
+            user,
+            instance_arn=self.instance_arn,
+            account_id=account_id or self.member,
+            permission_set_arn=self.permission_sets[permission_set],
+            principal_type="USER",
+            principal_id=self.users[user],
+        )
 
     def group_assignment(self, group: str, permission_set: str) -> Revocation:
-        return revocation(RevocationKind.IDC_ACCOUNT_ASSIGNMENT, "idc_group", self.groups[group], group,
-                          instance_arn=self.instance_arn, account_id=self.member,
-                          permission_set_arn=self.permission_sets[permission_set], principal_type="GROUP",
-                          principal_id=self.groups[group])
+        return revocation(
+            RevocationKind.IDC_ACCOUNT_ASSIGNMENT,
+            "idc_group",
+            self.groups[group],
+            group,
+            instance_arn=self.instance_arn,
+            account_id=self.member,
+            permission_set_arn=self.permission_sets[permission_set],
+            principal_type="GROUP",
+            principal_id=self.groups[group],
+        )
 
     def disable(self, user: str) -> Revocation:
-        return revocation(RevocationKind.IDC_USER, "idc_user", self.users[user], user,
-                          identity_store_id=self.store_id, user_id=self.users[user])
+        return revocation(
+            RevocationKind.IDC_USER,
+            "idc_user",
+            self.users[user],
+            user,
+            identity_store_id=self.store_id,
+            user_id=self.users[user],
+        )
 
     def key(self, user: str, account_id: str = MANAGEMENT) -> Revocation:
-        return revocation(RevocationKind.IAM_ACCESS_KEY, "access_key", self.keys[user], user,
-                          account_id=account_id, user_name=user, access_key_id=self.keys[user])
+        return revocation(
+            RevocationKind.IAM_ACCESS_KEY,
+            "access_key",
+            self.keys[user],
+            user,
+            account_id=account_id,
+            user_name=user,
+            access_key_id=self.keys[user],
+        )
 
     def login(self, user: str, account_id: str = MANAGEMENT) -> Revocation:
-        return revocation(RevocationKind.IAM_LOGIN_PROFILE, "iam_user", user, user, account_id=account_id,
-                          user_name=user)
+        return revocation(
+            RevocationKind.IAM_LOGIN_PROFILE, "iam_user", user, user, account_id=account_id, user_name=user
+        )
 
     def policy(self, user: str, account_id: str = MANAGEMENT) -> Revocation:
-        return revocation(RevocationKind.IAM_USER_POLICY, "iam_user", user, user, account_id=account_id,
-                          user_name=user, policy_arn=self.policy_arn)
+        return revocation(
+            RevocationKind.IAM_USER_POLICY,
+            "iam_user",
+            user,
+            user,
+            account_id=account_id,
+            user_name=user,
+            policy_arn=self.policy_arn,
+        )
 
 
 def revocation(kind: RevocationKind, ptype: str, pid: str, name: str, **target: str) -> Revocation:
     return Revocation(
         kind=kind.value,
         target=target,
-        reason={"campaign_id": 1, "decision": "revoke", "reviewer": "manager@example.com",
-                "justification": f"{name} no longer needs it"},
+        reason={
+            "campaign_id": 1,
+            "decision": "revoke",
+            "reviewer": "manager@example.com",
+            "justification": f"{name} no longer needs it",
+        },
         principal=Principal(type=ptype, id=pid, name=name),
         account_id=target.get("account_id"),
     )
@@ -188,8 +240,9 @@ def estate(aws) -> Estate:
     """
     org = boto3.client("organizations", region_name=REGION)
     org.create_organization(FeatureSet="ALL")
-    member = org.create_account(AccountName="workloads", Email="workloads@example.com")[
-        "CreateAccountStatus"]["AccountId"]
+    member = org.create_account(AccountName="workloads", Email="workloads@example.com")["CreateAccountStatus"][
+        "AccountId"
+    ]
     sso = boto3.client("sso-admin", region_name=REGION)
     idc = boto3.client("identitystore", region_name=REGION)
     instance = sso.list_instances()["Instances"][0]
@@ -197,26 +250,39 @@ def estate(aws) -> Estate:
     users = {}
     for name in ("alice", "bob", "carol", "dave", "breakglass-admin"):
         users[name] = idc.create_user(
-            IdentityStoreId=store_id, UserName=name, DisplayName=name.title(),
+            IdentityStoreId=store_id,
+            UserName=name,
+            DisplayName=name.title(),
             Name={"GivenName": name.title(), "FamilyName": "Example"},
             Emails=[{"Value": f"{name}@example.com", "Type": "work", "Primary": True}],
         )["UserId"]
-    groups = {name: idc.create_group(IdentityStoreId=store_id, DisplayName=name)["GroupId"]
-              for name in ("engineers", "auditors")}
+    groups = {
+        name: idc.create_group(IdentityStoreId=store_id, DisplayName=name)["GroupId"]
+        for name in ("engineers", "auditors")
+    }
     for name in ("alice", "bob", "carol", "breakglass-admin"):
-        idc.create_group_membership(IdentityStoreId=store_id, GroupId=groups["engineers"],
-                                    MemberId={"UserId": users[name]})
-    idc.create_group_membership(IdentityStoreId=store_id, GroupId=groups["auditors"], MemberId={"UserId": users["dave"]})
+        idc.create_group_membership(
+            IdentityStoreId=store_id, GroupId=groups["engineers"], MemberId={"UserId": users[name]}
+        )
+    idc.create_group_membership(
+        IdentityStoreId=store_id, GroupId=groups["auditors"], MemberId={"UserId": users["dave"]}
+    )
     permission_sets = {
-        name: sso.create_permission_set(InstanceArn=instance_arn, Name=name, SessionDuration="PT1H")[
-            "PermissionSet"]["PermissionSetArn"]
+        name: sso.create_permission_set(InstanceArn=instance_arn, Name=name, SessionDuration="PT1H")["PermissionSet"][
+            "PermissionSetArn"
+        ]
         for name in ("Admin", "ReadOnly")
     }
 
     def assign(permission_set: str, principal_type: str, principal_id: str) -> None:
-        sso.create_account_assignment(InstanceArn=instance_arn, TargetId=member, TargetType="AWS_ACCOUNT",
-                                      PermissionSetArn=permission_sets[permission_set],
-                                      PrincipalType=principal_type, PrincipalId=principal_id)
+        sso.create_account_assignment(
+            InstanceArn=instance_arn,
+            TargetId=member,
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=permission_sets[permission_set],
+            PrincipalType=principal_type,
+            PrincipalId=principal_id,
+        )
 
     assign("ReadOnly", "GROUP", groups["engineers"])
     assign("Admin", "USER", users["alice"])
@@ -224,14 +290,29 @@ def estate(aws) -> Estate:
     assign("Admin", "USER", users["breakglass-admin"])
     assign("ReadOnly", "GROUP", groups["auditors"])
     ctx = RecordingContext(session=boto3.Session(region_name=REGION), region=REGION)
-    estate = Estate(ctx=ctx, clock=FakeClock(), instance_arn=instance_arn, store_id=store_id, member=member,
-                    users=users, groups=groups, permission_sets=permission_sets, keys={}, policy_arn="",
-                    idc=idc, sso=sso)
+    estate = Estate(
+        ctx=ctx,
+        clock=FakeClock(),
+        instance_arn=instance_arn,
+        store_id=store_id,
+        member=member,
+        users=users,
+        groups=groups,
+        permission_sets=permission_sets,
+        keys={},
+        policy_arn="",
+        idc=idc,
+        sso=sso,
+    )
     policy_doc = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'
-    estate.policy_arn = estate.iam(MANAGEMENT).create_policy(PolicyName="deploy", PolicyDocument=policy_doc)[
-        "Policy"]["Arn"]
-    for account_id, name, console in ((MANAGEMENT, "erin", True), (member, "frank", True),
-                                      (MANAGEMENT, "breakglass-iam", True)):
+    estate.policy_arn = estate.iam(MANAGEMENT).create_policy(PolicyName="deploy", PolicyDocument=policy_doc)["Policy"][
+        "Arn"
+    ]
+    for account_id, name, console in (
+        (MANAGEMENT, "erin", True),
+        (member, "frank", True),
+        (MANAGEMENT, "breakglass-iam", True),
+    ):
         iam = estate.iam(account_id)
         iam.create_user(UserName=name)
         estate.keys[name] = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]

@@ -14,21 +14,43 @@ from auditor.remediate import apply_plan, build_plan
 from tests.remediate.conftest import NOW
 
 MUTATIONS = {
-    "DeleteGroupMembership", "CreateGroupMembership", "DeleteAccountAssignment", "CreateAccountAssignment",
-    "UpdateUser", "UpdateAccessKey", "DeleteLoginProfile", "CreateLoginProfile", "DetachUserPolicy",
+    "DeleteGroupMembership",
+    "CreateGroupMembership",
+    "DeleteAccountAssignment",
+    "CreateAccountAssignment",
+    "UpdateUser",
+    "UpdateAccessKey",
+    "DeleteLoginProfile",
+    "CreateLoginProfile",
+    "DetachUserPolicy",
     "AttachUserPolicy",
 }
 APPLY_AT = NOW + timedelta(hours=1)
 
 
 def make_plan(estate, settings, population, revocations, now=NOW):
-    return build_plan(revocations, clients=estate.clients(), settings=settings, now=now, population=population,
-                      source={"campaign_id": 1}, created_by="tester")
+    return build_plan(
+        revocations,
+        clients=estate.clients(),
+        settings=settings,
+        now=now,
+        population=population,
+        source={"campaign_id": 1},
+        created_by="tester",
+    )
 
 
 def apply(estate, plan, store, settings, population, *, yes=True, now=APPLY_AT, **options):
-    return apply_plan(plan, clients=estate.clients(), store=store, settings=settings, now=now,
-                      population=population, yes=yes, **options)
+    return apply_plan(
+        plan,
+        clients=estate.clients(),
+        store=store,
+        settings=settings,
+        now=now,
+        population=population,
+        yes=yes,
+        **options,
+    )
 
 
 def mutations(estate) -> list[tuple[str, dict]]:
@@ -44,8 +66,10 @@ def collect(estate) -> dict[str, list]:
     progress = Progress()
     _, organization = collect_organizations(estate.ctx, progress)
     tables: dict[str, list] = {}
-    for result in (collect_identity_center(estate.ctx, organization.accounts, progress),
-                   collect_iam(estate.ctx, organization.accounts, progress, sleep=lambda _: None)):
+    for result in (
+        collect_identity_center(estate.ctx, organization.accounts, progress),
+        collect_iam(estate.ctx, organization.accounts, progress, sleep=lambda _: None),
+    ):
         for name, records in result.tables.items():
             tables.setdefault(name, []).extend(records)
     return tables
@@ -59,14 +83,25 @@ def touched_view(tables, *, idc_users: set[str], idc_groups: set[str], iam_users
     """
     principals = idc_users | idc_groups
     return {
-        "idc_users": sorted((msgspec.to_builtins(u) for u in tables["idc_users"] if u.user_id in idc_users),
-                            key=lambda u: u["user_id"]),
+        "idc_users": sorted(
+            (msgspec.to_builtins(u) for u in tables["idc_users"] if u.user_id in idc_users), key=lambda u: u["user_id"]
+        ),
         "memberships": sorted((m.group_id, m.user_id) for m in tables["idc_memberships"] if m.user_id in idc_users),
-        "assignments": sorted((a.account_id, a.permission_set_arn, a.principal_type, a.principal_id)
-                              for a in tables["account_assignments"] if a.principal_id in principals),
-        "iam_users": sorted(({**msgspec.to_builtins(u), "attached_policies": sorted(u.attached_policies)}
-                             for u in tables["iam_users"] if (u.account_id, u.user_name) in iam_users),
-                            key=lambda u: (u["account_id"], u["user_name"])),
-        "access_keys": sorted((msgspec.to_builtins(k) for k in tables["access_keys"]
-                               if (k.account_id, k.user_name) in iam_users), key=lambda k: k["access_key_id"]),
+        "assignments": sorted(
+            (a.account_id, a.permission_set_arn, a.principal_type, a.principal_id)
+            for a in tables["account_assignments"]
+            if a.principal_id in principals
+        ),
+        "iam_users": sorted(
+            (
+                {**msgspec.to_builtins(u), "attached_policies": sorted(u.attached_policies)}
+                for u in tables["iam_users"]
+                if (u.account_id, u.user_name) in iam_users
+            ),
+            key=lambda u: (u["account_id"], u["user_name"]),
+        ),
+        "access_keys": sorted(
+            (msgspec.to_builtins(k) for k in tables["access_keys"] if (k.account_id, k.user_name) in iam_users),
+            key=lambda k: k["access_key_id"],
+        ),
     }

@@ -84,8 +84,10 @@ def test_disable_user_sends_the_user_status_attribute(estate):
     action.apply(clients, revocation.target, action.read(clients, revocation.target))
     [params] = [p for _, name, p in estate.ctx.calls if name == "UpdateUser"]
     assert params["Operations"] == [{"AttributePath": "userStatus", "AttributeValue": "DISABLED"}]
-    assert estate.idc.describe_user(IdentityStoreId=estate.store_id, UserId=estate.users["carol"])[
-        "UserStatus"] == "DISABLED"
+    assert (
+        estate.idc.describe_user(IdentityStoreId=estate.store_id, UserId=estate.users["carol"])["UserStatus"]
+        == "DISABLED"
+    )
 
 
 def test_login_profile_comes_back_with_a_random_password_that_must_be_reset(estate):

@@ -36,8 +36,11 @@ def _campaign_revocations(estate):
 
 
 def test_plan_apply_verify_rollback_restores_every_touched_principal(estate, settings, population, store):
-    touched = {"idc_users": {estate.users["alice"], estate.users["bob"]}, "idc_groups": {estate.groups["auditors"]},
-               "iam_users": {(MANAGEMENT, "erin"), (estate.member, "frank")}}
+    touched = {
+        "idc_users": {estate.users["alice"], estate.users["bob"]},
+        "idc_groups": {estate.groups["auditors"]},
+        "iam_users": {(MANAGEMENT, "erin"), (estate.member, "frank")},
+    }
     before = touched_view(collect(estate), **touched)
 
     plan = make_plan(estate, settings, population, _campaign_revocations(estate))
@@ -92,12 +95,18 @@ def test_without_yes_nothing_changes_and_nothing_is_recorded(estate, settings, p
 def test_interrupted_apply_resumes_and_does_each_action_exactly_once(
     estate, settings, population, store, monkeypatch, crash
 ):
-    revocations = [estate.key("erin"), estate.login("erin"), estate.disable("carol"), estate.membership("bob", "engineers"),
-                   estate.assignment("bob", "Admin")]
+    revocations = [
+        estate.key("erin"),
+        estate.login("erin"),
+        estate.disable("carol"),
+        estate.membership("bob", "engineers"),
+        estate.assignment("bob", "Admin"),
+    ]
     plan = make_plan(estate, settings, population, revocations)
     k = 2
     calls = {"n": 0}
     for kind, action in list(ACTIONS.items()):
+
         def interrupting(clients, target, pre, _apply=action.apply):
             calls["n"] += 1
             if calls["n"] == k + 1 and crash == "before_the_call":
@@ -106,6 +115,7 @@ def test_interrupted_apply_resumes_and_does_each_action_exactly_once(
             if calls["n"] == k + 1:
                 raise RuntimeError("power cut")
             return result
+
         monkeypatch.setitem(ACTIONS, kind, dataclasses.replace(action, apply=interrupting))
     estate.ctx.calls.clear()
     with pytest.raises(RuntimeError, match="power cut"):
@@ -116,8 +126,10 @@ def test_interrupted_apply_resumes_and_does_each_action_exactly_once(
     result = apply(estate, plan, store, settings, population)
     assert result.run_id == run.id
     assert set(statuses(result).values()) == {"done"}
-    changed = [(name, tuple(sorted((k, str(v)) for k, v in params.items() if k != "Password")))
-               for name, params in mutations(estate)]
+    changed = [
+        (name, tuple(sorted((k, str(v)) for k, v in params.items() if k != "Password")))
+        for name, params in mutations(estate)
+    ]
     assert len(changed) == len(set(changed)) == 5  # each change request reached AWS exactly once
     assert all(r.status == "done" for r in Journal(store).actions(run.id))
     assert len(_audit(store, "remediate.action.done")) == 5
@@ -128,12 +140,17 @@ def test_interrupted_apply_resumes_and_does_each_action_exactly_once(
 
 
 def test_a_drifted_target_is_skipped_and_reported(estate, settings, population, store):
-    plan = make_plan(estate, settings, population,
-                     [estate.membership("carol", "engineers"), estate.login("erin"), estate.key("erin")])
+    plan = make_plan(
+        estate,
+        settings,
+        population,
+        [estate.membership("carol", "engineers"), estate.login("erin"), estate.key("erin")],
+    )
     # after the review, carol was removed and added back (a new decision), and erin got a new console password
     store_id, group, carol = estate.store_id, estate.groups["engineers"], estate.users["carol"]
-    membership = estate.idc.get_group_membership_id(IdentityStoreId=store_id, GroupId=group,
-                                                    MemberId={"UserId": carol})["MembershipId"]
+    membership = estate.idc.get_group_membership_id(
+        IdentityStoreId=store_id, GroupId=group, MemberId={"UserId": carol}
+    )["MembershipId"]
     estate.idc.delete_group_membership(IdentityStoreId=store_id, MembershipId=membership)
     estate.idc.create_group_membership(IdentityStoreId=store_id, GroupId=group, MemberId={"UserId": carol})
     estate.iam(MANAGEMENT).delete_login_profile(UserName="erin")
@@ -160,8 +177,10 @@ def test_a_target_already_revoked_is_reported_not_changed(estate, settings, popu
     assert [name for name, _ in mutations(estate)] == ["UpdateAccessKey"]
     rolled_back = rollback_run(result.run_id, clients=estate.clients(), store=store, yes=True)
     assert [o.status for o in rolled_back.outcomes] == ["not_changed", "restored"]
-    assert not any(p["PolicyArn"] == estate.policy_arn
-                   for p in estate.iam(MANAGEMENT).list_attached_user_policies(UserName="erin")["AttachedPolicies"])
+    assert not any(
+        p["PolicyArn"] == estate.policy_arn
+        for p in estate.iam(MANAGEMENT).list_attached_user_policies(UserName="erin")["AttachedPolicies"]
+    )
 
 
 def test_a_plan_older_than_the_configured_age_is_refused(estate, settings, population, store):
@@ -176,8 +195,12 @@ def test_a_plan_older_than_the_configured_age_is_refused(estate, settings, popul
 
 def test_an_edited_plan_is_refused(estate, settings, population, store):
     plan = make_plan(estate, settings, population, [estate.disable("carol")])
-    edited = msgspec.structs.replace(plan, actions=[msgspec.structs.replace(plan.actions[0], target={
-        **plan.actions[0].target, "user_id": estate.users["dave"]})])
+    edited = msgspec.structs.replace(
+        plan,
+        actions=[
+            msgspec.structs.replace(plan.actions[0], target={**plan.actions[0].target, "user_id": estate.users["dave"]})
+        ],
+    )
     with pytest.raises(Refused, match="SHA-256"):
         apply(estate, edited, store, settings, population)
     assert mutations(estate) == []

@@ -55,10 +55,18 @@ def test_break_glass_principals_are_never_in_a_plan(estate, settings, population
 
 def test_a_break_glass_name_read_live_from_aws_protects_too(estate, settings, population):
     """The revocation names the user innocently; the identity store says who it is."""
-    user_id = estate.idc.create_user(IdentityStoreId=estate.store_id, UserName="ops-7", DisplayName="Emergency Access",
-                                     Name={"GivenName": "Ops", "FamilyName": "Seven"})["UserId"]
-    innocent = Revocation(kind="idc_user", target={"identity_store_id": estate.store_id, "user_id": user_id},
-                          reason={"decision": "revoke"}, principal=Principal(type="idc_user", id=user_id, name="u7"))
+    user_id = estate.idc.create_user(
+        IdentityStoreId=estate.store_id,
+        UserName="ops-7",
+        DisplayName="Emergency Access",
+        Name={"GivenName": "Ops", "FamilyName": "Seven"},
+    )["UserId"]
+    innocent = Revocation(
+        kind="idc_user",
+        target={"identity_store_id": estate.store_id, "user_id": user_id},
+        reason={"decision": "revoke"},
+        principal=Principal(type="idc_user", id=user_id, name="u7"),
+    )
     plan = make_plan(estate, settings, population, [innocent])
     assert plan.actions == []
     assert "'Emergency Access' is a break-glass name" in plan.excluded[0].why
@@ -66,8 +74,9 @@ def test_a_break_glass_name_read_live_from_aws_protects_too(estate, settings, po
 
 def test_configured_protected_principals_are_excluded(estate, population):
     settings = make_settings(max_share=0.75, protected_principals=["dav*", "erin"])
-    plan = make_plan(estate, settings, population,
-                     [estate.disable("dave"), estate.key("erin"), estate.key("frank", estate.member)])
+    plan = make_plan(
+        estate, settings, population, [estate.disable("dave"), estate.key("erin"), estate.key("frank", estate.member)]
+    )
     assert [a.target["user_name"] for a in plan.actions] == ["frank"]
     assert sorted(e.why for e in plan.excluded) == [
         "protected: 'dave' is protected ([remediation] protected_principals: 'dav*')",
@@ -86,8 +95,12 @@ def test_a_principal_protected_after_planning_is_refused_at_apply(estate, settin
 def test_what_needs_no_change_is_excluded_and_duplicates_merge(estate, settings, population):
     estate.iam(MANAGEMENT).update_access_key(UserName="erin", AccessKeyId=estate.keys["erin"], Status="Inactive")
     second = estate.disable("carol")
-    second = Revocation(kind=second.kind, target=second.target, principal=second.principal,
-                        reason={"campaign_id": 2, "decision": "revoke"})
+    second = Revocation(
+        kind=second.kind,
+        target=second.target,
+        principal=second.principal,
+        reason={"campaign_id": 2, "decision": "revoke"},
+    )
     plan = make_plan(estate, settings, population, [estate.key("erin"), estate.disable("carol"), second])
     assert [e.why for e in plan.excluded] == ["already in effect: nothing to change"]
     [action] = plan.actions
@@ -96,12 +109,25 @@ def test_what_needs_no_change_is_excluded_and_duplicates_merge(estate, settings,
 
 def test_unknown_kinds_and_incomplete_targets_are_excluded_with_the_reason(estate, settings, population):
     principal = Principal(type="iam_user", id="x", name="x")
-    plan = make_plan(estate, settings, population, [
-        Revocation(kind="iam_user_delete", target={"account_id": MANAGEMENT, "user_name": "erin"},
-                   reason={}, principal=principal),
-        Revocation(kind="iam_access_key", target={"account_id": MANAGEMENT, "user_name": "erin"},
-                   reason={}, principal=principal),
-    ])
+    plan = make_plan(
+        estate,
+        settings,
+        population,
+        [
+            Revocation(
+                kind="iam_user_delete",
+                target={"account_id": MANAGEMENT, "user_name": "erin"},
+                reason={},
+                principal=principal,
+            ),
+            Revocation(
+                kind="iam_access_key",
+                target={"account_id": MANAGEMENT, "user_name": "erin"},
+                reason={},
+                principal=principal,
+            ),
+        ],
+    )
     assert plan.actions == []
     assert "no remediation action for kind 'iam_user_delete'" in plan.excluded[0].why
     assert plan.excluded[1].why == "the target does not name access_key_id"

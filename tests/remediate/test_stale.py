@@ -26,21 +26,47 @@ DAY = timedelta(days=1)
 
 
 def _settings(tmp_path: Path, **remediation) -> Settings:
-    policy = {"disable_inactive_users_after_days": 120, "deactivate_unused_keys_after_days": 90, "notice_days": 14,
-              "max_share": 0.75, **remediation}
-    return Settings(values=validate({
-        "remediation": policy,
-        "campaigns": {"outbox_dir": str(tmp_path / "outbox"), "fallback_reviewer": "security@example.com"},
-    }, "test config"))
+    policy = {
+        "disable_inactive_users_after_days": 120,
+        "deactivate_unused_keys_after_days": 90,
+        "notice_days": 14,
+        "max_share": 0.75,
+        **remediation,
+    }
+    return Settings(
+        values=validate(
+            {
+                "remediation": policy,
+                "campaigns": {"outbox_dir": str(tmp_path / "outbox"), "fallback_reviewer": "security@example.com"},
+            },
+            "test config",
+        )
+    )
 
 
-def _finding(rule: str, principal: Principal, days_idle: int, *, account: str | None = None,
-             resource: str | None = None, first_seen=NOW - 30 * DAY, **evidence) -> Finding:
+def _finding(
+    rule: str,
+    principal: Principal,
+    days_idle: int,
+    *,
+    account: str | None = None,
+    resource: str | None = None,
+    first_seen=NOW - 30 * DAY,
+    **evidence,
+) -> Finding:
     return Finding(
-        finding_id=f"{rule}:{principal.id}", rule_id=rule, category="inactive",
-        severity=evidence.pop("severity", "medium"), principal=principal, account_id=account, resource=resource,
-        title=f"{principal.name} idle {days_idle} days", evidence={"days_idle": days_idle, **evidence},
-        controls=["SOC2-CC6.2"], status="open", first_seen=first_seen,
+        finding_id=f"{rule}:{principal.id}",
+        rule_id=rule,
+        category="inactive",
+        severity=evidence.pop("severity", "medium"),
+        principal=principal,
+        account_id=account,
+        resource=resource,
+        title=f"{principal.name} idle {days_idle} days",
+        evidence={"days_idle": days_idle, **evidence},
+        controls=["SOC2-CC6.2"],
+        status="open",
+        first_seen=first_seen,
     )
 
 
@@ -52,29 +78,65 @@ def findings(estate) -> list[Finding]:
     key = Principal(type="access_key", id=estate.keys["erin"], name="erin")
     return [
         _finding("idc-user-inactive", idc("carol"), 150, last_activity="2026-06-05T10:00:00+00:00"),
-        _finding("idc-user-inactive", idc("dave"), 400, severity="info", insufficient_evidence=True,
-                 missing="CloudTrail for account 123456789012 covers 30 days"),
-        _finding("iam-access-key-unused", key, 200, account=MANAGEMENT, resource=estate.keys["erin"],
-                 user_name="erin"),
+        _finding(
+            "idc-user-inactive",
+            idc("dave"),
+            400,
+            severity="info",
+            insufficient_evidence=True,
+            missing="CloudTrail for account 123456789012 covers 30 days",
+        ),
+        _finding("iam-access-key-unused", key, 200, account=MANAGEMENT, resource=estate.keys["erin"], user_name="erin"),
         _finding("idc-user-inactive", idc("alice"), 100),
     ]
 
 
 def _record_run(store, estate, out: Path, as_of, findings: list[Finding]) -> int:
-    idc_users = [IdcUser(user_id=uid, user_name=name, email=f"{name}@example.com") for name, uid in estate.users.items()]
-    hr = [HrPerson(line=2, employee_id="7", email="carol@example.com", user_name="carol", display_name="Carol",
-                   department="eng", title="engineer", manager_email="maria@example.com", status="active",
-                   employment_type="employee", start_date=date(2020, 1, 1))]
+    idc_users = [
+        IdcUser(user_id=uid, user_name=name, email=f"{name}@example.com") for name, uid in estate.users.items()
+    ]
+    hr = [
+        HrPerson(
+            line=2,
+            employee_id="7",
+            email="carol@example.com",
+            user_name="carol",
+            display_name="Carol",
+            department="eng",
+            title="engineer",
+            manager_email="maria@example.com",
+            status="active",
+            employment_type="employee",
+            start_date=date(2020, 1, 1),
+        )
+    ]
     iam_users = [IamUser(account_id=MANAGEMENT, user_name="erin", user_id="AIDAERIN", arn="arn:aws:iam::x:user/erin")]
     snapshot = snapshots.build(
-        [snapshots.SourceResult(
-            tables={"idc_users": idc_users, "hr_people": hr, "iam_users": iam_users},
-            statuses=[SourceStatus(source="identity_center", detail={"identity_store_id": estate.store_id})])],
-        as_of=as_of, collected_at=as_of, tool_version="test")
+        [
+            snapshots.SourceResult(
+                tables={"idc_users": idc_users, "hr_people": hr, "iam_users": iam_users},
+                statuses=[SourceStatus(source="identity_center", detail={"identity_store_id": estate.store_id})],
+            )
+        ],
+        as_of=as_of,
+        collected_at=as_of,
+        tool_version="test",
+    )
     snapshots.save(snapshot, out / "snapshot")
     (out / "findings.json").write_bytes(msgspec.json.encode(findings))
-    return store.record_run(kind="run", started_at=as_of, as_of=as_of, config_hash=None, tool_version="test",
-                            exit_code=0, duration=1.0, findings_now=findings, counts={}, sources=[], out_dir=str(out))
+    return store.record_run(
+        kind="run",
+        started_at=as_of,
+        as_of=as_of,
+        config_hash=None,
+        tool_version="test",
+        exit_code=0,
+        duration=1.0,
+        findings_now=findings,
+        counts={},
+        sources=[],
+        out_dir=str(out),
+    )
 
 
 def _select(store, settings, now, rules=("idc-user-inactive", "iam-access-key-unused")):
@@ -89,7 +151,11 @@ def test_notice_first_then_wait_then_plan(estate, findings, store, tmp_path):
     first = _select(store, settings, NOW)
     assert first.revocations == []
     assert [(o.principal, o.status) for o in first.outcomes] == [
-        ("carol", "noticed"), ("dave", "ineligible"), ("erin", "noticed"), ("alice", "ineligible")]
+        ("carol", "noticed"),
+        ("dave", "ineligible"),
+        ("erin", "noticed"),
+        ("alice", "ineligible"),
+    ]
     assert first.outcomes[1].detail == "insufficient evidence: never remediated"
     assert "policy disable_inactive_users_after_days acts at 120" in first.outcomes[3].detail
     messages = sorted((tmp_path / "outbox" / "remediation-notices").glob("*.eml"))
@@ -110,11 +176,16 @@ def test_notice_first_then_wait_then_plan(estate, findings, store, tmp_path):
     later = NOW + 15 * DAY
     _record_run(store, estate, tmp_path / "run3", later, findings)
     ready = _select(store, settings, later)
-    assert [(r.kind, r.principal.name) for r in ready.revocations] == [("idc_user", "carol"),
-                                                                       ("iam_access_key", "erin")]
+    assert [(r.kind, r.principal.name) for r in ready.revocations] == [
+        ("idc_user", "carol"),
+        ("iam_access_key", "erin"),
+    ]
     assert ready.revocations[0].reason["notice"]["recipients"] == ["carol@example.com", "maria@example.com"]
-    assert ready.revocations[1].target == {"account_id": MANAGEMENT, "user_name": "erin",
-                                           "access_key_id": estate.keys["erin"]}
+    assert ready.revocations[1].target == {
+        "account_id": MANAGEMENT,
+        "user_name": "erin",
+        "access_key_id": estate.keys["erin"],
+    }
     plan = make_plan(estate, settings, None, ready.revocations, now=later)
     assert [a.kind for a in plan.actions] == ["idc_user", "iam_access_key"]
     assert plan.actions[0].reasons[0]["policy"] == "disable_inactive_users_after_days"

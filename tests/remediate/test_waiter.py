@@ -50,20 +50,36 @@ def _in_progress(monkeypatch, then: list[str], delete: bool = True) -> list[str]
             body = json.loads(original(self))
         else:
             params = json.loads(self.body)
-            body = {"AccountAssignmentDeletionStatus": {"RequestId": "5f0c8a4e-2b1d-4c3e-9a7f-6d5e4c3b2a19", "TargetId": params["TargetId"]}}
+            body = {
+                "AccountAssignmentDeletionStatus": {
+                    "RequestId": "5f0c8a4e-2b1d-4c3e-9a7f-6d5e4c3b2a19",
+                    "TargetId": params["TargetId"],
+                }
+            }
         body["AccountAssignmentDeletionStatus"]["Status"] = "IN_PROGRESS"
         return json.dumps(body)
 
     def describe_account_assignment_deletion_status(self):
         state = then[min(len(asked), len(then) - 1)]
         asked.append(state)
-        return json.dumps({"AccountAssignmentDeletionStatus": {
-            "Status": state, "RequestId": self._get_param("AccountAssignmentDeletionRequestId"),
-            **({"FailureReason": "Received a 404 status error: Not supported account"} if state == "FAILED" else {})}})
+        return json.dumps(
+            {
+                "AccountAssignmentDeletionStatus": {
+                    "Status": state,
+                    "RequestId": self._get_param("AccountAssignmentDeletionRequestId"),
+                    **(
+                        {"FailureReason": "Received a 404 status error: Not supported account"}
+                        if state == "FAILED"
+                        else {}
+                    ),
+                }
+            }
+        )
 
     monkeypatch.setattr(SSOAdminResponse, "delete_account_assignment", delete_account_assignment)
-    monkeypatch.setattr(SSOAdminResponse, "describe_account_assignment_deletion_status",
-                        describe_account_assignment_deletion_status)
+    monkeypatch.setattr(
+        SSOAdminResponse, "describe_account_assignment_deletion_status", describe_account_assignment_deletion_status
+    )
     return asked
 
 
@@ -108,12 +124,19 @@ def test_rollback_waits_for_the_assignment_to_be_created_again(estate, settings,
     def describe_account_assignment_creation_status(self):
         asked.append("asked")
         state = "IN_PROGRESS" if len(asked) < 3 else "SUCCEEDED"
-        return json.dumps({"AccountAssignmentCreationStatus": {
-            "Status": state, "RequestId": self._get_param("AccountAssignmentCreationRequestId")}})
+        return json.dumps(
+            {
+                "AccountAssignmentCreationStatus": {
+                    "Status": state,
+                    "RequestId": self._get_param("AccountAssignmentCreationRequestId"),
+                }
+            }
+        )
 
     monkeypatch.setattr(SSOAdminResponse, "create_account_assignment", create_account_assignment)
-    monkeypatch.setattr(SSOAdminResponse, "describe_account_assignment_creation_status",
-                        describe_account_assignment_creation_status)
+    monkeypatch.setattr(
+        SSOAdminResponse, "describe_account_assignment_creation_status", describe_account_assignment_creation_status
+    )
     rolled_back = rollback_run(result.run_id, clients=estate.clients(), store=store, yes=True)
     assert [o.status for o in rolled_back.outcomes] == ["restored"]
     assert len(asked) == 3 and estate.clock.sleeps == [1.0, 2.0]

@@ -26,9 +26,11 @@ class Aws:
     def __init__(self, sandbox: Sandbox) -> None:
         env = sandbox.env()
         self.sandbox = sandbox
-        self.session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                     aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                                     region_name=env["AWS_DEFAULT_REGION"])
+        self.session = boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_DEFAULT_REGION"],
+        )
         self.endpoint = env["AWS_ENDPOINT_URL"]
         self._members: dict[str, boto3.Session] = {}
 
@@ -38,11 +40,13 @@ class Aws:
             if account_id not in self._members:
                 credentials = self.client("sts").assume_role(
                     RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
-                    RoleSessionName="sandbox-test")["Credentials"]
+                    RoleSessionName="sandbox-test",
+                )["Credentials"]
                 self._members[account_id] = boto3.Session(
                     aws_access_key_id=credentials["AccessKeyId"],
                     aws_secret_access_key=credentials["SecretAccessKey"],
-                    aws_session_token=credentials["SessionToken"])
+                    aws_session_token=credentials["SessionToken"],
+                )
             session = self._members[account_id]
         return session.client(service, endpoint_url=self.endpoint, region_name=region or self.sandbox.region)
 
@@ -53,8 +57,9 @@ class Aws:
 def trail_objects(aws: Aws) -> dict[str, bytes]:
     s3 = aws.client("s3")
     keys = aws.paginate(s3, "list_objects_v2", "Contents", Bucket=aws.sandbox.trail_bucket)
-    return {item["Key"]: s3.get_object(Bucket=aws.sandbox.trail_bucket, Key=item["Key"])["Body"].read()
-            for item in keys}
+    return {
+        item["Key"]: s3.get_object(Bucket=aws.sandbox.trail_bucket, Key=item["Key"])["Body"].read() for item in keys
+    }
 
 
 def decode(body: bytes) -> list[dict]:
@@ -64,14 +69,18 @@ def decode(body: bytes) -> list[dict]:
 def fingerprint(sandbox: Sandbox) -> dict[str, Any]:
     """What must not change between two builds of the same (size, seed, as-of)."""
     aws = Aws(sandbox)
-    accounts = sorted((a["Id"], a["Name"]) for a in aws.paginate(aws.client("organizations"), "list_accounts",
-                                                                  "Accounts"))
+    accounts = sorted(
+        (a["Id"], a["Name"]) for a in aws.paginate(aws.client("organizations"), "list_accounts", "Accounts")
+    )
     sso, store = aws.client("sso-admin"), aws.client("identitystore")
     instance = sso.list_instances()["Instances"][0]
-    users = sorted((u["UserName"], u["UserId"]) for u in aws.paginate(
-        store, "list_users", "Users", IdentityStoreId=instance["IdentityStoreId"]))
-    permission_sets = sorted(aws.paginate(sso, "list_permission_sets", "PermissionSets",
-                                          InstanceArn=instance["InstanceArn"]))
+    users = sorted(
+        (u["UserName"], u["UserId"])
+        for u in aws.paginate(store, "list_users", "Users", IdentityStoreId=instance["IdentityStoreId"])
+    )
+    permission_sets = sorted(
+        aws.paginate(sso, "list_permission_sets", "PermissionSets", InstanceArn=instance["InstanceArn"])
+    )
     keys = []
     for account_id, _ in accounts:
         iam = aws.client("iam", account_id)
@@ -80,12 +89,21 @@ def fingerprint(sandbox: Sandbox) -> dict[str, Any]:
                 keys.append((account_id, user["UserName"], key["AccessKeyId"], key["CreateDate"].isoformat()))
     s3 = aws.client("s3")
     objects = [o["Key"] for o in aws.paginate(s3, "list_objects_v2", "Contents", Bucket=sandbox.trail_bucket)]
-    return json.loads(json.dumps({
-        "organization": sandbox.organization_id, "accounts": accounts, "users": users,
-        "permission_sets": permission_sets, "keys": sorted(keys), "objects": objects,
-        "planted": [asdict(p) for p in sandbox.planted], "clean": sandbox.clean,
-        "hr": sandbox.hr_feed.read_text(),
-    }))
+    return json.loads(
+        json.dumps(
+            {
+                "organization": sandbox.organization_id,
+                "accounts": accounts,
+                "users": users,
+                "permission_sets": permission_sets,
+                "keys": sorted(keys),
+                "objects": objects,
+                "planted": [asdict(p) for p in sandbox.planted],
+                "clean": sandbox.clean,
+                "hr": sandbox.hr_feed.read_text(),
+            }
+        )
+    )
 
 
 def main(size: str, seed: str, as_of: str, workdir: str) -> None:

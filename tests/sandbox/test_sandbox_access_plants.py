@@ -20,21 +20,31 @@ def permission_sets(tiny, aws) -> dict[str, str]:
     """Permission set name -> ARN."""
     sso = aws.client("sso-admin")
     arns = aws.paginate(sso, "list_permission_sets", "PermissionSets", InstanceArn=tiny.instance_arn)
-    return {sso.describe_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn)["PermissionSet"][
-        "Name"]: arn for arn in arns}
+    return {
+        sso.describe_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn)["PermissionSet"]["Name"]: arn
+        for arn in arns
+    }
 
 
 @pytest.fixture(scope="module")
 def groups(tiny, aws) -> dict[str, str]:
     """Group display name -> id."""
     store = aws.client("identitystore")
-    return {g["DisplayName"]: g["GroupId"]
-            for g in aws.paginate(store, "list_groups", "Groups", IdentityStoreId=tiny.identity_store_id)}
+    return {
+        g["DisplayName"]: g["GroupId"]
+        for g in aws.paginate(store, "list_groups", "Groups", IdentityStoreId=tiny.identity_store_id)
+    }
 
 
 def _assignments(tiny, aws, account_id: str, permission_set_arn: str) -> list[dict]:
-    return aws.paginate(aws.client("sso-admin"), "list_account_assignments", "AccountAssignments",
-                        InstanceArn=tiny.instance_arn, AccountId=account_id, PermissionSetArn=permission_set_arn)
+    return aws.paginate(
+        aws.client("sso-admin"),
+        "list_account_assignments",
+        "AccountAssignments",
+        InstanceArn=tiny.instance_arn,
+        AccountId=account_id,
+        PermissionSetArn=permission_set_arn,
+    )
 
 
 # --- Identity Center ---------------------------------------------------------------------------
@@ -47,7 +57,8 @@ def test_a_deleted_users_assignment_stays_listed_under_its_id(tiny, aws, permiss
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
     listed = _assignments(tiny, aws, plant.account_id, permission_sets[plant.detail["permission_set"]])
     assert {"PrincipalType": "USER", "PrincipalId": plant.name} in [
-        {k: a[k] for k in ("PrincipalType", "PrincipalId")} for a in listed]
+        {k: a[k] for k in ("PrincipalType", "PrincipalId")} for a in listed
+    ]
     assert hr(tiny)[plant.detail["user_name"]]["status"] == "terminated"
 
 
@@ -55,7 +66,8 @@ def test_risky_permission_set_carries_its_inline_policy_and_is_assigned(tiny, aw
     for plant in planted(tiny, "risky_permission_set"):
         arn = permission_sets[plant.name]
         inline = aws.client("sso-admin").get_inline_policy_for_permission_set(
-            InstanceArn=tiny.instance_arn, PermissionSetArn=arn)["InlinePolicy"]
+            InstanceArn=tiny.instance_arn, PermissionSetArn=arn
+        )["InlinePolicy"]
         statements = json.loads(inline)["Statement"]
         assert json.loads(inline) == plant.detail["inline_policy"]
         assert any("iam:PassRole" in s["Action"] and s["Resource"] == "*" for s in statements)
@@ -66,8 +78,12 @@ def test_risky_permission_set_carries_its_inline_policy_and_is_assigned(tiny, aw
 def test_the_empty_group_has_no_member_but_keeps_its_assignments(tiny, aws, groups, permission_sets):
     (plant,) = planted(tiny, "empty_group_with_assignments")
     store = aws.client("identitystore")
-    assert store.list_group_memberships(IdentityStoreId=tiny.identity_store_id,
-                                        GroupId=groups[plant.name])["GroupMemberships"] == []
+    assert (
+        store.list_group_memberships(IdentityStoreId=tiny.identity_store_id, GroupId=groups[plant.name])[
+            "GroupMemberships"
+        ]
+        == []
+    )
     for account in plant.detail["accounts"]:
         listed = _assignments(tiny, aws, tiny.accounts[account], permission_sets[plant.detail["permission_set"]])
         assert groups[plant.name] in [a["PrincipalId"] for a in listed]
@@ -76,8 +92,12 @@ def test_the_empty_group_has_no_member_but_keeps_its_assignments(tiny, aws, grou
 def test_the_unassigned_permission_set_is_provisioned_nowhere(tiny, aws, permission_sets):
     (plant,) = planted(tiny, "unassigned_permission_set")
     arn = permission_sets[plant.name]
-    assert aws.client("sso-admin").list_accounts_for_provisioned_permission_set(
-        InstanceArn=tiny.instance_arn, PermissionSetArn=arn)["AccountIds"] == []
+    assert (
+        aws.client("sso-admin").list_accounts_for_provisioned_permission_set(
+            InstanceArn=tiny.instance_arn, PermissionSetArn=arn
+        )["AccountIds"]
+        == []
+    )
     assert all(_assignments(tiny, aws, account_id, arn) == [] for account_id in tiny.accounts.values())
 
 
@@ -106,18 +126,23 @@ def test_console_user_without_mfa_holds_a_key(tiny, aws):
         assert iam.get_login_profile(UserName=plant.name)["LoginProfile"]["UserName"] == plant.name
         assert iam.list_mfa_devices(UserName=plant.name)["MFADevices"] == []
         assert [k["AccessKeyId"] for k in _active_keys(aws, plant.account_id, plant.name)] == [
-            plant.detail["access_key_id"]]
+            plant.detail["access_key_id"]
+        ]
 
 
 def test_iam_users_without_an_active_owner(tiny, aws):
     people = {row["email"]: row for row in hr(tiny).values()}
     (no_owner,) = planted(tiny, "iam_user_no_owner")
-    tags = {t["Key"]: t["Value"] for t in aws.client("iam", no_owner.account_id).list_user_tags(
-        UserName=no_owner.name)["Tags"]}
+    tags = {
+        t["Key"]: t["Value"]
+        for t in aws.client("iam", no_owner.account_id).list_user_tags(UserName=no_owner.name)["Tags"]
+    }
     assert "owner" not in tags and no_owner.name not in hr(tiny)
     (owner_left,) = planted(tiny, "iam_user_owner_left")
-    tags = {t["Key"]: t["Value"] for t in aws.client("iam", owner_left.account_id).list_user_tags(
-        UserName=owner_left.name)["Tags"]}
+    tags = {
+        t["Key"]: t["Value"]
+        for t in aws.client("iam", owner_left.account_id).list_user_tags(UserName=owner_left.name)["Tags"]
+    }
     assert people[tags["owner"]]["status"] == "terminated"
 
 
@@ -174,7 +199,9 @@ def test_root_users_in_the_credential_reports(tiny, aws):
     assert row["access_key_1_last_rotated"] == keyed.detail["created"]
     (no_mfa,) = planted(tiny, "root_without_mfa")
     assert (root_row(no_mfa.account_id)["mfa_active"], root_row(no_mfa.account_id)["access_key_1_active"]) == (
-        "false", "false")
+        "false",
+        "false",
+    )
     (used,) = planted(tiny, "root_used")
     assert root_row(used.account_id)["password_last_used"] == used.detail["last_sign_in"]
 
@@ -195,8 +222,10 @@ def test_planted_json_lists_what_the_sandbox_says(tiny):
     document = json.loads(tiny.planted_file.read_text())
     assert tiny.planted_file.parent == tiny.hr_feed.parent
     assert [(p["problem"], p["name"], p["account_id"]) for p in document["planted"]] == [
-        (p.problem, p.name, p.account_id) for p in tiny.planted]
+        (p.problem, p.name, p.account_id) for p in tiny.planted
+    ]
     assert len(document["boundary"]) == len(tiny.boundary)
     assert [(c["principal_type"], c["name"], c["account_id"]) for c in document["clean"]] == [
-        tuple(c) for c in tiny.clean]
+        tuple(c) for c in tiny.clean
+    ]
     assert document["as_of"] == tiny.as_of.isoformat()

@@ -25,14 +25,23 @@ def hr(tiny) -> dict[str, dict[str, str]]:
 def idc(tiny, aws):
     """Users by name, group names by id, and each user's group names."""
     store = aws.client("identitystore")
-    users = {u["UserName"]: u for u in aws.paginate(store, "list_users", "Users", IdentityStoreId=tiny.identity_store_id)}
-    groups = {g["GroupId"]: g["DisplayName"]
-              for g in aws.paginate(store, "list_groups", "Groups", IdentityStoreId=tiny.identity_store_id)}
+    users = {
+        u["UserName"]: u for u in aws.paginate(store, "list_users", "Users", IdentityStoreId=tiny.identity_store_id)
+    }
+    groups = {
+        g["GroupId"]: g["DisplayName"]
+        for g in aws.paginate(store, "list_groups", "Groups", IdentityStoreId=tiny.identity_store_id)
+    }
     member_of: dict[str, set[str]] = {name: set() for name in users}
     ids = {u["UserId"]: name for name, u in users.items()}
     for group_id, name in groups.items():
-        for membership in aws.paginate(store, "list_group_memberships", "GroupMemberships",
-                                       IdentityStoreId=tiny.identity_store_id, GroupId=group_id):
+        for membership in aws.paginate(
+            store,
+            "list_group_memberships",
+            "GroupMemberships",
+            IdentityStoreId=tiny.identity_store_id,
+            GroupId=group_id,
+        ):
             member_of[ids[membership["MemberId"]["UserId"]]].add(name)
     return users, groups, member_of
 
@@ -62,19 +71,33 @@ def test_every_member_account_is_reachable_through_the_access_role(tiny, aws):
 def test_permission_sets_cover_managed_customer_managed_inline_and_break_glass(tiny, aws):
     sso = aws.client("sso-admin")
     arns = aws.paginate(sso, "list_permission_sets", "PermissionSets", InstanceArn=tiny.instance_arn)
-    by_name = {sso.describe_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn)["PermissionSet"][
-        "Name"]: arn for arn in arns}
+    by_name = {
+        sso.describe_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn)["PermissionSet"]["Name"]: arn
+        for arn in arns
+    }
     assert {"AdministratorAccess", "ReadOnlyAccess", "DeveloperAccess", "BreakGlassAdmin"} <= set(by_name)
 
     def managed(name):
-        return [p["Arn"] for p in sso.list_managed_policies_in_permission_set(
-            InstanceArn=tiny.instance_arn, PermissionSetArn=by_name[name])["AttachedManagedPolicies"]]
+        return [
+            p["Arn"]
+            for p in sso.list_managed_policies_in_permission_set(
+                InstanceArn=tiny.instance_arn, PermissionSetArn=by_name[name]
+            )["AttachedManagedPolicies"]
+        ]
 
     assert managed("AdministratorAccess") == [MANAGED_ADMIN] == managed("BreakGlassAdmin")
-    assert any(sso.list_customer_managed_policy_references_in_permission_set(
-        InstanceArn=tiny.instance_arn, PermissionSetArn=arn)["CustomerManagedPolicyReferences"] for arn in arns)
-    assert any(sso.get_inline_policy_for_permission_set(
-        InstanceArn=tiny.instance_arn, PermissionSetArn=arn).get("InlinePolicy") for arn in arns)
+    assert any(
+        sso.list_customer_managed_policy_references_in_permission_set(
+            InstanceArn=tiny.instance_arn, PermissionSetArn=arn
+        )["CustomerManagedPolicyReferences"]
+        for arn in arns
+    )
+    assert any(
+        sso.get_inline_policy_for_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn).get(
+            "InlinePolicy"
+        )
+        for arn in arns
+    )
 
 
 def test_leavers_are_terminated_in_hr_yet_enabled_and_grouped(tiny, idc):
@@ -118,13 +141,24 @@ def test_direct_admin_assignment_is_to_a_user(tiny, aws, idc):
     users, _, _ = idc
     sso = aws.client("sso-admin")
     arns = aws.paginate(sso, "list_permission_sets", "PermissionSets", InstanceArn=tiny.instance_arn)
-    admin = next(a for a in arns if sso.describe_permission_set(
-        InstanceArn=tiny.instance_arn, PermissionSetArn=a)["PermissionSet"]["Name"] == "AdministratorAccess")
+    admin = next(
+        a
+        for a in arns
+        if sso.describe_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=a)["PermissionSet"]["Name"]
+        == "AdministratorAccess"
+    )
     for plant in planted(tiny, "direct_admin_assignment"):
-        assignments = aws.paginate(sso, "list_account_assignments", "AccountAssignments",
-                                   InstanceArn=tiny.instance_arn, AccountId=plant.account_id, PermissionSetArn=admin)
+        assignments = aws.paginate(
+            sso,
+            "list_account_assignments",
+            "AccountAssignments",
+            InstanceArn=tiny.instance_arn,
+            AccountId=plant.account_id,
+            PermissionSetArn=admin,
+        )
         assert {"PrincipalType": "USER", "PrincipalId": users[plant.name]["UserId"]} in [
-            {k: a[k] for k in ("PrincipalType", "PrincipalId")} for a in assignments]
+            {k: a[k] for k in ("PrincipalType", "PrincipalId")} for a in assignments
+        ]
 
 
 def test_console_user_without_mfa(tiny, aws):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 from datetime import date
 
-HEADER = ("employee_id,email,user_name,display_name,department,title,manager_email,status,employment_type,"
-          "start_date,end_date,previous_department")
+HEADER = (
+    "employee_id,email,user_name,display_name,department,title,manager_email,status,employment_type,"
+    "start_date,end_date,previous_department"
+)
 
 
 def rows(tiny) -> list[dict[str, str]]:
@@ -48,5 +50,6 @@ def test_identity_center_users_match_by_user_name_and_a_few_by_email_only(tiny, 
     matched_by_name = [u for u in users if u["UserName"] in by_name]
     email_only = [u for u in users if u["UserName"] not in by_name and u["Emails"][0]["Value"].lower() in by_email]
     assert len(matched_by_name) > len(users) / 2
-    assert email_only and all(u["Emails"][0]["Value"] != by_email[u["Emails"][0]["Value"].lower()]["email"]
-                              for u in email_only), "the e-mail matches only case-insensitively"
+    assert email_only and all(
+        u["Emails"][0]["Value"] != by_email[u["Emails"][0]["Value"].lower()]["email"] for u in email_only
+    ), "the e-mail matches only case-insensitively"

@@ -31,19 +31,27 @@ def error_code(excinfo) -> str:
 @pytest.fixture
 def scratch_user(tiny, aws):
     store = aws.client("identitystore")
-    user_id = store.create_user(IdentityStoreId=tiny.identity_store_id, UserName="scratch.user",
-                                DisplayName="Scratch User", Name={"GivenName": "Scratch", "FamilyName": "User"})["UserId"]
+    user_id = store.create_user(
+        IdentityStoreId=tiny.identity_store_id,
+        UserName="scratch.user",
+        DisplayName="Scratch User",
+        Name={"GivenName": "Scratch", "FamilyName": "User"},
+    )["UserId"]
     yield store, user_id
     store.delete_user(IdentityStoreId=tiny.identity_store_id, UserId=user_id)
 
 
 def test_update_user_disables_and_renames(tiny, scratch_user):
     store, user_id = scratch_user
-    response = store.update_user(IdentityStoreId=tiny.identity_store_id, UserId=user_id, Operations=[
-        {"AttributePath": "userStatus", "AttributeValue": "DISABLED"},
-        {"AttributePath": "name.givenName", "AttributeValue": "Renamed"},
-        {"AttributePath": "title", "AttributeValue": "Departed"},
-    ])
+    response = store.update_user(
+        IdentityStoreId=tiny.identity_store_id,
+        UserId=user_id,
+        Operations=[
+            {"AttributePath": "userStatus", "AttributeValue": "DISABLED"},
+            {"AttributePath": "name.givenName", "AttributeValue": "Renamed"},
+            {"AttributePath": "title", "AttributeValue": "Departed"},
+        ],
+    )
     conforms(store, "UpdateUser", response)  # whatever the installed model requires (newer ones: ARN, revision)
     user = conforms(store, "DescribeUser", store.describe_user(IdentityStoreId=tiny.identity_store_id, UserId=user_id))
     assert (user["UserStatus"], user["Name"]["GivenName"], user["Title"]) == ("DISABLED", "Renamed", "Departed")
@@ -52,14 +60,19 @@ def test_update_user_disables_and_renames(tiny, scratch_user):
 
 def test_update_user_refuses_bad_input(tiny, scratch_user):
     store, user_id = scratch_user
-    for operation in ({"AttributePath": "userStatus", "AttributeValue": "SUSPENDED"},
-                      {"AttributePath": "noSuchAttribute", "AttributeValue": "x"}):
+    for operation in (
+        {"AttributePath": "userStatus", "AttributeValue": "SUSPENDED"},
+        {"AttributePath": "noSuchAttribute", "AttributeValue": "x"},
+    ):
         with pytest.raises(ClientError) as caught:
             store.update_user(IdentityStoreId=tiny.identity_store_id, UserId=user_id, Operations=[operation])
         assert error_code(caught) == "ValidationException"
     with pytest.raises(ClientError) as caught:
-        store.update_user(IdentityStoreId=tiny.identity_store_id, UserId="00000000-0000-0000-0000-000000000000",
-                          Operations=[{"AttributePath": "title", "AttributeValue": "x"}])
+        store.update_user(
+            IdentityStoreId=tiny.identity_store_id,
+            UserId="00000000-0000-0000-0000-000000000000",
+            Operations=[{"AttributePath": "title", "AttributeValue": "x"}],
+        )
     assert error_code(caught) == "ResourceNotFoundException"
 
 
@@ -84,9 +97,13 @@ def test_lookup_events_pages_newest_first_within_90_days(tiny, aws, records):
         page = cloudtrail.lookup_events(MaxResults=50, NextToken=token)
         events += page["Events"]
         token = page.get("NextToken")
-    expected = [r for r in records if r["recipientAccountId"] == tiny.management_account_id
-                and r["awsRegion"] == tiny.region
-                and r["eventTime"] >= (tiny.as_of - timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    expected = [
+        r
+        for r in records
+        if r["recipientAccountId"] == tiny.management_account_id
+        and r["awsRegion"] == tiny.region
+        and r["eventTime"] >= (tiny.as_of - timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ]
     assert sorted(e["EventId"] for e in events) == sorted(r["eventID"] for r in expected)
     times = [e["EventTime"] for e in events]
     assert times == sorted(times, reverse=True)
@@ -97,20 +114,32 @@ def test_lookup_events_by_attribute_and_per_account(tiny, aws):
     plant = next(p for p in tiny.planted if p.problem == "key_old")
     cloudtrail = aws.client("cloudtrail", plant.account_id)
     events = cloudtrail.lookup_events(
-        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": plant.detail["access_key_id"]}])["Events"]
+        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": plant.detail["access_key_id"]}]
+    )["Events"]
     assert events and {e["Username"] for e in events} == {plant.name}
     assert {e["AccessKeyId"] for e in events} == {plant.detail["access_key_id"]}
     management = aws.client("cloudtrail").lookup_events(
-        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": plant.detail["access_key_id"]}])
+        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": plant.detail["access_key_id"]}]
+    )
     assert management["Events"] == []
 
 
-@pytest.mark.parametrize(("params", "code"), [
-    ({"MaxResults": 51}, "InvalidMaxResultsException"),
-    ({"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "a"},
-                           {"AttributeKey": "EventName", "AttributeValue": "b"}]}, "InvalidLookupAttributesException"),
-    ({"NextToken": "bm90IGEgdG9rZW4="}, "InvalidNextTokenException"),
-])
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"MaxResults": 51}, "InvalidMaxResultsException"),
+        (
+            {
+                "LookupAttributes": [
+                    {"AttributeKey": "EventName", "AttributeValue": "a"},
+                    {"AttributeKey": "EventName", "AttributeValue": "b"},
+                ]
+            },
+            "InvalidLookupAttributesException",
+        ),
+        ({"NextToken": "bm90IGEgdG9rZW4="}, "InvalidNextTokenException"),
+    ],
+)
 def test_lookup_events_refuses_what_aws_refuses(aws, params, code):
     with pytest.raises(ClientError) as caught:
         aws.client("cloudtrail").lookup_events(**params)
@@ -130,8 +159,11 @@ def test_service_last_accessed_details_for_a_user(tiny, aws):
     plant = next(p for p in tiny.planted if p.problem == "key_old")
     iam = aws.client("iam", plant.account_id)
     arn = iam.get_user(UserName=plant.name)["User"]["Arn"]
-    job = conforms(iam, "GenerateServiceLastAccessedDetails",
-                   iam.generate_service_last_accessed_details(Arn=arn, Granularity="ACTION_LEVEL"))
+    job = conforms(
+        iam,
+        "GenerateServiceLastAccessedDetails",
+        iam.generate_service_last_accessed_details(Arn=arn, Granularity="ACTION_LEVEL"),
+    )
     details = conforms(iam, "GetServiceLastAccessedDetails", iam.get_service_last_accessed_details(JobId=job["JobId"]))
     assert details["JobStatus"] == "COMPLETED" and details["JobType"] == "ACTION_LEVEL"
     used = [s for s in details["ServicesLastAccessed"] if "LastAuthenticated" in s]
@@ -184,19 +216,29 @@ def test_provisioned_permission_sets_are_exact_per_account(tiny, aws):
     arns = aws.paginate(sso, "list_permission_sets", "PermissionSets", InstanceArn=tiny.instance_arn)
     assigned: dict[str, set[str]] = {arn: set() for arn in arns}
     for account_id in tiny.accounts.values():
-        provisioned = conforms(sso, "ListPermissionSetsProvisionedToAccount",
-                               sso.list_permission_sets_provisioned_to_account(
-                                   InstanceArn=tiny.instance_arn, AccountId=account_id))["PermissionSets"]
+        provisioned = conforms(
+            sso,
+            "ListPermissionSetsProvisionedToAccount",
+            sso.list_permission_sets_provisioned_to_account(InstanceArn=tiny.instance_arn, AccountId=account_id),
+        )["PermissionSets"]
         for arn in arns:
-            has = aws.paginate(sso, "list_account_assignments", "AccountAssignments", InstanceArn=tiny.instance_arn,
-                               AccountId=account_id, PermissionSetArn=arn)
+            has = aws.paginate(
+                sso,
+                "list_account_assignments",
+                "AccountAssignments",
+                InstanceArn=tiny.instance_arn,
+                AccountId=account_id,
+                PermissionSetArn=arn,
+            )
             assert (arn in provisioned) == bool(has)
             if has:
                 assigned[arn].add(account_id)
     for arn, accounts in assigned.items():
-        listed = conforms(sso, "ListAccountsForProvisionedPermissionSet",
-                          sso.list_accounts_for_provisioned_permission_set(InstanceArn=tiny.instance_arn,
-                                                                           PermissionSetArn=arn))["AccountIds"]
+        listed = conforms(
+            sso,
+            "ListAccountsForProvisionedPermissionSet",
+            sso.list_accounts_for_provisioned_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn),
+        )["AccountIds"]
         assert set(listed) == accounts
     assert all(arn.startswith("arn:aws:sso:::permissionSet/ssoins-") for arn in arns)
 
@@ -205,9 +247,12 @@ def test_provisioning_creates_the_reserved_roles_in_each_account(tiny, aws):
     sso = aws.client("sso-admin")
     for account_id in tiny.accounts.values():
         provisioned = sso.list_permission_sets_provisioned_to_account(
-            InstanceArn=tiny.instance_arn, AccountId=account_id)["PermissionSets"]
-        names = {sso.describe_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn)["PermissionSet"][
-            "Name"] for arn in provisioned}
+            InstanceArn=tiny.instance_arn, AccountId=account_id
+        )["PermissionSets"]
+        names = {
+            sso.describe_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn)["PermissionSet"]["Name"]
+            for arn in provisioned
+        }
         iam = aws.client("iam", account_id)
         roles = aws.paginate(iam, "list_roles", "Roles", PathPrefix="/aws-reserved/sso.amazonaws.com/")
         assert {r["RoleName"].rsplit("_", 1)[0].removeprefix("AWSReservedSSO_") for r in roles} == names
@@ -216,10 +261,14 @@ def test_provisioning_creates_the_reserved_roles_in_each_account(tiny, aws):
 
 def test_provisioned_permission_sets_page_with_next_token(tiny, aws):
     sso = aws.client("sso-admin")
-    pages = list(sso.get_paginator("list_permission_sets_provisioned_to_account").paginate(
-        InstanceArn=tiny.instance_arn, AccountId=tiny.management_account_id, PaginationConfig={"PageSize": 1}))
-    everything = sso.list_permission_sets_provisioned_to_account(InstanceArn=tiny.instance_arn,
-                                                                 AccountId=tiny.management_account_id)
+    pages = list(
+        sso.get_paginator("list_permission_sets_provisioned_to_account").paginate(
+            InstanceArn=tiny.instance_arn, AccountId=tiny.management_account_id, PaginationConfig={"PageSize": 1}
+        )
+    )
+    everything = sso.list_permission_sets_provisioned_to_account(
+        InstanceArn=tiny.instance_arn, AccountId=tiny.management_account_id
+    )
     assert len(pages) == len(everything["PermissionSets"]) > 1
     assert [arn for page in pages for arn in page["PermissionSets"]] == everything["PermissionSets"]
 
@@ -231,30 +280,46 @@ def test_permissions_boundary_round_trip(tiny, aws):
         sso.get_permissions_boundary_for_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn)
     assert error_code(caught) == "ResourceNotFoundException"
     boundary = {"ManagedPolicyArn": "arn:aws:iam::aws:policy/PowerUserAccess"}
-    sso.put_permissions_boundary_to_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn,
-                                                   PermissionsBoundary=boundary)
+    sso.put_permissions_boundary_to_permission_set(
+        InstanceArn=tiny.instance_arn, PermissionSetArn=arn, PermissionsBoundary=boundary
+    )
     try:
-        got = conforms(sso, "GetPermissionsBoundaryForPermissionSet", sso.get_permissions_boundary_for_permission_set(
-            InstanceArn=tiny.instance_arn, PermissionSetArn=arn))
+        got = conforms(
+            sso,
+            "GetPermissionsBoundaryForPermissionSet",
+            sso.get_permissions_boundary_for_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn),
+        )
         assert got["PermissionsBoundary"] == boundary
         behind = sso.list_accounts_for_provisioned_permission_set(
-            InstanceArn=tiny.instance_arn, PermissionSetArn=arn,
-            ProvisioningStatus="LATEST_PERMISSION_SET_NOT_PROVISIONED")["AccountIds"]
+            InstanceArn=tiny.instance_arn,
+            PermissionSetArn=arn,
+            ProvisioningStatus="LATEST_PERMISSION_SET_NOT_PROVISIONED",
+        )["AccountIds"]
         assert behind, "a changed permission set waits for ProvisionPermissionSet"
     finally:
         sso.delete_permissions_boundary_from_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn)
-        sso.provision_permission_set(InstanceArn=tiny.instance_arn, PermissionSetArn=arn,
-                                     TargetType="ALL_PROVISIONED_ACCOUNTS")
-    assert sso.list_accounts_for_provisioned_permission_set(
-        InstanceArn=tiny.instance_arn, PermissionSetArn=arn,
-        ProvisioningStatus="LATEST_PERMISSION_SET_NOT_PROVISIONED")["AccountIds"] == []
+        sso.provision_permission_set(
+            InstanceArn=tiny.instance_arn, PermissionSetArn=arn, TargetType="ALL_PROVISIONED_ACCOUNTS"
+        )
+    assert (
+        sso.list_accounts_for_provisioned_permission_set(
+            InstanceArn=tiny.instance_arn,
+            PermissionSetArn=arn,
+            ProvisioningStatus="LATEST_PERMISSION_SET_NOT_PROVISIONED",
+        )["AccountIds"]
+        == []
+    )
 
 
 def test_permission_set_tags(tiny, aws):
     sso = aws.client("sso-admin")
     arns = aws.paginate(sso, "list_permission_sets", "PermissionSets", InstanceArn=tiny.instance_arn)
-    tags = {arn: conforms(sso, "ListTagsForResource", sso.list_tags_for_resource(
-        InstanceArn=tiny.instance_arn, ResourceArn=arn))["Tags"] for arn in arns}
+    tags = {
+        arn: conforms(
+            sso, "ListTagsForResource", sso.list_tags_for_resource(InstanceArn=tiny.instance_arn, ResourceArn=arn)
+        )["Tags"]
+        for arn in arns
+    }
     assert sum({"Key": "purpose", "Value": "break-glass"} in found for found in tags.values()) == 1
     arn = arns[0]
     sso.tag_resource(InstanceArn=tiny.instance_arn, ResourceArn=arn, Tags=[{"Key": "review", "Value": "q3"}])

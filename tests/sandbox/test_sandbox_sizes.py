@@ -22,9 +22,20 @@ def elsewhere(tmp_path_factory) -> dict[str, dict]:
     """Each build in its own fresh interpreter (moto's state is per process), all at once."""
     running = {
         name: subprocess.Popen(
-            [sys.executable, "-m", "tests.sandbox.support", size, str(seed), AS_OF.isoformat(),
-             str(tmp_path_factory.mktemp(name))],
-            cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "tests.sandbox.support",
+                size,
+                str(seed),
+                AS_OF.isoformat(),
+                str(tmp_path_factory.mktemp(name)),
+            ],
+            cwd=REPOSITORY,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name, (size, seed) in BUILDS.items()
     }
     results = {}

@@ -15,9 +15,12 @@ from auditor.sandbox.plan import IDC_IDENTITY_CHANGE
 LOG_KEY = re.compile(
     r"AWSLogs/(?P<org>o-[a-z0-9]{10,32})/(?P<acct>\d{12})/CloudTrail/(?P<region>[a-z]{2}-[a-z]+-\d)/"
     r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P=acct)_CloudTrail_(?P=region)_(?P<stamp>\d{8}T\d{4}Z)_"
-    r"[A-Za-z0-9]{16}\.json\.gz")
-DIGEST_KEY = re.compile(r"AWSLogs/o-[a-z0-9]+/\d{12}/CloudTrail-Digest/[a-z0-9-]+/\d{4}/\d{2}/\d{2}/"
-                        r"\d{12}_CloudTrail-Digest_[a-z0-9-]+_org-trail_[a-z0-9-]+_\d{8}T\d{6}Z\.json\.gz")
+    r"[A-Za-z0-9]{16}\.json\.gz"
+)
+DIGEST_KEY = re.compile(
+    r"AWSLogs/o-[a-z0-9]+/\d{12}/CloudTrail-Digest/[a-z0-9-]+/\d{4}/\d{2}/\d{2}/"
+    r"\d{12}_CloudTrail-Digest_[a-z0-9-]+_org-trail_[a-z0-9-]+_\d{8}T\d{6}Z\.json\.gz"
+)
 RESERVED_SESSION = re.compile(r"arn:aws:sts::(\d{12}):assumed-role/AWSReservedSSO_(.+)_([0-9a-f]{16})/(.+)")
 
 
@@ -37,8 +40,10 @@ def test_log_objects_follow_the_organisation_trail_layout(tiny, objects):
         stamp = datetime.strptime(match["stamp"], "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
         assert (match["y"], match["m"], match["d"]) == (f"{stamp:%Y}", f"{stamp:%m}", f"{stamp:%d}")
         records = json.loads(gzip.decompress(objects[key]))["Records"]
-        assert records and all(when(r) <= stamp and r["recipientAccountId"] == match["acct"]
-                               and r["awsRegion"] == match["region"] for r in records)
+        assert records and all(
+            when(r) <= stamp and r["recipientAccountId"] == match["acct"] and r["awsRegion"] == match["region"]
+            for r in records
+        )
 
 
 def test_each_account_has_a_handful_of_objects_a_day_over_120_days(tiny, objects):
@@ -66,8 +71,12 @@ def test_records_lie_in_the_window_and_are_not_ordered_inside_objects(tiny, obje
 
 
 def test_identity_center_sign_ins_switch_identity_shape_on_2025_07_14(tiny, records):
-    sign_ins = [r for r in records if r["eventSource"] == "signin.amazonaws.com"
-                and r["eventName"] in ("CredentialChallenge", "CredentialVerification", "UserAuthentication")]
+    sign_ins = [
+        r
+        for r in records
+        if r["eventSource"] == "signin.amazonaws.com"
+        and r["eventName"] in ("CredentialChallenge", "CredentialVerification", "UserAuthentication")
+    ]
     old = [r for r in sign_ins if when(r) < IDC_IDENTITY_CHANGE]
     new = [r for r in sign_ins if when(r) >= IDC_IDENTITY_CHANGE]
     assert old and new
@@ -76,14 +85,20 @@ def test_identity_center_sign_ins_switch_identity_shape_on_2025_07_14(tiny, reco
         identity = record["userIdentity"]
         assert identity["type"] == "IdentityCenterUser" and "userName" not in identity and identity["credentialId"]
         assert identity["onBehalfOf"]["identityStoreArn"].endswith(f":identitystore/{tiny.identity_store_id}")
-    password_challenges = [r for r in new if r["eventName"] == "CredentialChallenge"
-                           and r["additionalEventData"]["CredentialType"] == "PASSWORD"]
+    password_challenges = [
+        r
+        for r in new
+        if r["eventName"] == "CredentialChallenge" and r["additionalEventData"]["CredentialType"] == "PASSWORD"
+    ]
     assert password_challenges and all(r["additionalEventData"]["UserName"] for r in password_challenges)
     for record in sign_ins:
         assert record["eventType"] == "AwsServiceEvent" and record["recipientAccountId"] == tiny.management_account_id
-        assert record["serviceEventDetails"] == {record["eventName"]: record["serviceEventDetails"][record["eventName"]]}
-    assert {r["additionalEventData"]["CredentialType"] for r in sign_ins if r["eventName"] == "UserAuthentication"} \
-        == {"PASSWORD,TOTP"}
+        assert record["serviceEventDetails"] == {
+            record["eventName"]: record["serviceEventDetails"][record["eventName"]]
+        }
+    assert {r["additionalEventData"]["CredentialType"] for r in sign_ins if r["eventName"] == "UserAuthentication"} == {
+        "PASSWORD,TOTP"
+    }
     assert any(r["serviceEventDetails"] == {"CredentialVerification": "Failure"} for r in sign_ins)
     assert any(r["eventSource"] == "sso.amazonaws.com" and r["eventName"] == "Authenticate" for r in records)
 
@@ -97,13 +112,17 @@ def test_permission_set_use_leaves_the_documented_chain(tiny, records):
         match = RESERVED_SESSION.fullmatch(record["responseElements"]["assumedRoleUser"]["arn"])
         assert match and match[1] == record["recipientAccountId"] and match[4] == record["userIdentity"]["userName"]
         assert record["responseElements"]["credentials"]["accessKeyId"].startswith("ASIA")
-    sessions = [r for r in records if r["userIdentity"]["type"] == "AssumedRole"
-                and RESERVED_SESSION.fullmatch(r["userIdentity"]["arn"])]
+    sessions = [
+        r
+        for r in records
+        if r["userIdentity"]["type"] == "AssumedRole" and RESERVED_SESSION.fullmatch(r["userIdentity"]["arn"])
+    ]
     assert sessions
     for record in sessions:
         issuer = record["userIdentity"]["sessionContext"]["sessionIssuer"]
-        assert issuer["arn"].startswith(f"arn:aws:iam::{record['recipientAccountId']}:role/aws-reserved/"
-                                        "sso.amazonaws.com/")
+        assert issuer["arn"].startswith(
+            f"arn:aws:iam::{record['recipientAccountId']}:role/aws-reserved/sso.amazonaws.com/"
+        )
         assert record["userIdentity"]["arn"].split("/")[1] == issuer["userName"]
 
 
@@ -113,8 +132,11 @@ def test_iam_key_calls_carry_the_real_key_ids_and_root_signs_in_in_us_east_1(tin
         iam = aws.client("iam", account_id)
         for user in aws.paginate(iam, "list_users", "Users"):
             keys |= {k["AccessKeyId"] for k in iam.list_access_keys(UserName=user["UserName"])["AccessKeyMetadata"]}
-    used = {r["userIdentity"]["accessKeyId"] for r in records
-            if r["userIdentity"]["type"] == "IAMUser" and r["userIdentity"].get("accessKeyId", "").startswith("AKIA")}
+    used = {
+        r["userIdentity"]["accessKeyId"]
+        for r in records
+        if r["userIdentity"]["type"] == "IAMUser" and r["userIdentity"].get("accessKeyId", "").startswith("AKIA")
+    }
     assert used and used <= keys
     roots = [r for r in records if r["userIdentity"]["type"] == "Root" and r["eventName"] == "ConsoleLogin"]
     assert roots and all(r["awsRegion"] == "us-east-1" for r in roots)
@@ -160,8 +182,12 @@ def test_sign_ins_agree_with_each_plant(tiny, signed_in):
 
 def test_break_glass_was_used_recently_where_planted(tiny, records):
     for plant in (p for p in tiny.planted if p.problem == "break_glass_used"):
-        uses = [when(r) for r in records if r["recipientAccountId"] == plant.account_id
-                and "/AWSReservedSSO_BreakGlassAdmin_" in r["userIdentity"].get("arn", "")]
+        uses = [
+            when(r)
+            for r in records
+            if r["recipientAccountId"] == plant.account_id
+            and "/AWSReservedSSO_BreakGlassAdmin_" in r["userIdentity"].get("arn", "")
+        ]
         assert uses and tiny.as_of - max(uses) < timedelta(days=30)
 
 

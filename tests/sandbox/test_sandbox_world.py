@@ -64,8 +64,9 @@ def test_a_boundary_case_sits_just_inside_each_threshold(world):
 
 def test_no_principal_is_both_clean_and_planted(world):
     involved = {(p.principal_type, p.name, p.account_key) for p in world.plants + world.boundary}
-    involved |= {("iam_user", p.name, p.account_key) for p in world.plants + world.boundary
-                 if p.principal_type == "access_key"}
+    involved |= {
+        ("iam_user", p.name, p.account_key) for p in world.plants + world.boundary if p.principal_type == "access_key"
+    }
     assert not involved & {(kind, name, account) for kind, name, account in world.clean}
     clean_kinds = {kind for kind, _, _ in world.clean}
     assert {"idc_user", "idc_group", "iam_user", "access_key", "iam_role", "permission_set"} <= clean_kinds
@@ -77,8 +78,11 @@ def test_departments_map_to_birthright_groups_that_clean_users_keep_to(world):
     clean = {name for kind, name, _ in world.clean if kind == "idc_user"}
     for user in (u for u in world.idc_users if u.user_name in clean and u.person):
         assert set(user.groups) <= set(world.department_groups[user.person.department]), user.user_name
-    assert all(not world.department_groups[d] for d, spec in DEPARTMENTS.items() if d in world.department_groups
-               and not spec.group)
+    assert all(
+        not world.department_groups[d]
+        for d, spec in DEPARTMENTS.items()
+        if d in world.department_groups and not spec.group
+    )
 
 
 def test_root_plants_sit_in_different_accounts(world):

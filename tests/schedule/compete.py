@@ -32,8 +32,13 @@ def main(state: str, scheduled: str, mode: str) -> None:
         return Outcome("ok", {"pid_mode": mode})
 
     settings = make_settings(Path(state).parent, [{"id": "nightly", "kind": "run", "cron": "0 2 * * *"}])
-    runner = Runner(settings, Store.open(state), clock=lambda: NOW,  # one time in every process: leases compare
-                    tasks={"run": task}, heartbeat=False)
+    runner = Runner(
+        settings,
+        Store.open(state),
+        clock=lambda: NOW,  # one time in every process: leases compare
+        tasks={"run": task},
+        heartbeat=False,
+    )
     (job,) = jobs_from_settings(settings)
     result = runner.fire(job, scheduled_at)
     print(json.dumps({"status": result.status, "detail": result.detail}), flush=True)

@@ -51,8 +51,16 @@ def fake_pipeline(calls: list | None = None):
             calls.append(as_of)
         snapshot = build_world().snapshot(overrides=[idc_status()])
         snapshots.save(snapshot, Path(out_dir) / "snapshot")
-        return pipeline.finish(snapshot, settings, out_dir=Path(out_dir), as_of=as_of, fail_on=None,
-                               began=time.monotonic(), store=store, record=("run", as_of))
+        return pipeline.finish(
+            snapshot,
+            settings,
+            out_dir=Path(out_dir),
+            as_of=as_of,
+            fail_on=None,
+            began=time.monotonic(),
+            store=store,
+            record=("run", as_of),
+        )
 
     return run
 
@@ -99,8 +107,15 @@ def stepped_service(settings, store, clock, **runner_options):
     from auditor.schedule.service import SchedulerService
 
     runner = Runner(settings, store, clock=clock, sleep=clock.sleep, heartbeat=False, **runner_options)
-    return SchedulerService(settings, store, runner=runner, clock=clock, scheduler=SteppedScheduler(),
-                            executor=DebugExecutor(), exit=lambda code: None)
+    return SchedulerService(
+        settings,
+        store,
+        runner=runner,
+        clock=clock,
+        scheduler=SteppedScheduler(),
+        executor=DebugExecutor(),
+        exit=lambda code: None,
+    )
 
 
 def advance(service, clock: FakeClock, until: datetime, latency: timedelta = timedelta(seconds=2)) -> int:

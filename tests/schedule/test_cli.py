@@ -76,8 +76,9 @@ def restore_logging():
 def test_run_fires_one_occurrence_under_the_lock(config, tmp_path, capsys, restore_logging):
     state = tmp_path / "state.db"
     acquire(Store.open(state), "run", owner="a manual auditor run on laptop")
-    args = parse(["scheduler", "--run", "nightly", "--config", str(config), "--state", str(state),
-                  "--log-format", "json"])
+    args = parse(
+        ["scheduler", "--run", "nightly", "--config", str(config), "--state", str(state), "--log-format", "json"]
+    )
     assert cli.handle(args) == 1
     captured = capsys.readouterr()
     assert captured.out.startswith("nightly: skipped")

@@ -17,8 +17,13 @@ from tests.schedule.conftest import advance, fake_pipeline, make_settings, stepp
 
 JOBS = [
     {"id": "nightly", "kind": "run", "cron": "0 6 * * *"},
-    {"id": "quarterly", "kind": "campaign", "cron": "0 8 1 mar,jun,sep,dec *", "timezone": "Europe/Paris",
-     "duration_days": 14},
+    {
+        "id": "quarterly",
+        "kind": "campaign",
+        "cron": "0 8 1 mar,jun,sep,dec *",
+        "timezone": "Europe/Paris",
+        "duration_days": 14,
+    },
     {"id": "reminders", "kind": "remind", "cron": "0 8 * * *"},
     {"id": "close-due", "kind": "close", "cron": "0 9 * * *", "undecided": "keep_flagged"},
 ]
@@ -40,8 +45,9 @@ def running(tmp_path, store, apscheduler_clock, monkeypatch):
     service.scheduler.shutdown()
 
 
-def test_a_quarter_runs_nightly_opens_the_campaign_reminds_and_closes_it_on_the_due_date(running, apscheduler_clock,
-                                                                                          tmp_path, store):
+def test_a_quarter_runs_nightly_opens_the_campaign_reminds_and_closes_it_on_the_due_date(
+    running, apscheduler_clock, tmp_path, store
+):
     service, runs = running
     clock = apscheduler_clock
 
@@ -64,15 +70,18 @@ def test_a_quarter_runs_nightly_opens_the_campaign_reminds_and_closes_it_on_the_
     # reminders go out once each at the first daily run 7, 3 and 1 day(s) before the due time (23:59:59)
     advance(service, clock, datetime(2026, 12, 15, 12, 0, tzinfo=UTC))
     with store.engine.connect() as conn:
-        messages = conn.execute(sa.select(campaign_messages.c.reviewer, campaign_messages.c.step_days,
-                                          campaign_messages.c.sent_at)
-                                .where(campaign_messages.c.kind == "reminder")).all()
+        messages = conn.execute(
+            sa.select(campaign_messages.c.reviewer, campaign_messages.c.step_days, campaign_messages.c.sent_at).where(
+                campaign_messages.c.kind == "reminder"
+            )
+        ).all()
     steps: dict[str, list[tuple[int, str]]] = {}
     for reviewer, days, sent_at in messages:
         steps.setdefault(reviewer, []).append((days, sent_at))
-    assert steps == {reviewer: [(7, "2026-12-09T08:00:02+00:00"), (3, "2026-12-13T08:00:02+00:00"),
-                                (1, "2026-12-15T08:00:02+00:00")]
-                     for reviewer in ("boss@example.com", "ceo@example.com", FALLBACK)}
+    assert steps == {
+        reviewer: [(7, "2026-12-09T08:00:02+00:00"), (3, "2026-12-13T08:00:02+00:00"), (1, "2026-12-15T08:00:02+00:00")]
+        for reviewer in ("boss@example.com", "ceo@example.com", FALLBACK)
+    }
     subjects = [email.message_from_bytes(p.read_bytes())["Subject"] for p in (tmp_path / "outbox").glob("*reminder*")]
     assert len(subjects) == 9 and all(s.startswith("Reminder") for s in subjects)
     assert all_campaigns(store)[0].status == "open"
@@ -86,7 +95,11 @@ def test_a_quarter_runs_nightly_opens_the_campaign_reminds_and_closes_it_on_the_
 
     last = last_runs(store)
     assert {job: last[job]["status"] for job in last} == {
-        "nightly": "ok", "quarterly": "ok", "reminders": "ok", "close-due": "ok"}
+        "nightly": "ok",
+        "quarterly": "ok",
+        "reminders": "ok",
+        "close-due": "ok",
+    }
     assert len(runs) == 17  # every night from Nov 30 to Dec 16, once
 
 

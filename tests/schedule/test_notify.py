@@ -26,9 +26,16 @@ NOW = datetime(2026, 12, 1, 6, 5, tzinfo=UTC)
 
 def finding(number: int, severity: str, status: str) -> Finding:
     return Finding(
-        finding_id=f"{number:064x}", rule_id="idc-leaver-with-access", category="lifecycle", severity=severity,
-        principal=Principal(type="idc_user", id=f"u-{number}", name=f"user{number}"), account_id="111111111111",
-        resource=None, title=f"user{number} left the company and still has access", evidence={}, controls=[],
+        finding_id=f"{number:064x}",
+        rule_id="idc-leaver-with-access",
+        category="lifecycle",
+        severity=severity,
+        principal=Principal(type="idc_user", id=f"u-{number}", name=f"user{number}"),
+        account_id="111111111111",
+        resource=None,
+        title=f"user{number} left the company and still has access",
+        evidence={},
+        controls=[],
         status=status,
     )
 
@@ -45,14 +52,31 @@ class Result:
 
 
 def result(findings: list[Finding], *, failed_source: bool = False) -> Result:
-    overrides = [SourceStatus(source="cloudtrail", account_id="111111111111", status="failed",
-                              error="AccessDenied: no (s3, ListObjectsV2)")] if failed_source else []
+    overrides = (
+        [
+            SourceStatus(
+                source="cloudtrail",
+                account_id="111111111111",
+                status="failed",
+                error="AccessDenied: no (s3, ListObjectsV2)",
+            )
+        ]
+        if failed_source
+        else []
+    )
     snapshot = build_world().snapshot(overrides=overrides)
-    return Result(findings, snapshot, Path("/srv/auditor/runs/run-20261201T060000Z"), exit_code=3 if failed_source else 0)
+    return Result(
+        findings, snapshot, Path("/srv/auditor/runs/run-20261201T060000Z"), exit_code=3 if failed_source else 0
+    )
 
 
-CHANGED = [finding(1, "critical", "new"), finding(2, "high", "new"), finding(3, "medium", "new"),
-           finding(4, "high", "resolved"), finding(5, "high", "open")]
+CHANGED = [
+    finding(1, "critical", "new"),
+    finding(2, "high", "new"),
+    finding(3, "medium", "new"),
+    finding(4, "high", "resolved"),
+    finding(5, "high", "open"),
+]
 UNCHANGED = [finding(3, "medium", "new"), finding(5, "high", "open"), finding(6, "low", "resolved")]
 
 
@@ -70,8 +94,7 @@ class Recording:
 def test_the_digest_lists_new_and_resolved_findings_at_the_severity_and_links_the_report(tmp_path):
     settings = make_settings(tmp_path, [], notifications={"report_url": "https://reports.example.com/auditor/"})
     channel = Recording()
-    outcome = notify_run(result(CHANGED), settings, now=NOW, report_location="/srv/auditor/runs/x",
-                         channels=[channel])
+    outcome = notify_run(result(CHANGED), settings, now=NOW, report_location="/srv/auditor/runs/x", channels=[channel])
     ((subject, body),) = channel.sent
     assert subject == "auditor 2026-11-28 06:00 UTC: 2 new critical/high, 1 resolved (run 12)"
     assert "Report: https://reports.example.com/auditor/run-20261201T060000Z/report.html" in body
@@ -83,8 +106,9 @@ def test_the_digest_lists_new_and_resolved_findings_at_the_severity_and_links_th
 
 def test_nothing_is_sent_when_nothing_changed_unless_configured(tmp_path):
     channel = Recording()
-    quiet = notify_run(result(UNCHANGED), make_settings(tmp_path, []), now=NOW, report_location="/r",
-                       channels=[channel])
+    quiet = notify_run(
+        result(UNCHANGED), make_settings(tmp_path, []), now=NOW, report_location="/r", channels=[channel]
+    )
     assert channel.sent == [] and "nothing new or resolved" in quiet.skipped
     always = make_settings(tmp_path, [], notifications={"send_when_unchanged": True, "min_severity": "medium"})
     notify_run(result(UNCHANGED), always, now=NOW, report_location="/srv/r", channels=[channel])
@@ -94,8 +118,13 @@ def test_nothing_is_sent_when_nothing_changed_unless_configured(tmp_path):
 
 def test_an_incomplete_run_is_news_even_without_new_findings(tmp_path):
     channel = Recording()
-    notify_run(result(UNCHANGED, failed_source=True), make_settings(tmp_path, []), now=NOW, report_location="/r",
-               channels=[channel])
+    notify_run(
+        result(UNCHANGED, failed_source=True),
+        make_settings(tmp_path, []),
+        now=NOW,
+        report_location="/r",
+        channels=[channel],
+    )
     ((subject, body),) = channel.sent
     assert "incomplete" in subject
     assert "cloudtrail account 111111111111: failed: AccessDenied: no (s3, ListObjectsV2)" in body
@@ -104,8 +133,13 @@ def test_an_incomplete_run_is_news_even_without_new_findings(tmp_path):
 def test_listing_is_bounded(tmp_path):
     many = [finding(n, "high", "new") for n in range(1, 8)]
     channel = Recording()
-    notify_run(result(many), make_settings(tmp_path, [], notifications={"max_listed": 3}), now=NOW,
-               report_location="/r", channels=[channel])
+    notify_run(
+        result(many),
+        make_settings(tmp_path, [], notifications={"max_listed": 3}),
+        now=NOW,
+        report_location="/r",
+        channels=[channel],
+    )
     body = channel.sent[0][1]
     assert body.count("  - [high]") == 3 and "... and 4 more (see the report)" in body
 
@@ -146,8 +180,15 @@ def test_ses_emails_every_recipient(tmp_path, aws):
     from moto.ses.models import ses_backends
 
     boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="auditor@example.com")
-    settings = make_settings(tmp_path, [], notifications={"channels": ["ses"], "ses_sender": "auditor@example.com",
-                                                         "email_to": ["sec@example.com", "ciso@example.com"]})
+    settings = make_settings(
+        tmp_path,
+        [],
+        notifications={
+            "channels": ["ses"],
+            "ses_sender": "auditor@example.com",
+            "email_to": ["sec@example.com", "ciso@example.com"],
+        },
+    )
     outcome = notify_run(result(CHANGED), settings, now=NOW, report_location="/r")
     assert [c for c, _ in outcome.sent] == ["ses"]
     (sent,) = ses_backends["123456789012"]["us-east-1"].sent_messages
@@ -193,8 +234,11 @@ def test_slack_receives_the_digest_and_a_refusal_is_reported(tmp_path, webhook):
 
 
 def test_the_outbox_holds_an_email_file(tmp_path):
-    settings = make_settings(tmp_path, [], notifications={"channels": ["outbox"], "outbox_dir": str(tmp_path / "out"),
-                                                         "email_to": ["sec@example.com"]})
+    settings = make_settings(
+        tmp_path,
+        [],
+        notifications={"channels": ["outbox"], "outbox_dir": str(tmp_path / "out"), "email_to": ["sec@example.com"]},
+    )
     outcome = notify_run(result(CHANGED), settings, now=NOW, report_location="/r")
     (path,) = (tmp_path / "out").glob("*.eml")
     assert outcome.sent == [("outbox", str(path))]
@@ -212,5 +256,6 @@ def test_the_outbox_holds_an_email_file(tmp_path):
 )
 def test_a_channel_without_its_settings_is_a_config_error(tmp_path, notifications, key):
     with pytest.raises(ConfigError, match=key):
-        channels_from_settings(make_settings(tmp_path, [], notifications=notifications), now=NOW, sns_client=object(),
-                               ses_client=object())
+        channels_from_settings(
+            make_settings(tmp_path, [], notifications=notifications), now=NOW, sns_client=object(), ses_client=object()
+        )

@@ -26,13 +26,22 @@ def test_retention_deletes_old_run_directories_except_the_latest_and_those_under
         clock.now = datetime(2026, 12, 1 + day, 2, 0, tzinfo=UTC)
         dirs.append(Path(service.fire_now("nightly").detail["out_dir"]))
         if day == 1:  # a campaign opened on the second run and still open
-            create_campaign(store, settings, spec(due=clock.now + timedelta(days=30)), now=clock.now,
-                            run_dir=dirs[-1])
+            create_campaign(store, settings, spec(due=clock.now + timedelta(days=30)), now=clock.now, run_dir=dirs[-1])
     stray = tmp_path / "runs" / "notes"
     stray.mkdir()
-    store.record_run(kind="run", started_at=clock.now, as_of=datetime(2026, 11, 1, tzinfo=UTC), config_hash=None,
-                     tool_version="0", exit_code=0, duration=0.0, findings_now=[], counts={}, sources=[],
-                     out_dir=str(stray))
+    store.record_run(
+        kind="run",
+        started_at=clock.now,
+        as_of=datetime(2026, 11, 1, tzinfo=UTC),
+        config_hash=None,
+        tool_version="0",
+        exit_code=0,
+        duration=0.0,
+        findings_now=[],
+        counts={},
+        sources=[],
+        out_dir=str(stray),
+    )
 
     clock.now = datetime(2026, 12, 6, 3, 30, tzinfo=UTC)
     result = service.fire_now("retention")

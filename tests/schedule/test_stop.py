@@ -33,16 +33,18 @@ def service_with(tmp_path, store, clock, task, stop_grace: int):
     settings = make_settings(tmp_path, [JOB], scheduler={"stop_grace_seconds": stop_grace})
     runner = Runner(settings, store, clock=clock, tasks={"run": task}, heartbeat=False)
     exits: list[int] = []
-    service = SchedulerService(settings, store, runner=runner, clock=clock, scheduler=SteppedScheduler(),
-                               exit=exits.append)
+    service = SchedulerService(
+        settings, store, runner=runner, clock=clock, scheduler=SteppedScheduler(), exit=exits.append
+    )
     return service, exits
 
 
 def test_sigterm_abandons_a_job_that_outlives_the_grace_time_and_frees_its_lock(tmp_path, store, clock):
     task = Blocking()
     service, exits = service_with(tmp_path, store, clock, task, stop_grace=0)
-    worker = threading.Thread(target=service.runner.fire,
-                              args=(service.jobs["nightly"], datetime(2026, 11, 30, 2, tzinfo=UTC)))
+    worker = threading.Thread(
+        target=service.runner.fire, args=(service.jobs["nightly"], datetime(2026, 11, 30, 2, tzinfo=UTC))
+    )
     worker.start()
     assert task.started.wait(10)
     assert holder_of(store, "run") is not None

@@ -15,7 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def start(state: Path, scheduled: str, mode: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.schedule.compete", str(state), scheduled, mode],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
