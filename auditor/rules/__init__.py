@@ -5,8 +5,10 @@ from auditor.rules import (  # noqa: F401  (registration by import)
     emergency,
     hygiene,
     iam,
+    iam_permissions,
     identity_center,
     lifecycle,
+    root,
 )
 from auditor.rules.context import RuleContext
 from auditor.rules.registry import RULES, Rule, rule

@@ -266,3 +266,11 @@ class RuleContext:
 
     def idc_principal(self, user: IdcUser) -> Principal:
         return Principal(type=PrincipalType.IDC_USER.value, id=user.user_id, name=user.user_name, arn=None)
+
+
+def iam_user_principal(user) -> Principal:
+    return Principal(type=PrincipalType.IAM_USER.value, id=user.user_id, name=user.user_name, arn=user.arn)
+
+
+def root_principal(account_id: str) -> Principal:
+    return Principal(type=PrincipalType.ROOT.value, id=account_id, name="root", arn=f"arn:aws:iam::{account_id}:root")

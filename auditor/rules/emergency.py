@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.model import ActivityKind, Category, Finding, Principal, PrincipalType, Severity
-from auditor.rules.context import RuleContext, days_between, iso
+from auditor.rules.context import RuleContext, days_between, iso, root_principal
 from auditor.rules.findings import make_finding
 from auditor.rules.registry import RULES, rule
 
@@ -110,14 +110,10 @@ def root_used(ctx: RuleContext) -> Iterator[Finding]:
             continue
         yield make_finding(
             meta,
-            principal=_root(account_id),
+            principal=root_principal(account_id),
             account_id=account_id,
             resource=None,
             title=f"Root user of {ctx.accounts[account_id].name if account_id in ctx.accounts else account_id} "
             f"used on {last.date().isoformat()}",
             evidence={"last_used": iso(last), **{k: iso(v) for k, v in seen.items()}, "window_days": days},
         )
-
-
-def _root(account_id: str) -> Principal:
-    return Principal(type=PrincipalType.ROOT.value, id=account_id, name="root", arn=f"arn:aws:iam::{account_id}:root")
