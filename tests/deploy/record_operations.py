@@ -24,6 +24,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
+
 # one AWS operation -> the IAM action that authorises it, where the two differ
 IAM_ACTION_FOR = {
     ("s3", "ListObjectsV2"): "s3:ListBucket",
@@ -166,7 +168,12 @@ def _remediate(context, box, snapshot, settings, store) -> None:
     iam_users = [u for u in snapshot.table("iam_users") if ordinary(u.user_name) and u.user_name != "late-joiner"]
     key = next(k for k in snapshot.table("access_keys") if k.status == "Active" and ordinary(k.user_name))
     login = next(u for u in iam_users if u.password_enabled)
-    attached = next(u for u in iam_users if u.attached_policies)
+    attached = next((u for u in iam_users if u.attached_policies), None)
+    if attached is None:  # setup (not recorded): give one user a directly attached policy to detach
+        login_iam = context.client("iam", login.account_id)
+        policy = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        login_iam.attach_user_policy(UserName=login.user_name, PolicyArn=policy)
+        attached = msgspec.structs.replace(login, attached_policies=[policy])
 
     def revoke(kind: RevocationKind, principal: Principal, **target: str) -> Revocation:
         reason = {"campaign_id": 1, "decision": "revoke", "reviewer": "manager@example.com", "justification": "gone"}
