@@ -134,22 +134,27 @@ class SlackDelivery:
         if message.attachments:  # an incoming webhook carries text only
             names = ", ".join(a.filename for a in message.attachments)
             text += f"\n(Files are not sent to Slack: ask the campaign owner for {names}.)"
-        request = urllib.request.Request(
-            self.webhook_url,
-            data=json.dumps({"text": text}).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                body = answer.read(200).decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            raise DeliveryError(
-                f"Slack webhook answered HTTP {exc.code}", transient=exc.code == 429 or exc.code >= 500
-            ) from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"Slack webhook unreachable: {exc}", transient=True) from exc
-        return f"slack: {body.strip() or 'ok'}"
+        return post_to_slack(self.webhook_url, text, self.timeout)
+
+
+def post_to_slack(webhook_url: str, text: str, timeout: float = SLACK_TIMEOUT_SECONDS) -> str:
+    """POST ``text`` to a Slack incoming webhook; throttling and 5xx are transient failures."""
+    request = urllib.request.Request(
+        webhook_url,
+        data=json.dumps({"text": text}).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            body = answer.read(200).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(
+            f"Slack webhook answered HTTP {exc.code}", transient=exc.code == 429 or exc.code >= 500
+        ) from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise DeliveryError(f"Slack webhook unreachable: {exc}", transient=True) from exc
+    return f"slack: {body.strip() or 'ok'}"
 
 
 @dataclass

@@ -8,15 +8,19 @@ SES message looks the same whoever sends it.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from auditor.campaign.deliver import DEFAULT_SENDER, DeliveryError, Message, OutboxDelivery, SesDelivery
+from auditor.campaign.deliver import (
+    DEFAULT_SENDER,
+    DeliveryError,
+    Message,
+    OutboxDelivery,
+    SesDelivery,
+    post_to_slack,
+)
 from auditor.config import ConfigError, Settings
 
 SLACK_TIMEOUT_SECONDS = 10
@@ -58,22 +62,7 @@ class SlackChannel:
     name: str = "slack"
 
     def send(self, subject: str, body: str) -> str:
-        request = urllib.request.Request(
-            self.webhook_url,
-            data=json.dumps({"text": f"*{subject}*\n{body}"}).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                text = answer.read(200).decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            raise DeliveryError(
-                f"Slack webhook answered HTTP {exc.code}", transient=exc.code == 429 or exc.code >= 500
-            ) from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"Slack webhook unreachable: {exc}", transient=True) from exc
-        return f"slack: {text.strip() or 'ok'}"
+        return post_to_slack(self.webhook_url, f"*{subject}*\n{body}", self.timeout)
 
 
 @dataclass

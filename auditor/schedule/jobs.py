@@ -187,7 +187,7 @@ def _check_values(job: dict[str, Any], where: str) -> None:
             job["name"].format(**NAME_FIELDS)
         except (KeyError, IndexError, ValueError) as exc:
             fields = ", ".join("{" + k + "}" for k in NAME_FIELDS)
-            raise JobConfigError(f"{where}.name {job['name']!r}: the placeholders are {fields}") from exc
+            raise JobConfigError(f"{where}.name {job['name']!r}: the fields a name may use are {fields}") from exc
         if not all(isinstance(s, str) for s in job["scopes"]):
             raise JobConfigError(f"{where}.scopes must be a list of strings, got {job['scopes']!r}")
     try:

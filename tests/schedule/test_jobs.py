@@ -46,7 +46,7 @@ NIGHTLY = '[[scheduler.jobs]]\nid = "nightly"\nkind = "run"\ncron = "0 2 * * *"\
         ),
         (
             '[[scheduler.jobs]]\nid = "x"\nkind = "campaign"\ncron = "0 2 1 * *"\nname = "{yr} review"\n',
-            "the placeholders are {year}",
+            "the fields a name may use are {year}",
         ),
         (
             '[[scheduler.jobs]]\nid = "x"\nkind = "campaign"\ncron = "0 2 1 * *"\nreviewer = "boss"\n',
