@@ -1,4 +1,7 @@
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -14,3 +17,32 @@ def _isolated_state(tmp_path_factory):
         os.environ.pop("XDG_DATA_HOME", None)
     else:
         os.environ["XDG_DATA_HOME"] = saved
+
+
+class _SlackWebhook(BaseHTTPRequestHandler):
+    """A Slack incoming webhook on 127.0.0.1: records each JSON body, answers ``status``."""
+
+    received: list[dict] = []
+    status = 200
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(json.loads(self.rfile.read(length)))
+        self.send_response(type(self).status)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    """(URL, handler class): the handler's ``received`` bodies and settable ``status``."""
+    _SlackWebhook.received, _SlackWebhook.status = [], 200
+    server = HTTPServer(("127.0.0.1", 0), _SlackWebhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX", _SlackWebhook
+    server.shutdown()
+    server.server_close()

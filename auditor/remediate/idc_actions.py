@@ -138,29 +138,27 @@ def _read_assignment(clients: Clients, t: Target) -> State:
 
 
 def _delete_assignment(clients: Clients, t: Target, pre: State) -> dict:
-    sso = clients.sso_admin()
-    request = sso.delete_account_assignment(**_assignment_params(t))["AccountAssignmentDeletionStatus"]
-    status = request
-    if request.get("Status") != "SUCCEEDED":
-        status = clients.waiter.wait(
-            lambda: sso.describe_account_assignment_deletion_status(
-                InstanceArn=t["instance_arn"], AccountAssignmentDeletionRequestId=request["RequestId"]
-            )["AccountAssignmentDeletionStatus"],
-            f"deleting the assignment of {t['permission_set_arn']} in {t['account_id']}",
-        )
-    return {"request_id": request.get("RequestId"), "status": status.get("Status")}
+    return _change_assignment(clients, t, "delete", f"deleting the assignment of {t['permission_set_arn']}")
 
 
 def _create_assignment(clients: Clients, t: Target, pre: State) -> dict:
+    return _change_assignment(clients, t, "create", f"re-creating the assignment of {t['permission_set_arn']}")
+
+
+def _change_assignment(clients: Clients, t: Target, change: str, what: str) -> dict:
+    """Create or delete an assignment; both are asynchronous, so wait for the request's final status."""
     sso = clients.sso_admin()
-    request = sso.create_account_assignment(**_assignment_params(t))["AccountAssignmentCreationStatus"]
+    noun = "Deletion" if change == "delete" else "Creation"
+    key = f"AccountAssignment{noun}Status"
+    request = getattr(sso, f"{change}_account_assignment")(**_assignment_params(t))[key]
     status = request
     if request.get("Status") != "SUCCEEDED":
+        describe = getattr(sso, f"describe_account_assignment_{noun.lower()}_status")
         status = clients.waiter.wait(
-            lambda: sso.describe_account_assignment_creation_status(
-                InstanceArn=t["instance_arn"], AccountAssignmentCreationRequestId=request["RequestId"]
-            )["AccountAssignmentCreationStatus"],
-            f"re-creating the assignment of {t['permission_set_arn']} in {t['account_id']}",
+            lambda: describe(
+                InstanceArn=t["instance_arn"], **{f"AccountAssignment{noun}RequestId": request["RequestId"]}
+            )[key],
+            f"{what} in {t['account_id']}",
         )
     return {"request_id": request.get("RequestId"), "status": status.get("Status")}
 

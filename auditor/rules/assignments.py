@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from auditor.model import AccountAssignment, Category, Finding, IdcUser, Principal, PrincipalType, Severity
 from auditor.rules.context import RuleContext, days_between, is_enabled, iso
-from auditor.rules.findings import insufficient_evidence, make_finding
+from auditor.rules.findings import make_finding, observed_finding
 from auditor.rules.policies import admin_reasons, analyse_policy
 from auditor.rules.registry import RULES, rule
 
@@ -71,20 +71,10 @@ def assignment_unused(ctx: RuleContext) -> Iterator[Finding]:
                 "threshold_days": days,
                 "admin_capable": admin,
             }
-            missing = ctx.missing_window(account_id, days)
-            if missing:
-                yield insufficient_evidence(
-                    meta,
-                    principal=ctx.idc_principal(user),
-                    account_id=account_id,
-                    resource=ps_arn,
-                    title=title,
-                    missing=missing,
-                    evidence=facts,
-                )
-                continue
-            yield make_finding(
+            yield observed_finding(
                 meta,
+                missing=ctx.missing_window(account_id, days),
+                window_days=days,
                 principal=ctx.idc_principal(user),
                 account_id=account_id,
                 resource=ps_arn,

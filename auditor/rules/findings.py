@@ -67,3 +67,37 @@ def insufficient_evidence(
         severity=Severity.INFO,
         recommendation="Restore the missing evidence (see 'missing') and re-run; do not act on this finding.",
     )
+
+
+def observed_finding(
+    rule: Rule,
+    *,
+    missing: str | None,
+    window_days: int,
+    principal: Principal,
+    account_id: str | None,
+    resource: str | None,
+    title: str,
+    evidence: dict,
+    severity: Severity | None = None,
+) -> Finding:
+    """The finding of a time-based rule: the real one when its window was observed, else insufficient evidence."""
+    if missing:
+        return insufficient_evidence(
+            rule,
+            principal=principal,
+            account_id=account_id,
+            resource=resource,
+            title=title,
+            missing=missing,
+            evidence=evidence,
+        )
+    return make_finding(
+        rule,
+        principal=principal,
+        account_id=account_id,
+        resource=resource,
+        title=title,
+        evidence={**evidence, "evidence_window_days": window_days},
+        severity=severity,
+    )

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from auditor.model import Category, Finding, IdcUser, Severity
 from auditor.rules.context import RuleContext, days_between, is_enabled, iso
-from auditor.rules.findings import insufficient_evidence, make_finding
+from auditor.rules.findings import insufficient_evidence, make_finding, observed_finding
 from auditor.rules.policies import admin_reasons
 from auditor.rules.registry import RULES, rule
 
@@ -183,22 +183,16 @@ def user_inactive(ctx: RuleContext) -> Iterator[Finding]:
             if last
             else f"{user.user_name} has not signed in during the {days} days observed"
         )
-        missing = ctx.missing_window(ctx.idc_home_account, days)
-        if missing:
-            yield insufficient_evidence(
-                meta,
-                principal=ctx.idc_principal(user),
-                account_id=None,
-                resource=None,
-                title=title,
-                missing=missing,
-                evidence=facts,
-            )
-        else:
-            facts["evidence_window_days"] = days
-            yield make_finding(
-                meta, principal=ctx.idc_principal(user), account_id=None, resource=None, title=title, evidence=facts
-            )
+        yield observed_finding(
+            meta,
+            missing=ctx.missing_window(ctx.idc_home_account, days),
+            window_days=days,
+            principal=ctx.idc_principal(user),
+            account_id=None,
+            resource=None,
+            title=title,
+            evidence=facts,
+        )
 
 
 @rule(

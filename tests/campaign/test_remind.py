@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import boto3
@@ -120,32 +117,6 @@ def test_ses_delivery_sends_through_sesv2():
         with pytest.raises(DeliveryError, match="MessageRejected") as failure:
             unverified.send(Message(to="a@example.com", subject="s", body="b", name="x"))
         assert not failure.value.transient
-
-
-class _Hook(BaseHTTPRequestHandler):
-    received: list[dict] = []
-    status = 200
-
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        length = int(self.headers["Content-Length"])
-        type(self).received.append(json.loads(self.rfile.read(length)))
-        self.send_response(type(self).status)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook():
-    _Hook.received, _Hook.status = [], 200
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/XXX", _Hook
-    server.shutdown()
-    server.server_close()
 
 
 def test_slack_delivery_posts_to_the_incoming_webhook(store, cid, webhook):

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import email
-import json
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import boto3
@@ -194,31 +191,6 @@ def test_ses_emails_every_recipient(tmp_path, aws):
     (sent,) = ses_backends["123456789012"]["us-east-1"].sent_messages
     assert sent.destinations == {"ToAddresses": ["sec@example.com"], "CcAddresses": ["ciso@example.com"]}
     assert "2 new critical/high" in sent.subject and "user2 left" in sent.body
-
-
-class _Webhook(BaseHTTPRequestHandler):
-    received: list[dict] = []
-    status = 200
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        length = int(self.headers["Content-Length"])
-        type(self).received.append(json.loads(self.rfile.read(length)))
-        self.send_response(type(self).status)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook():
-    _Webhook.received, _Webhook.status = [], 200
-    server = HTTPServer(("127.0.0.1", 0), _Webhook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX", _Webhook
-    server.shutdown()
 
 
 def test_slack_receives_the_digest_and_a_refusal_is_reported(tmp_path, webhook):
