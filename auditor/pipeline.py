@@ -16,8 +16,9 @@ import msgspec
 from auditor import __version__
 from auditor import snapshot as snapshots
 from auditor.analyze import analyze, at_or_above, exempt_identities
-from auditor.aws import AwsContext, describe_error
+from auditor.aws import AwsContext, context_from_settings, describe_error
 from auditor.campaign import open_micro_campaigns
+from auditor.collect import COLLECTORS
 from auditor.collect.access_advisor import collect_access_advisor
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
 from auditor.collect.hr import collect_hr
@@ -55,15 +56,7 @@ class RunResult:
         return [s for s in self.snapshot.manifest.sources if s.status != "ok"]
 
 
-def make_context(settings: Settings) -> AwsContext:
-    aws = settings.section("aws")
-    return AwsContext.from_environment(
-        region=aws["region"] or None,
-        profile=aws["profile"] or None,
-        member_role_name=aws["member_role_name"],
-        external_id=aws["external_id"] or None,
-        total_attempts=aws["max_attempts"],
-    )
+make_context = context_from_settings  # the one way to build a context from settings; kept for existing callers
 
 
 def collect(
@@ -77,7 +70,7 @@ def collect(
     """Read every source into a snapshot. Raises HrFeedError before any AWS call on an unusable feed."""
     progress = progress or Progress()
     hr = _collect_hr(hr_feed)  # bad input stops the run before AWS is touched
-    context = context or make_context(settings)
+    context = context or context_from_settings(settings)
     workers = settings.get("aws", "max_workers")
     started = datetime.now(UTC)
 
@@ -114,7 +107,14 @@ def collect(
         cloudtrail_result = cloudtrail.result() if isinstance(trail, TrailLocation) else trail
         idc_result = _with_home_account(idc.result(), home_account)
     progress.close()
-    results = [org_result, idc_result, iam_result, advisor_result, cloudtrail_result, hr]
+    collected = {
+        "organizations": org_result,
+        "identity_center": idc_result,
+        "iam": iam_result,
+        "access_advisor": advisor_result,
+        "cloudtrail": cloudtrail_result,
+    }
+    results = [collected[source] for source in COLLECTORS] + [hr]  # the registry's sources, in its order
     return snapshots.build(results, as_of=as_of, collected_at=started, tool_version=__version__)
 
 

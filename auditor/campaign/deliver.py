@@ -17,6 +17,9 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from auditor.aws import context_from_settings, describe_error, is_transient
 from auditor.config import Settings
 from auditor.report.common import atomic_write
 
@@ -97,10 +100,6 @@ class SesDelivery:
     channel: str = "ses"
 
     def send(self, message: Message) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from auditor.aws import describe_error, is_transient
-
         destination = {"ToAddresses": [message.to]}
         if message.cc:
             destination["CcAddresses"] = list(message.cc)
@@ -179,11 +178,7 @@ def delivery_from_settings(
         if not section["ses_sender"]:
             raise DeliveryError('[campaigns] delivery = "ses" needs ses_sender (a verified identity)', transient=False)
         if ses_client is None:
-            from auditor.aws import AwsContext
-
-            aws = settings.section("aws")
-            context = AwsContext.from_environment(region=aws["region"] or None, profile=aws["profile"] or None)
-            ses_client = context.client("sesv2")
+            ses_client = context_from_settings(settings).client("sesv2")
         return SesDelivery(ses_client, section["ses_sender"])
     if channel == "slack":
         url = section["slack_webhook_url"]

@@ -10,25 +10,23 @@ Service-linked and Identity Center roles are skipped: nobody right-sizes them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime
 
-from auditor.aws import AwsContext
-from auditor.collect.concurrency import Problems, client, fan_out, utc
+from auditor.aws import AwsContext, Backoff, Clock, Sleep, jittered_sleep, poll, utc
+from auditor.collect.concurrency import Problems, fan_out
+from auditor.collect.registry import collector
 from auditor.model import Account, IamRole, IamUser, ServiceLastAccessed
 from auditor.progress import Progress
 from auditor.snapshot import SourceResult
 
 SOURCE = "access_advisor"
 JOB_TIMEOUT = 600.0  # seconds an account's jobs may take in all
+JOB_BACKOFF = Backoff(first=0.5, cap=10.0)  # one round of asking every pending job, then a pause
 PERMISSIONS = ("iam:GenerateServiceLastAccessedDetails", "iam:GetServiceLastAccessedDetails")
 SKIPPED_ROLE_PATHS = ("/aws-service-role/", "/aws-reserved/")
 
 
-class JobsTimedOut(Exception):
-    """Some Access Advisor jobs were still IN_PROGRESS at the deadline."""
-
-
+@collector(SOURCE, PERMISSIONS)
 def collect_access_advisor(
     ctx: AwsContext,
     accounts: list[Account],
@@ -37,8 +35,8 @@ def collect_access_advisor(
     progress: Progress,
     *,
     max_workers: int = 8,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    sleep: Sleep = jittered_sleep,
+    clock: Clock = time.monotonic,
     timeout: float = JOB_TIMEOUT,
 ) -> SourceResult:
     """One status per account that has entities; entities come from the IAM collection."""
@@ -68,8 +66,15 @@ def collect_access_advisor(
     return result
 
 
-def _account(ctx, account_id: str, entities: list[tuple[str, str]], sleep, clock, timeout) -> SourceResult:
-    iam = client(ctx, "iam", account_id)
+def _account(
+    ctx: AwsContext,
+    account_id: str,
+    entities: list[tuple[str, str]],
+    sleep: Sleep,
+    clock: Clock,
+    timeout: float,
+) -> SourceResult:
+    iam = ctx.client("iam", account_id)
     problems = Problems()
     jobs: dict[str, tuple[str, str]] = {}
     for arn, kind in entities:
@@ -79,9 +84,9 @@ def _account(ctx, account_id: str, entities: list[tuple[str, str]], sleep, clock
             problems.add(exc, "iam", "GenerateServiceLastAccessedDetails", arn)
     records: list[ServiceLastAccessed] = []
     pending = dict(jobs)
-    deadline = clock() + timeout
-    delay = 0.5
-    while pending:
+
+    def one_round() -> dict[str, tuple[str, str]]:
+        """Ask every pending job once; the jobs still IN_PROGRESS."""
         for job_id, (arn, kind) in list(pending.items()):
             try:
                 services = _finished(iam, job_id)
@@ -93,15 +98,14 @@ def _account(ctx, account_id: str, entities: list[tuple[str, str]], sleep, clock
                 continue
             del pending[job_id]
             records.extend(_record(account_id, arn, kind, s) for s in services)
-        if pending:
-            if clock() >= deadline:
-                problems.note(
-                    f"JobsTimedOut: {len(pending)} Access Advisor job(s) not complete after {timeout:.0f}s "
-                    f"(iam, GetServiceLastAccessedDetails)"
-                )
-                break
-            sleep(delay)
-            delay = min(delay * 2, 10.0)
+        return pending
+
+    polled = poll(one_round, lambda left: not left, deadline=timeout, backoff=JOB_BACKOFF, sleep=sleep, clock=clock)
+    if not polled.done:
+        problems.note(
+            f"JobsTimedOut: {len(pending)} Access Advisor job(s) not complete after {timeout:.0f}s "
+            f"(iam, GetServiceLastAccessedDetails)"
+        )
     status = problems.status(
         SOURCE,
         account_id,

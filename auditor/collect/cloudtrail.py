@@ -29,6 +29,7 @@ from auditor.aws import AwsContext, describe_error
 from auditor.collect.cloudtrail_records import LogDecodeError, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
+from auditor.collect.registry import collector
 from auditor.model import Account
 from auditor.progress import Progress
 from auditor.snapshot import SourceResult, SourceStatus, Unreadable
@@ -113,6 +114,7 @@ class _ObjectResult:
     size: int
 
 
+@collector(SOURCE, PERMISSIONS)
 def collect_cloudtrail(
     ctx: AwsContext,
     accounts: list[Account],

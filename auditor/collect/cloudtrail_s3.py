@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 
 import botocore.exceptions
 
-from auditor.aws import describe_error
+from auditor.aws import describe_error, pages
 
 _LOG_KEY = re.compile(r"/CloudTrail/([^/]+)/(\d{4})/(\d\d)/(\d\d)/([^/]+\.json\.gz)$")
 _STAMP = re.compile(r"_(\d{8})T(\d{4})Z_")
@@ -67,7 +67,7 @@ def parse_log_key(key: str, size: int = 0) -> LogObject | None:
 def list_folders(s3, bucket: str, prefix: str) -> list[str]:
     """The ``CommonPrefixes`` directly under ``prefix`` (full prefixes, ending in ``/``)."""
     folders: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+    for page in pages(s3, "list_objects_v2", Bucket=bucket, Prefix=prefix, Delimiter="/"):
         folders.extend(entry["Prefix"] for entry in page.get("CommonPrefixes", []))
     return folders
 
@@ -143,10 +143,8 @@ def list_day_range(s3, bucket: str, region_prefix: str, first_day: date, last_da
     offset = len(region_prefix)
     last = f"{last_day:%Y/%m/%d}"
     found: list[LogObject] = []
-    pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=region_prefix, StartAfter=f"{region_prefix}{first_day:%Y/%m/%d}/"
-    )
-    for page in pages:
+    start_after = f"{region_prefix}{first_day:%Y/%m/%d}/"
+    for page in pages(s3, "list_objects_v2", Bucket=bucket, Prefix=region_prefix, StartAfter=start_after):
         for entry in page.get("Contents", []):
             key = entry["Key"]
             if key[offset : offset + 10] > last:

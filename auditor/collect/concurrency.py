@@ -1,40 +1,26 @@
-"""Plumbing the collectors share: thread-safe clients, fan-out, pages, errors.
+"""What the collectors share: fan-out over a thread pool, and the errors met on the way.
 
-boto3 documents that a ``Session`` must not be used from several threads
-while clients are created from it; a client, once made, is thread-safe.
-Collectors therefore create every client through ``client()``, which
-serialises creation (including the role assumption behind a member-account
-client), and then share each client freely between worker threads.
+Clients, pages and times come from ``auditor.aws``; a client, once made, is
+thread-safe, so one client is shared by every worker of a fan-out.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from auditor.aws import AwsContext, describe_error
+from auditor.aws import describe_error
 from auditor.snapshot import SourceStatus
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-# One lock for the process: every collector that creates clients through
-# client() is covered, whichever context or session it uses.
-_CLIENT_LOCK = threading.Lock()
-
 # How many error messages the manifest's one-line ``error`` shows; the full
 # list goes into the status detail.
 ERRORS_SHOWN = 5
-
-
-def client(ctx: AwsContext, service: str, account_id: str | None = None, region: str | None = None) -> Any:
-    """A client in ``account_id`` (None: the caller's account), created under the lock."""
-    with _CLIENT_LOCK:
-        return ctx.client(service, account_id, region)
 
 
 @dataclass(frozen=True)
@@ -73,21 +59,6 @@ def fan_out(
             if on_done is not None:
                 on_done()
     return [outcome for outcome in outcomes if outcome is not None]
-
-
-def pages(aws_client: Any, operation: str, page_size: int | None = None, **params: Any) -> Iterator[dict]:
-    """Every page of a paginated operation (botocore's paginator follows the tokens)."""
-    config = {"PageSize": page_size} if page_size else {}
-    yield from aws_client.get_paginator(operation).paginate(PaginationConfig=config, **params)
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """botocore parses timestamps in the local zone; the snapshot wants UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 class Problems:

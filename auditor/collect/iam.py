@@ -16,15 +16,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from auditor.aws import AwsContext, describe_error, error_code
-from auditor.collect.concurrency import Problems, client, fan_out, pages, utc
+from auditor.aws import AwsContext, Backoff, Sleep, describe_error, error_code, jittered_sleep, pages, poll, utc
+from auditor.collect.concurrency import Problems, fan_out
+from auditor.collect.registry import collector
 from auditor.model import AccessKey, Account, IamGroup, IamRole, IamUser, RootCredentials
 from auditor.progress import Progress
 from auditor.snapshot import SourceResult, SourceStatus
@@ -33,6 +32,7 @@ SOURCE = "iam"
 ROOT_ROW = "<root_account>"
 DETAILS_PAGE = 1000  # GetAccountAuthorizationDetails' largest MaxItems
 REPORT_TIMEOUT = 300.0  # seconds of waiting for GenerateCredentialReport to be COMPLETE
+REPORT_BACKOFF = Backoff(first=1.0, cap=16.0)
 NOT_A_VALUE = frozenset({"", "N/A", "no_information", "not_supported"})
 
 PERMISSIONS = (
@@ -58,13 +58,14 @@ class CredentialReport:
     root: dict[str, str] | None = None
 
 
+@collector(SOURCE, PERMISSIONS)
 def collect_iam(
     ctx: AwsContext,
     accounts: list[Account],
     progress: Progress,
     *,
     max_workers: int = 8,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Sleep = jittered_sleep,
     report_timeout: float = REPORT_TIMEOUT,
 ) -> SourceResult:
     """One ``SourceStatus`` per active account; a failing account never stops the others."""
@@ -89,13 +90,11 @@ def collect_iam(
     return result
 
 
-def _collect_account(
-    ctx: AwsContext, account_id: str, sleep: Callable[[float], None], report_timeout: float
-) -> SourceResult:
+def _collect_account(ctx: AwsContext, account_id: str, sleep: Sleep, report_timeout: float) -> SourceResult:
     result = SourceResult()
     problems = Problems()
     try:
-        iam = client(ctx, "iam", account_id)
+        iam = ctx.client("iam", account_id)
     except Exception as exc:
         problems.add(exc, "sts", "AssumeRole")
         result.statuses.append(problems.status(SOURCE, account_id, failed=True, detail={}))
@@ -136,19 +135,17 @@ def _collect_account(
 # --- credential report -----------------------------------------------------------
 
 
-def wait_for_credential_report(iam: Any, sleep: Callable[[float], None], timeout: float) -> None:
+def wait_for_credential_report(iam: Any, sleep: Sleep, timeout: float) -> None:
     """Poll GenerateCredentialReport until COMPLETE: 1 s, 2 s, 4 s ... (at most 16 s), within ``timeout``."""
-    waited, delay = 0.0, 1.0
-    while True:
-        state = iam.generate_credential_report().get("State")
-        if state == "COMPLETE":
-            return
-        if waited >= timeout:
-            raise CredentialReportTimeout(f"the report was still {state} after {waited:.0f} s of waiting")
-        pause = min(delay, timeout - waited)
-        sleep(pause)
-        waited += pause
-        delay = min(delay * 2, 16.0)
+    polled = poll(
+        lambda: iam.generate_credential_report().get("State"),
+        lambda state: state == "COMPLETE",
+        deadline=timeout,
+        backoff=REPORT_BACKOFF,
+        sleep=sleep,
+    )
+    if not polled.done:
+        raise CredentialReportTimeout(f"the report was still {polled.answer} after {polled.waited:.0f} s of waiting")
 
 
 def parse_credential_report(content: bytes | str) -> list[dict[str, str]]:
@@ -188,9 +185,7 @@ def root_credentials(account_id: str, row: dict[str, str]) -> RootCredentials:
     )
 
 
-def _credential_report(
-    iam: Any, sleep: Callable[[float], None], timeout: float, problems: Problems
-) -> CredentialReport | None:
+def _credential_report(iam: Any, sleep: Sleep, timeout: float, problems: Problems) -> CredentialReport | None:
     try:
         wait_for_credential_report(iam, sleep, timeout)
     except Exception as exc:

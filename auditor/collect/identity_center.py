@@ -4,7 +4,7 @@ Read from the management (or delegated administrator) account. The number
 of calls is what AWS throttles, so account assignments are listed with the
 strategy that needs the fewest calls for the estate's shape (see
 ``choose_strategy``), and independent calls run concurrently under the
-clients' adaptive retries. Every listing is deduplicated: an API is never
+clients' standard retries (jittered backoff). Every listing is deduplicated: an API is never
 trusted to return no duplicates.
 """
 
@@ -14,8 +14,9 @@ import threading
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
-from auditor.aws import AwsContext, error_code
-from auditor.collect.concurrency import Problems, client, fan_out, pages, utc
+from auditor.aws import AwsContext, error_code, pages, utc
+from auditor.collect.concurrency import Problems, fan_out
+from auditor.collect.registry import collector
 from auditor.model import Account, AccountAssignment, GroupMembership, IdcGroup, IdcUser, PermissionSet
 from auditor.progress import Progress
 from auditor.snapshot import SourceResult, SourceStatus
@@ -75,6 +76,7 @@ def switch_to_principals(n_pairs: int, n_principals: int | None) -> bool:
     return n_principals is not None and n_principals < n_pairs
 
 
+@collector(SOURCE, PERMISSIONS)
 def collect_identity_center(
     ctx: AwsContext,
     accounts: list[Account],
@@ -94,8 +96,8 @@ def collect_identity_center(
     """
     if strategy is not None and strategy not in STRATEGIES:
         raise ValueError(f"unknown assignment strategy {strategy!r}; expected one of {STRATEGIES}")
-    sso = client(ctx, "sso-admin")
-    store = client(ctx, "identitystore")
+    sso = ctx.client("sso-admin")
+    store = ctx.client("identitystore")
     if instance_arn is None or identity_store_id is None:
         try:
             instance = _find_instance(sso, instance_arn, identity_store_id)

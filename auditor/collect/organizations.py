@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.aws import AwsContext, describe_error, error_code
-from auditor.collect.concurrency import Problems, client, fan_out, pages, utc
+from auditor.aws import AwsContext, describe_error, error_code, pages, utc
+from auditor.collect.concurrency import Problems, fan_out
+from auditor.collect.registry import collector
 from auditor.model import Account
 from auditor.progress import Progress
 from auditor.snapshot import SourceResult, SourceStatus
@@ -42,11 +43,12 @@ class Organization:
     accounts: list[Account]
 
 
+@collector(SOURCE, PERMISSIONS)
 def collect_organizations(
     ctx: AwsContext, progress: Progress, *, max_workers: int = 8
 ) -> tuple[SourceResult, Organization]:
     """DescribeOrganization, ListAccounts, then every account's tags concurrently."""
-    org = client(ctx, "organizations")
+    org = ctx.client("organizations")
     try:
         described = org.describe_organization()["Organization"]
     except Exception as exc:

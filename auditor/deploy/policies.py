@@ -1,7 +1,8 @@
 """The IAM policies the auditor needs, generated from what its code declares; shipped in deploy/policies/.
 
-- ``collector-readonly.json``: the union of every collector's declared
-  ``PERMISSIONS`` (read-only), for the management (or delegated
+- ``collector-readonly.json``: the union of the permissions every
+  registered collector declares (``auditor.collect.COLLECTORS``, the
+  pipeline's own list; read-only), for the management (or delegated
   administrator) account and, through the member role, member accounts;
   assuming that role is allowed for the role's name only.
 - ``remediation.json``: the union of every remediation action's declared
@@ -24,16 +25,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from auditor.collect import access_advisor, cloudtrail, iam, identity_center, organizations
+from auditor.collect import collector_permissions
+from auditor.remediate.policy import remediation_policy
 
-# every module that calls AWS to collect, by name (an explicit registry, no discovery)
-COLLECTORS = {
-    "organizations": organizations.PERMISSIONS,
-    "identity_center": identity_center.PERMISSIONS,
-    "iam": iam.PERMISSIONS,
-    "access_advisor": access_advisor.PERMISSIONS,
-    "cloudtrail": cloudtrail.PERMISSIONS,
-}
 SIDS = {
     "cloudtrail": "CloudTrailDiscovery",
     "iam": "IamReadOnly",
@@ -48,10 +42,6 @@ FILES = ("collector-readonly.json", "remediation.json")
 TEMPLATE = "template.yaml"  # beside the policy directory
 BEGIN, END = "# BEGIN collector-readonly", "# END collector-readonly"
 INDENT = " " * 12
-
-
-def collector_permissions() -> list[str]:
-    return sorted({permission for permissions in COLLECTORS.values() for permission in permissions})
 
 
 def collector_policy(member_role_name: str = DEFAULT_ROLE) -> dict:
@@ -77,8 +67,6 @@ def collector_policy(member_role_name: str = DEFAULT_ROLE) -> dict:
 
 
 def policies(member_role_name: str = DEFAULT_ROLE) -> dict[str, dict]:
-    from auditor.remediate.policy import remediation_policy
-
     return {
         "collector-readonly.json": collector_policy(member_role_name),
         "remediation.json": remediation_policy(member_role_name),

@@ -13,6 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from auditor.aws import context_from_settings, describe_error, is_transient
 from auditor.campaign.deliver import (
     DEFAULT_SENDER,
     DeliveryError,
@@ -41,10 +44,6 @@ class SnsChannel:
     name: str = "sns"
 
     def send(self, subject: str, body: str) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from auditor.aws import describe_error, is_transient
-
         data = body.encode("utf-8")
         if len(data) > SNS_MESSAGE_LIMIT:
             body = data[: SNS_MESSAGE_LIMIT - 200].decode("utf-8", "ignore") + "\n... (cut: see the report)\n"
@@ -93,7 +92,9 @@ def channels_from_settings(
         if name == "sns":
             if not section["sns_topic_arn"].startswith("arn:"):
                 raise ConfigError('notifications.sns_topic_arn: channel "sns" needs the topic ARN')
-            made.append(SnsChannel(sns_client or _client(settings, "sns"), section["sns_topic_arn"]))
+            made.append(
+                SnsChannel(sns_client or context_from_settings(settings).client("sns"), section["sns_topic_arn"])
+            )
         elif name == "slack":
             if not section["slack_webhook_url"].startswith(("https://", "http://")):
                 raise ConfigError('notifications.slack_webhook_url: channel "slack" needs an incoming webhook URL')
@@ -101,7 +102,7 @@ def channels_from_settings(
         elif name == "ses":
             if not section["ses_sender"] or not section["email_to"]:
                 raise ConfigError('notifications.ses_sender and email_to: channel "ses" needs a sender and recipients')
-            delivery = SesDelivery(ses_client or _client(settings, "sesv2"), section["ses_sender"])
+            delivery = SesDelivery(ses_client or context_from_settings(settings).client("sesv2"), section["ses_sender"])
             made.append(MessageChannel(delivery, list(section["email_to"]), "ses"))
         elif name == "outbox":
             sender = section["ses_sender"] or DEFAULT_SENDER
@@ -112,10 +113,3 @@ def channels_from_settings(
                 )
             )
     return made
-
-
-def _client(settings: Settings, service: str):
-    from auditor.aws import AwsContext
-
-    aws = settings.section("aws")
-    return AwsContext.from_environment(region=aws["region"] or None, profile=aws["profile"] or None).client(service)

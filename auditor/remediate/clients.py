@@ -3,8 +3,8 @@
 Identity Center (identity store, sso-admin) is called in the caller's own
 account, the management or delegated administrator account; IAM is called
 in the account that holds the user, through the configured member role.
-Clients are created once per (service, account) through the collectors'
-thread-safe ``client()``.
+Clients are created once per (service, account) through the context, which
+serialises creation.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.aws import AwsContext
-from auditor.collect.concurrency import client
+from auditor.aws import AwsContext, Backoff, Clock, Sleep, jittered_sleep, poll
 from auditor.remediate.errors import ActionFailed
 
 
@@ -26,8 +25,8 @@ class Waiter:
     ``sleep`` and ``clock`` are injected so tests never wait on the wall clock.
     """
 
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
+    sleep: Sleep = jittered_sleep
+    clock: Clock = time.monotonic
     deadline_seconds: float = 300.0
     first_delay: float = 1.0
     max_delay: float = 20.0
@@ -39,23 +38,28 @@ class Waiter:
         IN_PROGRESS at the deadline raises ``ActionFailed`` naming its request id,
         so a later re-run can find out how it ended.
         """
-        started = self.clock()
-        delay = self.first_delay
-        while True:
+
+        def check() -> dict:
             status = describe()
-            state = status.get("Status")
-            if state == "SUCCEEDED":
-                return status
-            if state == "FAILED":
+            if status.get("Status") == "FAILED":
                 raise ActionFailed(f"{what} failed: {status.get('FailureReason') or 'no reason given'}")
-            waited = self.clock() - started
-            if waited >= self.deadline_seconds:
-                raise ActionFailed(
-                    f"{what} still {state or 'without status'} after {waited:.0f}s "
-                    f"(request {status.get('RequestId')}); re-run to check how it ended"
-                )
-            self.sleep(min(delay, max(self.deadline_seconds - waited, 0.0)))
-            delay = min(delay * 2, self.max_delay)
+            return status
+
+        polled = poll(
+            check,
+            lambda status: status.get("Status") == "SUCCEEDED",
+            deadline=self.deadline_seconds,
+            backoff=Backoff(first=self.first_delay, cap=self.max_delay),
+            sleep=self.sleep,
+            clock=self.clock,
+        )
+        if not polled.done:
+            status = polled.answer
+            raise ActionFailed(
+                f"{what} still {status.get('Status') or 'without status'} after {polled.waited:.0f}s "
+                f"(request {status.get('RequestId')}); re-run to check how it ended"
+            )
+        return polled.answer
 
 
 @dataclass
@@ -69,7 +73,7 @@ class Clients:
     def _get(self, service: str, account_id: str | None) -> Any:
         key = (service, account_id)
         if key not in self._made:
-            self._made[key] = client(self.ctx, service, account_id)
+            self._made[key] = self.ctx.client(service, account_id)
         return self._made[key]
 
     def identitystore(self) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 
-from auditor.collect.concurrency import pages, utc
+from auditor.aws import pages, utc
 from auditor.model import RevocationKind
 from auditor.remediate.actions import Action, State, Target, not_found, register
 from auditor.remediate.clients import Clients

@@ -8,7 +8,7 @@ asynchronously, so deleting or creating one waits for its request status.
 
 from __future__ import annotations
 
-from auditor.collect.concurrency import pages
+from auditor.aws import pages
 from auditor.model import RevocationKind
 from auditor.remediate.actions import Action, State, Target, not_found, register
 from auditor.remediate.clients import Clients

@@ -1,0 +1,31 @@
+"""Everything that talks to AWS goes through here: sessions, clients, pages, polling, errors, times."""
+
+from auditor.aws.context import (
+    DEFAULT_TOTAL_ATTEMPTS,
+    AwsContext,
+    client_config,
+    context_from_settings,
+)
+from auditor.aws.errors import describe_error, error_code, is_transient
+from auditor.aws.paging import pages
+from auditor.aws.polling import Backoff, Clock, Polled, Sleep, jittered, jittered_sleep, poll
+from auditor.aws.times import utc
+
+__all__ = [
+    "DEFAULT_TOTAL_ATTEMPTS",
+    "AwsContext",
+    "Backoff",
+    "Clock",
+    "Polled",
+    "Sleep",
+    "client_config",
+    "context_from_settings",
+    "describe_error",
+    "error_code",
+    "is_transient",
+    "jittered",
+    "jittered_sleep",
+    "pages",
+    "poll",
+    "utc",
+]

@@ -1,0 +1,95 @@
+"""One way to build a context from settings, one retry policy for every client, each member role assumed once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from auditor import config
+from auditor.aws import AwsContext, context_from_settings
+from auditor.campaign.deliver import delivery_from_settings
+from auditor.notify import channels_from_settings
+from auditor.pipeline import make_context
+
+REGION = "eu-west-1"
+MEMBER = "210987654321"
+AWS = {"region": REGION, "member_role_name": "AuditorReadOnly", "external_id": "ext-7", "max_attempts": 12}
+
+
+def settings(**sections) -> config.Settings:
+    return config.Settings(values=config.validate({"aws": AWS, **sections}, "test config"))
+
+
+@pytest.fixture
+def aws(monkeypatch, tmp_path):
+    """moto with fake credentials only: nothing from the developer's own AWS set-up leaks in."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    with mock_aws():
+        yield
+
+
+def retries(client) -> dict:
+    return client.meta.config.retries
+
+
+def test_settings_give_the_member_role_external_id_and_retry_budget(aws):
+    context = context_from_settings(settings())
+    assert (context.region, context.member_role_name, context.external_id, context.total_attempts) == (
+        REGION,
+        "AuditorReadOnly",
+        "ext-7",
+        12,
+    )
+    assert retries(context.client("iam")) == {"mode": "standard", "total_max_attempts": 12}
+    assert make_context is context_from_settings  # the pipeline builds its context the same way
+
+
+def test_delivery_and_notification_clients_carry_the_configured_retry_budget(aws, tmp_path):
+    ses = settings(campaigns={"delivery": "ses", "ses_sender": "auditor@example.com"})
+    delivery = delivery_from_settings(ses, now=None, base_dir=tmp_path)
+    assert retries(delivery.client) == {"mode": "standard", "total_max_attempts": 12}
+    topic = f"arn:aws:sns:{REGION}:123456789012:digest"
+    (sns,) = channels_from_settings(settings(notifications={"channels": ["sns"], "sns_topic_arn": topic}), now=None)
+    assert retries(sns.client)["total_max_attempts"] == 12 and sns.client.meta.region_name == REGION
+
+
+@dataclass
+class Recording(AwsContext):
+    """Records every STS AssumeRole request its clients send."""
+
+    assumed: list[dict] = field(default_factory=list, repr=False)
+
+    def client(self, service: str, account_id: str | None = None, region: str | None = None):
+        made = super().client(service, account_id, region)
+        made.meta.events.register(
+            "provide-client-params.sts.AssumeRole", lambda params, **_: self.assumed.append(dict(params))
+        )
+        return made
+
+
+def test_a_member_account_is_reached_through_the_role_once_with_the_external_id(aws):
+    context = Recording(
+        session=boto3.Session(region_name=REGION), region=REGION, member_role_name="AuditorReadOnly", external_id="x-1"
+    )
+    own = context.own_account_id()
+    assert context.session_for(own) is context.session  # the caller's own account: no role
+    first, again = context.session_for(MEMBER), context.session_for(MEMBER)
+    assert first is again
+    assert context.assumed == [
+        {
+            "RoleArn": f"arn:aws:iam::{MEMBER}:role/AuditorReadOnly",
+            "RoleSessionName": "auditor-collect",
+            "ExternalId": "x-1",
+        }
+    ]
+    member = context.client("sts", MEMBER).get_caller_identity()
+    assert member["Account"] == MEMBER and retries(context.client("s3", MEMBER))["total_max_attempts"] == 10
