@@ -1,6 +1,7 @@
 """Everything that talks to AWS goes through here: sessions, clients, pages, polling, errors, times."""
 
 from auditor.aws.context import (
+    DEFAULT_MEMBER_ROLE,
     DEFAULT_TOTAL_ATTEMPTS,
     AwsContext,
     client_config,
@@ -12,6 +13,7 @@ from auditor.aws.polling import Backoff, Clock, Polled, Sleep, jittered, jittere
 from auditor.aws.times import utc
 
 __all__ = [
+    "DEFAULT_MEMBER_ROLE",
     "DEFAULT_TOTAL_ATTEMPTS",
     "AwsContext",
     "Backoff",

@@ -25,6 +25,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from auditor.aws import DEFAULT_MEMBER_ROLE
 from auditor.collect import collector_permissions
 from auditor.remediate.policy import remediation_policy
 
@@ -37,14 +38,13 @@ SIDS = {
     "sso": "IdentityCenterReadOnly",
     "sts": "CallerIdentity",
 }
-DEFAULT_ROLE = "OrganizationAccountAccessRole"
 FILES = ("collector-readonly.json", "remediation.json")
 TEMPLATE = "template.yaml"  # beside the policy directory
 BEGIN, END = "# BEGIN collector-readonly", "# END collector-readonly"
 INDENT = " " * 12
 
 
-def collector_policy(member_role_name: str = DEFAULT_ROLE) -> dict:
+def collector_policy(member_role_name: str = DEFAULT_MEMBER_ROLE) -> dict:
     """Read-only: every collector permission on any resource, and AssumeRole into the member role only."""
     by_service: dict[str, list[str]] = defaultdict(list)
     for permission in collector_permissions():
@@ -66,7 +66,7 @@ def collector_policy(member_role_name: str = DEFAULT_ROLE) -> dict:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def policies(member_role_name: str = DEFAULT_ROLE) -> dict[str, dict]:
+def policies(member_role_name: str = DEFAULT_MEMBER_ROLE) -> dict[str, dict]:
     return {
         "collector-readonly.json": collector_policy(member_role_name),
         "remediation.json": remediation_policy(member_role_name),
@@ -107,7 +107,7 @@ def with_statements(template: str) -> str:
     return head + template_statements() + template[template.rindex("\n", 0, end) + 1 :]
 
 
-def write(directory: Path, member_role_name: str = DEFAULT_ROLE) -> list[Path]:
+def write(directory: Path, member_role_name: str = DEFAULT_MEMBER_ROLE) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, policy in policies(member_role_name).items():
@@ -121,7 +121,7 @@ def write(directory: Path, member_role_name: str = DEFAULT_ROLE) -> list[Path]:
     return written
 
 
-def drift(directory: Path, member_role_name: str = DEFAULT_ROLE) -> list[str]:
+def drift(directory: Path, member_role_name: str = DEFAULT_MEMBER_ROLE) -> list[str]:
     """The shipped files that differ from what the code declares now."""
     stale = [
         name
@@ -139,7 +139,7 @@ def drift(directory: Path, member_role_name: str = DEFAULT_ROLE) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auditor.deploy.policies", description=__doc__.split("\n\n")[0])
     parser.add_argument("directory", type=Path, help="where the policy files live (deploy/policies)")
-    parser.add_argument("--member-role-name", default=DEFAULT_ROLE)
+    parser.add_argument("--member-role-name", default=DEFAULT_MEMBER_ROLE)
     parser.add_argument("--check", action="store_true", help="exit 1 if the files differ from the declared permissions")
     args = parser.parse_args(argv)
     if args.check:

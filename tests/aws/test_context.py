@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, field
 
 import boto3
+import botocore.exceptions
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from auditor import config
@@ -93,3 +95,50 @@ def test_a_member_account_is_reached_through_the_role_once_with_the_external_id(
     ]
     member = context.client("sts", MEMBER).get_caller_identity()
     assert member["Account"] == MEMBER and retries(context.client("s3", MEMBER))["total_max_attempts"] == 10
+
+
+class Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_):
+        yield self.data
+
+
+THROTTLED = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+    b"<RequestId>r-1</RequestId></ErrorResponse>"
+)
+IDENTITY = (
+    b"<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/a</Arn>"
+    b"<UserId>AIDA</UserId><Account>123456789012</Account></GetCallerIdentityResult>"
+    b"<ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+)
+
+
+@pytest.mark.parametrize(("throttled", "answered"), [(9, True), (10, False)])
+def test_a_throttled_call_is_retried_up_to_the_whole_budget(monkeypatch, tmp_path, throttled, answered):
+    """Ten attempts in all (first try included): nine throttles are survived, ten are not."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never the network: every answer is below
+    pauses: list[float] = []
+    monkeypatch.setattr("botocore.endpoint.time.sleep", pauses.append)
+    sts = AwsContext.from_environment(region=REGION).client("sts")
+    sent: list[int] = []
+
+    def answer(request, **_) -> AWSResponse:
+        sent.append(1)
+        status, body = (400, THROTTLED) if len(sent) <= throttled else (200, IDENTITY)
+        return AWSResponse(request.url, status, {}, Body(body))
+
+    sts.meta.events.register("before-send.sts.GetCallerIdentity", answer)
+    if answered:
+        assert sts.get_caller_identity()["Account"] == "123456789012"
+    else:
+        with pytest.raises(botocore.exceptions.ClientError, match="Throttling"):
+            sts.get_caller_identity()
+    assert len(sent) == 10 and len(pauses) == 9  # a jittered pause before every retry
