@@ -4,8 +4,8 @@ Read from the management (or delegated administrator) account. The number
 of calls is what AWS throttles, so account assignments are listed with the
 strategy that needs the fewest calls for the estate's shape (see
 ``choose_strategy``), and independent calls run concurrently under the
-clients' standard retries (jittered backoff). Every listing is deduplicated: an API is never
-trusted to return no duplicates.
+clients' standard retries (jittered backoff). Every listing is
+deduplicated: an API is never trusted to return no duplicates.
 """
 
 from __future__ import annotations
