@@ -14,15 +14,17 @@ from collections.abc import Callable
 from datetime import datetime
 
 from auditor.aws import AwsContext
+from auditor.collect.completeness import Completeness, all_failed
 from auditor.collect.concurrency import Problems, client, fan_out, utc
 from auditor.model import Account, IamRole, IamUser, ServiceLastAccessed
 from auditor.progress import Progress
-from auditor.snapshot import SourceResult
+from auditor.snapshot import FAILED, PARTIAL, SourceResult
 
 SOURCE = "access_advisor"
 JOB_TIMEOUT = 600.0  # seconds an account's jobs may take in all
 PERMISSIONS = ("iam:GenerateServiceLastAccessedDetails", "iam:GetServiceLastAccessedDetails")
 SKIPPED_ROLE_PATHS = ("/aws-service-role/", "/aws-reserved/")
+TABLE = "service_access"
 
 
 class JobsTimedOut(Exception):
@@ -62,7 +64,7 @@ def collect_access_advisor(
         if outcome.error is not None:
             problems = Problems()
             problems.add(outcome.error, "iam", "GenerateServiceLastAccessedDetails")
-            result.statuses.append(problems.status(SOURCE, outcome.item, failed=True, detail={}))
+            result.statuses.append(all_failed(problems.status(SOURCE, outcome.item, failed=True, detail={}), (TABLE,)))
         else:
             result.merge(outcome.value)
     return result
@@ -70,13 +72,20 @@ def collect_access_advisor(
 
 def _account(ctx, account_id: str, entities: list[tuple[str, str]], sleep, clock, timeout) -> SourceResult:
     iam = client(ctx, "iam", account_id)
-    problems = Problems()
+    book = Completeness((TABLE,))
+    problems = book.problems
+
+    def unread(kind: str, arns: list[str], exc: Exception, operation: str, where: str | None = None) -> None:
+        """An entity without its services: the table lacks its rows, the entity its attribute."""
+        book.mark(TABLE, PARTIAL)
+        book.attribute_error(f"iam_{kind}.{TABLE}", arns, exc, "iam", operation, where)
+
     jobs: dict[str, tuple[str, str]] = {}
     for arn, kind in entities:
         try:
             jobs[iam.generate_service_last_accessed_details(Arn=arn)["JobId"]] = (arn, kind)
         except Exception as exc:  # recorded; the other entities go on
-            problems.add(exc, "iam", "GenerateServiceLastAccessedDetails", arn)
+            unread(kind, [arn], exc, "GenerateServiceLastAccessedDetails", arn)
     records: list[ServiceLastAccessed] = []
     pending = dict(jobs)
     deadline = clock() + timeout
@@ -86,7 +95,7 @@ def _account(ctx, account_id: str, entities: list[tuple[str, str]], sleep, clock
             try:
                 services = _finished(iam, job_id)
             except Exception as exc:
-                problems.add(exc, "iam", "GetServiceLastAccessedDetails", arn)
+                unread(kind, [arn], exc, "GetServiceLastAccessedDetails", arn)
                 del pending[job_id]
                 continue
             if services is None:
@@ -95,20 +104,24 @@ def _account(ctx, account_id: str, entities: list[tuple[str, str]], sleep, clock
             records.extend(_record(account_id, arn, kind, s) for s in services)
         if pending:
             if clock() >= deadline:
-                problems.note(
+                error = (
                     f"JobsTimedOut: {len(pending)} Access Advisor job(s) not complete after {timeout:.0f}s "
                     f"(iam, GetServiceLastAccessedDetails)"
                 )
+                problems.note(error)
+                book.mark(TABLE, PARTIAL)
+                for arn, kind in pending.values():
+                    book.attribute_unknown(f"iam_{kind}.{TABLE}", [arn], error)
                 break
             sleep(delay)
             delay = min(delay * 2, 10.0)
-    status = problems.status(
-        SOURCE,
-        account_id,
-        failed=not records and bool(problems),
-        detail={"entities": len(entities), "services": len(records)},
+    failed = not records and bool(problems)
+    if failed:
+        book.mark(TABLE, FAILED)
+    status = book.status(
+        SOURCE, account_id, failed=failed, detail={"entities": len(entities), "services": len(records)}
     )
-    return SourceResult(tables={"service_access": records}, statuses=[status])
+    return SourceResult(tables={TABLE: records}, statuses=[status])
 
 
 def _finished(iam, job_id: str) -> list[dict] | None:
