@@ -213,3 +213,53 @@ def test_an_unused_assignment_of_a_set_whose_policies_are_unread_is_not_called_n
     (finding,) = found["idc-assignment-unused"]
     assert finding.evidence["admin_capable"] is None
     assert "the policies of permission set Ops could not be read" in finding.evidence["admin_capable_unknown"]
+
+
+# --- IAM users: "without MFA" needs the MFA devices and the console password ----------------
+
+
+def _iam(account_id: str, **gaps: list[str]) -> SourceStatus:
+    """The IAM entry of ``account_id`` with attribute gaps (``mfa_active=[arn, ...]``)."""
+    return SourceStatus(
+        source="iam",
+        account_id=account_id,
+        status="partial",
+        error="see detail.errors",
+        attributes=[
+            AttributeGap(what=f"iam_user.{field}", error=f"AccessDenied: no ({field})", objects=objects)
+            for field, objects in gaps.items()
+        ],
+    )
+
+
+def test_an_unread_mfa_device_list_is_undecided_not_a_console_user_without_mfa():
+    world = World()
+    ann = world.iam_user("ann", password=True, mfa=False)  # the collector's defaults when the read failed
+    world.key(ann, "AKIAANN0000000000001", created_days_ago=10, last_used_days_ago=1)
+    world.iam_user("bob", password=True, mfa=False)  # read, and truly without MFA
+    cat = world.iam_user("cat", password=False, mfa=False)  # surely no console password: MFA does not matter
+
+    found = _findings(world, _iam(DEV, mfa_active=[ann.arn, cat.arn]))
+
+    by_name = {f.principal.name: f for f in found["iam-console-user-without-mfa"]}
+    assert set(by_name) == {"ann", "bob"}
+    assert by_name["bob"].severity == "high" and "insufficient_evidence" not in by_name["bob"].evidence
+    assert by_name["ann"].severity == "info" and by_name["ann"].evidence["insufficient_evidence"] is True
+    assert (
+        by_name["ann"].evidence["missing"] == "the MFA devices of ann could not be read (AccessDenied: no (mfa_active))"
+    )
+    (keys,) = found["iam-keys-on-console-user-without-mfa"]
+    assert (keys.principal.name, keys.severity) == ("ann", "info")
+    assert keys.evidence["active_keys"] == ["AKIAANN0000000000001"]
+
+
+def test_an_unread_console_password_is_undecided_unless_mfa_is_on():
+    world = World()
+    ann = world.iam_user("ann", password=False, mfa=False)
+    bob = world.iam_user("bob", password=False, mfa=True)
+
+    found = _findings(world, _iam(DEV, password_enabled=[ann.arn, bob.arn]))
+
+    (finding,) = found["iam-console-user-without-mfa"]
+    assert (finding.principal.name, finding.severity) == ("ann", "info")
+    assert "the console password of ann could not be read" in finding.evidence["missing"]
