@@ -4,7 +4,9 @@ A snapshot is a directory handed from ``collect`` to ``analyze``::
 
     snapshot/
       manifest.json        format version, as-of, per source/account status,
-                           coverage windows and errors, unreadable inputs
+                           coverage windows and errors, per-table completeness,
+                           optional attributes that could not be read,
+                           unreadable inputs
       accounts.jsonl       one record per line, one file per table (TABLES)
       ...
 
@@ -18,6 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 import msgspec
@@ -60,9 +63,31 @@ TABLES: dict[str, type] = {
 
 SOURCES = ("organizations", "identity_center", "iam", "access_advisor", "cloudtrail", "hr")
 
+# How completely a collector listed one table (for one account).
+COMPLETE, PARTIAL, FAILED = "complete", "partial", "failed"
+TABLE_STATES = (COMPLETE, PARTIAL, FAILED)  # from best to worst
+
+
+class AttributeGap(msgspec.Struct, frozen=True, kw_only=True):
+    """An optional attribute that could not be read for some objects.
+
+    The objects themselves were listed: their tables stay complete, and
+    only what reads this attribute lacks evidence for them.
+    """
+
+    what: str  # "<record>.<field>", e.g. "permission_set.tags"
+    error: str  # the error as the manifest words it: "Code: message (service, Operation)"
+    objects: list[str] = []  # ids of the objects affected (ARNs where they have one)
+
 
 class SourceStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """What happened to one source for one account (account_id None = org-wide)."""
+    """What happened to one source for one account (account_id None = org-wide).
+
+    ``status`` and ``error`` summarise the source; ``tables`` says how
+    completely each table was listed and ``attributes`` which optional
+    attributes of which objects could not be read, so that a rule can
+    depend on exactly what it reads.
+    """
 
     source: str
     account_id: str | None = None
@@ -71,6 +96,21 @@ class SourceStatus(msgspec.Struct, frozen=True, kw_only=True):
     coverage_start: datetime | None = None
     coverage_end: datetime | None = None
     detail: dict = {}
+    tables: dict[str, str] = {}  # table -> complete | partial | failed
+    attributes: list[AttributeGap] = []
+
+    def table_complete(self, table: str) -> bool:
+        """Whether ``table`` was listed completely here.
+
+        A failed source vouches for nothing. A status without per-table
+        states (an older manifest, or a source that keeps none) vouches for
+        its tables only when the whole source is ``ok``.
+        """
+        if self.status == "failed":
+            return False
+        if self.tables:
+            return self.tables.get(table) == COMPLETE
+        return self.status == "ok"
 
 
 class Unreadable(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,6 +164,24 @@ class Snapshot:
             if status.source == source and status.account_id == account_id:
                 return status
         return None
+
+    def table_complete(self, source: str, table: str, account_id: str | None = None) -> bool:
+        """Whether ``source`` listed ``table`` completely (for ``account_id``; None: organisation-wide)."""
+        status = self.status_of(source, account_id)
+        return status is not None and status.table_complete(table)
+
+    def attribute_gap(self, what: str, object_id: str) -> str | None:
+        """The error that kept attribute ``what`` of ``object_id`` unread, or None when it was read."""
+        return self._attribute_gaps.get((what, object_id))
+
+    @cached_property
+    def _attribute_gaps(self) -> dict[tuple[str, str], str]:
+        gaps: dict[tuple[str, str], str] = {}
+        for status in self.manifest.sources:
+            for gap in status.attributes:
+                for object_id in gap.objects:
+                    gaps.setdefault((gap.what, object_id), gap.error)
+        return gaps
 
     @property
     def complete(self) -> bool:

@@ -13,17 +13,19 @@ import time
 from datetime import datetime
 
 from auditor.aws import AwsContext, Backoff, Clock, Sleep, jittered_sleep, poll, utc
+from auditor.collect.completeness import Completeness, all_failed
 from auditor.collect.concurrency import Problems, fan_out
 from auditor.collect.registry import collector
 from auditor.model import Account, IamRole, IamUser, ServiceLastAccessed
 from auditor.progress import Progress
-from auditor.snapshot import SourceResult
+from auditor.snapshot import FAILED, PARTIAL, SourceResult
 
 SOURCE = "access_advisor"
 JOB_TIMEOUT = 600.0  # seconds an account's jobs may take in all
 JOB_BACKOFF = Backoff(first=0.5, cap=10.0)  # one round of asking every pending job, then a pause
 PERMISSIONS = ("iam:GenerateServiceLastAccessedDetails", "iam:GetServiceLastAccessedDetails")
 SKIPPED_ROLE_PATHS = ("/aws-service-role/", "/aws-reserved/")
+TABLE = "service_access"
 
 
 @collector(SOURCE, PERMISSIONS)
@@ -60,7 +62,7 @@ def collect_access_advisor(
         if outcome.error is not None:
             problems = Problems()
             problems.add(outcome.error, "iam", "GenerateServiceLastAccessedDetails")
-            result.statuses.append(problems.status(SOURCE, outcome.item, failed=True, detail={}))
+            result.statuses.append(all_failed(problems.status(SOURCE, outcome.item, failed=True, detail={}), (TABLE,)))
         else:
             result.merge(outcome.value)
     return result
@@ -75,13 +77,20 @@ def _account(
     timeout: float,
 ) -> SourceResult:
     iam = ctx.client("iam", account_id)
-    problems = Problems()
+    book = Completeness((TABLE,))
+    problems = book.problems
+
+    def unread(kind: str, arns: list[str], exc: Exception, operation: str, where: str | None = None) -> None:
+        """An entity without its services: the table lacks its rows, the entity its attribute."""
+        book.mark(TABLE, PARTIAL)
+        book.attribute_error(f"iam_{kind}.{TABLE}", arns, exc, "iam", operation, where)
+
     jobs: dict[str, tuple[str, str]] = {}
     for arn, kind in entities:
         try:
             jobs[iam.generate_service_last_accessed_details(Arn=arn)["JobId"]] = (arn, kind)
         except Exception as exc:  # recorded; the other entities go on
-            problems.add(exc, "iam", "GenerateServiceLastAccessedDetails", arn)
+            unread(kind, [arn], exc, "GenerateServiceLastAccessedDetails", arn)
     records: list[ServiceLastAccessed] = []
     pending = dict(jobs)
 
@@ -91,7 +100,7 @@ def _account(
             try:
                 services = _finished(iam, job_id)
             except Exception as exc:
-                problems.add(exc, "iam", "GetServiceLastAccessedDetails", arn)
+                unread(kind, [arn], exc, "GetServiceLastAccessedDetails", arn)
                 del pending[job_id]
                 continue
             if services is None:
@@ -102,17 +111,21 @@ def _account(
 
     polled = poll(one_round, lambda left: not left, deadline=timeout, backoff=JOB_BACKOFF, sleep=sleep, clock=clock)
     if not polled.done:
-        problems.note(
+        error = (
             f"JobsTimedOut: {len(pending)} Access Advisor job(s) not complete after {timeout:.0f}s "
             f"(iam, GetServiceLastAccessedDetails)"
         )
-    status = problems.status(
-        SOURCE,
-        account_id,
-        failed=not records and bool(problems),
-        detail={"entities": len(entities), "services": len(records)},
+        problems.note(error)
+        book.mark(TABLE, PARTIAL)
+        for arn, kind in pending.values():
+            book.attribute_unknown(f"iam_{kind}.{TABLE}", [arn], error)
+    failed = not records and bool(problems)
+    if failed:
+        book.mark(TABLE, FAILED)
+    status = book.status(
+        SOURCE, account_id, failed=failed, detail={"entities": len(entities), "services": len(records)}
     )
-    return SourceResult(tables={"service_access": records}, statuses=[status])
+    return SourceResult(tables={TABLE: records}, statuses=[status])
 
 
 def _finished(iam, job_id: str) -> list[dict] | None:

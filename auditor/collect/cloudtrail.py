@@ -32,7 +32,7 @@ from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_la
 from auditor.collect.registry import collector
 from auditor.model import Account
 from auditor.progress import Progress
-from auditor.snapshot import SourceResult, SourceStatus, Unreadable
+from auditor.snapshot import COMPLETE, SourceResult, SourceStatus, Unreadable
 
 __all__ = ["TrailLocation", "collect_cloudtrail", "discover_trail", "reduce_records"]
 
@@ -229,6 +229,7 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
             coverage_start=coverage_start,
             coverage_end=coverage_end,
             detail=detail,
+            tables={"activity": COMPLETE if state == "ok" else state},  # this account's share of the table
         )
 
     if listing.error:

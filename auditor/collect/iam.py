@@ -22,11 +22,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from auditor.aws import AwsContext, Backoff, Sleep, describe_error, error_code, jittered_sleep, pages, poll, utc
+from auditor.collect.completeness import Completeness, all_failed
 from auditor.collect.concurrency import Problems, fan_out
 from auditor.collect.registry import collector
 from auditor.model import AccessKey, Account, IamGroup, IamRole, IamUser, RootCredentials
 from auditor.progress import Progress
-from auditor.snapshot import SourceResult, SourceStatus
+from auditor.snapshot import FAILED, PARTIAL, SourceResult, SourceStatus
 
 SOURCE = "iam"
 ROOT_ROW = "<root_account>"
@@ -34,6 +35,7 @@ DETAILS_PAGE = 1000  # GetAccountAuthorizationDetails' largest MaxItems
 REPORT_TIMEOUT = 300.0  # seconds of waiting for GenerateCredentialReport to be COMPLETE
 REPORT_BACKOFF = Backoff(first=1.0, cap=16.0)
 NOT_A_VALUE = frozenset({"", "N/A", "no_information", "not_supported"})
+TABLES = ("iam_users", "access_keys", "iam_groups", "iam_roles", "root_credentials")
 
 PERMISSIONS = (
     "sts:AssumeRole",
@@ -84,27 +86,33 @@ def collect_iam(
             result.merge(outcome.value)
         else:  # a defect, not an AWS answer: still recorded against its account
             error = describe_error(outcome.error, "iam", "collect")
-            result.statuses.append(
-                SourceStatus(source=SOURCE, account_id=outcome.item.account_id, status="failed", error=error)
-            )
+            status = SourceStatus(source=SOURCE, account_id=outcome.item.account_id, status="failed", error=error)
+            result.statuses.append(all_failed(status, TABLES))
     return result
 
 
 def _collect_account(ctx: AwsContext, account_id: str, sleep: Sleep, report_timeout: float) -> SourceResult:
     result = SourceResult()
-    problems = Problems()
+    book = Completeness(TABLES)
+    problems = book.problems
     try:
         iam = ctx.client("iam", account_id)
     except Exception as exc:
         problems.add(exc, "sts", "AssumeRole")
-        result.statuses.append(problems.status(SOURCE, account_id, failed=True, detail={}))
+        result.statuses.append(all_failed(problems.status(SOURCE, account_id, failed=True, detail={}), TABLES))
         return result
 
     report = _credential_report(iam, sleep, report_timeout, problems)
+    report_error = None
+    if report is None:  # root's row and each user's password use come only from the report
+        report_error = problems.messages[-1] if problems else "the credential report could not be read"
+        book.mark("root_credentials", FAILED)
     try:
         users, groups, roles = authorization_details(iam)
     except Exception as exc:
-        problems.add(exc, "iam", "GetAccountAuthorizationDetails")
+        book.table_error("iam_users", FAILED, exc, "iam", "GetAccountAuthorizationDetails")
+        for table in ("iam_groups", "iam_roles", "access_keys"):  # one call lists them all; keys go by user
+            book.mark(table, FAILED)
         users, groups, roles = None, [], []
 
     detail: dict = {
@@ -115,12 +123,15 @@ def _collect_account(ctx: AwsContext, account_id: str, sleep: Sleep, report_time
         roots.append(root_credentials(account_id, report.root))
     elif report is not None:
         detail["root_credentials"] = "the credential report has no <root_account> row: nothing recorded for root"
+        book.mark("root_credentials", PARTIAL)
 
     iam_users, keys = [], []
     for raw in users or []:
         row = _report_row(report, raw)
-        iam_users.append(_user(iam, account_id, raw, row, problems))
-        keys.extend(_access_keys(iam, account_id, raw["UserName"], row, problems))
+        iam_users.append(_user(iam, account_id, raw, row, book))
+        keys.extend(_access_keys(iam, account_id, raw["Arn"], raw["UserName"], row, book))
+    if report_error is not None:
+        book.attribute_unknown("iam_user.password_last_used", [u.arn for u in iam_users], report_error)
     result.add("iam_users", iam_users)
     result.add("access_keys", keys)
     result.add("iam_groups", [_group(account_id, raw) for raw in groups])
@@ -128,7 +139,7 @@ def _collect_account(ctx: AwsContext, account_id: str, sleep: Sleep, report_time
     result.add("root_credentials", roots)
     detail.update(users=len(iam_users), access_keys=len(keys), groups=len(groups), roles=len(roles))
     failed = report is None and users is None
-    result.statuses.append(problems.status(SOURCE, account_id, failed=failed, detail=detail))
+    result.statuses.append(book.status(SOURCE, account_id, failed=failed, detail=detail))
     return result
 
 
@@ -235,8 +246,8 @@ def authorization_details(iam: Any) -> tuple[list[dict], list[dict], list[dict]]
     return list(users.values()), list(groups.values()), list(roles.values())
 
 
-def _user(iam: Any, account_id: str, raw: dict, row: dict[str, str] | None, problems: Problems) -> IamUser:
-    name = raw["UserName"]
+def _user(iam: Any, account_id: str, raw: dict, row: dict[str, str] | None, book: Completeness) -> IamUser:
+    name, arn = raw["UserName"], raw["Arn"]
     if row is not None:
         password_enabled = report_bool(row.get("password_enabled")) is True
         password_last_used = report_time(row.get("password_last_used"))
@@ -246,18 +257,18 @@ def _user(iam: Any, account_id: str, raw: dict, row: dict[str, str] | None, prob
         try:
             mfa_active = any(page.get("MFADevices") for page in pages(iam, "list_mfa_devices", UserName=name))
         except Exception as exc:
-            problems.add(exc, "iam", "ListMFADevices", f"user {name}")
+            book.attribute_error("iam_user.mfa_active", [arn], exc, "iam", "ListMFADevices", f"user {name}")
         try:
             iam.get_login_profile(UserName=name)
             password_enabled = True
         except Exception as exc:
             if error_code(exc) != "NoSuchEntity":  # AWS's answer for "no console password"
-                problems.add(exc, "iam", "GetLoginProfile", f"user {name}")
+                book.attribute_error("iam_user.password_enabled", [arn], exc, "iam", "GetLoginProfile", f"user {name}")
     return IamUser(
         account_id=account_id,
         user_name=name,
         user_id=raw["UserId"],
-        arn=raw["Arn"],
+        arn=arn,
         path=raw.get("Path") or "/",
         created=utc(raw.get("CreateDate")),
         password_enabled=password_enabled,
@@ -271,14 +282,15 @@ def _user(iam: Any, account_id: str, raw: dict, row: dict[str, str] | None, prob
 
 
 def _access_keys(
-    iam: Any, account_id: str, user_name: str, row: dict[str, str] | None, problems: Problems
+    iam: Any, account_id: str, user_arn: str, user_name: str, row: dict[str, str] | None, book: Completeness
 ) -> list[AccessKey]:
     try:
         listed = [
             k for page in pages(iam, "list_access_keys", UserName=user_name) for k in page.get("AccessKeyMetadata", [])
         ]
     except Exception as exc:
-        problems.add(exc, "iam", "ListAccessKeys", f"user {user_name}")
+        error = book.table_error("access_keys", PARTIAL, exc, "iam", "ListAccessKeys", f"user {user_name}")
+        book.attribute_unknown("iam_user.access_keys", [user_arn], error)
         return []
     keys = []
     for raw in {k["AccessKeyId"]: k for k in listed}.values():
@@ -288,7 +300,9 @@ def _access_keys(
                 last = iam.get_access_key_last_used(AccessKeyId=raw["AccessKeyId"]).get("AccessKeyLastUsed", {})
                 used = (utc(last.get("LastUsedDate")), _text(last.get("ServiceName")))
             except Exception as exc:
-                problems.add(exc, "iam", "GetAccessKeyLastUsed", f"key {raw['AccessKeyId']} of user {user_name}")
+                key_id = raw["AccessKeyId"]
+                where = f"key {key_id} of user {user_name}"
+                book.attribute_error("access_key.last_used", [key_id], exc, "iam", "GetAccessKeyLastUsed", where)
                 used = (None, None)
         keys.append(
             AccessKey(

@@ -15,16 +15,18 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 from auditor.aws import AwsContext, error_code, pages, utc
+from auditor.collect.completeness import Completeness, all_failed
 from auditor.collect.concurrency import Problems, fan_out
 from auditor.collect.registry import collector
 from auditor.model import Account, AccountAssignment, GroupMembership, IdcGroup, IdcUser, PermissionSet
 from auditor.progress import Progress
-from auditor.snapshot import SourceResult, SourceStatus
+from auditor.snapshot import FAILED, PARTIAL, SourceResult, SourceStatus
 
 T = TypeVar("T")
 
 SOURCE = "identity_center"
 PAGE_SIZE = 100  # the largest MaxResults of every listing used here
+TABLES = ("idc_users", "idc_groups", "idc_memberships", "permission_sets", "account_assignments")
 
 PER_ACCOUNT = "per_account"
 PER_PERMISSION_SET = "per_permission_set"
@@ -113,6 +115,8 @@ def collect_identity_center(
     reader = _Reader(sso, store, instance_arn, identity_store_id, page_size, max_workers, progress)
     users = reader.users()
     groups = reader.groups()
+    if groups is None:  # no groups, no memberships to list
+        reader.book.mark("idc_memberships", FAILED)
     memberships = reader.memberships(groups or [])
     permission_set_arns = reader.permission_set_arns()
     permission_sets = reader.permission_sets(permission_set_arns or [])
@@ -137,13 +141,13 @@ def collect_identity_center(
         "calls": dict(sorted(reader.calls.items())),
     }
     failed = users is None and groups is None and permission_set_arns is None and not assignments
-    result.statuses.append(reader.problems.status(SOURCE, None, failed=failed, detail=detail))
+    result.statuses.append(reader.book.status(SOURCE, None, failed=failed, detail=detail))
     return result
 
 
 def _only(status: SourceStatus) -> SourceResult:
     result = SourceResult()
-    result.statuses.append(status)
+    result.statuses.append(all_failed(status, TABLES))
     return result
 
 
@@ -186,7 +190,7 @@ class _Reader:
         self.sso, self.store = sso, store
         self.instance_arn, self.identity_store_id = instance_arn, identity_store_id
         self.page_size, self.max_workers, self.progress = page_size, max_workers, progress
-        self.problems = Problems()
+        self.book = Completeness(TABLES)
         self.calls: dict[str, int] = {}
         self._calls_lock = threading.Lock()
         for aws_client in (sso, store):
@@ -202,7 +206,7 @@ class _Reader:
         try:
             raw = self._list(self.store, "list_users", "Users", IdentityStoreId=self.identity_store_id)
         except Exception as exc:
-            self.problems.add(exc, "identitystore", "ListUsers")
+            self.book.table_error("idc_users", FAILED, exc, "identitystore", "ListUsers")
             return None
         return list({user.user_id: user for user in map(_user, raw)}.values())
 
@@ -210,7 +214,7 @@ class _Reader:
         try:
             raw = self._list(self.store, "list_groups", "Groups", IdentityStoreId=self.identity_store_id)
         except Exception as exc:
-            self.problems.add(exc, "identitystore", "ListGroups")
+            self.book.table_error("idc_groups", FAILED, exc, "identitystore", "ListGroups")
             return None
         groups = (
             IdcGroup(
@@ -241,6 +245,7 @@ class _Reader:
 
         found = self._each(
             "idc memberships",
+            "idc_memberships",
             groups,
             members,
             "identitystore",
@@ -255,7 +260,7 @@ class _Reader:
         try:
             arns = self._list(self.sso, "list_permission_sets", "PermissionSets", InstanceArn=self.instance_arn)
         except Exception as exc:
-            self.problems.add(exc, "sso-admin", "ListPermissionSets")
+            self.book.table_error("permission_sets", FAILED, exc, "sso-admin", "ListPermissionSets")
             return None
         return list(dict.fromkeys(arns))
 
@@ -266,16 +271,28 @@ class _Reader:
         )
         self.progress.finish("idc permission sets")
         found = []
+        state = FAILED if all(outcome.error is not None for outcome in outcomes) else PARTIAL
         for outcome in outcomes:
             if outcome.error is not None:
-                self.problems.add(outcome.error, "sso-admin", "DescribePermissionSet", f"permission set {outcome.item}")
+                where = f"permission set {outcome.item}"
+                self.book.table_error(
+                    "permission_sets", state, outcome.error, "sso-admin", "DescribePermissionSet", where
+                )
             else:
                 found.append(outcome.value)
         return found
 
     def _permission_set(self, arn: str) -> PermissionSet:
-        """DescribePermissionSet must work; the other five calls fill what they can."""
+        """DescribePermissionSet must work; the other five calls fill what they can.
+
+        Those five are optional attributes: a failure is booked against the
+        attribute and this permission set, never against the table.
+        """
         where = f"permission set {arn}"
+
+        def unread(what: str, exc: Exception, operation: str) -> None:
+            self.book.attribute_error(f"permission_set.{what}", [arn], exc, "sso-admin", operation, where)
+
         ids = {"InstanceArn": self.instance_arn, "PermissionSetArn": arn}
         described = self.sso.describe_permission_set(**ids)["PermissionSet"]
         fields: dict = {}
@@ -289,7 +306,7 @@ class _Reader:
                 )
             )
         except Exception as exc:
-            self.problems.add(exc, "sso-admin", "ListManagedPoliciesInPermissionSet", where)
+            unread("managed_policies", exc, "ListManagedPoliciesInPermissionSet")
         try:
             fields["customer_managed_policies"] = list(
                 dict.fromkeys(
@@ -303,17 +320,17 @@ class _Reader:
                 )
             )
         except Exception as exc:
-            self.problems.add(exc, "sso-admin", "ListCustomerManagedPolicyReferencesInPermissionSet", where)
+            unread("customer_managed_policies", exc, "ListCustomerManagedPolicyReferencesInPermissionSet")
         try:
             fields["inline_policy"] = self.sso.get_inline_policy_for_permission_set(**ids).get("InlinePolicy") or None
         except Exception as exc:
-            self.problems.add(exc, "sso-admin", "GetInlinePolicyForPermissionSet", where)
+            unread("inline_policy", exc, "GetInlinePolicyForPermissionSet")
         try:
             boundary = self.sso.get_permissions_boundary_for_permission_set(**ids).get("PermissionsBoundary")
             fields["permissions_boundary"] = boundary or None
         except Exception as exc:
             if error_code(exc) != "ResourceNotFoundException":  # AWS's answer for "no boundary"
-                self.problems.add(exc, "sso-admin", "GetPermissionsBoundaryForPermissionSet", where)
+                unread("permissions_boundary", exc, "GetPermissionsBoundaryForPermissionSet")
         try:
             tags = [
                 t
@@ -322,7 +339,7 @@ class _Reader:
             ]
             fields["tags"] = {t["Key"]: t.get("Value", "") for t in tags}
         except Exception as exc:
-            self.problems.add(exc, "sso-admin", "ListTagsForResource", where)
+            unread("tags", exc, "ListTagsForResource")
         duration = described.get("SessionDuration")
         return PermissionSet(
             arn=arn,
@@ -373,6 +390,7 @@ class _Reader:
 
         found = self._each(
             "idc accounts",
+            "account_assignments",
             account_ids,
             provisioned,
             "sso-admin",
@@ -394,6 +412,7 @@ class _Reader:
 
         found = self._each(
             "idc permission sets provisioned",
+            "account_assignments",
             arns,
             provisioned,
             "sso-admin",
@@ -417,6 +436,7 @@ class _Reader:
 
         found = self._each(
             "idc assignments",
+            "account_assignments",
             pairs,
             assigned,
             "sso-admin",
@@ -440,6 +460,7 @@ class _Reader:
 
         found = self._each(
             "idc assignments",
+            "account_assignments",
             principals,
             assigned,
             "sso-admin",
@@ -456,21 +477,23 @@ class _Reader:
     def _each(
         self,
         task: str,
+        table: str,
         items: Iterable[T],
         work: Callable[[T], list],
         service: str,
         operation: str,
         where: Callable[[T], str],
     ) -> list:
-        """``work`` on every item concurrently; a failing item is recorded and the rest go on."""
+        """``work`` on every item concurrently for ``table``; a failing item is recorded and the rest go on."""
         items = list(items)
         self.progress.start(task, len(items))
         outcomes = fan_out(work, items, self.max_workers, on_done=lambda: self.progress.advance(task))
         self.progress.finish(task)
         found: list = []
+        state = FAILED if all(outcome.error is not None for outcome in outcomes) else PARTIAL
         for outcome in outcomes:
             if outcome.error is not None:
-                self.problems.add(outcome.error, service, operation, where(outcome.item))
+                self.book.table_error(table, state, outcome.error, service, operation, where(outcome.item))
             else:
                 found.extend(outcome.value or [])
         return found

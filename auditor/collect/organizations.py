@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.aws import AwsContext, describe_error, error_code, pages, utc
-from auditor.collect.concurrency import Problems, fan_out
+from auditor.collect.completeness import Completeness
+from auditor.collect.concurrency import fan_out
 from auditor.collect.registry import collector
 from auditor.model import Account
 from auditor.progress import Progress
-from auditor.snapshot import SourceResult, SourceStatus
+from auditor.snapshot import COMPLETE, FAILED, SourceResult, SourceStatus
 
 SOURCE = "organizations"
 ACCOUNTS_PAGE = 20  # ListAccounts' largest MaxResults: fewest calls
@@ -68,13 +69,17 @@ def collect_organizations(
         return _caller_only(ctx, organization_id, management_id, status)
 
     unique = list({raw["Id"]: raw for raw in listed}.values())  # never trust a listing to hold no duplicates
-    problems = Problems()
+    book = Completeness(("accounts",))
     progress.start(SOURCE, len(unique))
     outcomes = fan_out(lambda raw: _tags(org, raw["Id"]), unique, max_workers, on_done=lambda: progress.advance(SOURCE))
     accounts = []
     for outcome in outcomes:
-        if outcome.error is not None:
-            problems.add(outcome.error, "organizations", "ListTagsForResource", f"account {outcome.item['Id']}")
+        if outcome.error is not None:  # the account stands; only its tags (owner, environment) are unknown
+            account_id = outcome.item["Id"]
+            where = f"account {account_id}"
+            book.attribute_error(
+                "account.tags", [account_id], outcome.error, "organizations", "ListTagsForResource", where
+            )
         accounts.append(_account(outcome.item, outcome.value or {}, management_id))
     progress.finish(SOURCE)
 
@@ -82,10 +87,13 @@ def collect_organizations(
     try:
         detail["account_ous"], detail["ou_names"] = _ou_tree(org)
     except Exception as exc:  # the OU tree only serves scoping; the accounts stand without it
-        problems.add(exc, "organizations", "ListOrganizationalUnitsForParent")
+        ids = [account.account_id for account in accounts]
+        book.attribute_error(
+            "account.organizational_unit", ids, exc, "organizations", "ListOrganizationalUnitsForParent"
+        )
     result = SourceResult()
     result.add("accounts", accounts)
-    result.statuses.append(problems.status(SOURCE, None, failed=False, detail=detail))
+    result.statuses.append(book.status(SOURCE, None, failed=False, detail=detail))
     management = management_id or ctx.own_account_id()
     return result, Organization(organization_id=organization_id, management_account_id=management, accounts=accounts)
 
@@ -137,7 +145,11 @@ def _account(raw: dict, tags: dict[str, str], management_id: str | None) -> Acco
 def _caller_only(
     ctx: AwsContext, organization_id: str | None, management_id: str | None, status: SourceStatus
 ) -> tuple[SourceResult, Organization]:
-    """The caller's account as the whole estate (its name is unknown: the id stands in)."""
+    """The caller's account as the whole estate (its name is unknown: the id stands in).
+
+    Outside an organisation that is the whole truth (the table is complete);
+    when the organisation could not be read, the other accounts are missing.
+    """
     own = ctx.own_account_id()
     account = Account(account_id=own, name=own, is_management=own == management_id)
     status = SourceStatus(
@@ -145,6 +157,7 @@ def _caller_only(
         status=status.status,
         error=status.error,
         detail={**status.detail, "organization_id": organization_id, "accounts": 1, "single_account": True},
+        tables={"accounts": FAILED if status.status == "failed" else COMPLETE},
     )
     result = SourceResult()
     result.add("accounts", [account])

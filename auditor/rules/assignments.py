@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from auditor.model import AccountAssignment, Category, Finding, IdcUser, Principal, PrincipalType, Severity
 from auditor.rules.context import RuleContext, days_between, is_enabled, iso
-from auditor.rules.findings import make_finding, observed_finding
+from auditor.rules.findings import insufficient_evidence, make_finding, observed_finding
 from auditor.rules.policies import admin_reasons, analyse_policy
 from auditor.rules.registry import RULES, rule
 
@@ -60,6 +60,7 @@ def assignment_unused(ctx: RuleContext) -> Iterator[Finding]:
             if last is not None and days_between(last, ctx.as_of) < days:
                 continue
             admin = bool(admin_reasons(ps))
+            unknown = None if admin else ctx.policies_missing(ps_arn)  # then never called non-admin
             when = f"since {last.date().isoformat()}" if last else "in the observed window"
             title = f"{user.user_name} has not used {ps.name} in {_account_name(ctx, account_id)} {when}"
             facts = {
@@ -69,7 +70,8 @@ def assignment_unused(ctx: RuleContext) -> Iterator[Finding]:
                 "last_used": iso(last) or "never",
                 "days_unused": int(days_between(last, ctx.as_of)) if last else None,
                 "threshold_days": days,
-                "admin_capable": admin,
+                "admin_capable": None if unknown else admin,
+                **({"admin_capable_unknown": unknown} if unknown else {}),
             }
             yield observed_finding(
                 meta,
@@ -146,6 +148,17 @@ def admin_access(ctx: RuleContext) -> Iterator[Finding]:
                 continue
             reasons = admin_reasons(ps)
             if not reasons:
+                missing = ctx.policies_missing(ps_arn)  # unread policies: maybe admin, cannot say which
+                if missing:
+                    yield insufficient_evidence(
+                        meta,
+                        principal=ctx.idc_principal(user),
+                        account_id=None,
+                        resource=ps_arn,
+                        title=f"{user.user_name} may hold administrator power through {ps.name}",
+                        missing=missing,
+                        evidence={"permission_set": ps.name, "accounts": sorted(accounts)},
+                    )
                 continue
             production = sorted(a for a in accounts if ctx.is_production(a))
             yield make_finding(
@@ -188,6 +201,18 @@ def permission_set_risky_policy(ctx: RuleContext) -> Iterator[Finding]:
     meta = RULES["idc-permission-set-risky-policy"]
     for ps in ctx.snapshot.table("permission_sets"):
         risks = analyse_policy(ps.inline_policy)
+        unread = ctx.attribute_missing("permission_set.inline_policy", ps.arn)
+        if unread and not risks.any:
+            yield insufficient_evidence(
+                meta,
+                principal=_permission_set_principal(ps),
+                account_id=None,
+                resource=ps.arn,
+                title=f"Permission set {ps.name}: inline policy",
+                missing=f"the inline policy of permission set {ps.name} could not be read ({unread})",
+                evidence={"permission_set": ps.name},
+            )
+            continue
         if not risks.any:
             continue
         yield make_finding(

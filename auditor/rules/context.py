@@ -267,6 +267,32 @@ class RuleContext:
     def idc_principal(self, user: IdcUser) -> Principal:
         return Principal(type=PrincipalType.IDC_USER.value, id=user.user_id, name=user.user_name, arn=None)
 
+    # --- completeness -----------------------------------------------------------------
+
+    def table_complete(self, source: str, table: str, account_id: str | None = None) -> bool:
+        """Whether ``source`` listed ``table`` completely: what an absence claim over it needs."""
+        return self.snapshot.table_complete(source, table, account_id)
+
+    def attribute_missing(self, what: str, object_id: str) -> str | None:
+        """The error that kept attribute ``what`` (e.g. ``permission_set.tags``) of an object unread, or None."""
+        return self.snapshot.attribute_gap(what, object_id)
+
+    def policies_missing(self, permission_set_arn: str) -> str | None:
+        """What is unknown about a permission set's policies (None: all read), so none is called non-admin.
+
+        Its power comes from its managed, customer-managed and inline
+        policies; a boundary only narrows it and tags say nothing about it.
+        """
+        gaps = [
+            f"{field.replace('_', ' ')}: {error}"
+            for field in ("managed_policies", "customer_managed_policies", "inline_policy")
+            if (error := self.attribute_missing(f"permission_set.{field}", permission_set_arn))
+        ]
+        if not gaps:
+            return None
+        name = self.permission_set_name(permission_set_arn)
+        return f"the policies of permission set {name} could not be read ({'; '.join(gaps)})"
+
 
 def iam_user_principal(user) -> Principal:
     return Principal(type=PrincipalType.IAM_USER.value, id=user.user_id, name=user.user_name, arn=user.arn)

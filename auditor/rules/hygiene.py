@@ -10,10 +10,14 @@ from auditor.rules.findings import make_finding
 from auditor.rules.registry import RULES, rule
 
 
-def _complete(ctx: RuleContext) -> bool:
-    """Absence claims need the whole directory: a partial read could miss the member or the user."""
-    status = ctx.snapshot.status_of("identity_center")
-    return status is not None and status.status == "ok"
+def _complete(ctx: RuleContext, *tables: str) -> bool:
+    """An absence claim needs the tables it names listed completely, and only those.
+
+    A partial read could miss the member, the assignment or the user; an
+    optional attribute that failed (a permission set's tags, its boundary)
+    does not touch these tables, so it does not silence the rules.
+    """
+    return all(ctx.table_complete("identity_center", table) for table in tables)
 
 
 @rule(
@@ -26,7 +30,7 @@ def _complete(ctx: RuleContext) -> bool:
     recommendation="Remove the assignments, or delete the group if it is no longer used.",
 )
 def group_empty_with_assignments(ctx: RuleContext) -> Iterator[Finding]:
-    if not _complete(ctx):
+    if not _complete(ctx, "idc_memberships"):  # "no member"; the assignments it names were found
         return
     meta = RULES["idc-group-empty-with-assignments"]
     for group in ctx.snapshot.table("idc_groups"):
@@ -58,7 +62,8 @@ def group_empty_with_assignments(ctx: RuleContext) -> Iterator[Finding]:
     recommendation="Delete the permission set if it is not planned for use.",
 )
 def permission_set_unassigned(ctx: RuleContext) -> Iterator[Finding]:
-    if not _complete(ctx):
+    # "no assignment": every assignment, in every account of the estate (the listing walks the accounts)
+    if not _complete(ctx, "account_assignments") or not ctx.table_complete("organizations", "accounts"):
         return
     meta = RULES["idc-permission-set-unassigned"]
     used = {a.permission_set_arn for a in ctx.snapshot.table("account_assignments")}
@@ -88,14 +93,14 @@ def permission_set_unassigned(ctx: RuleContext) -> Iterator[Finding]:
     recommendation="Delete the assignment.",
 )
 def assignment_to_missing_principal(ctx: RuleContext) -> Iterator[Finding]:
-    if not _complete(ctx):
-        return
     meta = RULES["idc-assignment-to-missing-principal"]
     users = {u.user_id for u in ctx.snapshot.table("idc_users")}
     groups = set(ctx.groups)
+    # "no such user" needs every user, "no such group" every group
+    decidable = {"USER": _complete(ctx, "idc_users"), "GROUP": _complete(ctx, "idc_groups")}
     for a in ctx.snapshot.table("account_assignments"):
         known = users if a.principal_type == "USER" else groups
-        if a.principal_id in known:
+        if a.principal_id in known or not decidable.get(a.principal_type, False):
             continue
         kind = PrincipalType.IDC_USER if a.principal_type == "USER" else PrincipalType.IDC_GROUP
         yield make_finding(

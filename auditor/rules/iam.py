@@ -7,7 +7,7 @@ from datetime import datetime
 
 from auditor.model import AccessKey, Category, Finding, IamUser, Principal, PrincipalType, Severity
 from auditor.rules.context import RuleContext, days_between, iam_user_principal, iso
-from auditor.rules.findings import make_finding
+from auditor.rules.findings import insufficient_evidence, make_finding
 from auditor.rules.registry import RULES, rule
 
 
@@ -29,6 +29,19 @@ def _active_keys(ctx: RuleContext) -> Iterator[AccessKey]:
 
 def _users_by_name(ctx: RuleContext) -> dict[tuple[str, str], IamUser]:
     return {(u.account_id, u.user_name): u for u in ctx.snapshot.table("iam_users")}
+
+
+def _console_mfa_unread(ctx: RuleContext, user: IamUser) -> str | None:
+    """What keeps "console password without MFA" undecidable for ``user`` (None: decided either way)."""
+    password = ctx.attribute_missing("iam_user.password_enabled", user.arn)
+    mfa = ctx.attribute_missing("iam_user.mfa_active", user.arn)
+    if user.mfa_active or (not user.password_enabled and not password):
+        return None  # MFA on, or surely no console password
+    unread = (("console password", password), ("MFA devices", mfa))
+    return (
+        "; ".join(f"the {what} of {user.user_name} could not be read ({error})" for what, error in unread if error)
+        or None
+    )
 
 
 @rule(
@@ -122,6 +135,17 @@ def access_key_old(ctx: RuleContext) -> Iterator[Finding]:
 def console_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
     meta = RULES["iam-console-user-without-mfa"]
     for user in ctx.snapshot.table("iam_users"):
+        unread = _console_mfa_unread(ctx, user)
+        if unread and ctx.usable("iam", user.account_id):
+            yield insufficient_evidence(
+                meta,
+                principal=iam_user_principal(user),
+                account_id=user.account_id,
+                resource=None,
+                title=f"IAM user {user.user_name} signs in to the console without MFA",
+                missing=unread,
+            )
+            continue
         if not user.password_enabled or user.mfa_active or not ctx.usable("iam", user.account_id):
             continue
         yield make_finding(
@@ -246,10 +270,21 @@ def two_active_keys(ctx: RuleContext) -> Iterator[Finding]:
 def keys_on_console_user_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
     meta = RULES["iam-keys-on-console-user-without-mfa"]
     for user in ctx.snapshot.table("iam_users"):
-        if not user.password_enabled or user.mfa_active or not ctx.usable("iam", user.account_id):
+        unread = _console_mfa_unread(ctx, user)
+        if not (user.password_enabled or unread) or user.mfa_active or not ctx.usable("iam", user.account_id):
             continue
         _, keys = _credentials_last_used(ctx, user)
-        if keys:
+        if keys and unread:
+            yield insufficient_evidence(
+                meta,
+                principal=iam_user_principal(user),
+                account_id=user.account_id,
+                resource=None,
+                title=f"IAM user {user.user_name} has a console password without MFA and {len(keys)} active key(s)",
+                missing=unread,
+                evidence={"active_keys": [k.access_key_id for k in keys]},
+            )
+        elif keys:
             yield make_finding(
                 meta,
                 principal=iam_user_principal(user),

@@ -268,10 +268,21 @@ def admin_direct_assignment(ctx: RuleContext) -> Iterator[Finding]:
             if ps is None or ctx.is_break_glass(ps.name):
                 continue
             reasons = admin_reasons(ps)
-            if not reasons:
-                continue
             production = ctx.is_production(assignment.account_id)
             account = ctx.accounts.get(assignment.account_id)
+            if not reasons:
+                missing = ctx.policies_missing(ps.arn)  # unread policies: maybe admin, cannot say which
+                if missing:
+                    yield insufficient_evidence(
+                        meta,
+                        principal=ctx.idc_principal(user),
+                        account_id=assignment.account_id,
+                        resource=ps.arn,
+                        title=f"{user.user_name} holds {ps.name} directly; administrator power unknown",
+                        missing=missing,
+                        evidence={"permission_set": ps.name, "account_name": account.name if account else None},
+                    )
+                continue
             yield make_finding(
                 meta,
                 principal=ctx.idc_principal(user),

@@ -105,14 +105,22 @@ def _member_client(service: str, account_id: str):
 
 
 def _fail_call(
-    monkeypatch, response_cls: type, method: str, when: Callable[[object], bool], code: str, message: str
+    monkeypatch,
+    response_cls: type,
+    method: str,
+    when: Callable[[object], bool],
+    code: str,
+    message: str,
+    http_status: int = 400,
 ) -> None:
-    """Make one moto JSON operation answer an AWS error when ``when(response)`` holds."""
+    """Make one moto JSON operation answer an AWS error (with ``http_status``) when ``when(response)`` holds."""
     original = getattr(response_cls, method)
 
     def failing(self, *args, **kwargs):
         if when(self):
-            raise JsonRESTError(code, message)
+            error = JsonRESTError(code, message)
+            error.code = http_status
+            raise error
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(response_cls, method, failing)
@@ -160,7 +168,7 @@ def member_client(moto):
 
 @pytest.fixture
 def fail_call(monkeypatch):
-    """``fail_call(ResponseClass, "operation", when, code, message)``; see ``_fail_call``."""
+    """``fail_call(ResponseClass, "operation", when, code, message[, http_status])``; see ``_fail_call``."""
     return lambda *args: _fail_call(monkeypatch, *args)
 
 

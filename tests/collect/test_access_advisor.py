@@ -137,3 +137,56 @@ def test_access_denied_on_start_is_recorded_per_entity(iam):
     (status,) = result.statuses
     assert status.status == "failed"
     assert status.error.startswith("AccessDenied: not allowed (iam, GenerateServiceLastAccessedDetails)")
+
+
+def test_entities_without_services_are_named_with_the_error_and_the_table_is_partial(iam):
+    client, stubber = iam
+    stubber.add_client_error(
+        "generate_service_last_accessed_details", "AccessDenied", "not allowed", expected_params={"Arn": USER_ARN}
+    )
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_ROLE}, {"Arn": ROLE_ARN})
+    s3 = {"ServiceName": "Amazon S3", "ServiceNamespace": "s3", "TotalAuthenticatedEntities": 0}
+    stubber.add_response("get_service_last_accessed_details", _status("COMPLETED", [s3]), {"JobId": JOB_ROLE})
+    users, roles = _entities()
+
+    result = collect_access_advisor(
+        FakeContext(client), [Account(account_id=ACCOUNT, name="a")], users, roles, Progress(), sleep=lambda s: None
+    )
+
+    (status,) = result.statuses
+    assert status.status == "partial"
+    assert status.tables == {"service_access": "partial"}
+    [gap] = status.attributes
+    assert (gap.what, gap.objects) == ("iam_user.service_access", [USER_ARN])
+    assert gap.error == "AccessDenied: not allowed (iam, GenerateServiceLastAccessedDetails)"
+
+
+def test_a_failed_job_and_a_deadline_name_their_entities(iam):
+    client, stubber = iam
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_USER}, {"Arn": USER_ARN})
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_ROLE}, {"Arn": ROLE_ARN})
+    failed = _status("FAILED")
+    failed["Error"] = {"Message": "internal", "Code": "InternalError"}
+    stubber.add_response("get_service_last_accessed_details", failed, {"JobId": JOB_USER})
+    stubber.add_response("get_service_last_accessed_details", _status("IN_PROGRESS"), {"JobId": JOB_ROLE})
+    ticks = iter([0.0, 999.0])
+    users, roles = _entities()
+
+    result = collect_access_advisor(
+        FakeContext(client),
+        [Account(account_id=ACCOUNT, name="a")],
+        users,
+        roles,
+        Progress(),
+        sleep=lambda s: None,
+        clock=lambda: next(ticks),
+        timeout=60,
+    )
+
+    (status,) = result.statuses
+    assert status.tables == {"service_access": "failed"}
+    gaps = {gap.what: gap for gap in status.attributes}
+    assert gaps["iam_user.service_access"].objects == [USER_ARN]
+    assert "InternalError" in gaps["iam_user.service_access"].error
+    assert gaps["iam_role.service_access"].objects == [ROLE_ARN]
+    assert gaps["iam_role.service_access"].error.startswith("JobsTimedOut: 1 Access Advisor job(s)")

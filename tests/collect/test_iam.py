@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import AccessKeyLastUsed, IAMBackend, iam_backends
 
 from auditor.collect.iam import (
+    TABLES,
     CredentialReportTimeout,
     authorization_details,
     collect_iam,
@@ -364,3 +366,86 @@ def test_authorization_details_follow_every_page():
     assert [u["UserName"] for u in users] == ["a", "b", "c"]
     assert [r["RoleName"] for r in roles] == ["r"] and groups == []
     stub.assert_no_pending_responses()
+
+
+# --- completeness per table and per optional attribute ---------------------------------
+
+
+def _deny(monkeypatch, method: str, action: str, account_id: str) -> None:
+    """IAMBackend.``method`` answers AccessDenied in ``account_id`` only, as a policy without ``action`` would."""
+    original = getattr(IAMBackend, method)
+
+    def denied(self, *args, **kwargs):
+        if self.account_id == account_id:
+            raise AccessDeniedError(f"arn:aws:sts::{account_id}:assumed-role/auditor/run", action)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(IAMBackend, method, denied)
+
+
+def test_per_user_reads_that_fail_are_attribute_gaps_of_those_users(ctx, world, monkeypatch):
+    member = world.members[0]
+    edit_report(monkeypatch, lambda lines, account: [line for line in lines if not line.startswith("alice,")])
+    _deny(monkeypatch, "list_mfa_devices", "iam:ListMFADevices", member)
+    _deny(monkeypatch, "get_access_key_last_used", "iam:GetAccessKeyLastUsed", member)
+
+    result = collect_iam(ctx, world.accounts, Progress(), sleep=lambda s: None)
+
+    status = next(s for s in result.statuses if s.account_id == member)
+    assert status.status == "partial"
+    assert status.tables == dict.fromkeys(TABLES, "complete")  # every user and key was listed
+    gaps = {gap.what: gap for gap in status.attributes}
+    assert set(gaps) == {"iam_user.mfa_active", "access_key.last_used"}
+    alice = f"arn:aws:iam::{member}:user/people/alice"
+    assert gaps["iam_user.mfa_active"].objects == [alice]
+    assert gaps["iam_user.mfa_active"].error.startswith("AccessDenied: ")
+    assert gaps["iam_user.mfa_active"].error.endswith("iam:ListMFADevices (iam, ListMFADevices)")
+    assert sorted(gaps["access_key.last_used"].objects) == sorted(world.keys)
+    assert len(by_account(result, "access_keys", member)) == 2
+    others = [s for s in result.statuses if s.account_id != member]
+    assert all(s.status == "ok" and s.attributes == [] for s in others)
+
+
+def test_keys_that_cannot_be_listed_leave_the_key_table_partial(ctx, world, monkeypatch):
+    member = world.members[0]
+    _deny(monkeypatch, "list_access_keys", "iam:ListAccessKeys", member)
+
+    result = collect_iam(ctx, world.accounts, Progress(), sleep=lambda s: None)
+
+    status = next(s for s in result.statuses if s.account_id == member)
+    assert status.tables["access_keys"] == "partial" and status.tables["iam_users"] == "complete"
+    [gap] = status.attributes
+    assert gap.what == "iam_user.access_keys"
+    assert sorted(gap.objects) == sorted(u.arn for u in by_account(result, "iam_users", member))
+
+
+def test_no_credential_report_fails_root_and_leaves_password_use_unknown(ctx, world, monkeypatch):
+    monkeypatch.setattr(IAMBackend, "report_generated", lambda self: False)  # always "STARTED"
+
+    result = collect_iam(ctx, world.accounts, Progress(), sleep=lambda s: None, report_timeout=1)
+
+    status = next(s for s in result.statuses if s.account_id == world.members[0])
+    assert status.tables["root_credentials"] == "failed"
+    assert status.tables["iam_users"] == "complete"
+    [gap] = [g for g in status.attributes if g.what == "iam_user.password_last_used"]
+    assert gap.error.startswith("CredentialReportTimeout: ")
+    assert sorted(gap.objects) == sorted(u.arn for u in by_account(result, "iam_users", world.members[0]))
+
+
+def test_a_report_without_a_root_row_leaves_the_root_table_partial(ctx, world, monkeypatch):
+    edit_report(monkeypatch, lambda lines, account: [line for line in lines if not line.startswith("<root_account>")])
+
+    result = collect_iam(ctx, world.accounts, Progress(), sleep=lambda s: None)
+
+    status = next(s for s in result.statuses if s.account_id == world.members[0])
+    assert status.tables["root_credentials"] == "partial"
+
+
+@pytest.mark.filterwarnings("ignore:Exception\\(STSClientError\\):UserWarning")
+def test_an_account_whose_role_cannot_be_assumed_fails_every_table(ctx, world, deny_assume_role):
+    deny_assume_role(world.members[1])
+
+    result = collect_iam(ctx, world.accounts, Progress(), sleep=lambda s: None)
+
+    status = next(s for s in result.statuses if s.account_id == world.members[1])
+    assert status.tables == dict.fromkeys(TABLES, "failed")

@@ -6,20 +6,27 @@ import pytest
 from moto.identitystore.responses import IdentityStoreResponse
 from moto.ssoadmin.responses import SSOAdminResponse
 
+from auditor import snapshot as snapshots
+from auditor.analyze import analyze
+from auditor.aws import AwsContext
 from auditor.collect.identity_center import (
     PER_ACCOUNT,
     PER_PERMISSION_SET,
     PER_PRINCIPAL,
     STRATEGIES,
+    TABLES,
     choose_strategy,
     collect_identity_center,
     switch_to_principals,
 )
 from auditor.collect.organizations import collect_organizations
+from auditor.config import defaults
 from auditor.progress import Progress
+from auditor.snapshot import AttributeGap
 
 ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 READ_ONLY_POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+AS_OF = datetime(2030, 1, 1, tzinfo=UTC)  # after every creation time moto stamps
 INLINE = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]})
 
 
@@ -411,3 +418,126 @@ def test_nothing_readable_is_failed(ctx, world, fail_call):
     assert "(identitystore, ListUsers)" in status.error and "(sso-admin, ListPermissionSets)" in status.error
     assert len(status.detail["errors"]) == 2 + 1 + len(world.accounts)
     assert all(records == [] for records in result.tables.values())
+
+
+# --- completeness per table and per optional attribute ---------------------------------------
+
+OPTIONAL_FAILURES = [("AccessDeniedException", 400), ("InternalServerException", 500)]
+
+
+def _fail_tags_and_boundary(fail_call, code: str, http_status: int, arns: set[str]) -> str:
+    """ListTagsForResource and GetPermissionsBoundaryForPermissionSet fail for ``arns``; returns the message."""
+    message = "the caller may not read this"
+    for method, parameter in (
+        ("list_tags_for_resource", "ResourceArn"),
+        ("get_permissions_boundary_for_permission_set", "PermissionSetArn"),
+    ):
+        fail_call(SSOAdminResponse, method, lambda r, p=parameter: r._get_param(p) in arns, code, message, http_status)
+    return message
+
+
+def _single_attempt(ctx: AwsContext) -> AwsContext:
+    """One attempt per call: a retried HTTP 500 would wait out botocore's backoff on the wall clock."""
+    return AwsContext(session=ctx.session, region=ctx.region, total_attempts=1)
+
+
+@pytest.mark.parametrize(("code", "http_status"), OPTIONAL_FAILURES, ids=["access-denied", "http-500"])
+def test_failed_tags_and_boundary_are_attribute_gaps_and_every_table_stays_complete(
+    ctx, world, fail_call, code, http_status
+):
+    admin = world.permission_sets["Admin"]
+    message = _fail_tags_and_boundary(fail_call, code, http_status, {admin})
+
+    result = collect_identity_center(_single_attempt(ctx), world.accounts, Progress())
+
+    [status] = result.statuses
+    assert status.status == "partial"  # something could not be read; the detail says what
+    assert status.tables == dict.fromkeys(TABLES, "complete")
+    assert status.attributes == [
+        AttributeGap(
+            what="permission_set.permissions_boundary",
+            error=f"{code}: {message} (sso-admin, GetPermissionsBoundaryForPermissionSet)",
+            objects=[admin],
+        ),
+        AttributeGap(
+            what="permission_set.tags", error=f"{code}: {message} (sso-admin, ListTagsForResource)", objects=[admin]
+        ),
+    ]
+    assert len(status.detail["errors"]) == 2
+    sets = {p.name: p for p in result.tables["permission_sets"]}
+    assert sets["Admin"].managed_policies == [ADMIN_POLICY] and sets["Admin"].inline_policy == INLINE
+    assert assignment_set(result) == expected_assignments(world)
+
+
+def test_a_failed_listing_marks_its_table_and_the_tables_that_hang_on_it(ctx, world, fail_call):
+    broken = world.members[0]
+    fail_call(IdentityStoreResponse, "list_groups", lambda r: True, "AccessDeniedException", "not authorized")
+    fail_call(
+        SSOAdminResponse,
+        "list_permission_sets_provisioned_to_account",
+        lambda r: r._get_param("AccountId") == broken,
+        "AccessDeniedException",
+        "not authorized",
+    )
+
+    result = collect_identity_center(ctx, world.accounts, Progress(), strategy=PER_ACCOUNT)
+
+    [status] = result.statuses
+    assert status.tables == {
+        "idc_users": "complete",
+        "idc_groups": "failed",
+        "idc_memberships": "failed",  # no groups, no memberships
+        "permission_sets": "complete",
+        "account_assignments": "partial",  # one account's listing failed
+    }
+    assert status.attributes == []
+
+
+def test_every_describe_failing_is_a_failed_permission_set_table(ctx, world, fail_call):
+    fail_call(SSOAdminResponse, "describe_permission_set", lambda r: True, "AccessDeniedException", "no")
+
+    [status] = collect_identity_center(ctx, world.accounts, Progress()).statuses
+
+    assert status.tables["permission_sets"] == "failed"
+    assert status.tables["account_assignments"] == "complete"
+
+
+def test_no_instance_fails_every_table(ctx, rewrite_response):
+    rewrite_response(SSOAdminResponse, "list_instances", lambda body, _: {"Instances": []})
+
+    [status] = collect_identity_center(ctx, [], Progress()).statuses
+
+    assert status.tables == dict.fromkeys(TABLES, "failed")
+
+
+@pytest.mark.parametrize(("code", "http_status"), OPTIONAL_FAILURES, ids=["access-denied", "http-500"])
+def test_hygiene_rules_still_fire_when_every_tag_and_boundary_read_fails(ctx, world, idc, fail_call, code, http_status):
+    """The issue's case: one optional API failing must not silence the absence claims over whole tables."""
+    read_only = world.permission_sets["ReadOnly"]
+    forgotten = idc.permission_set("Forgotten")
+    ghost = idc.group("ghost-team")
+    idc.assign(world.members[0], read_only, "GROUP", ghost)
+    dave = idc.user("dave")
+    idc.assign(world.members[1], read_only, "USER", dave)
+    idc.store.delete_user(IdentityStoreId=idc.store_id, UserId=dave)  # the assignment stays behind
+    every_set = {*world.permission_sets.values(), forgotten}
+    _fail_tags_and_boundary(fail_call, code, http_status, every_set)
+    single = _single_attempt(ctx)
+
+    organizations, _ = collect_organizations(single, Progress())
+    identity_center = collect_identity_center(single, world.accounts, Progress())
+    snapshot = snapshots.build([organizations, identity_center], AS_OF, AS_OF, "test")
+    found = analyze(snapshot, defaults(), AS_OF)
+
+    def fired(rule_id: str) -> list[str]:
+        return sorted(f.principal.id for f in found if f.rule_id == rule_id)
+
+    assert fired("idc-permission-set-unassigned") == [forgotten]
+    assert fired("idc-group-empty-with-assignments") == [ghost]
+    assert fired("idc-assignment-to-missing-principal") == [dave]
+    status = snapshot.status_of("identity_center")
+    assert status.status == "partial"
+    assert {(gap.what, gap.error.split(":")[0], tuple(sorted(gap.objects))) for gap in status.attributes} == {
+        ("permission_set.tags", code, tuple(sorted(every_set))),
+        ("permission_set.permissions_boundary", code, tuple(sorted(every_set))),
+    }

@@ -137,3 +137,37 @@ def test_ou_tree_gives_each_account_its_path_from_the_root():
     (status,) = result.statuses
     assert status.detail["account_ous"][account_id] == [root, workloads, prod]
     assert status.detail["ou_names"][prod] == "Prod"
+
+
+def test_an_account_whose_tags_fail_is_listed_and_only_its_tags_are_a_gap(ctx, make_organization, fail_call):
+    estate = make_organization(2)
+    broken = estate.members[0]
+    fail_call(
+        OrganizationsResponse,
+        "list_tags_for_resource",
+        lambda r: r._get_param("ResourceId") == broken,
+        "AccessDeniedException",
+        "not authorized to list tags",
+    )
+
+    [status] = collect_organizations(ctx, Progress())[0].statuses
+
+    assert status.tables == {"accounts": "complete"}
+    [gap] = status.attributes
+    assert (gap.what, gap.objects) == ("account.tags", [broken])
+    assert gap.error == "AccessDeniedException: not authorized to list tags (organizations, ListTagsForResource)"
+
+
+def test_the_accounts_table_is_failed_when_the_organisation_cannot_be_listed(ctx, make_organization, fail_call):
+    make_organization(2)
+    fail_call(OrganizationsResponse, "list_accounts", lambda r: True, "AccessDeniedException", "denied")
+
+    [status] = collect_organizations(ctx, Progress())[0].statuses
+
+    assert status.tables == {"accounts": "failed"}
+
+
+def test_outside_an_organisation_the_one_account_is_the_complete_table(ctx):
+    [status] = collect_organizations(ctx, Progress())[0].statuses
+
+    assert status.tables == {"accounts": "complete"}
