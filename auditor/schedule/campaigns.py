@@ -16,8 +16,8 @@ from auditor.campaign.deliver import delivery_from_settings
 from auditor.campaign.packets import export_packets
 from auditor.campaign.send import send_packets
 from auditor.campaign.state import all_campaigns
+from auditor.schedule.context import JobContext, Outcome
 from auditor.schedule.jobs import Job, campaign_name
-from auditor.schedule.runner import JobContext, Outcome
 
 
 def due_date(now: datetime, days: int) -> datetime:

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from auditor.campaign.cli import handle, parse_due, register
+from auditor.cli.campaign import handle, parse_due, register
 from tests.campaign.estate import decide_csv, read_csv
 
 
@@ -15,7 +15,7 @@ def cli(tmp_path, monkeypatch, run_dir):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config.toml").write_text('[campaigns]\nfallback_reviewer = "security@example.com"\n')
     parser = argparse.ArgumentParser(prog="auditor")
-    register(parser.add_subparsers(dest="command", required=True), "campaign")
+    register(parser.add_subparsers(dest="command", required=True))
     common = ["--state", str(tmp_path / "state.db"), "--config", str(tmp_path / "config.toml")]
 
     def run(*argv: str) -> int:
@@ -93,7 +93,7 @@ def test_due_dates_mean_the_end_of_the_day_in_utc():
 
 def test_every_action_has_help_and_the_command_a_runnable_example(capsys):
     parser = argparse.ArgumentParser(prog="auditor")
-    register(parser.add_subparsers(dest="command", required=True), "campaign")
+    register(parser.add_subparsers(dest="command", required=True))
     for action in ("create", "list", "status", "export", "import", "remind", "close", "verify", None):
         with pytest.raises(SystemExit) as done:
             parser.parse_args(["campaign", *([action] if action else []), "--help"])

@@ -1,0 +1,88 @@
+"""A reviewed plan from what decided the revocations: a closed campaign, stale-access findings, or both.
+
+The one function `auditor remediate plan`, a scheduled job or a web page
+calls: it gathers the revocations, sends the notices a stale-access policy
+owes, reads each target's pre-state from AWS and seals the plan. Nothing is
+changed in AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from auditor.campaign import revocations as campaign_revocations
+from auditor.config import Settings
+from auditor.model import Revocation
+from auditor.pipeline import make_context
+from auditor.remediate.clients import Clients
+from auditor.remediate.errors import PlanError
+from auditor.remediate.notices import Notices
+from auditor.remediate.plan import Plan, build_plan, save_plan
+from auditor.remediate.population import population_from_store
+from auditor.remediate.stale import StaleOutcome, stale_revocations
+from auditor.store import Store
+
+
+@dataclass
+class Planned:
+    plan: Plan
+    stale: list[StaleOutcome] = field(default_factory=list)  # what each stale-access finding came to
+
+    @property
+    def refused(self) -> bool:
+        """The circuit breaker refuses this plan (apply needs an override with a reason)."""
+        return bool(self.plan.breaker.get("tripped"))
+
+
+def clients_from_settings(settings: Settings) -> Clients:
+    """AWS clients for remediation, with the configured profile, region, member role and retry budget."""
+    return Clients(make_context(settings))
+
+
+def plan_revocations(
+    store: Store,
+    settings: Settings,
+    *,
+    campaign_id: int | None = None,
+    rules: list[str] | None = None,
+    now: datetime,
+    actor: str,
+    out: Path | None = None,
+    clients: Clients | None = None,
+) -> Planned:
+    """Plan what campaign ``campaign_id``'s reviewers revoked and what the stale-access policies for ``rules`` allow.
+
+    Stale-access findings get their notice now when one is due; they enter
+    the plan only once the notice is old enough. Raises ``Refused`` when a
+    rule has no policy switched on, ``PlanError`` when there is nothing to
+    plan from. The sealed plan is written to ``out`` when given.
+    """
+    if campaign_id is None and not rules:
+        raise PlanError("a plan needs a closed campaign or stale-access rules to plan from")
+    revocations: list[Revocation] = []
+    source: dict = {}
+    stale: list[StaleOutcome] = []
+    if campaign_id is not None:
+        revocations += campaign_revocations(store, campaign_id)
+        source["campaign_id"] = campaign_id
+    if rules:
+        outbox = Path(settings.get("campaigns", "outbox_dir"))
+        sender = settings.get("campaigns", "ses_sender") or "auditor"
+        selection = stale_revocations(store, settings, rules, now, Notices(store, outbox, sender, actor))
+        revocations += selection.revocations
+        stale = selection.outcomes
+        source.update({"findings": rules, "run_id": selection.run_id})
+    plan = build_plan(
+        revocations,
+        clients=clients or clients_from_settings(settings),
+        settings=settings,
+        now=now,
+        population=population_from_store(store),
+        source=source,
+        created_by=actor,
+    )
+    if out is not None:
+        save_plan(plan, out)
+    return Planned(plan=plan, stale=stale)
