@@ -11,12 +11,11 @@ from pathlib import Path
 from auditor.campaign.close import close_campaign
 from auditor.campaign.create import create_campaign
 from auditor.campaign.deliver import DeliveryError, DryRun, delivery_from_settings
+from auditor.campaign.distribute import distribute_packets
 from auditor.campaign.evidence import verify_evidence
 from auditor.campaign.importer import import_decisions
 from auditor.campaign.model import CampaignError, CampaignSpec
-from auditor.campaign.packets import export_packets
 from auditor.campaign.remind import remind
-from auditor.campaign.send import send_packets
 from auditor.campaign.status import campaign_status, list_campaigns
 from auditor.cli import common
 from auditor.config import ConfigError
@@ -245,22 +244,25 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
-    now = common.now()
-    packets = export_packets(store, args.id, args.out, now=now, reviewer=args.reviewer, actor=common.actor())
-    for packet in packets:
+    done = distribute_packets(
+        store,
+        settings,
+        args.id,
+        args.out,
+        now=common.now(),
+        actor=common.actor(),
+        reviewer=args.reviewer,
+        send=args.send,
+    )
+    for packet in done.packets:
         print(f"{packet.reviewer}: {packet.items} item(s): {packet.html.name}, {packet.csv.name}, {packet.xlsx.name}")
-    print(f"{len(packets)} packet(s) in {args.out}")
-    if not args.send:
-        return EXIT_OK
-    delivery = delivery_from_settings(settings, now=now)
-    failed = 0
-    for sent in send_packets(store, args.id, packets, now=now, delivery=delivery, actor=common.actor()):
+    print(f"{len(done.packets)} packet(s) in {args.out}")
+    for sent in done.sent:
         if sent.error:
-            failed += 1
             print(f"NOT sent to {sent.packet.reviewer}: {sent.error}", file=sys.stderr)
         else:
-            print(f"sent to {sent.packet.reviewer} via {delivery.channel}: {sent.reference}")
-    return EXIT_INCOMPLETE if failed else EXIT_OK
+            print(f"sent to {sent.packet.reviewer} via {done.channel}: {sent.reference}")
+    return EXIT_INCOMPLETE if done.not_sent else EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
