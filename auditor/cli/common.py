@@ -20,6 +20,7 @@ from typing import Any
 
 from auditor import config as configuration
 from auditor.config import Settings
+from auditor.report.findings_csv import neutralise
 from auditor.store import Store
 
 Commands = argparse._SubParsersAction
@@ -73,9 +74,11 @@ def emit(fmt: str, data: Any, table: Callable[[], None]) -> None:
     if fmt == "json":
         print(json.dumps(data, indent=2, default=str))
     elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(data[0]) if data else [], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(data)
+        if data:  # no rows: no columns to name either
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(data[0]), lineterminator="\n")
+            writer.writeheader()
+            # names come from people: a cell a spreadsheet would evaluate is neutralised
+            writer.writerows({k: neutralise(v) if isinstance(v, str) else v for k, v in row.items()} for row in data)
     else:
         table()
 

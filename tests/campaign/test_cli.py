@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 
@@ -69,6 +70,34 @@ def test_rejected_rows_are_printed_with_file_and_line_and_exit_2(cli, capsys, tm
     err = capsys.readouterr().err
     assert "ceo.csv: rejected, nothing from it was recorded" in err
     assert "ceo.csv line 2: item C1-0008: decision must be keep, revoke or reassign:EMAIL, got 'perhaps'" in err
+
+
+def test_the_campaign_list_in_each_format(cli, capsys, run_dir):
+    assert cli("list", "--format", "csv") == 0
+    assert capsys.readouterr().out == ""
+    cli("create", "--name", "Q4", "--due", "2099-12-31", "--run-dir", str(run_dir))
+    capsys.readouterr()
+    assert cli("list", "--format", "json") == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row == {
+        "id": 1,
+        "name": "Q4",
+        "kind": "quarterly",
+        "status": "open",
+        "due_at": "2099-12-31T23:59:59+00:00",
+        "items": 9,
+        "decided": 0,
+        "overdue": False,
+    }
+    assert cli("list", "--format", "csv") == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "id,name,kind,status,due_at,items,decided,overdue",
+        "1,Q4,quarterly,open,2099-12-31T23:59:59+00:00,9,0,False",
+    ]
+    cli("create", "--name", "=HYPERLINK(1)", "--due", "2099-12-31", "--run-dir", str(run_dir))
+    capsys.readouterr()
+    cli("list", "--format", "csv")
+    assert "2,'=HYPERLINK(1),quarterly" in capsys.readouterr().out  # a name a spreadsheet would evaluate
 
 
 @pytest.mark.parametrize(
