@@ -16,11 +16,10 @@ from pathlib import Path
 from auditor.cli import common
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_OK
 from auditor.remediate.errors import RemediationError
-from auditor.remediate.executor import RunResult, apply_plan, rollback_run
-from auditor.remediate.plan import Plan, load_plan
-from auditor.remediate.planning import clients_from_settings, plan_revocations
+from auditor.remediate.executor import RunResult, rollback_run
+from auditor.remediate.plan import Plan
+from auditor.remediate.planning import apply_plan_file, clients_from_settings, plan_revocations
 from auditor.remediate.policy import remediation_policy
-from auditor.remediate.population import population_from_store
 from auditor.remediate.verify import verify_run
 
 HELP = "Plan, apply, verify and roll back revocations (apply and rollback are dry runs without --yes)."
@@ -130,16 +129,13 @@ def print_plan(plan: Plan) -> None:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
-    plan = load_plan(args.plan)
-    result = apply_plan(
-        plan,
-        clients=clients_from_settings(settings),
-        store=store,
-        settings=settings,
-        now=_now(),
-        population=population_from_store(store),
+    result = apply_plan_file(
+        args.plan,
+        store,
+        settings,
         yes=args.yes,
         override_reason=args.override_breaker,
+        now=_now(),
         actor=common.actor(None),
     )
     _print_result(result, "apply")

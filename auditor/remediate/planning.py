@@ -1,9 +1,10 @@
-"""A reviewed plan from what decided the revocations: a closed campaign, stale-access findings, or both.
+"""A reviewed plan from what decided the revocations (a closed campaign, stale-access findings), and its apply.
 
-The one function `auditor remediate plan`, a scheduled job or a web page
-calls: it gathers the revocations, sends the notices a stale-access policy
-owes, reads each target's pre-state from AWS and seals the plan. Nothing is
-changed in AWS.
+The functions `auditor remediate plan|apply`, a scheduled job or a web page
+call. ``plan_revocations`` gathers the revocations, sends the notices a
+stale-access policy owes, reads each target's pre-state from AWS and seals
+the plan (nothing is changed in AWS); ``apply_plan_file`` applies a sealed
+plan file under the circuit breaker counted from the latest run.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from auditor.model import Revocation
 from auditor.pipeline import make_context
 from auditor.remediate.clients import Clients
 from auditor.remediate.errors import PlanError
+from auditor.remediate.executor import RunResult, apply_plan
 from auditor.remediate.notices import Notices
-from auditor.remediate.plan import Plan, build_plan, save_plan
+from auditor.remediate.plan import Plan, build_plan, load_plan, save_plan
 from auditor.remediate.population import population_from_store
 from auditor.remediate.stale import StaleOutcome, stale_revocations
 from auditor.store import Store
@@ -86,3 +88,28 @@ def plan_revocations(
     if out is not None:
         save_plan(plan, out)
     return Planned(plan=plan, stale=stale)
+
+
+def apply_plan_file(
+    path: Path,
+    store: Store,
+    settings: Settings,
+    *,
+    yes: bool,
+    override_reason: str | None,
+    now: datetime,
+    actor: str,
+    clients: Clients | None = None,
+) -> RunResult:
+    """Apply the plan in ``path`` (refused when altered): a dry run unless ``yes``."""
+    return apply_plan(
+        load_plan(path),
+        clients=clients or clients_from_settings(settings),
+        store=store,
+        settings=settings,
+        now=now,
+        population=population_from_store(store),
+        yes=yes,
+        override_reason=override_reason,
+        actor=actor,
+    )
