@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from auditor.campaign.close import close_campaign
@@ -21,6 +21,7 @@ from auditor.cli import common
 from auditor.config import ConfigError
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK
 from auditor.report.common import format_time
+from auditor.schedule.campaigns import due_date
 from auditor.snapshot import SnapshotError
 from auditor.store import StoreError
 
@@ -139,10 +140,9 @@ def handle(args: argparse.Namespace) -> int:
 def cmd_create(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
     now = common.now()
-    days = settings.get("campaigns", "default_duration_days")
     spec = CampaignSpec(
         name=args.name,
-        due=parse_due(args.due) if args.due else parse_due((now + timedelta(days=days)).date().isoformat()),
+        due=parse_due(args.due) if args.due else due_date(now, settings.get("campaigns", "default_duration_days")),
         scopes=args.scope,
         reviewer=args.reviewer,
         privileged_only=args.privileged_only,
