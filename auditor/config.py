@@ -217,6 +217,24 @@ class Settings:
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
 
+    def hr_feed(self, configured: str | None = None) -> Path | None:
+        """The HR feed a configured path names (a job's own, else ``[hr] feed``), relative to the config file.
+
+        One rule for `auditor run`, the nightly job and the Lambda handler; a
+        feed given on the command line is taken as given instead.
+        """
+        configured = configured or self.get("hr", "feed")
+        if not configured:
+            return None
+        path = Path(configured)
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path
+
+    def output_dir(self, given: Path | None = None) -> Path:
+        """Where a run writes: the directory given, else ``[output] dir``."""
+        return Path(given) if given is not None else Path(self.get("output", "dir"))
+
 
 def defaults() -> Settings:
     values: dict[str, Any] = {s: {k: _copy(o.default) for k, o in opts.items()} for s, opts in SCHEMA.items()}

@@ -13,6 +13,7 @@ from auditor.config import Settings
 from auditor.model import Finding
 from auditor.report import compliance
 from auditor.report.controls import framework as framework_of_key
+from auditor.report.securityhub import ImportSummary, import_findings
 from auditor.rules import RULES
 from auditor.snapshot import SnapshotError
 from auditor.store import Store
@@ -21,7 +22,7 @@ from auditor.store import Store
 @dataclass
 class ExportResult:
     path: Path | None
-    securityhub: object | None = None  # auditor.report.securityhub.ImportSummary
+    securityhub: ImportSummary | None = None
 
 
 def run_directory(store: Store, run_dir: Path | None) -> Path:
@@ -63,8 +64,6 @@ def export(
     path = compliance.export(out_dir or source, findings, snapshot, framework, fmt, region=region, rules=enabled)
     summary = None
     if to_securityhub:
-        from auditor.report.securityhub import import_findings
-
         account = next((a.account_id for a in snapshot.table("accounts") if a.is_management), None)
         if account is None:
             raise SnapshotError(f"{source / 'snapshot'}: no management account to import into")

@@ -1,6 +1,9 @@
-"""The run: collect -> snapshot -> analyze -> outputs, with the exit status.
+"""The run: collect -> snapshot -> analyse -> classify -> record -> report, as separate steps.
 
-Each step is a function the CLI calls and the tests call without the CLI.
+``run`` and ``analyze_snapshot`` compose the steps; the CLI, the nightly job
+and the tests call them (or the steps) without the CLI. A run opens no
+campaign: the caller that wants micro-certifications opens them with the
+run's result (``auditor.schedule.nightly.nightly_run``).
 """
 
 from __future__ import annotations
@@ -13,11 +16,10 @@ from pathlib import Path
 
 import msgspec
 
-from auditor import __version__
+from auditor import __version__, history
 from auditor import snapshot as snapshots
 from auditor.analyze import analyze, at_or_above, exempt_identities
 from auditor.aws import AwsContext, context_from_settings, describe_error
-from auditor.campaign import open_micro_campaigns
 from auditor.collect import COLLECTORS
 from auditor.collect.access_advisor import collect_access_advisor
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
@@ -26,18 +28,13 @@ from auditor.collect.iam import collect_iam
 from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
 from auditor.config import Settings
-from auditor.history import classify
+from auditor.exit_codes import EXIT_ATTENTION, EXIT_INCOMPLETE, EXIT_OK
 from auditor.hr_history import roles, with_moves
 from auditor.model import Account, Finding
 from auditor.progress import Progress
 from auditor.report import write_all
 from auditor.snapshot import Snapshot, SourceResult, SourceStatus
 from auditor.store import Store
-
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_BAD_INPUT = 2
-EXIT_INCOMPLETE = 3
 
 
 @dataclass
@@ -49,14 +46,16 @@ class RunResult:
     exit_code: int = EXIT_OK
     duration_seconds: float = 0.0
     run_id: int | None = None
-    micro_campaigns: list = field(default_factory=list)
+    micro_campaigns: list = field(default_factory=list)  # filled by the caller that opens them
 
     @property
     def incomplete_sources(self) -> list[SourceStatus]:
         return [s for s in self.snapshot.manifest.sources if s.status != "ok"]
 
 
-make_context = context_from_settings  # the one way to build a context from settings; kept for existing callers
+def as_of_now(now: datetime | None = None) -> datetime:
+    """The default as-of: now (or the injected clock's now), in UTC, to the second."""
+    return (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
 
 
 def collect(
@@ -64,10 +63,16 @@ def collect(
     *,
     as_of: datetime,
     hr_feed: Path | None,
+    store: Store | None = None,
     context: AwsContext | None = None,
     progress: Progress | None = None,
 ) -> Snapshot:
-    """Read every source into a snapshot. Raises HrFeedError before any AWS call on an unusable feed."""
+    """Read every source into a snapshot. Raises HrFeedError before any AWS call on an unusable feed.
+
+    With a store, the HR people carry the moves the store remembers (a
+    department changed since the last run), so a saved snapshot analyses
+    offline to the same findings as the run.
+    """
     progress = progress or Progress()
     hr = _collect_hr(hr_feed)  # bad input stops the run before AWS is touched
     context = context or context_from_settings(settings)
@@ -115,7 +120,103 @@ def collect(
         "cloudtrail": cloudtrail_result,
     }
     results = [collected[source] for source in COLLECTORS] + [hr]  # the registry's sources, in its order
-    return snapshots.build(results, as_of=as_of, collected_at=started, tool_version=__version__)
+    snapshot = snapshots.build(results, as_of=as_of, collected_at=started, tool_version=__version__)
+    if store is not None:
+        snapshot.tables["hr_people"] = with_moves(snapshot.table("hr_people"), store.previous_hr_roles())
+    return snapshot
+
+
+def collect_to(
+    out_dir: Path,
+    settings: Settings,
+    *,
+    as_of: datetime,
+    hr_feed: Path | None,
+    store: Store | None = None,
+    progress: Progress | None = None,
+) -> Snapshot:
+    """`auditor collect`: collect (with the store's remembered moves) and save the snapshot in OUT/snapshot."""
+    snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, progress=progress)
+    snapshots.save(snapshot, out_dir / "snapshot")
+    return snapshot
+
+
+def analyse(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Finding]:
+    """Every enabled rule's findings on the snapshot (pure: no store, no I/O)."""
+    return analyze(snapshot, settings, as_of)
+
+
+def classify(findings: list[Finding], snapshot: Snapshot, store: Store, as_of: datetime) -> list[Finding]:
+    """Each finding's status (new, open, resolved, suppressed) against the store's latest run; writes nothing."""
+    return history.classify(findings, store.previous_unresolved(), snapshot, as_of)
+
+
+def exit_status(findings: list[Finding], snapshot: Snapshot, settings: Settings, fail_on: str | None) -> int:
+    """1 when a live finding is at or above --fail-on ([output] fail_on), else 3 when something went unread, else 0."""
+    fail_on = fail_on or settings.get("output", "fail_on") or None
+    live = [f for f in findings if f.status in ("new", "open")]
+    if fail_on and at_or_above(live, fail_on):
+        return EXIT_ATTENTION
+    return EXIT_OK if snapshot.complete else EXIT_INCOMPLETE
+
+
+def record(
+    store: Store,
+    snapshot: Snapshot,
+    findings: list[Finding],
+    settings: Settings,
+    *,
+    kind: str = "run",
+    started: datetime,
+    as_of: datetime,
+    exit_code: int,
+    duration: float,
+    out_dir: Path,
+) -> int:
+    """Record the run, its findings' history and the HR roles (tomorrow's movers) in the store; its run id."""
+    people = snapshot.table("hr_people")
+    return store.record_run(
+        kind=kind,
+        started_at=started,
+        as_of=as_of,
+        config_hash=settings.digest(),
+        tool_version=__version__,
+        exit_code=exit_code,
+        duration=duration,
+        findings_now=findings,
+        counts=snapshot.manifest.counts,
+        sources=[msgspec.to_builtins(s) for s in snapshot.manifest.sources],
+        out_dir=str(out_dir.resolve()),
+        hr_roles=roles(people) if people else None,
+    )
+
+
+def report(
+    out_dir: Path,
+    snapshot: Snapshot,
+    findings: list[Finding],
+    settings: Settings,
+    store: Store,
+    *,
+    as_of: datetime,
+    exit_code: int,
+    duration: float,
+    run_id: int | None,
+    save_snapshot: bool = False,
+) -> dict[str, Path]:
+    """Write findings.json/.csv/.xlsx and report.html (with the store's history); the written files by name."""
+    run_info = {
+        "as_of": as_of,
+        "tool_version": __version__,
+        "config_path": str(settings.source) if settings.source else "(defaults)",
+        "exit_status": exit_code,
+        "duration_seconds": round(duration, 1),
+        "run_id": run_id if run_id is not None else "(not recorded)",
+        "audit_log_head": store.audit_head(),
+        "exempt_identities": exempt_identities(snapshot, settings, as_of),
+    }
+    history_info = {"runs": store.recent_runs(), "time_to_resolve": store.time_to_resolve()}
+    return write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history_info)
 
 
 def run(
@@ -129,21 +230,76 @@ def run(
     context: AwsContext | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Collect, save the snapshot, analyze, record the run in the store and write every output."""
+    """Collect, save the snapshot, analyse, classify, record the run in the store and write every output."""
     started = datetime.now(UTC)
     began = time.monotonic()
-    snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, context=context, progress=progress)
-    snapshot.tables["hr_people"] = with_moves(snapshot.table("hr_people"), store.previous_hr_roles())
+    snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, context=context, progress=progress)
     snapshots.save(snapshot, out_dir / "snapshot")  # kept even if a later step fails
-    return finish(
+    return conclude(
         snapshot,
         settings,
         out_dir=out_dir,
         as_of=as_of,
+        store=store,
         fail_on=fail_on,
         began=began,
-        store=store,
-        record=("run", started),
+        record_started=started,
+    )
+
+
+def conclude(
+    snapshot: Snapshot,
+    settings: Settings,
+    *,
+    out_dir: Path,
+    as_of: datetime,
+    store: Store,
+    fail_on: str | None = None,
+    began: float,
+    record_started: datetime | None = None,
+    save_snapshot: bool = False,
+) -> RunResult:
+    """The steps after collection: analyse, classify, record and report.
+
+    ``record_started`` (when the run started) records the run in the store;
+    without it nothing is recorded (a re-analysis must not rewrite history).
+    """
+    findings = classify(analyse(snapshot, settings, as_of), snapshot, store, as_of)
+    exit_code = exit_status(findings, snapshot, settings, fail_on)
+    duration = time.monotonic() - began
+    run_id = None
+    if record_started is not None:
+        run_id = record(
+            store,
+            snapshot,
+            findings,
+            settings,
+            started=record_started,
+            as_of=as_of,
+            exit_code=exit_code,
+            duration=duration,
+            out_dir=out_dir,
+        )
+    outputs = report(
+        out_dir,
+        snapshot,
+        findings,
+        settings,
+        store,
+        as_of=as_of,
+        exit_code=exit_code,
+        duration=duration,
+        run_id=run_id,
+        save_snapshot=save_snapshot,
+    )
+    return RunResult(
+        snapshot=snapshot,
+        findings=findings,
+        out_dir=out_dir,
+        outputs=outputs,
+        exit_code=exit_code,
+        duration_seconds=duration,
+        run_id=run_id,
     )
 
 
@@ -165,84 +321,8 @@ def analyze_snapshot(
     snapshot = snapshots.load(snapshot_dir)
     as_of = as_of or snapshot.manifest.as_of
     copy = (out_dir / "snapshot").resolve() != snapshot_dir.resolve()
-    return finish(
-        snapshot,
-        settings,
-        out_dir=out_dir,
-        as_of=as_of,
-        fail_on=fail_on,
-        began=began,
-        save_snapshot=copy,
-        store=store,
-        record=None,
-    )
-
-
-def finish(
-    snapshot: Snapshot,
-    settings: Settings,
-    *,
-    out_dir: Path,
-    as_of: datetime,
-    fail_on: str | None,
-    began: float,
-    store: Store,
-    record: tuple[str, datetime] | None,
-    save_snapshot: bool = False,
-) -> RunResult:
-    """Analyze, give each finding its status against the store, decide the exit status, write outputs."""
-    current = analyze(snapshot, settings, as_of)
-    findings = classify(current, store.previous_unresolved(), snapshot, as_of)
-    fail_on = fail_on or settings.get("output", "fail_on") or None
-    live = [f for f in findings if f.status in ("new", "open")]
-    if fail_on and at_or_above(live, fail_on):
-        exit_code = EXIT_FINDINGS
-    elif not snapshot.complete:
-        exit_code = EXIT_INCOMPLETE
-    else:
-        exit_code = EXIT_OK
-    duration = time.monotonic() - began
-    run_id = None
-    micro: list = []
-    if record is not None:
-        kind, started = record
-        run_id = store.record_run(
-            kind=kind,
-            started_at=started,
-            as_of=as_of,
-            config_hash=settings.digest(),
-            tool_version=__version__,
-            exit_code=exit_code,
-            duration=duration,
-            findings_now=findings,
-            counts=snapshot.manifest.counts,
-            sources=[msgspec.to_builtins(s) for s in snapshot.manifest.sources],
-            out_dir=str(out_dir.resolve()),
-            hr_roles=roles(snapshot.table("hr_people")) if snapshot.table("hr_people") else None,
-        )
-        # a mover or a new administrator grant gets a small review by the manager (configurable)
-        micro = open_micro_campaigns(store, snapshot, findings, settings, as_of, run_dir=out_dir)
-    run_info = {
-        "as_of": as_of,
-        "tool_version": __version__,
-        "config_path": str(settings.source) if settings.source else "(defaults)",
-        "exit_status": exit_code,
-        "duration_seconds": round(duration, 1),
-        "run_id": run_id if run_id is not None else "(not recorded)",
-        "audit_log_head": store.audit_head(),
-        "exempt_identities": exempt_identities(snapshot, settings, as_of),
-    }
-    history = {"runs": store.recent_runs(), "time_to_resolve": store.time_to_resolve()}
-    outputs = write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history)
-    return RunResult(
-        snapshot=snapshot,
-        findings=findings,
-        out_dir=out_dir,
-        outputs=outputs,
-        exit_code=exit_code,
-        duration_seconds=duration,
-        run_id=run_id,
-        micro_campaigns=micro,
+    return conclude(
+        snapshot, settings, out_dir=out_dir, as_of=as_of, store=store, fail_on=fail_on, began=began, save_snapshot=copy
     )
 
 

@@ -1,3 +1,4 @@
+import ast
 import json
 from pathlib import Path
 
@@ -64,3 +65,18 @@ def test_bad_as_of_exits_2(capsys, tmp_path):
 def test_analyze_on_a_missing_snapshot_names_the_file(capsys, tmp_path):
     assert main(["analyze", "--snapshot", str(tmp_path / "nowhere")]) == 2
     assert "manifest.json: not found" in capsys.readouterr().err
+
+
+def test_nothing_outside_the_command_line_imports_it():
+    """Library code never reaches up into the CLI (its options, settings loading or errors)."""
+    offenders = []
+    for path in (ROOT / "auditor").rglob("*.py"):
+        if "cli" in path.relative_to(ROOT / "auditor").parts[:1]:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            if any(n == "auditor.cli" or n.startswith("auditor.cli.") for n in names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

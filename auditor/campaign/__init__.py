@@ -1,7 +1,7 @@
 """Access certification campaigns: items, reviewers, signed packets, decisions, evidence, revocations.
 
 The public functions each take the state store and an injected ``now``;
-``auditor.campaign.cli`` is the thin command line over them.
+``auditor.cli.campaign`` is the thin command line over them.
 """
 
 from auditor.campaign.close import CloseResult, close_campaign, revocations

@@ -29,9 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from auditor import config as configuration
+from auditor.aws import AwsContext
 from auditor.config import Settings
 from auditor.deploy.s3state import S3Workspace
 from auditor.schedule.clock import Clock, system_clock
+from auditor.schedule.logs import configure_logging
+from auditor.schedule.service import SchedulerService
 from auditor.store import Store
 
 log = logging.getLogger("auditor.deploy")
@@ -43,8 +46,6 @@ class JobFailed(Exception):
 
 def handler(event: Mapping[str, Any], context: object = None) -> dict:
     """Lambda's handler: ``auditor.deploy.lambda_handler.handler``."""
-    from auditor.schedule.logs import configure_logging
-
     configure_logging("json")
     return handle_event(event, os.environ)
 
@@ -86,8 +87,6 @@ def handle_event(
     run_pipeline=None,
 ) -> dict:
     """Run the event's job with S3-backed storage; returns what the job did."""
-    from auditor.schedule.service import SchedulerService
-
     job_id = event.get("job") if isinstance(event, Mapping) else None
     if not isinstance(job_id, str) or not job_id:
         raise ValueError('the event must name a job: {"job": "<id in [[scheduler.jobs]]>"}')
@@ -151,6 +150,4 @@ def _close_sqlite(store: Store) -> None:
 
 
 def _s3_client():
-    from auditor.aws import AwsContext
-
     return AwsContext.from_environment().client("s3")

@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from auditor.exit_codes import EXIT_ATTENTION, EXIT_INCOMPLETE, EXIT_OK
 from auditor.model import SEVERITY_ORDER, Finding, Severity
 from auditor.report.common import sort_findings
 
@@ -74,7 +75,11 @@ def build_digest(
         parts.append("incomplete")
     subject = _ascii(f"auditor {when}: " + (", ".join(parts) if parts else "no change") + f" ({run})")
     statuses = Counter(f.status for f in findings)
-    state = {0: "complete", 1: "complete, findings at or above --fail-on", 3: "incomplete"}.get(exit_code, "")
+    state = {
+        EXIT_OK: "complete",
+        EXIT_ATTENTION: "complete, findings at or above --fail-on",
+        EXIT_INCOMPLETE: "incomplete",
+    }.get(exit_code, "")
     lines = [
         f"auditor {run} as of {as_of.astimezone(UTC).isoformat()}: exit {exit_code} ({state})".replace(" ()", ""),
         f"Report: {report_link}",

@@ -23,6 +23,7 @@ from typing import Any
 import jinja2
 
 import auditor
+from auditor.exit_codes import MEANINGS
 from auditor.model import Finding
 from auditor.report.common import STATUSES, atomic_write, format_time, sort_findings
 from auditor.report.inventory import exceptions_in_force, inventory, tiles
@@ -45,12 +46,6 @@ RUN_INFO_LABELS = {
     "audit_log_head": "Audit log head",
 }
 
-EXIT_MEANINGS = {
-    0: "complete: every source and input fully read",
-    1: "findings at or above the --fail-on severity",
-    2: "bad configuration or unusable input",
-    3: "incomplete: some source, account, log object or input row could not be used",
-}
 
 UNREADABLE_SHOWN = 200
 _STATUS_ORDER = {"failed": 0, "partial": 1}
@@ -129,8 +124,8 @@ def _run_rows(run_info: Mapping[str, Any], snapshot: Snapshot, generated_at: dat
     rows = []
     for key in ordered:
         value = info[key]
-        if key == "exit_status" and value in EXIT_MEANINGS:
-            text = f"{value} ({EXIT_MEANINGS[value]})"
+        if key == "exit_status" and value in MEANINGS:
+            text = f"{value} ({MEANINGS[value]})"
         elif isinstance(value, datetime):
             text = format_time(value)
         else:

@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from auditor.exit_codes import EXIT_INCOMPLETE
 from auditor.model import Finding
 from auditor.report.common import UNRESOLVED_STATUSES
 from auditor.report.views import SEVERITIES
 
 WIDTH, HEIGHT = 760, 230
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 42
-INCOMPLETE_EXIT = 3
 
 
 def _nice_ceiling(value: int) -> int:
@@ -74,7 +74,7 @@ def trend_chart(history: Mapping[str, Any], findings: Sequence[Finding], run_inf
         day = days[index]
         name = f"run {run['id']}" if run.get("id") is not None else "this report"
         label = day[5:] + (f" #{run['id']}" if repeated and run.get("id") is not None else "")
-        incomplete = run.get("exit_code") == INCOMPLETE_EXIT
+        incomplete = run.get("exit_code") == EXIT_INCOMPLETE
         x = LEFT + index * band + (band - bar) / 2
         y = TOP + plot_h
         segments = []

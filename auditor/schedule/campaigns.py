@@ -13,11 +13,10 @@ from pathlib import Path
 
 from auditor.campaign import CampaignError, CampaignSpec, DeliveryError, close_campaign, create_campaign, remind
 from auditor.campaign.deliver import delivery_from_settings
-from auditor.campaign.packets import export_packets
-from auditor.campaign.send import send_packets
+from auditor.campaign.distribute import distribute_packets
 from auditor.campaign.state import all_campaigns
+from auditor.schedule.context import JobContext, Outcome
 from auditor.schedule.jobs import Job, campaign_name
-from auditor.schedule.runner import JobContext, Outcome
 
 
 def due_date(now: datetime, days: int) -> datetime:
@@ -62,13 +61,17 @@ def create_quarterly(ctx: JobContext, job: Job, scheduled_at: datetime) -> Outco
     }
     if not options["send"]:
         return Outcome("ok", detail)
-    packets = export_packets(
-        ctx.store, campaign_id, Path(options["packets_dir"]) / f"campaign-{campaign_id}", now=now, actor=ctx.actor
+    done = distribute_packets(
+        ctx.store,
+        ctx.settings,
+        campaign_id,
+        Path(options["packets_dir"]) / f"campaign-{campaign_id}",
+        now=now,
+        actor=ctx.actor,
+        send=True,
     )
-    delivery = delivery_from_settings(ctx.settings, now=now)
-    sent = send_packets(ctx.store, campaign_id, packets, now=now, delivery=delivery, actor=ctx.actor)
-    failed = [s.packet.reviewer for s in sent if s.error]
-    detail.update(packets_sent=len(sent) - len(failed), packets_not_sent=failed)
+    failed = [s.packet.reviewer for s in done.not_sent]
+    detail.update(packets_sent=len(done.sent) - len(failed), packets_not_sent=failed)
     return Outcome("incomplete" if failed else "ok", detail)
 
 

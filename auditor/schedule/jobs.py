@@ -17,6 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from auditor.campaign.close import parse_policy
+from auditor.campaign.model import CampaignError
+from auditor.campaign.reviewers import parse_mode
+from auditor.campaign.scope import parse_scopes
+
 REQUIRED = object()
 COMMON: dict[str, tuple[type, Any]] = {
     "id": (str, REQUIRED),
@@ -164,11 +169,6 @@ def parse_jobs(entries: list[Any], values: dict[str, dict[str, Any]]) -> list[Jo
 
 
 def _check_values(job: dict[str, Any], where: str) -> None:
-    from auditor.campaign.close import parse_policy
-    from auditor.campaign.model import CampaignError
-    from auditor.campaign.reviewers import parse_mode
-    from auditor.campaign.scope import parse_scopes
-
     if not ID_PATTERN.fullmatch(job["id"]):
         raise JobConfigError(f"{where}.id must be lower-case letters, digits, - or _ (at most 63), got {job['id']!r}")
     problem = check_cron(job["cron"])

@@ -18,8 +18,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from auditor.campaign.state import all_campaigns
+from auditor.schedule.context import JobContext, Outcome
 from auditor.schedule.jobs import Job
-from auditor.schedule.runner import JobContext, Outcome
 from auditor.store import Store, runs
 
 

@@ -22,47 +22,26 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from auditor import pipeline
 from auditor.config import Settings
 from auditor.schedule.clock import Clock, Sleep, system_clock, system_sleep
+from auditor.schedule.context import JobContext, Outcome, Task
 from auditor.schedule.jobs import Job
 from auditor.schedule.locks import Lease, LockHeld, acquire, owner_name
 from auditor.schedule.schema import ensure, iso, job_runs
+from auditor.schedule.tasks import TASKS
 from auditor.store import Store
 
 log = logging.getLogger("auditor.schedule")
 
 FINAL = ("ok", "incomplete", "failed", "skipped", "abandoned")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a task did: ok, incomplete (it ran, something could not be read or sent) or failed."""
-
-    status: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class JobContext:
-    """What every task is handed: nothing global, the clock included."""
-
-    settings: Settings
-    store: Store
-    clock: Clock
-    stop: threading.Event
-    actor: str
-    run_pipeline: Callable[..., Any]
-    publish: Callable[[Path], str]  # a finished run directory -> where readers find it (path or URL)
-
-
-Task = Callable[[JobContext, Job, datetime], Outcome]
 
 
 @dataclass(frozen=True)
@@ -79,18 +58,6 @@ class _Active:
     row: int
     job: Job
     lease: Lease
-
-
-def _default_tasks() -> dict[str, Task]:
-    from auditor.schedule.tasks import TASKS
-
-    return TASKS
-
-
-def _default_pipeline(*args, **kwargs):
-    from auditor.pipeline import run
-
-    return run(*args, **kwargs)
 
 
 class Runner:
@@ -110,8 +77,8 @@ class Runner:
         self.store = ensure(store)
         self.clock = clock
         self.sleep = sleep
-        self.tasks = tasks if tasks is not None else _default_tasks()
-        self.run_pipeline = run_pipeline or _default_pipeline
+        self.tasks = tasks if tasks is not None else TASKS
+        self.run_pipeline = run_pipeline or pipeline.run
         self.publish = publish or (lambda path: str(Path(path).resolve()))
         self.heartbeat = heartbeat
         self.stop = threading.Event()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from auditor.schedule.campaigns import close_due, create_quarterly, remind_open
+from auditor.schedule.context import Task
 from auditor.schedule.jobs import KINDS
 from auditor.schedule.nightly import run_nightly
 from auditor.schedule.retention import apply_retention
-from auditor.schedule.runner import Task
 
 TASKS: dict[str, Task] = {
     "run": run_nightly,

@@ -15,7 +15,6 @@ from auditor import config
 from auditor.aws import AwsContext, context_from_settings
 from auditor.campaign.deliver import delivery_from_settings
 from auditor.notify import channels_from_settings
-from auditor.pipeline import make_context
 
 REGION = "eu-west-1"
 MEMBER = "210987654321"
@@ -52,7 +51,6 @@ def test_settings_give_the_member_role_external_id_and_retry_budget(aws):
         12,
     )
     assert retries(context.client("iam")) == {"mode": "standard", "total_max_attempts": 12}
-    assert make_context is context_from_settings  # the pipeline builds its context the same way
 
 
 def test_delivery_and_notification_clients_carry_the_configured_retry_budget(aws, tmp_path):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 
-from auditor.campaign.cli import handle, parse_due, register
+from auditor.cli.campaign import handle, parse_due, register
 from tests.campaign.estate import decide_csv, read_csv
 
 
@@ -15,7 +16,7 @@ def cli(tmp_path, monkeypatch, run_dir):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config.toml").write_text('[campaigns]\nfallback_reviewer = "security@example.com"\n')
     parser = argparse.ArgumentParser(prog="auditor")
-    register(parser.add_subparsers(dest="command", required=True), "campaign")
+    register(parser.add_subparsers(dest="command", required=True))
     common = ["--state", str(tmp_path / "state.db"), "--config", str(tmp_path / "config.toml")]
 
     def run(*argv: str) -> int:
@@ -71,6 +72,34 @@ def test_rejected_rows_are_printed_with_file_and_line_and_exit_2(cli, capsys, tm
     assert "ceo.csv line 2: item C1-0008: decision must be keep, revoke or reassign:EMAIL, got 'perhaps'" in err
 
 
+def test_the_campaign_list_in_each_format(cli, capsys, run_dir):
+    assert cli("list", "--format", "csv") == 0
+    assert capsys.readouterr().out == ""
+    cli("create", "--name", "Q4", "--due", "2099-12-31", "--run-dir", str(run_dir))
+    capsys.readouterr()
+    assert cli("list", "--format", "json") == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row == {
+        "id": 1,
+        "name": "Q4",
+        "kind": "quarterly",
+        "status": "open",
+        "due_at": "2099-12-31T23:59:59+00:00",
+        "items": 9,
+        "decided": 0,
+        "overdue": False,
+    }
+    assert cli("list", "--format", "csv") == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "id,name,kind,status,due_at,items,decided,overdue",
+        "1,Q4,quarterly,open,2099-12-31T23:59:59+00:00,9,0,False",
+    ]
+    cli("create", "--name", "=HYPERLINK(1)", "--due", "2099-12-31", "--run-dir", str(run_dir))
+    capsys.readouterr()
+    cli("list", "--format", "csv")
+    assert "2,'=HYPERLINK(1),quarterly" in capsys.readouterr().out  # a name a spreadsheet would evaluate
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -93,7 +122,7 @@ def test_due_dates_mean_the_end_of_the_day_in_utc():
 
 def test_every_action_has_help_and_the_command_a_runnable_example(capsys):
     parser = argparse.ArgumentParser(prog="auditor")
-    register(parser.add_subparsers(dest="command", required=True), "campaign")
+    register(parser.add_subparsers(dest="command", required=True))
     for action in ("create", "list", "status", "export", "import", "remind", "close", "verify", None):
         with pytest.raises(SystemExit) as done:
             parser.parse_args(["campaign", *([action] if action else []), "--help"])

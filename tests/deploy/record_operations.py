@@ -104,6 +104,7 @@ def asynchronous_assignments() -> None:
 
 def main(out: Path, workdir: Path) -> None:
     from auditor import config, pipeline
+    from auditor.aws import context_from_settings
     from auditor.sandbox import start_sandbox
     from auditor.store import Store
 
@@ -122,9 +123,9 @@ def main(out: Path, workdir: Path) -> None:
         result = pipeline.run(settings, out_dir=workdir / "run", as_of=box.as_of, hr_feed=box.hr_feed, store=store)
         if result.exit_code != 0:
             raise SystemExit(f"the sandbox run did not complete: exit {result.exit_code}")
-        _every_read_path(recorder, pipeline.make_context(settings), result.snapshot)
+        _every_read_path(recorder, context_from_settings(settings), result.snapshot)
         recorder.phase = "remediate"
-        _remediate(pipeline.make_context(settings), box, result.snapshot, settings, store)
+        _remediate(context_from_settings(settings), box, result.snapshot, settings, store)
         recorder.phase = None
     out.write_text(json.dumps({phase: sorted(actions) for phase, actions in recorder.actions.items()}, indent=1))
 

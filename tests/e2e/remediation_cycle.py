@@ -19,8 +19,9 @@ from pathlib import Path
 import msgspec
 
 from auditor import config
+from auditor.aws import context_from_settings
 from auditor.campaign import CampaignSpec, close_campaign, create_campaign, export_packets, import_decisions
-from auditor.pipeline import collect, make_context, run
+from auditor.pipeline import collect, run
 from auditor.remediate.clients import Clients
 from auditor.remediate.executor import apply_plan, rollback_run
 from auditor.remediate.plan import build_plan
@@ -77,7 +78,7 @@ def main(out: Path) -> None:
         from auditor.campaign import revocations
 
         revoked = revocations(store, campaign_id)
-        clients = Clients(make_context(settings))
+        clients = Clients(context_from_settings(settings))
         plan = build_plan(
             revoked,
             clients=clients,

@@ -10,7 +10,8 @@ import botocore.exceptions
 from auditor.aws import AwsContext
 from auditor.cli import main
 from auditor.config import defaults
-from auditor.pipeline import EXIT_INCOMPLETE, run
+from auditor.exit_codes import EXIT_INCOMPLETE
+from auditor.pipeline import run
 from auditor.store import Store
 
 

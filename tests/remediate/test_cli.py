@@ -9,16 +9,17 @@ from datetime import UTC, datetime
 import pytest
 
 from auditor.cli import UsageError
+from auditor.cli.remediate import ACTION_EXAMPLES as EXAMPLES
+from auditor.cli.remediate import handle as remediate
+from auditor.cli.remediate import register
 from auditor.remediate import save_plan
-from auditor.remediate.cli import EXAMPLES, register
-from auditor.remediate.cli import handle as remediate
 from tests.remediate.conftest import MANAGEMENT
 from tests.remediate.helpers import make_plan
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auditor")
-    register(parser.add_subparsers(dest="command", required=True), None)
+    register(parser.add_subparsers(dest="command", required=True))
     return parser
 
 

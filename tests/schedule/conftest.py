@@ -51,15 +51,14 @@ def fake_pipeline(calls: list | None = None):
             calls.append(as_of)
         snapshot = build_world().snapshot(overrides=[idc_status()])
         snapshots.save(snapshot, Path(out_dir) / "snapshot")
-        return pipeline.finish(
+        return pipeline.conclude(
             snapshot,
             settings,
             out_dir=Path(out_dir),
             as_of=as_of,
-            fail_on=None,
-            began=time.monotonic(),
             store=store,
-            record=("run", as_of),
+            began=time.monotonic(),
+            record_started=as_of,
         )
 
     return run

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from auditor.cli import scheduler as cli
 from auditor.config import ConfigError
-from auditor.schedule import cli
 from auditor.schedule.locks import acquire
 from auditor.store import Store
 
@@ -39,7 +39,7 @@ enabled = false
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="auditor")
     commands = parser.add_subparsers(dest="command")
-    cli.register(commands, None)
+    cli.register(commands)
     return parser.parse_args(argv)
 
 

@@ -1,66 +1,46 @@
 """`auditor scheduler [--list] [--run JOB]`: parse, call one function, print.
 
-Wired into the main parser with ``register(commands, command)`` and
-``HANDLERS["scheduler"] = handle``. Exit status: 0 done (or stopped by
-SIGTERM); 1 a job run with ``--run`` failed or was skipped (its lock held,
-or the occurrence claimed elsewhere); 2 bad configuration; 3 a job ran
-but incompletely.
+Exit status: 0 done (or stopped by SIGTERM); 1 a job run with ``--run``
+failed or was skipped (its lock held, or the occurrence claimed
+elsewhere); 2 bad configuration; 3 a job ran but incompletely.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from pathlib import Path
 
+from auditor.cli import common
 from auditor.config import ConfigError
+from auditor.exit_codes import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK
 from auditor.report.common import format_time
 from auditor.schedule.clock import Clock, system_clock
+from auditor.schedule.logs import configure_logging
+from auditor.schedule.service import SchedulerService
 
-EXAMPLE = "auditor scheduler --config config.toml --log-format json"
 HELP = "Run the configured jobs on their schedules: nightly runs, quarterly campaigns, reminders, closing, retention."
-EPILOG = f"""example: {EXAMPLE}
-more examples:
+EXAMPLES = {"scheduler": "auditor scheduler --config config.toml --log-format json"}
+MORE = """\
   auditor scheduler --list
   auditor scheduler --run nightly        # one occurrence now, under the same locks (e.g. from cron)
 """
-EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
-def register(subparsers: argparse._SubParsersAction, command: Callable[[str, str], argparse.ArgumentParser] | None):
-    """Add ``scheduler``; ``command`` is the main CLI's parser factory (None: a plain subparser)."""
-    from auditor.cli import _state_arg
-
-    if command is not None:
-        parser = command("scheduler", HELP)
-        parser.epilog = EPILOG
-    else:
-        parser = subparsers.add_parser(
-            "scheduler",
-            help=HELP,
-            description=HELP,
-            epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-    parser.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
-    _state_arg(parser)
+def register(commands: common.Commands) -> None:
+    parser = common.add_command(commands, "scheduler", HELP, EXAMPLES["scheduler"], MORE)
+    common.add_config(parser)
+    common.add_state(parser)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--list", action="store_true", help="print each job with its next fire time, and exit")
     mode.add_argument("--run", metavar="JOB", help="run this job once now (under its locks), and exit")
     parser.add_argument(
         "--log-format", choices=["text", "json"], help="log lines as text or JSON (default [scheduler] log_format)"
     )
-    return parser
 
 
 def handle(args: argparse.Namespace, *, clock: Clock = system_clock) -> int:
-    from auditor.cli import _settings, _store
-    from auditor.schedule.logs import configure_logging
-    from auditor.schedule.service import SchedulerService
-
-    settings = _settings(args)
-    service = SchedulerService(settings, _store(args, settings), clock=clock)
+    settings, store = common.settings_and_store(args)
+    service = SchedulerService(settings, store, clock=clock)
     if args.list:
         print_listing(service)
         return EXIT_OK
@@ -74,14 +54,14 @@ def handle(args: argparse.Namespace, *, clock: Clock = system_clock) -> int:
         print(f"{result.job_id}: {result.status}")
         for key, value in result.detail.items():
             print(f"  {key}: {value}")
-        return {"ok": EXIT_OK, "incomplete": EXIT_INCOMPLETE}.get(result.status, EXIT_FAILED)
+        return {"ok": EXIT_OK, "incomplete": EXIT_INCOMPLETE}.get(result.status, EXIT_ATTENTION)
     if not service.jobs:
         print("auditor: no jobs configured ([[scheduler.jobs]] in config.toml); nothing to schedule", file=sys.stderr)
-        return EXIT_BAD_CONFIG
+        return EXIT_BAD_INPUT
     return service.serve()
 
 
-def print_listing(service) -> None:
+def print_listing(service: SchedulerService) -> None:
     listing = service.listing()
     if not listing:
         print("no jobs configured ([[scheduler.jobs]] in config.toml)")

@@ -8,53 +8,40 @@ main command line reports those).
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from auditor.config import Settings
-from auditor.remediate.clients import Clients
+from auditor.cli import common
+from auditor.exit_codes import EXIT_ATTENTION, EXIT_OK
 from auditor.remediate.errors import RemediationError
-from auditor.remediate.executor import RunResult, apply_plan, rollback_run
-from auditor.remediate.notices import Notices
-from auditor.remediate.plan import Plan, build_plan, load_plan, save_plan
+from auditor.remediate.executor import RunResult, rollback_run
+from auditor.remediate.plan import Plan
+from auditor.remediate.planning import apply_plan_file, clients_from_settings, plan_revocations
 from auditor.remediate.policy import remediation_policy
-from auditor.remediate.population import population_from_store
-from auditor.remediate.stale import stale_revocations
 from auditor.remediate.verify import verify_run
 
-EXAMPLE = "auditor remediate plan --campaign 3 --out plan.json; auditor remediate apply plan.json --yes"
 HELP = "Plan, apply, verify and roll back revocations (apply and rollback are dry runs without --yes)."
-EXAMPLES = {
+EXAMPLES = {"remediate": "auditor remediate plan --campaign 3 --out plan.json; auditor remediate apply plan.json --yes"}
+ACTION_EXAMPLES = {
     "plan": "auditor remediate plan --findings idc-user-inactive --out plan.json",
     "apply": "auditor remediate apply plan.json --yes",
     "verify": "auditor remediate verify 12",
     "rollback": "auditor remediate rollback 12 --yes",
     "policy": "auditor remediate policy > remediation-policy.json",
 }
-EXIT_OK, EXIT_ATTENTION = 0, 1
 
 
-def register(subparsers: argparse._SubParsersAction, command: Callable[[str, str], argparse.ArgumentParser] | None):
-    """Add ``remediate`` and its actions; ``command`` is the main CLI's parser factory (examples, help)."""
-    from auditor.cli import _state_arg
-
-    parser = command("remediate", HELP) if command else subparsers.add_parser("remediate", help=HELP, description=HELP)
+def register(commands: common.Commands) -> None:
+    """Add ``remediate`` and its actions."""
+    parser = common.add_command(commands, "remediate", HELP, EXAMPLES["remediate"])
     actions = parser.add_subparsers(dest="remediate_command", metavar="ACTION", required=True)
 
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = actions.add_parser(
-            name,
-            help=help_text,
-            description=help_text,
-            epilog=f"example: {EXAMPLES[name]}",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        sub.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
-        _state_arg(sub)
+        sub = common.add_command(actions, name, help_text, ACTION_EXAMPLES[name])
+        common.add_config(sub)
+        common.add_state(sub)
         return sub
 
     plan = action("plan", "Read each target's pre-state from AWS and write a reviewed plan (changes nothing).")
@@ -83,11 +70,10 @@ def register(subparsers: argparse._SubParsersAction, command: Callable[[str, str
     rollback.add_argument("run_id", type=int, metavar="RUN_ID")
     rollback.add_argument("--yes", action="store_true", help="really restore")
 
-    policy = actions.add_parser(
-        "policy", help="Print the IAM policy the remediation actions need.", epilog=f"example: {EXAMPLES['policy']}"
+    policy = common.add_command(
+        actions, "policy", "Print the IAM policy the remediation actions need.", ACTION_EXAMPLES["policy"]
     )
-    policy.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
-    return parser
+    common.add_config(policy)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -110,66 +96,24 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "auditor"
-
-
-def _clients(settings: Settings) -> Clients:
-    from auditor.pipeline import make_context
-
-    return Clients(make_context(settings))
-
-
-def _settings_and_store(args: argparse.Namespace):
-    from auditor.cli import _settings, _store
-
-    settings = _settings(args)
-    return settings, _store(args, settings)
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
-    from auditor.cli import UsageError
-
     if args.campaign is None and not args.findings:
-        raise UsageError("remediate plan needs --campaign ID or --findings RULE...")
-    settings, store = _settings_and_store(args)
-    now, actor = _now(), _actor()
-    revocations, source = [], {}
-    if args.campaign is not None:
-        revocations += _campaign_revocations(store, args.campaign)
-        source["campaign_id"] = args.campaign
-    if args.findings:
-        outbox = Path(settings.get("campaigns", "outbox_dir"))
-        sender = settings.get("campaigns", "ses_sender") or "auditor"
-        selection = stale_revocations(store, settings, args.findings, now, Notices(store, outbox, sender, actor))
-        revocations += selection.revocations
-        source.update({"findings": args.findings, "run_id": selection.run_id})
-        for outcome in selection.outcomes:
-            print(f"  {outcome.status:<10} {outcome.rule_id} {outcome.principal}: {outcome.detail}")
-    plan = build_plan(
-        revocations,
-        clients=_clients(settings),
-        settings=settings,
-        now=now,
-        population=population_from_store(store),
-        source=source,
-        created_by=actor,
+        raise common.UsageError("remediate plan needs --campaign ID or --findings RULE...")
+    settings, store = common.settings_and_store(args)
+    planned = plan_revocations(
+        store,
+        settings,
+        campaign_id=args.campaign,
+        rules=args.findings,
+        now=_now(),
+        actor=common.actor(None),
+        out=args.out,
     )
-    save_plan(plan, args.out)
-    print_plan(plan)
-    print(f"plan: {args.out} (sha256 {plan.sha256})")
-    return EXIT_ATTENTION if plan.breaker.get("tripped") else EXIT_OK
-
-
-def _campaign_revocations(store, campaign_id: int) -> list:
-    try:
-        from auditor.campaign import revocations
-    except ImportError as exc:
-        raise RemediationError(f"campaign revocations are not available in this installation: {exc}") from exc
-    return revocations(store, campaign_id)
+    for outcome in planned.stale:
+        print(f"  {outcome.status:<10} {outcome.rule_id} {outcome.principal}: {outcome.detail}")
+    print_plan(planned.plan)
+    print(f"plan: {args.out} (sha256 {planned.plan.sha256})")
+    return EXIT_ATTENTION if planned.refused else EXIT_OK
 
 
 def print_plan(plan: Plan) -> None:
@@ -184,26 +128,25 @@ def print_plan(plan: Plan) -> None:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    settings, store = _settings_and_store(args)
-    plan = load_plan(args.plan)
-    result = apply_plan(
-        plan,
-        clients=_clients(settings),
-        store=store,
-        settings=settings,
-        now=_now(),
-        population=population_from_store(store),
+    settings, store = common.settings_and_store(args)
+    result = apply_plan_file(
+        args.plan,
+        store,
+        settings,
         yes=args.yes,
         override_reason=args.override_breaker,
-        actor=_actor(),
+        now=_now(),
+        actor=common.actor(None),
     )
     _print_result(result, "apply")
     return EXIT_ATTENTION if result.needs_attention() else EXIT_OK
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    settings, store = _settings_and_store(args)
-    result = rollback_run(args.run_id, clients=_clients(settings), store=store, yes=args.yes, actor=_actor())
+    settings, store = common.settings_and_store(args)
+    result = rollback_run(
+        args.run_id, clients=clients_from_settings(settings), store=store, yes=args.yes, actor=common.actor(None)
+    )
     _print_result(result, "rollback")
     return EXIT_ATTENTION if result.needs_attention() else EXIT_OK
 
@@ -220,8 +163,10 @@ def _print_result(result: RunResult, what: str) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    settings, store = _settings_and_store(args)
-    verification = verify_run(args.run_id, clients=_clients(settings), store=store, actor=_actor())
+    settings, store = common.settings_and_store(args)
+    verification = verify_run(
+        args.run_id, clients=clients_from_settings(settings), store=store, actor=common.actor(None)
+    )
     print(f"remediation run {verification.run_id}:")
     for check in verification.checks:
         mark = {True: "holds", False: "DOES NOT HOLD", None: "-"}[check.holds]
@@ -232,8 +177,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
-    from auditor.cli import _settings
-
-    settings = _settings(args)
+    settings = common.settings(args)
     print(json.dumps(remediation_policy(settings.get("aws", "member_role_name")), indent=2))
     return EXIT_OK

@@ -1,39 +1,32 @@
-"""``auditor campaign ...``: parse, call one library function, print. Bad input exits 2.
-
-Wired into the main parser by ``register(commands, "campaign")`` with
-``HANDLERS["campaign"] = handle``.
-"""
+"""``auditor campaign ...``: parse, call one library function, print. Bad input exits 2."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from auditor.campaign.close import close_campaign
 from auditor.campaign.create import create_campaign
 from auditor.campaign.deliver import DeliveryError, DryRun, delivery_from_settings
+from auditor.campaign.distribute import distribute_packets
 from auditor.campaign.evidence import verify_evidence
 from auditor.campaign.importer import import_decisions
 from auditor.campaign.model import CampaignError, CampaignSpec
-from auditor.campaign.packets import export_packets
 from auditor.campaign.remind import remind
-from auditor.campaign.send import send_packets
 from auditor.campaign.status import campaign_status, list_campaigns
+from auditor.cli import common
 from auditor.config import ConfigError
+from auditor.exit_codes import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK
 from auditor.report.common import format_time
+from auditor.schedule.campaigns import due_date
 from auditor.snapshot import SnapshotError
 from auditor.store import StoreError
 
-EXIT_OK, EXIT_BROKEN, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
-
-EXAMPLE = 'auditor campaign create --name "2026 Q4 access review" --due 2026-12-31 --reviewer manager'
-EXAMPLES = f"""example: {EXAMPLE}
-more examples:
+EXAMPLES = {"campaign": 'auditor campaign create --name "2026 Q4 access review" --due 2026-12-31 --reviewer manager'}
+MORE = """\
   auditor campaign create --name "Prod admins" --scope account:222222222222 --privileged-only \\
       --reviewer account_owner --due 2026-12-15
   auditor campaign status 3
@@ -43,17 +36,6 @@ more examples:
   auditor campaign close 3 --undecided keep_flagged --out ./evidence-3
   auditor campaign verify ./evidence-3
 """
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def parse_due(text: str) -> datetime:
@@ -75,23 +57,21 @@ def _campaign_id(text: str) -> int:
     return int(text)
 
 
-def register(subparsers, command: str = "campaign") -> argparse.ArgumentParser:
-    """Add ``auditor campaign`` and its actions to the main parser's subparsers."""
-    from auditor.cli import _state_arg
-
-    parser = subparsers.add_parser(
-        command,
-        help="Access certification campaigns: create, export packets, import decisions, remind, close.",
-        description="Periodic access reviews by the people accountable for the access, with evidence.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def register(commands: common.Commands) -> None:
+    """Add ``auditor campaign`` and its actions."""
+    parser = common.add_command(
+        commands,
+        "campaign",
+        "Access certification campaigns: create, export packets, import decisions, remind, close.",
+        EXAMPLES["campaign"],
+        MORE,
     )
     actions = parser.add_subparsers(dest="campaign_action", metavar="ACTION", required=True)
 
     def action(name: str, help_text: str, handler: Callable) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--config", type=Path, help="settings file (default ./config.toml if present)")
-        _state_arg(sub)
+        common.add_config(sub)
+        common.add_state(sub)
         sub.set_defaults(campaign_handler=handler)
         return sub
 
@@ -116,11 +96,11 @@ def register(subparsers, command: str = "campaign") -> argparse.ArgumentParser:
     create.add_argument("--run-dir", type=Path, help="a run's output directory (default: the latest recorded run)")
 
     listing = action("list", "List campaigns, newest first.", cmd_list)
-    listing.add_argument("--format", choices=["table", "json"], default="table")
+    common.add_format(listing)
 
     status = action("status", "Progress per reviewer, overdue ones first.", cmd_status)
     status.add_argument("id", type=_campaign_id)
-    status.add_argument("--format", choices=["table", "json"], default="table")
+    common.add_format(status, ("table", "json"))
 
     export = action("export", "Write reviewer packets (HTML, CSV, XLSX).", cmd_export)
     export.add_argument("id", type=_campaign_id)
@@ -147,38 +127,27 @@ def register(subparsers, command: str = "campaign") -> argparse.ArgumentParser:
     verify = action("verify", "Verify an evidence pack against its manifest (and the audit log).", cmd_verify)
     verify.add_argument("directory", type=Path)
     verify.add_argument("--manifest-only", action="store_true", help="check the files only, not the audit log")
-    return parser
 
 
 def handle(args: argparse.Namespace) -> int:
-    from auditor.cli import UsageError
-
     try:
         return args.campaign_handler(args)
-    except (CampaignError, DeliveryError, ConfigError, SnapshotError, StoreError, UsageError) as exc:
+    except (CampaignError, DeliveryError, ConfigError, SnapshotError, StoreError, common.UsageError) as exc:
         print(f"auditor: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
-def _context(args: argparse.Namespace):
-    from auditor.cli import _settings, _store
-
-    settings = _settings(args)
-    return settings, _store(args, settings)
-
-
 def cmd_create(args: argparse.Namespace) -> int:
-    settings, store = _context(args)
-    now = _now()
-    days = settings.get("campaigns", "default_duration_days")
+    settings, store = common.settings_and_store(args)
+    now = common.now()
     spec = CampaignSpec(
         name=args.name,
-        due=parse_due(args.due) if args.due else parse_due((now + timedelta(days=days)).date().isoformat()),
+        due=parse_due(args.due) if args.due else due_date(now, settings.get("campaigns", "default_duration_days")),
         scopes=args.scope,
         reviewer=args.reviewer,
         privileged_only=args.privileged_only,
     )
-    result = create_campaign(store, settings, spec, now=now, run_dir=args.run_dir, actor=_actor())
+    result = create_campaign(store, settings, spec, now=now, run_dir=args.run_dir, actor=common.actor())
     campaign = result.campaign
     print(
         f"campaign {campaign.id} created: {campaign.name!r}, {result.items} items for "
@@ -194,114 +163,113 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    _, store = _context(args)
-    summaries = list_campaigns(store, now=_now())
-    if args.format == "json":
-        print(
-            json.dumps(
-                [
-                    {
-                        "id": s.campaign.id,
-                        "name": s.campaign.name,
-                        "kind": s.campaign.kind,
-                        "status": s.campaign.status,
-                        "due_at": s.campaign.due_at.isoformat(),
-                        "items": s.items,
-                        "decided": s.decided_items,
-                        "overdue": s.overdue,
-                    }
-                    for s in summaries
-                ],
-                indent=2,
+    _, store = common.settings_and_store(args)
+    summaries = list_campaigns(store, now=common.now())
+    rows = [
+        {
+            "id": s.campaign.id,
+            "name": s.campaign.name,
+            "kind": s.campaign.kind,
+            "status": s.campaign.status,
+            "due_at": s.campaign.due_at.isoformat(),
+            "items": s.items,
+            "decided": s.decided_items,
+            "overdue": s.overdue,
+        }
+        for s in summaries
+    ]
+
+    def table() -> None:
+        if not summaries:
+            print("no campaigns yet (auditor campaign create ...)")
+            return
+        print(f"{'id':>4}  {'kind':<9} {'status':<7} {'due':<23} {'decided':>13}  name")
+        for s in summaries:
+            late = " overdue" if s.overdue else ""
+            print(
+                f"{s.campaign.id:>4}  {s.campaign.kind:<9} {s.campaign.status:<7} "
+                f"{format_time(s.campaign.due_at):<23} {f'{s.decided_items}/{s.items}':>13}  {s.campaign.name}{late}"
             )
-        )
-        return EXIT_OK
-    if not summaries:
-        print("no campaigns yet (auditor campaign create ...)")
-        return EXIT_OK
-    print(f"{'id':>4}  {'kind':<9} {'status':<7} {'due':<23} {'decided':>13}  name")
-    for s in summaries:
-        late = " overdue" if s.overdue else ""
-        print(
-            f"{s.campaign.id:>4}  {s.campaign.kind:<9} {s.campaign.status:<7} {format_time(s.campaign.due_at):<23} "
-            f"{f'{s.decided_items}/{s.items}':>13}  {s.campaign.name}{late}"
-        )
+
+    common.emit(args.format, rows, table)
     return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _, store = _context(args)
-    status = campaign_status(store, args.id, now=_now())
+    _, store = common.settings_and_store(args)
+    status = campaign_status(store, args.id, now=common.now())
     campaign = status.campaign
-    if args.format == "json":
+    data = {
+        "id": campaign.id,
+        "name": campaign.name,
+        "status": campaign.status,
+        "due_at": campaign.due_at.isoformat(),
+        "items": status.items,
+        "decided": status.decided,
+        "reviewers": [
+            {
+                "reviewer": r.reviewer,
+                "items": r.items,
+                "decided": r.decided,
+                "pending": r.pending,
+                "flagged_pending": r.flagged_pending,
+                "overdue": r.overdue,
+                "last_message": r.last_message,
+            }
+            for r in status.reviewers
+        ],
+        "fallback": [{"item_id": i, "access": a, "why": w} for i, a, w in status.fallback],
+    }
+
+    def table() -> None:
         print(
-            json.dumps(
-                {
-                    "id": campaign.id,
-                    "name": campaign.name,
-                    "status": campaign.status,
-                    "due_at": campaign.due_at.isoformat(),
-                    "items": status.items,
-                    "decided": status.decided,
-                    "reviewers": [
-                        {
-                            "reviewer": r.reviewer,
-                            "items": r.items,
-                            "decided": r.decided,
-                            "pending": r.pending,
-                            "flagged_pending": r.flagged_pending,
-                            "overdue": r.overdue,
-                            "last_message": r.last_message,
-                        }
-                        for r in status.reviewers
-                    ],
-                    "fallback": [{"item_id": i, "access": a, "why": w} for i, a, w in status.fallback],
-                },
-                indent=2,
+            f"campaign {campaign.id} {campaign.name!r}: {campaign.status}, due {format_time(campaign.due_at)}; "
+            f"{status.decided}/{status.items} decided"
+        )
+        print(f"  {'reviewer':<40} {'items':>6} {'decided':>8} {'pending':>8} {'flagged':>8}  last message")
+        for row in status.reviewers:
+            mark = "OVERDUE " if row.overdue else ""
+            print(
+                f"  {row.reviewer:<40} {row.items:>6} {row.decided:>8} {row.pending:>8} {row.flagged_pending:>8}  "
+                f"{mark}{row.last_message}"
             )
-        )
-        return EXIT_OK
-    print(
-        f"campaign {campaign.id} {campaign.name!r}: {campaign.status}, due {format_time(campaign.due_at)}; "
-        f"{status.decided}/{status.items} decided"
-    )
-    print(f"  {'reviewer':<40} {'items':>6} {'decided':>8} {'pending':>8} {'flagged':>8}  last message")
-    for row in status.reviewers:
-        mark = "OVERDUE " if row.overdue else ""
-        print(
-            f"  {row.reviewer:<40} {row.items:>6} {row.decided:>8} {row.pending:>8} {row.flagged_pending:>8}  "
-            f"{mark}{row.last_message}"
-        )
-    if status.fallback:
-        print(f"{len(status.fallback)} item(s) are with the fallback reviewer (no accountable reviewer found):")
-        for item_id, access, why in status.fallback:
-            print(f"  {item_id}: {access} ({why})")
+        if status.fallback:
+            print(f"{len(status.fallback)} item(s) are with the fallback reviewer (no accountable reviewer found):")
+            for item_id, access, why in status.fallback:
+                print(f"  {item_id}: {access} ({why})")
+
+    common.emit(args.format, data, table)
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    settings, store = _context(args)
-    now = _now()
-    packets = export_packets(store, args.id, args.out, now=now, reviewer=args.reviewer, actor=_actor())
-    for packet in packets:
+    settings, store = common.settings_and_store(args)
+    done = distribute_packets(
+        store,
+        settings,
+        args.id,
+        args.out,
+        now=common.now(),
+        actor=common.actor(),
+        reviewer=args.reviewer,
+        send=args.send,
+    )
+    for packet in done.packets:
         print(f"{packet.reviewer}: {packet.items} item(s): {packet.html.name}, {packet.csv.name}, {packet.xlsx.name}")
-    print(f"{len(packets)} packet(s) in {args.out}")
-    if not args.send:
-        return EXIT_OK
-    delivery = delivery_from_settings(settings, now=now)
-    failed = 0
-    for sent in send_packets(store, args.id, packets, now=now, delivery=delivery, actor=_actor()):
+    print(f"{len(done.packets)} packet(s) in {args.out}")
+    for sent in done.sent:
         if sent.error:
-            failed += 1
             print(f"NOT sent to {sent.packet.reviewer}: {sent.error}", file=sys.stderr)
         else:
-            print(f"sent to {sent.packet.reviewer} via {delivery.channel}: {sent.reference}")
-    return EXIT_INCOMPLETE if failed else EXIT_OK
+            print(f"sent to {sent.packet.reviewer} via {done.channel}: {sent.reference}")
+    return EXIT_INCOMPLETE if done.not_sent else EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    _, store = _context(args)
-    result = import_decisions(store, args.id, args.files, now=_now(), reviewer=args.reviewer, actor=_actor())
+    _, store = common.settings_and_store(args)
+    result = import_decisions(
+        store, args.id, args.files, now=common.now(), reviewer=args.reviewer, actor=common.actor()
+    )
     for outcome in result.files:
         if outcome.status == "applied":
             print(
@@ -318,10 +286,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_remind(args: argparse.Namespace) -> int:
-    settings, store = _context(args)
-    now = _now()
+    settings, store = common.settings_and_store(args)
+    now = common.now()
     delivery = DryRun() if args.dry_run else delivery_from_settings(settings, now=now)
-    result = remind(store, settings, args.id, now=now, delivery=delivery, actor=_actor())
+    result = remind(store, settings, args.id, now=now, delivery=delivery, actor=common.actor())
     for sent in result.sent:
         message = sent.message
         if result.dry_run:
@@ -341,9 +309,11 @@ def cmd_remind(args: argparse.Namespace) -> int:
 
 
 def cmd_close(args: argparse.Namespace) -> int:
-    _, store = _context(args)
+    _, store = common.settings_and_store(args)
     out = args.out or Path(f"campaign-{args.id}-evidence")
-    result = close_campaign(store, args.id, now=_now(), out_dir=out, undecided=args.undecided, actor=_actor())
+    result = close_campaign(
+        store, args.id, now=common.now(), out_dir=out, undecided=args.undecided, actor=common.actor()
+    )
     if not result.closed:
         print(
             f"campaign {args.id} extended: due {format_time(result.due_at)} "
@@ -363,12 +333,12 @@ def cmd_close(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    _, store = _context(args)
+    _, store = common.settings_and_store(args)
     problems = verify_evidence(args.directory, None if args.manifest_only else store)
     if problems:
         print(f"evidence pack {args.directory} does NOT verify:")
         for problem in problems:
             print(f"  {problem}")
-        return EXIT_BROKEN
+        return EXIT_ATTENTION
     print(f"evidence pack {args.directory} verifies: every file matches its manifest and the audit log")
     return EXIT_OK

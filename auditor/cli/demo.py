@@ -1,0 +1,102 @@
+"""`auditor demo` and `auditor sandbox serve`: the simulated organisation (the only commands that import it)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from auditor import config as configuration
+from auditor.cli import common
+from auditor.cli.summary import print_summary
+from auditor.progress import Progress
+from auditor.schedule.nightly import nightly_run
+from auditor.store import Store
+
+EXAMPLES = {
+    "demo": "auditor demo --out ./demo-out --size small --seed 7",
+    "sandbox": "auditor sandbox serve --port 5000 --size small",
+}
+SIZES = ["tiny", "small", "medium"]
+
+
+def register(commands: common.Commands) -> None:
+    demo = common.add_command(
+        commands, "demo", "Build the simulated organisation and run the whole pipeline on it.", EXAMPLES["demo"]
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("auditor-demo"), help="output directory (default ./auditor-demo)"
+    )
+    demo.add_argument("--size", choices=SIZES, default="small")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--as-of", help="ISO 8601 time the estate is built and evaluated at (default now)")
+    demo.add_argument("--state", help="state store path or SQLAlchemy URL (default OUT/state.db)")
+
+    sandbox = common.add_command(
+        commands,
+        "sandbox",
+        "Serve the simulated organisation on a local endpoint for `auditor run`.",
+        EXAMPLES["sandbox"],
+    )
+    actions = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    serve = actions.add_parser("serve", help="build it and serve until interrupted")
+    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument("--size", choices=SIZES, default="small")
+    serve.add_argument("--seed", type=int, default=1)
+    serve.add_argument("--as-of", help="ISO 8601 time the estate is built at (default now)")
+    serve.add_argument("--workdir", type=Path, default=Path("auditor-sandbox"), help="where the HR feed is written")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from auditor.sandbox import start_sandbox  # the sandbox needs the optional moto dependency
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"Building the {args.size} sandbox organisation (seed {args.seed})...", file=sys.stderr)
+    with start_sandbox(size=args.size, seed=args.seed, as_of=common.as_of(args), workdir=out / "sandbox") as sandbox:
+        print(
+            f"Sandbox ready at {sandbox.endpoint_url}; running the audit as of {sandbox.as_of.isoformat()}",
+            file=sys.stderr,
+        )
+        store = Store.open(args.state or out / "state.db")  # the demo never touches the real history
+        # the sandbox writes the settings its estate is meant to be audited with (department groups)
+        settings = configuration.load(sandbox.hr_feed.parent / "config.toml")
+        with _environment(sandbox.env()):
+            result = nightly_run(
+                settings,
+                store,
+                out_dir=out,
+                as_of=sandbox.as_of,
+                hr_feed=sandbox.hr_feed,
+                progress=Progress.for_stream(sys.stderr),
+            )
+    print_summary(result)
+    return result.exit_code
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from auditor.sandbox import serve  # the sandbox needs the optional moto dependency
+
+    serve(size=args.size, seed=args.seed, as_of=common.as_of(args), workdir=args.workdir, port=args.port)
+    return 0
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Point boto3 at the sandbox for the duration of the demo, then restore."""
+    saved = {key: os.environ.get(key) for key in values}
+    profile = os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if profile is not None:
+            os.environ["AWS_PROFILE"] = profile

@@ -1,0 +1,115 @@
+"""A reviewed plan from what decided the revocations (a closed campaign, stale-access findings), and its apply.
+
+The functions `auditor remediate plan|apply`, a scheduled job or a web page
+call. ``plan_revocations`` gathers the revocations, sends the notices a
+stale-access policy owes, reads each target's pre-state from AWS and seals
+the plan (nothing is changed in AWS); ``apply_plan_file`` applies a sealed
+plan file under the circuit breaker counted from the latest run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from auditor.aws import context_from_settings
+from auditor.campaign import revocations as campaign_revocations
+from auditor.config import Settings
+from auditor.model import Revocation
+from auditor.remediate.clients import Clients
+from auditor.remediate.errors import PlanError
+from auditor.remediate.executor import RunResult, apply_plan
+from auditor.remediate.notices import Notices
+from auditor.remediate.plan import Plan, build_plan, load_plan, save_plan
+from auditor.remediate.population import population_from_store
+from auditor.remediate.stale import StaleOutcome, stale_revocations
+from auditor.store import Store
+
+
+@dataclass
+class Planned:
+    plan: Plan
+    stale: list[StaleOutcome] = field(default_factory=list)  # what each stale-access finding came to
+
+    @property
+    def refused(self) -> bool:
+        """The circuit breaker refuses this plan (apply needs an override with a reason)."""
+        return bool(self.plan.breaker.get("tripped"))
+
+
+def clients_from_settings(settings: Settings) -> Clients:
+    """AWS clients for remediation, with the configured profile, region, member role and retry budget."""
+    return Clients(context_from_settings(settings))
+
+
+def plan_revocations(
+    store: Store,
+    settings: Settings,
+    *,
+    campaign_id: int | None = None,
+    rules: list[str] | None = None,
+    now: datetime,
+    actor: str,
+    out: Path | None = None,
+    clients: Clients | None = None,
+) -> Planned:
+    """Plan what campaign ``campaign_id``'s reviewers revoked and what the stale-access policies for ``rules`` allow.
+
+    Stale-access findings get their notice now when one is due; they enter
+    the plan only once the notice is old enough. Raises ``Refused`` when a
+    rule has no policy switched on, ``PlanError`` when there is nothing to
+    plan from. The sealed plan is written to ``out`` when given.
+    """
+    if campaign_id is None and not rules:
+        raise PlanError("a plan needs a closed campaign or stale-access rules to plan from")
+    revocations: list[Revocation] = []
+    source: dict = {}
+    stale: list[StaleOutcome] = []
+    if campaign_id is not None:
+        revocations += campaign_revocations(store, campaign_id)
+        source["campaign_id"] = campaign_id
+    if rules:
+        outbox = Path(settings.get("campaigns", "outbox_dir"))
+        sender = settings.get("campaigns", "ses_sender") or "auditor"
+        selection = stale_revocations(store, settings, rules, now, Notices(store, outbox, sender, actor))
+        revocations += selection.revocations
+        stale = selection.outcomes
+        source.update({"findings": rules, "run_id": selection.run_id})
+    plan = build_plan(
+        revocations,
+        clients=clients or clients_from_settings(settings),
+        settings=settings,
+        now=now,
+        population=population_from_store(store),
+        source=source,
+        created_by=actor,
+    )
+    if out is not None:
+        save_plan(plan, out)
+    return Planned(plan=plan, stale=stale)
+
+
+def apply_plan_file(
+    path: Path,
+    store: Store,
+    settings: Settings,
+    *,
+    yes: bool,
+    override_reason: str | None,
+    now: datetime,
+    actor: str,
+    clients: Clients | None = None,
+) -> RunResult:
+    """Apply the plan in ``path`` (refused when altered): a dry run unless ``yes``."""
+    return apply_plan(
+        load_plan(path),
+        clients=clients or clients_from_settings(settings),
+        store=store,
+        settings=settings,
+        now=now,
+        population=population_from_store(store),
+        yes=yes,
+        override_reason=override_reason,
+        actor=actor,
+    )
