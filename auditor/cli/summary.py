@@ -8,6 +8,7 @@ from auditor import __version__
 from auditor.model import SEVERITY_ORDER
 from auditor.pipeline import RunResult
 from auditor.snapshot import Snapshot
+from auditor.summary import group_source_problems
 
 SEVERITIES = [s.value for s in reversed(SEVERITY_ORDER)]
 
@@ -38,16 +39,11 @@ def print_summary(result: RunResult) -> None:
 
 
 def print_sources(snapshot: Snapshot) -> None:
-    """Which sources, accounts and inputs were not fully read (the manifest says more)."""
-    incomplete = [s for s in snapshot.manifest.sources if s.status != "ok"]
-    if not incomplete and not snapshot.manifest.unreadable:
+    """What could not be read, one line per (source, kind of problem); the manifest keeps every error."""
+    groups = group_source_problems(snapshot.manifest)
+    if not groups:
         print("All sources read completely.")
         return
-    print("Incomplete sources (see snapshot/manifest.json):")
-    for status in incomplete:
-        where = f" account {status.account_id}" if status.account_id else ""
-        print(f"  {status.source}{where}: {status.status}: {status.error or ''}")
-    for item in snapshot.manifest.unreadable[:20]:
-        print(f"  unreadable {item.what}: {item.error}")
-    if len(snapshot.manifest.unreadable) > 20:
-        print(f"  ... and {len(snapshot.manifest.unreadable) - 20} more unreadable inputs")
+    print("Incomplete sources (every error: snapshot/manifest.json):")
+    for group in groups:
+        print(f"  {group.line}")
