@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from auditor.config import Settings
-from auditor.report.common import atomic_write
+from auditor.files import atomic_write
 
 DEFAULT_SENDER = "auditor <auditor@invalid>"  # RFC 2606: .invalid never routes
 SLACK_TIMEOUT_SECONDS = 10

@@ -10,8 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from auditor.model import SEVERITY_ORDER, Finding, Severity
-from auditor.report.common import sort_findings
+from auditor.model import SEVERITY_ORDER, Finding, Severity, sort_findings
 
 SUBJECT_LIMIT = 100  # SNS: at most 100 printable ASCII characters, no line breaks
 
