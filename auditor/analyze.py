@@ -36,7 +36,7 @@ def analyze(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Fin
     for rule_id, rule in RULES.items():
         if rule_id in disabled:
             continue
-        for finding in rule.function(context):
+        for finding in rule.evaluate(context):
             kept = by_id.get(finding.finding_id)
             if kept is None or severity_rank(finding.severity) > severity_rank(kept.severity):
                 by_id[finding.finding_id] = finding
