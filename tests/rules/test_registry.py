@@ -127,7 +127,8 @@ def test_every_module_that_defines_rules_is_registered_by_the_package():
         for alias in node.names
     }
     defining = {p.stem for p in package.glob("*.py") if re.search(r"^@rule\(", p.read_text(), re.MULTILINE)}
-    assert sorted(defining - imported) == [], "add these modules to the import list in auditor/rules/__init__.py"
+    unregistered = sorted(defining - imported)
+    assert unregistered == [], f"add {unregistered} to the import list in auditor/rules/__init__.py"
 
 
 def test_the_rule_catalogue_document_is_what_the_command_prints(capsys, monkeypatch):
