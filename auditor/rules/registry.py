@@ -7,6 +7,11 @@ missing from the control catalogue or a threshold missing from the config
 schema fails at import, with a message that says what to add where. The
 decorator hands each function its own ``Rule``, so id, metadata and function
 agree by construction, and a rule reads only the thresholds it declares.
+
+Adding a rule: write the decorated function in its family's module and its
+test in that family's test module; the tests then name anything else due
+(regenerating docs/RULES.md, a new setting for the config schema, a planted
+problem for the sandbox).
 """
 
 from __future__ import annotations
