@@ -6,7 +6,7 @@ from datetime import datetime
 
 from auditor.config import Settings
 from auditor.exceptions import apply_exceptions
-from auditor.model import SEVERITY_ORDER, Finding, Severity
+from auditor.model import Finding, Severity, severity_rank, sort_findings
 from auditor.rules import RULES, RuleContext
 from auditor.snapshot import Snapshot
 
@@ -36,23 +36,17 @@ def analyze(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Fin
     for rule_id, rule in RULES.items():
         if rule_id in disabled:
             continue
-        for finding in rule.function(context):
+        for finding in rule.evaluate(context):
             kept = by_id.get(finding.finding_id)
-            if kept is None or _rank(finding) > _rank(kept):
+            if kept is None or severity_rank(finding.severity) > severity_rank(kept.severity):
                 by_id[finding.finding_id] = finding
     findings = apply_exceptions(list(by_id.values()), settings.exceptions, as_of)
-    return sorted(
-        findings, key=lambda f: (-_rank(f), f.rule_id, f.account_id or "", f.principal.name or "", f.finding_id)
-    )
-
-
-def _rank(finding: Finding) -> int:
-    return SEVERITY_ORDER.index(Severity(finding.severity))
+    return sort_findings(findings)
 
 
 def at_or_above(findings: list[Finding], severity: str) -> list[Finding]:
-    threshold = SEVERITY_ORDER.index(Severity(severity))
-    return [f for f in findings if _rank(f) >= threshold]
+    threshold = Severity(severity).rank
+    return [f for f in findings if severity_rank(f.severity) >= threshold]
 
 
 def exempt_identities(snapshot: Snapshot, settings: Settings, as_of: datetime) -> dict[str, str]:

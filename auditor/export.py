@@ -10,9 +10,9 @@ import msgspec
 
 from auditor import snapshot as snapshots
 from auditor.config import Settings
+from auditor.controls import framework as framework_of_key
 from auditor.model import Finding
 from auditor.report import compliance
-from auditor.report.controls import framework as framework_of_key
 from auditor.report.securityhub import ImportSummary, import_findings
 from auditor.rules import RULES
 from auditor.snapshot import SnapshotError

@@ -8,6 +8,7 @@ timezone-aware UTC ``datetime``; HR dates are ``date``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -265,6 +266,35 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     recommendation: str | None = None
     first_seen: datetime | None = None  # as-of of the first run that found it (state store)
     resolved_at: datetime | None = None  # as-of of the run that no longer found it
+
+
+_RANKS = {severity.value: rank for rank, severity in enumerate(SEVERITY_ORDER)}
+
+
+def severity_rank(severity: str) -> int:
+    """Higher is worse; an unknown severity (from an older store, say) ranks below info."""
+    return _RANKS.get(severity, -1)
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """The one finding order: worst first, then category, rule, account, principal and resource.
+
+    Every output and the analysis itself use it, so runs diff cleanly and the
+    JSON, CSV and HTML list the same rows in the same order; finding_id breaks ties.
+    """
+    return sorted(
+        findings,
+        key=lambda f: (
+            -severity_rank(f.severity),
+            f.category,
+            f.rule_id,
+            f.account_id or "",
+            f.principal.type,
+            f.principal.id,
+            f.resource or "",
+            f.finding_id,
+        ),
+    )
 
 
 # --- Revocations: what a review decided to take away ----------------------------

@@ -16,8 +16,6 @@ an older snapshot is refused with a clear message rather than misread.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -25,6 +23,7 @@ from pathlib import Path
 
 import msgspec
 
+from auditor.files import atomic_write
 from auditor.model import (
     AccessKey,
     Account,
@@ -217,9 +216,9 @@ def save(snapshot: Snapshot, directory: Path) -> None:
     encoder = msgspec.json.Encoder()
     for name in TABLES:
         records = snapshot.tables.get(name, [])
-        _atomic_write(directory / f"{name}.jsonl", b"".join(encoder.encode(r) + b"\n" for r in records))
+        atomic_write(directory / f"{name}.jsonl", b"".join(encoder.encode(r) + b"\n" for r in records))
     manifest = msgspec.json.format(msgspec.json.encode(snapshot.manifest), indent=2)
-    _atomic_write(directory / "manifest.json", manifest + b"\n")
+    atomic_write(directory / "manifest.json", manifest + b"\n")
 
 
 def load(directory: Path) -> Snapshot:
@@ -256,14 +255,3 @@ def load(directory: Path) -> Snapshot:
                     raise SnapshotError(f"{path} line {number}: {exc}") from exc
         tables[name] = records
     return Snapshot(manifest=manifest, tables=tables)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

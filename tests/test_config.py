@@ -11,8 +11,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_shipped_config_documents_every_setting_with_its_default():
     shipped = tomllib.loads((ROOT / "config.toml").read_text())
-    assert {s: set(v) for s, v in shipped.items()} == {s: set(v) for s, v in config.SCHEMA.items()}
-    assert config.load(ROOT / "config.toml").values == config.defaults().values
+    documented = {s: set(v) for s, v in shipped.items()}
+    undocumented = [
+        f"[{s}] {k}" for s, keys in config.SCHEMA.items() for k in sorted(set(keys) - documented.get(s, set()))
+    ]
+    assert documented == {s: set(v) for s, v in config.SCHEMA.items()}, (
+        f"config.toml must document every setting of SCHEMA in auditor/config.py, with its default and a comment; "
+        f"missing: {undocumented}"
+    )
+    assert config.load(ROOT / "config.toml").values == config.defaults().values, (
+        "config.toml must show each setting's default from SCHEMA in auditor/config.py"
+    )
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from auditor.aws import context_from_settings, describe_error, is_transient
 from auditor.config import Settings
-from auditor.report.common import atomic_write
+from auditor.files import atomic_write
 
 DEFAULT_SENDER = "auditor <auditor@invalid>"  # RFC 2606: .invalid never routes
 SLACK_TIMEOUT_SECONDS = 10

@@ -28,7 +28,8 @@ from auditor.campaign.outcome import Outcome, final_decision
 from auditor.campaign.render import render
 from auditor.campaign.schema import iso
 from auditor.campaign.signing import cell, clean
-from auditor.report.common import atomic_write, format_time
+from auditor.files import atomic_write
+from auditor.report.common import format_time
 from auditor.store import Store, audit_log
 
 MANIFEST = "manifest.json"

@@ -26,7 +26,8 @@ from auditor.campaign.model import Campaign, CampaignError, ItemState
 from auditor.campaign.render import render
 from auditor.campaign.signing import COLUMNS, EDITABLE, SIGNATURE, cell, row_values, sign
 from auditor.campaign.state import get_campaign, item_states, signing_key
-from auditor.report.common import atomic_write, format_time
+from auditor.files import atomic_write
+from auditor.report.common import format_time
 from auditor.store import Store
 
 WIDTHS = {"access": 60, "related_findings": 50, "details": 50, "justification": 50, "subject": 24, "reviewer": 28}

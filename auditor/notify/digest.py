@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_INCOMPLETE, EXIT_OK
-from auditor.model import SEVERITY_ORDER, Finding, Severity
-from auditor.report.common import sort_findings
+from auditor.model import SEVERITY_ORDER, Finding, Severity, sort_findings
 
 SUBJECT_LIMIT = 100  # SNS: at most 100 printable ASCII characters, no line breaks
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +20,7 @@ import msgspec
 
 from auditor.aws import error_code
 from auditor.config import Settings
+from auditor.files import atomic_write
 from auditor.model import Principal, Revocation
 from auditor.remediate.actions import ACTIONS, Action
 from auditor.remediate.breaker import Verdict, evaluate
@@ -189,15 +188,7 @@ def dumps(plan: Plan) -> bytes:
 
 def save_plan(plan: Plan, path: Path) -> None:
     """Write atomically: a reviewer never reads half a plan."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(dumps(plan))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(path, dumps(plan))
 
 
 def load_plan(path: Path) -> Plan:

@@ -17,9 +17,10 @@ from typing import Any
 
 import msgspec
 
-from auditor.model import Finding
-from auditor.report.common import atomic_write, is_insufficient, partition_of, sort_findings
-from auditor.report.controls import framework_of
+from auditor.controls import framework_of
+from auditor.files import atomic_write
+from auditor.model import Finding, sort_findings
+from auditor.report.common import is_insufficient, partition_of
 from auditor.rules import RULES, Rule
 
 SCHEMA_VERSION = "2018-10-08"

@@ -18,11 +18,12 @@ from typing import Any
 
 import msgspec
 
-from auditor.model import Finding
+from auditor.controls import CONTROL_TITLES, Framework, framework, sort_controls
+from auditor.files import atomic_write
+from auditor.model import Finding, sort_findings
 from auditor.report.asff import asff_findings, write_asff
-from auditor.report.common import LIVE_STATUSES, atomic_write, is_insufficient, iso_utc, sort_findings
+from auditor.report.common import LIVE_STATUSES, is_insufficient, iso_utc
 from auditor.report.compliance_render import render_compliance_csv, render_compliance_html, render_compliance_json
-from auditor.report.controls import CONTROL_TITLES, Framework, framework, sort_controls
 from auditor.report.ocsf import ocsf_findings, write_ocsf
 from auditor.rules import RULES, Rule
 from auditor.snapshot import Snapshot, SourceStatus

@@ -12,7 +12,7 @@ import msgspec
 
 from auditor.report.common import format_time
 from auditor.report.findings_csv import neutralise
-from auditor.report.html import content_security_policy, environment, template_source
+from auditor.report.pages import render_page, template_source
 
 CSV_COLUMNS = (
     "framework",
@@ -138,11 +138,9 @@ def render_compliance_html(report: Mapping[str, Any], *, now: datetime | None = 
     context = {
         "report": report,
         "controls": controls,
-        "style": style,
-        "csp": content_security_policy(None, style),
         "as_of": _time(report["as_of"]),
         "generated_at": format_time(now or datetime.now(UTC)),
         "period_sentence": describe_period(period),
         "coverage": [{**a, "start": _time(a["start"]), "end": _time(a["end"])} for a in period["accounts"]],
     }
-    return environment().get_template("compliance.html.j2").render(context)
+    return render_page("compliance.html.j2", style=style, **context)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import msgspec
 
-from auditor.model import Finding
-from auditor.report.common import atomic_write, sort_findings
+from auditor.files import atomic_write
+from auditor.model import Finding, sort_findings
 
 COLUMNS = (
     "finding_id",

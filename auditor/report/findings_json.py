@@ -7,8 +7,8 @@ from pathlib import Path
 
 import msgspec
 
-from auditor.model import Finding
-from auditor.report.common import atomic_write, sort_findings
+from auditor.files import atomic_write
+from auditor.model import Finding, sort_findings
 
 
 def encode_findings(findings: Iterable[Finding]) -> bytes:

@@ -25,8 +25,9 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from auditor.model import SEVERITY_ORDER, Category, Finding
-from auditor.report.common import atomic_write, format_time, iso_utc, sort_findings
+from auditor.files import atomic_write
+from auditor.model import SEVERITY_ORDER, Category, Finding, sort_findings
+from auditor.report.common import format_time, iso_utc
 
 COLUMNS = (
     ("finding_id", 26),

@@ -12,26 +12,21 @@ neither run nor fetch anything.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 import auditor
 from auditor.exit_codes import MEANINGS
-from auditor.model import Finding
-from auditor.report.common import STATUSES, atomic_write, format_time, sort_findings
+from auditor.files import atomic_write
+from auditor.model import Finding, sort_findings
+from auditor.report.common import STATUSES, format_time
 from auditor.report.inventory import exceptions_in_force, inventory, tiles
+from auditor.report.pages import render_page, template_source
 from auditor.report.trend import resolve_times, trend_chart
 from auditor.report.views import CATEGORIES, FINDING_COLUMNS, SEVERITIES, finding_row, script_json, summary, top_risk
 from auditor.snapshot import Snapshot
-
-TEMPLATE_PACKAGE = "auditor.templates"
 
 RUN_INFO_LABELS = {
     "as_of": "As of",
@@ -49,33 +44,6 @@ RUN_INFO_LABELS = {
 
 UNREADABLE_SHOWN = 200
 _STATUS_ORDER = {"failed": 0, "partial": 1}
-
-
-def template_source(name: str) -> str:
-    """Templates are package data, so a wheel (or a zip) renders like a source tree."""
-    return resources.files(TEMPLATE_PACKAGE).joinpath(name).read_text(encoding="utf-8")
-
-
-def environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FunctionLoader(template_source),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
-
-
-def content_security_policy(script: str | None, style: str) -> str:
-    """No network source at all; only the page's own inline script and style run."""
-    script_src = csp_hash(script) if script is not None else "'none'"
-    return (
-        f"default-src 'none'; base-uri 'none'; form-action 'none'; script-src {script_src}; style-src {csp_hash(style)}"
-    )
 
 
 def _window_days(start: datetime | None, end: datetime | None) -> str:
@@ -166,9 +134,6 @@ def render_report_html(
     }
     context = {
         "title": "Access audit report",
-        "csp": content_security_policy(script, style),
-        "script": script,
-        "style": style,
         "data": script_json(data),
         "run_rows": _run_rows(run_info, snapshot, generated_at),
         "as_of": format_time(run_info.get("as_of") or snapshot.manifest.as_of),
@@ -185,7 +150,7 @@ def render_report_html(
         "statuses": STATUSES,
         "filter_accounts": [(a, account_names.get(a, "")) for a in accounts],
     }
-    return environment().get_template("report.html.j2").render(context)
+    return render_page("report.html.j2", style=style, script=script, **context)
 
 
 def write_report_html(

@@ -16,8 +16,9 @@ from typing import Any
 
 import msgspec
 
-from auditor.model import Finding
-from auditor.report.common import atomic_write, partition_of, sort_findings
+from auditor.files import atomic_write
+from auditor.model import Finding, sort_findings
+from auditor.report.common import partition_of
 from auditor.rules import RULES, Rule
 
 OCSF_VERSION = "1.3.0"

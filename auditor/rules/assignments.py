@@ -9,7 +9,7 @@ from auditor.model import AccountAssignment, Category, Finding, IdcUser, Princip
 from auditor.rules.context import RuleContext, days_between, is_enabled, iso
 from auditor.rules.findings import insufficient_evidence, make_finding, observed_finding
 from auditor.rules.policies import admin_reasons, analyse_policy
-from auditor.rules.registry import RULES, rule
+from auditor.rules.registry import Rule, rule
 
 
 def _paths(ctx: RuleContext, user: IdcUser) -> dict[tuple[str, str], list[str]]:
@@ -41,13 +41,12 @@ def _account_name(ctx: RuleContext, account_id: str) -> str:
         "administrator-capable. Break-glass permission sets are exempt (unused is their normal state)."
     ),
     controls=("SOC2-CC6.3", "ISO27001-A.5.18", "NIST-800-53-AC-2(3)", "PCI-DSS-7.2.4"),
-    thresholds=("unused_assignment_days",),
+    thresholds=("unused_assignment_days", "break_glass_patterns"),
     recommendation="Remove the assignment path (or the group membership) that grants it.",
 )
-def assignment_unused(ctx: RuleContext) -> Iterator[Finding]:
+def assignment_unused(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("identity_center"):
         return
-    meta = RULES["idc-assignment-unused"]
     days = ctx.settings["unused_assignment_days"]
     for user in ctx.snapshot.table("idc_users"):
         if not is_enabled(user) or user.created_at is None or days_between(user.created_at, ctx.as_of) < days:
@@ -96,12 +95,12 @@ def assignment_unused(ctx: RuleContext) -> Iterator[Finding]:
         "lifecycle. Administrator-capable ones are reported by idc-admin-direct-assignment instead."
     ),
     controls=("SOC2-CC6.3", "ISO27001-A.5.15", "CIS-AWS-1.15", "NIST-800-53-AC-2"),
+    thresholds=("break_glass_patterns",),
     recommendation="Grant it through a group that matches the person's role.",
 )
-def direct_user_assignment(ctx: RuleContext) -> Iterator[Finding]:
+def direct_user_assignment(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("identity_center"):
         return
-    meta = RULES["idc-direct-user-assignment"]
     for user in ctx.snapshot.table("idc_users"):
         for assignment in ctx.direct_assignments(user):
             ps = ctx.permission_sets.get(assignment.permission_set_arn)
@@ -129,13 +128,12 @@ def direct_user_assignment(ctx: RuleContext) -> Iterator[Finding]:
         "reaches a production account. Break-glass permission sets are reported by the emergency-access rules."
     ),
     controls=("SOC2-CC6.3", "ISO27001-A.8.2", "NIST-800-53-AC-6(5)", "PCI-DSS-7.2.4"),
-    thresholds=("production_environments",),
+    thresholds=("production_environments", "break_glass_patterns"),
     recommendation="Confirm in the next privileged-access review that the person needs it, in these accounts.",
 )
-def admin_access(ctx: RuleContext) -> Iterator[Finding]:
+def admin_access(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("identity_center"):
         return
-    meta = RULES["idc-admin-access"]
     for user in ctx.snapshot.table("idc_users"):
         if not is_enabled(user):
             continue
@@ -195,10 +193,9 @@ def _permission_set_principal(ps) -> Principal:
     controls=("SOC2-CC6.3", "ISO27001-A.8.2", "NIST-800-53-AC-6", "PCI-DSS-7.2.4", "CIS-AWS-1.16"),
     recommendation="Scope the statements to the actions and resources the job needs.",
 )
-def permission_set_risky_policy(ctx: RuleContext) -> Iterator[Finding]:
+def permission_set_risky_policy(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("identity_center"):
         return
-    meta = RULES["idc-permission-set-risky-policy"]
     for ps in ctx.snapshot.table("permission_sets"):
         risks = analyse_policy(ps.inline_policy)
         unread = ctx.attribute_missing("permission_set.inline_policy", ps.arn)

@@ -63,4 +63,4 @@ def _markdown(rows: list[dict]) -> str:
         out += ["", f"## `{r['id']}`: {r['title']}", "", r["description"], ""]
         if r["recommendation"]:
             out += [f"Recommended action: {r['recommendation']}", ""]
-    return "\n".join(out).rstrip() + "\n"
+    return "\n".join(out).rstrip()  # printed by `auditor rules`, which ends it with a newline

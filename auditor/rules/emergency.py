@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from auditor.model import ActivityKind, Category, Finding, Principal, PrincipalType, Severity
 from auditor.rules.context import RuleContext, days_between, iso, root_principal
 from auditor.rules.findings import make_finding
-from auditor.rules.registry import RULES, rule
+from auditor.rules.registry import Rule, rule
 
 
 @rule(
@@ -24,8 +24,7 @@ from auditor.rules.registry import RULES, rule
     thresholds=("emergency_review_days", "break_glass_patterns"),
     recommendation="Review the session's CloudTrail events with the person who used it and record the outcome.",
 )
-def emergency_access_used(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["emergency-access-used"]
+def emergency_access_used(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["emergency_review_days"]
     for activity in ctx.snapshot.table("activity"):
         if days_between(activity.last_seen, ctx.as_of) > days:
@@ -89,8 +88,7 @@ def _break_glass_use(ctx: RuleContext, activity) -> tuple[Principal, str] | None
     thresholds=("root_use_days",),
     recommendation="Confirm the use was one of the root-only tasks; otherwise investigate.",
 )
-def root_used(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-root-used"]
+def root_used(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["root_use_days"]
     root_rows = {r.account_id: r for r in ctx.snapshot.table("root_credentials")}
     accounts = set(root_rows) | {a.account_id for a in ctx.snapshot.table("activity") if a.kind == "root"}

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from auditor.model import Category, Finding, Principal, PrincipalType, Severity
 from auditor.rules.context import RuleContext
 from auditor.rules.findings import make_finding
-from auditor.rules.registry import RULES, rule
+from auditor.rules.registry import Rule, rule
 
 
 def _complete(ctx: RuleContext, *tables: str) -> bool:
@@ -29,10 +29,9 @@ def _complete(ctx: RuleContext, *tables: str) -> bool:
     controls=("SOC2-CC6.2", "ISO27001-A.5.18", "NIST-800-53-AC-2"),
     recommendation="Remove the assignments, or delete the group if it is no longer used.",
 )
-def group_empty_with_assignments(ctx: RuleContext) -> Iterator[Finding]:
+def group_empty_with_assignments(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not _complete(ctx, "idc_memberships"):  # "no member"; the assignments it names were found
         return
-    meta = RULES["idc-group-empty-with-assignments"]
     for group in ctx.snapshot.table("idc_groups"):
         assignments = ctx.assignments_of_group(group.group_id)
         if ctx.members_of.get(group.group_id) or not assignments:
@@ -61,11 +60,10 @@ def group_empty_with_assignments(ctx: RuleContext) -> Iterator[Finding]:
     controls=("SOC2-CC6.2", "ISO27001-A.5.15"),
     recommendation="Delete the permission set if it is not planned for use.",
 )
-def permission_set_unassigned(ctx: RuleContext) -> Iterator[Finding]:
+def permission_set_unassigned(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     # "no assignment": every assignment, in every account of the estate (the listing walks the accounts)
     if not _complete(ctx, "account_assignments") or not ctx.table_complete("organizations", "accounts"):
         return
-    meta = RULES["idc-permission-set-unassigned"]
     used = {a.permission_set_arn for a in ctx.snapshot.table("account_assignments")}
     for ps in ctx.snapshot.table("permission_sets"):
         if ps.arn in used:
@@ -92,8 +90,7 @@ def permission_set_unassigned(ctx: RuleContext) -> Iterator[Finding]:
     controls=("SOC2-CC6.2", "ISO27001-A.5.18", "NIST-800-53-AC-2"),
     recommendation="Delete the assignment.",
 )
-def assignment_to_missing_principal(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["idc-assignment-to-missing-principal"]
+def assignment_to_missing_principal(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     users = {u.user_id for u in ctx.snapshot.table("idc_users")}
     groups = set(ctx.groups)
     # "no such user" needs every user, "no such group" every group

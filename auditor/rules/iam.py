@@ -8,7 +8,7 @@ from datetime import datetime
 from auditor.model import AccessKey, Category, Finding, IamUser, Principal, PrincipalType, Severity
 from auditor.rules.context import RuleContext, days_between, iam_user_principal, iso
 from auditor.rules.findings import insufficient_evidence, make_finding
-from auditor.rules.registry import RULES, rule
+from auditor.rules.registry import Rule, rule
 
 
 def _key_principal(key: AccessKey, users: dict[tuple[str, str], IamUser]) -> Principal:
@@ -59,8 +59,7 @@ def _console_mfa_unread(ctx: RuleContext, user: IamUser) -> str | None:
     thresholds=("access_key_unused_days",),
     recommendation="Deactivate the key; delete it after a quiet period.",
 )
-def access_key_unused(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-access-key-unused"]
+def access_key_unused(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["access_key_unused_days"]
     users = _users_by_name(ctx)
     for key in _active_keys(ctx):
@@ -99,8 +98,7 @@ def access_key_unused(ctx: RuleContext) -> Iterator[Finding]:
     thresholds=("access_key_max_age_days",),
     recommendation="Create a new key, move its users to it, then deactivate and delete the old one.",
 )
-def access_key_old(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-access-key-old"]
+def access_key_old(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["access_key_max_age_days"]
     users = _users_by_name(ctx)
     for key in _active_keys(ctx):
@@ -132,8 +130,7 @@ def access_key_old(ctx: RuleContext) -> Iterator[Finding]:
     controls=("CIS-AWS-1.10", "SOC2-CC6.1", "ISO27001-A.8.5", "PCI-DSS-8.4.2", "ISO27001-A.5.17"),
     recommendation="Enforce an MFA device for the user, or remove the console password if unused.",
 )
-def console_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-console-user-without-mfa"]
+def console_without_mfa(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     for user in ctx.snapshot.table("iam_users"):
         unread = _console_mfa_unread(ctx, user)
         if unread and ctx.usable("iam", user.account_id):
@@ -191,8 +188,7 @@ def _credentials_last_used(ctx: RuleContext, user: IamUser) -> tuple[datetime | 
     thresholds=("iam_user_inactive_days",),
     recommendation="Disable the console password and deactivate the keys; delete the user after a quiet period.",
 )
-def iam_user_inactive(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-user-inactive"]
+def iam_user_inactive(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["iam_user_inactive_days"]
     for user in ctx.snapshot.table("iam_users"):
         if user.created is None or not ctx.usable("iam", user.account_id):
@@ -232,8 +228,7 @@ def iam_user_inactive(ctx: RuleContext) -> Iterator[Finding]:
     controls=("CIS-AWS-1.13", "SOC2-CC6.1", "ISO27001-A.5.17"),
     recommendation="Finish the rotation: deactivate the older key.",
 )
-def two_active_keys(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-user-two-active-keys"]
+def two_active_keys(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     for user in ctx.snapshot.table("iam_users"):
         _, keys = _credentials_last_used(ctx, user)
         if len(keys) < 2 or not ctx.usable("iam", user.account_id):
@@ -267,8 +262,7 @@ def two_active_keys(ctx: RuleContext) -> Iterator[Finding]:
     controls=("CIS-AWS-1.10", "SOC2-CC6.1", "PCI-DSS-8.4.2", "ISO27001-A.5.17"),
     recommendation="Enforce MFA, or separate the human (console) and the workload (keys).",
 )
-def keys_on_console_user_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-keys-on-console-user-without-mfa"]
+def keys_on_console_user_without_mfa(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     for user in ctx.snapshot.table("iam_users"):
         unread = _console_mfa_unread(ctx, user)
         if not (user.password_enabled or unread) or user.mfa_active or not ctx.usable("iam", user.account_id):
@@ -308,10 +302,9 @@ def keys_on_console_user_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
     controls=("SOC2-CC6.2", "ISO27001-A.5.16", "NIST-800-53-AC-2"),
     recommendation="Tag the user with an active owner (owner=email), or remove it.",
 )
-def iam_user_without_owner(ctx: RuleContext) -> Iterator[Finding]:
+def iam_user_without_owner(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("hr"):
         return
-    meta = RULES["iam-user-without-owner"]
     people = {}
     for person in ctx.snapshot.table("hr_people"):
         people[person.email.lower()] = person

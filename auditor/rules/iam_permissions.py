@@ -8,7 +8,7 @@ from auditor.model import Category, Finding, Principal, PrincipalType, Severity
 from auditor.rules.context import RuleContext, days_between, iam_user_principal, iso
 from auditor.rules.findings import make_finding
 from auditor.rules.policies import is_admin_policy_arn
-from auditor.rules.registry import RULES, rule
+from auditor.rules.registry import Rule, rule
 
 
 @rule(
@@ -20,8 +20,7 @@ from auditor.rules.registry import RULES, rule
     controls=("CIS-AWS-1.15", "SOC2-CC6.3", "ISO27001-A.5.15"),
     recommendation="Move the permissions to a group (or a role) and detach them from the user.",
 )
-def user_direct_policy(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-user-direct-policy"]
+def user_direct_policy(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     for user in ctx.snapshot.table("iam_users"):
         if (user.attached_policies or user.inline_policies) and ctx.usable("iam", user.account_id):
             yield make_finding(
@@ -44,10 +43,10 @@ def user_direct_policy(ctx: RuleContext) -> Iterator[Finding]:
         "role (medium; low for a role whose name marks it break-glass)."
     ),
     controls=("CIS-AWS-1.16", "SOC2-CC6.3", "ISO27001-A.8.2", "NIST-800-53-AC-6"),
+    thresholds=("break_glass_patterns",),
     recommendation="Replace it with a scoped policy; keep administrator power in reviewed break-glass roles.",
 )
-def admin_policy_attached(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-admin-policy-attached"]
+def admin_policy_attached(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     admin_groups = {
         (g.account_id, g.group_name): [a for a in g.attached_policies if is_admin_policy_arn(a)]
         for g in ctx.snapshot.table("iam_groups")
@@ -107,8 +106,7 @@ def _trusted_principals(trust_policy: dict | None) -> list[str]:
     thresholds=("role_unused_days",),
     recommendation="Delete the role if nothing needs it, after checking its trust policy's callers.",
 )
-def role_unused(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-role-unused"]
+def role_unused(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["role_unused_days"]
     for role in ctx.snapshot.table("iam_roles"):
         if role.path.startswith(("/aws-service-role/", "/aws-reserved/")) or role.created is None:
@@ -145,8 +143,7 @@ def role_unused(ctx: RuleContext) -> Iterator[Finding]:
     thresholds=("unused_service_days",),
     recommendation="Remove the unused services from the policies (generate a scoped policy from the used ones).",
 )
-def unused_services(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-unused-services"]
+def unused_services(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["unused_service_days"]
     entities = {u.arn: (u, PrincipalType.IAM_USER, u.user_name, u.user_id) for u in ctx.snapshot.table("iam_users")}
     entities |= {r.arn: (r, PrincipalType.IAM_ROLE, r.role_name, r.role_id) for r in ctx.snapshot.table("iam_roles")}

@@ -9,7 +9,7 @@ from auditor.model import Category, Finding, IdcUser, Severity
 from auditor.rules.context import RuleContext, days_between, is_enabled, iso
 from auditor.rules.findings import insufficient_evidence, make_finding, observed_finding
 from auditor.rules.policies import admin_reasons
-from auditor.rules.registry import RULES, rule
+from auditor.rules.registry import Rule, rule
 
 
 def _left(person, ctx: RuleContext) -> bool:
@@ -31,10 +31,9 @@ def _left(person, ctx: RuleContext) -> bool:
     controls=("SOC2-CC6.2", "SOC2-CC6.3", "ISO27001-A.5.18", "NIST-800-53-AC-2", "PCI-DSS-8.2.6"),
     recommendation="Disable the user in Identity Center and remove their group memberships and assignments.",
 )
-def leaver_with_access(ctx: RuleContext) -> Iterator[Finding]:
+def leaver_with_access(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not (ctx.usable("hr") and ctx.usable("identity_center")):
         return
-    meta = RULES["idc-leaver-with-access"]
     for user in ctx.snapshot.table("idc_users"):
         person = ctx.hr_person(user)
         if person is None or not _left(person, ctx):
@@ -88,10 +87,9 @@ def leaver_with_access(ctx: RuleContext) -> Iterator[Finding]:
     thresholds=("service_accounts", "break_glass_patterns"),
     recommendation="Find the owner; disable the user if nobody claims it, or add it to [rules] service_accounts.",
 )
-def not_in_hr(ctx: RuleContext) -> Iterator[Finding]:
+def not_in_hr(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not (ctx.usable("hr") and ctx.usable("identity_center")):
         return
-    meta = RULES["idc-user-not-in-hr"]
     for user in ctx.snapshot.table("idc_users"):
         if ctx.hr_person(user) is not None:
             continue
@@ -164,13 +162,12 @@ def _idle_facts(ctx: RuleContext, user: IdcUser, last: datetime | None, age: flo
         "set for inactive_days, and CloudTrail observed that whole window. Break-glass users are exempt."
     ),
     controls=("SOC2-CC6.2", "ISO27001-A.5.18", "NIST-800-53-AC-2(3)", "PCI-DSS-8.2.6"),
-    thresholds=("inactive_days",),
+    thresholds=("inactive_days", "break_glass_patterns"),
     recommendation="Confirm with the manager; disable the user if the access is no longer needed.",
 )
-def user_inactive(ctx: RuleContext) -> Iterator[Finding]:
+def user_inactive(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("identity_center"):
         return
-    meta = RULES["idc-user-inactive"]
     days = ctx.settings["inactive_days"]
     for user, last, age in _idle_candidates(ctx, days):
         if last is None and _never_signed_in_decidable(ctx, age):
@@ -205,13 +202,12 @@ def user_inactive(ctx: RuleContext) -> Iterator[Finding]:
         "An enabled user created more than never_signed_in_days ago has never signed in during the observed window."
     ),
     controls=("SOC2-CC6.2", "NIST-800-53-AC-2(3)", "PCI-DSS-8.2.6"),
-    thresholds=("never_signed_in_days",),
+    thresholds=("never_signed_in_days", "inactive_days", "break_glass_patterns"),
     recommendation="Ask whether the access is still needed; remove it if not.",
 )
-def user_never_signed_in(ctx: RuleContext) -> Iterator[Finding]:
+def user_never_signed_in(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("identity_center"):
         return
-    meta = RULES["idc-user-never-signed-in"]
     days = ctx.settings["never_signed_in_days"]
     for user, last, age in _idle_candidates(ctx, days):
         if last is not None:
@@ -256,10 +252,9 @@ def _never_signed_in_decidable(ctx: RuleContext, age: float) -> bool:
     thresholds=("production_environments", "break_glass_patterns"),
     recommendation="Replace the direct assignment with membership of a reviewed group.",
 )
-def admin_direct_assignment(ctx: RuleContext) -> Iterator[Finding]:
+def admin_direct_assignment(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("identity_center"):
         return
-    meta = RULES["idc-admin-direct-assignment"]
     for user in ctx.snapshot.table("idc_users"):
         if ctx.is_break_glass(user.user_name, user.display_name):
             continue

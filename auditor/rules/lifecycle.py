@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from auditor.model import Category, Finding, HrPerson, IdcUser, Severity
 from auditor.rules.context import RuleContext, days_between, is_enabled, iso
 from auditor.rules.findings import make_finding
-from auditor.rules.registry import RULES, rule
+from auditor.rules.registry import Rule, rule
 
 
 def _people_with_access(ctx: RuleContext) -> Iterator[tuple[IdcUser, HrPerson]]:
@@ -33,8 +33,7 @@ def _people_with_access(ctx: RuleContext) -> Iterator[tuple[IdcUser, HrPerson]]:
     controls=("SOC2-CC6.2", "SOC2-CC6.3", "ISO27001-A.5.18", "NIST-800-53-AC-2(3)"),
     recommendation="Disable the user, or have HR extend the engagement's end date.",
 )
-def contractor_past_end_date(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["idc-contractor-past-end-date"]
+def contractor_past_end_date(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     today = ctx.as_of.date()
     for user, person in _people_with_access(ctx):
         if person.employment_type not in ("contractor", "vendor") or person.end_date is None:
@@ -76,8 +75,7 @@ def contractor_past_end_date(ctx: RuleContext) -> Iterator[Finding]:
     thresholds=("leave_activity_days",),
     recommendation="Confirm with the manager that the use was expected; suspend access for the leave if not.",
 )
-def access_used_on_leave(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["idc-access-used-on-leave"]
+def access_used_on_leave(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["leave_activity_days"]
     for user, person in _people_with_access(ctx):
         if person.status != "leave":
@@ -144,8 +142,7 @@ def old_department_groups(ctx: RuleContext, user: IdcUser, person: HrPerson) -> 
     thresholds=("department_groups", "shared_groups"),
     recommendation="Remove the old department's groups, or record why they are still needed.",
 )
-def mover_keeps_old_access(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["idc-mover-keeps-old-access"]
+def mover_keeps_old_access(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     for user, person in _people_with_access(ctx):
         kept = old_department_groups(ctx, user, person)
         if not kept or person.status == "terminated":
@@ -179,11 +176,10 @@ def mover_keeps_old_access(ctx: RuleContext) -> Iterator[Finding]:
         "shared_groups needs a reason (an exception or a campaign decision). Break-glass groups are exempt."
     ),
     controls=("SOC2-CC6.3", "ISO27001-A.5.15", "ISO27001-A.5.18", "PCI-DSS-7.2.4"),
-    thresholds=("department_groups", "shared_groups"),
+    thresholds=("department_groups", "shared_groups", "break_glass_patterns"),
     recommendation="Review the membership; remove it or record an exception with its justification.",
 )
-def access_beyond_birthright(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["idc-access-beyond-birthright"]
+def access_beyond_birthright(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     shared = {g.lower() for g in ctx.settings["shared_groups"]}
     for user, person in _people_with_access(ctx):
         expected = expected_groups(ctx, person.department)

@@ -2,18 +2,38 @@
 
 Rules are pure functions of a ``RuleContext`` (the snapshot, the as-of time
 and the settings) that yield findings; they never call AWS. Metadata is data
-validated at registration, so a rule with an unknown category or no
-controls fails at import, not in a report.
+checked when the rule is built: a rule with an unknown category, a control
+missing from the control catalogue or a threshold missing from the config
+schema fails at import, with a message that says what to add where. The
+decorator hands each function its own ``Rule``, so id, metadata and function
+agree by construction, and a rule reads only the thresholds it declares.
+
+Adding a rule: write the decorated function in its family's module and its
+test in that family's test module; the tests then name anything else due
+(regenerating docs/RULES.md, a new setting for the config schema, a planted
+problem for the sandbox).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from auditor.config import SCHEMA
+from auditor.controls import CONTROL_TITLES
 from auditor.model import Category, Finding, Severity
 
-RuleFunction = Callable[["RuleContext"], Iterable[Finding]]  # noqa: F821 - see auditor.rules.context
+if TYPE_CHECKING:
+    from auditor.rules.context import RuleContext
+
+RuleFunction = Callable[["RuleContext", "Rule"], Iterable[Finding]]
+
+GENERAL_SETTINGS = frozenset({"disabled"})  # [rules] keys that steer the run rather than any one rule
+
+
+class UndeclaredThreshold(LookupError):
+    """A rule read a [rules] setting its decorator does not declare: a defect in the rule."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +48,68 @@ class Rule:
     recommendation: str = ""
     sources: tuple[str, ...] = ()  # snapshot sources whose completeness lets a previous finding be resolved
     function: RuleFunction = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        problems = metadata_problems(self)
+        if problems:
+            raise ValueError(f"rule {self.id!r}: " + "; ".join(problems))
+
+    def evaluate(self, ctx: RuleContext) -> list[Finding]:
+        """The rule's findings, computed while the context's settings show only the declared thresholds.
+
+        The context's indexes are built once per run and shared by every rule,
+        so the restricted view is swapped in for the call rather than copied.
+        """
+        shared = ctx.settings
+        ctx.settings = RuleSettings(self, shared)
+        try:
+            return list(self.function(ctx, self))
+        finally:
+            ctx.settings = shared
+
+
+class RuleSettings(Mapping[str, Any]):
+    """The [rules] settings one rule may read: the thresholds it declares, and nothing else."""
+
+    def __init__(self, rule: Rule, values: Mapping[str, Any]) -> None:
+        self._rule = rule
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._rule.thresholds:
+            raise UndeclaredThreshold(
+                f"rule {self._rule.id!r} reads [rules] {key} without declaring it: "
+                f"add {key!r} to thresholds=(...) in its @rule(...) decorator"
+            )
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rule.thresholds)
+
+    def __len__(self) -> int:
+        return len(self._rule.thresholds)
+
+
+def metadata_problems(rule: Rule) -> list[str]:
+    """What is wrong with a rule's metadata, each problem saying what to add where."""
+    problems = []
+    if not rule.controls:
+        problems.append("declares no controls")
+    problems.extend(
+        f"control {control!r} is not in the control catalogue: add it with its title to CONTROL_TITLES "
+        "in auditor/controls.py"
+        for control in rule.controls
+        if control not in CONTROL_TITLES
+    )
+    problems.extend(
+        f"threshold {key!r} is not a [rules] setting: add it to SCHEMA['rules'] in auditor/config.py "
+        "and document it under [rules] in config.toml"
+        for key in rule.thresholds
+        if key not in SCHEMA["rules"] or key in GENERAL_SETTINGS
+    )
+    if not rule.sources:
+        problems.append("names no snapshot source it reads: add sources=(...) to its @rule(...) decorator")
+    return problems
 
 
 RULES: dict[str, Rule] = {}
@@ -45,21 +127,18 @@ def rule(
     recommendation: str = "",
     sources: Iterable[str] = (),
 ) -> Callable[[RuleFunction], RuleFunction]:
-    """Register the decorated function as rule ``id``."""
+    """Register the decorated function as rule ``id``; it is called as ``function(ctx, rule)``."""
 
     def register(function: RuleFunction) -> RuleFunction:
         if id in RULES:
             raise ValueError(f"rule {id!r} registered twice")
-        declared = tuple(controls)
-        if not declared:
-            raise ValueError(f"rule {id!r} declares no controls")
         RULES[id] = Rule(
             id=id,
             category=Category(category),
             severity=Severity(severity),
             title=title,
             description=description,
-            controls=declared,
+            controls=tuple(controls),
             thresholds=tuple(thresholds),
             recommendation=recommendation,
             sources=tuple(sources) or _default_sources(id),
@@ -72,7 +151,7 @@ def rule(
 
 def _default_sources(rule_id: str) -> tuple[str, ...]:
     """What most rules read, by family; rules that read more declare ``sources``."""
-    for prefix, sources in (("iam-", ("iam",)), ("idc-", ("identity_center",)), ("emergency-", ("cloudtrail",))):
+    for prefix, sources in (("iam-", ("iam",)), ("emergency-", ("cloudtrail",)), ("idc-", ("identity_center",))):
         if rule_id.startswith(prefix):
             return sources
-    raise ValueError(f"rule {rule_id!r} must declare the sources it reads")
+    return ()

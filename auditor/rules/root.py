@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from auditor.model import Category, Finding, Severity
 from auditor.rules.context import RuleContext, iso, root_principal
 from auditor.rules.findings import make_finding
-from auditor.rules.registry import RULES, rule
+from auditor.rules.registry import Rule, rule
 
 
 @rule(
@@ -19,8 +19,7 @@ from auditor.rules.registry import RULES, rule
     controls=("CIS-AWS-1.4", "SOC2-CC6.1", "PCI-DSS-8.2.2", "ISO27001-A.5.17"),
     recommendation="Delete the root access key.",
 )
-def root_access_key(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-root-access-key"]
+def root_access_key(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     for row in ctx.snapshot.table("root_credentials"):
         active = [
             n for n, on in (("access_key_1", row.access_key_1_active), ("access_key_2", row.access_key_2_active)) if on
@@ -50,8 +49,7 @@ def root_access_key(ctx: RuleContext) -> Iterator[Finding]:
     controls=("CIS-AWS-1.5", "CIS-AWS-1.6", "SOC2-CC6.1", "PCI-DSS-8.4.1", "ISO27001-A.5.17"),
     recommendation="Enable a hardware MFA device on the root user, or remove root credentials centrally.",
 )
-def root_without_mfa(ctx: RuleContext) -> Iterator[Finding]:
-    meta = RULES["iam-root-without-mfa"]
+def root_without_mfa(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     for row in ctx.snapshot.table("root_credentials"):
         if not row.mfa_active:
             yield make_finding(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from openpyxl import load_workbook
@@ -93,3 +97,16 @@ def test_a_re_export_prefills_current_decisions(store, settings, run_dir, tmp_pa
     assert (rows[0]["decision"], rows[0]["justification"]) == ("keep", "leads the team")
     result = import_decisions(store, cid, [again.csv], now=NOW)
     assert result.files[0].status == "duplicate"  # byte for byte the file the reviewer returned
+
+
+def test_the_packet_page_runs_no_script_and_its_policy_admits_its_own_style(store, settings, run_dir, tmp_path):
+    cid = create_campaign(store, settings, spec(), now=NOW, run_dir=run_dir).campaign.id
+    (packet,) = export_packets(store, cid, tmp_path, now=NOW, reviewer="ceo@example.com")
+    page = packet.html.read_text()
+    policy = unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1))
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    [style] = re.findall(r"<style>(.*?)</style>", page, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert directives["style-src"] == f"'sha256-{digest}'"
+    assert (directives["default-src"], directives["script-src"]) == ("'none'", "'none'")
+    assert "<script" not in page

@@ -83,7 +83,12 @@ def _found(findings: list[dict], case: dict) -> list[dict]:
 
 
 def test_every_rule_in_the_catalogue_has_a_planted_problem():
-    assert set(RULE_FOR.values()) == set(RULES)
+    unplanted = sorted(set(RULES) - set(RULE_FOR.values()))
+    assert set(RULE_FOR.values()) == set(RULES), (
+        f"no planted problem for {unplanted}: add a problem name to PROBLEMS in auditor/sandbox/plan.py, plant it "
+        "in auditor/sandbox/plants.py (or access_plants.py, iam_plants.py), and map it to its rule in RULE_FOR in "
+        "tests/e2e/test_run_on_sandbox.py"
+    )
 
 
 @pytest.mark.parametrize("size", sorted(BUILDS))

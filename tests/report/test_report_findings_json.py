@@ -4,9 +4,8 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from auditor.model import Finding
+from auditor.model import Finding, sort_findings
 from auditor.report import write_findings_json
-from auditor.report.common import sort_findings
 
 from .builders import HOSTILE_IMG, PROD, sample_findings
 from .builders import finding as make_finding

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from auditor import snapshot as snapshot_store
 from auditor.report import write_all
-from auditor.report.html import environment
+from auditor.report.pages import environment
 
 from .builders import AS_OF, HISTORY, lifecycle_findings, sample_findings, small_snapshot
 

@@ -1,9 +1,10 @@
-"""The compliance frameworks a finding's control ids belong to, and the controls' names.
+"""The control catalogue: compliance frameworks, and the controls rules may cite.
 
 Rules declare control ids (``CIS-AWS-1.12``, ``SOC2-CC6.2``, ...); the
 prefix says the framework. Titles are short paraphrases of each control so
-an auditor recognises it; a control a rule declares but this table does
-not name is still reported, under its id alone.
+an auditor recognises it. The rule registry refuses a control missing from
+this table, so every id a report shows has a name. It sits below rules/ and
+report/ so both can read it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ CONTROL_TITLES = {
     "SOC2-CC7.2": "System components are monitored for anomalies indicating security events",
     "ISO27001-A.5.15": "Access control",
     "ISO27001-A.5.16": "Identity management",
+    "ISO27001-A.5.17": "Authentication information",
     "ISO27001-A.5.18": "Access rights",
     "ISO27001-A.8.2": "Privileged access rights",
     "ISO27001-A.8.5": "Secure authentication",
