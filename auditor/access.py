@@ -17,16 +17,17 @@ through each group it is a member of that is assigned there, the way
 Identity Center grants access. Every path is kept: removing one path does
 not remove the access while another remains.
 
-**Existence** (a principal's age): the earliest of the API's creation time,
-the first CloudTrail sighting and any use IAM itself recorded (a principal
-seen 104 days ago existed 104 days ago; an API time later than a sighting is
-wrong, e.g. a store that stamps "now"). Without a creation time the age is a
-lower bound (``Existence.exact`` is False): enough to say a principal is at
-least that old, not that it is younger. For an Identity Center user whose store gives no creation
-time, the HR start date counts too; it never moves a known creation time
-earlier, because a user created last week for a long-serving employee has
-existed a week. The snapshot records no creation events, so they are not
-among the evidence.
+**Existence** (a principal's age, ``evidence.age_source`` says from what):
+the earliest of the API's creation time, the first CloudTrail sighting and
+any use IAM itself recorded. A principal seen 104 days ago existed 104 days
+ago; an API time later than a sighting is wrong (e.g. a store that stamps
+"now"). For an Identity Center user whose store gives no creation time, the
+HR start date counts too; it never moves a known creation time earlier,
+because a user created last week for a long-serving employee has existed a
+week. Anything but the creation time is a lower bound (``Existence.exact``
+is False): enough to say a principal is at least that old, not that it is
+younger. The snapshot records no creation events, so they are not among
+the evidence.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from auditor.snapshot import Snapshot
 _IDC_KINDS = (ActivityKind.IDC_USER.value, ActivityKind.IDC_ASSIGNMENT.value)
 
 
-# --- HR ------------------------------------------------------------------------------
+# --- tags ----------------------------------------------------------------------------
 
 
 def tag(tags: dict[str, str], key: str) -> str | None:
@@ -128,7 +129,7 @@ class Existence:
         }
 
 
-def earliest(candidates: Iterable[tuple[datetime | None, AgeSource]], looked_at: tuple[str, ...]) -> Existence:
+def _earliest(candidates: Iterable[tuple[datetime | None, AgeSource]], looked_at: tuple[str, ...]) -> Existence:
     """The earliest of the known times, with its source (the first listed wins a tie)."""
     known = [(when, source) for when, source in candidates if when is not None]
     if not known:
@@ -217,6 +218,18 @@ class AccessModel:
 
     # --- teams ----------------------------------------------------------------------
 
+    @cached_property
+    def _teams(self) -> dict[str, str]:
+        """Lower-case team name -> why it is a team (an account's owner tag, a group's name)."""
+        teams: dict[str, str] = {}
+        for group in sorted(self.groups.values(), key=lambda g: g.display_name, reverse=True):
+            teams[group.display_name.strip().lower()] = f"Identity Center group {group.display_name}"
+        for account in sorted(self.accounts.values(), key=lambda a: a.account_id, reverse=True):
+            owner = tag(account.tags, "owner")
+            if owner and owner.strip():
+                teams[owner.strip().lower()] = f"owner of account {account.name} ({account.account_id})"
+        return teams
+
     def owner_team(self, value: str | None, owner_teams: Iterable[str] = ()) -> str | None:
         """Why ``value`` names an accountable team, or None.
 
@@ -224,22 +237,15 @@ class AccessModel:
         Center group's name, or an entry of ``owner_teams`` (an exact address
         or ``*@domain``); all case-insensitive.
         """
-        if not value or not value.strip():
+        wanted = (value or "").strip().lower()
+        if not wanted:
             return None
-        wanted = value.strip().lower()
-        for account in sorted(self.accounts.values(), key=lambda a: a.account_id):
-            owner = tag(account.tags, "owner")
-            if owner and owner.strip().lower() == wanted:
-                return f"owner of account {account.name} ({account.account_id})"
-        for group in sorted(self.groups.values(), key=lambda g: g.display_name):
-            if group.display_name.strip().lower() == wanted:
-                return f"Identity Center group {group.display_name}"
+        if wanted in self._teams:
+            return self._teams[wanted]
         for entry in owner_teams:
             pattern = entry.strip().lower()
-            if pattern.startswith("*@"):
-                if "@" in wanted and wanted.rsplit("@", 1)[1] == pattern[2:]:
-                    return f"[rules] owner_teams {entry}"
-            elif pattern == wanted:
+            domain = pattern[2:] if pattern.startswith("*@") else None
+            if pattern == wanted or (domain and "@" in wanted and wanted.rsplit("@", 1)[1] == domain):
                 return f"[rules] owner_teams {entry}"
         return None
 
@@ -413,7 +419,7 @@ class AccessModel:
     def idc_user_existence(self, user: IdcUser) -> Existence:
         person = self.hr_person(user)
         start = person.start_date if person and user.created_at is None else None
-        return earliest(
+        return _earliest(
             [
                 (user.created_at, AgeSource.CREATED),
                 (self.idc_first_seen(user), AgeSource.CLOUDTRAIL),
@@ -427,7 +433,7 @@ class AccessModel:
         sightings = [self.first_seen(ActivityKind.IAM_USER.value, user.user_name, user.account_id)]
         sightings += [self.first_seen(ActivityKind.ACCESS_KEY.value, k.access_key_id, k.account_id) for k in keys]
         used = [user.password_last_used, *(k.last_used for k in keys)]
-        return earliest(
+        return _earliest(
             [
                 (user.created, AgeSource.CREATED),
                 (min((s for s in sightings if s), default=None), AgeSource.CLOUDTRAIL),
@@ -438,7 +444,7 @@ class AccessModel:
         )
 
     def key_existence(self, key: AccessKey) -> Existence:
-        return earliest(
+        return _earliest(
             [
                 (key.created, AgeSource.CREATED),
                 (
@@ -451,7 +457,7 @@ class AccessModel:
         )
 
     def role_existence(self, role: IamRole) -> Existence:
-        return earliest(
+        return _earliest(
             [
                 (role.created, AgeSource.CREATED),
                 (self.first_seen(ActivityKind.IAM_ROLE.value, role.arn, role.account_id), AgeSource.CLOUDTRAIL),
