@@ -86,6 +86,11 @@ def _department_groups(value: dict) -> str | None:
     return f"must map each department to a list of group names; not so for {bad}" if bad else None
 
 
+def _owner_teams(values: list[str]) -> str | None:
+    bad = [v for v in values if "@" not in v or ("*" in v and not re.fullmatch(r"\*@[^@*\s]+", v))]
+    return f"must be team addresses or *@domain patterns; not {bad}" if bad else None
+
+
 def _known_rules(values: list[str]) -> str | None:
     from auditor.rules import RULES  # late: the rules import this module's types
 
@@ -140,6 +145,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "production_environments": Option(list, ["production", "prod"], None, str),
         "break_glass_patterns": Option(list, DEFAULT_BREAK_GLASS_PATTERNS, None, str),
         "service_accounts": Option(list, [], None, str),
+        "owner_teams": Option(list, [], _owner_teams, str),
         "disabled": Option(list, [], _known_rules, str),
     },
     "campaigns": {

@@ -10,14 +10,13 @@ and close can refuse to remove access someone decided to keep.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
+from auditor.access import AccessPath, tag
 from auditor.campaign.model import CampaignError, Item, ItemKind, RevokeSpec
 from auditor.campaign.relate import FindingIndex, recommend, summarise
 from auditor.campaign.scope import Scope, accounts_in_scope
 from auditor.model import (
-    AccessKey,
     AccountAssignment,
     Finding,
     HrPerson,
@@ -28,7 +27,7 @@ from auditor.model import (
     PrincipalType,
     RevocationKind,
 )
-from auditor.rules.context import RuleContext, days_between
+from auditor.rules.context import RuleContext
 from auditor.rules.policies import is_admin_policy_arn
 from auditor.snapshot import Snapshot
 
@@ -57,6 +56,7 @@ def build_items(
 class _Builder:
     def __init__(self, snapshot, findings, scope, privileged_only, rules_settings, as_of) -> None:
         self.ctx = RuleContext(snapshot=snapshot, as_of=as_of, settings=rules_settings)
+        self.access = self.ctx.access
         self.snapshot, self.scope, self.as_of = snapshot, scope, as_of
         self.privileged_only = privileged_only
         self.index = FindingIndex(findings)
@@ -67,7 +67,6 @@ class _Builder:
         detail = status.detail if status else {}
         self.instance_arn = detail.get("instance_arn") or ""
         self.identity_store_id = detail.get("identity_store_id") or ""
-        self.groups_by_name = {g.display_name: g for g in snapshot.table("idc_groups")}
         self._check_names()
 
     def _check_names(self) -> None:
@@ -113,28 +112,26 @@ class _Builder:
     def assignment_items(self) -> list[Item]:
         items = []
         for user in self.snapshot.table("idc_users"):
-            for assignment, group_name in self.ctx.all_assignments(user):
-                ps = self.ctx.permission_sets.get(assignment.permission_set_arn)
-                ps_name = ps.name if ps else assignment.permission_set_arn
-                if not self._where(assignment.account_id) or not self._what_idc(ps_name, group_name):
+            for path in self.access.paths_of(user.user_id):
+                ps_name = self.access.permission_set_name(path.permission_set_arn)
+                if not self._where(path.account_id) or not self._what_idc(ps_name, path.group_name):
                     continue
-                items.append(self._assignment_item(user, assignment, ps_name, group_name))
+                items.append(self._assignment_item(user, path, ps_name))
         if items:
             self._require_idc_ids()
         return items
 
-    def _assignment_item(
-        self, user: IdcUser, assignment: AccountAssignment, ps_name: str, group_name: str | None
-    ) -> Item:
-        ctx, account_id, ps_arn = self.ctx, assignment.account_id, assignment.permission_set_arn
-        group = self.groups_by_name.get(group_name) if group_name else None
-        group_id = group.group_id if group else (None if group_name is None else group_name)
-        person = ctx.hr_person(user)
-        last = ctx.assignment_last_used(user, account_id, ps_name)
-        unknown = None if last else ctx.missing_window(account_id, self.unused_days)
+    def _assignment_item(self, user: IdcUser, path: AccessPath, ps_name: str) -> Item:
+        ctx, account_id, ps_arn = self.ctx, path.account_id, path.permission_set_arn
+        group_id, group_name = path.group_id, path.group_name
+        person = self.access.hr_person(user)
+        last = self.access.assignment_last_used(user, account_id, ps_name)
+        existence = self.access.idc_user_existence(user)
+        age = existence.days(self.as_of)
+        unknown = None if last else (existence.missing or ctx.missing_window(account_id, self.unused_days))
         related = self.index.for_assignment(user.user_id, account_id, ps_arn, group_name)
         break_glass = ctx.is_break_glass(ps_name, user.user_name, group_name)
-        too_new = user.created_at is not None and days_between(user.created_at, self.as_of) < self.unused_days
+        too_new = age is not None and age < self.unused_days
         flagged, recommendation, why = recommend(
             related,
             last,
@@ -163,9 +160,9 @@ class _Builder:
             removes = [own]
         else:
             how = f"via group {group_name}"
-            grants = ctx.assignments_of_group(group_id) if group_id else []
+            grants = self.access.assignments_of_group(group_id)
             context["membership_also_grants"] = sorted(
-                f"{ctx.permission_set_name(g.permission_set_arn)} in {self._where_text(g.account_id)}"
+                f"{self.access.permission_set_name(g.permission_set_arn)} in {self._where_text(g.account_id)}"
                 for g in grants
                 if (g.account_id, g.permission_set_arn) != (account_id, ps_arn)
             )
@@ -174,7 +171,7 @@ class _Builder:
                     kind=RevocationKind.IDC_GROUP_MEMBERSHIP.value,
                     target={
                         "identity_store_id": self.identity_store_id,
-                        "group_id": group_id or "",
+                        "group_id": group_id,
                         "user_id": user.user_id,
                     },
                 )
@@ -213,10 +210,10 @@ class _Builder:
 
     def group_items(self) -> list[Item]:
         items = []
-        for group in sorted(self.ctx.groups.values(), key=lambda g: g.display_name):
+        for group in sorted(self.access.groups.values(), key=lambda g: g.display_name):
             if group.display_name.lower() not in self.scope.groups:
                 continue
-            grants = [g for g in self.ctx.assignments_of_group(group.group_id) if self._where(g.account_id)]
+            grants = [g for g in self.access.assignments_of_group(group.group_id) if self._where(g.account_id)]
             if self.privileged_only:
                 grants = [g for g in grants if self.ctx.is_admin(g.permission_set_arn)]
             if grants:
@@ -225,15 +222,18 @@ class _Builder:
         return items
 
     def _group_item(self, group: IdcGroup, grants: list[AccountAssignment]) -> Item:
-        ctx = self.ctx
-        users = {u.user_id: u for u in self.snapshot.table("idc_users")}
-        members = [users[m] for m in ctx.members_of[group.group_id] if m in users]
+        ctx, access = self.ctx, self.access
+        members = [access.idc_users[m] for m in access.members_of(group.group_id) if m in access.idc_users]
         last = max(
             (
                 t
                 for user in members
                 for g in grants
-                if (t := ctx.assignment_last_used(user, g.account_id, ctx.permission_set_name(g.permission_set_arn)))
+                if (
+                    t := access.assignment_last_used(
+                        user, g.account_id, access.permission_set_name(g.permission_set_arn)
+                    )
+                )
             ),
             default=None,
         )
@@ -297,43 +297,32 @@ class _Builder:
     def iam_items(self) -> list[Item]:
         if self.scope.selects_what and not self.scope.iam:
             return []
-        keys: dict[tuple[str, str], list[AccessKey]] = defaultdict(list)
-        for key in self.snapshot.table("access_keys"):
-            keys[(key.account_id, key.user_name)].append(key)
         admin_groups = {
             (g.account_id, g.group_name)
             for g in self.snapshot.table("iam_groups")
             if any(is_admin_policy_arn(a) for a in g.attached_policies)
         }
-        people = _people_index(self.snapshot)
         return [
-            self._iam_item(user, keys[(user.account_id, user.user_name)], admin_groups, people)
+            self._iam_item(user, admin_groups)
             for user in self.snapshot.table("iam_users")
             if self._where(user.account_id)
         ]
 
-    def _iam_item(self, user: IamUser, keys: list[AccessKey], admin_groups: set, people: dict) -> Item:
-        ctx = self.ctx
-        active = sorted((k for k in keys if k.status == "Active"), key=lambda k: k.access_key_id)
-        tags = {k.lower(): v for k, v in user.tags.items()}
-        person = next(
-            (
-                people[c.lower()]
-                for c in (tags.get("owner"), tags.get("email"), user.user_name)
-                if c and c.lower() in people
-            ),
-            None,
-        )
-        used = [user.password_last_used, ctx.last_seen("iam_user", user.user_name, user.account_id)]
-        used += [ctx.key_last_used(k) for k in keys]
-        last = max((t for t in used if t is not None), default=None)
+    def _iam_item(self, user: IamUser, admin_groups: set) -> Item:
+        ctx, access = self.ctx, self.access
+        active = sorted((k for k in access.keys_of(user) if k.status == "Active"), key=lambda k: k.access_key_id)
+        person = access.iam_user_person(user)
+        last = access.iam_user_last_used(user)
+        existence = access.iam_user_existence(user)
+        age = existence.days(self.as_of)
+        unknown = None if last else existence.missing
         related = self.index.for_iam_user(user.user_id, user.arn)
         break_glass = ctx.is_break_glass(user.user_name)
-        too_new = user.created is not None and days_between(user.created, self.as_of) < self.iam_unused_days
+        too_new = age is not None and age < self.iam_unused_days
         flagged, recommendation, why = recommend(
             related,
             last,
-            None,
+            unknown,
             as_of=self.as_of,
             unused_days=self.iam_unused_days,
             too_new=too_new,
@@ -368,7 +357,7 @@ class _Builder:
             account_id=user.account_id,
             account_name=self._account_name(user.account_id),
             **_hr_fields(person),
-            last_used=_used_text(last, None),
+            last_used=_used_text(last, unknown),
             admin=any(is_admin_policy_arn(a) for a in user.attached_policies)
             or any((user.account_id, g) in admin_groups for g in user.groups),
             break_glass=break_glass,
@@ -380,7 +369,7 @@ class _Builder:
             paths=[own],
             removes_paths=[own],
             context={
-                "owner_tag": tags.get("owner") or "",
+                "owner_tag": tag(user.tags, "owner") or "",
                 "active_keys": [k.access_key_id for k in active],
                 "console_password": user.password_enabled,
                 "mfa": user.mfa_active,
@@ -388,14 +377,6 @@ class _Builder:
                 "groups": list(user.groups),
             },
         )
-
-
-def _people_index(snapshot: Snapshot) -> dict[str, HrPerson]:
-    people: dict[str, HrPerson] = {}
-    for person in snapshot.table("hr_people"):
-        people[person.email.lower()] = person
-        people.setdefault(person.user_name.lower(), person)
-    return people
 
 
 def _email(person: HrPerson | None, fallback: str | None) -> str | None:

@@ -6,12 +6,12 @@ plus IAM users. A plan touching a group touches every member of it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor import snapshot as snapshots
+from auditor.access import AccessModel
 from auditor.snapshot import Snapshot
 from auditor.store import Store
 
@@ -24,9 +24,7 @@ class Population:
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot, source: str = "") -> Population:
-        members: dict[str, set[str]] = defaultdict(set)
-        for membership in snapshot.table("idc_memberships"):
-            members[membership.group_id].add(membership.user_id)
+        members = AccessModel(snapshot).members_by_group
         size = len(snapshot.table("idc_users")) + len(snapshot.table("iam_users"))
         return cls(size=size, group_members={g: frozenset(u) for g, u in members.items()}, source=source)
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import msgspec
 
+from auditor.access import AccessModel
 from auditor.config import Settings
-from auditor.model import Finding, HrPerson, IamUser, IdcUser, Revocation, RevocationKind
+from auditor.model import Finding, IamUser, IdcUser, Revocation, RevocationKind
 from auditor.remediate.errors import Refused
 from auditor.remediate.notices import Notices, clean_addresses
 from auditor.remediate.population import latest_snapshot
@@ -185,13 +186,11 @@ class _Directory:
     def __init__(self, snapshot: Snapshot, settings: Settings) -> None:
         status = snapshot.status_of("identity_center")
         self.identity_store_id = (status.detail.get("identity_store_id") if status else None) or None
-        self.idc_users: dict[str, IdcUser] = {u.user_id: u for u in snapshot.table("idc_users")}
+        self.access = AccessModel(snapshot)
+        self.idc_users: dict[str, IdcUser] = self.access.idc_users
         self.iam_users: dict[tuple[str, str], IamUser] = {
             (u.account_id, u.user_name): u for u in snapshot.table("iam_users")
         }
-        people: list[HrPerson] = snapshot.table("hr_people")
-        self.hr_by_name = {p.user_name.lower(): p for p in people}
-        self.hr_by_email = {p.email.lower(): p for p in people}
         self.fallback = settings.get("campaigns", "fallback_reviewer") or None
 
     def target(self, finding: Finding, kind: RevocationKind) -> dict[str, str] | None:
@@ -209,7 +208,7 @@ class _Directory:
         found: list[str | None] = []
         user = self.idc_users.get(finding.principal.id)
         if user is not None:
-            person = self.hr_by_name.get(user.user_name.lower()) or self.hr_by_email.get((user.email or "").lower())
+            person = self.access.hr_person(user)
             found += [user.email, person.manager_email if person else None]
         else:
             iam_user = self.iam_users.get((finding.account_id or "", finding.evidence.get("user_name") or ""))

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from auditor.model import Finding, HrPerson, IdcUser
+from auditor.access import AccessModel, AccessPath
+from auditor.model import Finding
 from auditor.report.common import LIVE_STATUSES, format_time
 from auditor.snapshot import Snapshot
 
@@ -57,77 +58,45 @@ def tiles(snapshot: Snapshot) -> list[tuple[str, int]]:
     ]
 
 
-def match_hr(users: list[IdcUser], people: list[HrPerson]) -> dict[str, HrPerson]:
-    """Identity Center user id -> HR row: by user name, then by email, case-insensitive (the contract's rule)."""
-    by_name = {p.user_name.lower(): p for p in people if p.user_name}
-    by_email = {p.email.lower(): p for p in people if p.email}
-    matched = {}
-    for user in users:
-        person = by_name.get(user.user_name.lower()) or (by_email.get(user.email.lower()) if user.email else None)
-        if person is not None:
-            matched[user.user_id] = person
-    return matched
-
-
-def access_paths(snapshot: Snapshot) -> list[tuple[str, str, str, str]]:
-    """(user id, via, account id, permission set ARN) for every way a user reaches an account."""
-    groups = {g.group_id: g.display_name for g in snapshot.table("idc_groups")}
-    members: dict[str, list[str]] = defaultdict(list)
-    for membership in snapshot.table("idc_memberships"):
-        members[membership.group_id].append(membership.user_id)
-    paths = []
-    for assignment in snapshot.table("account_assignments"):
-        where = (assignment.account_id, assignment.permission_set_arn)
-        if assignment.principal_type == "USER":
-            paths.append((assignment.principal_id, "direct", *where))
-        else:
-            via = f"group {groups.get(assignment.principal_id, assignment.principal_id)}"
-            paths.extend((user_id, via, *where) for user_id in members.get(assignment.principal_id, []))
-    return sorted(set(paths))
-
-
 def inventory(
-    snapshot: Snapshot, findings: list[Finding], exempt: Mapping[str, str] | None = None
+    snapshot: Snapshot,
+    findings: list[Finding],
+    exempt: Mapping[str, str] | None = None,
+    access: AccessModel | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every inventory table, each {"columns": [...], "rows": [[...], ...]}.
 
     ``exempt``: Identity Center user id -> why the HR check does not apply
     (break-glass, a listed service identity): shown instead of "not in HR".
+    ``access``: the run's access model, when the caller has built it already.
     """
     exempt = exempt or {}
+    access = access or AccessModel(snapshot)
     users = snapshot.table("idc_users")
     people = snapshot.table("hr_people")
     accounts = snapshot.table("accounts")
-    user_by_id = {u.user_id: u for u in users}
+    user_by_id = access.idc_users
     account_names = {a.account_id: a.name for a in accounts}
-    ps_names = {p.arn: p.name for p in snapshot.table("permission_sets")}
-    group_names = {g.group_id: g.display_name for g in snapshot.table("idc_groups")}
-    hr_of = match_hr(users, people)
+    hr_of = {u.user_id: person for u in users if (person := access.hr_person(u)) is not None}
     user_of_line = {person.line: user_id for user_id, person in hr_of.items()}
-    paths = access_paths(snapshot)
+    paths = access.all_paths
 
     reach: dict[str, set[str]] = defaultdict(set)
     sets_of: dict[str, set[str]] = defaultdict(set)
     people_in_account: dict[str, set[str]] = defaultdict(set)
     people_with_ps: dict[str, set[str]] = defaultdict(set)
     accounts_with_ps: dict[str, set[str]] = defaultdict(set)
-    for user_id, _via, account_id, ps_arn in paths:
-        reach[user_id].add(account_id)
-        sets_of[user_id].add(ps_names.get(ps_arn, ps_arn))
-        people_in_account[account_id].add(user_id)
-        people_with_ps[ps_arn].add(user_id)
+    for path in paths:
+        reach[path.user_id].add(path.account_id)
+        sets_of[path.user_id].add(access.permission_set_name(path.permission_set_arn))
+        people_in_account[path.account_id].add(path.user_id)
+        people_with_ps[path.permission_set_arn].add(path.user_id)
     for assignment in snapshot.table("account_assignments"):
         accounts_with_ps[assignment.permission_set_arn].add(assignment.account_id)
-    user_groups: dict[str, list[str]] = defaultdict(list)
-    for membership in snapshot.table("idc_memberships"):
-        user_groups[membership.user_id].append(group_names.get(membership.group_id, membership.group_id))
     assignments_in = Counter(a.account_id for a in snapshot.table("account_assignments"))
     assignments_of = Counter(a.permission_set_arn for a in snapshot.table("account_assignments"))
     iam_users_in = Counter(u.account_id for u in snapshot.table("iam_users"))
     live_in = Counter(f.account_id for f in findings if f.status in LIVE_STATUSES)
-    keys_of: dict[tuple[str, str], list] = defaultdict(list)
-    for key in snapshot.table("access_keys"):
-        keys_of[(key.account_id, key.user_name)].append(key)
 
     def user_label(user_id: str) -> tuple[str, str, str]:
         user = user_by_id.get(user_id)
@@ -195,7 +164,7 @@ def inventory(
                     u.email,
                     u.status,
                     user_label(u.user_id)[2],
-                    sorted(user_groups.get(u.user_id, [])),
+                    access.group_names(u.user_id),
                     len(reach.get(u.user_id, ())),
                     sorted(sets_of.get(u.user_id, ())),
                 )
@@ -259,8 +228,14 @@ def inventory(
         "access": _table(
             ("User name", "Display name", "HR status", "Via", "Account id", "Account name", "Permission set"),
             (
-                (*user_label(user_id), via, account_id, account_names.get(account_id, ""), ps_names.get(ps_arn, ps_arn))
-                for user_id, via, account_id, ps_arn in paths
+                (
+                    *user_label(path.user_id),
+                    "direct" if path.direct else f"group {path.group_name}",
+                    path.account_id,
+                    account_names.get(path.account_id, ""),
+                    access.permission_set_name(path.permission_set_arn),
+                )
+                for path in _by_user_via(paths)
             ),
         ),
         "iam_users": _table(
@@ -286,8 +261,8 @@ def inventory(
                     u.password_enabled,
                     u.password_last_used,
                     u.mfa_active,
-                    sum(1 for k in keys_of[(u.account_id, u.user_name)] if k.status == "Active"),
-                    max((k.last_used for k in keys_of[(u.account_id, u.user_name)] if k.last_used), default=None),
+                    sum(1 for k in access.keys_of(u) if k.status == "Active"),
+                    max((k.last_used for k in access.keys_of(u) if k.last_used), default=None),
                     u.groups,
                     [arn.rsplit("/", 1)[-1] for arn in u.attached_policies] + u.inline_policies,
                 )
@@ -295,6 +270,15 @@ def inventory(
             ),
         ),
     }
+
+
+def _by_user_via(paths: list[AccessPath]) -> list[AccessPath]:
+    """Distinct (user, via, account, permission set) rows, ordered as the page lists them."""
+    rows = {
+        (p.user_id, "direct" if p.direct else f"group {p.group_name}", p.account_id, p.permission_set_arn): p
+        for p in paths
+    }
+    return [rows[key] for key in sorted(rows)]
 
 
 def exceptions_in_force(findings: list[Finding], account_names: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -14,18 +14,27 @@ from auditor.rules.registry import Rule, rule
 
 def _paths(ctx: RuleContext, user: IdcUser) -> dict[tuple[str, str], list[str]]:
     """(account, permission set ARN) -> how the user gets it: "direct" or "via group G"."""
-    paths: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for assignment, group in ctx.all_assignments(user):
-        label = "direct" if group is None else f"via group {group}"
-        key = (assignment.account_id, assignment.permission_set_arn)
-        if label not in paths[key]:
-            paths[key].append(label)
-    return paths
+    return {
+        key: list(dict.fromkeys(path.via for path in paths))
+        for key, paths in ctx.access.grants_of(user.user_id).items()
+    }
 
 
 def _account_name(ctx: RuleContext, account_id: str) -> str:
-    account = ctx.accounts.get(account_id)
-    return account.name if account else account_id
+    return ctx.access.account_name(account_id)
+
+
+def _unknown_permission_set(meta, ctx: RuleContext, user: IdcUser, account_id: str, ps_arn: str, **facts) -> Finding:
+    """An assignment whose permission set is not in the snapshot: what it grants, or its name, is unknown."""
+    return insufficient_evidence(
+        meta,
+        principal=ctx.idc_principal(user),
+        account_id=account_id,
+        resource=ps_arn,
+        title=f"{user.user_name} holds permission set {ps_arn} in {_account_name(ctx, account_id)}",
+        missing=f"permission set {ps_arn} is not in the snapshot (its name and policies are unknown)",
+        evidence={"account_name": _account_name(ctx, account_id), **facts},
+    )
 
 
 @rule(
@@ -49,11 +58,18 @@ def assignment_unused(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
         return
     days = ctx.settings["unused_assignment_days"]
     for user in ctx.snapshot.table("idc_users"):
-        if not is_enabled(user) or user.created_at is None or days_between(user.created_at, ctx.as_of) < days:
-            continue
+        if not is_enabled(user):
+            continue  # a disabled user cannot use any assignment
+        existence = ctx.access.idc_user_existence(user)
+        age = existence.days(ctx.as_of)
+        if age is not None and age < days:
+            continue  # too young to have left anything unused for the whole window
         for (account_id, ps_arn), paths in sorted(_paths(ctx, user).items()):
             ps = ctx.permission_sets.get(ps_arn)
-            if ps is None or ctx.is_break_glass(ps.name):
+            if ps is None:
+                yield _unknown_permission_set(meta, ctx, user, account_id, ps_arn, paths=paths)
+                continue
+            if ctx.is_break_glass(ps.name):
                 continue
             last = ctx.assignment_last_used(user, account_id, ps.name)
             if last is not None and days_between(last, ctx.as_of) < days:
@@ -71,10 +87,13 @@ def assignment_unused(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
                 "threshold_days": days,
                 "admin_capable": None if unknown else admin,
                 **({"admin_capable_unknown": unknown} if unknown else {}),
+                **existence.evidence(),
             }
+            # never used and of unknown age: the user may be new, so "unused" cannot be claimed
+            unknown_age = existence.missing if last is None else None
             yield observed_finding(
                 meta,
-                missing=ctx.missing_window(account_id, days),
+                missing=unknown_age or ctx.missing_window(account_id, days),
                 window_days=days,
                 principal=ctx.idc_principal(user),
                 account_id=account_id,
@@ -104,15 +123,17 @@ def direct_user_assignment(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     for user in ctx.snapshot.table("idc_users"):
         for assignment in ctx.direct_assignments(user):
             ps = ctx.permission_sets.get(assignment.permission_set_arn)
-            if ps is None or admin_reasons(ps) or ctx.is_break_glass(ps.name, user.user_name):
+            name = ps.name if ps else assignment.permission_set_arn
+            if (ps is not None and admin_reasons(ps)) or ctx.is_break_glass(name, user.user_name):
                 continue
+            # a direct assignment is a fact even when its permission set is unknown
             yield make_finding(
                 meta,
                 principal=ctx.idc_principal(user),
                 account_id=assignment.account_id,
-                resource=ps.arn,
-                title=f"{user.user_name} holds {ps.name} directly in {_account_name(ctx, assignment.account_id)}",
-                evidence={"permission_set": ps.name, "account_name": _account_name(ctx, assignment.account_id)},
+                resource=assignment.permission_set_arn,
+                title=f"{user.user_name} holds {name} directly in {_account_name(ctx, assignment.account_id)}",
+                evidence={"permission_set": name, "account_name": _account_name(ctx, assignment.account_id)},
             )
 
 
@@ -142,7 +163,11 @@ def admin_access(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
             by_set[ps_arn][account_id] = paths
         for ps_arn, accounts in sorted(by_set.items()):
             ps = ctx.permission_sets.get(ps_arn)
-            if ps is None or ctx.is_break_glass(ps.name):
+            if ps is None:
+                for account_id, paths in sorted(accounts.items()):
+                    yield _unknown_permission_set(meta, ctx, user, account_id, ps_arn, paths=paths)
+                continue
+            if ctx.is_break_glass(ps.name):
                 continue
             reasons = admin_reasons(ps)
             if not reasons:

@@ -1,22 +1,22 @@
-"""What every rule reads: the snapshot indexed for lookups, the as-of time, thresholds.
+"""What every rule reads: the access model, the as-of time, thresholds, evidence windows.
 
-Building the joins once (HR match, memberships, assignments, last activity,
-evidence windows) keeps each rule a short, pure function.
+The joins (HR match, memberships, paths, last activity, age) live in the
+one access model (auditor.access), built once per run; the context adds
+what depends on settings and the as-of time, so each rule stays a short,
+pure function.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 
+from auditor.access import AccessModel, tag
 from auditor.model import (
     AccessKey,
     Account,
     AccountAssignment,
-    ActivityKind,
     HrPerson,
     IdcGroup,
     IdcUser,
@@ -52,7 +52,11 @@ class RuleContext:
     as_of: datetime
     settings: dict[str, Any]  # the [rules] section
     idc_home_account: str | None = None  # where Identity Center sign-in events are recorded
-    _cache: dict = field(default_factory=dict, repr=False)
+    access: AccessModel = field(default=None, repr=False)  # type: ignore[assignment]  # built from snapshot if None
+
+    def __post_init__(self) -> None:
+        if self.access is None:
+            self.access = AccessModel(self.snapshot)
 
     # --- sources ------------------------------------------------------------
 
@@ -93,35 +97,30 @@ class RuleContext:
         listed = {name.lower() for name in self.settings["service_accounts"]}
         return user.user_name.lower() in listed or (user.email or "").lower() in listed
 
-    # --- organisations -------------------------------------------------------
+    # --- the access model: every join, built once ----------------------------------
 
-    @cached_property
+    @property
     def accounts(self) -> dict[str, Account]:
-        return {a.account_id: a for a in self.snapshot.table("accounts")}
+        return self.access.accounts
+
+    @property
+    def groups(self) -> dict[str, IdcGroup]:
+        return self.access.groups
+
+    @property
+    def permission_sets(self) -> dict[str, PermissionSet]:
+        return self.access.permission_sets
 
     def is_production(self, account_id: str | None) -> bool:
         account = self.accounts.get(account_id or "")
         if account is None:
             return False
-        environment = (account.tags.get("environment") or account.tags.get("Environment") or "").lower()
+        environment = (tag(account.tags, "environment") or "").lower()
         return environment in {e.lower() for e in self.settings["production_environments"]}
 
-    # --- HR --------------------------------------------------------------------
-
-    @cached_property
-    def _hr_by_user_name(self) -> dict[str, HrPerson]:
-        return {p.user_name.lower(): p for p in self.snapshot.table("hr_people")}
-
-    @cached_property
-    def _hr_by_email(self) -> dict[str, HrPerson]:
-        return {p.email.lower(): p for p in self.snapshot.table("hr_people")}
-
     def hr_person(self, user: IdcUser) -> HrPerson | None:
-        """Match by user name, then by email, case-insensitive (CONTRACT.md)."""
-        person = self._hr_by_user_name.get(user.user_name.lower())
-        if person is None and user.email:
-            person = self._hr_by_email.get(user.email.lower())
-        return person
+        """Match by user name, then by email, case-insensitive (CONTRACT.md; see auditor.access)."""
+        return self.access.hr_person(user)
 
     def unusable_hr_row(self, user: IdcUser) -> dict | None:
         """The HR row that names this user but could not be read, if any."""
@@ -132,135 +131,51 @@ class RuleContext:
                 return row
         return None
 
-    # --- Identity Center ---------------------------------------------------------
-
-    @cached_property
-    def groups(self) -> dict[str, IdcGroup]:
-        return {g.group_id: g for g in self.snapshot.table("idc_groups")}
-
-    @cached_property
-    def permission_sets(self) -> dict[str, PermissionSet]:
-        return {p.arn: p for p in self.snapshot.table("permission_sets")}
-
-    @cached_property
-    def _groups_of_user(self) -> dict[str, list[str]]:
-        groups: dict[str, list[str]] = defaultdict(list)
-        for membership in self.snapshot.table("idc_memberships"):
-            groups[membership.user_id].append(membership.group_id)
-        return groups
-
-    @cached_property
-    def _assignments_of(self) -> dict[tuple[str, str], list[AccountAssignment]]:
-        assignments: dict[tuple[str, str], list[AccountAssignment]] = defaultdict(list)
-        for assignment in self.snapshot.table("account_assignments"):
-            assignments[(assignment.principal_type, assignment.principal_id)].append(assignment)
-        return assignments
+    def owner_team(self, value: str | None) -> str | None:
+        """Why ``value`` names an accountable team (account owner, group, [rules] owner_teams), or None."""
+        return self.access.owner_team(value, self.settings["owner_teams"])
 
     def group_names(self, user: IdcUser) -> list[str]:
-        return sorted(
-            self.groups[g].display_name if g in self.groups else g for g in self._groups_of_user[user.user_id]
-        )
-
-    def direct_assignments(self, user: IdcUser) -> list[AccountAssignment]:
-        return self._assignments_of[("USER", user.user_id)]
-
-    def all_assignments(self, user: IdcUser) -> list[tuple[AccountAssignment, str | None]]:
-        """Every assignment the user can use, with the group it comes through (None = direct)."""
-        paths: list[tuple[AccountAssignment, str | None]] = [(a, None) for a in self.direct_assignments(user)]
-        for group_id in self._groups_of_user[user.user_id]:
-            name = self.groups[group_id].display_name if group_id in self.groups else group_id
-            paths.extend((a, name) for a in self._assignments_of[("GROUP", group_id)])
-        return paths
-
-    def has_access(self, user: IdcUser) -> bool:
-        """Enabled, or still in a group, or still assigned somewhere."""
-        return is_enabled(user) or bool(self._groups_of_user[user.user_id]) or bool(self.direct_assignments(user))
+        return self.access.group_names(user.user_id)
 
     def group_ids(self, user: IdcUser) -> list[str]:
-        return list(self._groups_of_user[user.user_id])
+        return self.access.group_ids(user.user_id)
 
-    @cached_property
-    def members_of(self) -> dict[str, list[str]]:
-        members: dict[str, list[str]] = defaultdict(list)
-        for membership in self.snapshot.table("idc_memberships"):
-            members[membership.group_id].append(membership.user_id)
-        return members
+    def direct_assignments(self, user: IdcUser) -> list[AccountAssignment]:
+        return self.access.direct_assignments(user.user_id)
 
     def assignments_of_group(self, group_id: str) -> list[AccountAssignment]:
-        return self._assignments_of[("GROUP", group_id)]
+        return self.access.assignments_of_group(group_id)
+
+    @property
+    def members_of(self) -> dict[str, list[str]]:
+        """Group id -> member user ids."""
+        return self.access.members_by_group
+
+    def has_access(self, user: IdcUser) -> bool:
+        return self.access.has_access(user)
 
     def permission_set_name(self, arn: str) -> str:
-        ps = self.permission_sets.get(arn)
-        return ps.name if ps else arn
+        return self.access.permission_set_name(arn)
 
     def is_admin(self, arn: str) -> bool:
         ps = self.permission_sets.get(arn)
         return ps is not None and is_admin_permission_set(ps)
 
-    # --- activity ---------------------------------------------------------------
-
-    @cached_property
-    def _last_seen(self) -> dict[tuple[str, str | None, str], datetime]:
-        """(kind, account or None, key) -> last seen. Identity Center kinds are organisation-wide."""
-        idc_kinds = {ActivityKind.IDC_USER.value, ActivityKind.IDC_ASSIGNMENT.value}
-        last: dict[tuple[str, str | None, str], datetime] = {}
-        for activity in self.snapshot.table("activity"):
-            if activity.kind in idc_kinds:
-                # using a permission set means the person signed in
-                key = (ActivityKind.IDC_USER.value, None, activity.key)
-            else:
-                key = (activity.kind, activity.account_id, activity.key)
-            if key not in last or activity.last_seen > last[key]:
-                last[key] = activity.last_seen
-        return last
-
-    @cached_property
-    def _assignment_last_used(self) -> dict[tuple[str, str | None, str | None], datetime]:
-        last: dict[tuple[str, str | None, str | None], datetime] = {}
-        for activity in self.snapshot.table("activity"):
-            if activity.kind != ActivityKind.IDC_ASSIGNMENT.value:
-                continue
-            key = (activity.key, activity.account_id, (activity.detail or "").lower())
-            if key not in last or activity.last_seen > last[key]:
-                last[key] = activity.last_seen
-        return last
-
-    def user_keys(self, user: IdcUser) -> list[str]:
-        """The activity keys that may name this user (new events by id, older by name or email)."""
-        keys = [f"id:{user.user_id}", f"name:{user.user_name.lower()}"]
-        if user.email:
-            keys.append(f"name:{user.email.lower()}")
-        return keys
-
-    def assignment_last_used(self, user: IdcUser, account_id: str, permission_set: str) -> datetime | None:
-        seen = [self._assignment_last_used.get((k, account_id, permission_set.lower())) for k in self.user_keys(user)]
-        return max((s for s in seen if s is not None), default=None)
-
-    @cached_property
-    def _users_by_key(self) -> dict[str, IdcUser]:
-        keyed: dict[str, IdcUser] = {}
-        for user in self.snapshot.table("idc_users"):
-            for key in self.user_keys(user):
-                keyed.setdefault(key, user)
-        return keyed
-
-    def idc_user_for_key(self, key: str) -> IdcUser | None:
-        """The user an activity key names (``id:...`` or ``name:...``), if still in the directory."""
-        return self._users_by_key.get(key)
-
     def last_seen(self, kind: str, key: str, account_id: str | None = None) -> datetime | None:
-        return self._last_seen.get((kind, account_id, key))
+        return self.access.last_seen(kind, key, account_id)
 
     def idc_last_activity(self, user: IdcUser) -> datetime | None:
-        """Last sign-in or use of access, keyed by user id (new events) or name/email (older)."""
-        seen = [self._last_seen.get((ActivityKind.IDC_USER.value, None, k)) for k in self.user_keys(user)]
-        return max((s for s in seen if s is not None), default=None)
+        return self.access.idc_last_activity(user)
+
+    def assignment_last_used(self, user: IdcUser, account_id: str, permission_set: str) -> datetime | None:
+        return self.access.assignment_last_used(user, account_id, permission_set)
 
     def key_last_used(self, key: AccessKey) -> datetime | None:
-        """The later of IAM's own record and CloudTrail's."""
-        from_trail = self._last_seen.get((ActivityKind.ACCESS_KEY.value, key.account_id, key.access_key_id))
-        candidates = [t for t in (key.last_used, from_trail) if t is not None]
-        return max(candidates, default=None)
+        return self.access.key_last_used(key)
+
+    def idc_user_for_key(self, key: str) -> IdcUser | None:
+        return self.access.idc_user_for_key(key)
 
     # --- principals -----------------------------------------------------------------
 

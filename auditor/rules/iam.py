@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 
+from auditor.access import Existence, tag
 from auditor.model import AccessKey, Category, Finding, IamUser, Principal, PrincipalType, Severity
 from auditor.rules.context import RuleContext, days_between, iam_user_principal, iso
 from auditor.rules.findings import insufficient_evidence, make_finding
@@ -23,8 +23,20 @@ def _key_principal(key: AccessKey, users: dict[tuple[str, str], IamUser]) -> Pri
 
 def _active_keys(ctx: RuleContext) -> Iterator[AccessKey]:
     for key in ctx.snapshot.table("access_keys"):
-        if key.status == "Active" and key.created is not None and ctx.usable("iam", key.account_id):
+        if key.status == "Active" and ctx.usable("iam", key.account_id):
             yield key
+
+
+def _key_age_unknown(meta, ctx: RuleContext, key: AccessKey, users, existence: Existence, title: str) -> Finding:
+    return insufficient_evidence(
+        meta,
+        principal=_key_principal(key, users),
+        account_id=key.account_id,
+        resource=key.access_key_id,
+        title=title,
+        missing=existence.missing,
+        evidence={"user_name": key.user_name, "created": iso(key.created), **existence.evidence()},
+    )
 
 
 def _users_by_name(ctx: RuleContext) -> dict[tuple[str, str], IamUser]:
@@ -63,13 +75,18 @@ def access_key_unused(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["access_key_unused_days"]
     users = _users_by_name(ctx)
     for key in _active_keys(ctx):
-        age = days_between(key.created, ctx.as_of)
+        last = ctx.key_last_used(key)
+        if last is not None and days_between(last, ctx.as_of) < days:
+            continue
+        existence = ctx.access.key_existence(key)
+        age = existence.days(ctx.as_of)
+        if age is None:  # never used and of unknown age: it may have been created yesterday
+            title = f"Access key {key.access_key_id} of {key.user_name} has no recorded use and an unknown age"
+            yield _key_age_unknown(meta, ctx, key, users, existence, title)
+            continue
         if age < days:
             continue
-        last = ctx.key_last_used(key)
         idle = days_between(last, ctx.as_of) if last is not None else age
-        if idle < days:
-            continue
         what = f"unused for {int(idle)} days" if last else f"never used in {int(age)} days"
         yield make_finding(
             meta,
@@ -84,6 +101,7 @@ def access_key_unused(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
                 "last_used_service": key.last_used_service,
                 "days_idle": int(idle),
                 "threshold_days": days,
+                **existence.evidence(),
             },
         )
 
@@ -102,7 +120,13 @@ def access_key_old(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["access_key_max_age_days"]
     users = _users_by_name(ctx)
     for key in _active_keys(ctx):
-        age = days_between(key.created, ctx.as_of)
+        existence = ctx.access.key_existence(key)
+        age = existence.days(ctx.as_of)
+        if age is None or (age < days and not existence.exact):
+            # only the creation time can say a key is younger than the threshold; a later sighting cannot
+            title = f"Access key {key.access_key_id} of {key.user_name} may be older than {days} days"
+            yield _key_age_unknown(meta, ctx, key, users, existence, title)
+            continue
         if age < days:
             continue
         yield make_finding(
@@ -117,6 +141,7 @@ def access_key_old(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
                 "age_days": int(age),
                 "threshold_days": days,
                 "last_used": iso(ctx.key_last_used(key)) or "never",
+                **existence.evidence(),
             },
         )
 
@@ -160,18 +185,8 @@ def console_without_mfa(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
         )
 
 
-def _credentials_last_used(ctx: RuleContext, user: IamUser) -> tuple[datetime | None, list[AccessKey]]:
-    keys = [
-        k
-        for k in ctx.snapshot.table("access_keys")
-        if k.account_id == user.account_id and k.user_name == user.user_name and k.status == "Active"
-    ]
-    candidates = [
-        user.password_last_used if user.password_enabled else None,
-        ctx.last_seen("iam_user", user.user_name, user.account_id),
-    ]
-    candidates += [ctx.key_last_used(k) for k in keys]
-    return max((c for c in candidates if c is not None), default=None), keys
+def _active_keys_of(ctx: RuleContext, user: IamUser) -> list[AccessKey]:
+    return [k for k in ctx.access.keys_of(user) if k.status == "Active"]
 
 
 @rule(
@@ -191,13 +206,34 @@ def _credentials_last_used(ctx: RuleContext, user: IamUser) -> tuple[datetime | 
 def iam_user_inactive(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["iam_user_inactive_days"]
     for user in ctx.snapshot.table("iam_users"):
-        if user.created is None or not ctx.usable("iam", user.account_id):
-            continue
-        age = days_between(user.created, ctx.as_of)
-        last, keys = _credentials_last_used(ctx, user)
-        if age < days or not (user.password_enabled or keys):
-            continue
+        keys = _active_keys_of(ctx, user)
+        if not ctx.usable("iam", user.account_id) or not (user.password_enabled or keys):
+            continue  # no console password and no active key: nothing left to use
+        last = ctx.access.iam_user_last_used(user)
         if last is not None and days_between(last, ctx.as_of) < days:
+            continue
+        existence = ctx.access.iam_user_existence(user)
+        age = existence.days(ctx.as_of)
+        facts = {
+            "last_used": iso(last) or "never",
+            "created": iso(user.created),
+            "password_enabled": user.password_enabled,
+            "active_keys": [k.access_key_id for k in keys],
+            "threshold_days": days,
+            **existence.evidence(),
+        }
+        if age is None:  # never used and of unknown age
+            yield insufficient_evidence(
+                meta,
+                principal=iam_user_principal(user),
+                account_id=user.account_id,
+                resource=None,
+                title=f"IAM user {user.user_name} has no recorded use and an unknown age",
+                missing=existence.missing,
+                evidence=facts,
+            )
+            continue
+        if age < days:
             continue
         idle = int(days_between(last, ctx.as_of)) if last else int(age)
         yield make_finding(
@@ -208,14 +244,7 @@ def iam_user_inactive(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
             title=f"IAM user {user.user_name} unused for {idle} days"
             if last
             else f"IAM user {user.user_name} never used in {idle} days",
-            evidence={
-                "last_used": iso(last) or "never",
-                "days_idle": idle,
-                "created": iso(user.created),
-                "password_enabled": user.password_enabled,
-                "active_keys": [k.access_key_id for k in keys],
-                "threshold_days": days,
-            },
+            evidence={"days_idle": idle, **facts},
         )
 
 
@@ -230,7 +259,7 @@ def iam_user_inactive(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
 )
 def two_active_keys(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     for user in ctx.snapshot.table("iam_users"):
-        _, keys = _credentials_last_used(ctx, user)
+        keys = _active_keys_of(ctx, user)
         if len(keys) < 2 or not ctx.usable("iam", user.account_id):
             continue
         yield make_finding(
@@ -267,7 +296,7 @@ def keys_on_console_user_without_mfa(ctx: RuleContext, meta: Rule) -> Iterator[F
         unread = _console_mfa_unread(ctx, user)
         if not (user.password_enabled or unread) or user.mfa_active or not ctx.usable("iam", user.account_id):
             continue
-        _, keys = _credentials_last_used(ctx, user)
+        keys = _active_keys_of(ctx, user)
         if keys and unread:
             yield insufficient_evidence(
                 meta,
@@ -296,27 +325,27 @@ def keys_on_console_user_without_mfa(ctx: RuleContext, meta: Rule) -> Iterator[F
     severity=Severity.MEDIUM,
     title="IAM user without an active owner",
     description=(
-        "An IAM user whose `owner` tag names nobody active in HR and whose name or email tag matches nobody "
-        "active in HR. High when the owner named is a leaver."
+        "An IAM user whose `owner` tag, `email` tag and user name match nobody active in HR, and whose `owner` "
+        "tag names no team (an account's `owner` tag, an Identity Center group's name, or an entry of [rules] "
+        "owner_teams). High when the person named is a leaver."
     ),
     controls=("SOC2-CC6.2", "ISO27001-A.5.16", "NIST-800-53-AC-2"),
-    recommendation="Tag the user with an active owner (owner=email), or remove it.",
+    thresholds=("owner_teams",),
+    recommendation="Tag the user with an active owner (owner=email or a team address), or remove it.",
 )
 def iam_user_without_owner(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("hr"):
         return
-    people = {}
-    for person in ctx.snapshot.table("hr_people"):
-        people[person.email.lower()] = person
-        people[person.user_name.lower()] = person
     for user in ctx.snapshot.table("iam_users"):
         if not ctx.usable("iam", user.account_id):
             continue
-        tags = {k.lower(): v for k, v in user.tags.items()}
-        candidates = [tags.get("owner"), tags.get("email"), user.user_name]
-        matched = [people[c.lower()] for c in candidates if c and c.lower() in people]
+        owner = tag(user.tags, "owner")
+        matched = ctx.access.iam_user_people(user)
         if any(p.status != "terminated" for p in matched):
-            continue
+            continue  # an active person answers for it
+        team = None if ctx.access.hr_match(owner, owner) else ctx.owner_team(owner)
+        if team is not None:
+            continue  # the owner tag names a team, which answers for it
         owner_left = bool(matched)
         yield make_finding(
             meta,
@@ -325,9 +354,9 @@ def iam_user_without_owner(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
             resource=None,
             title=f"IAM user {user.user_name} is owned by a leaver"
             if owner_left
-            else f"IAM user {user.user_name} has no owner in HR",
+            else f"IAM user {user.user_name} has no owner in HR or among the teams",
             evidence={
-                "owner_tag": tags.get("owner"),
+                "owner_tag": owner,
                 "matched_people": [p.email for p in matched],
                 "owner_status": "terminated" if owner_left else "unknown",
             },

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from auditor.model import Category, Finding, Principal, PrincipalType, Severity
 from auditor.rules.context import RuleContext, days_between, iam_user_principal, iso
-from auditor.rules.findings import make_finding
+from auditor.rules.findings import insufficient_evidence, make_finding
 from auditor.rules.policies import is_admin_policy_arn
 from auditor.rules.registry import Rule, rule
 
@@ -109,23 +109,39 @@ def _trusted_principals(trust_policy: dict | None) -> list[str]:
 def role_unused(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["role_unused_days"]
     for role in ctx.snapshot.table("iam_roles"):
-        if role.path.startswith(("/aws-service-role/", "/aws-reserved/")) or role.created is None:
-            continue
-        if not ctx.usable("iam", role.account_id) or days_between(role.created, ctx.as_of) < days:
+        if role.path.startswith(("/aws-service-role/", "/aws-reserved/")) or not ctx.usable("iam", role.account_id):
             continue
         candidates = [role.last_used, ctx.last_seen("iam_role", role.arn, role.account_id)]
         last = max((c for c in candidates if c is not None), default=None)
         if last is not None and days_between(last, ctx.as_of) < days:
             continue
+        existence = ctx.access.role_existence(role)
+        age = existence.days(ctx.as_of)
+        if age is not None and age < days:
+            continue
+        principal = Principal(type=PrincipalType.IAM_ROLE.value, id=role.role_id, name=role.role_name, arn=role.arn)
+        facts = {"last_used": iso(last) or "never", "created": iso(role.created), "threshold_days": days}
+        facts |= existence.evidence()
+        if age is None:  # never used and of unknown age: it may have been created yesterday
+            yield insufficient_evidence(
+                meta,
+                principal=principal,
+                account_id=role.account_id,
+                resource=None,
+                title=f"Role {role.role_name} has no recorded use and an unknown age",
+                missing=existence.missing,
+                evidence=facts,
+            )
+            continue
         yield make_finding(
             meta,
-            principal=Principal(type=PrincipalType.IAM_ROLE.value, id=role.role_id, name=role.role_name, arn=role.arn),
+            principal=principal,
             account_id=role.account_id,
             resource=None,
             title=f"Role {role.role_name} unused since {last.date().isoformat()}"
             if last
             else f"Role {role.role_name} never used",
-            evidence={"last_used": iso(last) or "never", "created": iso(role.created), "threshold_days": days},
+            evidence=facts,
         )
 
 
@@ -145,8 +161,14 @@ def role_unused(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
 )
 def unused_services(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     days = ctx.settings["unused_service_days"]
-    entities = {u.arn: (u, PrincipalType.IAM_USER, u.user_name, u.user_id) for u in ctx.snapshot.table("iam_users")}
-    entities |= {r.arn: (r, PrincipalType.IAM_ROLE, r.role_name, r.role_id) for r in ctx.snapshot.table("iam_roles")}
+    entities = {
+        u.arn: (ctx.access.iam_user_existence(u), PrincipalType.IAM_USER, u.user_name, u.user_id)
+        for u in ctx.snapshot.table("iam_users")
+    }
+    entities |= {
+        r.arn: (ctx.access.role_existence(r), PrincipalType.IAM_ROLE, r.role_name, r.role_id)
+        for r in ctx.snapshot.table("iam_roles")
+    }
     by_entity: dict[str, list] = {}
     for service in ctx.snapshot.table("service_access"):
         by_entity.setdefault(service.entity_arn, []).append(service)
@@ -154,8 +176,9 @@ def unused_services(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
         entity = entities.get(arn)
         if entity is None or not ctx.usable("access_advisor", services[0].account_id):
             continue
-        record, kind, name, pid = entity
-        if record.created is None or days_between(record.created, ctx.as_of) < days:
+        existence, kind, name, pid = entity
+        age = existence.days(ctx.as_of)
+        if age is not None and age < days:
             continue
         unused = sorted(
             s.service_namespace
@@ -164,9 +187,21 @@ def unused_services(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
         )
         if not unused:
             continue
+        principal = Principal(type=kind.value, id=pid, name=name, arn=arn)
+        if age is None:  # a principal of unknown age may be too new to have used what it is granted
+            yield insufficient_evidence(
+                meta,
+                principal=principal,
+                account_id=services[0].account_id,
+                resource=None,
+                title=f"{name} has {len(unused)} of {len(services)} granted services with no recorded use",
+                missing=existence.missing,
+                evidence={"unused_services": unused, "threshold_days": days},
+            )
+            continue
         yield make_finding(
             meta,
-            principal=Principal(type=kind.value, id=pid, name=name, arn=arn),
+            principal=principal,
             account_id=services[0].account_id,
             resource=None,
             title=f"{name} has {len(unused)} of {len(services)} granted services unused for {days} days",
@@ -174,5 +209,6 @@ def unused_services(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
                 "unused_services": unused,
                 "used_services": sorted(s.service_namespace for s in services if s.service_namespace not in unused),
                 "threshold_days": days,
+                **existence.evidence(),
             },
         )

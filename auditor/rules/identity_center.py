@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
+from auditor.access import Existence
 from auditor.model import Category, Finding, IdcUser, Severity
 from auditor.rules.context import RuleContext, days_between, is_enabled, iso
 from auditor.rules.findings import insufficient_evidence, make_finding, observed_finding
@@ -127,28 +128,44 @@ def not_in_hr(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
         )
 
 
-def _idle_candidates(ctx: RuleContext, min_age_days: int) -> Iterator[tuple[IdcUser, datetime | None, float]]:
-    """Enabled users older than ``min_age_days``, with their last activity and age in days."""
+def _idle_candidates(ctx: RuleContext, min_age_days: int) -> Iterator[tuple[IdcUser, datetime | None, Existence]]:
+    """Enabled users older than ``min_age_days`` or of unknown age, with their last activity and existence."""
     for user in ctx.snapshot.table("idc_users"):
-        if not is_enabled(user) or user.created_at is None:
-            continue  # without a creation time the user's age, and so any idle span, is unknown
+        if not is_enabled(user):
+            continue  # a disabled user cannot sign in: nothing to be idle with
         if ctx.is_break_glass(user.user_name, user.display_name):
             continue  # unused is a break-glass identity's normal state; its use is what gets reviewed
-        age = days_between(user.created_at, ctx.as_of)
-        if age >= min_age_days:
-            yield user, ctx.idc_last_activity(user), age
+        existence = ctx.access.idc_user_existence(user)
+        age = existence.days(ctx.as_of)
+        if age is None or age >= min_age_days:
+            yield user, ctx.idc_last_activity(user), existence
 
 
-def _idle_facts(ctx: RuleContext, user: IdcUser, last: datetime | None, age: float, threshold: int) -> dict:
+def _idle_facts(ctx: RuleContext, user: IdcUser, last: datetime | None, existence: Existence, threshold: int) -> dict:
+    age = existence.days(ctx.as_of)
     idle = days_between(last, ctx.as_of) if last is not None else age
     return {
         "last_activity": iso(last) or "never",
-        "days_idle": int(idle),
+        "days_idle": None if idle is None else int(idle),
         "created_at": iso(user.created_at),
-        "days_since_creation": int(age),
+        "days_since_creation": None if age is None else int(age),
+        **existence.evidence(),
         "threshold_days": threshold,
         "groups": ctx.group_names(user),
     }
+
+
+def _age_unknown(meta, ctx: RuleContext, user: IdcUser, existence: Existence, facts: dict) -> Finding:
+    """Never seen and of unknown age: it may have been created yesterday, so neither idle nor new can be claimed."""
+    return insufficient_evidence(
+        meta,
+        principal=ctx.idc_principal(user),
+        account_id=None,
+        resource=None,
+        title=f"{user.user_name} has no recorded sign-in and an unknown age",
+        missing=existence.missing,
+        evidence=facts,
+    )
 
 
 @rule(
@@ -169,12 +186,16 @@ def user_inactive(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("identity_center"):
         return
     days = ctx.settings["inactive_days"]
-    for user, last, age in _idle_candidates(ctx, days):
+    for user, last, existence in _idle_candidates(ctx, days):
+        age = existence.days(ctx.as_of)
+        facts = _idle_facts(ctx, user, last, existence, days)
+        if age is None:
+            yield _age_unknown(meta, ctx, user, existence, facts)
+            continue
         if last is None and _never_signed_in_decidable(ctx, age):
             continue  # the never-signed-in rule reports it, with the stronger statement
         if last is not None and days_between(last, ctx.as_of) < days:
             continue
-        facts = _idle_facts(ctx, user, last, age, days)
         title = (
             f"{user.user_name} has not signed in for {facts['days_idle']} days"
             if last
@@ -209,11 +230,17 @@ def user_never_signed_in(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     if not ctx.usable("identity_center"):
         return
     days = ctx.settings["never_signed_in_days"]
-    for user, last, age in _idle_candidates(ctx, days):
+    for user, last, existence in _idle_candidates(ctx, days):
         if last is not None:
             continue
-        facts = _idle_facts(ctx, user, last, age, days)
+        age = existence.days(ctx.as_of)
+        facts = _idle_facts(ctx, user, last, existence, days)
+        if age is None:
+            yield _age_unknown(meta, ctx, user, existence, facts)
+            continue
         title = f"{user.user_name} has never signed in since creation {int(age)} days ago"
+        if not existence.exact:
+            title = f"{user.user_name} has never signed in; known to exist for {int(age)} days"
         if _never_signed_in_decidable(ctx, age):
             facts["evidence_window_days"] = int(age)
             yield make_finding(
@@ -260,7 +287,18 @@ def admin_direct_assignment(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
             continue
         for assignment in ctx.direct_assignments(user):
             ps = ctx.permission_sets.get(assignment.permission_set_arn)
-            if ps is None or ctx.is_break_glass(ps.name):
+            if ps is None:
+                yield insufficient_evidence(
+                    meta,
+                    principal=ctx.idc_principal(user),
+                    account_id=assignment.account_id,
+                    resource=assignment.permission_set_arn,
+                    title=f"{user.user_name} holds permission set {assignment.permission_set_arn} directly",
+                    missing=f"permission set {assignment.permission_set_arn} is not in the snapshot "
+                    "(whether it grants administrator power is unknown)",
+                )
+                continue
+            if ctx.is_break_glass(ps.name):
                 continue
             reasons = admin_reasons(ps)
             production = ctx.is_production(assignment.account_id)
