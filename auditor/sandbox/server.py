@@ -219,10 +219,10 @@ def start_sandbox(
         sandbox.planted = [_planted(p, built) for p in world.plants]
         sandbox.boundary = [_planted(p, built) for p in world.boundary]
         sandbox.clean = [(kind, name, ids[key] if key else None) for kind, name, key in world.clean]
-        sandbox.config_file = write_config(world, Path(workdir), sandbox.hr_feed)
-        sandbox.planted_file = write_planted(sandbox, Path(workdir))
         if stock:
             sandbox.serve_stock()
+        sandbox.config_file = write_config(world, Path(workdir), sandbox.hr_feed)
+        sandbox.planted_file = write_planted(sandbox, Path(workdir))
     except BaseException:
         sandbox.close()
         raise

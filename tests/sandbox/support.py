@@ -107,11 +107,14 @@ def fingerprint(sandbox: Sandbox) -> dict[str, Any]:
     )
 
 
-def lists_user_status(sandbox: Sandbox) -> bool:
-    """Whether ListUsers says each user's status, as AWS does and stock moto does not."""
+def served(sandbox: Sandbox) -> dict[str, bool]:
+    """How the estate is served: ListUsers with each user's status (AWS, not stock moto); planted.json's mode."""
     aws = Aws(sandbox)
     users = aws.paginate(aws.client("identitystore"), "list_users", "Users", IdentityStoreId=sandbox.identity_store_id)
-    return bool(users) and all("UserStatus" in user for user in users)
+    return {
+        "user_status": bool(users) and all("UserStatus" in user for user in users),
+        "planted_stock": json.loads(Path(sandbox.planted_file).read_text())["stock"],
+    }
 
 
 def main(size: str, seed: str, as_of: str, workdir: str, mode: str = "filled") -> None:
@@ -120,7 +123,7 @@ def main(size: str, seed: str, as_of: str, workdir: str, mode: str = "filled") -
         size=size, seed=int(seed), as_of=datetime.fromisoformat(as_of), workdir=Path(workdir), stock=mode == "stock"
     ) as box:
         seconds = time.perf_counter() - started
-        print(json.dumps({"seconds": seconds, "fingerprint": fingerprint(box), "user_status": lists_user_status(box)}))
+        print(json.dumps({"seconds": seconds, "fingerprint": fingerprint(box), "served": served(box)}))
 
 
 if __name__ == "__main__":

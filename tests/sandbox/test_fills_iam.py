@@ -31,6 +31,9 @@ def test_service_last_accessed_details_for_a_user(tiny, aws):
     with pytest.raises(ClientError) as caught:
         iam.generate_service_last_accessed_details(Arn=arn.replace(plant.name, "nobody"))
     assert error_code(caught) == "NoSuchEntity"
+    with pytest.raises(ClientError) as caught:
+        iam.get_service_last_accessed_details(JobId=job["JobId"], Marker="not-a-marker")
+    assert error_code(caught) == "InvalidInput"
 
 
 def test_credential_report_starts_with_the_root_row(tiny, aws):

@@ -58,7 +58,8 @@ def test_same_seed_and_as_of_rebuild_the_same_sandbox(tiny, elsewhere):
 
 def test_stock_mode_serves_the_same_estate_without_the_fills(tiny, elsewhere):
     assert elsewhere["tiny-stock"]["fingerprint"] == fingerprint(tiny)
-    assert (elsewhere["tiny"]["user_status"], elsewhere["tiny-stock"]["user_status"]) == (True, False)
+    assert elsewhere["tiny"]["served"] == {"user_status": True, "planted_stock": False}
+    assert elsewhere["tiny-stock"]["served"] == {"user_status": False, "planted_stock": True}
 
 
 @pytest.mark.parametrize(("size", "accounts", "people"), [("tiny", 3, 40), ("small", 5, 75), ("medium", 12, 300)])

@@ -252,7 +252,12 @@ def _get_service_last_accessed_details(self: IamResponse) -> ActionResult:
     if job is None:
         raise NotFoundException(f"Job with id {job_id} not found")
     max_items = int(self._get_param("MaxItems") or 100)
-    start = int(self._get_param("Marker") or 0)
+    if not 1 <= max_items <= 1000:
+        raise _InvalidInput("MaxItems must be between 1 and 1000")
+    marker = self._get_param("Marker") or "0"
+    if not marker.isdigit():
+        raise _InvalidInput("Invalid Marker")
+    start = int(marker)
     services = job["ServicesLastAccessed"]
     result = dict(
         job, ServicesLastAccessed=services[start : start + max_items], IsTruncated=start + max_items < len(services)
