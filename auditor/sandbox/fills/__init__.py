@@ -13,7 +13,9 @@ moto, which is how the sandbox serves its estate in stock mode.
   boundaries; tags; real permission set ARNs; one home region.
 
 Only operations a product path (a collector, remediation) or the sandbox's
-builder calls are filled.
+builder calls are filled, and the few that keep that state coherent when
+called (ProvisionPermissionSet and its status, which stock moto answers
+without provisioning; DeletePermissionsBoundary, the undo of Put).
 """
 
 from __future__ import annotations
