@@ -48,6 +48,12 @@ def register(commands: common.Commands) -> None:
     serve.add_argument("--seed", type=int, default=1)
     serve.add_argument("--as-of", help="ISO 8601 time the estate is built at (default now)")
     serve.add_argument("--workdir", type=Path, default=Path("auditor-sandbox"), help="where the HR feed is written")
+    serve.add_argument(
+        "--stock",
+        action="store_true",
+        help="serve the same estate as a stock emulator would, without the filled-in operations and fields "
+        "(what a real estate that omits fields and denies optional calls looks like to the auditor)",
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -80,7 +86,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from auditor.sandbox import serve  # the sandbox needs the optional moto dependency
 
-    serve(size=args.size, seed=args.seed, as_of=common.as_of(args), workdir=args.workdir, port=args.port)
+    serve(
+        size=args.size,
+        seed=args.seed,
+        as_of=common.as_of(args),
+        workdir=args.workdir,
+        port=args.port,
+        stock=args.stock,
+    )
     return 0
 
 

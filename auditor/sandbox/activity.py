@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from auditor.sandbox.build import Built, saml_provider
 from auditor.sandbox.events import BROWSERS, CLI_AGENTS, Events, IamUserRef, IdcIdentity, RoleRef
-from auditor.sandbox.moto_gaps import reserved_role_name
+from auditor.sandbox.fills.sso_admin import reserved_role_name
 from auditor.sandbox.plan import IamUserPlan, IdcUserPlan, RolePlan, World
 
 SERVICE_SESSION = {

@@ -18,9 +18,9 @@ from moto.organizations.models import organizations_backends
 from moto.s3.models import s3_backends
 from moto.ssoadmin.models import ssoadmin_backends
 
-from auditor.sandbox import moto_gaps
 from auditor.sandbox.build import ACCESS_ROLE, TRAIL_NAME, Built
-from auditor.sandbox.moto_gaps import RootCredentials
+from auditor.sandbox.fills import iam as iam_fill
+from auditor.sandbox.fills import identitystore
 from auditor.sandbox.plan import RootPlan, World
 
 _NOT_SERVICE_USE = ("signin.amazonaws.com", "sso.amazonaws.com")
@@ -107,7 +107,7 @@ def _identity_center(world: World, built: Built) -> None:
     for assignment in backend.account_assignments:
         assignment.created_date = epoch(world.idc_created)
     for user in (u for u in world.idc_users if not u.deleted):
-        moto_gaps.set_idc_user_times(
+        identitystore.set_user_times(
             built.management_id,
             world.region,
             built.identity_store_id,
@@ -159,9 +159,9 @@ def _iam(world: World, built: Built, account_key: str, last: LastUse) -> None:
     for provider in backend.saml_providers.values():
         provider.create_date = provisioned
     root = world.roots.get(account_key) or RootPlan()
-    moto_gaps.set_root_credentials(
+    iam_fill.set_root_credentials(
         account_id,
-        RootCredentials(
+        iam_fill.RootCredentials(
             created=account.joined,
             password_last_used=last.root.get(account_id),
             mfa_active=root.mfa,

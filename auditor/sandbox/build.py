@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import botocore.config
 
-from auditor.sandbox import moto_gaps
+from auditor.sandbox.fills import sso_admin
 from auditor.sandbox.plan import IamUserPlan, World
 
 ACCESS_ROLE = "OrganizationAccountAccessRole"
@@ -189,7 +189,7 @@ def build_iam_user(iam: Any, built: Built, account_id: str, user: IamUserPlan, r
 
 
 def build_identity_center(world: World, clients: Clients, built: Built) -> None:
-    moto_gaps.set_identity_center_region(built.management_id, world.region)  # enabled once, in the home region
+    sso_admin.set_identity_center_region(built.management_id, world.region)  # enabled once, in the home region
     sso, store = clients.client("sso-admin"), clients.client("identitystore")
     instance = sso.list_instances()["Instances"][0]
     built.instance_arn, built.identity_store_id = instance["InstanceArn"], instance["IdentityStoreId"]
@@ -318,4 +318,4 @@ def build_trail(world: World, clients: Clients, built: Built) -> None:
 
 
 def saml_provider(built: Built) -> str:
-    return moto_gaps.saml_provider_name(built.instance_arn)
+    return sso_admin.saml_provider_name(built.instance_arn)

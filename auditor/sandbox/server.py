@@ -1,5 +1,11 @@
 """Start a sandbox: moto's threaded server on 127.0.0.1, the planned world built into it.
 
+The estate is always built with moto's gaps filled (``fills``). It is then
+served either with the fills (the default: answers as AWS gives them) or in
+stock mode, as a stock moto server serves the same estate (a real estate
+omits fields and lacks calls the same way); ``Sandbox.serve_stock`` switches
+a running sandbox between the two.
+
 moto keeps its state in process-wide globals, so one process holds one
 sandbox at a time: ``start_sandbox`` closes any sandbox this process still
 has open (its endpoint stops answering) and resets moto's state, every
@@ -60,6 +66,7 @@ class Sandbox:
     instance_arn: str = ""
     config_file: Path | None = None  # beside the HR feed: settings for `auditor run --config`
     planted_file: Path | None = None  # beside the HR feed: planted, boundary and clean as JSON
+    stock: bool = False  # served as stock moto serves it, without the fills
     _server: Any = field(default=None, repr=False)
 
     def env(self) -> dict[str, str]:
@@ -73,8 +80,26 @@ class Sandbox:
             "AWS_DEFAULT_REGION": self.region,
         }
 
+    def serve_stock(self, stock: bool = True) -> None:
+        """Serve this estate as stock moto serves it (``True``) or with moto's gaps filled (``False``).
+
+        The estate stays as built; only the answers change. The fills are
+        process-wide, like moto's state, so this affects moto in the whole
+        process.
+        """
+        from auditor.sandbox import fills
+
+        with _lock:
+            if self._server is None:
+                raise RuntimeError("the sandbox is closed")
+            if stock:
+                fills.uninstall()
+            else:
+                fills.install()
+            self.stock = stock
+
     def close(self) -> None:
-        from auditor.sandbox import moto_gaps
+        from auditor.sandbox import fills, moto_setup
 
         with _lock:
             if self._server is None:
@@ -83,8 +108,8 @@ class Sandbox:
             self._server = None
             if self in _open:
                 _open.remove(self)
-            moto_gaps.set_clock(None)
-            moto_gaps.uninstall()
+            fills.uninstall()
+            moto_setup.uninstall()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -98,19 +123,19 @@ def default_as_of() -> datetime:
 
 
 def _start_server(port: int, size: str, seed: int, as_of: datetime) -> tuple[Any, str]:
-    """Reset moto, seed its ids, install the gap fills, and serve on 127.0.0.1."""
+    """Reset moto, seed its ids, set its clock, install the fills, and serve on 127.0.0.1."""
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # read when an IAM backend is created
     from moto.moto_api._internal import mock_random
     from moto.moto_api._internal.models import moto_api_backend
     from moto.server import ThreadedMotoServer
 
-    from auditor.sandbox import moto_gaps
+    from auditor.sandbox import fills, moto_setup
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
     moto_api_backend.reset()
     mock_random.seed(f"auditor-sandbox:{size}:{seed}")
-    moto_gaps.install()
-    moto_gaps.set_clock(as_of)
+    moto_setup.install(as_of)
+    fills.install()  # the builder needs them, whichever mode the estate is served in
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
@@ -127,7 +152,13 @@ def _planted(plant: Plant, built: Built) -> Planted:
 
 
 def start_sandbox(
-    *, size: str = "small", seed: int = 1, as_of: datetime | None = None, workdir: Path, port: int = 0
+    *,
+    size: str = "small",
+    seed: int = 1,
+    as_of: datetime | None = None,
+    workdir: Path,
+    port: int = 0,
+    stock: bool = False,
 ) -> Sandbox:
     """Build a sandbox organisation and serve it; deterministic for a (size, seed, as_of).
 
@@ -135,6 +166,7 @@ def start_sandbox(
     product reads is placed relative to it, even when it lies in the past.
     ``workdir`` receives hr.csv, config.toml (settings for ``auditor run
     --config``) and planted.json (see ``workdir.py``).
+    ``stock`` serves the same estate without the fills, as stock moto would.
     Only one sandbox lives per process: starting one closes the previous
     one and resets moto's process-wide state.
     """
@@ -187,6 +219,8 @@ def start_sandbox(
         sandbox.planted = [_planted(p, built) for p in world.plants]
         sandbox.boundary = [_planted(p, built) for p in world.boundary]
         sandbox.clean = [(kind, name, ids[key] if key else None) for kind, name, key in world.clean]
+        if stock:
+            sandbox.serve_stock()
         sandbox.config_file = write_config(world, Path(workdir), sandbox.hr_feed)
         sandbox.planted_file = write_planted(sandbox, Path(workdir))
     except BaseException:
@@ -195,14 +229,15 @@ def start_sandbox(
     return sandbox
 
 
-def serve(*, size: str, seed: int, as_of: datetime | None, workdir: Path, port: int) -> None:
-    """Build a sandbox, print how to reach it, and serve until SIGINT or SIGTERM."""
+def serve(*, size: str, seed: int, as_of: datetime | None, workdir: Path, port: int, stock: bool = False) -> None:
+    """Build a sandbox, print how to reach it, and serve until SIGINT or SIGTERM (``stock``: without the fills)."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with start_sandbox(size=size, seed=seed, as_of=as_of, workdir=workdir, port=port) as sandbox:
+        with start_sandbox(size=size, seed=seed, as_of=as_of, workdir=workdir, port=port, stock=stock) as sandbox:
+            mode = ", stock moto: no gaps filled" if sandbox.stock else ""
             print(
-                f"sandbox {sandbox.size} (seed {sandbox.seed}, as of {sandbox.as_of.isoformat()}) "
+                f"sandbox {sandbox.size} (seed {sandbox.seed}, as of {sandbox.as_of.isoformat()}{mode}) "
                 f"at {sandbox.endpoint_url}"
             )
             for name, value in sandbox.env().items():

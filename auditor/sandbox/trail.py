@@ -5,8 +5,8 @@ the bucket in-process, as the service would, at the organisation-trail key
 layout with a delivery time a few minutes after their last event (also
 their LastModified, which no API can set). Records inside an object are in
 no particular order. One digest object sits beside them, as log file
-validation writes them. The same records feed LookupEvents and Access
-Advisor (``moto_gaps.deliver_events``).
+validation writes them. The same records feed Access Advisor
+(``fills.iam.record_access``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 from moto.s3.models import s3_backends
 
-from auditor.sandbox import moto_gaps
 from auditor.sandbox.build import TRAIL_NAME, Built
+from auditor.sandbox.fills import iam
 from auditor.sandbox.plan import World
 
 WINDOW_HOURS = 8  # records of one account, region and window go into one object
@@ -75,7 +75,7 @@ def deliver(world: World, built: Built, records: dict[str, list[dict]]) -> int:
         written += 1
     _digest(world, built, backend, rng)
     for account_id, account_records in records.items():
-        moto_gaps.deliver_events(account_id, account_records)
+        iam.record_access(account_id, account_records)
     return written
 
 

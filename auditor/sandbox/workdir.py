@@ -56,6 +56,7 @@ def write_planted(sandbox: Sandbox, workdir: Path) -> Path:
         "size": sandbox.size,
         "seed": sandbox.seed,
         "as_of": sandbox.as_of.isoformat(),
+        "stock": sandbox.stock,  # served without the fills: as stock moto serves the estate
         "management_account_id": sandbox.management_account_id,
         "accounts": sandbox.accounts,
         "planted": [asdict(p) for p in sandbox.planted],

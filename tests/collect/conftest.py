@@ -1,7 +1,8 @@
-"""Small estates on moto, in process, and the few patches that make moto behave as AWS does.
+"""Small estates on moto, in process, with the sandbox's fills of moto's gaps, and AWS errors injected per test.
 
-Each patch replaces one moto operation with AWS's documented behaviour
-(or injects one AWS error) so that no test depends on a moto quirk.
+The fills (``auditor.sandbox.fills``) answer what moto lacks as AWS does, so
+that no test depends on a moto quirk; a test that needs another answer
+(an error, an attribute the store does not return) injects it here.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
 from moto.identitystore.responses import IdentityStoreResponse
-from moto.ssoadmin.exceptions import ResourceNotFoundException
-from moto.ssoadmin.responses import SSOAdminResponse
 
 from auditor.aws import AwsContext
+from auditor.sandbox import fills
 
 REGION = "us-east-1"
 MANAGEMENT = "123456789012"  # moto's default account: the caller, and the organisation's management account
@@ -38,6 +39,13 @@ class CountingContext(AwsContext):
 
     def count(self, operation: str) -> int:
         return sum(1 for _, name in self.calls if name == operation)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def fills_installed():
+    """The sandbox's fills for the whole package: set up before, and undone after, every test's own patches."""
+    with fills.installed():
+        yield
 
 
 @pytest.fixture
@@ -127,11 +135,14 @@ def _fail_call(
 
 
 def _rewrite_response(monkeypatch, response_cls: type, method: str, rewrite: Callable[[dict, object], dict]) -> None:
-    """Rewrite the JSON body one moto operation returns (to add what AWS returns and moto omits)."""
+    """Rewrite the answer one moto operation gives (a JSON body, or a fill's result before serialisation)."""
     original = getattr(response_cls, method)
 
     def rewritten(self, *args, **kwargs):
-        return json.dumps(rewrite(json.loads(original(self, *args, **kwargs)), self))
+        answer = original(self, *args, **kwargs)
+        if isinstance(answer, ActionResult):
+            return ActionResult(rewrite(dict(answer.result), self))
+        return json.dumps(rewrite(json.loads(answer), self))
 
     monkeypatch.setattr(response_cls, method, rewritten)
 
@@ -190,71 +201,12 @@ def identity_store_users_with(monkeypatch):
 # --- Identity Center -----------------------------------------------------------------
 
 
-@pytest.fixture
-def exact_provisioning(monkeypatch):
-    """ListPermissionSetsProvisionedToAccount / ListAccountsForProvisionedPermissionSet as AWS answers them.
-
-    moto ignores AccountId in the first and returns only the caller's
-    account from the second. In AWS, CreateAccountAssignment provisions the
-    permission set to the account, so both are derived from the assignments.
-    """
-
-    def pairs(response) -> set[tuple[str, str]]:
-        instance_arn = response._get_param("InstanceArn")
-        backend = response.ssoadmin_backend
-        return {
-            (a.target_id, a.permission_set_arn) for a in backend.account_assignments if a.instance_arn == instance_arn
-        }
-
-    def by_account(self) -> str:
-        account_id = self._get_param("AccountId")
-        return json.dumps({"PermissionSets": sorted({ps for acct, ps in pairs(self) if acct == account_id})})
-
-    def by_permission_set(self) -> str:
-        arn = self._get_param("PermissionSetArn")
-        return json.dumps({"AccountIds": sorted({acct for acct, ps in pairs(self) if ps == arn})})
-
-    monkeypatch.setattr(SSOAdminResponse, "list_permission_sets_provisioned_to_account", by_account)
-    monkeypatch.setattr(SSOAdminResponse, "list_accounts_for_provisioned_permission_set", by_permission_set)
-
-
-@pytest.fixture
-def sso_admin_complete(monkeypatch):
-    """The sso-admin operations moto does not implement, as the AWS API reference describes them.
-
-    ListTagsForResource (tags given at CreatePermissionSet),
-    PutPermissionsBoundaryToPermissionSet, and
-    GetPermissionsBoundaryForPermissionSet (ResourceNotFoundException when none).
-    """
-    boundaries: dict[str, dict] = {}
-
-    def list_tags_for_resource(self) -> str:
-        ps = self.ssoadmin_backend._find_permission_set(self._get_param("InstanceArn"), self._get_param("ResourceArn"))
-        return json.dumps({"Tags": ps.tags or []})
-
-    def put_permissions_boundary_to_permission_set(self) -> str:
-        boundaries[self._get_param("PermissionSetArn")] = self._get_param("PermissionsBoundary")
-        return "{}"
-
-    def get_permissions_boundary_for_permission_set(self) -> str:
-        arn = self._get_param("PermissionSetArn")
-        if arn not in boundaries:
-            raise ResourceNotFoundException("Could not find PermissionsBoundary for PermissionSet")
-        return json.dumps({"PermissionsBoundary": boundaries[arn]})
-
-    for function in (
-        list_tags_for_resource,
-        put_permissions_boundary_to_permission_set,
-        get_permissions_boundary_for_permission_set,
-    ):
-        monkeypatch.setattr(SSOAdminResponse, function.__name__, function, raising=False)
-
-
 def _identity_store_users_with(monkeypatch, extra: dict[str, dict]) -> None:
     """ListUsers answers with these attributes per user name (a None value: the attribute is absent).
 
-    AWS returns UserStatus and CreatedAt; moto does not, so tests set them,
-    or remove them, explicitly.
+    AWS returns UserStatus and CreatedAt, but not always (identity stores
+    synced from an external IdP may omit CreatedAt), so tests set them, or
+    remove them, explicitly.
     """
 
     def rewrite(body: dict, _response) -> dict:

@@ -40,7 +40,7 @@ class World:
 
 
 @pytest.fixture
-def world(ctx, make_organization, idc, exact_provisioning, sso_admin_complete) -> World:
+def world(ctx, make_organization, idc) -> World:
     """Two members; alice and bob in admins, carol in readers; Admin and ReadOnly permission sets."""
     estate = make_organization(2)
     _, organization = collect_organizations(ctx, Progress())
@@ -176,7 +176,7 @@ def test_user_status_and_creation_time_only_when_the_store_returns_them(ctx, wor
     assert (users["carol"].status, users["carol"].created_at) == (None, None)  # the store did not say
 
 
-def test_every_page_of_users_groups_and_memberships(ctx, make_organization, idc, sso_admin_complete):
+def test_every_page_of_users_groups_and_memberships(ctx, make_organization, idc):
     make_organization(1)
     _, organization = collect_organizations(ctx, Progress())
     user_ids = [idc.user(f"user{n:02d}") for n in range(55)]
@@ -250,7 +250,7 @@ def build(idc, members, n_permission_sets, n_users, grants):
 
 
 @pytest.fixture
-def six_accounts(ctx, make_organization, exact_provisioning, sso_admin_complete):
+def six_accounts(ctx, make_organization):
     estate = make_organization(5)
     _, organization = collect_organizations(ctx, Progress())
     return estate.members, organization.accounts
@@ -270,7 +270,7 @@ def test_few_permission_sets_are_walked_per_permission_set(ctx, idc, six_account
     assert ctx.count("ListAccountAssignmentsForPrincipal") == 0
 
 
-def test_few_accounts_are_walked_per_account(ctx, make_organization, idc, exact_provisioning, sso_admin_complete):
+def test_few_accounts_are_walked_per_account(ctx, make_organization, idc):
     estate = make_organization(1)  # A = 2
     _, organization = collect_organizations(ctx, Progress())
     n = build(idc, estate.members, 4, 9, [(0, 0, 0), (0, 1, 1), (0, 3, 2)])  # P = 4, U = 9, N = 3

@@ -28,3 +28,13 @@ def sandbox_env(sandbox, monkeypatch):
         monkeypatch.setenv(key, value)
     assert os.environ["AWS_ENDPOINT_URL"] == sandbox.endpoint_url
     return sandbox
+
+
+@pytest.fixture
+def stock_sandbox_env(sandbox_env):
+    """The same estate served as a stock moto server serves it (no fills), for one test; then filled again."""
+    sandbox_env.serve_stock()
+    try:
+        yield sandbox_env
+    finally:
+        sandbox_env.serve_stock(False)

@@ -1,7 +1,7 @@
 """A small estate on moto (in process) for the remediation tests, and builders of revocations.
 
 moto lacks identity store UpdateUser with user status and exact sso-admin
-provisioning; the sandbox's gap fills (``auditor.sandbox.moto_gaps``) supply
+provisioning; the sandbox's gap fills (``auditor.sandbox.fills``) supply
 them faithfully to the AWS API reference, so the product's own code paths run.
 """
 
@@ -92,7 +92,7 @@ def _login_profiles_as_aws(monkeypatch) -> None:
 @pytest.fixture
 def aws(monkeypatch, tmp_path):
     """moto in process, with fake credentials only, and the sandbox's fills for the operations moto lacks."""
-    from auditor.sandbox import moto_gaps
+    from auditor.sandbox import fills
 
     for name in list(os.environ):
         if name.startswith("AWS_"):
@@ -103,7 +103,7 @@ def aws(monkeypatch, tmp_path):
     monkeypatch.delenv("MOTO_IAM_LOAD_MANAGED_POLICIES", raising=False)  # not needed, and slow to load
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    moto_gaps.install()
+    fills.install()
     _login_profiles_as_aws(monkeypatch)
     with mock_aws():
         yield

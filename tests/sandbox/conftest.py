@@ -34,3 +34,13 @@ def objects(aws) -> dict[str, bytes]:
 @pytest.fixture(scope="package")
 def records(objects) -> list[dict]:
     return [record for key, body in objects.items() if "/CloudTrail/" in key for record in decode(body)]
+
+
+@pytest.fixture
+def stock(tiny):
+    """The tiny estate served as a stock moto server serves it (no fills), for one test."""
+    tiny.serve_stock()
+    try:
+        yield tiny
+    finally:
+        tiny.serve_stock(False)

@@ -1,6 +1,6 @@
 """Helpers for the sandbox tests: clients as the product makes them, the trail, a fingerprint.
 
-Run as a module (``python -m tests.sandbox.support SIZE SEED AS_OF WORKDIR``)
+Run as a module (``python -m tests.sandbox.support SIZE SEED AS_OF WORKDIR [stock]``)
 it builds a sandbox in a fresh process and prints its fingerprint as JSON.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.validate import ParamValidator
 
 from auditor.sandbox import Sandbox, start_sandbox
 
@@ -106,12 +107,37 @@ def fingerprint(sandbox: Sandbox) -> dict[str, Any]:
     )
 
 
-def main(size: str, seed: str, as_of: str, workdir: str) -> None:
+def served(sandbox: Sandbox) -> dict[str, bool]:
+    """How the estate is served: ListUsers with each user's status (AWS, not stock moto); planted.json's mode."""
+    aws = Aws(sandbox)
+    users = aws.paginate(aws.client("identitystore"), "list_users", "Users", IdentityStoreId=sandbox.identity_store_id)
+    return {
+        "user_status": bool(users) and all("UserStatus" in user for user in users),
+        "planted_stock": json.loads(Path(sandbox.planted_file).read_text())["stock"],
+    }
+
+
+def main(size: str, seed: str, as_of: str, workdir: str, mode: str = "filled") -> None:
     started = time.perf_counter()
-    with start_sandbox(size=size, seed=int(seed), as_of=datetime.fromisoformat(as_of), workdir=Path(workdir)) as box:
+    with start_sandbox(
+        size=size, seed=int(seed), as_of=datetime.fromisoformat(as_of), workdir=Path(workdir), stock=mode == "stock"
+    ) as box:
         seconds = time.perf_counter() - started
-        print(json.dumps({"seconds": seconds, "fingerprint": fingerprint(box)}))
+        print(json.dumps({"seconds": seconds, "fingerprint": fingerprint(box), "served": served(box)}))
 
 
 if __name__ == "__main__":
     main(*sys.argv[1:])
+
+
+def conforms(client: Any, operation: str, response: dict) -> dict:
+    """The response holds only members of the operation's output shape, with the right types."""
+    shape = client.meta.service_model.operation_model(operation).output_shape
+    body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
+    report = ParamValidator().validate(body, shape)
+    assert not report.has_errors(), report.generate_report()
+    return body
+
+
+def error_code(excinfo: Any) -> str:
+    return excinfo.value.response["Error"]["Code"]
