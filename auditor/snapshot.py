@@ -210,6 +210,11 @@ def build(results: list[SourceResult], as_of: datetime, collected_at: datetime, 
     return Snapshot(manifest=manifest, tables={name: merged.tables.get(name, []) for name in TABLES})
 
 
+def file_names() -> list[str]:
+    """Every file ``save`` writes into a snapshot directory."""
+    return [f"{name}.jsonl" for name in TABLES] + ["manifest.json"]
+
+
 def save(snapshot: Snapshot, directory: Path) -> None:
     """Write atomically per file: a crash never leaves a half-written table."""
     directory.mkdir(parents=True, exist_ok=True)

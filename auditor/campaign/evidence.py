@@ -234,7 +234,10 @@ def verify_evidence(directory: Path, store: Store | None = None) -> list[str]:
         return [f"{path}: unreadable manifest: {exc}"]
     problems = []
     for name, expected in sorted(files.items()):
-        target = directory / name
+        target = _inside(directory, name)
+        if target is None:
+            problems.append(f"{name}: not a file name inside the pack (absolute or outside it); not read")
+            continue
         if not target.is_file():
             problems.append(f"{name}: listed in the manifest but missing")
             continue
@@ -246,6 +249,22 @@ def verify_evidence(directory: Path, store: Store | None = None) -> list[str]:
     if store is not None:
         problems += _check_audit_log(store, manifest, manifest_digest(directory))
     return problems
+
+
+def _inside(directory: Path, name: object) -> Path | None:
+    """The pack file a manifest entry names, or None when it would lead outside the pack.
+
+    A manifest is input: an entry such as ``/etc/passwd`` or ``../../x`` must not make the
+    verifier read (and so disclose the hash of) a file the pack does not hold.
+    """
+    if not isinstance(name, str) or not name or "\x00" in name:
+        return None
+    relative = Path(name)
+    if relative.is_absolute() or relative.drive or ".." in relative.parts:
+        return None
+    root = directory.resolve()
+    target = (directory / relative).resolve()
+    return target if target.is_relative_to(root) and target != root else None
 
 
 def _check_audit_log(store: Store, manifest: dict, digest: str) -> list[str]:

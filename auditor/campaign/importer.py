@@ -24,7 +24,7 @@ from openpyxl import load_workbook
 
 from auditor.campaign.model import Decision, ItemState, parse_decision
 from auditor.campaign.schema import campaign_decisions, campaign_imports, campaign_items, campaigns, ensure, iso
-from auditor.campaign.signing import COLUMNS, PROTECTED, canonical, clean, row_values, verify
+from auditor.campaign.signing import COLUMNS, PROTECTED, canonical, clean, row_values, signature_problem, verify
 from auditor.campaign.state import get_campaign, item_states, signing_key
 from auditor.store import Store
 
@@ -174,6 +174,10 @@ def _validate(campaign_id, key, name, records, states, owner, closed_at, result)
             reject(line, f"item {item_id} appears twice (also line {seen[item_id]})")
             continue
         seen[item_id] = line
+        malformed = signature_problem(values)
+        if malformed is not None:
+            reject(line, f"item {item_id}: {malformed}; the row cannot be checked")
+            continue
         if not verify(key, values):
             reject(
                 line,

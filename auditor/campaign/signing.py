@@ -16,7 +16,7 @@ import json
 import re
 
 from auditor.campaign.model import ItemState
-from auditor.report.findings_csv import neutralise
+from auditor.report.findings_csv import is_formula_like, neutralise
 
 PROTECTED = (
     "campaign",
@@ -47,7 +47,7 @@ COLUMNS = (*PROTECTED, *EDITABLE, SIGNATURE)
 
 CELL_LIMIT = 32000  # below Excel's 32,767 characters per cell
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML 1.0 (hence in a workbook)
-_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_SIGNATURE_FORMAT = re.compile(r"[0-9a-f]{64}")  # a hex SHA-256 HMAC
 
 
 def clean(value: object) -> str:
@@ -60,7 +60,7 @@ def clean(value: object) -> str:
 def canonical(value: object) -> str:
     """A cleaned cell without the quote ``neutralise`` put before a formula trigger."""
     text = clean(value)
-    if text.startswith("'") and text[1:].startswith(_TRIGGERS):
+    if text.startswith("'") and is_formula_like(text[1:]):
         return text[1:]
     return text
 
@@ -75,7 +75,19 @@ def sign(key: bytes, values: dict[str, str]) -> str:
     return hmac.new(key, material.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def signature_problem(values: dict[str, str]) -> str | None:
+    """Why a row's signature cannot be one this tool wrote (checked before any comparison), else None."""
+    given = clean(values.get(SIGNATURE, "")).lower()
+    if not given:
+        return "the signature cell is empty"
+    if not _SIGNATURE_FORMAT.fullmatch(given):
+        return "the signature is not 64 hexadecimal digits"
+    return None
+
+
 def verify(key: bytes, values: dict[str, str]) -> bool:
+    if signature_problem(values) is not None:
+        return False
     return hmac.compare_digest(sign(key, values), clean(values.get(SIGNATURE, "")).lower())
 
 

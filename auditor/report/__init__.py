@@ -13,14 +13,37 @@ from pathlib import Path
 from typing import Any
 
 from auditor import snapshot as snapshot_store
+from auditor.controls import FRAMEWORKS
 from auditor.model import Finding
+from auditor.report.compliance import FORMATS, export_file_name
 from auditor.report.findings_csv import write_findings_csv
 from auditor.report.findings_json import write_findings_json
 from auditor.report.findings_xlsx import write_findings_xlsx
 from auditor.report.html import write_report_html
 from auditor.snapshot import Snapshot
 
-__all__ = ["write_all", "write_findings_csv", "write_findings_json", "write_findings_xlsx", "write_report_html"]
+__all__ = [
+    "run_files",
+    "write_all",
+    "write_findings_csv",
+    "write_findings_json",
+    "write_findings_xlsx",
+    "write_report_html",
+]
+
+
+OUTPUT_FILES = ("findings.json", "findings.csv", "findings.xlsx", "report.html")
+
+
+def run_files(out_dir: Path) -> list[Path]:
+    """Every file a run, and a compliance export beside it, may write into ``out_dir``.
+
+    This list, not the directory, is what retention may delete: a run pointed at a
+    directory that also holds other things (``--out ~``) must not take them with it.
+    """
+    out_dir = Path(out_dir)
+    names = [*OUTPUT_FILES, *(export_file_name(key, fmt) for key in FRAMEWORKS for fmt in FORMATS)]
+    return [out_dir / name for name in names] + [out_dir / "snapshot" / name for name in snapshot_store.file_names()]
 
 
 def write_all(
@@ -45,12 +68,7 @@ def write_all(
     generated_at = now or run_info.get("generated_at") or datetime.now(UTC)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "findings.json": out_dir / "findings.json",
-        "findings.csv": out_dir / "findings.csv",
-        "findings.xlsx": out_dir / "findings.xlsx",
-        "report.html": out_dir / "report.html",
-    }
+    paths = {name: out_dir / name for name in OUTPUT_FILES}
     if save_snapshot:
         paths["snapshot"] = out_dir / "snapshot"
         snapshot_store.save(snapshot, paths["snapshot"])

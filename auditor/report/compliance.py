@@ -32,6 +32,15 @@ PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not_assessed"
 FORMATS = ("html", "csv", "json", "ocsf", "asff")
 
 
+def export_file_name(framework_key: str, fmt: str) -> str:
+    """The file an export of ``framework_key`` in ``fmt`` is written to (retention deletes these names only)."""
+    return (
+        f"compliance-{framework_key}.{fmt}"
+        if fmt in ("html", "csv", "json")
+        else f"compliance-{framework_key}.{fmt}.json"
+    )
+
+
 def _where(status: SourceStatus) -> str:
     where = f" for account {status.account_id}" if status.account_id else ""
     error = f" ({status.error})" if status.error else ""
@@ -200,7 +209,7 @@ def export(
     findings = list(findings)
     if fmt in ("html", "csv", "json"):
         report = build_compliance(findings, snapshot, chosen.key, rules=rules)
-        path = out_dir / f"compliance-{chosen.key}.{fmt}"
+        path = out_dir / export_file_name(chosen.key, fmt)
         if fmt == "json":
             atomic_write(path, render_compliance_json(report))
         elif fmt == "csv":
@@ -210,7 +219,7 @@ def export(
         return path
     selected = framework_findings(findings, chosen)
     as_of = snapshot.manifest.as_of
-    path = out_dir / f"compliance-{chosen.key}.{fmt}.json"
+    path = out_dir / export_file_name(chosen.key, fmt)
     if fmt == "ocsf":
         names = {a.account_id: a.name for a in snapshot.table("accounts")}
         tool_version = snapshot.manifest.tool_version or "unknown"

@@ -36,12 +36,22 @@ COLUMNS = (
     "recommendation",
 )
 
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# What makes a spreadsheet read a cell as a formula, including the fullwidth forms that
+# Excel and LibreOffice normalise (＝ ＋ － ＠) and the control characters that start a new line.
+FORMULA_TRIGGERS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+
+
+def is_formula_like(value: str) -> bool:
+    """True when the first character, or the first one after leading whitespace, triggers a formula."""
+    if not value:
+        return False
+    stripped = value.lstrip()
+    return value[0] in FORMULA_TRIGGERS or (bool(stripped) and stripped[0] in FORMULA_TRIGGERS)
 
 
 def neutralise(value: str) -> str:
     """Prefix a quote to a cell a spreadsheet would evaluate."""
-    return "'" + value if value.startswith(_FORMULA_TRIGGERS) else value
+    return "'" + value if is_formula_like(value) else value
 
 
 def finding_row(finding: Finding) -> list[str]:

@@ -1,23 +1,25 @@
-"""Retention: the one explicit, configured deletion — run output directories older than keep_days.
+"""Retention: the one explicit, configured deletion — old runs' output files older than keep_days.
 
 It runs only as a configured ``retention`` job; nothing else in the
-auditor deletes. What it removes is a recorded run's output directory
-(snapshot/, findings, reports), and only when it looks like one (it holds
-findings.json or snapshot/manifest.json). It never removes the latest
-run, a directory a newer run also wrote to, or a run an open campaign
-reviews. The rows in the state store stay (the history, the audit log);
-each deletion is written to the audit log first.
+auditor deletes. What it removes is what a recorded run wrote, by name
+(findings, reports, compliance exports, the snapshot's tables and
+manifest: ``auditor.report.run_files``), never a directory's other
+contents: a run pointed at ``--out ~`` must not cost the home directory.
+A directory is removed only once it is empty. It never touches the
+latest run, a directory a newer run also wrote to, or a run an open
+campaign reviews. The rows in the state store stay (the history, the
+audit log); each deletion is written to the audit log first.
 """
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from auditor.campaign.state import all_campaigns
+from auditor.report import run_files
 from auditor.schedule.context import JobContext, Outcome
 from auditor.schedule.jobs import Job
 from auditor.store import Store, runs
@@ -69,10 +71,20 @@ def apply_retention(ctx: JobContext, job: Job, scheduled_at: datetime) -> Outcom
             "retention.delete", str(path), {"keep_days": keep_days, "cutoff": cutoff.isoformat()}, actor=ctx.actor
         )
         try:
-            shutil.rmtree(path)
+            remove_run_files(path)
         except OSError as exc:
             errors.append(f"{path}: {exc}")
             continue
         deleted.append(str(path))
     detail = {"keep_days": keep_days, "deleted": deleted, "kept": kept, "errors": errors}
     return Outcome("incomplete" if errors or ctx.stop.is_set() else "ok", detail)
+
+
+def remove_run_files(run_dir: Path) -> None:
+    """Delete the files a run wrote into ``run_dir``, then the folders they leave empty; nothing else."""
+    for path in run_files(run_dir):
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+    for folder in (run_dir / "snapshot", run_dir):
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+            folder.rmdir()

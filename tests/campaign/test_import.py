@@ -247,3 +247,24 @@ def test_a_packet_saved_with_semicolons_by_a_spreadsheet_imports(store, campaign
         writer.writerows(rows)
     assert import_decisions(store, cid, [path], now=LATER).ok
     assert current(store, cid)[ids[("boss", "Developer")]] == ("keep", "")
+
+
+def test_a_non_hex_signature_rejects_its_row_and_the_rest_of_the_batch_is_imported(store, campaign, tmp_path):
+    cid, packets, ids = campaign
+    header, rows = read_csv(packets["boss@example.com"].csv)
+    for row in rows:
+        row["decision"] = "keep" if row["flagged"] == "no" else "revoke"
+        row["justification"] = "reviewed"
+    rows[0]["signature"] = "é" * 64  # compare_digest raises TypeError on non-ASCII text
+    forged = write_csv(tmp_path / "boss.csv", header, rows)
+    genuine = decide_csv(
+        packets["ceo@example.com"].csv, tmp_path / "ceo.csv", {ids[("boss", "Developer")]: ("keep", "still needed")}
+    )
+
+    result = import_decisions(store, cid, [forged, genuine], now=LATER)
+
+    assert [str(r) for r in result.rejections] == [
+        f"boss.csv line 2: item {rows[0]['item_id']}: the signature is not 64 hexadecimal digits; the row cannot be checked"
+    ]
+    assert [f.status for f in result.files] == ["rejected", "applied"]
+    assert current(store, cid)[ids[("boss", "Developer")]] == ("keep", "still needed")

@@ -79,3 +79,14 @@ def test_no_findings_writes_the_header_alone(tmp_path):
     write_findings_csv([], path)
     assert path.read_bytes().decode("utf-8-sig") == HEADER + "\r\n"
     assert list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")))) == [HEADER.split(",")]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [" =1+2", "  @SUM(A1:A9)", '\n=HYPERLINK("http://x")', '\uff1dHYPERLINK("http://x")', "\uff0b1", " \uff20SUM(A1)"],
+)
+def test_formulas_behind_whitespace_or_in_fullwidth_form_are_neutralised(tmp_path, hostile):
+    path = tmp_path / "findings.csv"
+    write_findings_csv([make_finding("f-1", title=hostile)], path)
+    [row] = read_rows(path)
+    assert row["title"] == "'" + hostile

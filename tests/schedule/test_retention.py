@@ -64,3 +64,27 @@ def test_without_a_retention_job_nothing_is_ever_deleted(tmp_path, store, clock)
         service.fire_now("nightly")
     assert len(list((tmp_path / "runs").iterdir())) == 3
     assert "retention" not in service.jobs
+
+
+def test_retention_deletes_only_what_a_run_wrote_never_the_rest_of_its_directory(tmp_path, store, clock):
+    """A run recorded with ``--out ~`` must not make retention delete the home directory."""
+    settings = make_settings(tmp_path, JOBS)
+    service = stepped_service(settings, store, clock, run_pipeline=fake_pipeline())
+    clock.now = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    home = Path(service.fire_now("nightly").detail["out_dir"])
+    (home / "thesis.tex").write_text("years of work")
+    (home / "projects").mkdir()
+    (home / "projects" / "notes.md").write_text("keep me")
+    written = sorted(p.name for p in home.iterdir())
+    for day in range(2, 6):
+        clock.now = datetime(2026, 12, day, 2, 0, tzinfo=UTC)
+        service.fire_now("nightly")
+
+    clock.now = datetime(2026, 12, 9, 3, 30, tzinfo=UTC)
+    result = service.fire_now("retention")
+
+    assert result.status == "ok" and str(home) in result.detail["deleted"]
+    assert (home / "thesis.tex").read_text() == "years of work"
+    assert (home / "projects" / "notes.md").read_text() == "keep me"
+    assert sorted(p.name for p in home.iterdir()) == ["projects", "thesis.tex"]
+    assert set(written) - {"projects", "thesis.tex"}  # the run's own files were there, and are gone
