@@ -95,13 +95,23 @@ def _permission_set(admin: Admin, instance: str, name: str, *, managed: str | No
 
 
 def _assign(admin: Admin, instance: str, account_id: str, ps_arn: str, principal_type: str, principal_id: str) -> None:
-    admin.client("sso-admin").create_account_assignment(
+    """Assign, then provision the permission set to the account.
+
+    AWS provisions it as part of CreateAccountAssignment; the emulator does not, so the
+    administrator's explicit ProvisionPermissionSet (a real call, made after changing a
+    permission set) is what makes ListPermissionSetsProvisionedToAccount know of it.
+    """
+    sso = admin.client("sso-admin")
+    sso.create_account_assignment(
         InstanceArn=instance,
         TargetId=account_id,
         TargetType="AWS_ACCOUNT",
         PermissionSetArn=ps_arn,
         PrincipalType=principal_type,
         PrincipalId=principal_id,
+    )
+    sso.provision_permission_set(
+        InstanceArn=instance, PermissionSetArn=ps_arn, TargetId=account_id, TargetType="AWS_ACCOUNT"
     )
 
 
