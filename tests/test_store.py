@@ -7,7 +7,7 @@ from auditor.cli import main
 from auditor.history import classify
 from auditor.model import Finding, Principal
 from auditor.snapshot import Manifest, Snapshot, SourceStatus
-from auditor.store import Store
+from auditor.store import Store, migrate
 from tests.builders import AS_OF, DEV
 
 
@@ -79,9 +79,9 @@ def test_a_failed_source_never_resolves(tmp_path):
 def test_migrations_are_recorded_and_applied_once(tmp_path):
     path = tmp_path / "state.db"
     Store.open(path)
-    assert Store.open(path).migrate() == []
-    names = sqlite3.connect(path).execute("select name from schema_migrations").fetchall()
-    assert names == [("0001_runs_findings_audit",)]
+    assert Store.open(path).upgrade() == migrate.head()  # already at the head: nothing applied
+    names = sqlite3.connect(path).execute("select version_num from alembic_version").fetchall()
+    assert names == [(migrate.head(),)]
 
 
 def test_audit_verify_names_an_edited_or_deleted_entry(tmp_path, capsys):

@@ -191,7 +191,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
         clients=_clients(settings),
         store=store,
         settings=settings,
-        now=_now(),
         population=population_from_store(store),
         yes=args.yes,
         override_reason=args.override_breaker,
