@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +17,7 @@ import auditor.campaign.schema  # noqa: F401 (its tables join the store's metada
 from auditor.campaign.state import all_campaigns
 from auditor.remediate.schema import remediation_actions
 from auditor.schedule.schema import job_locks, job_runs
-from auditor.store import Store, audit_log, findings, metadata, migrate, runs
+from auditor.store import GENESIS, Store, audit_log, entry_hash, findings, metadata, migrate, runs
 
 PREVIOUS = Path(__file__).with_name("previous_release.sql")
 FEATURE_TABLES = {
@@ -138,3 +140,43 @@ def test_a_naive_time_is_refused(tmp_path):
     store = Store.open(tmp_path / "state.db")
     with pytest.raises(sa.exc.StatementError, match="naive datetime"), store.engine.begin() as conn:
         conn.execute(runs.insert().values(kind="run", started_at=datetime(2026, 11, 2), as_of=datetime(2026, 11, 2)))
+
+
+@pytest.fixture
+def postgresql_url():
+    """A new, empty database on the server named by AUDITOR_TEST_POSTGRESQL_URL (dropped afterwards)."""
+    server = os.environ.get("AUDITOR_TEST_POSTGRESQL_URL")
+    if not server:
+        pytest.skip("PostgreSQL: set AUDITOR_TEST_POSTGRESQL_URL to a server's SQLAlchemy URL to run this")
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"auditor_test_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    yield sa.make_url(server).set(database=name)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_postgresql_upgrades_the_previous_schema_to_timestamps(postgresql_url):
+    legacy = sa.create_engine(postgresql_url)
+    migrate.upgrade(legacy, "0001")  # the previous release's tables, times as text
+    at = "2026-10-01T06:00:00+00:00"
+    with legacy.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE schema_migrations (name VARCHAR(100) PRIMARY KEY, applied_at VARCHAR(40))"))
+        conn.execute(sa.text("INSERT INTO runs (kind, started_at, as_of) VALUES ('run', :at, :at)"), {"at": at})
+        link = entry_hash(GENESIS, 1, datetime.fromisoformat(at), "auditor", "run.completed", None, "{}")
+        conn.execute(
+            sa.text("INSERT INTO audit_log VALUES (1, :at, 'auditor', 'run.completed', NULL, '{}', :prev, :hash)"),
+            {"at": at, "prev": GENESIS, "hash": link},
+        )
+    legacy.dispose()
+
+    store = Store.open(postgresql_url.render_as_string(hide_password=False))
+
+    assert migrate.current(store.engine) == migrate.head()
+    assert _schema_differences(store) == []
+    assert store.verify_audit() == (1, None)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(runs.c.as_of)).scalar_one() == datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
+    store.engine.dispose()
