@@ -3,11 +3,14 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from auditor.cli import main
+from auditor.clock import FixedClock
 from auditor.history import classify
 from auditor.model import Finding, Principal
 from auditor.snapshot import Manifest, Snapshot, SourceStatus
-from auditor.store import Store
+from auditor.store import Store, audit_log, migrate
 from tests.builders import AS_OF, DEV
 
 
@@ -79,9 +82,9 @@ def test_a_failed_source_never_resolves(tmp_path):
 def test_migrations_are_recorded_and_applied_once(tmp_path):
     path = tmp_path / "state.db"
     Store.open(path)
-    assert Store.open(path).migrate() == []
-    names = sqlite3.connect(path).execute("select name from schema_migrations").fetchall()
-    assert names == [("0001_runs_findings_audit",)]
+    assert Store.open(path).upgrade() == migrate.head()  # already at the head: nothing applied
+    names = sqlite3.connect(path).execute("select version_num from alembic_version").fetchall()
+    assert names == [(migrate.head(),)]
 
 
 def test_audit_verify_names_an_edited_or_deleted_entry(tmp_path, capsys):
@@ -115,3 +118,14 @@ def test_two_processes_appending_keep_one_unbroken_chain(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", script, str(path), name]) for name in ("one", "two")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert Store.open(path).verify_audit() == (80, None)
+
+
+def test_times_are_stamped_by_the_injected_clock(tmp_path):
+    clock = FixedClock(AS_OF + timedelta(hours=2, microseconds=5))
+    store = Store.open(tmp_path / "state.db", clock=clock)
+    _record(store, [_finding("a")])
+    entry = store.audit("exception.added", "a", {})
+    assert store.latest_run()["finished_at"] == clock.now() == entry.at
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(audit_log.c.at)).scalars().all() == [clock.now(), clock.now()]
+    assert store.verify_audit() == (2, None)

@@ -98,14 +98,14 @@ def close_campaign(
                     decision=record.decision,
                     justification=record.justification,
                     reviewer=record.reviewer,
-                    decided_at=iso(record.decided_at),
+                    decided_at=record.decided_at,
                     source=record.source,
                 )
             )
         conn.execute(
             campaigns.update()
             .where(campaigns.c.id == campaign_id)
-            .values(status="closed", closed_at=iso(now), undecided_policy=closed.undecided_policy)
+            .values(status="closed", closed_at=now, undecided_policy=closed.undecided_policy)
         )
     counts = {
         "items": len(final),
@@ -167,7 +167,7 @@ def _settle(state: ItemState, policy: str, now: datetime) -> ItemState:
 def _extend(store: Store, campaign, days: int, now: datetime, undecided: int, actor: str) -> CloseResult:
     new_due = max(campaign.due_at, now) + timedelta(days=days)
     with store.engine.begin() as conn:
-        conn.execute(campaigns.update().where(campaigns.c.id == campaign.id).values(due_at=iso(new_due)))
+        conn.execute(campaigns.update().where(campaigns.c.id == campaign.id).values(due_at=new_due))
     store.audit(
         "campaign.extended",
         f"campaign {campaign.id}",

@@ -20,7 +20,7 @@ from auditor import snapshot as snapshots
 from auditor.campaign.items import build_items
 from auditor.campaign.model import Campaign, CampaignError, CampaignSpec, Item
 from auditor.campaign.reviewers import ReviewerResolver, Unresolved, parse_mode
-from auditor.campaign.schema import campaign_items, campaign_people, campaigns, ensure, iso
+from auditor.campaign.schema import campaign_items, campaign_people, campaigns, iso
 from auditor.campaign.scope import parse_scopes
 from auditor.campaign.state import get_campaign
 from auditor.config import Settings
@@ -163,7 +163,6 @@ def _packet_order(item: Item) -> tuple:
 def _insert(
     store: Store, spec: CampaignSpec, snapshot: Snapshot, items: list[Item], *, now, run_dir, actor
 ) -> tuple[int, list[Item]]:
-    ensure(store)
     encoder = msgspec.json.Encoder(order="deterministic")
     people = {}
     for person in snapshot.table("hr_people"):
@@ -182,14 +181,14 @@ def _insert(
                 name=spec.name.strip(),
                 kind=spec.kind,
                 status="open",
-                created_at=iso(now),
+                created_at=now,
                 created_by=actor,
-                due_at=iso(spec.due),
+                due_at=spec.due,
                 reviewer_mode=spec.reviewer,
                 scopes=json.dumps(list(spec.scopes)),
                 privileged_only=spec.privileged_only,
                 run_dir=str(run_dir) if run_dir else None,
-                snapshot_as_of=iso(snapshot.manifest.as_of),
+                snapshot_as_of=snapshot.manifest.as_of,
                 hmac_key=secrets.token_hex(32),
                 origin=json.dumps(list(spec.origin)),
             )
@@ -220,7 +219,6 @@ def _insert(
 
 def micro_exists(store: Store, finding_ids: set[str]) -> set[str]:
     """The finding ids some campaign was already opened for."""
-    ensure(store)
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(campaigns.c.origin).where(campaigns.c.kind == "micro")).all()
     seen = {fid for row in rows for fid in json.loads(row.origin)}

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from auditor.campaign.model import Decision, ItemState, parse_decision
-from auditor.campaign.schema import campaign_decisions, campaign_imports, campaign_items, campaigns, ensure, iso
+from auditor.campaign.schema import campaign_decisions, campaign_imports, campaign_items, campaigns, iso
 from auditor.campaign.signing import COLUMNS, PROTECTED, canonical, clean, row_values, signature_problem, verify
 from auditor.campaign.state import get_campaign, item_states, signing_key
 from auditor.store import Store
@@ -84,7 +84,6 @@ def import_decisions(
 ) -> ImportResult:
     """Validate and apply each file on its own; ``reviewer`` asserts whose files they are."""
     get_campaign(store, campaign_id)
-    ensure(store)
     key = signing_key(store, campaign_id)
     results = [_import_one(store, campaign_id, key, Path(f), now, reviewer, actor) for f in files]
     return ImportResult(results)
@@ -129,7 +128,7 @@ def _import_one(store, campaign_id, key, path, now, reviewer, actor) -> FileResu
                 campaign_id=campaign_id,
                 file_sha256=digest,
                 file_name=name,
-                imported_at=iso(now),
+                imported_at=now,
                 imported_by=actor,
                 decisions=len(recorded),
             )
@@ -202,7 +201,7 @@ def _validate(campaign_id, key, name, records, states, owner, closed_at, result)
             result.undecided += 1
             continue
         if closed_at:
-            reject(line, f"campaign {campaign_id} was closed at {closed_at}; decisions are no longer accepted")
+            reject(line, f"campaign {campaign_id} was closed at {iso(closed_at)}; decisions are no longer accepted")
             continue
         try:
             decision, target = parse_decision(text)
@@ -266,7 +265,7 @@ def _apply(conn, campaign_id, accepted, name, digest, now, result) -> list[tuple
                 reassign_to=row.reassign_to,
                 justification=row.justification,
                 reviewer=row.state.reviewer,
-                decided_at=iso(now),
+                decided_at=now,
                 source=f"{name} line {row.line}",
                 file_sha256=digest,
             )

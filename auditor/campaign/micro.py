@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -105,9 +105,7 @@ def open_micro_campaigns(
 
 def _has_earlier_run(store: Store, as_of: datetime) -> bool:
     with store.engine.connect() as conn:
-        earlier = conn.execute(
-            sa.select(sa.func.count()).select_from(runs).where(runs.c.as_of < as_of.astimezone(UTC).isoformat())
-        ).scalar()
+        earlier = conn.execute(sa.select(sa.func.count()).select_from(runs).where(runs.c.as_of < as_of)).scalar()
     return bool(earlier)
 
 

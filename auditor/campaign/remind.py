@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from auditor.campaign.deliver import Delivery, DeliveryError, DryRun, Message
 from auditor.campaign.model import Campaign, CampaignError, ItemState
 from auditor.campaign.packets import slug
-from auditor.campaign.schema import campaign_messages, iso
+from auditor.campaign.schema import campaign_messages
 from auditor.campaign.state import directory, get_campaign, item_states
 from auditor.config import Settings
 from auditor.report.common import format_time
@@ -163,7 +163,7 @@ def _record(store, campaign_id, reviewer, step, message, channel, reference, now
                 recipient=message.to,
                 kind=step.kind,
                 step_days=step.days,
-                sent_at=iso(now),
+                sent_at=now,
                 channel=channel,
                 reference=reference[:1000],
             )

@@ -1,4 +1,4 @@
-"""The campaign tables, on the state store's metadata, created by one named migration.
+"""The campaign tables, on the state store's metadata (created by the store's migrations).
 
 Items hold their frozen body as JSON (what the reviewer saw) next to the
 columns that are queried. Decisions, imports and messages are append-only:
@@ -11,11 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from auditor.store import Store, metadata
-
-MIGRATION = "0002_campaigns"
+from auditor.store import metadata
+from auditor.store.types import UTCDateTime
 
 campaigns = sa.Table(
     "campaigns",
@@ -24,17 +22,17 @@ campaigns = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),  # quarterly | micro
     sa.Column("status", sa.String(10), nullable=False),  # open | closed
-    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
-    sa.Column("due_at", sa.String(40), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
     sa.Column("reviewer_mode", sa.String(300), nullable=False),
     sa.Column("scopes", sa.Text, nullable=False),  # JSON list
     sa.Column("privileged_only", sa.Boolean, nullable=False),
     sa.Column("run_dir", sa.String(1000)),
-    sa.Column("snapshot_as_of", sa.String(40)),
+    sa.Column("snapshot_as_of", UTCDateTime),
     sa.Column("hmac_key", sa.String(64), nullable=False),  # hex; signs every packet row of this campaign
     sa.Column("origin", sa.Text, nullable=False),  # JSON list of finding ids (micro-certifications)
-    sa.Column("closed_at", sa.String(40)),
+    sa.Column("closed_at", UTCDateTime),
     sa.Column("undecided_policy", sa.String(40)),
 )
 campaign_items = sa.Table(
@@ -58,7 +56,7 @@ campaign_decisions = sa.Table(
     sa.Column("reassign_to", sa.String(320)),
     sa.Column("justification", sa.Text, nullable=False),
     sa.Column("reviewer", sa.String(320), nullable=False),
-    sa.Column("decided_at", sa.String(40), nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
     sa.Column("source", sa.String(1100), nullable=False),
     sa.Column("file_sha256", sa.String(64)),
     sa.Index("ix_campaign_decisions_item", "campaign_id", "item_id"),
@@ -70,7 +68,7 @@ campaign_imports = sa.Table(
     sa.Column("campaign_id", sa.Integer, nullable=False),
     sa.Column("file_sha256", sa.String(64), nullable=False),
     sa.Column("file_name", sa.String(1000), nullable=False),
-    sa.Column("imported_at", sa.String(40), nullable=False),
+    sa.Column("imported_at", UTCDateTime, nullable=False),
     sa.Column("imported_by", sa.String(200), nullable=False),
     sa.Column("decisions", sa.Integer, nullable=False),
     sa.UniqueConstraint("campaign_id", "file_sha256", name="uq_campaign_import_file"),
@@ -93,32 +91,16 @@ campaign_messages = sa.Table(
     sa.Column("recipient", sa.String(320), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),  # reminder | escalation
     sa.Column("step_days", sa.Integer, nullable=False),  # the schedule entry it answers
-    sa.Column("sent_at", sa.String(40), nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("reference", sa.String(1000)),  # outbox file, SES MessageId, ...
 )
 
-TABLES = [campaigns, campaign_items, campaign_decisions, campaign_imports, campaign_people, campaign_messages]
-
-
-def _create(conn: Connection) -> None:
-    metadata.create_all(conn, tables=TABLES)
-
-
-def ensure(store: Store) -> Store:
-    """Create the campaign tables once (a recorded migration) before first use."""
-    store.apply_migration(MIGRATION, _create)
-    return store
-
 
 def iso(value: datetime | None) -> str | None:
-    """Stored times: ISO 8601 UTC, to the second."""
+    """Times in evidence files and audit details: ISO 8601 UTC, to the second."""
     if value is None:
         return None
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: times must be timezone-aware UTC")
     return value.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value).astimezone(UTC) if value else None

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from auditor.campaign.deliver import Attachment, Delivery, DeliveryError, DryRun, Message
 from auditor.campaign.packets import Packet
-from auditor.campaign.schema import campaign_messages, iso
+from auditor.campaign.schema import campaign_messages
 from auditor.campaign.state import get_campaign
 from auditor.report.common import format_time
 from auditor.store import Store
@@ -76,7 +76,7 @@ def send_packets(
                     recipient=packet.reviewer,
                     kind="packet",
                     step_days=0,
-                    sent_at=iso(now),
+                    sent_at=now,
                     channel=delivery.channel,
                     reference=reference[:1000],
                 )

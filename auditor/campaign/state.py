@@ -15,8 +15,6 @@ from auditor.campaign.schema import (
     campaign_items,
     campaign_people,
     campaigns,
-    ensure,
-    parse_iso,
 )
 from auditor.store import Store
 
@@ -29,22 +27,21 @@ def _campaign(row) -> Campaign:
         name=row.name,
         kind=row.kind,
         status=row.status,
-        created_at=parse_iso(row.created_at),
+        created_at=row.created_at,
         created_by=row.created_by,
-        due_at=parse_iso(row.due_at),
+        due_at=row.due_at,
         reviewer_mode=row.reviewer_mode,
         scopes=json.loads(row.scopes),
         privileged_only=bool(row.privileged_only),
         run_dir=row.run_dir,
-        snapshot_as_of=parse_iso(row.snapshot_as_of),
-        closed_at=parse_iso(row.closed_at),
+        snapshot_as_of=row.snapshot_as_of,
+        closed_at=row.closed_at,
         undecided_policy=row.undecided_policy,
         origin=json.loads(row.origin),
     )
 
 
 def get_campaign(store: Store, campaign_id: int) -> Campaign:
-    ensure(store)
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id)).first()
     if row is None:
@@ -53,7 +50,6 @@ def get_campaign(store: Store, campaign_id: int) -> Campaign:
 
 
 def all_campaigns(store: Store) -> list[Campaign]:
-    ensure(store)
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(campaigns).order_by(campaigns.c.id)).all()
     return [_campaign(row) for row in rows]
@@ -72,7 +68,7 @@ def decision_record(row) -> DecisionRecord:
         reassign_to=row.reassign_to,
         justification=row.justification,
         reviewer=row.reviewer,
-        decided_at=parse_iso(row.decided_at),
+        decided_at=row.decided_at,
         source=row.source,
     )
 

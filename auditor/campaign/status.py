@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from auditor.campaign.model import Campaign
-from auditor.campaign.schema import campaign_decisions, campaign_items, campaign_messages, ensure
+from auditor.campaign.schema import campaign_decisions, campaign_items, campaign_messages, iso
 from auditor.campaign.state import all_campaigns, get_campaign, item_states
 from auditor.store import Store
 
@@ -71,7 +71,7 @@ def campaign_status(store: Store, campaign_id: int, *, now: datetime) -> Campaig
         ).all()
     for reviewer, kind, sent_at in messages:
         if reviewer in progress:
-            progress[reviewer].last_message = f"{kind} {sent_at}"
+            progress[reviewer].last_message = f"{kind} {iso(sent_at)}"
     for row in progress.values():
         row.overdue = overdue and row.pending > 0
     ordered = sorted(progress.values(), key=lambda r: (not r.overdue, -r.pending, r.reviewer))
@@ -80,7 +80,6 @@ def campaign_status(store: Store, campaign_id: int, *, now: datetime) -> Campaig
 
 def list_campaigns(store: Store, *, now: datetime) -> list[CampaignSummary]:
     """Every campaign, newest first, with how many items have a current keep or revoke decision."""
-    ensure(store)
     with store.engine.connect() as conn:
         items = dict(
             conn.execute(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from auditor.cli import common
@@ -92,10 +91,6 @@ def handle(args: argparse.Namespace) -> int:
         return EXIT_ATTENTION
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
     if args.campaign is None and not args.findings:
         raise common.UsageError("remediate plan needs --campaign ID or --findings RULE...")
@@ -105,7 +100,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         settings,
         campaign_id=args.campaign,
         rules=args.findings,
-        now=_now(),
+        now=store.clock.now(),
         actor=common.actor(None),
         out=args.out,
     )
@@ -135,7 +130,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
         settings,
         yes=args.yes,
         override_reason=args.override_breaker,
-        now=_now(),
         actor=common.actor(None),
     )
     _print_result(result, "apply")

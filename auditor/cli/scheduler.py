@@ -70,5 +70,7 @@ def print_listing(service: SchedulerService) -> None:
     for item in listing:
         job = item.job
         next_fire = format_time(item.next_fire) if item.next_fire else "disabled"
-        last = f"{item.last['status']} (scheduled {item.last['scheduled_at'][:19]})" if item.last else "never"
+        last = (
+            f"{item.last['status']} (scheduled {item.last['scheduled_at']:%Y-%m-%dT%H:%M:%S})" if item.last else "never"
+        )
         print(f"{job.id:<20} {job.kind:<10} {job.cron:<22} {job.timezone:<18} {next_fire:<24} {last}")

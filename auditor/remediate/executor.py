@@ -7,7 +7,8 @@ drifted from the planned pre-state is skipped and reported; otherwise the
 pre-state is journaled, the change is sent, and a fresh read proves it.
 Runs are keyed by the plan's hash, so running a plan again resumes its run
 and never repeats a done action. Without ``yes`` nothing is written and
-nothing is changed: the result says what would happen.
+nothing is changed: the result says what would happen. Every time it
+checks or stamps comes from one injected clock (the store's unless given).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from auditor.clock import Clock
 from auditor.config import Settings
 from auditor.remediate.actions import ACTIONS, Action
 from auditor.remediate.breaker import Verdict
 from auditor.remediate.clients import Clients
 from auditor.remediate.errors import FAILURES, Refused, explain
-from auditor.remediate.journal import ActionRecord, Journal, RunRecord, now_text
+from auditor.remediate.journal import ActionRecord, Journal, RunRecord
 from auditor.remediate.plan import Plan, PlannedAction, breaker_verdict, digest
 from auditor.remediate.population import Population
 from auditor.remediate.protection import Protection, static_names
@@ -121,15 +123,15 @@ def apply_plan(
     clients: Clients,
     store: Store,
     settings: Settings,
-    now: datetime,
     population: Population | None,
     yes: bool = False,
     override_reason: str | None = None,
     actor: str = "auditor",
+    clock: Clock | None = None,
 ) -> RunResult:
     """Apply ``plan`` (only with ``yes``); resumes the plan's earlier run if there is one."""
-    check_plan(plan, settings, now)
-    journal = Journal(store, actor)
+    journal = Journal(store, actor, clock)
+    check_plan(plan, settings, journal.now())
     existing = journal.run_for_plan(plan.sha256)
     if existing is not None and existing.rolled_back_at:
         raise Refused(f"this plan ran as run {existing.id}, which was rolled back; make a new plan")
@@ -155,7 +157,7 @@ def apply_plan(
     outcomes = [_apply_one(planned, records[planned.id], clients, journal) for planned in plan.actions]
     result = RunResult(run_id=run.id, dry_run=False, outcomes=outcomes, verdict=verdict)
     status = "incomplete" if any(o.status == "failed" for o in outcomes) else "completed"
-    journal.set_run(run.id, f"remediate.apply.{status}", result.counts(), status=status, finished_at=now_text())
+    journal.set_run(run.id, f"remediate.apply.{status}", result.counts(), status=status, finished_at=journal.now())
     return result
 
 
@@ -210,7 +212,7 @@ def _apply_one(planned: PlannedAction, record: ActionRecord, clients: Clients, j
                 status="done",
                 after_state=current,
                 result={"note": detail},
-                finished_at=now_text(),
+                finished_at=journal.now(),
             )
             return outcome("done", detail)
         journal.record(
@@ -218,7 +220,7 @@ def _apply_one(planned: PlannedAction, record: ActionRecord, clients: Clients, j
             "remediate.action.already_in_effect",
             status="already_in_effect",
             pre_state=current,
-            finished_at=now_text(),
+            finished_at=journal.now(),
         )
         return outcome("already_in_effect", "already revoked when re-read (changed since planning): nothing to do")
     if not action.unchanged(current, planned.pre_state):
@@ -229,7 +231,7 @@ def _apply_one(planned: PlannedAction, record: ActionRecord, clients: Clients, j
             status="drifted",
             pre_state=current,
             error=detail,
-            finished_at=now_text(),
+            finished_at=journal.now(),
         )
         return outcome("drifted", detail)
     journal.record(
@@ -237,7 +239,7 @@ def _apply_one(planned: PlannedAction, record: ActionRecord, clients: Clients, j
         "remediate.action.started",
         status="started",
         pre_state=current,
-        started_at=now_text(),
+        started_at=journal.now(),
         count_attempt=True,
     )
     try:
@@ -255,7 +257,7 @@ def _apply_one(planned: PlannedAction, record: ActionRecord, clients: Clients, j
         journal.record(record, "remediate.action.failed", status="failed", error=detail, after_state=after)
         return outcome("failed", detail)
     journal.record(
-        record, "remediate.action.done", status="done", after_state=after, result=result, finished_at=now_text()
+        record, "remediate.action.done", status="done", after_state=after, result=result, finished_at=journal.now()
     )
     return outcome("done")
 
@@ -272,14 +274,20 @@ def _read_quietly(action: Action, clients: Clients, planned: PlannedAction) -> d
 
 
 def rollback_run(
-    run_id: int, *, clients: Clients, store: Store, yes: bool = False, actor: str = "auditor"
+    run_id: int,
+    *,
+    clients: Clients,
+    store: Store,
+    yes: bool = False,
+    actor: str = "auditor",
+    clock: Clock | None = None,
 ) -> RunResult:
     """Restore the journaled pre-state of every action the run did, newest first (only with ``yes``).
 
     A target that changed again since the run (neither revoked nor restored)
     is skipped and reported rather than overwritten.
     """
-    journal = Journal(store, actor)
+    journal = Journal(store, actor, clock)
     run = journal.run(run_id)
     outcomes = [_rollback_one(record, clients, journal, yes) for record in reversed(journal.actions(run.id))]
     result = RunResult(run_id=run.id, dry_run=not yes, outcomes=outcomes)
@@ -289,7 +297,7 @@ def rollback_run(
             run.id,
             "remediate.rollback.completed" if complete else "remediate.rollback.incomplete",
             result.counts(),
-            **({"rolled_back_at": now_text()} if complete else {}),
+            **({"rolled_back_at": journal.now()} if complete else {}),
         )
     return result
 
@@ -323,7 +331,7 @@ def _rollback_one(record: ActionRecord, clients: Clients, journal: Journal, yes:
                 f"remediate.rollback.{status}",
                 rollback_status=status,
                 rollback_state=current,
-                rolled_back_at=now_text(),
+                rolled_back_at=journal.now(),
             )
         return outcome(status)
     if not action.revoked(current):
@@ -361,7 +369,7 @@ def _rollback_one(record: ActionRecord, clients: Clients, journal: Journal, yes:
         "remediate.rollback.restored",
         rollback_status="restored",
         rollback_state=after,
-        rolled_back_at=now_text(),
+        rolled_back_at=journal.now(),
         audit_extra={"inverse_result": result},
     )
     return outcome("restored", action.rollback_note or "")

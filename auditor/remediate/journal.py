@@ -3,25 +3,24 @@
 Each action's pre-state is written before its change is sent and its result
 after; a re-run reads the journal to skip what is done. Store rows say where
 things stand; the hash-chained audit log says what happened, in order.
+Times are stamped by the injected clock (the store's unless given).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from auditor.clock import Clock
 from auditor.remediate.errors import Refused
 from auditor.remediate.plan import Plan, dumps, parse_plan
-from auditor.remediate.schema import ensure, remediation_actions, remediation_runs
+from auditor.remediate.schema import remediation_actions, remediation_runs
 from auditor.store import Store
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+from auditor.store.types import canonical
 
 
 def _json(value: Any) -> str | None:
@@ -39,9 +38,9 @@ class RunRecord:
     status: str
     actor: str
     override_reason: str | None
-    started_at: str
-    finished_at: str | None
-    rolled_back_at: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    rolled_back_at: datetime | None
     plan: Plan
 
 
@@ -87,10 +86,13 @@ def _action(row: Any) -> ActionRecord:
 
 
 class Journal:
-    def __init__(self, store: Store, actor: str = "auditor") -> None:
-        ensure(store)
+    def __init__(self, store: Store, actor: str = "auditor", clock: Clock | None = None) -> None:
         self.store = store
         self.actor = actor
+        self.clock = clock or store.clock
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     # --- runs -------------------------------------------------------------------------
 
@@ -138,8 +140,8 @@ class Journal:
             run_id = conn.execute(
                 remediation_runs.insert().values(
                     plan_sha256=plan.sha256,
-                    plan_created_at=plan.created_at.isoformat(),
-                    started_at=_now(),
+                    plan_created_at=plan.created_at,
+                    started_at=self.now(),
                     status="running",
                     actor=self.actor,
                     override_reason=override_reason,
@@ -208,13 +210,9 @@ class Journal:
             "action_id": record.action_id,
             "kind": record.kind,
             "target": record.target,
-            **values,
+            **{key: canonical(value) if isinstance(value, datetime) else value for key, value in values.items()},
             **(audit_extra or {}),
         }
         self.store.audit(
             audit_action, f"remediation run {record.run_id}: {record.description}", details, actor=self.actor
         )
-
-
-def now_text() -> str:
-    return _now()

@@ -22,7 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from auditor.model import Finding
-from auditor.remediate.schema import ensure, remediation_notices
+from auditor.remediate.schema import remediation_notices
 from auditor.store import Store
 
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")
@@ -49,7 +49,6 @@ class Notice:
 
 class Notices:
     def __init__(self, store: Store, outbox: Path, sender: str = "auditor", actor: str = "auditor") -> None:
-        ensure(store)
         self.store = store
         self.outbox = outbox
         self.sender = sender
@@ -68,7 +67,7 @@ class Notices:
             row.finding_id,
             json.loads(row.recipients),
             row.message_path,
-            datetime.fromisoformat(row.notified_at),
+            row.notified_at,
         )
 
     def send(self, finding: Finding, action: str, recipients: list[str], now: datetime, acts_on: datetime) -> Notice:
@@ -95,7 +94,7 @@ class Notices:
                     action=action,
                     recipients=json.dumps(recipients),
                     message_path=str(path),
-                    notified_at=now.astimezone(UTC).isoformat(),
+                    notified_at=now,
                 )
             ).inserted_primary_key[0]
         self.store.audit(

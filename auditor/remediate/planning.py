@@ -80,7 +80,6 @@ def plan_revocations(
         revocations,
         clients=clients or clients_from_settings(settings),
         settings=settings,
-        now=now,
         population=population_from_store(store),
         source=source,
         created_by=actor,
@@ -97,7 +96,6 @@ def apply_plan_file(
     *,
     yes: bool,
     override_reason: str | None,
-    now: datetime,
     actor: str,
     clients: Clients | None = None,
 ) -> RunResult:
@@ -107,7 +105,6 @@ def apply_plan_file(
         clients=clients or clients_from_settings(settings),
         store=store,
         settings=settings,
-        now=now,
         population=population_from_store(store),
         yes=yes,
         override_reason=override_reason,

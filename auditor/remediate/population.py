@@ -56,4 +56,4 @@ def population_from_store(store: Store) -> Population | None:
     if found is None:
         return None
     snapshot, run = found
-    return Population.from_snapshot(snapshot, f"run {run['id']} as of {run['as_of']}")
+    return Population.from_snapshot(snapshot, f"run {run['id']} as of {run['as_of'].isoformat()}")

@@ -1,4 +1,4 @@
-"""The remediation tables, created by the named migration ``0003_remediation``.
+"""The remediation tables, on the state store's metadata (created by the store's migrations).
 
 Runs keep the whole plan they executed, so ``verify`` and ``rollback`` need
 nothing but the run id. Rows are inserted and updated, never deleted.
@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from auditor.store import Store, metadata
-
-MIGRATION = "0003_remediation"
+from auditor.store import metadata
+from auditor.store.types import UTCDateTime
 
 remediation_runs = sa.Table(
     "remediation_runs",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("plan_sha256", sa.String(64), nullable=False, unique=True),  # one run per plan: re-runs resume it
-    sa.Column("plan_created_at", sa.String(40), nullable=False),
-    sa.Column("started_at", sa.String(40), nullable=False),
-    sa.Column("finished_at", sa.String(40)),
+    sa.Column("plan_created_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
     sa.Column("status", sa.String(20), nullable=False),  # running | completed | incomplete
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("override_reason", sa.Text),  # the deliberate circuit-breaker override, if any
     sa.Column("plan", sa.Text, nullable=False),
-    sa.Column("rolled_back_at", sa.String(40)),
+    sa.Column("rolled_back_at", UTCDateTime),
 )
 
 remediation_actions = sa.Table(
@@ -43,14 +42,14 @@ remediation_actions = sa.Table(
     sa.Column("after_state", sa.Text),  # read from AWS just after it
     sa.Column("result", sa.Text),
     sa.Column("error", sa.Text),
-    sa.Column("started_at", sa.String(40)),
-    sa.Column("finished_at", sa.String(40)),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
     # None | started | restored | already_restored | drifted | failed
     sa.Column("rollback_status", sa.String(20)),
     sa.Column("rollback_attempts", sa.Integer, nullable=False),
     sa.Column("rollback_state", sa.Text),
     sa.Column("rollback_error", sa.Text),
-    sa.Column("rolled_back_at", sa.String(40)),
+    sa.Column("rolled_back_at", UTCDateTime),
 )
 
 remediation_notices = sa.Table(
@@ -66,12 +65,5 @@ remediation_notices = sa.Table(
     sa.Column("action", sa.String(200), nullable=False),  # what will happen after the notice period
     sa.Column("recipients", sa.Text, nullable=False),  # JSON list of addresses
     sa.Column("message_path", sa.String(1000), nullable=False),
-    sa.Column("notified_at", sa.String(40), nullable=False),
+    sa.Column("notified_at", UTCDateTime, nullable=False),
 )
-
-TABLES = [remediation_runs, remediation_actions, remediation_notices]
-
-
-def ensure(store: Store) -> None:
-    """Create the remediation tables once (a no-op when the migration is recorded)."""
-    store.apply_migration(MIGRATION, lambda conn: metadata.create_all(conn, tables=TABLES))

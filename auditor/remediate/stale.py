@@ -88,11 +88,11 @@ def stale_revocations(
     if found is None:
         raise Refused("no recorded run with a snapshot: run `auditor run` first")
     snapshot, run = found
-    as_of = datetime.fromisoformat(run["as_of"])
+    as_of = run["as_of"]
     max_age = timedelta(hours=settings.get("remediation", "plan_max_age_hours"))
     if now - as_of > max_age:
         raise Refused(
-            f"the latest run (as of {run['as_of']}) is older than plan_max_age_hours: its findings may no longer "
+            f"the latest run (as of {as_of.isoformat()}) is older than plan_max_age_hours: its findings may no longer "
             "hold; run `auditor run` first"
         )
     path = Path(run["out_dir"]) / "findings.json"

@@ -30,12 +30,12 @@ def create_quarterly(ctx: JobContext, job: Job, scheduled_at: datetime) -> Outco
     latest = ctx.store.latest_run()
     if latest is None:
         return Outcome("failed", {"error": "no recorded run to review; schedule a run job before the campaign"})
-    age = now - datetime.fromisoformat(latest["as_of"])
+    age = now - latest["as_of"]
     if age > timedelta(hours=options["max_run_age_hours"]):
         return Outcome(
             "failed",
             {
-                "error": f"the latest run (as of {latest['as_of']}) is older than "
+                "error": f"the latest run (as of {latest['as_of'].isoformat()}) is older than "
                 f"max_run_age_hours ({options['max_run_age_hours']}); not reviewing it"
             },
         )

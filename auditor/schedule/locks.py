@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from auditor.schedule.clock import Clock, Sleep, system_clock, system_sleep
-from auditor.schedule.schema import ensure, iso, job_locks
+from auditor.schedule.schema import job_locks
 from auditor.store import Store
 
 log = logging.getLogger("auditor.schedule.locks")
@@ -41,8 +41,8 @@ POLL_SECONDS = 5.0
 class Holder:
     name: str
     owner: str
-    acquired_at: str | None
-    expires_at: str
+    acquired_at: datetime | None
+    expires_at: datetime
 
 
 class LockHeld(Exception):
@@ -53,9 +53,13 @@ class LockHeld(Exception):
         self.waited = waited
         waited_text = f"waited {waited:.0f} s; " if waited else ""
         super().__init__(
-            f'the "{holder.name}" lock is held by {holder.owner} since {holder.acquired_at} '
-            f"(lease until {holder.expires_at}); {waited_text}nothing was changed, try again when it is done"
+            f'the "{holder.name}" lock is held by {holder.owner} since {_text(holder.acquired_at)} '
+            f"(lease until {_text(holder.expires_at)}); {waited_text}nothing was changed, try again when it is done"
         )
+
+
+def _text(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="microseconds") if moment else "an unknown time"
 
 
 def owner_name(purpose: str) -> str:
@@ -69,23 +73,20 @@ def owner_name(purpose: str) -> str:
 
 def try_acquire(store: Store, name: str, owner: str, *, lease_seconds: float, now: datetime) -> Holder | None:
     """Take or renew the lease on ``name``; None when taken, else who holds it."""
-    ensure(store)
-    expires = iso(now + timedelta(seconds=lease_seconds))
+    expires = now + timedelta(seconds=lease_seconds)
     try:
         with store.engine.begin() as conn:
             row = conn.execute(sa.select(job_locks).where(job_locks.c.name == name)).first()
             if row is None:
-                conn.execute(
-                    job_locks.insert().values(name=name, owner=owner, acquired_at=iso(now), expires_at=expires)
-                )
+                conn.execute(job_locks.insert().values(name=name, owner=owner, acquired_at=now, expires_at=expires))
                 return None
             taken = conn.execute(
                 job_locks.update()
                 .where(
                     job_locks.c.name == name,
-                    sa.or_(job_locks.c.owner == "", job_locks.c.owner == owner, job_locks.c.expires_at < iso(now)),
+                    sa.or_(job_locks.c.owner == "", job_locks.c.owner == owner, job_locks.c.expires_at < now),
                 )
-                .values(owner=owner, acquired_at=iso(now), expires_at=expires)
+                .values(owner=owner, acquired_at=now, expires_at=expires)
             ).rowcount
             if taken:
                 if row.owner not in ("", owner):
@@ -97,7 +98,6 @@ def try_acquire(store: Store, name: str, owner: str, *, lease_seconds: float, no
 
 
 def holder_of(store: Store, name: str) -> Holder | None:
-    ensure(store)
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(job_locks).where(job_locks.c.name == name)).first()
     if row is None or not row.owner:
@@ -112,7 +112,7 @@ def renew(store: Store, name: str, owner: str, *, lease_seconds: float, now: dat
             conn.execute(
                 job_locks.update()
                 .where(job_locks.c.name == name, job_locks.c.owner == owner)
-                .values(expires_at=iso(now + timedelta(seconds=lease_seconds)))
+                .values(expires_at=now + timedelta(seconds=lease_seconds))
             ).rowcount
         )
 
@@ -123,7 +123,7 @@ def release(store: Store, name: str, owner: str, *, now: datetime) -> None:
         conn.execute(
             job_locks.update()
             .where(job_locks.c.name == name, job_locks.c.owner == owner)
-            .values(owner="", expires_at=iso(now))
+            .values(owner="", expires_at=now)
         )
 
 

@@ -33,14 +33,10 @@ def expired_run_dirs(store: Store, cutoff: datetime) -> tuple[list[Path], list[s
         return [], []
     latest_id = rows[-1].id
     under_review = {Path(c.run_dir).resolve() for c in all_campaigns(store) if c.status == "open" and c.run_dir}
-    kept_dirs = {
-        Path(r.out_dir).resolve()
-        for r in rows
-        if r.out_dir and (r.id == latest_id or datetime.fromisoformat(r.as_of) >= cutoff)
-    }
+    kept_dirs = {Path(r.out_dir).resolve() for r in rows if r.out_dir and (r.id == latest_id or r.as_of >= cutoff)}
     candidates, kept = [], []
     for row in rows:
-        if not row.out_dir or datetime.fromisoformat(row.as_of) >= cutoff or row.id == latest_id:
+        if not row.out_dir or row.as_of >= cutoff or row.id == latest_id:
             continue
         path = Path(row.out_dir).resolve()
         if path in kept_dirs:

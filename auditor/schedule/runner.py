@@ -35,7 +35,7 @@ from auditor.schedule.clock import Clock, Sleep, system_clock, system_sleep
 from auditor.schedule.context import JobContext, Outcome, Task
 from auditor.schedule.jobs import Job
 from auditor.schedule.locks import Lease, LockHeld, acquire, owner_name
-from auditor.schedule.schema import ensure, iso, job_runs
+from auditor.schedule.schema import job_runs
 from auditor.schedule.tasks import TASKS
 from auditor.store import Store
 
@@ -74,7 +74,7 @@ class Runner:
         heartbeat: bool = True,
     ) -> None:
         self.settings = settings
-        self.store = ensure(store)
+        self.store = store
         self.clock = clock
         self.sleep = sleep
         self.tasks = tasks if tasks is not None else TASKS
@@ -113,7 +113,7 @@ class Runner:
             lease.start_heartbeat()
         with self._idle:
             self._active[row] = _Active(row, job, lease)
-        log.info("job started", extra={"job": job.id, "kind": job.kind, "scheduled_at": iso(scheduled_at)})
+        log.info("job started", extra={"job": job.id, "kind": job.kind, "scheduled_at": scheduled_at.isoformat()})
         began = time.monotonic()
         try:
             outcome = self._run_task(job, scheduled_at, owner)
@@ -153,8 +153,8 @@ class Runner:
                     job_runs.insert().values(
                         job_id=job.id,
                         kind=job.kind,
-                        scheduled_at=iso(scheduled_at),
-                        started_at=iso(now),
+                        scheduled_at=scheduled_at,
+                        started_at=now,
                         status="running",
                         owner=owner,
                         detail="{}",
@@ -163,12 +163,12 @@ class Runner:
         except sa.exc.IntegrityError:
             with self.store.engine.connect() as conn:
                 other = conn.execute(
-                    sa.select(job_runs).where(job_runs.c.job_id == job.id, job_runs.c.scheduled_at == iso(scheduled_at))
+                    sa.select(job_runs).where(job_runs.c.job_id == job.id, job_runs.c.scheduled_at == scheduled_at)
                 ).first()
             reason = f"this occurrence was already claimed by {other.owner if other else 'another process'}"
             if other is not None:
                 reason += f" ({other.status})"
-            log.info("job skipped", extra={"job": job.id, "scheduled_at": iso(scheduled_at), "reason": reason})
+            log.info("job skipped", extra={"job": job.id, "scheduled_at": scheduled_at.isoformat(), "reason": reason})
             return JobResult(job.id, scheduled_at, "skipped", {"reason": reason}, other.id if other else None)
 
     def _finish(self, row: int, job: Job, scheduled_at: datetime, outcome: Outcome) -> JobResult:
@@ -178,7 +178,7 @@ class Runner:
             conn.execute(
                 job_runs.update()
                 .where(job_runs.c.id == row, job_runs.c.status == "running")
-                .values(status=outcome.status, finished_at=iso(self.clock()), detail=detail)
+                .values(status=outcome.status, finished_at=self.clock(), detail=detail)
             )
         level = logging.WARNING if outcome.status in ("failed", "incomplete") else logging.INFO
         log.log(
@@ -188,7 +188,7 @@ class Runner:
                 "job": job.id,
                 "kind": job.kind,
                 "status": outcome.status,
-                "scheduled_at": iso(scheduled_at),
+                "scheduled_at": scheduled_at.isoformat(),
                 "detail": outcome.detail,
             },
         )
@@ -215,7 +215,7 @@ class Runner:
         with self._idle:
             active = list(self._active.values())
             self._active.clear()
-        now = iso(self.clock())
+        now = self.clock()
         for item in active:
             with self.store.engine.begin() as conn:
                 conn.execute(
@@ -234,7 +234,6 @@ class Runner:
 
 def last_runs(store: Store) -> dict[str, dict[str, Any]]:
     """Each job's most recent recorded occurrence: scheduled_at, status, finished_at, detail."""
-    ensure(store)
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(job_runs).order_by(job_runs.c.id)).mappings().all()
     latest: dict[str, dict[str, Any]] = {}

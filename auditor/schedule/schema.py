@@ -1,4 +1,4 @@
-"""The scheduler's tables, created by the named migration ``0004_scheduler``.
+"""The scheduler's tables, on the state store's metadata (created by the store's migrations).
 
 ``job_locks`` holds one row per lock name: a lease with its owner and
 expiry, taken and renewed by conditional updates (the same on SQLite and
@@ -10,21 +10,18 @@ configured retention job ever deletes anything, and never these.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 
-from auditor.store import Store, metadata
-
-MIGRATION = "0004_scheduler"
+from auditor.store import metadata
+from auditor.store.types import UTCDateTime
 
 job_locks = sa.Table(
     "job_locks",
     metadata,
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("owner", sa.String(300), nullable=False),  # "" when free
-    sa.Column("acquired_at", sa.String(40)),
-    sa.Column("expires_at", sa.String(40), nullable=False),  # a lease past this is free to take
+    sa.Column("acquired_at", UTCDateTime),
+    sa.Column("expires_at", UTCDateTime, nullable=False),  # a lease past this is free to take
 )
 job_runs = sa.Table(
     "job_runs",
@@ -32,29 +29,12 @@ job_runs = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("job_id", sa.String(100), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("scheduled_at", sa.String(40), nullable=False),
-    sa.Column("started_at", sa.String(40), nullable=False),
-    sa.Column("finished_at", sa.String(40)),
+    sa.Column("scheduled_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
     # running | ok | incomplete | failed | skipped | abandoned
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("owner", sa.String(300), nullable=False),
     sa.Column("detail", sa.Text, nullable=False),  # JSON: what the job did, or why it did not
     sa.UniqueConstraint("job_id", "scheduled_at", name="uq_job_runs_occurrence"),
 )
-TABLES = [job_locks, job_runs]
-
-
-def ensure(store: Store) -> Store:
-    store.apply_migration(MIGRATION, lambda conn: metadata.create_all(conn, tables=TABLES))
-    return store
-
-
-def iso(value: datetime) -> str:
-    """Stored times: ISO 8601 UTC with microseconds, so they sort and compare as text."""
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value).astimezone(UTC) if value else None

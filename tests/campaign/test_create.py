@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
@@ -179,8 +179,8 @@ def test_the_latest_recorded_run_is_the_default_and_items_are_frozen(store, sett
         conn.execute(
             runs.insert().values(
                 kind="run",
-                started_at="2026-11-28T06:00:00+00:00",
-                as_of="2026-11-28T06:00:00+00:00",
+                started_at=datetime(2026, 11, 28, 6, 0, tzinfo=UTC),
+                as_of=datetime(2026, 11, 28, 6, 0, tzinfo=UTC),
                 out_dir=str(run_dir),
             )
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import msgspec
 import pytest
 
@@ -20,11 +22,12 @@ def nightly(run_dir):
     return snapshot, findings
 
 
+EARLIER = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+
+
 def record_earlier_run(store) -> None:
     with store.engine.begin() as conn:
-        conn.execute(
-            runs.insert().values(kind="run", started_at="2026-11-27T06:00:00+00:00", as_of="2026-11-27T06:00:00+00:00")
-        )
+        conn.execute(runs.insert().values(kind="run", started_at=EARLIER, as_of=EARLIER))
 
 
 def test_movers_and_new_admins_get_a_campaign_for_their_manager(store, settings, nightly, run_dir):

@@ -239,9 +239,7 @@ def _remediate(context, box, snapshot, settings, store) -> None:
         created_by="recorder",
     )
     assert len(plan.actions) == len(revocations), plan.excluded
-    applied = apply_plan(
-        plan, clients=clients, store=store, settings=settings, now=now, population=population, yes=True
-    )
+    applied = apply_plan(plan, clients=clients, store=store, settings=settings, population=population, yes=True)
     assert not applied.needs_attention(), applied.outcomes
     assert verify_run(applied.run_id, clients=clients, store=store).ok
     restored = rollback_run(applied.run_id, clients=clients, store=store, yes=True)

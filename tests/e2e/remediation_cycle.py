@@ -93,7 +93,6 @@ def main(out: Path) -> None:
             clients=clients,
             store=store,
             settings=settings,
-            now=now,
             population=population_from_store(store),
             yes=True,
             actor="test",

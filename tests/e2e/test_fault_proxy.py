@@ -7,8 +7,8 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.plain_estate import stock_emulator
 from tests.e2e.fault_proxy import FaultProxy, deny_member_role, throttle
+from tests.e2e.plain_estate import stock_emulator
 
 pytestmark = pytest.mark.e2e
 NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})

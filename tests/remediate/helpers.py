@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import msgspec
 
+from auditor.clock import FixedClock
 from auditor.collect.iam import collect_iam
 from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
@@ -41,12 +42,13 @@ def make_plan(estate, settings, population, revocations, now=NOW):
 
 
 def apply(estate, plan, store, settings, population, *, yes=True, now=APPLY_AT, **options):
+    """Apply with a clock stopped at ``now`` (unless the test passes its own ``clock``)."""
+    options.setdefault("clock", FixedClock(now))
     return apply_plan(
         plan,
         clients=estate.clients(),
         store=store,
         settings=settings,
-        now=now,
         population=population,
         yes=yes,
         **options,

@@ -9,10 +9,11 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
+from auditor.clock import FixedClock
 from auditor.remediate import ACTIONS, Refused, rollback_run, verify_run
 from auditor.remediate.journal import Journal
-from auditor.remediate.schema import remediation_runs
-from auditor.store import audit_log
+from auditor.remediate.schema import remediation_actions, remediation_runs
+from auditor.store import Store, audit_log
 from tests.remediate.conftest import MANAGEMENT, NOW, make_settings
 from tests.remediate.helpers import APPLY_AT, apply, collect, make_plan, mutations, statuses, touched_view
 
@@ -246,6 +247,20 @@ def test_rollback_without_yes_is_a_dry_run(estate, settings, population, store):
     assert mutations(estate) == []
 
 
-def test_apply_time_is_the_injected_now(estate, settings, population, store):
+def test_apply_time_is_the_injected_now(estate, settings, population, tmp_path):
+    applied_at = APPLY_AT - timedelta(hours=1)
+    clock = FixedClock(applied_at)
+    store = Store.open(tmp_path / "clocked.db", clock=clock)
     plan = make_plan(estate, settings, population, [estate.disable("carol")], now=NOW - timedelta(hours=71))
-    assert apply(estate, plan, store, settings, population, now=APPLY_AT - timedelta(hours=1)).run_id
+    run_id = apply(estate, plan, store, settings, population, clock=clock).run_id  # 71 h old: within the 72 h
+    run = Journal(store).run(run_id)
+    assert (run.started_at, run.finished_at) == (applied_at, applied_at)
+    with store.engine.connect() as conn:
+        action = conn.execute(sa.select(remediation_actions).where(remediation_actions.c.run_id == run_id)).one()
+    assert (action.status, action.started_at, action.finished_at) == ("done", applied_at, applied_at)
+    assert {row.at for row in _audit(store, "remediate.")} == {applied_at}
+
+    clock.advance(timedelta(hours=2))  # 73 h after planning: stale by the injected clock, not the wall clock
+    again = make_plan(estate, settings, population, [estate.disable("dave")], now=NOW - timedelta(hours=71))
+    with pytest.raises(Refused, match="hours ago"):
+        apply(estate, again, store, settings, population, clock=clock)

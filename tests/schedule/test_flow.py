@@ -75,11 +75,15 @@ def test_a_quarter_runs_nightly_opens_the_campaign_reminds_and_closes_it_on_the_
                 campaign_messages.c.kind == "reminder"
             )
         ).all()
-    steps: dict[str, list[tuple[int, str]]] = {}
+    steps: dict[str, list[tuple[int, datetime]]] = {}
     for reviewer, days, sent_at in messages:
         steps.setdefault(reviewer, []).append((days, sent_at))
     assert steps == {
-        reviewer: [(7, "2026-12-09T08:00:02+00:00"), (3, "2026-12-13T08:00:02+00:00"), (1, "2026-12-15T08:00:02+00:00")]
+        reviewer: [
+            (7, datetime(2026, 12, 9, 8, 0, 2, tzinfo=UTC)),
+            (3, datetime(2026, 12, 13, 8, 0, 2, tzinfo=UTC)),
+            (1, datetime(2026, 12, 15, 8, 0, 2, tzinfo=UTC)),
+        ]
         for reviewer in ("boss@example.com", "ceo@example.com", FALLBACK)
     }
     subjects = [email.message_from_bytes(p.read_bytes())["Subject"] for p in (tmp_path / "outbox").glob("*reminder*")]
@@ -123,7 +127,7 @@ def test_missed_nights_after_downtime_run_once_within_the_grace_time(tmp_path, s
     again.scheduler.start()
     again.scheduler._process_jobs()
     assert runs[1:] == [datetime(2026, 12, 3, 8, 0, tzinfo=UTC)]  # once, not three times
-    assert last_runs(store)["nightly"]["scheduled_at"].startswith("2026-12-03T06:00:00")
+    assert last_runs(store)["nightly"]["scheduled_at"] == datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 
     # a restart later than the grace time runs nothing until the next night
     again.scheduler.shutdown()

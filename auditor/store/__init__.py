@@ -1,9 +1,11 @@
 """The state store: runs, findings history and the hash-chained audit log.
 
 SQLAlchemy Core over a SQLite file by default (any SQLAlchemy URL, e.g.
-PostgreSQL, works). The schema is created by named, ordered migrations
-recorded in ``schema_migrations`` and applied on open, each in its own
-transaction. Writes are transactional, and SQLite transactions take the
+PostgreSQL, works). The schema is owned by one ordered Alembic history
+(``auditor.store.migrate``), brought to its head when the store opens; the
+tables here and in the feature modules (campaign, remediate, schedule
+``schema``) describe that head. Times are timezone-aware UTC timestamps
+stamped by the injected clock. Writes are transactional, and SQLite transactions take the
 write lock up front (BEGIN IMMEDIATE) so a nightly run and a manual command
 never interleave half-written state. Nothing here deletes rows.
 """
@@ -13,9 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +24,21 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from auditor.clock import Clock, SystemClock
 from auditor.model import Finding
+from auditor.store import migrate
+from auditor.store.types import UTCDateTime, canonical
 
 metadata = sa.MetaData()
 
-migrations_table = sa.Table(
-    "schema_migrations",
-    metadata,
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("applied_at", sa.String(40), nullable=False),
-)
 runs = sa.Table(
     "runs",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("started_at", sa.String(40), nullable=False),
-    sa.Column("finished_at", sa.String(40)),
-    sa.Column("as_of", sa.String(40), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("as_of", UTCDateTime, nullable=False),
     sa.Column("config_hash", sa.String(64)),
     sa.Column("tool_version", sa.String(40)),
     sa.Column("exit_code", sa.Integer),
@@ -59,9 +57,9 @@ findings = sa.Table(
     sa.Column("category", sa.String(40), nullable=False),
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("account_id", sa.String(12)),
-    sa.Column("first_seen", sa.String(40), nullable=False),
-    sa.Column("last_seen", sa.String(40), nullable=False),
-    sa.Column("resolved_at", sa.String(40)),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime),
     sa.Column("last_run", sa.Integer, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
 )
@@ -78,7 +76,7 @@ audit_log = sa.Table(
     "audit_log",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("action", sa.String(100), nullable=False),
     sa.Column("subject", sa.String(500)),
@@ -88,16 +86,6 @@ audit_log = sa.Table(
 )
 
 GENESIS = "0" * 64
-
-
-def _create(tables: list[sa.Table]) -> Callable[[Connection], None]:
-    return lambda conn: metadata.create_all(conn, tables=tables)
-
-
-# Named, ordered, append-only: a released migration is never edited.
-MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
-    ("0001_runs_findings_audit", _create([runs, findings, run_findings, audit_log])),
-]
 
 
 class StoreError(Exception):
@@ -116,18 +104,10 @@ def to_url(path_or_url: str | Path | None) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
-
-
 @dataclass(frozen=True)
 class AuditEntry:
     id: int
-    at: str
+    at: datetime
     actor: str
     action: str
     subject: str | None
@@ -137,18 +117,21 @@ class AuditEntry:
 
 
 def entry_hash(
-    prev_hash: str, entry_id: int, at: str, actor: str, action: str, subject: str | None, details: str
+    prev_hash: str, entry_id: int, at: datetime, actor: str, action: str, subject: str | None, details: str
 ) -> str:
-    material = json.dumps([prev_hash, entry_id, at, actor, action, subject, details], separators=(",", ":"))
+    """The chain's link: covers the time as canonical ISO text, so the hash does not depend on the database."""
+    material = json.dumps([prev_hash, entry_id, canonical(at), actor, action, subject, details], separators=(",", ":"))
     return hashlib.sha256(material.encode()).hexdigest()
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
         self.engine = engine
+        self.clock = clock or SystemClock()
 
     @classmethod
-    def open(cls, path_or_url: str | Path | None = None) -> Store:
+    def open(cls, path_or_url: str | Path | None = None, *, clock: Clock | None = None) -> Store:
+        """Open (creating if need be) the store and bring its schema to the newest revision."""
         url = to_url(path_or_url)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -158,29 +141,16 @@ class Store:
             raise StoreError(f"state store {url!r}: {exc}") from exc
         if engine.dialect.name == "sqlite":
             _sqlite_write_locks(engine)
-        store = cls(engine)
-        store.migrate()
+        store = cls(engine, clock)
+        store.upgrade()
         return store
 
-    def migrate(self) -> list[str]:
-        """Apply the core migrations not yet recorded; returns the names applied now."""
-        with self.engine.begin() as conn:
-            migrations_table.create(conn, checkfirst=True)
-        return [name for name, apply in MIGRATIONS if self.apply_migration(name, apply)]
-
-    def apply_migration(self, name: str, apply: Callable[[Connection], None]) -> bool:
-        """Apply one named migration once, in its own transaction; True when applied now.
-
-        Feature modules (campaigns, remediation) own their tables and call
-        this with their own named migrations before first use.
-        """
-        with self.engine.begin() as conn:
-            done = conn.execute(sa.select(migrations_table.c.name).where(migrations_table.c.name == name))
-            if done.first() is not None:
-                return False
-            apply(conn)
-            conn.execute(migrations_table.insert().values(name=name, applied_at=_now()))
-        return True
+    def upgrade(self) -> str | None:
+        """Bring the schema to the newest revision; returns the revision it was at (None: empty or 0.1.0)."""
+        was = migrate.current(self.engine)
+        if was != migrate.head():
+            migrate.upgrade(self.engine)
+        return was
 
     # --- runs and findings -------------------------------------------------------
 
@@ -211,9 +181,9 @@ class Store:
             run_id = conn.execute(
                 runs.insert().values(
                     kind=kind,
-                    started_at=_iso(started_at),
-                    finished_at=_now(),
-                    as_of=_iso(as_of),
+                    started_at=started_at,
+                    finished_at=self.clock.now(),
+                    as_of=as_of,
                     config_hash=config_hash,
                     tool_version=tool_version,
                     exit_code=exit_code,
@@ -234,10 +204,10 @@ class Store:
                     account_id=finding.account_id,
                     last_run=run_id,
                     body=body,
-                    resolved_at=_iso(finding.resolved_at),
+                    resolved_at=finding.resolved_at,
                 )
                 if finding.status != "resolved":
-                    values["last_seen"] = _iso(as_of)
+                    values["last_seen"] = as_of
                 updated = conn.execute(
                     findings.update().where(findings.c.finding_id == finding.finding_id).values(**values)
                 ).rowcount
@@ -245,8 +215,8 @@ class Store:
                     conn.execute(
                         findings.insert().values(
                             finding_id=finding.finding_id,
-                            first_seen=_iso(finding.first_seen or as_of),
-                            last_seen=_iso(as_of),
+                            first_seen=finding.first_seen or as_of,
+                            last_seen=as_of,
                             **{k: v for k, v in values.items() if k != "last_seen"},
                         )
                     )
@@ -265,7 +235,7 @@ class Store:
                 f"{kind}.completed",
                 f"run {run_id}",
                 {
-                    "as_of": _iso(as_of),
+                    "as_of": canonical(as_of),
                     "exit_code": exit_code,
                     "findings": len(findings_now),
                     "by_status": _count(findings_now, "status"),
@@ -321,7 +291,7 @@ class Store:
             ).all()
         spans: dict[str, list[float]] = {}
         for severity, first, resolved in rows:
-            days = (datetime.fromisoformat(resolved) - datetime.fromisoformat(first)).total_seconds() / 86400
+            days = (resolved - first).total_seconds() / 86400
             spans.setdefault(severity, []).append(days)
         return {
             s: {"resolved": len(v), "mean_days": round(sum(v) / len(v), 1), "max_days": round(max(v), 1)}
@@ -347,7 +317,7 @@ class Store:
             sa.select(audit_log.c.id, audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
         ).first()
         entry_id, prev = (last.id + 1, last.hash) if last else (1, GENESIS)
-        at = _now()
+        at = self.clock.now()
         text = json.dumps(details, sort_keys=True, separators=(",", ":"), default=str)
         digest = entry_hash(prev, entry_id, at, actor, action, subject, text)
         conn.execute(
@@ -378,7 +348,7 @@ class Store:
                     f"entry {row.id} does not follow entry {row.id - 1} (a row was changed or removed)",
                 )
             if entry_hash(row.prev_hash, row.id, row.at, row.actor, row.action, row.subject, row.details) != row.hash:
-                return expected_id - 1, f"entry {row.id} ({row.action} at {row.at}) was altered"
+                return expected_id - 1, f"entry {row.id} ({row.action} at {canonical(row.at)}) was altered"
             prev, expected_id = row.hash, expected_id + 1
         return len(rows), None
 
