@@ -28,13 +28,18 @@ def _active_keys(ctx: RuleContext) -> Iterator[AccessKey]:
 
 
 def _key_age_unknown(meta, ctx: RuleContext, key: AccessKey, users, existence: Existence, title: str) -> Finding:
+    missing = existence.missing or (
+        f"IAM reports no creation time for key {key.access_key_id}; the earliest evidence "
+        f"({existence.source.value if existence.source else 'none'}, {iso(existence.since)}) shows only a lower bound "
+        "of its age"
+    )
     return insufficient_evidence(
         meta,
         principal=_key_principal(key, users),
         account_id=key.account_id,
         resource=key.access_key_id,
         title=title,
-        missing=existence.missing,
+        missing=missing,
         evidence={"user_name": key.user_name, "created": iso(key.created), **existence.evidence()},
     )
 
@@ -121,8 +126,10 @@ def access_key_old(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
     users = _users_by_name(ctx)
     for key in _active_keys(ctx):
         existence = ctx.access.key_existence(key)
-        age = existence.days(ctx.as_of)
-        if age is None or (age < days and not existence.exact):
+        # IAM's CreateDate is what rotation counts from; other evidence only bounds the age from below
+        exact = key.created is not None
+        age = days_between(key.created, ctx.as_of) if exact else existence.days(ctx.as_of)
+        if age is None or (age < days and not exact):
             # only the creation time can say a key is younger than the threshold; a later sighting cannot
             title = f"Access key {key.access_key_id} of {key.user_name} may be older than {days} days"
             yield _key_age_unknown(meta, ctx, key, users, existence, title)

@@ -32,8 +32,8 @@ LOOKBACK_DAYS = 120
 
 
 def _as_of() -> datetime:
-    # one hour ahead of the emulator's clock, so what it stamps "now" is in the past of the audit
-    return (datetime.now(UTC) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    # ahead of the emulator's clock, so what it stamps "now" (creations) is in the audit's past
+    return (datetime.now(UTC) + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
 
 
 def _organisation(admin: Admin, names: list[tuple[str, dict[str, str]]]) -> tuple[str, str, dict[str, str]]:
@@ -157,6 +157,11 @@ def build_acme(endpoint: str, workdir: Path) -> Estate:
     engineering = _group(admin, store_id, "Engineering", [alice, bob, dave])
     readonly = _permission_set(admin, instance, "ReadOnly", managed="ReadOnlyAccess")
     _assign(admin, instance, dev, readonly, "GROUP", engineering)
+    # Created for a project and never assigned. With as many permission sets as accounts the collector lists
+    # assignments per account: the emulator answers ListAccountsForProvisionedPermissionSet with its own
+    # account only (AWS answers every account), and a one-permission-set estate would be listed that way.
+    _permission_set(admin, instance, "Billing", managed="ReadOnlyAccess")
+    _permission_set(admin, instance, "SecurityAudit", managed="SecurityAudit")
 
     for offset in (2, 9, 30):
         idc_sign_in(trail, management, store_arn, alice, as_of - timedelta(days=offset))
@@ -171,7 +176,7 @@ def build_acme(endpoint: str, workdir: Path) -> Estate:
     iam = member.client("iam")
     team_owned = iam.create_user(UserName="deploy-bot", Tags=[{"Key": "owner", "Value": "platform-team@acme.example"}])
     key = iam.create_access_key(UserName="deploy-bot")["AccessKey"]["AccessKeyId"]
-    key_use(trail, prod, team_owned["User"], key, as_of - timedelta(days=1))
+    key_use(trail, prod, team_owned["User"], key, as_of - timedelta(minutes=20))  # after its creation
     iam.create_user(UserName="report-job", Tags=[{"Key": "owner", "Value": "Engineering"}])  # a group owns it
     iam.create_user(UserName="legacy-etl")  # nobody owns it
     iam.create_user(UserName="bobs-script", Tags=[{"Key": "owner", "Value": "bob.stone@acme.example"}])
@@ -194,6 +199,8 @@ def build_acme(endpoint: str, workdir: Path) -> Estate:
         ("idc-assignment-unused", "dave.idle"),
         ("iam-user-without-owner", "legacy-etl"),
         ("iam-user-without-owner", "bobs-script"),  # its owner left: high
+        ("idc-permission-set-unassigned", "Billing"),
+        ("idc-permission-set-unassigned", "SecurityAudit"),
     }
     estate.clean = {"alice.ng", "deploy-bot", "report-job", "Engineering", "ReadOnly", "breakglass.admin"}
     return estate
