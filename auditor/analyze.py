@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from auditor.config import Settings
 from auditor.exceptions import apply_exceptions
 from auditor.model import Finding, Severity, severity_rank, sort_findings
 from auditor.rules import RULES, RuleContext
+from auditor.rules.verdicts import Verdict
 from auditor.snapshot import Snapshot
 
 
@@ -23,25 +25,43 @@ def idc_home_account(snapshot: Snapshot) -> str | None:
     return next((a.account_id for a in snapshot.table("accounts") if a.is_management), None)
 
 
-def analyze(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Finding]:
-    """Every enabled rule's findings, one per finding id, most severe first."""
+@dataclass(frozen=True)
+class Evaluation:
+    """Every enabled rule's outcome: the findings, and the verdicts for candidates that raised none."""
+
+    findings: list[Finding]
+    verdicts: list[Verdict]
+    disabled: frozenset[str]
+
+
+def evaluate(snapshot: Snapshot, settings: Settings, as_of: datetime) -> Evaluation:
+    """Run every enabled rule; findings one per finding id (the most severe kept), most severe first."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     rules_settings = settings.section("rules")
     context = RuleContext(
         snapshot=snapshot, as_of=as_of, settings=rules_settings, idc_home_account=idc_home_account(snapshot)
     )
-    disabled = set(rules_settings["disabled"])
+    disabled = frozenset(rules_settings["disabled"])
     by_id: dict[str, Finding] = {}
+    verdicts: list[Verdict] = []
     for rule_id, rule in RULES.items():
         if rule_id in disabled:
             continue
-        for finding in rule.evaluate(context):
-            kept = by_id.get(finding.finding_id)
-            if kept is None or severity_rank(finding.severity) > severity_rank(kept.severity):
-                by_id[finding.finding_id] = finding
+        for result in rule.evaluate(context):
+            if isinstance(result, Verdict):
+                verdicts.append(result)
+                continue
+            kept = by_id.get(result.finding_id)
+            if kept is None or severity_rank(result.severity) > severity_rank(kept.severity):
+                by_id[result.finding_id] = result
     findings = apply_exceptions(list(by_id.values()), settings.exceptions, as_of)
-    return sort_findings(findings)
+    return Evaluation(findings=sort_findings(findings), verdicts=verdicts, disabled=disabled)
+
+
+def analyze(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Finding]:
+    """Every enabled rule's findings, one per finding id, most severe first."""
+    return evaluate(snapshot, settings, as_of).findings
 
 
 def at_or_above(findings: list[Finding], severity: str) -> list[Finding]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import botocore.exceptions
 
 from auditor import __version__
-from auditor.cli import audit, campaign, demo, export, remediate, rules, run, scheduler
+from auditor.cli import audit, campaign, demo, explain, export, remediate, rules, run, scheduler
 from auditor.cli.common import UsageError, parse_time
 from auditor.collect.hr import HrFeedError
 from auditor.config import ConfigError
@@ -26,7 +26,7 @@ from auditor.store import StoreError
 
 __all__ = ["EXAMPLES", "HANDLERS", "UsageError", "build_parser", "main", "parse_time"]
 
-GROUPS = (demo, run, rules, export, campaign, remediate, scheduler, audit)
+GROUPS = (demo, run, rules, explain, export, campaign, remediate, scheduler, audit)
 EXAMPLES: dict[str, str] = {name: text for group in GROUPS for name, text in group.EXAMPLES.items()}
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -36,6 +36,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "collect": run.cmd_collect,
     "analyze": run.cmd_analyze,
     "rules": rules.cmd_rules,
+    "explain": explain.cmd_explain,
     "export": export.cmd_export,
     "audit": audit.cmd_audit,
     "campaign": campaign.handle,

@@ -20,6 +20,8 @@ def describe(rule: Rule, settings: Settings) -> dict:
         "controls": list(rule.controls),
         "recommendation": rule.recommendation,
         "enabled": rule.id not in values["disabled"],
+        "decides_for": list(rule.subjects),
+        "needs": list(rule.needs),
     }
 
 
@@ -37,8 +39,19 @@ def _thresholds(row: dict) -> str:
 
 
 def _table(rows: list[dict]) -> str:
-    headers = ["id", "category", "severity", "thresholds", "controls"]
-    lines = [[r["id"], r["category"], r["severity"], _thresholds(r), ", ".join(r["controls"])] for r in rows]
+    headers = ["id", "category", "severity", "decides for", "needs", "thresholds", "controls"]
+    lines = [
+        [
+            r["id"],
+            r["category"],
+            r["severity"],
+            ", ".join(r["decides_for"]) or "-",
+            ", ".join(r["needs"]) or "-",
+            _thresholds(r),
+            ", ".join(r["controls"]),
+        ]
+        for r in rows
+    ]
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(headers)]
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     out.append("  ".join("-" * w for w in widths))
@@ -61,6 +74,13 @@ def _markdown(rows: list[dict]) -> str:
     )
     for r in rows:
         out += ["", f"## `{r['id']}`: {r['title']}", "", r["description"], ""]
+        out += [f"Decides for every: {', '.join(r['decides_for']) or '-'}.", ""]
+        needs = ", ".join(f"`{n}`" for n in r["needs"]) or "-"
+        out += [
+            f"Needs: {needs}. Where one of these could not be read completely, the rule reports insufficient "
+            "evidence for the principals it concerns instead of deciding.",
+            "",
+        ]
         if r["recommendation"]:
             out += [f"Recommended action: {r['recommendation']}", ""]
     return "\n".join(out).rstrip()  # printed by `auditor rules`, which ends it with a newline

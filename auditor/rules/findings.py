@@ -6,6 +6,7 @@ import hashlib
 
 from auditor.model import Finding, Principal, Severity
 from auditor.rules.registry import Rule
+from auditor.rules.verdicts import Outcome, Verdict
 
 
 def finding_id(rule_id: str, principal: Principal, account_id: str | None, resource: str | None) -> str:
@@ -100,4 +101,32 @@ def observed_finding(
         title=title,
         evidence={**evidence, "evidence_window_days": window_days},
         severity=severity,
+    )
+
+
+def cleared(
+    rule: Rule, principal: Principal, reason: str, *, account_id: str | None = None, resource: str | None = None
+) -> Verdict:
+    """The rule examined ``principal`` and it does not apply; ``reason`` is the fact that cleared it."""
+    return Verdict(
+        rule_id=rule.id,
+        outcome=Outcome.CLEARED.value,
+        principal=principal,
+        reason=reason,
+        account_id=account_id,
+        resource=resource,
+    )
+
+
+def exempt(
+    rule: Rule, principal: Principal, reason: str, *, account_id: str | None = None, resource: str | None = None
+) -> Verdict:
+    """The rule deliberately leaves ``principal`` out (break-glass, a listed service identity, ...)."""
+    return Verdict(
+        rule_id=rule.id,
+        outcome=Outcome.EXEMPT.value,
+        principal=principal,
+        reason=reason,
+        account_id=account_id,
+        resource=resource,
     )

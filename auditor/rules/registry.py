@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 from auditor.config import SCHEMA
 from auditor.controls import CONTROL_TITLES
 from auditor.model import Category, Finding, Severity
+from auditor.rules.verdicts import SUBJECTS, Verdict
+from auditor.snapshot import SOURCES, TABLES
 
 if TYPE_CHECKING:
     from auditor.rules.context import RuleContext
 
-RuleFunction = Callable[["RuleContext", "Rule"], Iterable[Finding]]
+RuleFunction = Callable[["RuleContext", "Rule"], Iterable["Finding | Verdict"]]
 
 GENERAL_SETTINGS = frozenset({"disabled"})  # [rules] keys that steer the run rather than any one rule
 
@@ -47,6 +49,8 @@ class Rule:
     thresholds: tuple[str, ...] = ()  # keys of [rules] in config.toml this rule reads
     recommendation: str = ""
     sources: tuple[str, ...] = ()  # snapshot sources whose completeness lets a previous finding be resolved
+    subjects: tuple[str, ...] = ()  # kinds of principal the rule decides for, each one (auditor.rules.verdicts)
+    needs: tuple[str, ...] = ()  # "source.table" the rule reads; an absence claim needs them complete
     function: RuleFunction = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -54,8 +58,8 @@ class Rule:
         if problems:
             raise ValueError(f"rule {self.id!r}: " + "; ".join(problems))
 
-    def evaluate(self, ctx: RuleContext) -> list[Finding]:
-        """The rule's findings, computed while the context's settings show only the declared thresholds.
+    def evaluate(self, ctx: RuleContext) -> list[Finding | Verdict]:
+        """The rule's findings and verdicts, computed while the context's settings show only the declared thresholds.
 
         The context's indexes are built once per run and shared by every rule,
         so the restricted view is swapped in for the call rather than copied.
@@ -109,6 +113,17 @@ def metadata_problems(rule: Rule) -> list[str]:
     )
     if not rule.sources:
         problems.append("names no snapshot source it reads: add sources=(...) to its @rule(...) decorator")
+    problems.extend(
+        f"subject {subject!r} is not a kind of principal a rule can decide for (one of: {', '.join(SUBJECTS)})"
+        for subject in rule.subjects
+        if subject not in SUBJECTS
+    )
+    problems.extend(
+        f"needs {need!r} is not 'source.table' with a source and a table of the snapshot "
+        f"(sources: {', '.join(SOURCES)}; tables: {', '.join(TABLES)})"
+        for need in rule.needs
+        if need.partition(".")[0] not in SOURCES or need.partition(".")[2] not in TABLES
+    )
     return problems
 
 
@@ -126,6 +141,8 @@ def rule(
     thresholds: Iterable[str] = (),
     recommendation: str = "",
     sources: Iterable[str] = (),
+    subjects: Iterable[str] = (),
+    needs: Iterable[str] = (),
 ) -> Callable[[RuleFunction], RuleFunction]:
     """Register the decorated function as rule ``id``; it is called as ``function(ctx, rule)``."""
 
@@ -142,6 +159,8 @@ def rule(
             thresholds=tuple(thresholds),
             recommendation=recommendation,
             sources=tuple(sources) or _default_sources(id),
+            subjects=tuple(subjects),
+            needs=tuple(needs),
             function=function,
         )
         return function
