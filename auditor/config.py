@@ -91,13 +91,6 @@ def _owner_teams(values: list[str]) -> str | None:
     return f"must be team addresses or *@domain patterns; not {bad}" if bad else None
 
 
-def _known_rules(values: list[str]) -> str | None:
-    from auditor.rules import RULES  # late: the rules import this module's types
-
-    unknown = [v for v in values if v not in RULES]
-    return f"names unknown rules {unknown} (see `auditor rules`)" if unknown else None
-
-
 SCHEMA: dict[str, dict[str, Option]] = {
     "aws": {
         "region": Option(str, ""),
@@ -146,7 +139,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "break_glass_patterns": Option(list, DEFAULT_BREAK_GLASS_PATTERNS, None, str),
         "service_accounts": Option(list, [], None, str),
         "owner_teams": Option(list, [], _owner_teams, str),
-        "disabled": Option(list, [], _known_rules, str),
+        "disabled": Option(list, [], None, str),  # rule ids: checked by auditor.configure
     },
     "campaigns": {
         "fallback_reviewer": Option(str, ""),
@@ -183,7 +176,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "run_lock_wait_seconds": Option(int, 0, _not_negative),
         "stop_grace_seconds": Option(int, 60, _not_negative),
         "log_format": Option(str, "text", _one_of("text", "json")),
-        "jobs": Option(list, [], None, dict),  # [[scheduler.jobs]]; checked by _scheduler_jobs
+        "jobs": Option(list, [], None, dict),  # [[scheduler.jobs]]; checked by auditor.configure
     },
     "notifications": {
         "channels": Option(list, [], _each_one_of("outbox", "sns", "slack", "ses"), str),
@@ -288,10 +281,6 @@ def _exceptions(entries: Any, where: str) -> list[dict[str, Any]]:
         missing = [key for key in EXCEPTION_REQUIRED if not entry.get(key)]
         if missing:
             raise ConfigError(f"{name}: missing {', '.join(missing)}")
-        if entry["rule"] != "*":
-            problem = _known_rules([entry["rule"]])
-            if problem:
-                raise ConfigError(f"{name}.rule {problem}")
         checked.append(dict(entry))
     return checked
 
@@ -313,20 +302,7 @@ def validate(data: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
                     f"{where}: unknown key {section}.{key} (known in [{section}]: {', '.join(SCHEMA[section])})"
                 )
             values[section][key] = _checked(option, value, f"{where}: {section}.{key}")
-    _scheduler_jobs(values, where)
     return values
-
-
-def _scheduler_jobs(values: dict[str, dict[str, Any]], where: str) -> None:
-    """``[[scheduler.jobs]]``: each job's kind, cron expression, time zone and options, named on error."""
-    if not values["scheduler"]["jobs"]:
-        return
-    from auditor.schedule.jobs import JobConfigError, parse_jobs  # late: only when jobs are configured
-
-    try:
-        parse_jobs(values["scheduler"]["jobs"], values)
-    except JobConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
 
 
 def _checked(option: Option, value: Any, name: str) -> Any:

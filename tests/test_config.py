@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor import config
+from auditor import config, configure
 from auditor.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +19,7 @@ def test_shipped_config_documents_every_setting_with_its_default():
         f"config.toml must document every setting of SCHEMA in auditor/config.py, with its default and a comment; "
         f"missing: {undocumented}"
     )
-    assert config.load(ROOT / "config.toml").values == config.defaults().values, (
+    assert configure.load(ROOT / "config.toml").values == config.defaults().values, (
         "config.toml must show each setting's default from SCHEMA in auditor/config.py"
     )
 
@@ -42,7 +42,7 @@ def test_bad_config_names_file_and_key(tmp_path, text, message):
     path = tmp_path / "config.toml"
     path.write_text(text)
     with pytest.raises(config.ConfigError) as error:
-        config.load(path)
+        configure.load(path)
     assert message in str(error.value)
     assert str(path) in str(error.value)
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor import config as configuration
+from auditor import configure
 from auditor.config import Settings
 from auditor.report.findings_csv import neutralise
 from auditor.store import Store
@@ -100,8 +100,8 @@ def as_of(args: argparse.Namespace) -> datetime | None:
 def settings(args: argparse.Namespace) -> Settings:
     """The given --config must exist; the default ./config.toml is optional."""
     if args.config is None:
-        return configuration.load(Path("config.toml"), required=False)
-    return configuration.load(args.config, required=True)
+        return configure.load(Path("config.toml"), required=False)
+    return configure.load(args.config, required=True)
 
 
 def open_store(args: argparse.Namespace, settings: Settings) -> Store:

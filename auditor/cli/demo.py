@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from auditor import config as configuration
+from auditor import configure
 from auditor.cli import common
 from auditor.cli.summary import print_summary
 from auditor.progress import Progress
@@ -69,7 +69,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         store = Store.open(args.state or out / "state.db")  # the demo never touches the real history
         # the sandbox writes the settings its estate is meant to be audited with (department groups)
-        settings = configuration.load(sandbox.hr_feed.parent / "config.toml")
+        settings = configure.load(sandbox.hr_feed.parent / "config.toml")
         with _environment(sandbox.env()):
             result = nightly_run(
                 settings,

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from auditor import config as configuration
+from auditor import configure
 from auditor.cli import common
 from auditor.config import Settings
 from auditor.exit_codes import EXIT_BAD_INPUT, EXIT_OK
@@ -85,8 +85,8 @@ def _latest_run_dir(args: argparse.Namespace) -> Path:
 def _settings(args: argparse.Namespace, run_dir: Path) -> Settings:
     """--config; else the settings beside the run (the demo writes its estate's in sandbox/); else ./config.toml."""
     if args.config is not None:
-        return configuration.load(args.config, required=True)
+        return configure.load(args.config, required=True)
     for candidate in (run_dir / "config.toml", run_dir / "sandbox" / "config.toml"):
         if candidate.is_file():
-            return configuration.load(candidate, required=True)
+            return configure.load(candidate, required=True)
     return common.settings(args)

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from auditor import config as configuration
+from auditor import configure
 from auditor.aws import AwsContext
 from auditor.config import Settings
 from auditor.deploy.s3state import S3Workspace
@@ -98,7 +98,7 @@ def handle_event(
     config_path = _fetch(s3, environ.get("AUDITOR_CONFIG", "config.toml"), workdir / "config" / "config.toml")
     feed = environ.get("AUDITOR_HR_FEED")
     hr_feed = _fetch(s3, feed, workdir / "input" / "hr.csv") if feed else None
-    settings = lambda_settings(configuration.load(config_path, required=True), workdir, environ, hr_feed)
+    settings = lambda_settings(configure.load(config_path, required=True), workdir, environ, hr_feed)
 
     workspace = S3Workspace(s3, environ["AUDITOR_BUCKET"], environ.get("AUDITOR_PREFIX", "auditor/"), workdir)
     state_url = environ.get("AUDITOR_STATE_URL")

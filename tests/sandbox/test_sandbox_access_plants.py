@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from auditor import config as configuration
+from auditor import configure
 from tests.sandbox.test_sandbox_estate import hr, planted
 
 
@@ -211,7 +211,7 @@ def test_root_users_in_the_credential_reports(tiny, aws):
 
 def test_the_config_maps_every_department_to_groups_that_exist(tiny, groups):
     assert tiny.config_file == tiny.hr_feed.parent / "config.toml"
-    settings = configuration.load(tiny.config_file, required=True)
+    settings = configure.load(tiny.config_file, required=True)
     mapping = settings.get("rules", "department_groups")
     assert {row["department"] for row in hr(tiny).values()} <= set(mapping)
     assert {g for listed in mapping.values() for g in listed} <= set(groups)

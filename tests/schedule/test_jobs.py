@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditor import config
+from auditor import config, configure
 from auditor.schedule.jobs import campaign_name, parse_jobs
 
 
 def load(tmp_path, text: str):
     path = tmp_path / "config.toml"
     path.write_text(text)
-    return config.load(path)
+    return configure.load(path)
 
 
 NIGHTLY = '[[scheduler.jobs]]\nid = "nightly"\nkind = "run"\ncron = "0 2 * * *"\n'
