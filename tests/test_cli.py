@@ -73,3 +73,20 @@ def test_nothing_outside_the_command_line_imports_it():
             if any(n == "auditor.cli" or n.startswith("auditor.cli.") for n in names):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback():
+    """`auditor rules | head -1`: the rest of the output has nowhere to go, and that is fine."""
+    import subprocess
+    import sys
+
+    pipeline = subprocess.run(
+        f"{sys.executable} -m auditor.cli rules --format md | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert pipeline.stdout == "# Rule catalogue\n"
+    assert "Traceback" not in pipeline.stderr and "BrokenPipe" not in pipeline.stderr

@@ -9,6 +9,7 @@ imports it; ``auditor.cli:main`` is the console entry point.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -19,7 +20,7 @@ from auditor.cli import audit, campaign, demo, explain, export, remediate, rules
 from auditor.cli.common import UsageError, parse_time
 from auditor.collect.hr import HrFeedError
 from auditor.config import ConfigError
-from auditor.exit_codes import EXIT_BAD_INPUT
+from auditor.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from auditor.schedule.locks import LockHeld
 from auditor.snapshot import SnapshotError
 from auditor.store import StoreError
@@ -80,3 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("auditor: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`| head`, `| grep -q`): stop quietly, and keep the interpreter's
+        # final flush from writing to the closed pipe too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
