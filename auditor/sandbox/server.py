@@ -88,11 +88,13 @@ class Sandbox:
         process.
         """
         from auditor.sandbox import fills
+        from auditor.sandbox.fills.sso_admin import record_all_for_stock
 
         with _lock:
             if self._server is None:
                 raise RuntimeError("the sandbox is closed")
             if stock:
+                record_all_for_stock()  # the estate provisioned what it assigned, stock moto must know it
                 fills.uninstall()
             else:
                 fills.install()

@@ -87,6 +87,30 @@ def _provisioning(backend: SSOAdminBackend) -> _Provisioning:
     return backend.__dict__.setdefault("fill_provisioning", _Provisioning())
 
 
+def record_for_stock(backend: SSOAdminBackend) -> None:
+    """Let stock moto know what was provisioned, as if its own ProvisionPermissionSet had been called.
+
+    Stock moto keeps one instance-wide list of provisioned permission sets (its
+    ListPermissionSetsProvisionedToAccount ignores the account); an estate served in
+    stock mode must still have provisioned the permission sets it assigned.
+    """
+    provisioned = _provisioning(backend).accounts
+    for instance in backend.instances:
+        known = {ps.permission_set_arn for ps in instance.provisioned_permission_sets}
+        for permission_set in backend.permission_sets:
+            arn = permission_set.permission_set_arn
+            if provisioned.get(arn) and arn not in known and permission_set.instance_arn == instance.instance_arn:
+                instance.provisioned_permission_sets.append(permission_set)
+                known.add(arn)
+
+
+def record_all_for_stock() -> None:
+    """``record_for_stock`` in every account and region the estate used."""
+    for account_id in list(dict.keys(ssoadmin_backends)):
+        for backend in list(dict.values(ssoadmin_backends[account_id])):
+            record_for_stock(backend)
+
+
 def _permission_set_arn(instance_arn: str) -> str:
     instance_id = instance_arn.rsplit("/", 1)[-1]
     return f"{instance_arn.split(':instance/')[0]}:permissionSet/{instance_id}/ps-{mock_random.get_random_hex(16)}"
