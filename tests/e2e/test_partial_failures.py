@@ -6,12 +6,15 @@ import csv
 import json
 
 import botocore.exceptions
+import pytest
 
 from auditor.aws import AwsContext
 from auditor.cli import main
 from auditor.config import defaults
 from auditor.pipeline import EXIT_INCOMPLETE, run
 from auditor.store import Store
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-sandbox")]  # one worker builds the sandbox once
 
 
 class OneAccountDenied(AwsContext):

@@ -14,6 +14,8 @@ from botocore.exceptions import ClientError
 from auditor import config as configuration
 from tests.sandbox.test_sandbox_estate import hr, planted
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny-sandbox")]  # one worker builds the sandbox once
+
 
 @pytest.fixture(scope="module")
 def permission_sets(tiny, aws) -> dict[str, str]:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 from datetime import date
 
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny-sandbox")]  # one worker builds the sandbox once
+
 HEADER = (
     "employee_id,email,user_name,display_name,department,title,manager_email,status,employment_type,"
     "start_date,end_date,previous_department"

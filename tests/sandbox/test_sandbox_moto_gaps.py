@@ -11,6 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny-sandbox")]  # one worker builds the sandbox once
+
 
 def conforms(client, operation: str, response: dict) -> dict:
     """The response holds only members of the operation's output shape, with the right types."""
