@@ -14,7 +14,7 @@ from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
 from auditor.progress import Progress
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-sandbox")]  # one worker builds the sandbox once
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from auditor.config import defaults
 from auditor.pipeline import EXIT_INCOMPLETE, run
 from auditor.store import Store
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-sandbox")]  # one worker builds the sandbox once
+pytestmark = pytest.mark.e2e
 
 
 class OneAccountDenied(AwsContext):

@@ -11,7 +11,7 @@ import pytest
 
 from auditor.cli import main
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-sandbox")]  # one worker builds the sandbox once
+pytestmark = pytest.mark.e2e
 
 CHECKER = Path(__file__).resolve().parents[3] / "shared" / "tools" / "check_contract.py"
 

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from auditor import config as configuration
 from tests.sandbox.test_sandbox_estate import hr, planted
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny-sandbox")]  # one worker builds the sandbox once
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny-sandbox")]  # one worker builds the sandbox once
+pytestmark = pytest.mark.e2e
 
 MANAGED_ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny-sandbox")]  # one worker builds the sandbox once
+pytestmark = pytest.mark.e2e
 
 HEADER = (
     "employee_id,email,user_name,display_name,department,title,manager_email,status,employment_type,"

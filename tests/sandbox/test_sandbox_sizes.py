@@ -13,7 +13,7 @@ from auditor.sandbox.plan import PROBLEMS
 from tests.sandbox.conftest import AS_OF, SEED
 from tests.sandbox.support import fingerprint
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny-sandbox")]  # one worker builds the sandbox once
+pytestmark = pytest.mark.e2e
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 BUILDS = {"tiny": ("tiny", SEED), "small": ("small", SEED), "medium": ("medium", SEED)}

@@ -12,7 +12,7 @@ import pytest
 
 from auditor.sandbox.plan import IDC_IDENTITY_CHANGE
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny-sandbox")]  # one worker builds the sandbox once
+pytestmark = pytest.mark.e2e
 
 LOG_KEY = re.compile(
     r"AWSLogs/(?P<org>o-[a-z0-9]{10,32})/(?P<acct>\d{12})/CloudTrail/(?P<region>[a-z]{2}-[a-z]+-\d)/"
