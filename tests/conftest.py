@@ -21,6 +21,16 @@ def _isolated_state(tmp_path_factory):
         os.environ["XDG_DATA_HOME"] = saved
 
 
+@pytest.fixture(autouse=True, scope="package")
+def _environment_restored_per_package():
+    """Each package leaves the process environment as it found it: a sandbox sets moto's switches
+    (MOTO_IAM_LOAD_MANAGED_POLICIES) process-wide, and the next package on the worker must not pay for them."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_botocore_loader():
     """Every boto3 session in the test process shares one botocore loader, so each service model is parsed
