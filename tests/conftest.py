@@ -3,6 +3,8 @@ import os
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 
@@ -17,6 +19,26 @@ def _isolated_state(tmp_path_factory):
         os.environ.pop("XDG_DATA_HOME", None)
     else:
         os.environ["XDG_DATA_HOME"] = saved
+
+
+@pytest.fixture(autouse=True, scope="package")
+def _environment_restored_per_package():
+    """Each package leaves the process environment as it found it: a sandbox sets moto's switches
+    (MOTO_IAM_LOAD_MANAGED_POLICIES) process-wide, and the next package on the worker must not pay for them."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_botocore_loader():
+    """Every boto3 session in the test process shares one botocore loader, so each service model is parsed
+    once per process rather than once per session (tests make hundreds of sessions: one per assumed role)."""
+    shared = botocore.loaders.create_loader()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", lambda *_: shared)
+        yield
 
 
 class _SlackWebhook(BaseHTTPRequestHandler):
@@ -41,7 +63,8 @@ def webhook():
     """(URL, handler class): the handler's ``received`` bodies and settable ``status``."""
     _SlackWebhook.received, _SlackWebhook.status = [], 200
     server = HTTPServer(("127.0.0.1", 0), _SlackWebhook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll interval: shutdown() waits for the loop to notice, 0.5 s by default
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX", _SlackWebhook
     server.shutdown()

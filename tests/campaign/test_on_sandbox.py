@@ -24,6 +24,8 @@ from auditor.pipeline import run
 from auditor.store import Store
 from tests.campaign.estate import decide_xlsx, read_csv
 
+pytestmark = pytest.mark.e2e
+
 AS_OF = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 FALLBACK = "grc@kestrel.example"
 DELEGATE = "delegate@kestrel.example"

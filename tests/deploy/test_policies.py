@@ -37,12 +37,14 @@ def shipped(name: str) -> dict:
     return json.loads((POLICIES / name).read_text())
 
 
+@pytest.mark.e2e
 def test_the_read_only_policy_allows_exactly_what_collection_calls(recorded):
     allowed = allowed_actions(shipped("collector-readonly.json")) - NO_PERMISSION_NEEDED
     assert sorted(recorded["collect"] - allowed) == [], "called but not allowed"
     assert sorted(allowed - recorded["collect"]) == [], "allowed but never called"
 
 
+@pytest.mark.e2e
 def test_the_remediation_policy_allows_exactly_what_apply_verify_and_rollback_call(recorded):
     allowed = allowed_actions(shipped("remediation.json")) - NO_PERMISSION_NEEDED
     assert sorted(recorded["remediate"] - allowed) == [], "called but not allowed"

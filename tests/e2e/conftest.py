@@ -1,4 +1,9 @@
-"""One sandbox per test session (moto's state is process-global), shared by the end-to-end tests."""
+"""One sandbox for this package's end-to-end tests (moto's state is process-global).
+
+Package-scoped, not session-scoped: under pytest-xdist a worker may run other
+packages' in-process moto tests after these, and they must find moto as they
+left it, so the sandbox closes when the worker leaves this package.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from auditor.sandbox import start_sandbox
 E2E_AS_OF = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("sandbox")
     with start_sandbox(size="small", seed=7, as_of=E2E_AS_OF, workdir=workdir) as box:

@@ -20,6 +20,8 @@ import pytest
 from auditor.rules import RULES
 from tests.e2e.test_run_on_sandbox import RULE_FOR as RULE_FOR_REPORTED
 
+pytestmark = pytest.mark.e2e
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 AS_OF = "2026-03-02T06:00:00+00:00"
 BUILDS = {"tiny": 4, "medium": 3}  # size -> seed

@@ -14,6 +14,8 @@ from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
 from auditor.progress import Progress
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def estate(sandbox_env):

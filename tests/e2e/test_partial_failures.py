@@ -6,6 +6,7 @@ import csv
 import json
 
 import botocore.exceptions
+import pytest
 
 from auditor.aws import AwsContext
 from auditor.cli import main
@@ -13,6 +14,8 @@ from auditor.config import defaults
 from auditor.exit_codes import EXIT_INCOMPLETE
 from auditor.pipeline import run
 from auditor.store import Store
+
+pytestmark = pytest.mark.e2e
 
 
 class OneAccountDenied(AwsContext):

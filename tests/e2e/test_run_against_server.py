@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e
+
 AS_OF = "2026-10-15T06:00:00Z"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _auditor(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -39,7 +36,6 @@ def test_run_against_a_separately_started_server_reports_the_demo_estate(tmp_pat
     )
     assert demo.returncode == 0, demo.stderr[-2000:]
 
-    port = _free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -48,7 +44,7 @@ def test_run_against_a_separately_started_server_reports_the_demo_estate(tmp_pat
             "sandbox",
             "serve",
             "--port",
-            str(port),
+            "0",  # the server binds a free port and prints its endpoint
             "--size",
             "tiny",
             "--seed",
@@ -64,14 +60,17 @@ def test_run_against_a_separately_started_server_reports_the_demo_estate(tmp_pat
         text=True,
     )
     try:
-        for line in server.stdout:  # the server says when it is ready
+        endpoint = None
+        for line in server.stdout:  # the server says where it listens, then that it is ready
+            if line.startswith("export AWS_ENDPOINT_URL="):
+                endpoint = line.strip().split("=", 1)[1]
             if line.startswith("Ctrl-C to stop"):
                 break
         else:
             raise AssertionError("the sandbox server exited before it was ready")
         env = {
             **base_env,
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",

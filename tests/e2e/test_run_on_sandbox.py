@@ -11,6 +11,8 @@ import pytest
 
 from auditor.cli import main
 
+pytestmark = pytest.mark.e2e
+
 CHECKER = Path(__file__).resolve().parents[3] / "shared" / "tools" / "check_contract.py"
 
 # planted problem -> the rule that must find it

@@ -9,21 +9,17 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import boto3
+import pytest
+
+pytestmark = pytest.mark.e2e
 
 AS_OF = "2026-10-15T06:00:00Z"
 LATER = "2026-10-16T06:00:00Z"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _run(out: Path, as_of: str, env: dict, workdir: Path, state: Path) -> subprocess.CompletedProcess:
@@ -52,7 +48,6 @@ def _run(out: Path, as_of: str, env: dict, workdir: Path, state: Path) -> subpro
 
 def test_a_removed_user_and_a_deactivated_key_are_resolved_next_night(tmp_path):
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    port = _free_port()
     workdir = tmp_path / "served"
     server = subprocess.Popen(
         [
@@ -62,7 +57,7 @@ def test_a_removed_user_and_a_deactivated_key_are_resolved_next_night(tmp_path):
             "sandbox",
             "serve",
             "--port",
-            str(port),
+            "0",  # the server binds a free port and prints its endpoint
             "--size",
             "tiny",
             "--seed",
@@ -78,12 +73,15 @@ def test_a_removed_user_and_a_deactivated_key_are_resolved_next_night(tmp_path):
         text=True,
     )
     try:
-        for line in server.stdout:
+        endpoint = None
+        for line in server.stdout:  # the server says where it listens, then that it is ready
+            if line.startswith("export AWS_ENDPOINT_URL="):
+                endpoint = line.strip().split("=", 1)[1]
             if line.startswith("Ctrl-C to stop"):
                 break
         env = {
             **base_env,
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",

@@ -105,8 +105,11 @@ def aws(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
     fills.install()
     _login_profiles_as_aws(monkeypatch)
-    with mock_aws():
-        yield
+    try:
+        with mock_aws():
+            yield
+    finally:
+        fills.uninstall()  # the fills are process-wide: later tests, in any order, see stock moto
 
 
 @dataclass

@@ -10,6 +10,8 @@ from botocore.exceptions import ClientError
 
 from tests.sandbox.support import conforms, error_code
 
+pytestmark = pytest.mark.e2e  # the tiny sandbox, served
+
 
 def test_service_last_accessed_details_for_a_user(tiny, aws):
     plant = next(p for p in tiny.planted if p.problem == "key_old")

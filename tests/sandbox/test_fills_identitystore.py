@@ -7,6 +7,8 @@ from botocore.exceptions import ClientError
 
 from tests.sandbox.support import conforms, error_code
 
+pytestmark = pytest.mark.e2e  # the tiny sandbox, served
+
 
 @pytest.fixture
 def scratch_user(tiny, aws):

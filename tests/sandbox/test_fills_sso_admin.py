@@ -7,6 +7,8 @@ from botocore.exceptions import ClientError
 
 from tests.sandbox.support import conforms, error_code
 
+pytestmark = pytest.mark.e2e  # the tiny sandbox, served
+
 
 def test_provisioned_permission_sets_are_exact_per_account(tiny, aws):
     sso = aws.client("sso-admin")

@@ -14,6 +14,8 @@ from botocore.exceptions import ClientError
 from auditor import configure
 from tests.sandbox.test_sandbox_estate import hr, planted
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def permission_sets(tiny, aws) -> dict[str, str]:

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 MANAGED_ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 from datetime import date
 
+import pytest
+
+pytestmark = pytest.mark.e2e
+
 HEADER = (
     "employee_id,email,user_name,display_name,department,title,manager_email,status,employment_type,"
     "start_date,end_date,previous_department"

@@ -13,6 +13,8 @@ from auditor.sandbox.plan import PROBLEMS
 from tests.sandbox.conftest import AS_OF, SEED
 from tests.sandbox.support import fingerprint
 
+pytestmark = pytest.mark.e2e
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 BUILDS = {
     "tiny": ("tiny", SEED, "filled"),

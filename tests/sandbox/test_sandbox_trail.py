@@ -12,6 +12,8 @@ import pytest
 
 from auditor.sandbox.plan import IDC_IDENTITY_CHANGE
 
+pytestmark = pytest.mark.e2e
+
 LOG_KEY = re.compile(
     r"AWSLogs/(?P<org>o-[a-z0-9]{10,32})/(?P<acct>\d{12})/CloudTrail/(?P<region>[a-z]{2}-[a-z]+-\d)/"
     r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P=acct)_CloudTrail_(?P=region)_(?P<stamp>\d{8}T\d{4}Z)_"

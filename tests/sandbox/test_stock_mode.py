@@ -10,6 +10,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
+pytestmark = pytest.mark.e2e  # the tiny sandbox, served
+
 ONE_TRY = Config(retries={"total_max_attempts": 1})  # moto answers an operation it lacks with HTTP 500
 NOT_IMPLEMENTED = "500 Internal Server Error"  # the body moto's server sends then: HTML, whatever the protocol
 
