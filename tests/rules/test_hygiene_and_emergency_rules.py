@@ -31,7 +31,10 @@ def test_assignment_to_missing_principal_only_when_the_directory_was_read_fully(
     (finding,) = _all(world, "idc-assignment-to-missing-principal")
     assert (finding.principal.id, finding.account_id, finding.severity) == ("gone-id", PROD, "medium")
     partial = SourceStatus(source="identity_center", status="partial", detail={"home_account_id": MGMT})
-    assert _all(world, "idc-assignment-to-missing-principal", overrides=[partial]) == []
+    (undecided,) = _all(world, "idc-assignment-to-missing-principal", overrides=[partial])
+    assert undecided.finding_id == finding.finding_id  # the same grant, not claimed: what is missing instead
+    assert undecided.severity == "info" and undecided.evidence["insufficient_evidence"] is True
+    assert "idc_users (partial)" in undecided.evidence["missing"]
 
 
 def test_break_glass_permission_set_use_is_critical_inside_the_window():
