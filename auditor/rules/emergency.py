@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
-from auditor.model import ActivityKind, Category, Finding, Principal, PrincipalType, Severity
-from auditor.rules.context import RuleContext, days_between, iso, root_principal
-from auditor.rules.findings import make_finding
+from auditor.model import ActivityKind, Category, Finding, IamRole, IdcUser, Principal, PrincipalType, Severity
+from auditor.rules.context import RuleContext, days_between, iam_user_principal, iso, root_principal
+from auditor.rules.findings import cleared, insufficient_evidence, make_finding
+from auditor.rules.hygiene import IDC, incomplete, unusable
 from auditor.rules.registry import Rule, rule
+from auditor.rules.verdicts import Verdict
+
+Use = tuple[str, str | None, str | None]  # (principal id, account, resource) of a use found
+
+
+def _role_principal(role: IamRole) -> Principal:
+    return Principal(type=PrincipalType.IAM_ROLE.value, id=role.role_id, name=role.role_name, arn=role.arn)
 
 
 @rule(
@@ -17,22 +26,39 @@ from auditor.rules.registry import Rule, rule
     title="Break-glass access was used",
     description=(
         "A break-glass permission set, Identity Center user, IAM role or IAM user was used within the last "
-        "emergency_review_days. Every use needs a post-hoc review: who, why, what was done. Break-glass names "
-        "contain one of break_glass_patterns."
+        "emergency_review_days (CloudTrail, or IAM's own last-used record for IAM users and roles). Every use "
+        "needs a post-hoc review: who, why, what was done. Break-glass names contain one of "
+        "break_glass_patterns. Saying one was not used needs CloudTrail for the whole window where it could be "
+        "used; other identities are cleared as not break-glass (a user, when it holds no break-glass "
+        "permission set)."
     ),
     controls=("SOC2-CC6.2", "SOC2-CC7.2", "ISO27001-A.5.18", "ISO27001-A.8.2", "NIST-800-53-AC-2(2)"),
     thresholds=("emergency_review_days", "break_glass_patterns"),
     recommendation="Review the session's CloudTrail events with the person who used it and record the outcome.",
+    subjects=("idc_user", "iam_user", "iam_role"),
+    needs=(
+        "cloudtrail.activity",
+        "identity_center.idc_users",
+        "identity_center.idc_groups",
+        "identity_center.idc_memberships",
+        "identity_center.permission_sets",
+        "identity_center.account_assignments",
+        "iam.iam_users",
+        "iam.access_keys",
+        "iam.iam_roles",
+    ),
 )
-def emergency_access_used(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
+def emergency_access_used(ctx: RuleContext, meta: Rule) -> Iterator[Finding | Verdict]:
     days = ctx.settings["emergency_review_days"]
+    used: set[Use] = set()
     for activity in ctx.snapshot.table("activity"):
         if days_between(activity.last_seen, ctx.as_of) > days:
-            continue
+            continue  # an activity row is evidence, not a candidate: old ones are weighed per principal below
         found = _break_glass_use(ctx, activity)
         if found is None:
             continue
         principal, what = found
+        used.add((principal.id, activity.account_id, (activity.detail or "").lower() or None))
         yield make_finding(
             meta,
             principal=principal,
@@ -47,6 +73,21 @@ def emergency_access_used(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
                 "window_days": days,
             },
         )
+    fired = {principal_id for principal_id, _, _ in used}
+    for user in ctx.snapshot.table("idc_users"):
+        yield from _idc_user(ctx, meta, user, days, used, fired)
+    for user in ctx.snapshot.table("iam_users"):
+        if user.user_id not in fired:
+            last = ctx.access.iam_user_last_used(user)
+            yield _iam_identity(ctx, meta, iam_user_principal(user), user.account_id, last, days, "IAM user")
+    for role in ctx.snapshot.table("iam_roles"):
+        if role.role_id not in fired:
+            last = max((t for t in (role.last_used, _role_seen(ctx, role)) if t is not None), default=None)
+            yield _iam_identity(ctx, meta, _role_principal(role), role.account_id, last, days, "role")
+
+
+def _role_seen(ctx: RuleContext, role: IamRole) -> datetime | None:
+    return ctx.last_seen(ActivityKind.IAM_ROLE.value, role.arn, role.account_id)
 
 
 def _break_glass_use(ctx: RuleContext, activity) -> tuple[Principal, str] | None:
@@ -62,16 +103,141 @@ def _break_glass_use(ctx: RuleContext, activity) -> tuple[Principal, str] | None
         return None
     if kind == ActivityKind.IAM_ROLE.value:
         role_name = activity.key.rsplit("/", 1)[-1]
-        if ctx.is_break_glass(role_name):
-            return Principal(
-                type=PrincipalType.IAM_ROLE.value, id=activity.key, name=role_name, arn=activity.key
-            ), f"role {role_name} was assumed"
-        return None
-    if kind == ActivityKind.IAM_USER.value and ctx.is_break_glass(activity.key):
-        return Principal(type=PrincipalType.IAM_USER.value, id=activity.key, name=activity.key), (
-            f"IAM user {activity.key} was used"
+        if not ctx.is_break_glass(role_name):
+            return None
+        role = next((r for r in ctx.snapshot.table("iam_roles") if r.arn == activity.key), None)
+        principal = (
+            _role_principal(role)
+            if role
+            else Principal(type=PrincipalType.IAM_ROLE.value, id=activity.key, name=role_name, arn=activity.key)
         )
+        return principal, f"role {role_name} was assumed"
+    if kind == ActivityKind.IAM_USER.value and ctx.is_break_glass(activity.key):
+        user = next(
+            (
+                u
+                for u in ctx.snapshot.table("iam_users")
+                if u.user_name == activity.key and u.account_id == activity.account_id
+            ),
+            None,
+        )
+        principal = (
+            iam_user_principal(user)
+            if user
+            else Principal(type=PrincipalType.IAM_USER.value, id=activity.key, name=activity.key)
+        )
+        return principal, f"IAM user {activity.key} was used"
     return None
+
+
+def _idc_user(
+    ctx: RuleContext, meta: Rule, user: IdcUser, days: int, used: set[Use], fired: set[str]
+) -> Iterator[Finding | Verdict]:
+    """A break-glass user: was it signed in to? Anyone else: each break-glass permission set it holds."""
+    principal = ctx.idc_principal(user)
+    if ctx.is_break_glass(user.user_name, user.display_name):
+        if user.user_id in fired:
+            return
+        yield _unused(
+            ctx,
+            meta,
+            principal,
+            ctx.idc_home_account,
+            None,
+            days,
+            f"break-glass user {user.user_name}",
+            ctx.idc_last_activity(user),
+        )
+        return
+    held = []
+    for (account_id, ps_arn), _paths in sorted(ctx.access.grants_of(user.user_id).items()):
+        ps = ctx.permission_sets.get(ps_arn)
+        if ps is None:
+            held.append(ps_arn)
+            yield insufficient_evidence(
+                meta,
+                principal=principal,
+                account_id=account_id,
+                resource=ps_arn,
+                title=f"{user.user_name} may hold a break-glass permission set in {account_id}",
+                missing=f"permission set {ps_arn} is not in the snapshot (its name is unknown)",
+            )
+        elif ctx.is_break_glass(ps.name):
+            held.append(ps_arn)
+            if (user.user_id, account_id, ps.name.lower()) not in used:
+                last = ctx.assignment_last_used(user, account_id, ps.name)
+                what = f"{user.user_name}'s break-glass permission set {ps.name} in {account_id}"
+                yield _unused(ctx, meta, principal, account_id, ps.name, days, what, last)
+    if held or user.user_id in fired:
+        return
+    missing = unusable(ctx, IDC) or incomplete(ctx, IDC, "account_assignments", "idc_memberships")
+    if missing:
+        yield insufficient_evidence(
+            meta,
+            principal=principal,
+            account_id=None,
+            resource=None,
+            title=f"{user.user_name} may hold a break-glass permission set",
+            missing=missing,
+        )
+    else:
+        yield cleared(meta, principal, "not a break-glass user and holds no break-glass permission set")
+
+
+def _iam_identity(
+    ctx: RuleContext,
+    meta: Rule,
+    principal: Principal,
+    account_id: str,
+    last: datetime | None,
+    days: int,
+    kind: str,
+) -> Finding | Verdict:
+    """An IAM user or role without a CloudTrail finding: a break-glass one is decided on its last use."""
+    if not ctx.is_break_glass(principal.name):
+        return cleared(meta, principal, f"not a break-glass {kind}")
+    return _unused(ctx, meta, principal, account_id, None, days, f"break-glass {kind} {principal.name}", last)
+
+
+def _unused(
+    ctx: RuleContext,
+    meta: Rule,
+    principal: Principal,
+    account_id: str | None,
+    resource: str | None,
+    days: int,
+    what: str,
+    last: datetime | None,
+) -> Finding | Verdict:
+    """A break-glass identity no use of which was reported from CloudTrail's activity rows.
+
+    A last use inside the window (IAM's own record, or activity not reported above) is a use;
+    "not used" needs CloudTrail to have observed the whole window where a use would show.
+    """
+    if last is not None and days_between(last, ctx.as_of) <= days:
+        return make_finding(
+            meta,
+            principal=principal,
+            account_id=account_id,
+            resource=resource,
+            title=f"Break-glass use: {what} was used on {last.date().isoformat()}",
+            evidence={"used": f"{what} was used", "last_seen": iso(last), "window_days": days},
+        )
+    missing = ctx.missing_window(account_id, days)
+    if missing:
+        return insufficient_evidence(
+            meta,
+            principal=principal,
+            account_id=account_id,
+            resource=resource,
+            title=f"Break-glass use: {what}",
+            missing=missing,
+            evidence={"last_seen": iso(last), "window_days": days},
+        )
+    since = f"last used on {last.date().isoformat()}" if last else "no use in the observed window"
+    return cleared(
+        meta, principal, f"{what} not used in the last {days} days ({since})", account_id=account_id, resource=resource
+    )
 
 
 @rule(
@@ -82,16 +248,20 @@ def _break_glass_use(ctx: RuleContext, activity) -> tuple[Principal, str] | None
     title="Root user was used",
     description=(
         "The root user of an account signed in or made calls within root_use_days (CloudTrail, or the "
-        "credential report's password and key last-used dates). Root is for the few tasks only it can do."
+        "credential report's password and key last-used dates). Root is for the few tasks only it can do. "
+        "Saying root was not used needs the account's credential report or CloudTrail for the whole window."
     ),
     controls=("CIS-AWS-1.7", "SOC2-CC6.1", "ISO27001-A.8.2", "NIST-800-53-AC-6(9)"),
     thresholds=("root_use_days",),
     recommendation="Confirm the use was one of the root-only tasks; otherwise investigate.",
+    subjects=("root",),
+    needs=("organizations.accounts", "iam.root_credentials", "cloudtrail.activity"),
 )
-def root_used(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
+def root_used(ctx: RuleContext, meta: Rule) -> Iterator[Finding | Verdict]:
     days = ctx.settings["root_use_days"]
     root_rows = {r.account_id: r for r in ctx.snapshot.table("root_credentials")}
-    accounts = set(root_rows) | {a.account_id for a in ctx.snapshot.table("activity") if a.kind == "root"}
+    accounts = set(ctx.accounts) | set(root_rows)
+    accounts |= {a.account_id for a in ctx.snapshot.table("activity") if a.kind == ActivityKind.ROOT.value}
     for account_id in sorted(a for a in accounts if a):
         row = root_rows.get(account_id)
         candidates = {
@@ -101,17 +271,40 @@ def root_used(ctx: RuleContext, meta: Rule) -> Iterator[Finding]:
             "access_key_2_last_used": row.access_key_2_last_used if row else None,
         }
         seen = {k: v for k, v in candidates.items() if v is not None}
-        if not seen:
+        last = max(seen.values(), default=None)
+        name = ctx.accounts[account_id].name if account_id in ctx.accounts else account_id
+        title = f"Root user of {name} used"
+        if last is not None and days_between(last, ctx.as_of) <= days:
+            yield make_finding(
+                meta,
+                principal=root_principal(account_id),
+                account_id=account_id,
+                resource=None,
+                title=f"{title} on {last.date().isoformat()}",
+                evidence={"last_used": iso(last), **{k: iso(v) for k, v in seen.items()}, "window_days": days},
+            )
             continue
-        last = max(seen.values())
-        if days_between(last, ctx.as_of) > days:
+        # "not used": the credential report records every password and key use; CloudTrail every call
+        report = row is not None and ctx.usable("iam", account_id)
+        window = ctx.missing_window(account_id, days)
+        since = f"last used on {last.date().isoformat()}" if last else "no use recorded"
+        if report or not window:
+            evidence = "credential report" if report else "CloudTrail"
+            if report and not window:
+                evidence = "credential report and CloudTrail"
+            yield cleared(
+                meta,
+                root_principal(account_id),
+                f"not used in the last {days} days ({since}; {evidence})",
+                account_id=account_id,
+            )
             continue
-        yield make_finding(
+        yield insufficient_evidence(
             meta,
             principal=root_principal(account_id),
             account_id=account_id,
             resource=None,
-            title=f"Root user of {ctx.accounts[account_id].name if account_id in ctx.accounts else account_id} "
-            f"used on {last.date().isoformat()}",
-            evidence={"last_used": iso(last), **{k: iso(v) for k, v in seen.items()}, "window_days": days},
+            title=title,
+            missing=f"the root credential report for account {account_id} was not read, and {window}",
+            evidence={"last_used": iso(last), "window_days": days},
         )

@@ -51,8 +51,25 @@ def world() -> World:
     return world
 
 
+def _names(found: dict[str, list], rule_id: str, *, undecided: bool) -> list[str]:
+    return sorted(
+        f.principal.name or f.principal.id
+        for f in found.get(rule_id, [])
+        if bool(f.evidence.get("insufficient_evidence")) == undecided
+    )
+
+
 def _hygiene(found: dict[str, list]) -> dict[str, list[str]]:
-    return {rule_id: sorted(f.principal.name or f.principal.id for f in found.get(rule_id, [])) for rule_id in HYGIENE}
+    """What each hygiene rule claims (its findings, insufficient evidence left out)."""
+    return {rule_id: _names(found, rule_id, undecided=False) for rule_id in HYGIENE}
+
+
+def _undecided(found: dict[str, list]) -> dict[str, list[str]]:
+    """Who each hygiene rule could not decide for (its insufficient-evidence findings)."""
+    return {rule_id: _names(found, rule_id, undecided=True) for rule_id in HYGIENE}
+
+
+NOTHING_UNDECIDED = dict.fromkeys(HYGIENE, [])
 
 
 EVERY_HYGIENE_FINDING = {
@@ -77,17 +94,33 @@ def test_failed_tags_and_boundary_leave_the_hygiene_rules_firing(world, error):
 
 
 def test_each_absence_claim_needs_exactly_the_tables_it_names(world):
-    def hygiene_with(**tables: str) -> dict[str, list[str]]:
-        return _hygiene(_findings(world, _identity_center(tables)))
+    """Where a table it names fell short, a rule claims nothing and says what is missing, for those candidates."""
 
-    assert hygiene_with(idc_memberships="partial") == {**EVERY_HYGIENE_FINDING, "idc-group-empty-with-assignments": []}
-    assert hygiene_with(account_assignments="partial") == {
-        **EVERY_HYGIENE_FINDING,
-        "idc-permission-set-unassigned": [],
-    }
-    assert hygiene_with(idc_users="failed") == {**EVERY_HYGIENE_FINDING, "idc-assignment-to-missing-principal": []}
+    def hygiene_with(**tables: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        found = _findings(world, _identity_center(tables))
+        return _hygiene(found), _undecided(found)
+
+    assert hygiene_with(idc_memberships="partial") == (
+        {**EVERY_HYGIENE_FINDING, "idc-group-empty-with-assignments": []},
+        {**NOTHING_UNDECIDED, "idc-group-empty-with-assignments": ["ghost-team"]},
+    )
+    assert hygiene_with(account_assignments="partial") == (
+        {**EVERY_HYGIENE_FINDING, "idc-permission-set-unassigned": []},
+        {**NOTHING_UNDECIDED, "idc-permission-set-unassigned": ["Forgotten"]},
+    )
+    assert hygiene_with(idc_users="failed") == (
+        {**EVERY_HYGIENE_FINDING, "idc-assignment-to-missing-principal": []},
+        {**NOTHING_UNDECIDED, "idc-assignment-to-missing-principal": ["gone"]},
+    )
     # a permission set that could not be described is simply not a candidate; the others still count
-    assert hygiene_with(permission_sets="partial") == EVERY_HYGIENE_FINDING
+    assert hygiene_with(permission_sets="partial") == (EVERY_HYGIENE_FINDING, NOTHING_UNDECIDED)
+    undecided = _findings(world, _identity_center({"idc_memberships": "partial"}))["idc-group-empty-with-assignments"]
+    (ghost,) = undecided
+    assert ghost.severity == "info"
+    assert (
+        ghost.evidence["missing"]
+        == "identity_center did not list idc_memberships (partial) completely: see detail.errors"
+    )
 
 
 def test_a_missing_group_is_still_reported_when_only_the_users_are_incomplete(world):
@@ -116,12 +149,22 @@ def test_unassigned_needs_every_account_of_the_estate(world):
     found = _findings(world, accounts_unread)
 
     assert _hygiene(found)["idc-permission-set-unassigned"] == []
+    assert _undecided(found)["idc-permission-set-unassigned"] == ["Forgotten"]
+    (forgotten,) = found["idc-permission-set-unassigned"]
+    assert "organizations did not list accounts (failed) completely" in forgotten.evidence["missing"]
 
 
 def test_a_failed_source_vouches_for_no_table(world):
     failed = SourceStatus(source="identity_center", status="failed", tables=dict.fromkeys(IDC_TABLES, "complete"))
 
-    assert _hygiene(_findings(world, failed)) == {rule_id: [] for rule_id in HYGIENE}
+    found = _findings(world, failed)
+
+    assert _hygiene(found) == {rule_id: [] for rule_id in HYGIENE}
+    assert _undecided(found) == {
+        "idc-permission-set-unassigned": ["Forgotten", "ReadOnly"],
+        "idc-group-empty-with-assignments": ["ghost-team", "real-team"],
+        "idc-assignment-to-missing-principal": ["ann", "ghost-team", "gone", "real-team"],
+    }
 
 
 # --- administrator power needs the policies --------------------------------------------

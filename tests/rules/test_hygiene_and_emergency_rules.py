@@ -1,6 +1,6 @@
 from datetime import date
 
-from auditor.analyze import analyze
+from auditor.analyze import analyze, evaluate
 from auditor.config import defaults, validate
 from auditor.model import AccountAssignment, Activity, IamRole, RootCredentials
 from auditor.snapshot import SourceStatus
@@ -31,7 +31,10 @@ def test_assignment_to_missing_principal_only_when_the_directory_was_read_fully(
     (finding,) = _all(world, "idc-assignment-to-missing-principal")
     assert (finding.principal.id, finding.account_id, finding.severity) == ("gone-id", PROD, "medium")
     partial = SourceStatus(source="identity_center", status="partial", detail={"home_account_id": MGMT})
-    assert _all(world, "idc-assignment-to-missing-principal", overrides=[partial]) == []
+    (undecided,) = _all(world, "idc-assignment-to-missing-principal", overrides=[partial])
+    assert undecided.finding_id == finding.finding_id  # the same grant, not claimed: what is missing instead
+    assert undecided.severity == "info" and undecided.evidence["insufficient_evidence"] is True
+    assert "idc_users (partial)" in undecided.evidence["missing"]
 
 
 def test_break_glass_permission_set_use_is_critical_inside_the_window():
@@ -272,3 +275,135 @@ def test_never_signed_in_with_a_window_shorter_than_the_user_life_is_insufficien
     (finding,) = _all(world, "idc-user-never-signed-in")
     assert finding.severity == "info" and finding.evidence["insufficient_evidence"] is True
     assert "covers 20 days" in finding.evidence["missing"]
+
+
+# --- every candidate decided: the fact that cleared it, or what is missing ----------------------
+
+
+def _outcomes(world, rule_id, **kwargs) -> dict[str, list[tuple[str, str]]]:
+    """One rule's outcomes by principal name: (cleared | exempt, reason) or (fired | insufficient, title)."""
+    evaluation = evaluate(world.snapshot(**kwargs), defaults(), world.as_of)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for f in evaluation.findings:
+        if f.rule_id == rule_id:
+            kind = "insufficient" if f.evidence.get("insufficient_evidence") else "fired"
+            out.setdefault(f.principal.name or f.principal.id, []).append((kind, f.evidence.get("missing") or f.title))
+    for v in evaluation.verdicts:
+        if v.rule_id == rule_id:
+            out.setdefault(v.principal.name or v.principal.id, []).append((v.outcome, v.reason))
+    return out
+
+
+def test_hygiene_rules_say_why_each_group_set_and_principal_is_fine():
+    world = World()
+    ro = world.permission_set("ReadOnly")
+    world.permission_set("Forgotten")
+    world.assign(ro, world.group("real-team", world.idc_user("ann")), DEV)
+    world.group("idle-team")
+    assert _outcomes(world, "idc-group-empty-with-assignments") == {
+        "real-team": [("cleared", "has 1 member(s)")],
+        "idle-team": [("cleared", "no assignment")],
+    }
+    assert _outcomes(world, "idc-permission-set-unassigned")["ReadOnly"] == [("cleared", "1 assignment(s)")]
+    assert _outcomes(world, "idc-assignment-to-missing-principal") == {
+        "ann": [("cleared", "present in the identity store")],
+        "real-team": [("cleared", "present in the identity store")],
+        "idle-team": [("cleared", "present in the identity store")],
+    }
+
+
+def _trail_failed(account_id: str) -> SourceStatus:
+    return SourceStatus(source="cloudtrail", account_id=account_id, status="failed", error="AccessDenied: no (s3)")
+
+
+def test_break_glass_roles_and_users_are_named_by_their_iam_ids_and_iam_records_count():
+    world = World()
+    used = IamRole(
+        account_id=PROD,
+        role_name="emergency-admin",
+        role_id="AROAEMERGENCY",
+        arn=f"arn:aws:iam::{PROD}:role/emergency-admin",
+        last_used=days_ago(5),  # IAM's RoleLastUsed; CloudTrail saw nothing
+    )
+    app = IamRole(account_id=PROD, role_name="app", role_id="AROAAPP", arn=f"arn:aws:iam::{PROD}:role/app")
+    world.tables["iam_roles"] += [used, app]
+    world.iam_user("breakglass-ops", DEV)
+    found = _all(world, "emergency-access-used")
+    assert [(f.principal.id, f.account_id, f.severity) for f in found] == [("AROAEMERGENCY", PROD, "critical")]
+    outcomes = _outcomes(world, "emergency-access-used")
+    assert outcomes["app"] == [("cleared", "not a break-glass role")]
+    assert outcomes["breakglass-ops"] == [
+        ("cleared", "break-glass IAM user breakglass-ops not used in the last 30 days (no use in the observed window)")
+    ]
+    ((kind, missing),) = _outcomes(world, "emergency-access-used", overrides=[_trail_failed(DEV)])["breakglass-ops"]
+    assert kind == "insufficient"
+    assert missing == f"CloudTrail for account {DEV} could not be read (AccessDenied: no (s3))"
+
+
+def test_a_break_glass_role_seen_in_cloudtrail_is_one_finding_on_its_role_id():
+    world = World()
+    role = IamRole(
+        account_id=PROD, role_name="breakglass", role_id="AROAGLASS", arn=f"arn:aws:iam::{PROD}:role/breakglass"
+    )
+    world.tables["iam_roles"].append(role)
+    world.tables["activity"].append(
+        Activity(kind="iam_role", key=role.arn, account_id=PROD, first_seen=days_ago(2), last_seen=days_ago(2))
+    )
+    (finding,) = _all(world, "emergency-access-used")
+    assert (finding.principal.id, finding.principal.name, finding.title) == (
+        "AROAGLASS",
+        "breakglass",
+        f"Break-glass use: role breakglass was assumed on {days_ago(2).date().isoformat()}",
+    )
+
+
+def test_identity_center_users_decided_by_the_break_glass_sets_they_hold():
+    world = World()
+    glass = world.permission_set("BreakGlassAdmin", managed=[ADMIN_ARN])
+    world.assign(glass, world.group("oncall", world.idc_user("ops")), PROD)
+    world.idc_user("ann")
+    signer = world.idc_user("breakglass-1")
+    world.tables["activity"].append(  # signed in (seen only as a permission set's use) 2 days ago
+        Activity(
+            kind="idc_assignment",
+            key=f"id:{signer.user_id}",
+            account_id=DEV,
+            detail="ReadOnly",
+            first_seen=days_ago(2),
+            last_seen=days_ago(2),
+        )
+    )
+    outcomes = _outcomes(world, "emergency-access-used")
+    assert outcomes["ops"] == [
+        (
+            "cleared",
+            f"ops's break-glass permission set BreakGlassAdmin in {PROD} not used in the last 30 days "
+            "(no use in the observed window)",
+        )
+    ]
+    assert outcomes["ann"] == [("cleared", "not a break-glass user and holds no break-glass permission set")]
+    assert outcomes["breakglass-1"][0][0] == "fired"
+    ((kind, missing),) = _outcomes(world, "emergency-access-used", overrides=[_trail_failed(PROD)])["ops"]
+    assert kind == "insufficient" and f"CloudTrail for account {PROD} could not be read" in missing
+
+
+def test_root_not_used_needs_the_credential_report_or_cloudtrail():
+    world = World()
+    world.tables["root_credentials"].append(RootCredentials(account_id=DEV, password_last_used=days_ago(91)))
+    outcomes = _outcomes(world, "iam-root-used")
+    when = days_ago(91).date().isoformat()
+    assert outcomes["root"] == [
+        ("cleared", "not used in the last 90 days (no use recorded; CloudTrail)"),  # MGMT
+        ("cleared", "not used in the last 90 days (no use recorded; CloudTrail)"),  # PROD
+        ("cleared", f"not used in the last 90 days (last used on {when}; credential report and CloudTrail)"),
+    ]
+    failed = [_trail_failed(PROD), _trail_failed(DEV)]
+    evaluation = evaluate(world.snapshot(overrides=failed), defaults(), world.as_of)
+    by_account = {r.account_id: r for r in [*evaluation.findings, *evaluation.verdicts] if r.rule_id == "iam-root-used"}
+    assert by_account[DEV].reason == f"not used in the last 90 days (last used on {when}; credential report)"
+    undecided = by_account[PROD]
+    assert undecided.severity == "info"
+    assert undecided.evidence["missing"] == (
+        f"the root credential report for account {PROD} was not read, "
+        f"and CloudTrail for account {PROD} could not be read (AccessDenied: no (s3))"
+    )
