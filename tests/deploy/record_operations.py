@@ -157,6 +157,8 @@ def _remediate(recorder: Recorder, box, snapshot, settings, store) -> None:
     from auditor.remediate import Clients, Waiter, apply_plan, build_plan, rollback_run, verify_run
     from auditor.remediate.population import Population
 
+    recorder.phase = None  # choosing targets and setting one up is not remediation
+
     def ordinary(name: str) -> bool:
         return not any(p in name.lower() for p in settings.get("rules", "break_glass_patterns"))
 
