@@ -95,7 +95,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "aws": {
         "region": Option(str, ""),
         "profile": Option(str, ""),
-        "member_role_name": Option(str, "OrganizationAccountAccessRole"),
+        "member_role_name": Option(str, "AuditorCollector"),
+        "remediation_role_name": Option(str, "AuditorRemediation"),
+        "rollback_role_name": Option(str, "AuditorRollback"),
         "external_id": Option(str, ""),
         "max_attempts": Option(int, 10, _positive),
         "max_workers": Option(int, 8, _positive),

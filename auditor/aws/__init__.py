@@ -6,6 +6,8 @@ from auditor.aws.context import (
     AwsContext,
     client_config,
     context_from_settings,
+    remediation_context,
+    rollback_context,
 )
 from auditor.aws.errors import describe_error, error_code, is_transient
 from auditor.aws.paging import pages
@@ -29,5 +31,7 @@ __all__ = [
     "jittered_sleep",
     "pages",
     "poll",
+    "remediation_context",
+    "rollback_context",
     "utc",
 ]

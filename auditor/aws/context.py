@@ -26,7 +26,7 @@ from auditor.config import Settings
 # first try too. With 30% of calls throttled, 3 attempts still lost calls and
 # 10 lost none (measured), so 10 is the default.
 DEFAULT_TOTAL_ATTEMPTS = 10
-DEFAULT_MEMBER_ROLE = "OrganizationAccountAccessRole"
+DEFAULT_MEMBER_ROLE = "AuditorCollector"  # the read-only member role of deploy/member-roles.yaml
 
 _CREATING = threading.Lock()  # the one lock: boto3 sessions are not thread-safe while creating
 
@@ -58,6 +58,7 @@ class AwsContext:
     _assuming: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _own_account: str | None = field(default=None, repr=False)
+    session_name: str = "auditor-collect"  # how CloudTrail names the auditor's sessions in member accounts
 
     @classmethod
     def from_environment(cls, region: str | None = None, profile: str | None = None, **kwargs) -> AwsContext:
@@ -99,9 +100,25 @@ class AwsContext:
                 cached = self._account_sessions[account_id] = self._assume(account_id)
             return cached
 
-    def _assume(self, account_id: str) -> boto3.Session:
-        role_arn = f"arn:{self.partition}:iam::{account_id}:role/{self.member_role_name}"
-        params = {"RoleArn": role_arn, "RoleSessionName": "auditor-collect"}
+    def as_role(self, role_name: str) -> AwsContext:
+        """A context acting as ``role_name`` everywhere: assumed in the caller's own account, and through it
+        in member accounts (the member roles trust only their namesake there, so one role cannot reach another's).
+        """
+        name = f"auditor-{role_name}"[:64]  # RoleSessionName's limit
+        session = self._assume(self.own_account_id(), role_name, name)
+        return AwsContext(
+            session=session,
+            region=self.region,
+            member_role_name=role_name,
+            external_id=self.external_id,
+            total_attempts=self.total_attempts,
+            _own_account=self.own_account_id(),
+            session_name=name,
+        )
+
+    def _assume(self, account_id: str, role_name: str | None = None, session_name: str | None = None) -> boto3.Session:
+        role_arn = f"arn:{self.partition}:iam::{account_id}:role/{role_name or self.member_role_name}"
+        params = {"RoleArn": role_arn, "RoleSessionName": session_name or self.session_name}
         if self.external_id:
             params["ExternalId"] = self.external_id
         credentials = self.client("sts").assume_role(**params)["Credentials"]
@@ -112,6 +129,21 @@ class AwsContext:
                 aws_session_token=credentials["SessionToken"],
                 region_name=self.region,
             )
+
+
+def remediation_context(settings: Settings) -> AwsContext:
+    """The context `remediate plan|apply|verify` act through: ``[aws] remediation_role_name`` (it revokes only)."""
+    return _acting_as(settings, settings.get("aws", "remediation_role_name"))
+
+
+def rollback_context(settings: Settings) -> AwsContext:
+    """The context only `remediate rollback` acts through: ``[aws] rollback_role_name`` (it re-grants only)."""
+    return _acting_as(settings, settings.get("aws", "rollback_role_name"))
+
+
+def _acting_as(settings: Settings, role_name: str) -> AwsContext:
+    context = context_from_settings(settings)
+    return context.as_role(role_name) if role_name else context
 
 
 def context_from_settings(settings: Settings) -> AwsContext:

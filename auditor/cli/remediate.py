@@ -12,8 +12,10 @@ import json
 import sys
 from pathlib import Path
 
+from auditor.aws import rollback_context
 from auditor.cli import common
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_OK
+from auditor.remediate.clients import Clients
 from auditor.remediate.errors import RemediationError
 from auditor.remediate.executor import RunResult, rollback_run
 from auditor.remediate.plan import Plan
@@ -139,7 +141,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
     result = rollback_run(
-        args.run_id, clients=clients_from_settings(settings), store=store, yes=args.yes, actor=common.actor(None)
+        args.run_id, clients=Clients(rollback_context(settings)), store=store, yes=args.yes, actor=common.actor(None)
     )
     _print_result(result, "rollback")
     return EXIT_ATTENTION if result.needs_attention() else EXIT_OK

@@ -12,7 +12,10 @@ Environment (set by deploy/template.yaml):
 - ``AUDITOR_HR_FEED``: the HR feed, a path or ``s3://bucket/key``;
 - ``AUDITOR_BUCKET`` / ``AUDITOR_PREFIX``: where run directories, evidence
   and outbox files are published, and the SQLite state file is kept;
-- ``AUDITOR_STATE_URL``: a SQLAlchemy URL instead of the SQLite file in S3;
+- ``AUDITOR_STATE_SECRET_ARN``: a Secrets Manager secret whose value is a
+  SQLAlchemy URL, used instead of the SQLite file in S3; read once per
+  container (at its cold start), so the URL and its password are never in
+  the function's configuration;
 - ``AUDITOR_DIGEST_TOPIC``: the SNS topic for the digest, unless
   ``[notifications] sns_topic_arn`` names one;
 - ``AUDITOR_WORKDIR``: the local working directory (default /tmp/auditor).
@@ -38,6 +41,7 @@ from auditor.schedule.service import SchedulerService
 from auditor.store import Store
 
 log = logging.getLogger("auditor.deploy")
+_STATE_URLS: dict[str, str] = {}  # secret ARN -> the state URL, for the container's life
 
 
 class JobFailed(Exception):
@@ -84,6 +88,7 @@ def handle_event(
     *,
     clock: Clock = system_clock,
     s3: object | None = None,
+    secrets: object | None = None,
     run_pipeline=None,
 ) -> dict:
     """Run the event's job with S3-backed storage; returns what the job did."""
@@ -101,7 +106,7 @@ def handle_event(
     settings = lambda_settings(configure.load(config_path, required=True), workdir, environ, hr_feed)
 
     workspace = S3Workspace(s3, environ["AUDITOR_BUCKET"], environ.get("AUDITOR_PREFIX", "auditor/"), workdir)
-    state_url = environ.get("AUDITOR_STATE_URL")
+    state_url = _state_url(environ, secrets)
     store = Store.open(state_url or workspace.pull_state())
     try:
         _pull_latest_run(store, workspace)
@@ -125,6 +130,17 @@ def handle_event(
     if result.status == "failed":
         raise JobFailed(f"job {job_id} failed: {result.detail.get('error', result.detail)}")
     return answer
+
+
+def _state_url(environ: Mapping[str, str], secrets: object | None) -> str | None:
+    """The state database's URL from the secret ``AUDITOR_STATE_SECRET_ARN`` names, fetched at cold start only."""
+    arn = environ.get("AUDITOR_STATE_SECRET_ARN")
+    if not arn:
+        return None
+    if arn not in _STATE_URLS:
+        client = secrets or AwsContext.from_environment().client("secretsmanager")
+        _STATE_URLS[arn] = client.get_secret_value(SecretId=arn)["SecretString"].strip()
+    return _STATE_URLS[arn]
 
 
 def _pull_latest_run(store: Store, workspace: S3Workspace) -> None:

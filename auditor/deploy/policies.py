@@ -1,76 +1,169 @@
-"""The IAM policies the auditor needs, generated from what its code declares; shipped in deploy/policies/.
+"""The IAM policies the auditor needs, generated from what its code declares; shipped in deploy/.
 
-- ``collector-readonly.json``: the union of the permissions every
-  registered collector declares (``auditor.collect.COLLECTORS``, the
-  pipeline's own list; read-only), for the management (or delegated
-  administrator) account and, through the member role, member accounts;
-  assuming that role is allowed for the role's name only.
-- ``remediation.json``: the union of every remediation action's declared
-  permissions (``auditor.remediate.policy``), kept separate so collection
-  never carries write access.
+Three identities, each allowed exactly what its part of the code declares:
 
-The read-only statements are also written into the Lambda function's
-policy in ``deploy/template.yaml`` (between its BEGIN/END markers), next to
-the policy directory:
+- the collector (``collector-readonly.json``): the union of every
+  registered collector's permissions (``auditor.collect.COLLECTORS``),
+  read-only, for the management (or delegated administrator) account, and
+  AssumeRole into the member collector role only;
+- the remediation role (``remediation.json``): what ``remediate
+  plan|apply|verify`` calls; it revokes and never re-grants;
+- the rollback role (``rollback.json``): what ``remediate rollback``
+  calls; it re-grants what a run revoked (``iam:AttachUserPolicy`` only for
+  the policies ``ReattachPolicyArns`` lists) and never revokes.
 
-    python -m auditor.deploy.policies deploy/policies           # write them
+Which permission goes to which remediation role, and on which resources
+every action is granted, is in ``auditor.deploy.scopes``. The member
+accounts' roles hold the IAM part of each (``deploy/member-roles.yaml``),
+the management account's remediation and rollback roles the whole
+(``deploy/management-roles.yaml``), the Lambda function the collector's
+(``deploy/template.yaml``): each template holds its statements between
+``# BEGIN <name>`` / ``# END <name>`` markers, written with the policies.
+
+ARNs name template parameters (``${TrailBucket}``, ``${IdentityStoreId}``,
+``${IdentityCenterInstanceId}``, ...). The JSON files keep them as
+placeholders unless given values:
+
+    python -m auditor.deploy.policies deploy/policies           # write the files and the template blocks
     python -m auditor.deploy.policies deploy/policies --check   # exit 1 when they drifted
+    python -m auditor.deploy.policies out/ --set TrailBucket=org-trail --set IdentityStoreId=d-1234567890 \\
+        --set IdentityCenterInstanceId=ssoins-1234567890abcdef   # concrete policies to attach by hand
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from auditor.aws import DEFAULT_MEMBER_ROLE
 from auditor.collect import collector_permissions
-from auditor.remediate.policy import remediation_policy
+from auditor.config import SCHEMA
+from auditor.deploy import scopes
+from auditor.remediate.policy import required_permissions
 
 SIDS = {
     "cloudtrail": "CloudTrailDiscovery",
     "iam": "IamReadOnly",
     "identitystore": "IdentityStoreReadOnly",
+    "kms": "TrailKeyDecrypt",
     "organizations": "OrganizationsReadOnly",
     "s3": "TrailBucketReadOnly",
     "sso": "IdentityCenterReadOnly",
     "sts": "CallerIdentity",
 }
-FILES = ("collector-readonly.json", "remediation.json")
-TEMPLATE = "template.yaml"  # beside the policy directory
-BEGIN, END = "# BEGIN collector-readonly", "# END collector-readonly"
+REMEDIATION_SIDS = {"iam": "IamUserCredentials", "identitystore": "IdentityStore", "sso": "IdentityCenterAssignments"}
+OWN_SIDS = {"iam:AttachUserPolicy": "IamReattachListedPolicies"}  # a condition of its own: a statement of its own
+TEMPLATES = ("template.yaml", "member-roles.yaml", "management-roles.yaml")  # beside the policy directory
 INDENT = " " * 12
+_AWS = SCHEMA["aws"]
+DEFAULTS: dict[str, str] = {
+    "AWS::Partition": "aws",
+    "MemberRoleName": _AWS["member_role_name"].default,
+    "RemediationRoleName": _AWS["remediation_role_name"].default,
+    "RollbackRoleName": _AWS["rollback_role_name"].default,
+}
+LIST_PARAMETERS = {"ReattachPolicyArns": scopes.REATTACH_DEFAULT}
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
+WHEN = "When"  # internal key: the statement exists only when this parameter is given
 
 
-def collector_policy(member_role_name: str = DEFAULT_MEMBER_ROLE) -> dict:
-    """Read-only: every collector permission on any resource, and AssumeRole into the member role only."""
-    by_service: dict[str, list[str]] = defaultdict(list)
-    for permission in collector_permissions():
-        if permission != "sts:AssumeRole":
-            by_service[permission.split(":", 1)[0]].append(permission)
-    statements = [
-        {"Sid": SIDS.get(service, service.title()), "Effect": "Allow", "Action": actions, "Resource": "*"}
-        for service, actions in sorted(by_service.items())
-    ]
-    if "sts:AssumeRole" in collector_permissions():
-        statements.append(
-            {
-                "Sid": "AssumeMemberRole",
-                "Effect": "Allow",
-                "Action": ["sts:AssumeRole"],
-                "Resource": f"arn:aws:iam::*:role/{member_role_name}",
-            }
-        )
-    return {"Version": "2012-10-17", "Statement": statements}
+def statements(permissions: Iterable[str], sids: Mapping[str, str]) -> list[dict]:
+    """One statement per (service, resource set), scoped as ``scopes`` says; sorted, so the output is stable."""
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for permission in sorted(set(permissions)):
+        service = permission.split(":", 1)[0]
+        groups[(service, scopes.RESOURCES.get(permission, ""), OWN_SIDS.get(permission, ""))].append(permission)
+    out = []
+    for (service, set_name, own_sid), actions in sorted(groups.items()):
+        resources = scopes.SETS[set_name]
+        statement = {
+            "Sid": own_sid or sids.get(service, service.title()) + set_name,
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": resources[0] if len(resources) == 1 else list(resources),
+        }
+        if own_sid:
+            statement["Condition"] = scopes.CONDITIONS[actions[0]]
+        if set_name in scopes.OPTIONAL:
+            statement[WHEN] = scopes.OPTIONAL[set_name]
+        out.append(statement)
+    return out
 
 
-def policies(member_role_name: str = DEFAULT_MEMBER_ROLE) -> dict[str, dict]:
+def assume(role_parameter: str) -> dict:
     return {
-        "collector-readonly.json": collector_policy(member_role_name),
-        "remediation.json": remediation_policy(member_role_name),
+        "Sid": "AssumeMemberRole",
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole"],
+        "Resource": f"arn:{scopes.P}:iam::*:role/${{{role_parameter}}}",
     }
+
+
+def collector_statements() -> list[dict]:
+    """Read-only: every collector permission (and KMS Decrypt on the trail's key, when it has one)."""
+    reads = [p for p in collector_permissions() if p != "sts:AssumeRole"]
+    return statements([*reads, *scopes.IMPLIED], SIDS)
+
+
+def remediation_statements(role: str) -> list[dict]:
+    """The permissions of the ``apply`` or ``rollback`` role."""
+    return statements([p for p in required_permissions() if role in scopes.roles_of(p)], REMEDIATION_SIDS)
+
+
+def _iam_only(items: list[dict]) -> list[dict]:
+    return [s for s in items if all(a.startswith("iam:") for a in s["Action"])]
+
+
+# every policy and template block, by name: statements with placeholders
+BLOCKS: dict[str, Callable[[], list[dict]]] = {
+    "collector-readonly": lambda: [*collector_statements(), assume("MemberRoleName")],
+    "remediation": lambda: [*remediation_statements(scopes.APPLY), assume("RemediationRoleName")],
+    "rollback": lambda: [*remediation_statements(scopes.ROLLBACK), assume("RollbackRoleName")],
+    "member-collector": lambda: _iam_only(collector_statements()),
+    "member-remediation": lambda: _iam_only(remediation_statements(scopes.APPLY)),
+    "member-rollback": lambda: _iam_only(remediation_statements(scopes.ROLLBACK)),
+}
+FILES = {
+    "collector-readonly.json": "collector-readonly",
+    "remediation.json": "remediation",
+    "rollback.json": "rollback",
+}
+
+
+def concrete(items: list[dict], values: Mapping[str, object] | None = None) -> dict:
+    """A policy document: placeholders with a value filled in, optional statements only when their value is given."""
+    given = {**DEFAULTS, **(values or {})}
+
+    def fill(value):
+        if isinstance(value, str):
+            name = value[2:-1] if value.startswith("${") and value.endswith("}") else None
+            if name in LIST_PARAMETERS:
+                return list(given.get(name) or LIST_PARAMETERS[name])
+            return PLACEHOLDER.sub(lambda m: str(given.get(m.group(1), m.group(0))), value)
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            fill({k: v for k, v in s.items() if k != WHEN}) for s in items if WHEN not in s or given.get(s[WHEN])
+        ],
+    }
+
+
+def collector_policy(values: Mapping[str, object] | None = None) -> dict:
+    return concrete(BLOCKS["collector-readonly"](), values)
+
+
+def policies(values: Mapping[str, object] | None = None) -> dict[str, dict]:
+    return {name: concrete(BLOCKS[block](), values) for name, block in FILES.items()}
 
 
 def render(policy: dict) -> str:
@@ -87,67 +180,120 @@ def allowed_actions(policy: dict) -> set[str]:
     return actions
 
 
-def template_statements() -> str:
-    """The read-only statements as the template's YAML, the member role name a template parameter."""
+# --- the templates' blocks: YAML with CloudFormation's short-form functions
+
+
+def _scalar(value: str) -> str:
+    name = value[2:-1] if value.startswith("${") and value.endswith("}") else None
+    if name and PLACEHOLDER.fullmatch(value):
+        return f"!Ref {name}"
+    return f"!Sub {json.dumps(value)}" if "${" in value else json.dumps(value) if value == "*" else value
+
+
+def _yaml(value, indent: int) -> list[str]:
+    """``value`` as block YAML lines at ``indent`` (mappings and lists of scalars, as statements have)."""
+    pad = " " * indent
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, str):
+                lines.append(f"{pad}{key}: {_scalar(item)}")
+            else:
+                lines += [f"{pad}{key}:", *_yaml(item, indent + 2)]
+        return lines
+    return [f"{pad}- {_scalar(item)}" for item in value]
+
+
+def template_statements(block: str) -> list[str]:
+    """A block's statements as the template's YAML list items (an optional one under ``!If``)."""
     lines = []
-    for statement in collector_policy()["Statement"]:
-        lines += [f"- Sid: {statement['Sid']}", "  Effect: Allow", "  Action:"]
-        lines += [f"    - {action}" for action in statement["Action"]]
-        if statement["Sid"] == "AssumeMemberRole":
-            lines.append("  Resource: !Sub arn:${AWS::Partition}:iam::*:role/${MemberRoleName}")
+    for statement in BLOCKS[block]():
+        body = {k: v for k, v in statement.items() if k != WHEN}
+        if WHEN in statement:
+            lines += [f"- !If\n  - Has{statement[WHEN]}", "  - " + _yaml(body, 4)[0].lstrip()]
+            lines += _yaml(body, 4)[1:] + ["  - !Ref AWS::NoValue"]
         else:
-            lines.append(f"  Resource: {json.dumps(statement['Resource'])}")
-    return "".join(f"{INDENT}{line}\n" for line in lines)
+            lines += ["- " + _yaml(body, 2)[0].lstrip(), *_yaml(body, 2)[1:]]
+    return lines
 
 
-def with_statements(template: str) -> str:
-    """The template text with its generated block replaced by the current statements."""
-    start, end = template.index(BEGIN), template.index(END)
-    head = template[: template.index("\n", start) + 1]
-    return head + template_statements() + template[template.rindex("\n", 0, end) + 1 :]
+def with_blocks(template: str) -> str:
+    """The template text with each generated block (``# BEGIN name`` ... ``# END name``) replaced."""
+    for name in BLOCKS:
+        begin, end = f"# BEGIN {name}:", f"# END {name}\n"
+        if begin not in template:
+            continue
+        start = template.index(begin)
+        head_end = template.index("\n", start) + 1
+        indent = " " * (start - template.rindex("\n", 0, start) - 1)
+        stop = template.rindex("\n", 0, template.index(end, start)) + 1
+        body = "".join(f"{indent}{line}\n" for text in template_statements(name) for line in text.split("\n"))
+        template = template[:head_end] + body + template[stop:]
+    return template
 
 
-def write(directory: Path, member_role_name: str = DEFAULT_MEMBER_ROLE) -> list[Path]:
+def write(directory: Path, values: Mapping[str, object] | None = None) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, policy in policies(member_role_name).items():
+    for name, policy in policies(values).items():
         path = directory / name
         path.write_text(render(policy), encoding="utf-8")
         written.append(path)
-    template = directory.parent / TEMPLATE
-    if template.is_file() and BEGIN in template.read_text(encoding="utf-8"):
-        template.write_text(with_statements(template.read_text(encoding="utf-8")), encoding="utf-8")
-        written.append(template)
+    for name in TEMPLATES:
+        template = directory.parent / name
+        if template.is_file():
+            text = template.read_text(encoding="utf-8")
+            if with_blocks(text) != text:
+                template.write_text(with_blocks(text), encoding="utf-8")
+                written.append(template)
     return written
 
 
-def drift(directory: Path, member_role_name: str = DEFAULT_MEMBER_ROLE) -> list[str]:
+def drift(directory: Path, values: Mapping[str, object] | None = None) -> list[str]:
     """The shipped files that differ from what the code declares now."""
     stale = [
         name
-        for name, policy in policies(member_role_name).items()
+        for name, policy in policies(values).items()
         if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != render(policy)
     ]
-    template = directory.parent / TEMPLATE
-    if template.is_file():
-        text = template.read_text(encoding="utf-8")
-        if BEGIN in text and with_statements(text) != text:
-            stale.append(f"../{TEMPLATE}")
+    for name in TEMPLATES:
+        template = directory.parent / name
+        if template.is_file():
+            text = template.read_text(encoding="utf-8")
+            if with_blocks(text) != text:
+                stale.append(f"../{name}")
     return stale
+
+
+def _assignment(text: str) -> tuple[str, object]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    return name, value.split(",") if name in LIST_PARAMETERS else value
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auditor.deploy.policies", description=__doc__.split("\n\n")[0])
     parser.add_argument("directory", type=Path, help="where the policy files live (deploy/policies)")
-    parser.add_argument("--member-role-name", default=DEFAULT_MEMBER_ROLE)
+    parser.add_argument(
+        "--set",
+        dest="values",
+        type=_assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter's value (TrailBucket, TrailKmsKeyArn, IdentityStoreId, IdentityCenterInstanceId, "
+        "MemberRoleName, RemediationRoleName, RollbackRoleName, ReattachPolicyArns=ARN,ARN)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if the files differ from the declared permissions")
     args = parser.parse_args(argv)
+    values = dict(args.values)
     if args.check:
-        stale = drift(args.directory, args.member_role_name)
+        stale = drift(args.directory, values)
         for name in stale:
             print(f"{args.directory / name}: differs from the declared permissions; regenerate it", file=sys.stderr)
         return 1 if stale else 0
-    for path in write(args.directory, args.member_role_name):
+    for path in write(args.directory, values):
         print(path)
     return 0
 

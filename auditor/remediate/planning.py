@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from auditor.aws import context_from_settings
+from auditor.aws import remediation_context
 from auditor.campaign import revocations as campaign_revocations
 from auditor.config import Settings
 from auditor.model import Revocation
@@ -39,8 +39,8 @@ class Planned:
 
 
 def clients_from_settings(settings: Settings) -> Clients:
-    """AWS clients for remediation, with the configured profile, region, member role and retry budget."""
-    return Clients(context_from_settings(settings))
+    """AWS clients for remediation, with the configured profile, region, remediation role and retry budget."""
+    return Clients(remediation_context(settings))
 
 
 def plan_revocations(

@@ -140,3 +140,39 @@ def test_a_throttled_call_is_retried_up_to_the_whole_budget(monkeypatch, tmp_pat
         with pytest.raises(botocore.exceptions.ClientError, match="Throttling"):
             sts.get_caller_identity()
     assert len(sent) == 10 and len(pauses) == 9  # a jittered pause before every retry
+
+
+def test_remediation_and_rollback_act_through_their_own_roles_in_every_account(aws):
+    from auditor.aws import remediation_context, rollback_context
+
+    configured = settings(aws={**AWS, "remediation_role_name": "Revoker", "rollback_role_name": "Restorer"})
+    for make, role in ((remediation_context, "Revoker"), (rollback_context, "Restorer")):
+        context = make(configured)
+        own = context.own_account_id()
+        assert (
+            context.client("sts").get_caller_identity()["Arn"]
+            == f"arn:aws:sts::{own}:assumed-role/{role}/auditor-{role}"
+        )
+        member = context.client("sts", MEMBER).get_caller_identity()["Arn"]
+        assert (
+            member == f"arn:aws:sts::{MEMBER}:assumed-role/{role}/auditor-{role}"
+        )  # its namesake, not the collector's
+        assert (context.external_id, context.total_attempts) == ("ext-7", 12)
+
+
+def test_without_a_remediation_role_the_callers_credentials_and_the_member_role_are_used(aws):
+    from auditor.aws import remediation_context
+
+    context = remediation_context(settings(aws={**AWS, "remediation_role_name": ""}))
+    assert context.client("sts").get_caller_identity()["Arn"].endswith(":user/moto")
+    member = context.client("sts", MEMBER).get_caller_identity()["Arn"]
+    assert member == f"arn:aws:sts::{MEMBER}:assumed-role/AuditorReadOnly/auditor-collect"
+
+
+def test_the_default_roles_are_the_shipped_member_roles():
+    defaults = config.Settings(values=config.validate({}, "defaults"))
+    assert [defaults.get("aws", k) for k in ("member_role_name", "remediation_role_name", "rollback_role_name")] == [
+        "AuditorCollector",
+        "AuditorRemediation",
+        "AuditorRollback",
+    ]

@@ -198,7 +198,7 @@ def test_an_account_whose_role_cannot_be_assumed_fails_alone(ctx, world, deny_as
     statuses = {s.account_id: s for s in result.statuses}
     assert statuses[locked].status == "failed"
     assert statuses[locked].error.startswith("AccessDenied: ")
-    assert f"arn:aws:iam::{locked}:role/OrganizationAccountAccessRole" in statuses[locked].error
+    assert f"arn:aws:iam::{locked}:role/{ctx.member_role_name}" in statuses[locked].error
     assert statuses[locked].error.endswith("(sts, AssumeRole)")
     assert statuses[world.members[0]].status == "ok" and statuses[world.management].status == "ok"
     assert not by_account(result, "iam_users", locked)

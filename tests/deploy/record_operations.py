@@ -13,8 +13,10 @@ so the product's code paths are the ones exercised. Two phases:
   Identity Center assignment strategy (the cheapest one depends on the
   estate's shape) and the IAM reads for a user the credential report does
   not know yet, so every conditional read path runs at least once;
-- ``remediate``: one revocation of every kind, planned, applied, verified
-  and rolled back.
+- ``remediate``: one revocation of every kind, planned, applied and
+  verified, through the remediation role (``[aws] remediation_role_name``);
+- ``rollback``: the same run rolled back, through the rollback role
+  (``[aws] rollback_role_name``).
 """
 
 from __future__ import annotations
@@ -124,8 +126,7 @@ def main(out: Path, workdir: Path) -> None:
         if result.exit_code != 0:
             raise SystemExit(f"the sandbox run did not complete: exit {result.exit_code}")
         _every_read_path(recorder, context_from_settings(settings), result.snapshot)
-        recorder.phase = "remediate"
-        _remediate(context_from_settings(settings), box, result.snapshot, settings, store)
+        _remediate(recorder, box, result.snapshot, settings, store)
         recorder.phase = None
     out.write_text(json.dumps({phase: sorted(actions) for phase, actions in recorder.actions.items()}, indent=1))
 
@@ -150,10 +151,13 @@ def _every_read_path(recorder: Recorder, context, snapshot) -> None:
     assert any(k.user_name == "late-joiner" for k in result.tables["access_keys"]), "the late user was not read"
 
 
-def _remediate(context, box, snapshot, settings, store) -> None:
+def _remediate(recorder: Recorder, box, snapshot, settings, store) -> None:
+    from auditor.aws import context_from_settings, remediation_context, rollback_context
     from auditor.model import Principal, Revocation, RevocationKind
     from auditor.remediate import Clients, Waiter, apply_plan, build_plan, rollback_run, verify_run
     from auditor.remediate.population import Population
+
+    recorder.phase = None  # choosing targets and setting one up is not remediation
 
     def ordinary(name: str) -> bool:
         return not any(p in name.lower() for p in settings.get("rules", "break_glass_patterns"))
@@ -171,7 +175,7 @@ def _remediate(context, box, snapshot, settings, store) -> None:
     login = next(u for u in iam_users if u.password_enabled)
     attached = next((u for u in iam_users if u.attached_policies), None)
     if attached is None:  # setup (not recorded): give one user a directly attached policy to detach
-        login_iam = context.client("iam", login.account_id)
+        login_iam = context_from_settings(settings).client("iam", login.account_id)
         policy = "arn:aws:iam::aws:policy/ReadOnlyAccess"
         login_iam.attach_user_policy(UserName=login.user_name, PolicyArn=policy)
         attached = msgspec.structs.replace(login, attached_policies=[policy])
@@ -226,7 +230,8 @@ def _remediate(context, box, snapshot, settings, store) -> None:
             policy_arn=attached.attached_policies[0],
         ),
     ]
-    clients = Clients(context, Waiter(sleep=lambda _: None))
+    recorder.phase = "remediate"
+    clients = Clients(remediation_context(settings), Waiter(sleep=lambda _: None))
     now = datetime.now(UTC)
     population = Population.from_snapshot(snapshot)
     plan = build_plan(
@@ -242,6 +247,8 @@ def _remediate(context, box, snapshot, settings, store) -> None:
     applied = apply_plan(plan, clients=clients, store=store, settings=settings, population=population, yes=True)
     assert not applied.needs_attention(), applied.outcomes
     assert verify_run(applied.run_id, clients=clients, store=store).ok
+    recorder.phase = "rollback"
+    clients = Clients(rollback_context(settings), Waiter(sleep=lambda _: None))
     restored = rollback_run(applied.run_id, clients=clients, store=store, yes=True)
     assert not restored.needs_attention(), restored.outcomes
 

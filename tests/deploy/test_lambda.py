@@ -118,3 +118,30 @@ def test_a_failed_job_fails_the_invocation_and_an_unknown_job_is_refused(s3, tmp
         handle_event({"job": "weekly"}, environ(tmp_path / "b"), clock=clock, s3=s3)
     with pytest.raises(ValueError, match="the event must name a job"):
         handle_event(json.loads("{}"), environ(tmp_path / "c"), clock=clock, s3=s3)
+
+
+def test_the_state_url_comes_from_its_secret_once_per_container(s3, tmp_path, monkeypatch):
+    from auditor.deploy import lambda_handler
+
+    monkeypatch.setattr(lambda_handler, "_STATE_URLS", {})  # a new container
+    database = tmp_path / "elsewhere" / "state.db"
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = secrets.create_secret(Name="auditor/state-url", SecretString=f"sqlite:///{database}\n")["ARN"]
+    reads = []
+
+    class Counting:
+        def get_secret_value(self, **kwargs):
+            reads.append(kwargs)
+            return secrets.get_secret_value(**kwargs)
+
+    clock = FakeClock(datetime(2027, 1, 1, 2, 0, tzinfo=UTC))
+    env = {**environ(tmp_path / "a"), "AUDITOR_STATE_SECRET_ARN": arn}
+    handle_event({"job": "nightly"}, env, clock=clock, s3=s3, secrets=Counting(), run_pipeline=fake_pipeline())
+    clock.now += timedelta(days=1)
+    env = {**environ(tmp_path / "b"), "AUDITOR_STATE_SECRET_ARN": arn}
+    handle_event({"job": "nightly"}, env, clock=clock, s3=s3, secrets=Counting(), run_pipeline=fake_pipeline())
+
+    assert reads == [{"SecretId": arn}]  # the warm container kept the URL
+    assert "auditor/state.db" not in keys(s3)
+    with Store.open(database).engine.connect() as conn:
+        assert [r[0] for r in conn.exec_driver_sql("SELECT status FROM job_runs ORDER BY id")] == ["ok", "ok"]

@@ -1,4 +1,4 @@
-"""deploy/template.yaml: valid for cfn-lint, its schedules name configured job kinds, its policy is the shipped one."""
+"""deploy/*.yaml: valid for cfn-lint, the function's schedules and policy, the roles' trust and statements."""
 
 from __future__ import annotations
 
@@ -7,37 +7,101 @@ from pathlib import Path
 
 import pytest
 
-from auditor.deploy.policies import collector_policy
+from auditor.deploy.policies import BLOCKS
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "deploy" / "template.yaml"
+DEPLOY = ROOT / "deploy"
+TEMPLATES = ["template.yaml", "member-roles.yaml", "management-roles.yaml"]
 
 cfnlint = pytest.importorskip("cfnlint", reason="cfn-lint is in the test extra: pip install -e '.[test]'")
 
 
-def template() -> dict:
+def template(name: str = "template.yaml") -> dict:
     from cfnlint.decode.cfn_yaml import load
 
-    return load(str(TEMPLATE))
+    return load(str(DEPLOY / name))
 
 
-def test_cfn_lint_finds_nothing():
+def statements(items: list) -> list[dict]:
+    """Statements as deployed when every optional one is on (``Fn::If`` unwrapped)."""
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in items]
+
+
+def sids_and_actions(items: list[dict]) -> list[tuple[str, list[str]]]:
+    return [(s["Sid"], sorted(s["Action"])) for s in items]
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_cfn_lint_finds_nothing(name):
     from cfnlint.api import lint_file
 
-    matches = lint_file(TEMPLATE)
+    matches = lint_file(DEPLOY / name)
     assert [str(m) for m in matches] == []
 
 
 def test_the_function_holds_exactly_the_shipped_read_only_statements():
     function = template()["Resources"]["AuditorFunction"]["Properties"]
     (inline,) = [p for p in function["Policies"] if isinstance(p, dict) and "Statement" in p]
-    shipped = collector_policy()["Statement"]
-    assert [(s["Sid"], sorted(s["Action"])) for s in inline["Statement"]] == [
-        (s["Sid"], sorted(s["Action"])) for s in shipped
-    ]
+    shipped = BLOCKS["collector-readonly"]()
+    assert sids_and_actions(statements(inline["Statement"])) == sids_and_actions(shipped)
     assume = inline["Statement"][-1]
     assert assume["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
-    assert all(s["Resource"] == "*" for s in inline["Statement"][:-1])
+    resources = {a: s["Resource"] for s in statements(inline["Statement"]) for a in s["Action"]}
+    assert resources["s3:GetObject"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucket}/*"}
+    assert resources["kms:Decrypt"] == {"Ref": "TrailKmsKeyArn"}
+    (decrypt,) = [s for s in inline["Statement"] if "Fn::If" in s]
+    assert decrypt["Fn::If"][0] == "HasTrailKmsKeyArn"
+
+
+def test_the_state_url_is_a_secret_the_function_alone_reads():
+    parameters, function = template()["Parameters"], template()["Resources"]["AuditorFunction"]["Properties"]
+    assert "StateUrl" not in parameters and "AUDITOR_STATE_URL" not in function["Environment"]["Variables"]
+    assert function["Environment"]["Variables"]["AUDITOR_STATE_SECRET_ARN"] == {
+        "Fn::If": ["HasStateUrlSecretArn", {"Ref": "StateUrlSecretArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    (secret,) = [p["Fn::If"][1] for p in function["Policies"] if isinstance(p, dict) and "Fn::If" in p]
+    assert secret["Statement"] == [
+        {
+            "Sid": "StateUrlSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": {"Ref": "StateUrlSecretArn"},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "block"),
+    [
+        ("member-roles.yaml", "CollectorRole", "member-collector"),
+        ("member-roles.yaml", "RemediationRole", "member-remediation"),
+        ("member-roles.yaml", "RollbackRole", "member-rollback"),
+        ("management-roles.yaml", "RemediationRole", "remediation"),
+        ("management-roles.yaml", "RollbackRole", "rollback"),
+    ],
+)
+def test_each_role_holds_its_statements_and_trusts_one_principal_with_the_external_id(name, role, block):
+    properties = template(name)["Resources"][role]["Properties"]
+    (policy,) = properties["Policies"]
+    assert sids_and_actions(policy["PolicyDocument"]["Statement"]) == sids_and_actions(BLOCKS[block]())
+    (trust,) = properties["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
+    principal = trust["Principal"]["AWS"]
+    if name == "member-roles.yaml" and role != "CollectorRole":  # only the namesake in the auditor's account
+        assert principal == {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AuditorAccountId}}:role/${{{role}Name}}"}
+    else:
+        assert "Ref" in principal and principal["Ref"].endswith("PrincipalArns")
+
+
+def test_member_role_names_default_to_the_products_defaults():
+    from auditor.config import SCHEMA
+
+    parameters = template("member-roles.yaml")["Parameters"]
+    assert [parameters[f"{kind}RoleName"]["Default"] for kind in ("Collector", "Remediation", "Rollback")] == [
+        SCHEMA["aws"][key].default for key in ("member_role_name", "remediation_role_name", "rollback_role_name")
+    ]
+    assert template()["Parameters"]["MemberRoleName"]["Default"] == SCHEMA["aws"]["member_role_name"].default
 
 
 def test_each_schedule_sends_a_job_id_and_runs_one_at_a_time():

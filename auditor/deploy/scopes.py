@@ -1,0 +1,178 @@
+"""Which resources each IAM action the auditor uses may touch, and which role may use it.
+
+Two small tables, read by the policy generator (``auditor.deploy.policies``):
+
+- ``RESOURCES``: the ARNs an action is granted on, for every action whose
+  Service Authorization Reference entry lists resource types (an action
+  absent here is granted on ``"*"``, which AWS requires when it lists
+  none). ARNs are CloudFormation ``Fn::Sub`` strings: ``${AWS::Partition}``
+  and the templates' parameters (``${TrailBucket}``, ``${IdentityStoreId}``,
+  ``${IdentityCenterInstanceId}``, ...), so one table serves the templates
+  and the JSON files. A test checks the table against AWS's published
+  action data.
+- ``ROLE_OF``: for each permission a remediation action declares, whether
+  the apply role (``remediate plan|apply|verify``), the rollback role
+  (``remediate rollback``) or both hold it. Apply revokes and never
+  re-grants; rollback re-grants and never revokes. The two status flips
+  (``iam:UpdateAccessKey``, ``identitystore:UpdateUser``) are one IAM action
+  for both directions and have no condition key telling them apart, so both
+  roles hold them, on user ARNs only. A declared permission missing here
+  stops the generator: a new action must say which side it is on.
+"""
+
+from __future__ import annotations
+
+P = "${AWS::Partition}"
+IAM_USERS = f"arn:{P}:iam::*:user/*"
+IAM_ROLES = f"arn:{P}:iam::*:role/*"
+TRAIL_BUCKET = f"arn:{P}:s3:::${{TrailBucket}}"
+TRAIL_OBJECTS = f"arn:{P}:s3:::${{TrailBucket}}/*"
+TRAIL_KEY = "${TrailKmsKeyArn}"
+# the identity store's ARN names the account that owns it (the management account), also when a
+# delegated administrator calls; its id (d-...) is unique, so the account is left open
+STORE = f"arn:{P}:identitystore::*:identitystore/${{IdentityStoreId}}"
+STORE_USERS = f"arn:{P}:identitystore:::user/*"
+STORE_GROUPS = f"arn:{P}:identitystore:::group/*"
+STORE_MEMBERSHIPS = f"arn:{P}:identitystore:::membership/*"
+INSTANCE = f"arn:{P}:sso:::instance/${{IdentityCenterInstanceId}}"
+PERMISSION_SETS = f"arn:{P}:sso:::permissionSet/${{IdentityCenterInstanceId}}/*"
+SSO_ACCOUNTS = f"arn:{P}:sso:::account/*"
+# an account belongs to one organisation, so its id is left open
+ORG_ROOTS = f"arn:{P}:organizations::*:root/o-*/r-*"
+ORG_UNITS = f"arn:{P}:organizations::*:ou/o-*/ou-*"
+ORG_ACCOUNTS = f"arn:{P}:organizations::*:account/o-*/*"
+
+# Resource sets, named: a statement's Sid ends with the name of the set it is granted on.
+SETS: dict[str, tuple[str, ...]] = {
+    "": ("*",),
+    "OnUsers": (IAM_USERS,),
+    "OnUsersAndRoles": (IAM_USERS, IAM_ROLES),
+    "OnTrailBucket": (TRAIL_BUCKET,),
+    "OnTrailObjects": (TRAIL_OBJECTS,),
+    "OnTrailKey": (TRAIL_KEY,),
+    "OnStoreUsers": (STORE, STORE_USERS),
+    "OnStoreGroups": (STORE, STORE_GROUPS),
+    "OnStoreMemberships": (STORE, STORE_GROUPS, STORE_MEMBERSHIPS),
+    "OnStoreUsersAndGroups": (STORE, STORE_GROUPS, STORE_USERS),
+    "OnStoreMembershipsOfUsers": (STORE, STORE_GROUPS, STORE_MEMBERSHIPS, STORE_USERS),
+    "OnInstance": (INSTANCE,),
+    "OnPermissionSets": (INSTANCE, PERMISSION_SETS),
+    "OnAccounts": (INSTANCE, SSO_ACCOUNTS),
+    "OnAssignments": (INSTANCE, PERMISSION_SETS, SSO_ACCOUNTS),
+    "OnParents": (ORG_ROOTS, ORG_UNITS),
+    "OnOrgAccounts": (ORG_ACCOUNTS,),
+}
+
+# action -> the name of its resource set in SETS (Service Authorization Reference: its resource types)
+RESOURCES: dict[str, str] = {
+    # IAM: user (and role) ARNs in any account the role is in
+    "iam:AttachUserPolicy": "OnUsers",
+    "iam:CreateLoginProfile": "OnUsers",
+    "iam:DeleteLoginProfile": "OnUsers",
+    "iam:DetachUserPolicy": "OnUsers",
+    "iam:GenerateServiceLastAccessedDetails": "OnUsersAndRoles",  # Access Advisor reads users and roles
+    "iam:GetAccessKeyLastUsed": "OnUsers",
+    "iam:GetLoginProfile": "OnUsers",
+    "iam:ListAccessKeys": "OnUsers",
+    "iam:ListAttachedUserPolicies": "OnUsers",
+    "iam:ListMFADevices": "OnUsers",
+    "iam:UpdateAccessKey": "OnUsers",
+    # identity store: the configured store, and its users, groups and memberships
+    "identitystore:CreateGroupMembership": "OnStoreUsersAndGroups",
+    "identitystore:DeleteGroupMembership": "OnStoreMembershipsOfUsers",
+    "identitystore:DescribeGroup": "OnStoreGroups",
+    "identitystore:DescribeUser": "OnStoreUsers",
+    "identitystore:GetGroupMembershipId": "OnStoreMembershipsOfUsers",
+    "identitystore:ListGroupMemberships": "OnStoreMemberships",
+    "identitystore:ListGroups": "OnStoreGroups",
+    "identitystore:ListUsers": "OnStoreUsers",
+    "identitystore:UpdateUser": "OnStoreUsers",
+    # Identity Center: the configured instance, its permission sets, and accounts
+    "sso:CreateAccountAssignment": "OnAssignments",
+    "sso:DeleteAccountAssignment": "OnAssignments",
+    "sso:DescribeAccountAssignmentCreationStatus": "OnInstance",
+    "sso:DescribeAccountAssignmentDeletionStatus": "OnInstance",
+    "sso:DescribePermissionSet": "OnPermissionSets",
+    "sso:GetInlinePolicyForPermissionSet": "OnPermissionSets",
+    "sso:GetPermissionsBoundaryForPermissionSet": "OnPermissionSets",
+    "sso:ListAccountAssignments": "OnAssignments",
+    "sso:ListAccountAssignmentsForPrincipal": "OnInstance",
+    "sso:ListAccountsForProvisionedPermissionSet": "OnPermissionSets",
+    "sso:ListCustomerManagedPolicyReferencesInPermissionSet": "OnPermissionSets",
+    "sso:ListManagedPoliciesInPermissionSet": "OnPermissionSets",
+    "sso:ListPermissionSets": "OnInstance",
+    "sso:ListPermissionSetsProvisionedToAccount": "OnAccounts",
+    "sso:ListTagsForResource": "OnPermissionSets",  # the collector reads permission sets' tags
+    # Organizations
+    "organizations:ListAccountsForParent": "OnParents",
+    "organizations:ListOrganizationalUnitsForParent": "OnParents",
+    "organizations:ListTagsForResource": "OnOrgAccounts",  # the collector reads accounts' tags
+    # the trail bucket and, when it is SSE-KMS encrypted, its key
+    "s3:GetObject": "OnTrailObjects",
+    "s3:ListBucket": "OnTrailBucket",
+    "kms:Decrypt": "OnTrailKey",
+}
+
+# Permissions the product never calls itself but an AWS service checks on its behalf:
+# reading an SSE-KMS object makes S3 call KMS Decrypt as the caller.
+IMPLIED = {"kms:Decrypt": "s3:GetObject"}
+
+APPLY, ROLLBACK = "apply", "rollback"
+BOTH = (APPLY, ROLLBACK)
+ROLE_OF: dict[str, tuple[str, ...]] = {
+    # reads: both sides check the target's state before and after a change
+    "iam:GetLoginProfile": BOTH,
+    "iam:ListAccessKeys": BOTH,
+    "iam:ListAttachedUserPolicies": BOTH,
+    "identitystore:DescribeUser": BOTH,
+    "identitystore:GetGroupMembershipId": BOTH,
+    "sso:ListAccountAssignments": BOTH,
+    # reads only planning needs (the names protection matches)
+    "identitystore:DescribeGroup": (APPLY,),
+    "sso:DescribePermissionSet": (APPLY,),
+    "sso:ListInstances": (APPLY,),
+    # status flips: one action for both directions (see the module's docstring)
+    "iam:UpdateAccessKey": BOTH,
+    "identitystore:UpdateUser": BOTH,
+    # revoking: apply only
+    "iam:DeleteLoginProfile": (APPLY,),
+    "iam:DetachUserPolicy": (APPLY,),
+    "identitystore:DeleteGroupMembership": (APPLY,),
+    "sso:DeleteAccountAssignment": (APPLY,),
+    "sso:DescribeAccountAssignmentDeletionStatus": (APPLY,),
+    # re-granting: rollback only
+    "iam:AttachUserPolicy": (ROLLBACK,),
+    "iam:CreateLoginProfile": (ROLLBACK,),
+    "identitystore:CreateGroupMembership": (ROLLBACK,),
+    "sso:CreateAccountAssignment": (ROLLBACK,),
+    "sso:DescribeAccountAssignmentCreationStatus": (ROLLBACK,),
+}
+
+# Policies rollback may re-attach (iam:PolicyARN): the template parameter ReattachPolicyArns, by default
+# the account's own managed policies; AWS's administrator-class policies never, whatever it says.
+REATTACH_DEFAULT = ("arn:aws:iam::*:policy/*",)
+NEVER_REATTACHED = tuple(
+    f"arn:{P}:iam::aws:policy/{name}" for name in ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
+)
+REATTACH_CONDITION = {
+    "ArnLike": {"iam:PolicyARN": "${ReattachPolicyArns}"},
+    "ArnNotLike": {"iam:PolicyARN": list(NEVER_REATTACHED)},
+}
+CONDITIONS = {"iam:AttachUserPolicy": REATTACH_CONDITION}
+# a statement on these sets exists only when the parameter is given (a CloudFormation condition)
+OPTIONAL = {"OnTrailKey": "TrailKmsKeyArn"}
+
+
+def resources(action: str) -> tuple[str, ...]:
+    return SETS[RESOURCES.get(action, "")]
+
+
+def roles_of(permission: str) -> tuple[str, ...]:
+    """Which remediation roles hold ``permission``; a permission nobody classified is an error."""
+    try:
+        return ROLE_OF[permission]
+    except KeyError:
+        raise ValueError(
+            f"remediation permission {permission!r} is in neither the apply nor the rollback role: "
+            "classify it in auditor.deploy.scopes.ROLE_OF"
+        ) from None
