@@ -80,6 +80,7 @@ def plan_revocations(
         revocations,
         clients=clients or clients_from_settings(settings),
         settings=settings,
+        now=now,
         population=population_from_store(store),
         source=source,
         created_by=actor,
