@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 import msgspec
 
@@ -13,6 +15,7 @@ from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
 from auditor.progress import Progress
 from auditor.remediate import apply_plan, build_plan
+from auditor.remediate.registry import record_plan
 from tests.remediate.conftest import NOW
 
 MUTATIONS = {
@@ -30,9 +33,13 @@ MUTATIONS = {
 APPLY_AT = NOW + timedelta(hours=1)
 
 
-def make_plan(estate, settings, population, revocations, now=NOW):
-    return build_plan(
-        revocations,
+def make_plan(estate, settings, population, revocations, now=NOW, store=None):
+    """A plan recorded at ``now`` in ``store`` (the estate's unless given), its revocations decided by a campaign."""
+    store = store or estate.store
+    estate.workdir.mkdir(parents=True, exist_ok=True)
+    decided = decide(store, revocations, now=now, out_dir=Path(tempfile.mkdtemp(dir=estate.workdir)))
+    plan = build_plan(
+        decided,
         clients=estate.clients(),
         settings=settings,
         now=now,
@@ -40,6 +47,8 @@ def make_plan(estate, settings, population, revocations, now=NOW):
         source={"campaign_id": 1},
         created_by="tester",
     )
+    record_plan(store, plan, actor="tester", clock=FixedClock(now))
+    return plan
 
 
 def apply(estate, plan, store, settings, population, *, yes=True, now=APPLY_AT, **options):
