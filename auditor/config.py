@@ -157,6 +157,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "remediation": {
         "max_actions": Option(int, 50, _positive),
         "max_share": Option(float, 0.05, _share),
+        "max_actions_per_day": Option(int, 100, _positive),
         "plan_max_age_hours": Option(int, 72, _positive),
         "protected_principals": Option(list, [], None, str),
         "notice_days": Option(int, 14, _positive),

@@ -109,7 +109,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for outcome in planned.stale:
         print(f"  {outcome.status:<10} {outcome.rule_id} {outcome.principal}: {outcome.detail}")
     print_plan(planned.plan)
-    print(f"plan: {args.out} (sha256 {planned.plan.sha256})")
+    print(f"plan: {args.out} (sha256 {planned.plan.sha256}, recorded in the state store: apply runs only this plan)")
     return EXIT_ATTENTION if planned.refused else EXIT_OK
 
 

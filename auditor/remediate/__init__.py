@@ -10,6 +10,7 @@ from auditor.remediate.errors import ActionFailed, PlanError, Refused, Remediati
 from auditor.remediate.executor import RunResult, apply_plan, rollback_run
 from auditor.remediate.plan import Plan, build_plan, load_plan, save_plan
 from auditor.remediate.population import Population
+from auditor.remediate.registry import RecordedPlan, record_plan, recorded_plan
 from auditor.remediate.verify import Verification, verify_run
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "Population",
+    "RecordedPlan",
     "Refused",
     "RemediationError",
     "RunResult",
@@ -28,6 +30,8 @@ __all__ = [
     "apply_plan",
     "build_plan",
     "load_plan",
+    "record_plan",
+    "recorded_plan",
     "rollback_run",
     "save_plan",
     "verify_run",

@@ -82,5 +82,8 @@ class Clients:
     def sso_admin(self) -> Any:
         return self._get("sso-admin", None)
 
+    def sts(self) -> Any:
+        return self._get("sts", None)
+
     def iam(self, account_id: str) -> Any:
         return self._get("iam", account_id)

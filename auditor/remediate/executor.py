@@ -1,8 +1,11 @@
 """The one place that changes AWS: apply a plan, roll a run back. Dry-run lives here.
 
-Before any change, a plan must pass every check: its hash, its age, the
-protected and break-glass names (in the plan and read live from AWS), and
-the circuit breaker. Then each action re-reads its target: a target that
+Before any change, a plan must pass every check: the state store recorded
+it when it was made (the recorded content is what runs), its age from the
+recorded time, every action tracing to a recorded decision or finding, the
+tool's own identities and the protected and break-glass names (in the plan
+and read live from AWS), and the rolling circuit breaker. Descriptions are
+rebuilt from each target. Then each action re-reads its target: a target that
 drifted from the planned pre-state is skipped and reported; otherwise the
 pre-state is journaled, the change is sent, and a fresh read proves it.
 Runs are keyed by the plan's hash, so running a plan again resumes its run
@@ -20,13 +23,14 @@ from datetime import datetime, timedelta
 from auditor.clock import Clock
 from auditor.config import Settings
 from auditor.remediate.actions import ACTIONS, Action
-from auditor.remediate.breaker import Verdict
+from auditor.remediate.breaker import Recent, Verdict
 from auditor.remediate.clients import Clients
 from auditor.remediate.errors import FAILURES, Refused, explain
 from auditor.remediate.journal import ActionRecord, Journal, RunRecord
-from auditor.remediate.plan import Plan, PlannedAction, breaker_verdict, digest
+from auditor.remediate.plan import Plan, PlannedAction, breaker_verdict, describe_target, digest
 from auditor.remediate.population import Population
-from auditor.remediate.protection import Protection, static_names
+from auditor.remediate.protection import Protection
+from auditor.remediate.registry import check_traced, require_recorded
 from auditor.store import Store
 
 SETTLED = ("done", "already_in_effect", "drifted")  # decided in an earlier attempt of the run: never revisited
@@ -69,44 +73,52 @@ class RunResult:
 # --- checks before any change -----------------------------------------------------------
 
 
-def check_plan(plan: Plan, settings: Settings, now: datetime) -> None:
-    """Hash, age, known kinds and the protected names the plan itself carries; raises ``Refused``."""
+def check_plan(plan: Plan, recorded_at: datetime, settings: Settings, now: datetime) -> None:
+    """Age (from the time the store recorded the plan) and known kinds; raises ``Refused``."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    if digest(plan) != plan.sha256:
-        raise Refused("the plan's SHA-256 does not match its content; make a new plan")
     max_age = timedelta(hours=settings.get("remediation", "plan_max_age_hours"))
-    age = now - plan.created_at
+    age = now - recorded_at
     if age > max_age:
         raise Refused(
-            f"the plan was made at {plan.created_at.isoformat()}, {age.total_seconds() / 3600:.1f} hours ago, "
+            f"the plan was recorded at {recorded_at.isoformat()}, {age.total_seconds() / 3600:.1f} hours ago, "
             f"more than plan_max_age_hours ({max_age.total_seconds() / 3600:.0f}): its pre-state is stale; "
             "make a new plan"
         )
     if age < -CLOCK_SKEW:
-        raise Refused(f"the plan claims to be made in the future ({plan.created_at.isoformat()}); make a new plan")
+        raise Refused(f"the plan was recorded in the future ({recorded_at.isoformat()}); make a new plan")
     unknown = sorted({a.kind for a in plan.actions if a.kind not in ACTIONS})
     if unknown:
         raise Refused(f"the plan has actions of unknown kinds {unknown}")
-    protection = Protection.from_settings(settings)
-    for planned in plan.actions:
-        why = protection.why(static_names(planned.principal, planned.target))
-        if why:
-            raise Refused(f"the plan touches a protected principal ({planned.description}): {why}")
 
 
-def _check_live_names(plan: Plan, clients: Clients, settings: Settings) -> None:
-    protection = Protection.from_settings(settings)
+def _check_protected(plan: Plan, protection: Protection) -> None:
     for planned in plan.actions:
-        why = protection.why(ACTIONS[planned.kind].names(clients, planned.target))
+        why = protection.why_static(planned.principal, planned.target)
         if why:
-            raise Refused(f"the plan touches a protected principal ({planned.description}): {why}")
+            raise Refused(f"the plan touches a protected principal ({_described(planned)}): {why}")
+
+
+def _check_live_names(plan: Plan, clients: Clients, protection: Protection) -> dict[str, str]:
+    """Refuses protected names read live from AWS; each action's description with the live name, by id."""
+    described = {}
+    for planned in plan.actions:
+        names = ACTIONS[planned.kind].names(clients, planned.target)
+        why = protection.why(names)
+        if why:
+            raise Refused(f"the plan touches a protected principal ({_described(planned)}): {why}")
+        described[planned.id] = describe_target(planned.kind, planned.target, names[0] if names else None)
+    return described
+
+
+def _described(planned: PlannedAction) -> str:
+    return describe_target(planned.kind, planned.target)
 
 
 def _check_breaker(
-    plan: Plan, settings: Settings, population: Population | None, override: str | None
+    plan: Plan, settings: Settings, population: Population | None, override: str | None, recent: Recent
 ) -> tuple[Verdict, str | None]:
-    verdict = breaker_verdict(plan.actions, population, settings)
+    verdict = breaker_verdict(plan.actions, population, settings, recent)
     if not verdict.tripped:
         return verdict, None
     if not (override and override.strip()):
@@ -129,17 +141,25 @@ def apply_plan(
     actor: str = "auditor",
     clock: Clock | None = None,
 ) -> RunResult:
-    """Apply ``plan`` (only with ``yes``); resumes the plan's earlier run if there is one."""
+    """Apply the recorded plan with ``plan``'s hash (only with ``yes``); resumes its earlier run if there is one."""
     journal = Journal(store, actor, clock)
-    check_plan(plan, settings, journal.now())
+    if digest(plan) != plan.sha256:
+        raise Refused("the plan's SHA-256 does not match its content; make a new plan")
+    recorded = require_recorded(store, plan)
+    plan = recorded.plan  # what the store recorded at plan time runs, never what a file says
+    check_plan(plan, recorded.recorded_at, settings, journal.now())
+    protection = Protection.load(settings, clients)
+    _check_protected(plan, protection)
+    check_traced(store, plan)
     existing = journal.run_for_plan(plan.sha256)
     if existing is not None and existing.rolled_back_at:
         raise Refused(f"this plan ran as run {existing.id}, which was rolled back; make a new plan")
     recorded_override = existing.override_reason if existing is not None else None
-    verdict, override = _check_breaker(plan, settings, population, override_reason or recorded_override)
-    _check_live_names(plan, clients, settings)
+    recent = journal.recent(exclude_run=existing.id if existing is not None else None)
+    verdict, override = _check_breaker(plan, settings, population, override_reason or recorded_override, recent)
+    described = _check_live_names(plan, clients, protection)
     if not yes:
-        return _dry_run(plan, clients, journal, existing, verdict)
+        return _dry_run(plan, clients, journal, existing, verdict, described)
     if existing is None:
         run = journal.open_run(plan, override)
     else:
@@ -154,33 +174,43 @@ def apply_plan(
             actor=actor,
         )
     records = {r.action_id: r for r in journal.actions(run.id)}
-    outcomes = [_apply_one(planned, records[planned.id], clients, journal) for planned in plan.actions]
+    outcomes = [
+        _apply_one(planned, records[planned.id], clients, journal, described[planned.id]) for planned in plan.actions
+    ]
     result = RunResult(run_id=run.id, dry_run=False, outcomes=outcomes, verdict=verdict)
     status = "incomplete" if any(o.status == "failed" for o in outcomes) else "completed"
     journal.set_run(run.id, f"remediate.apply.{status}", result.counts(), status=status, finished_at=journal.now())
     return result
 
 
-def _dry_run(plan: Plan, clients: Clients, journal: Journal, existing: RunRecord | None, verdict: Verdict) -> RunResult:
+def _dry_run(
+    plan: Plan,
+    clients: Clients,
+    journal: Journal,
+    existing: RunRecord | None,
+    verdict: Verdict,
+    described: dict[str, str],
+) -> RunResult:
     records = {r.action_id: r for r in journal.actions(existing.id)} if existing else {}
     outcomes = []
     for planned in plan.actions:
+        description = described[planned.id]
         record = records.get(planned.id)
         if record is not None and record.status in SETTLED:
-            outcomes.append(Outcome(planned.id, planned.description, record.status, f"recorded in run {existing.id}"))
+            outcomes.append(Outcome(planned.id, description, record.status, f"recorded in run {existing.id}"))
             continue
         action = ACTIONS[planned.kind]
         try:
             current = action.read(clients, planned.target)
         except FAILURES as exc:
-            outcomes.append(Outcome(planned.id, planned.description, "failed", f"cannot read: {explain(exc)}"))
+            outcomes.append(Outcome(planned.id, description, "failed", f"cannot read: {explain(exc)}"))
             continue
         if action.revoked(current):
-            outcomes.append(Outcome(planned.id, planned.description, "already_in_effect"))
+            outcomes.append(Outcome(planned.id, description, "already_in_effect"))
         elif not action.unchanged(current, planned.pre_state):
-            outcomes.append(Outcome(planned.id, planned.description, "drifted", _drift(action, planned, current)))
+            outcomes.append(Outcome(planned.id, description, "drifted", _drift(action, planned, current)))
         else:
-            outcomes.append(Outcome(planned.id, planned.description, "would_apply"))
+            outcomes.append(Outcome(planned.id, description, "would_apply"))
     return RunResult(run_id=existing.id if existing else None, dry_run=True, outcomes=outcomes, verdict=verdict)
 
 
@@ -191,9 +221,11 @@ def _drift(action: Action, planned: PlannedAction, current: dict) -> str:
     return f"target drifted since planning: planned pre-state {before}, now {now}; skipped"
 
 
-def _apply_one(planned: PlannedAction, record: ActionRecord, clients: Clients, journal: Journal) -> Outcome:
+def _apply_one(
+    planned: PlannedAction, record: ActionRecord, clients: Clients, journal: Journal, description: str
+) -> Outcome:
     def outcome(status: str, detail: str = "") -> Outcome:
-        return Outcome(planned.id, planned.description, status, detail)
+        return Outcome(planned.id, description, status, detail)
 
     if record.status in SETTLED:
         return outcome(record.status, "recorded earlier in this run")
@@ -284,12 +316,15 @@ def rollback_run(
 ) -> RunResult:
     """Restore the journaled pre-state of every action the run did, newest first (only with ``yes``).
 
+    Targets come from the plan the store recorded at plan time; a journal
+    row that disagrees with it refuses the whole rollback, naming the action.
     A target that changed again since the run (neither revoked nor restored)
     is skipped and reported rather than overwritten.
     """
     journal = Journal(store, actor, clock)
     run = journal.run(run_id)
-    outcomes = [_rollback_one(record, clients, journal, yes) for record in reversed(journal.actions(run.id))]
+    records = journal.checked_actions(run)
+    outcomes = [_rollback_one(record, clients, journal, yes) for record in reversed(records)]
     result = RunResult(run_id=run.id, dry_run=not yes, outcomes=outcomes)
     if yes:
         complete = not result.needs_attention()

@@ -4,20 +4,25 @@ Each action's pre-state is written before its change is sent and its result
 after; a re-run reads the journal to skip what is done. Store rows say where
 things stand; the hash-chained audit log says what happened, in order.
 Times are stamped by the injected clock (the store's unless given).
+Rollback and verify take each action's target and pre-state from the plan
+the store recorded at plan time, and refuse when the journal disagrees.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from auditor.clock import Clock
+from auditor.remediate.actions import ACTIONS
+from auditor.remediate.breaker import WINDOW_HOURS, Recent
 from auditor.remediate.errors import Refused
-from auditor.remediate.plan import Plan, dumps, parse_plan
+from auditor.remediate.plan import Plan, describe_target, dumps, parse_plan
+from auditor.remediate.registry import recorded_plan
 from auditor.remediate.schema import remediation_actions, remediation_runs
 from auditor.store import Store
 from auditor.store.types import canonical
@@ -155,7 +160,7 @@ class Journal:
                         action_id=action.id,
                         seq=seq,
                         kind=action.kind,
-                        description=action.description,
+                        description=describe_target(action.kind, action.target),
                         target=_json(action.target),
                         status="pending",
                         attempts=0,
@@ -163,6 +168,19 @@ class Journal:
                     )
                 )
         return run_id
+
+    def recent(self, exclude_run: int | None = None) -> Recent:
+        """What runs other than ``exclude_run`` sent to AWS in the breaker's rolling window, up to now."""
+        table = remediation_actions
+        query = sa.select(table.c.kind, table.c.target).where(
+            table.c.attempts > 0, table.c.started_at >= self.now() - timedelta(hours=WINDOW_HOURS)
+        )
+        if exclude_run is not None:
+            query = query.where(table.c.run_id != exclude_run)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        subjects = tuple(ACTIONS[kind].subject(json.loads(target)) for kind, target in rows if kind in ACTIONS)
+        return Recent(actions=len(rows), subjects=subjects)
 
     def set_run(self, run_id: int, audit_action: str, details: dict, **values: Any) -> None:
         with self.store.engine.begin() as conn:
@@ -179,6 +197,38 @@ class Journal:
                 .order_by(remediation_actions.c.seq)
             ).all()
         return [_action(row) for row in rows]
+
+    def checked_actions(self, run: RunRecord) -> list[ActionRecord]:
+        """The run's actions with kind, target and description from the plan the store recorded at plan time.
+
+        ``Refused``, naming the action, when a journal row disagrees with the
+        recorded plan (its target, kind or the pre-state a rollback restores):
+        nothing is then changed for any action.
+        """
+        recorded = recorded_plan(self.store, run.plan_sha256)
+        if recorded is None:
+            raise Refused(f"remediation run {run.id}: its plan {run.plan_sha256} is not recorded in the state store")
+        planned = {a.id: a for a in recorded.plan.actions}
+        checked = []
+        for record in self.actions(run.id):
+            action = planned.get(record.action_id)
+            description = describe_target(action.kind, action.target) if action is not None else record.description
+            problem = None
+            if action is None:
+                problem = "the recorded plan has no such action"
+            elif (record.kind, record.target) != (action.kind, action.target):
+                problem = (
+                    f"the journal's target is {record.kind} {record.target}, the plan's {action.kind} {action.target}"
+                )
+            elif record.status == "done" and not ACTIONS[action.kind].same(record.pre_state or {}, action.pre_state):
+                problem = f"the journal's pre-state {record.pre_state} is not the plan's {action.pre_state}"
+            if problem:
+                raise Refused(
+                    f"remediation run {run.id}: action {record.action_id} ({description}) disagrees with the recorded "
+                    f"plan: {problem}; the journal was altered, nothing was changed"
+                )
+            checked.append(replace(record, description=description))
+        return checked
 
     def record(
         self,

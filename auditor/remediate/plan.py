@@ -1,10 +1,14 @@
 """Plans: what will change, why, the pre-state read from AWS when planning, and a SHA-256.
 
 A plan is a JSON file a person reviews and ``apply`` executes. It freezes
-what was reviewed (Repokid's lesson): apply changes exactly these targets
-and refuses a plan whose hash does not match its content. Protected and
-break-glass principals never become actions; revocations that cannot or
-need not be acted on are listed under ``excluded`` with the reason.
+what was reviewed (Repokid's lesson): apply changes exactly these targets.
+The SHA-256 is the plan's canonical hash; it detects an accidental edit but
+proves nothing, since anyone can recompute it: what makes a plan
+applicable is that the state store recorded that hash when the plan was
+made (``registry``). Protected and break-glass principals and the tool's
+own identities never become actions; revocations that cannot or need not be
+acted on are listed under ``excluded`` with the reason. Descriptions in the
+file are for the reviewer; apply rebuilds each from its target.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from auditor.config import Settings
 from auditor.files import atomic_write
 from auditor.model import Principal, Revocation
 from auditor.remediate.actions import ACTIONS, Action
-from auditor.remediate.breaker import Verdict, evaluate
+from auditor.remediate.breaker import Recent, Verdict, evaluate
 from auditor.remediate.clients import Clients
 from auditor.remediate.errors import PlanError
 from auditor.remediate.population import Population
-from auditor.remediate.protection import Protection, static_names
+from auditor.remediate.protection import Protection
 
 FORMAT_VERSION = 1
 
@@ -84,8 +88,16 @@ def sealed(plan: Plan) -> Plan:
 
 
 def describe(action: Action, target: dict[str, str], principal: Principal) -> str:
+    """For the reviewer reading the plan file: the change, with the principal's name."""
     text = action.describe(target)
     return f"{text} ({principal.name})" if principal.name and principal.name not in text else text
+
+
+def describe_target(kind: str, target: dict[str, str], name: str | None = None) -> str:
+    """What an action changes, built from its kind and target only (never from a plan's free text)."""
+    action = ACTIONS.get(kind)
+    text = action.describe(target) if action is not None else f"{kind} {target}"
+    return f"{text} ({name})" if name and name not in text else text
 
 
 def build_plan(
@@ -97,11 +109,15 @@ def build_plan(
     population: Population | None,
     source: dict,
     created_by: str,
+    recent: Recent | None = None,
 ) -> Plan:
-    """Turn revocations into a sealed plan, reading each target's pre-state from AWS now."""
+    """Turn revocations into a sealed plan, reading each target's pre-state (and who the tool is) from AWS now.
+
+    ``recent`` is what other runs changed in the breaker's rolling window.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    protection = Protection.from_settings(settings)
+    protection = Protection.load(settings, clients)
     planned: dict[str, PlannedAction] = {}
     excluded: list[Excluded] = []
     for revocation in revocations:
@@ -114,7 +130,7 @@ def build_plan(
         else:
             planned[outcome.id] = outcome
     actions = list(planned.values())
-    verdict = breaker_verdict(actions, population, settings)
+    verdict = breaker_verdict(actions, population, settings, recent)
     notes = [f"pre-state read from AWS at {now.isoformat()}"]
     notes += sorted({f"{a.kind}: {a.rollback_note}" for a in actions if a.rollback_note})
     if verdict.tripped:
@@ -131,10 +147,20 @@ def build_plan(
     return sealed(plan)
 
 
-def breaker_verdict(actions: list[PlannedAction], population: Population | None, settings: Settings) -> Verdict:
+def breaker_verdict(
+    actions: list[PlannedAction], population: Population | None, settings: Settings, recent: Recent | None = None
+) -> Verdict:
     section = settings.section("remediation")
     subjects = [ACTIONS[a.kind].subject(a.target) for a in actions if a.kind in ACTIONS]
-    return evaluate(len(actions), subjects, population, section["max_actions"], section["max_share"])
+    return evaluate(
+        len(actions),
+        subjects,
+        population,
+        section["max_actions"],
+        section["max_share"],
+        recent=recent or Recent(),
+        max_actions_per_day=section["max_actions_per_day"],
+    )
 
 
 def _plan_one(revocation: Revocation, clients: Clients, protection: Protection) -> PlannedAction | Excluded:
@@ -154,7 +180,7 @@ def _plan_one(revocation: Revocation, clients: Clients, protection: Protection) 
     if missing:
         return exclude(f"the target does not name {', '.join(missing)}")
     target = {key: str(revocation.target[key]) for key in action.target_keys}
-    why = protection.why(static_names(revocation.principal, target))
+    why = protection.why_static(revocation.principal, target)
     if why:
         return exclude(f"protected: {why}")
     try:

@@ -2,9 +2,10 @@
 
 The functions `auditor remediate plan|apply`, a scheduled job or a web page
 call. ``plan_revocations`` gathers the revocations, sends the notices a
-stale-access policy owes, reads each target's pre-state from AWS and seals
-the plan (nothing is changed in AWS); ``apply_plan_file`` applies a sealed
-plan file under the circuit breaker counted from the latest run.
+stale-access policy owes, reads each target's pre-state from AWS, seals the
+plan and records it in the state store (nothing is changed in AWS);
+``apply_plan_file`` applies the recorded plan a file names, under the
+circuit breaker counted from the latest run and the last 24 hours' changes.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from auditor.model import Revocation
 from auditor.remediate.clients import Clients
 from auditor.remediate.errors import PlanError
 from auditor.remediate.executor import RunResult, apply_plan
+from auditor.remediate.journal import Journal
 from auditor.remediate.notices import Notices
 from auditor.remediate.plan import Plan, build_plan, load_plan, save_plan
 from auditor.remediate.population import population_from_store
+from auditor.remediate.registry import record_plan
 from auditor.remediate.stale import StaleOutcome, stale_revocations
 from auditor.store import Store
 
@@ -59,7 +62,8 @@ def plan_revocations(
     Stale-access findings get their notice now when one is due; they enter
     the plan only once the notice is old enough. Raises ``Refused`` when a
     rule has no policy switched on, ``PlanError`` when there is nothing to
-    plan from. The sealed plan is written to ``out`` when given.
+    plan from. The sealed plan is recorded in the store (apply runs only a
+    recorded plan) and written to ``out`` when given.
     """
     if campaign_id is None and not rules:
         raise PlanError("a plan needs a closed campaign or stale-access rules to plan from")
@@ -80,10 +84,13 @@ def plan_revocations(
         revocations,
         clients=clients or clients_from_settings(settings),
         settings=settings,
+        now=now,
         population=population_from_store(store),
         source=source,
         created_by=actor,
+        recent=Journal(store, actor).recent(),
     )
+    record_plan(store, plan, actor=actor)
     if out is not None:
         save_plan(plan, out)
     return Planned(plan=plan, stale=stale)
@@ -99,7 +106,7 @@ def apply_plan_file(
     actor: str,
     clients: Clients | None = None,
 ) -> RunResult:
-    """Apply the plan in ``path`` (refused when altered): a dry run unless ``yes``."""
+    """Apply the recorded plan ``path`` names (refused when the store never recorded it): a dry run unless ``yes``."""
     return apply_plan(
         load_plan(path),
         clients=clients or clients_from_settings(settings),

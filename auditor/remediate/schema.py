@@ -1,7 +1,10 @@
 """The remediation tables, on the state store's metadata (created by the store's migrations).
 
-Runs keep the whole plan they executed, so ``verify`` and ``rollback`` need
-nothing but the run id. Rows are inserted and updated, never deleted.
+``remediation_plans`` holds every plan as ``remediate plan`` wrote it, keyed
+by its canonical hash: apply executes only a recorded plan, ages it from the
+recorded time, and rollback takes its targets from it. Runs keep the whole
+plan they executed, so ``verify`` and ``rollback`` need nothing but the run
+id. Rows are inserted and updated, never deleted.
 """
 
 from __future__ import annotations
@@ -10,6 +13,16 @@ import sqlalchemy as sa
 
 from auditor.store import metadata
 from auditor.store.types import UTCDateTime
+
+remediation_plans = sa.Table(
+    "remediation_plans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),  # the plan's canonical hash
+    sa.Column("recorded_at", UTCDateTime, nullable=False),  # the plan's age counts from here
+    sa.Column("recorded_by", sa.String(200), nullable=False),
+    sa.Column("plan", sa.Text, nullable=False),  # the plan as written, actions and targets included
+)
 
 remediation_runs = sa.Table(
     "remediation_runs",

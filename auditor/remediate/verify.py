@@ -1,8 +1,9 @@
 """Verify a run: re-read AWS and report, per action, whether what the journal says still holds.
 
 A done action should still be revoked; a rolled-back one should show its
-pre-state again; an action the run skipped is reported as such. Read-only
-(the check itself is recorded in the audit log).
+pre-state again; an action the run skipped is reported as such. Targets
+come from the plan the store recorded (a journal that disagrees is
+refused). Read-only (the check itself is recorded in the audit log).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Verification:
 def verify_run(run_id: int, *, clients: Clients, store: Store, actor: str = "auditor") -> Verification:
     journal = Journal(store, actor)
     run = journal.run(run_id)
-    checks = [_check(record, clients) for record in journal.actions(run.id)]
+    checks = [_check(record, clients) for record in journal.checked_actions(run)]
     verification = Verification(run_id=run.id, checks=checks)
     store.audit(
         "remediate.verified",

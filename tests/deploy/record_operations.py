@@ -156,6 +156,8 @@ def _remediate(recorder: Recorder, box, snapshot, settings, store) -> None:
     from auditor.model import Principal, Revocation, RevocationKind
     from auditor.remediate import Clients, Waiter, apply_plan, build_plan, rollback_run, verify_run
     from auditor.remediate.population import Population
+    from auditor.remediate.registry import record_plan
+    from tests.remediate.helpers import decide
 
     recorder.phase = None  # choosing targets and setting one up is not remediation
 
@@ -234,6 +236,8 @@ def _remediate(recorder: Recorder, box, snapshot, settings, store) -> None:
     clients = Clients(remediation_context(settings), Waiter(sleep=lambda _: None))
     now = datetime.now(UTC)
     population = Population.from_snapshot(snapshot)
+    campaigns = Path(store.engine.url.database).parent / "campaigns"
+    revocations = decide(store, revocations, now=now, out_dir=campaigns)  # apply acts only on recorded decisions
     plan = build_plan(
         revocations,
         clients=clients,
@@ -244,6 +248,7 @@ def _remediate(recorder: Recorder, box, snapshot, settings, store) -> None:
         created_by="recorder",
     )
     assert len(plan.actions) == len(revocations), plan.excluded
+    record_plan(store, plan, actor="recorder")  # apply runs only a plan the store recorded
     applied = apply_plan(plan, clients=clients, store=store, settings=settings, population=population, yes=True)
     assert not applied.needs_attention(), applied.outcomes
     assert verify_run(applied.run_id, clients=clients, store=store).ok
@@ -254,4 +259,5 @@ def _remediate(recorder: Recorder, box, snapshot, settings, store) -> None:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the tests package, for the campaign helper
     main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -23,9 +23,8 @@ from auditor.aws import context_from_settings
 from auditor.campaign import CampaignSpec, close_campaign, create_campaign, export_packets, import_decisions
 from auditor.pipeline import collect, run
 from auditor.remediate.clients import Clients
-from auditor.remediate.executor import apply_plan, rollback_run
-from auditor.remediate.plan import build_plan
-from auditor.remediate.population import population_from_store
+from auditor.remediate.executor import rollback_run
+from auditor.remediate.planning import apply_plan_file, plan_revocations
 from auditor.remediate.verify import verify_run
 from auditor.sandbox import start_sandbox
 from auditor.store import Store
@@ -54,6 +53,7 @@ def main(out: Path) -> None:
     settings.values["campaigns"]["fallback_reviewer"] = FALLBACK
     settings.values["remediation"]["max_share"] = 1.0  # a review may revoke much of a tiny estate
     settings.values["remediation"]["max_actions"] = 500
+    settings.values["remediation"]["max_actions_per_day"] = 500
     store = Store.open(out / "state.db")
     with start_sandbox(size="tiny", seed=11, as_of=AS_OF, workdir=out / "sandbox") as sandbox:
         os.environ.pop("AWS_PROFILE", None)
@@ -79,23 +79,12 @@ def main(out: Path) -> None:
 
         revoked = revocations(store, campaign_id)
         clients = Clients(context_from_settings(settings))
-        plan = build_plan(
-            revoked,
-            clients=clients,
-            settings=settings,
-            now=now,
-            population=population_from_store(store),
-            source={"campaign_id": campaign_id},
-            created_by="test",
-        )
-        applied = apply_plan(
-            plan,
-            clients=clients,
-            store=store,
-            settings=settings,
-            population=population_from_store(store),
-            yes=True,
-            actor="test",
+        plan_file = out / "plan.json"  # as `auditor remediate plan --campaign ID --out plan.json` writes it
+        plan = plan_revocations(
+            store, settings, campaign_id=campaign_id, now=now, actor="test", out=plan_file, clients=clients
+        ).plan
+        applied = apply_plan_file(
+            plan_file, store, settings, yes=True, override_reason=None, actor="test", clients=clients
         )
         verified = verify_run(applied.run_id, clients=clients, store=store, actor="test")
         during = _state(collect(settings, as_of=AS_OF, hr_feed=sandbox.hr_feed))

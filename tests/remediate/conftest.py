@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import boto3
 import pytest
@@ -126,6 +127,8 @@ class Estate:
     policy_arn: str
     idc: object
     sso: object
+    store: Store  # where plans are recorded and campaigns decide
+    workdir: Path  # campaign evidence goes here
     _iam: dict = field(default_factory=dict, repr=False)
 
     def clients(self) -> Clients:
@@ -232,7 +235,7 @@ def revocation(kind: RevocationKind, ptype: str, pid: str, name: str, **target: 
 
 
 @pytest.fixture
-def estate(aws) -> Estate:
+def estate(aws, store, tmp_path) -> Estate:
     """Identity Center users in groups and assignments in a member account; IAM users in both accounts.
 
     alice, bob and carol are engineers (the group holds ReadOnly in the
@@ -306,6 +309,8 @@ def estate(aws) -> Estate:
         policy_arn="",
         idc=idc,
         sso=sso,
+        store=store,
+        workdir=tmp_path / "campaigns",
     )
     policy_doc = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'
     estate.policy_arn = estate.iam(MANAGEMENT).create_policy(PolicyName="deploy", PolicyDocument=policy_doc)["Policy"][

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 import msgspec
 
@@ -12,6 +15,7 @@ from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
 from auditor.progress import Progress
 from auditor.remediate import apply_plan, build_plan
+from auditor.remediate.registry import record_plan
 from tests.remediate.conftest import NOW
 
 MUTATIONS = {
@@ -29,9 +33,13 @@ MUTATIONS = {
 APPLY_AT = NOW + timedelta(hours=1)
 
 
-def make_plan(estate, settings, population, revocations, now=NOW):
-    return build_plan(
-        revocations,
+def make_plan(estate, settings, population, revocations, now=NOW, store=None):
+    """A plan recorded at ``now`` in ``store`` (the estate's unless given), its revocations decided by a campaign."""
+    store = store or estate.store
+    estate.workdir.mkdir(parents=True, exist_ok=True)
+    decided = decide(store, revocations, now=now, out_dir=Path(tempfile.mkdtemp(dir=estate.workdir)))
+    plan = build_plan(
+        decided,
         clients=estate.clients(),
         settings=settings,
         now=now,
@@ -39,6 +47,8 @@ def make_plan(estate, settings, population, revocations, now=NOW):
         source={"campaign_id": 1},
         created_by="tester",
     )
+    record_plan(store, plan, actor="tester", clock=FixedClock(now))
+    return plan
 
 
 def apply(estate, plan, store, settings, population, *, yes=True, now=APPLY_AT, **options):
@@ -107,3 +117,53 @@ def touched_view(tables, *, idc_users: set[str], idc_groups: set[str], iam_users
             key=lambda k: k["access_key_id"],
         ),
     }
+
+
+# --- revocations a closed campaign decided, recorded in the state store ------------------------
+
+
+def decide(store, revocations, *, now=NOW, out_dir):
+    """Record each revocation as an item of a closed campaign decided "revoke"; the campaign's own revocations.
+
+    Revocations naming a finding (stale-access policies) are returned as they are; the others are grouped
+    by the campaign id their reason names (1 when none), one campaign each, in order of first appearance.
+    The result keeps the order of ``revocations``.
+    """
+    from auditor.campaign import CampaignSpec, close_campaign
+    from auditor.campaign import revocations as decided_revocations
+    from auditor.campaign.create import open_campaign
+    from auditor.campaign.model import Item, RevokeSpec
+    from auditor.config import defaults
+    from auditor.snapshot import Manifest, Snapshot
+
+    groups: dict = {}
+    for revocation in revocations:
+        if "finding_id" not in revocation.reason:
+            groups.setdefault(revocation.reason.get("campaign_id", 1), []).append(revocation)
+    decided: dict = {}
+    snapshot = Snapshot(manifest=Manifest(as_of=now))
+    for key, members in groups.items():
+        items = [
+            Item(
+                item_id="",
+                kind="iam_user" if r.kind.startswith("iam") else "idc_assignment",
+                principal=r.principal,
+                subject_email=None,
+                subject_name=r.principal.name or r.principal.id,
+                access=f"{r.kind} {sorted(r.target.items())}",
+                account_id=r.account_id,
+                revokes=[RevokeSpec(kind=r.kind, target=dict(r.target))],
+            )
+            for r in members
+        ]
+        spec = CampaignSpec(name=f"review {key}", due=now + timedelta(days=14), reviewer="fixed:manager@example.com")
+        campaign = open_campaign(store, defaults(), snapshot, [], spec, now=now, run_dir=None, items=items).campaign
+        close_campaign(store, campaign.id, now=now, out_dir=out_dir / f"evidence-{campaign.id}", undecided="revoke")
+        for revocation in decided_revocations(store, campaign.id):
+            decided[(key, revocation.kind, json.dumps(revocation.target, sort_keys=True))] = revocation
+    return [
+        r
+        if "finding_id" in r.reason
+        else decided[(r.reason.get("campaign_id", 1), r.kind, json.dumps(dict(r.target), sort_keys=True))]
+        for r in revocations
+    ]

@@ -251,7 +251,9 @@ def test_apply_time_is_the_injected_now(estate, settings, population, tmp_path):
     applied_at = APPLY_AT - timedelta(hours=1)
     clock = FixedClock(applied_at)
     store = Store.open(tmp_path / "clocked.db", clock=clock)
-    plan = make_plan(estate, settings, population, [estate.disable("carol")], now=NOW - timedelta(hours=71))
+    plan = make_plan(
+        estate, settings, population, [estate.disable("carol")], now=NOW - timedelta(hours=71), store=store
+    )
     run_id = apply(estate, plan, store, settings, population, clock=clock).run_id  # 71 h old: within the 72 h
     run = Journal(store).run(run_id)
     assert (run.started_at, run.finished_at) == (applied_at, applied_at)
@@ -261,6 +263,8 @@ def test_apply_time_is_the_injected_now(estate, settings, population, tmp_path):
     assert {row.at for row in _audit(store, "remediate.")} == {applied_at}
 
     clock.advance(timedelta(hours=2))  # 73 h after planning: stale by the injected clock, not the wall clock
-    again = make_plan(estate, settings, population, [estate.disable("dave")], now=NOW - timedelta(hours=71))
+    again = make_plan(
+        estate, settings, population, [estate.disable("dave")], now=NOW - timedelta(hours=71), store=store
+    )
     with pytest.raises(Refused, match="hours ago"):
         apply(estate, again, store, settings, population, clock=clock)

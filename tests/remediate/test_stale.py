@@ -15,12 +15,13 @@ from auditor.config import Settings, validate
 from auditor.model import Finding, HrPerson, IamUser, IdcUser, Principal
 from auditor.remediate import Refused
 from auditor.remediate.notices import Notices
+from auditor.remediate.population import Population
 from auditor.remediate.schema import remediation_notices
 from auditor.remediate.stale import stale_revocations
 from auditor.snapshot import SourceStatus
 from auditor.store import audit_log
 from tests.remediate.conftest import MANAGEMENT, NOW
-from tests.remediate.helpers import make_plan
+from tests.remediate.helpers import apply, make_plan, mutations
 
 DAY = timedelta(days=1)
 
@@ -222,3 +223,18 @@ def test_findings_of_an_old_run_are_not_acted_on(estate, findings, store, tmp_pa
 def test_no_run_recorded_refuses(store, tmp_path):
     with pytest.raises(Refused, match="no recorded run"):
         _select(store, _settings(tmp_path), NOW)
+
+
+def test_a_finding_resolved_after_planning_no_longer_backs_its_action(estate, findings, store, tmp_path):
+    settings = _settings(tmp_path)
+    _record_run(store, estate, tmp_path / "run1", NOW, findings)
+    _select(store, settings, NOW)
+    later = NOW + 15 * DAY
+    _record_run(store, estate, tmp_path / "run2", later, findings)
+    plan = make_plan(estate, settings, None, _select(store, settings, later).revocations, now=later)
+    carol = next(a for a in plan.actions if a.kind == "idc_user")
+    back = [msgspec.structs.replace(f, status="resolved") if f.principal.name == "carol" else f for f in findings]
+    _record_run(store, estate, tmp_path / "run3", later + DAY / 2, back)  # carol signed in again
+    with pytest.raises(Refused, match=f"no recorded campaign decision or finding: action {carol.id} "):
+        apply(estate, plan, store, settings, Population(size=8), now=later + DAY / 2, override_reason="x")
+    assert mutations(estate) == []
