@@ -36,12 +36,14 @@ def test_active_and_on_leave_people_are_not_leavers(findings_of):
     assert findings_of(world, "idc-leaver-with-access") == {}
 
 
-def test_leaver_rule_is_silent_when_hr_failed(findings_of):
+def test_leaver_rule_claims_nothing_and_says_so_when_hr_failed(findings_of):
     world = World()
     world.idc_user("alice")
     world.person("alice", status="terminated")
     failed = SourceStatus(source="hr", status="failed", error="no HR feed")
-    assert findings_of(world, "idc-leaver-with-access", overrides=[failed]) == {}
+    found = findings_of(world, "idc-leaver-with-access", overrides=[failed])
+    assert found["alice"].severity == "info"
+    assert found["alice"].evidence["missing"] == "the HR feed could not be read (no HR feed)"
 
 
 def test_not_in_hr_matches_by_user_name_then_email_case_insensitively(findings_of):
@@ -184,3 +186,145 @@ def test_finding_ids_are_stable_and_distinct():
     second = [f.finding_id for f in analyze(world.snapshot(), defaults(), world.as_of + timedelta(days=1))]
     assert len(first) == len(set(first)) == 4  # not in HR and inactive, for each
     assert set(first) == set(second)
+
+
+# --- every user gets a verdict, or a finding that says what is missing ----------------------------------
+
+
+def _outcomes(world, rule_id, *overrides):
+    """Principal name -> the rule's findings and verdicts for it, as (outcome or severity, reason or missing)."""
+    from auditor.analyze import evaluate
+    from auditor.config import defaults
+
+    evaluation = evaluate(world.snapshot(overrides=list(overrides)), defaults(), world.as_of)
+    outcomes: dict[str, list[tuple[str, str | None]]] = {}
+    for finding in evaluation.findings:
+        if finding.rule_id == rule_id:
+            outcomes.setdefault(finding.principal.name, []).append((finding.severity, finding.evidence.get("missing")))
+    for verdict in evaluation.verdicts:
+        if verdict.rule_id == rule_id:
+            outcomes.setdefault(verdict.principal.name, []).append((verdict.outcome, verdict.reason))
+    return outcomes
+
+
+def _identity_center(**tables) -> SourceStatus:
+    """Identity Center listed every table completely except ``tables`` (name -> partial or failed)."""
+    every = ("idc_users", "idc_groups", "idc_memberships", "permission_sets", "account_assignments")
+    return SourceStatus(
+        source="identity_center",
+        status="partial",
+        error="ThrottlingException: Rate exceeded (identitystore, ListGroupMemberships)",
+        detail={"home_account_id": MGMT},
+        tables={**dict.fromkeys(every, "complete"), **tables},
+    )
+
+
+def test_leaver_verdicts_say_what_hr_says_and_what_access_is_left():
+    world = World()
+    world.idc_user("stays")
+    world.person("stays", end_date=date(2027, 1, 31))
+    world.idc_user("gone", status="DISABLED")
+    world.person("gone", status="terminated")
+    world.idc_user("nobody")
+    outcomes = _outcomes(world, "idc-leaver-with-access")
+    assert outcomes["stays"] == [("cleared", "HR status active (employee, end date 2027-01-31)")]
+    assert outcomes["gone"] == [("cleared", "no access left: disabled, in no group, assigned to no account")]
+    assert outcomes["nobody"] == [("cleared", "no HR row names the user (idc-user-not-in-hr reports it)")]
+
+
+def test_disabled_leaver_whose_memberships_were_read_partly_is_undecided_not_cleared():
+    world = World()
+    world.idc_user("gone", status="DISABLED")
+    world.person("gone", status="terminated")
+    ((severity, missing),) = _outcomes(world, "idc-leaver-with-access", _identity_center(idc_memberships="partial"))[
+        "gone"
+    ]
+    assert severity == "info"
+    assert "did not list group memberships completely (ThrottlingException" in missing
+
+
+def test_a_user_missing_from_a_partly_read_hr_feed_is_not_called_orphaned():
+    world = World()
+    world.idc_user("unknown")
+    world.idc_user("known")
+    world.person("known")
+    partial = SourceStatus(source="hr", status="partial", error="the feed was cut short")
+    outcomes = _outcomes(world, "idc-user-not-in-hr", partial)
+    assert outcomes["known"] == [("cleared", "HR row at line 2 (HR status active)")]
+    ((severity, missing),) = outcomes["unknown"]
+    assert severity == "info" and "did not list HR rows completely (the feed was cut short)" in missing
+    for rule_id in ("idc-leaver-with-access", "idc-contractor-past-end-date"):
+        assert _outcomes(world, rule_id, partial)["unknown"][0][0] == "info", rule_id
+
+
+def test_unreadable_hr_rows_that_name_someone_else_leave_the_absence_a_fact():
+    world = World()
+    world.idc_user("mallory")
+    hr = SourceStatus(
+        source="hr",
+        status="partial",
+        error="1 row",
+        detail={"unusable_rows": [{"line": 7, "user_name": "frank", "email": None}]},
+    )
+    assert _outcomes(world, "idc-user-not-in-hr", hr)["mallory"] == [("high", None)]
+    hr_anonymous = SourceStatus(
+        source="hr", status="partial", error="1 row", detail={"unusable_rows": [{"line": 7}]}
+    )  # a row that names nobody could be anyone's
+    assert _outcomes(world, "idc-user-not-in-hr", hr_anonymous)["mallory"][0][0] == "info"
+
+
+def test_exemptions_are_verdicts_with_their_reason():
+    world = World()
+    world.idc_user("breakglass-admin")
+    outcomes = _outcomes(world, "idc-user-not-in-hr")
+    assert outcomes["breakglass-admin"] == [("exempt", "break-glass identity ([rules] break_glass_patterns)")]
+    for rule_id in ("idc-user-inactive", "idc-user-never-signed-in"):
+        ((outcome, reason),) = _outcomes(world, rule_id)["breakglass-admin"]
+        assert outcome == "exempt" and "break-glass" in reason
+
+
+def test_idle_rules_clear_with_the_fact():
+    world = World()
+    world.signed_in(world.idc_user("busy"), 3)
+    world.idc_user("joiner", created_days_ago=10)
+    world.idc_user("off", status="DISABLED")
+    inactive = _outcomes(world, "idc-user-inactive")
+    never = _outcomes(world, "idc-user-never-signed-in")
+    assert inactive["busy"] == [("cleared", "last sign-in 3 days ago (threshold 90)")]
+    assert never["busy"] == [("cleared", "signed in, last 3 days ago")]
+    assert inactive["joiner"] == [("cleared", "created 10 days ago (threshold 90)")]
+    assert never["joiner"] == [("cleared", "created 10 days ago (threshold 30)")]
+    assert inactive["off"] == never["off"] == [("cleared", "disabled: cannot sign in")]
+
+
+def test_inactivity_is_not_claimed_from_a_partly_read_trail():
+    world = World()
+    world.idc_user("quiet")
+    partial = SourceStatus(
+        source="cloudtrail",
+        account_id=MGMT,
+        status="partial",
+        error="3 of 900 log objects could not be read",
+        coverage_start=world.as_of - timedelta(days=120),
+        coverage_end=world.as_of,
+        tables={"activity": "partial"},
+    )
+    ((severity, missing),) = _outcomes(world, "idc-user-inactive", partial)["quiet"]
+    assert severity == "info"
+    assert missing == f"CloudTrail for account {MGMT} was read partly (3 of 900 log objects could not be read)"
+
+
+def test_direct_admin_rule_decides_each_direct_assignment_and_the_rest():
+    world = World()
+    read = world.permission_set("ReadOnly", managed=["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+    reader = world.idc_user("reader")
+    world.assign(read, reader, DEV)
+    world.idc_user("grouped")
+    outcomes = _outcomes(world, "idc-admin-direct-assignment")
+    assert outcomes["reader"] == [("cleared", "ReadOnly in dev grants no administrator power")]
+    assert outcomes["grouped"] == [("cleared", "no direct assignment")]
+    partly = _outcomes(world, "idc-admin-direct-assignment", _identity_center(account_assignments="partial"))
+    assert ("cleared", "ReadOnly in dev grants no administrator power") in partly["reader"]
+    assert sorted(severity for severity, _ in partly["reader"]) == ["cleared", "info"]  # others may be unlisted
+    ((severity, missing),) = partly["grouped"]
+    assert severity == "info" and "did not list account assignments completely" in missing

@@ -1,7 +1,8 @@
 from datetime import date
 
 from auditor.config import defaults
-from tests.builders import World
+from auditor.snapshot import SourceStatus
+from tests.builders import MGMT, World
 
 
 def test_employee_past_end_date_is_a_leaver_even_if_hr_still_says_active(findings_of):
@@ -92,3 +93,104 @@ def test_birthright_is_silent_without_a_map(findings_of):
     world.group("anything", world.idc_user("zed"))
     world.person("zed")
     assert findings_of(world, "idc-access-beyond-birthright") == {}
+
+
+# --- every person gets a verdict, or a finding that says what is missing ----------------------------------
+
+
+def _outcomes(world, rule_id, *overrides, settings=None):
+    """Principal name -> the rule's findings and verdicts, as (severity or outcome, missing or reason, resource)."""
+    from auditor.analyze import evaluate
+
+    evaluation = evaluate(world.snapshot(overrides=list(overrides)), settings or defaults(), world.as_of)
+    outcomes: dict[str, list[tuple[str, str | None, str | None]]] = {}
+    for finding in evaluation.findings:
+        if finding.rule_id == rule_id:
+            entry = (finding.severity, finding.evidence.get("missing"), finding.resource)
+            outcomes.setdefault(finding.principal.name, []).append(entry)
+    for verdict in evaluation.verdicts:
+        if verdict.rule_id == rule_id:
+            outcomes.setdefault(verdict.principal.name, []).append((verdict.outcome, verdict.reason, verdict.resource))
+    return outcomes
+
+
+def _memberships(state: str) -> SourceStatus:
+    every = ("idc_users", "idc_groups", "idc_memberships", "permission_sets", "account_assignments")
+    return SourceStatus(
+        source="identity_center",
+        status="partial",
+        error="ThrottlingException: Rate exceeded (identitystore, ListGroupMemberships)",
+        detail={"home_account_id": MGMT},
+        tables={**dict.fromkeys(every, "complete"), "idc_memberships": state},
+    )
+
+
+def test_contractor_verdicts_name_the_hr_fact():
+    world = World()
+    for name, kind, end in [
+        ("emp", "employee", None),
+        ("open", "contractor", None),
+        ("later", "vendor", date(2027, 3, 1)),
+    ]:
+        world.idc_user(name)
+        world.person(name, employment_type=kind, end_date=end)
+    world.idc_user("gone", status="DISABLED")
+    world.person("gone", employment_type="contractor", end_date=date(2026, 1, 1))
+    outcomes = _outcomes(world, "idc-contractor-past-end-date")
+    assert outcomes["emp"] == [("cleared", "not a contractor or vendor (HR: employee)", None)]
+    assert outcomes["open"] == [("cleared", "contractor with no end date in HR", None)]
+    assert outcomes["later"] == [("cleared", "vendor engagement ends 2027-03-01", None)]
+    assert outcomes["gone"] == [("cleared", "no access left: disabled, in no group, assigned to no account", None)]
+    ((severity, missing, _),) = _outcomes(world, "idc-contractor-past-end-date", _memberships("partial"))["gone"]
+    assert severity == "info" and "group memberships" in missing
+
+
+def test_no_use_on_leave_is_claimed_only_over_an_observed_window():
+    world = World()
+    world.idc_user("away")
+    world.person("away", status="leave")
+    assert _outcomes(world, "idc-access-used-on-leave")["away"] == [
+        ("cleared", "on leave, no sign-in within 7 days (no use observed)", None)
+    ]
+    failed = SourceStatus(
+        source="cloudtrail", account_id=MGMT, status="failed", error="AccessDenied: (s3, ListObjectsV2)"
+    )
+    ((severity, missing, _),) = _outcomes(world, "idc-access-used-on-leave", failed)["away"]
+    assert severity == "info" and "AccessDenied" in missing
+
+
+def test_mover_without_all_memberships_or_group_names_is_undecided():
+    world = World()
+    mover = world.idc_user("mo")
+    world.group("Engineering", mover)
+    world.person("mo", department="engineering", previous_department="finance")
+    assert _outcomes(world, "idc-mover-keeps-old-access")["mo"] == [
+        ("cleared", "moved from finance and keeps none of its groups", None)
+    ]
+    ((severity, missing, _),) = _outcomes(world, "idc-mover-keeps-old-access", _memberships("partial"))["mo"]
+    assert severity == "info" and "group memberships" in missing
+    world.tables["idc_groups"].clear()  # the membership names a group whose name is unknown: maybe finance's
+    ((severity, missing, _),) = _outcomes(world, "idc-mover-keeps-old-access")["mo"]
+    assert (
+        severity == "info" and missing == "group(s) gid-Engineering are not in the snapshot (their names are unknown)"
+    )
+
+
+def test_birthright_membership_of_an_unknown_group_is_undecided_not_beyond():
+    from auditor.config import Settings, validate
+
+    settings = Settings(values=validate({"rules": {"department_groups": {"engineering": ["developers"]}}}, "test"))
+    world = World()
+    user = world.idc_user("mia")
+    world.group("developers", user)
+    secret = world.group("secret-project", user)
+    world.person("mia")
+    world.idc_user("solo")
+    world.person("solo")
+    outcomes = _outcomes(world, "idc-access-beyond-birthright", settings=settings)
+    assert outcomes["mia"] == [("low", None, secret.group_id)]
+    assert outcomes["solo"] == [("cleared", "in no group", None)]
+    world.tables["idc_groups"].remove(secret)
+    ((severity, missing, resource),) = _outcomes(world, "idc-access-beyond-birthright", settings=settings)["mia"]
+    assert (severity, resource) == ("info", secret.group_id)
+    assert missing == "group gid-secret-project is not in the snapshot (its name is unknown)"
