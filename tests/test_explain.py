@@ -11,8 +11,9 @@ from auditor import snapshot as snapshots
 from auditor.cli import main
 from auditor.config import defaults
 from auditor.explain import NoSuchPrincipal, explain
+from auditor.model import Activity
 from auditor.snapshot import SourceStatus
-from tests.builders import DEV, World
+from tests.builders import DEV, World, days_ago
 
 
 @pytest.fixture
@@ -29,6 +30,17 @@ def world() -> World:
     readonly = world.permission_set("ReadOnly", managed=["arn:aws:iam::aws:policy/ReadOnlyAccess"])
     world.assign(readonly, group, DEV)
     world.signed_in(ana, 2)
+    world.tables["activity"].append(  # and used the access her group gives her
+        Activity(
+            kind="idc_assignment",
+            key=f"id:{ana.user_id}",
+            account_id=DEV,
+            detail="ReadOnly",
+            first_seen=days_ago(40),
+            last_seen=days_ago(2),
+            events=9,
+        )
+    )
     return world
 
 

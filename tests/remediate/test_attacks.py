@@ -256,7 +256,11 @@ def test_the_member_role_and_the_callers_role_are_protected_without_configuratio
     def role(account: str, name: str) -> Principal:
         return Principal(type="iam_role", id=name, name=name, arn=f"arn:aws:iam::{account}:role/{name}")
 
-    assert "member_role_name" in protection.why_static(role("222222222222", "OrganizationAccountAccessRole"), {})
+    member_role = make_settings().get("aws", "member_role_name")  # the shipped collector role by default
+    assert "member_role_name" in protection.why_static(role("222222222222", member_role), {})
+    for setting in ("remediation_role_name", "rollback_role_name"):
+        name = make_settings().get("aws", setting)
+        assert setting in protection.why_static(role("222222222222", name), {})
     assert "GetCallerIdentity" in protection.why_static(role(MANAGEMENT, "auditor-nightly"), {})
     assert protection.why_static(role("222222222222", "auditor-nightly"), {}) is None
     assert protection.why_static(role(MANAGEMENT, "deploy"), {}) is None
