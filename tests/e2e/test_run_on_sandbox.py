@@ -165,3 +165,21 @@ def test_export_defaults_to_the_latest_recorded_run(run_output, tmp_path, capsys
     _, out, _ = run_output
     assert main(["export", "--framework", "soc2", "--format", "json", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "compliance-soc2.json").is_file()
+
+
+def _explained(capsys, who: str, run_dir) -> dict[str, str]:
+    """`auditor explain WHO --format json` on a run: rule id -> outcome, for the one principal named."""
+    assert main(["explain", who, "--run-dir", str(run_dir), "--format", "json"]) == 0
+    (document,) = json.loads(capsys.readouterr().out)
+    return {v["rule_id"]: v["outcome"] for v in document["verdicts"]}
+
+
+def test_explain_a_flagged_a_clean_and_an_exempt_principal(run_output, sandbox, capsys):
+    _, out, _ = run_output
+    leaver = next(p for p in sandbox.planted if p.problem == "leaver")
+    assert _explained(capsys, leaver.name, out)["idc-leaver-with-access"] == "fired"
+    clean = next(name for kind, name, _ in sandbox.clean if kind == "idc_user")
+    verdicts = _explained(capsys, clean, out)
+    assert verdicts["idc-user-inactive"] == "cleared" and "undecided" not in verdicts.values()
+    glass = next(p for p in sandbox.planted if p.problem == "break_glass_used").detail["user_name"]
+    assert _explained(capsys, glass, out)["idc-user-not-in-hr"] == "exempt"

@@ -51,7 +51,7 @@ def stock_run(tmp_path_factory, sandbox):
 
 
 def test_every_planted_problem_is_found_or_named_undecidable(stock_run, sandbox):
-    _, findings, _ = stock_run
+    _, findings, _, _ = stock_run
     outcomes = {}
     for planted in (p for p in sandbox.planted if p.problem in RULE_FOR):
         mine = [f for f in findings if f["rule_id"] == RULE_FOR[planted.problem] and _matches(f, planted)]
@@ -68,7 +68,7 @@ def test_every_planted_problem_is_found_or_named_undecidable(stock_run, sandbox)
 
 
 def test_no_medium_or_higher_finding_on_a_clean_principal(stock_run, sandbox):
-    _, findings, _ = stock_run
+    _, findings, _, _ = stock_run
     clean = {(kind, name) for kind, name, _ in sandbox.clean}
     noisy = [
         (f["rule_id"], f["principal"]["name"])
@@ -81,6 +81,15 @@ def test_no_medium_or_higher_finding_on_a_clean_principal(stock_run, sandbox):
 
 
 def test_the_missing_apis_are_named_in_the_manifest(stock_run):
-    code, _, manifest = stock_run
+    code, _, manifest, _ = stock_run
     problems = [s for s in manifest["sources"] if s["status"] != "ok" or s.get("attributes")]
     assert code == 3 and problems  # a stock emulator lacks Access Advisor, tags, boundaries, the root row
+
+
+def test_explain_names_what_an_undecidable_principal_lacks(stock_run, capsys):
+    """Stock moto's credential report has no root row: root's credential rules cannot decide, and say why."""
+    out = stock_run[3]
+    assert main(["explain", "root", "--run-dir", str(out), "--format", "json"]) == 0
+    documents = json.loads(capsys.readouterr().out)
+    undecided = [v for d in documents for v in d["verdicts"] if v["outcome"] == "insufficient"]
+    assert undecided and all(v["detail"].startswith("cannot decide") for v in undecided)
