@@ -122,7 +122,7 @@ def younger_than_threshold(
         return cleared(
             rule,
             principal,
-            f"created {since(existence.since, as_of)}, fewer than the {days} days the rule needs",
+            f"created {since(existence.since, as_of)}, within {days} days",
             account_id=account_id,
             resource=resource,
         )

@@ -284,3 +284,40 @@ def test_iam_user_without_owner_says_what_cleared_it_or_what_is_missing():
 def _user(world, name, tags):
     user = world.iam_user(name)
     world.tables["iam_users"][-1] = replace(user, tags=tags)
+
+
+def test_a_principal_younger_than_the_threshold_is_cleared_only_by_its_creation_time():
+    world = World()
+    world.tables["iam_roles"] += [
+        IamRole(
+            account_id=DEV,
+            role_name=name,
+            role_id=f"AROA{name.upper()}",
+            arn=f"arn:aws:iam::{DEV}:role/{name}",
+            created=created,
+        )
+        for name, created in (("new", days_ago(10)), ("old", days_ago(400)))
+    ]
+    world.tables["service_access"] += [
+        ServiceLastAccessed(
+            account_id=DEV, entity_arn=f"arn:aws:iam::{DEV}:role/{name}", entity_type="role", service_namespace="s3"
+        )
+        for name in ("new", "old")
+    ]
+    services = _outcomes(world, "iam-unused-services")
+    assert services[("new", DEV)].reason == "created 10 days ago (2026-11-18), within 90 days"
+    assert services[("old", DEV)].severity == "low"
+    roles = _outcomes(world, "iam-role-unused")
+    assert roles[("new", DEV)].reason == "created 10 days ago (2026-11-18), within 90 days"
+
+
+def test_a_user_known_only_from_a_young_key_is_undecided_not_young():
+    world = World()
+    user = world.iam_user("legacy", password=True)
+    world.tables["iam_users"][-1] = replace(user, created=None)
+    world.key(user, "AKIAYOUNG1", created_days_ago=10, last_used_days_ago=None)
+    (result,) = _results(world, "iam-user-inactive")
+    assert _undecided(result) == (
+        "the creation time of legacy: it is known to exist only since "
+        f"{days_ago(10).isoformat()} (access_key_creation_time, 10 days), fewer than the 90 days the rule needs"
+    )
