@@ -3,7 +3,7 @@
 Every account of the snapshot has a root user, so each rule decides for each
 account: a finding, the fact that cleared it, or insufficient evidence when
 the account's credential report could not be read or has no ``<root_account>``
-row (some emulators omit it; AWS always writes it).
+row (AWS always writes one; a report without it says nothing about root).
 """
 
 from __future__ import annotations
