@@ -16,6 +16,7 @@ from auditor.model import (
     IdcGroup,
     IdcUser,
     PermissionSet,
+    RootCredentials,
 )
 from auditor.snapshot import TABLES, Manifest, Snapshot, SourceStatus
 
@@ -37,6 +38,7 @@ class World:
     tables: dict[str, list] = field(default_factory=lambda: {name: [] for name in TABLES})
     statuses: list[SourceStatus] = field(default_factory=list)
     coverage_days: float = 120
+    root_users: bool = True  # every account's credential report has its root row (MFA on, no keys) unless given
 
     def __post_init__(self) -> None:
         self.tables["accounts"] += [
@@ -185,6 +187,7 @@ class World:
             SourceStatus(source="identity_center", detail={"home_account_id": MGMT}),
             SourceStatus(source="hr"),
             *[SourceStatus(source="iam", account_id=a) for a in accounts],
+            *[SourceStatus(source="access_advisor", account_id=a) for a in accounts],
             *[
                 SourceStatus(
                     source="cloudtrail",
@@ -198,4 +201,12 @@ class World:
         replaced = {(o.source, o.account_id) for o in overrides}
         statuses = [s for s in statuses if (s.source, s.account_id) not in replaced] + list(overrides)
         manifest = Manifest(as_of=self.as_of, sources=statuses)
-        return Snapshot(manifest=manifest, tables={k: list(v) for k, v in self.tables.items()})
+        tables = {k: list(v) for k, v in self.tables.items()}
+        if self.root_users:
+            given = {row.account_id for row in tables["root_credentials"]}
+            tables["root_credentials"] += [
+                RootCredentials(account_id=a, password_enabled=False, mfa_active=True)
+                for a in accounts
+                if a not in given
+            ]
+        return Snapshot(manifest=manifest, tables=tables)

@@ -5,6 +5,7 @@ from auditor.rules import (  # noqa: F401  (registration by import)
     emergency,
     hygiene,
     iam,
+    iam_owner,
     iam_permissions,
     identity_center,
     lifecycle,

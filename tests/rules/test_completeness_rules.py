@@ -268,6 +268,7 @@ def _iam(account_id: str, **gaps: list[str]) -> SourceStatus:
         account_id=account_id,
         status="partial",
         error="see detail.errors",
+        tables=dict.fromkeys(("iam_users", "access_keys", "iam_groups", "iam_roles", "root_credentials"), "complete"),
         attributes=[
             AttributeGap(what=f"iam_user.{field}", error=f"AccessDenied: no ({field})", objects=objects)
             for field, objects in gaps.items()

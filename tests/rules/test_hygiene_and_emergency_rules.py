@@ -256,7 +256,7 @@ def test_unused_services_from_access_advisor():
     assert finding.evidence["unused_services"] == ["ec2", "kms"]
     assert finding.evidence["used_services"] == ["s3"]
     failed = SourceStatus(source="access_advisor", account_id=DEV, status="failed", error="AccessDenied")
-    assert _all(world, "iam-unused-services", overrides=[failed]) == []
+    assert {f.severity for f in _all(world, "iam-unused-services", overrides=[failed])} == {"info"}  # undecided
 
 
 def test_iam_user_inactive_boundary_day():
