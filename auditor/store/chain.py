@@ -47,9 +47,12 @@ class Head:
             except OSError as exc:
                 raise ValueError(f"{text!r} is neither ID:HASH nor a readable file ({exc.strerror})") from exc
             if content.startswith("{"):
-                data = json.loads(content)
-                data = data.get("audit_head", data)
-                content = f"{data.get('id')}:{data.get('hash')}" if isinstance(data, dict) else str(data)
+                try:
+                    data = json.loads(content)
+                except ValueError as exc:
+                    raise ValueError(f"{path} is not JSON: {exc}") from exc
+                # audit-head.json ("head"), an evidence manifest ("audit_log_head"), or {"id", "hash"}
+                content = str(data.get("head") or data.get("audit_log_head") or f"{data.get('id')}:{data.get('hash')}")
             if not re.fullmatch(r"\d+:[0-9a-f]{64}", content):
                 raise ValueError(f"{path} holds no audit head (ID:HASH, or JSON with id and hash)")
             text = content
