@@ -14,6 +14,7 @@ tables are named here as plain table clauses; no feature module is imported.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 
 import sqlalchemy as sa
@@ -46,6 +47,7 @@ _actions = sa.table(
 LEGACY_TABLES = {"audit_log": "id", "runs": "id", "campaign_decisions": "id", "remediation_runs": "id"}
 ACTION_FIELDS = ("kind", "target", "status", "rollback_status")
 FIXED_FIELDS = ("kind", "target")
+_REMEDIATION_SUBJECT = re.compile(r"remediation run (\d+)(?::|$)")
 
 
 def legacy_marks(conn: Connection) -> dict[str, int]:
@@ -81,6 +83,10 @@ def check(conn: Connection, entries, legacy: dict[str, int]) -> tuple[dict[str, 
 
 def _check_runs(conn, index, after: int, problems: list[str]) -> int:
     rows = conn.execute(sa.select(_runs).where(_runs.c.id > after).order_by(_runs.c.id)).all()
+    recorded = {int(subject.removeprefix("run ")) for action, subject in index if _is_run_entry(action, subject)}
+    for gone in sorted(recorded - {row.id for row in rows}):
+        if gone > after:
+            problems.append(f"run {gone} is in the audit log but its row was removed")
     for row in rows:
         said = index.get((f"{row.kind}.completed", f"run {row.id}"))
         if not said:
@@ -90,8 +96,18 @@ def _check_runs(conn, index, after: int, problems: list[str]) -> int:
     return len(rows)
 
 
+def _is_run_entry(action: str, subject: str) -> bool:
+    return action.endswith(".completed") and subject.startswith("run ") and subject[4:].isdigit()
+
+
 def _check_decisions(conn, index, after: int, problems: list[str]) -> int:
     rows = conn.execute(sa.select(_decisions).where(_decisions.c.id > after).order_by(_decisions.c.id)).all()
+    present = {row.id for row in rows}
+    for (action, subject), said in index.items():
+        for details in said if action == "campaign.decision" else []:
+            number = details.get("decision_id")
+            if isinstance(number, int) and number > after and number not in present:
+                problems.append(f"decision {number} ({subject}) is in the audit log but its row was removed")
     for row in rows:
         said = [
             d
@@ -118,15 +134,13 @@ def _check_decisions(conn, index, after: int, problems: list[str]) -> int:
 
 def _check_remediation(conn, entries, after: int, problems: list[str]) -> int:
     runs = conn.execute(sa.select(_remediation_runs).where(_remediation_runs.c.id > after)).all()
-    if not runs:
-        return 0
     states: dict[tuple[int, str], dict] = {}
     started: dict[int, str] = {}
     for entry in entries:
-        subject = entry.subject or ""
-        if not subject.startswith("remediation run "):
+        matched = _REMEDIATION_SUBJECT.match(entry.subject or "")
+        if not matched:
             continue
-        run_id = int(subject.removeprefix("remediation run ").split(":", 1)[0])
+        run_id = int(matched.group(1))
         details = json.loads(entry.details)
         if entry.action == "remediate.apply.started":
             started[run_id] = details.get("plan_sha256")
@@ -139,11 +153,16 @@ def _check_remediation(conn, entries, after: int, problems: list[str]) -> int:
                 if name in details and state.setdefault(name, details[name]) != details[name]:
                     problems.append(f"{where}: entry {entry.id} names another {name} than planned")
             state.update({k: details[k] for k in ("status", "rollback_status") if k in details})
+    for gone in sorted(set(started) - {run.id for run in runs}):
+        if gone > after:
+            problems.append(f"remediation run {gone} is in the audit log but its row was removed")
     count = 0
     for run in runs:
         if started.get(run.id) != run.plan_sha256:
             problems.append(f"remediation run {run.id} has no audit entry for its start with this plan's hash")
         rows = conn.execute(sa.select(_actions).where(_actions.c.run_id == run.id)).all()
+        for gone in sorted({a for r, a in states if r == run.id} - {row.action_id for row in rows}):
+            problems.append(f"remediation run {run.id} action {gone} is in the audit log but its row was removed")
         for row in rows:
             count += 1
             where = f"remediation run {run.id} action {row.action_id}"
