@@ -53,7 +53,8 @@ def _recompute_unkeyed(db: sqlite3.Connection) -> None:
         moment = datetime.fromisoformat(at).replace(tzinfo=UTC)
         link = entry_hash(prev, new_id, moment, actor, action, subject, details)
         db.execute(
-            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            "INSERT INTO audit_log (id, at, actor, action, subject, details, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (new_id, at, actor, action, subject, details, prev, link),
         )
         prev = link
