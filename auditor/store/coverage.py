@@ -51,12 +51,21 @@ _REMEDIATION_SUBJECT = re.compile(r"remediation run (\d+)(?::|$)")
 
 
 def legacy_marks(conn: Connection) -> dict[str, int]:
-    """The last id of each covered table now: rows up to it predate the key (0 for a table not there)."""
-    present = set(sa.inspect(conn).get_table_names())
+    """The last id of each covered table now: rows up to it predate the key (0 for a table not there).
+
+    A store that was keyed before (its key file lost or not given) keeps its
+    keyed part: only the entries before its first keyed entry count as legacy.
+    """
+    inspector = sa.inspect(conn)
+    present = set(inspector.get_table_names())
     marks = {}
     for table, column in LEGACY_TABLES.items():
         query = sa.text(f"SELECT max({column}) FROM {table}")  # names from the constant above
         marks[table] = (conn.execute(query).scalar() or 0) if table in present else 0
+    if "audit_log" in present and "key_id" in {c["name"] for c in inspector.get_columns("audit_log")}:
+        first_keyed = conn.execute(sa.text("SELECT min(id) FROM audit_log WHERE key_id IS NOT NULL")).scalar()
+        if first_keyed is not None:
+            marks["audit_log"] = first_keyed - 1
     return marks
 
 

@@ -167,6 +167,7 @@ def test_rotation_keeps_older_entries_verifiable_and_refuses_a_retired_key_after
     _record_runs(later, 2)
     ring = load(later.key_file)
     assert [k.id for k in ring.keys][0] == old and len(ring.keys) == 2
+    assert later.key_file.stat().st_mode & 0o777 == 0o600
     code, out = _verify(path, capsys)
     assert code == 0 and "5 entries verified (5 keyed, 0 legacy unkeyed)" in out
 
