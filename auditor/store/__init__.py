@@ -1,4 +1,4 @@
-"""The state store: runs, findings history and the hash-chained audit log.
+"""The state store: runs, findings history and the audit log, chained with a key kept outside the database.
 
 SQLAlchemy Core over a SQLite file by default (any SQLAlchemy URL, e.g.
 PostgreSQL, works). The schema is owned by one ordered Alembic history
@@ -8,6 +8,11 @@ tables here and in the feature modules (campaign, remediate, schedule
 stamped by the injected clock. Writes are transactional, and SQLite transactions take the
 write lock up front (BEGIN IMMEDIATE) so a nightly run and a manual command
 never interleave half-written state. Nothing here deletes rows.
+
+The store is private to the account that runs the tool (a SQLite file 0600
+in a 0700 directory) and holds no secret in clear: its key ring
+(``keys``) signs the audit chain (``chain``) and seals campaign keys, and
+``coverage`` checks that the rows that matter each have their entry.
 """
 
 from __future__ import annotations
