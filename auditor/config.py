@@ -166,6 +166,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
     },
     "state": {
         "url": Option(str, ""),
+        "audit_key_file": Option(str, ""),
     },
     "output": {
         "dir": Option(str, "auditor-out"),
@@ -232,6 +233,14 @@ class Settings:
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
         return path
+
+    def key_file(self) -> Path | None:
+        """``[state] audit_key_file`` (relative to the config file), or None for the store's own default."""
+        configured = self.get("state", "audit_key_file")
+        if not configured:
+            return None
+        path = Path(configured).expanduser()
+        return path if path.is_absolute() or self.source is None else self.source.parent / path
 
     def output_dir(self, given: Path | None = None) -> Path:
         """Where a run writes: the directory given, else ``[output] dir``."""

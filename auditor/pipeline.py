@@ -8,6 +8,7 @@ run's result (``auditor.schedule.nightly.nightly_run``).
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,10 +30,11 @@ from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
 from auditor.config import Settings
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_INCOMPLETE, EXIT_OK
+from auditor.files import atomic_write
 from auditor.hr_history import roles, with_moves
 from auditor.model import Account, Finding
 from auditor.progress import Progress
-from auditor.report import write_all
+from auditor.report import AUDIT_HEAD, write_all
 from auditor.snapshot import Snapshot, SourceResult, SourceStatus
 from auditor.store import Store
 
@@ -212,11 +214,22 @@ def report(
         "exit_status": exit_code,
         "duration_seconds": round(duration, 1),
         "run_id": run_id if run_id is not None else "(not recorded)",
-        "audit_log_head": store.audit_head(),
+        "audit_log_head": store.audit_head(),  # id:hash
         "exempt_identities": exempt_identities(snapshot, settings, as_of),
     }
     history_info = {"runs": store.recent_runs(), "time_to_resolve": store.time_to_resolve()}
-    return write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history_info)
+    written = write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history_info)
+    written["audit_head"] = write_audit_head(out_dir, store)
+    return written
+
+
+def write_audit_head(out_dir: Path, store: Store) -> Path:
+    """The audit chain's head, kept outside the database: `audit verify --expect-head` tells a cut or rewrite."""
+    head = store.head()
+    data = {**head.as_json(), "head": str(head), "state": store.display_url}
+    path = Path(out_dir) / AUDIT_HEAD
+    atomic_write(path, json.dumps(data, indent=2).encode() + b"\n")
+    return path
 
 
 def run(

@@ -22,6 +22,7 @@ from auditor.campaign.schema import campaign_decisions, campaigns, iso
 from auditor.campaign.state import get_campaign, item_states
 from auditor.model import Revocation
 from auditor.store import Store
+from auditor.store.types import canonical
 
 POLICIES = ("revoke", "keep_flagged")
 
@@ -91,7 +92,7 @@ def close_campaign(
             raise CampaignError(f"decisions for campaign {campaign_id} arrived while it was closing; close it again")
         for state in settled:
             record = state.decision
-            conn.execute(
+            decision_id = conn.execute(
                 campaign_decisions.insert().values(
                     campaign_id=campaign_id,
                     item_id=state.item.item_id,
@@ -101,6 +102,21 @@ def close_campaign(
                     decided_at=record.decided_at,
                     source=record.source,
                 )
+            ).inserted_primary_key[0]
+            store.audit_in(  # the settled decision and its entry commit together, as an imported one does
+                conn,
+                "campaign.decision",
+                f"campaign {campaign_id} item {state.item.item_id}",
+                {
+                    "decision_id": decision_id,
+                    "decided_at": canonical(record.decided_at),
+                    "decision": record.decision,
+                    "reassign_to": None,
+                    "justification": record.justification,
+                    "reviewer": record.reviewer,
+                    "source": record.source,
+                },
+                actor=actor,
             )
         conn.execute(
             campaigns.update()

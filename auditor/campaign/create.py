@@ -22,7 +22,7 @@ from auditor.campaign.model import Campaign, CampaignError, CampaignSpec, Item
 from auditor.campaign.reviewers import ReviewerResolver, Unresolved, parse_mode
 from auditor.campaign.schema import campaign_items, campaign_people, campaigns, iso
 from auditor.campaign.scope import parse_scopes
-from auditor.campaign.state import get_campaign
+from auditor.campaign.state import get_campaign, seal_signing_key
 from auditor.config import Settings
 from auditor.model import Finding
 from auditor.snapshot import Snapshot
@@ -189,10 +189,10 @@ def _insert(
                 privileged_only=spec.privileged_only,
                 run_dir=str(run_dir) if run_dir else None,
                 snapshot_as_of=snapshot.manifest.as_of,
-                hmac_key=secrets.token_hex(32),
                 origin=json.dumps(list(spec.origin)),
             )
         ).inserted_primary_key[0]
+        seal_signing_key(store, conn, campaign_id, secrets.token_bytes(32))
         width = max(4, len(str(len(items))))
         numbered = [
             msgspec.structs.replace(item, item_id=f"C{campaign_id}-{n:0{width}d}")

@@ -27,6 +27,7 @@ from auditor.campaign.schema import campaign_decisions, campaign_imports, campai
 from auditor.campaign.signing import COLUMNS, PROTECTED, canonical, clean, row_values, signature_problem, verify
 from auditor.campaign.state import get_campaign, item_states, signing_key
 from auditor.store import Store
+from auditor.store.types import canonical as canonical_time
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,8 @@ def _import_one(store, campaign_id, key, path, now, reviewer, actor) -> FileResu
             )
         )
         # each decision and its audit entry commit together: a crash cannot leave one without the other
-        for accepted_row, previous in recorded:
-            _audit_decision(store, conn, campaign_id, accepted_row, previous, name, digest, actor)
+        for accepted_row, previous, decision_id in recorded:
+            _audit_decision(store, conn, campaign_id, accepted_row, previous, name, digest, actor, decision_id, now)
     result.status = "applied"
     store.audit(
         "campaign.imported",
@@ -244,7 +245,7 @@ def _file_reviewer(key: bytes, records: list[tuple[int, dict]], asserted: str | 
     return named.most_common(1)[0][0] if named else None
 
 
-def _apply(conn, campaign_id, accepted, name, digest, now, result) -> list[tuple[_Accepted, object]]:
+def _apply(conn, campaign_id, accepted, name, digest, now, result) -> list[tuple[_Accepted, object, int]]:
     recorded = []
     for row in accepted:
         current = row.state.decision
@@ -257,7 +258,7 @@ def _apply(conn, campaign_id, accepted, name, digest, now, result) -> list[tuple
         ):
             result.unchanged += 1
             continue
-        conn.execute(
+        decision_id = conn.execute(
             campaign_decisions.insert().values(
                 campaign_id=campaign_id,
                 item_id=row.state.item.item_id,
@@ -269,7 +270,7 @@ def _apply(conn, campaign_id, accepted, name, digest, now, result) -> list[tuple
                 source=f"{name} line {row.line}",
                 file_sha256=digest,
             )
-        )
+        ).inserted_primary_key[0]
         if row.decision == Decision.REASSIGN:
             conn.execute(
                 campaign_items.update()
@@ -277,16 +278,18 @@ def _apply(conn, campaign_id, accepted, name, digest, now, result) -> list[tuple
                 .values(reviewer=row.reassign_to)
             )
         result.recorded += 1
-        recorded.append((row, current))
+        recorded.append((row, current, decision_id))
     return recorded
 
 
-def _audit_decision(store, conn, campaign_id, row: _Accepted, previous, name, digest, actor) -> None:
+def _audit_decision(store, conn, campaign_id, row: _Accepted, previous, name, digest, actor, decision_id, now) -> None:
     store.audit_in(
         conn,
         "campaign.decision",
         f"campaign {campaign_id} item {row.state.item.item_id}",
         {
+            "decision_id": decision_id,  # the row it records: `audit verify` checks the two agree
+            "decided_at": canonical_time(now),
             "decision": row.decision,
             "reassign_to": row.reassign_to,
             "justification": row.justification,

@@ -30,7 +30,8 @@ campaigns = sa.Table(
     sa.Column("privileged_only", sa.Boolean, nullable=False),
     sa.Column("run_dir", sa.String(1000)),
     sa.Column("snapshot_as_of", UTCDateTime),
-    sa.Column("hmac_key", sa.String(64), nullable=False),  # hex; signs every packet row of this campaign
+    # signs every packet row of this campaign: sealed under the store's key ring (never in clear here)
+    sa.Column("signing_key", sa.Text),
     sa.Column("origin", sa.Text, nullable=False),  # JSON list of finding ids (micro-certifications)
     sa.Column("closed_at", UTCDateTime),
     sa.Column("undecided_policy", sa.String(40)),

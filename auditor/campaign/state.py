@@ -16,7 +16,8 @@ from auditor.campaign.schema import (
     campaign_people,
     campaigns,
 )
-from auditor.store import Store
+from auditor.store import Store, campaign_key_context
+from auditor.store.keys import KeyFileError
 
 _item_decoder = msgspec.json.Decoder(Item)
 
@@ -56,9 +57,21 @@ def all_campaigns(store: Store) -> list[Campaign]:
 
 
 def signing_key(store: Store, campaign_id: int) -> bytes:
+    """The campaign's packet-signing key, unsealed with the store's key ring (the database holds it sealed)."""
     with store.engine.connect() as conn:
-        key = conn.execute(sa.select(campaigns.c.hmac_key).where(campaigns.c.id == campaign_id)).scalar_one()
-    return bytes.fromhex(key)
+        sealed = conn.execute(sa.select(campaigns.c.signing_key).where(campaigns.c.id == campaign_id)).scalar_one()
+    if not sealed:
+        raise CampaignError(f"campaign {campaign_id} has no signing key in the state store")
+    try:
+        return store.keyring.unseal(sealed, campaign_key_context(campaign_id))
+    except KeyFileError as exc:
+        raise CampaignError(f"campaign {campaign_id}'s signing key cannot be opened: {exc}") from exc
+
+
+def seal_signing_key(store: Store, conn: Connection, campaign_id: int, key: bytes) -> None:
+    """Keep a new campaign's signing key, sealed, inside the transaction that creates the campaign."""
+    sealed = store.keyring.seal(key, campaign_key_context(campaign_id))
+    conn.execute(campaigns.update().where(campaigns.c.id == campaign_id).values(signing_key=sealed))
 
 
 def decision_record(row) -> DecisionRecord:

@@ -24,6 +24,7 @@ from auditor.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from auditor.schedule.locks import LockHeld
 from auditor.snapshot import SnapshotError
 from auditor.store import StoreError
+from auditor.store.urls import redact
 
 __all__ = ["EXAMPLES", "HANDLERS", "UsageError", "build_parser", "main", "parse_time"]
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return HANDLERS[args.command](args)
     except BAD_INPUT as exc:
-        print(f"auditor: error: {exc}", file=sys.stderr)
+        print(f"auditor: error: {redact(str(exc))}", file=sys.stderr)  # a database URL's password never shows
         return EXIT_BAD_INPUT
     except NO_CREDENTIALS as exc:
         print(f"auditor: error: {exc} (see README: Pointing it at a real organisation)", file=sys.stderr)

@@ -43,6 +43,7 @@ def handle(args: argparse.Namespace, *, clock: Clock = system_clock) -> int:
     service = SchedulerService(settings, store, clock=clock)
     if args.list:
         print_listing(service)
+        print(f"state store: {store.display_url}", file=sys.stderr)  # stdout stays the listing
         return EXIT_OK
     configure_logging(args.log_format or settings.get("scheduler", "log_format"))
     if args.run:

@@ -124,7 +124,8 @@ def handle_event(
     if not state_url:
         workspace.push_state()
     wal = tuple(workdir / f"{workspace.state_path.name}{suffix}" for suffix in ("-wal", "-shm", "-journal"))
-    uploaded = workspace.push_changed(started, skip=(workdir / "config", workdir / "input", workdir / "runs", *wal))
+    skip = (workdir / "config", workdir / "input", workdir / "runs", *wal, store.key_file)  # the key stays off S3
+    uploaded = workspace.push_changed(started, skip=skip)
     answer = {"job": job_id, "status": result.status, "detail": result.detail, "uploaded": uploaded}
     log.info("lambda job done", extra={"job": job_id, "status": result.status})
     if result.status == "failed":

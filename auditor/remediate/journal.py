@@ -135,7 +135,13 @@ class Journal:
         self.store.audit(
             "remediate.apply.started",
             f"remediation run {run_id}",
-            {"plan_sha256": plan.sha256, "actions": len(plan.actions), "override_reason": override_reason},
+            {
+                "plan_sha256": plan.sha256,
+                "actions": len(plan.actions),
+                "override_reason": override_reason,
+                # each journal row as planned: `audit verify` checks the rows still say this
+                "planned": [{"action_id": a.id, "kind": a.kind, "target": a.target} for a in plan.actions],
+            },
             actor=self.actor,
         )
         return self.run(run_id)

@@ -33,6 +33,7 @@ __all__ = [
 
 
 OUTPUT_FILES = ("findings.json", "findings.csv", "findings.xlsx", "report.html")
+AUDIT_HEAD = "audit-head.json"  # the audit chain's head at the end of the run (written by the pipeline)
 
 
 def run_files(out_dir: Path) -> list[Path]:
@@ -42,7 +43,7 @@ def run_files(out_dir: Path) -> list[Path]:
     directory that also holds other things (``--out ~``) must not take them with it.
     """
     out_dir = Path(out_dir)
-    names = [*OUTPUT_FILES, *(export_file_name(key, fmt) for key in FRAMEWORKS for fmt in FORMATS)]
+    names = [*OUTPUT_FILES, AUDIT_HEAD, *(export_file_name(key, fmt) for key in FRAMEWORKS for fmt in FORMATS)]
     return [out_dir / name for name in names] + [out_dir / "snapshot" / name for name in snapshot_store.file_names()]
 
 

@@ -2,6 +2,8 @@
 
 Fields given with ``extra={...}`` (job, kind, status, detail ...) become
 keys of the JSON object, or ``key=value`` pairs after the text message.
+A database URL's password is masked in every line (a failed job's error
+can quote the state store's URL).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import TextIO
+
+from auditor.store.urls import redact
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -30,7 +34,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, sort_keys=False)
+        return redact(json.dumps(entry, default=str, sort_keys=False))
 
 
 class TextFormatter(logging.Formatter):
@@ -43,7 +47,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         extra = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in _fields(record).items())
-        return f"{text} {extra}" if extra else text
+        return redact(f"{text} {extra}" if extra else text)
 
 
 def configure_logging(fmt: str = "text", stream: TextIO | None = None, level: int = logging.INFO) -> logging.Handler:

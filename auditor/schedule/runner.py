@@ -38,6 +38,7 @@ from auditor.schedule.locks import Lease, LockHeld, acquire, owner_name
 from auditor.schedule.schema import job_runs
 from auditor.schedule.tasks import TASKS
 from auditor.store import Store
+from auditor.store.urls import redact
 
 log = logging.getLogger("auditor.schedule")
 
@@ -142,7 +143,7 @@ class Runner:
             return task(context, job, scheduled_at)
         except Exception as exc:  # recorded and logged; the scheduler goes on with its other jobs
             log.exception("job failed", extra={"job": job.id, "kind": job.kind, "owner": owner})
-            return Outcome("failed", {"error": f"{type(exc).__name__}: {exc}"})
+            return Outcome("failed", {"error": redact(f"{type(exc).__name__}: {exc}")})
 
     # --- bookkeeping ------------------------------------------------------------------------
 

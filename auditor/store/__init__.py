@@ -1,4 +1,4 @@
-"""The state store: runs, findings history and the hash-chained audit log.
+"""The state store: runs, findings history and the audit log, chained with a key kept outside the database.
 
 SQLAlchemy Core over a SQLite file by default (any SQLAlchemy URL, e.g.
 PostgreSQL, works). The schema is owned by one ordered Alembic history
@@ -8,11 +8,15 @@ tables here and in the feature modules (campaign, remediate, schedule
 stamped by the injected clock. Writes are transactional, and SQLite transactions take the
 write lock up front (BEGIN IMMEDIATE) so a nightly run and a manual command
 never interleave half-written state. Nothing here deletes rows.
+
+The store is private to the account that runs the tool (a SQLite file 0600
+in a 0700 directory) and holds no secret in clear: its key ring
+(``keys``) signs the audit chain (``chain``) and seals campaign keys, and
+``coverage`` checks that the rows that matter each have their entry.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -26,8 +30,25 @@ from sqlalchemy.engine import Connection, Engine
 
 from auditor.clock import Clock, SystemClock
 from auditor.model import Finding
-from auditor.store import migrate
+from auditor.store import chain, coverage, keys, migrate
+from auditor.store.chain import GENESIS, ChainResult, Head, entry_hash, entry_mac
+from auditor.store.keys import Keyring
 from auditor.store.types import UTCDateTime, canonical
+from auditor.store.urls import display_url, redact
+
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "AuditReport",
+    "Head",
+    "Store",
+    "StoreError",
+    "entry_hash",
+    "metadata",
+    "runs",
+    "findings",
+    "audit_log",
+]
 
 metadata = sa.MetaData()
 
@@ -83,18 +104,20 @@ audit_log = sa.Table(
     sa.Column("details", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("key_id", sa.String(16)),  # the key ring's key that signed it; NULL: an older store's unkeyed entry
 )
-
-GENESIS = "0" * 64
 
 
 class StoreError(Exception):
     """The state store cannot be opened or is inconsistent."""
 
 
+def data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")) / "auditor"
+
+
 def default_url() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return f"sqlite:///{Path(base) / 'auditor' / 'state.db'}"
+    return f"sqlite:///{data_dir() / 'state.db'}"
 
 
 def to_url(path_or_url: str | Path | None) -> str:
@@ -116,40 +139,82 @@ class AuditEntry:
     hash: str
 
 
-def entry_hash(
-    prev_hash: str, entry_id: int, at: datetime, actor: str, action: str, subject: str | None, details: str
-) -> str:
-    """The chain's link: covers the time as canonical ISO text, so the hash does not depend on the database."""
-    material = json.dumps([prev_hash, entry_id, canonical(at), actor, action, subject, details], separators=(",", ":"))
-    return hashlib.sha256(material.encode()).hexdigest()
+@dataclass
+class AuditReport:
+    """What ``auditor audit verify`` found: the chain, then the rows that must be in it."""
+
+    chain: ChainResult
+    rows: dict[str, int]  # rows checked against their entries, per kind
+    problems: list[str]  # the chain's first break (if any), then every row without a matching entry
+    key_file: Path
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
 
 
 class Store:
-    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+    def __init__(self, engine: Engine, keyring: Keyring, clock: Clock | None = None, url: str = "") -> None:
         self.engine = engine
+        self.keyring = keyring
         self.clock = clock or SystemClock()
+        self.url = url or str(engine.url)
+        self._ring_stamp = _stamp(keyring.path)
+
+    @property
+    def display_url(self) -> str:
+        """The store's URL as it may be shown: its password masked."""
+        return display_url(self.url)
 
     @classmethod
-    def open(cls, path_or_url: str | Path | None = None, *, clock: Clock | None = None) -> Store:
-        """Open (creating if need be) the store and bring its schema to the newest revision."""
+    def open(
+        cls, path_or_url: str | Path | None = None, *, clock: Clock | None = None, key_file: str | Path | None = None
+    ) -> Store:
+        """Open (creating if need be) the store and bring its schema to the newest revision.
+
+        A SQLite file is created 0600 in a directory created 0700 (an existing
+        file readable by others is tightened). The key file is ``key_file``
+        (``[state] audit_key_file``), else ``$AUDITOR_AUDIT_KEY_FILE``, else
+        the default beside the database; it is created when missing.
+        """
         url = to_url(path_or_url)
+        shown = display_url(url)
+        clock = clock or SystemClock()
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(url.removeprefix("sqlite:///")))
         try:
             engine = sa.create_engine(url, connect_args={"timeout": 60} if url.startswith("sqlite") else {})
         except (sa.exc.ArgumentError, ImportError) as exc:
-            raise StoreError(f"state store {url!r}: {exc}") from exc
+            raise StoreError(f"state store {shown}: {redact(str(exc))}") from exc
         if engine.dialect.name == "sqlite":
             _sqlite_write_locks(engine)
-        store = cls(engine, clock)
-        store.upgrade()
+        path = Path(key_file or os.environ.get(keys.ENV_KEY_FILE) or keys.default_key_file(url, data_dir()))
+        try:
+            with engine.connect() as conn:
+                ring, _ = keys.open_or_create(path.expanduser(), lambda: coverage.legacy_marks(conn), clock.now())
+            store = cls(engine, ring, clock, url)
+            store.upgrade()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"state store {shown}: cannot use it: {redact(str(exc.orig))}") from exc
+        except keys.KeyFileError as exc:
+            raise StoreError(f"state store {shown}: {exc}") from exc
         return store
+
+    @property
+    def key_file(self) -> Path:
+        return self.keyring.path
 
     def upgrade(self) -> str | None:
         """Bring the schema to the newest revision; returns the revision it was at (None: empty or 0.1.0)."""
         was = migrate.current(self.engine)
         if was != migrate.head():
-            migrate.upgrade(self.engine)
+            migrate.upgrade(self.engine, keyring=self.keyring)
+            if self.engine.dialect.name == "sqlite":  # no page of the old file (a campaign key) lingers in the WAL
+                raw = self.engine.raw_connection()  # outside a transaction, as a checkpoint must be
+                try:
+                    raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    raw.close()
         return was
 
     # --- runs and findings -------------------------------------------------------
@@ -313,13 +378,15 @@ class Store:
     def _append(self, conn: Connection, actor: str, action: str, subject: str | None, details: dict) -> AuditEntry:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("LOCK TABLE audit_log IN EXCLUSIVE MODE"))
+        self._reload_keyring()
         last = conn.execute(
             sa.select(audit_log.c.id, audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
         ).first()
         entry_id, prev = (last.id + 1, last.hash) if last else (1, GENESIS)
         at = self.clock.now()
         text = json.dumps(details, sort_keys=True, separators=(",", ":"), default=str)
-        digest = entry_hash(prev, entry_id, at, actor, action, subject, text)
+        key = self.keyring.current
+        digest = entry_mac(key, prev, entry_id, at, actor, action, subject, text)
         conn.execute(
             audit_log.insert().values(
                 id=entry_id,
@@ -330,32 +397,96 @@ class Store:
                 details=text,
                 prev_hash=prev,
                 hash=digest,
+                key_id=key.id,
             )
         )
         return AuditEntry(entry_id, at, actor, action, subject, details, prev, digest)
 
-    def verify_audit(self) -> tuple[int, str | None]:
-        """(entries checked, None) when the chain is intact; else the first broken entry, described."""
+    def _reload_keyring(self) -> None:
+        """A rotation by another process replaced the ring file: sign with its new current key from now on."""
+        stamp = _stamp(self.keyring.path)
+        if stamp != self._ring_stamp:
+            self.keyring, self._ring_stamp = keys.load(self.keyring.path), stamp
+
+    def audit_report(self, expect_head: Head | None = None) -> AuditReport:
+        """Verify the chain (and that it still holds ``expect_head``), then every row that must be in it."""
+        self._reload_keyring()
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all()
-        prev, expected_id = GENESIS, 1
-        for row in rows:
-            if row.id != expected_id:
-                return expected_id - 1, f"entry {expected_id} is missing (next is {row.id})"
-            if row.prev_hash != prev:
-                return (
-                    expected_id - 1,
-                    f"entry {row.id} does not follow entry {row.id - 1} (a row was changed or removed)",
-                )
-            if entry_hash(row.prev_hash, row.id, row.at, row.actor, row.action, row.subject, row.details) != row.hash:
-                return expected_id - 1, f"entry {row.id} ({row.action} at {canonical(row.at)}) was altered"
-            prev, expected_id = row.hash, expected_id + 1
-        return len(rows), None
+            checked, missing = coverage.check(conn, rows, self.keyring.legacy)
+        result = chain.verify(rows, self.keyring, expect_head)
+        problems = ([result.problem] if result.problem else []) + missing
+        return AuditReport(result, checked, problems, self.keyring.path)
+
+    def verify_audit(self) -> tuple[int, str | None]:
+        """(entries checked, None) when the chain and its rows are intact; else the first problem, described."""
+        report = self.audit_report()
+        return report.chain.checked, report.problems[0] if report.problems else None
+
+    def head(self) -> Head:
+        """The chain's last entry: written outside the database so a cut tail or a rewrite can be told."""
+        with self.engine.connect() as conn:
+            last = conn.execute(
+                sa.select(audit_log.c.id, audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+            ).first()
+        return Head(last.id, last.hash) if last else Head(0, GENESIS)
 
     def audit_head(self) -> str:
-        with self.engine.connect() as conn:
-            last = conn.execute(sa.select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)).first()
-        return last.hash if last else GENESIS
+        """The head as ``id:hash`` text (what ``auditor audit verify --expect-head`` takes)."""
+        return str(self.head())
+
+    def rotate_key(self, actor: str = "auditor") -> tuple[str, str, int]:
+        """Make a new key current; reseal every campaign signing key under it. (old id, new id, resealed)."""
+        with self.engine.begin() as conn:  # the write lock: no entry is appended under the old key meanwhile
+            self._reload_keyring()
+            old = self.keyring
+            new = keys.rotate(old, self.clock.now())
+            sealed = conn.execute(sa.select(_campaign_keys).where(_campaign_keys.c.signing_key.is_not(None))).all()
+            for row in sealed:
+                context = campaign_key_context(row.id)
+                conn.execute(
+                    _campaign_keys.update()
+                    .where(_campaign_keys.c.id == row.id)
+                    .values(signing_key=new.seal(old.unseal(row.signing_key, context), context))
+                )
+            self.keyring, self._ring_stamp = new, _stamp(new.path)
+            self._append(
+                conn,
+                actor,
+                "audit.key_rotated",
+                None,
+                {"from": old.current.id, "to": new.current.id, "resealed_campaign_keys": len(sealed)},
+            )
+        return old.current.id, new.current.id, len(sealed)
+
+
+def campaign_key_context(campaign_id: int) -> str:
+    """What a campaign's sealed signing key is bound to: moved to another campaign, it does not open."""
+    return f"campaign {campaign_id} signing key"
+
+
+_campaign_keys = sa.table("campaigns", sa.column("id"), sa.column("signing_key"))
+
+
+def _stamp(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The database file 0600 (and its directory 0700 when created here): it holds who can access what."""
+    keys.private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            try:
+                if candidate.stat().st_mode & 0o077:
+                    os.chmod(candidate, 0o600)
+            except (FileNotFoundError, PermissionError):
+                continue
 
 
 def _count(items: list[Finding], field: str) -> dict[str, int]:
@@ -375,6 +506,7 @@ def _sqlite_write_locks(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA secure_delete=ON")  # a removed value (a campaign key) is overwritten, not left
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

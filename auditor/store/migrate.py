@@ -17,6 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from auditor.store.keys import Keyring
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -36,9 +38,14 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply every revision after the database's, in order, in one transaction."""
+def upgrade(engine: Engine, revision: str = "head", *, keyring: Keyring | None = None) -> None:
+    """Apply every revision after the database's, in order, in one transaction.
+
+    ``keyring`` is the store's key ring: the revision that takes campaign
+    signing keys out of the database seals them with it.
+    """
     cfg = config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
+        cfg.attributes["keyring"] = keyring
         command.upgrade(cfg, revision)
