@@ -12,7 +12,7 @@ from alembic import op
 
 from auditor.store.types import UTCDateTime
 
-revision = "0003_remediation_plans"
+revision = "0003"
 down_revision = "0002"
 
 
