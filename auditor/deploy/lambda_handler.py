@@ -16,6 +16,11 @@ Environment (set by deploy/template.yaml):
   SQLAlchemy URL, used instead of the SQLite file in S3; read once per
   container (at its cold start), so the URL and its password are never in
   the function's configuration;
+- ``AUDITOR_AUDIT_KEY_SECRET_ARN``: a Secrets Manager secret holding the
+  audit key file (the JSON that keys the audit chain and seals campaign
+  signing keys); written 0600 to the working directory at cold start, never
+  to the data bucket. Without it every cold start would make a new key and
+  earlier entries and campaign keys could no longer be verified or opened;
 - ``AUDITOR_DIGEST_TOPIC``: the SNS topic for the digest, unless
   ``[notifications] sns_topic_arn`` names one;
 - ``AUDITOR_WORKDIR``: the local working directory (default /tmp/auditor).
@@ -41,7 +46,7 @@ from auditor.schedule.service import SchedulerService
 from auditor.store import Store
 
 log = logging.getLogger("auditor.deploy")
-_STATE_URLS: dict[str, str] = {}  # secret ARN -> the state URL, for the container's life
+_SECRETS: dict[str, str] = {}  # secret ARN -> its value, for the container's life (read at cold start)
 
 
 class JobFailed(Exception):
@@ -106,8 +111,8 @@ def handle_event(
     settings = lambda_settings(configure.load(config_path, required=True), workdir, environ, hr_feed)
 
     workspace = S3Workspace(s3, environ["AUDITOR_BUCKET"], environ.get("AUDITOR_PREFIX", "auditor/"), workdir)
-    state_url = _state_url(environ, secrets)
-    store = Store.open(state_url or workspace.pull_state())
+    state_url = _secret(environ, "AUDITOR_STATE_SECRET_ARN", secrets)
+    store = Store.open(state_url or workspace.pull_state(), key_file=_audit_key_file(environ, workdir, secrets))
     try:
         _pull_latest_run(store, workspace)
         service = SchedulerService(settings, store, clock=clock)
@@ -124,7 +129,8 @@ def handle_event(
     if not state_url:
         workspace.push_state()
     wal = tuple(workdir / f"{workspace.state_path.name}{suffix}" for suffix in ("-wal", "-shm", "-journal"))
-    skip = (workdir / "config", workdir / "input", workdir / "runs", *wal, store.key_file)  # the key stays off S3
+    keys = (workdir / "keys", store.key_file)  # the audit key stays off S3
+    skip = (workdir / "config", workdir / "input", workdir / "runs", *wal, *keys)
     uploaded = workspace.push_changed(started, skip=skip)
     answer = {"job": job_id, "status": result.status, "detail": result.detail, "uploaded": uploaded}
     log.info("lambda job done", extra={"job": job_id, "status": result.status})
@@ -133,15 +139,28 @@ def handle_event(
     return answer
 
 
-def _state_url(environ: Mapping[str, str], secrets: object | None) -> str | None:
-    """The state database's URL from the secret ``AUDITOR_STATE_SECRET_ARN`` names, fetched at cold start only."""
-    arn = environ.get("AUDITOR_STATE_SECRET_ARN")
+def _secret(environ: Mapping[str, str], variable: str, secrets: object | None) -> str | None:
+    """The value of the secret ``variable`` names, fetched once per container (its cold start)."""
+    arn = environ.get(variable)
     if not arn:
         return None
-    if arn not in _STATE_URLS:
+    if arn not in _SECRETS:
         client = secrets or AwsContext.from_environment().client("secretsmanager")
-        _STATE_URLS[arn] = client.get_secret_value(SecretId=arn)["SecretString"].strip()
-    return _STATE_URLS[arn]
+        _SECRETS[arn] = client.get_secret_value(SecretId=arn)["SecretString"].strip()
+    return _SECRETS[arn]
+
+
+def _audit_key_file(environ: Mapping[str, str], workdir: Path, secrets: object | None) -> Path | None:
+    """The audit key file from its secret, written 0600 where only this function reads it (None: not configured)."""
+    value = _secret(environ, "AUDITOR_AUDIT_KEY_SECRET_ARN", secrets)
+    if value is None:
+        return None
+    path = workdir / "keys" / "audit.key"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return path
 
 
 def _pull_latest_run(store: Store, workspace: S3Workspace) -> None:

@@ -123,7 +123,7 @@ def test_a_failed_job_fails_the_invocation_and_an_unknown_job_is_refused(s3, tmp
 def test_the_state_url_comes_from_its_secret_once_per_container(s3, tmp_path, monkeypatch):
     from auditor.deploy import lambda_handler
 
-    monkeypatch.setattr(lambda_handler, "_STATE_URLS", {})  # a new container
+    monkeypatch.setattr(lambda_handler, "_SECRETS", {})  # a new container
     database = tmp_path / "elsewhere" / "state.db"
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     arn = secrets.create_secret(Name="auditor/state-url", SecretString=f"sqlite:///{database}\n")["ARN"]
@@ -145,3 +145,28 @@ def test_the_state_url_comes_from_its_secret_once_per_container(s3, tmp_path, mo
     assert "auditor/state.db" not in keys(s3)
     with Store.open(database).engine.connect() as conn:
         assert [r[0] for r in conn.exec_driver_sql("SELECT status FROM job_runs ORDER BY id")] == ["ok", "ok"]
+
+
+def test_the_audit_key_comes_from_its_secret_so_the_chain_verifies_across_cold_starts(s3, tmp_path, monkeypatch):
+    from auditor.deploy import lambda_handler
+    from auditor.store import keys as keyfiles
+
+    keyfile = tmp_path / "made-once.key"
+    keyfiles.open_or_create(keyfile, dict, datetime(2026, 12, 1, tzinfo=UTC))  # made once, kept in Secrets Manager
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = secrets.create_secret(Name="auditor/audit-key", SecretString=keyfile.read_text())["ARN"]
+    clock = FakeClock(datetime(2027, 1, 1, 2, 0, tzinfo=UTC))
+    for night, workdir in enumerate(("a", "b")):  # two containers: nothing on local disk survives
+        monkeypatch.setattr(lambda_handler, "_SECRETS", {})
+        clock.now += timedelta(days=night)
+        env = {**environ(tmp_path / workdir), "AUDITOR_AUDIT_KEY_SECRET_ARN": arn}
+        handle_event({"job": "nightly"}, env, clock=clock, s3=s3, secrets=secrets, run_pipeline=fake_pipeline())
+
+    state = tmp_path / "check.db"
+    state.write_bytes(s3.get_object(Bucket=BUCKET, Key="auditor/state.db")["Body"].read())
+    checked, problem = Store.open(state, key_file=keyfile).verify_audit()
+    assert problem is None and checked >= 2  # both nights' entries, under the one key
+    stranger = tmp_path / "another.key"
+    keyfiles.open_or_create(stranger, dict, datetime(2026, 12, 1, tzinfo=UTC))
+    assert Store.open(state, key_file=stranger).verify_audit()[1] is not None  # a cold start's own key would not do
+    assert not [k for k in keys(s3) if k.endswith(".key") or "/keys/" in k]  # the key never reaches the bucket

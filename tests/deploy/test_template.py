@@ -53,20 +53,24 @@ def test_the_function_holds_exactly_the_shipped_read_only_statements():
     assert decrypt["Fn::If"][0] == "HasTrailKmsKeyArn"
 
 
-def test_the_state_url_is_a_secret_the_function_alone_reads():
+def test_the_state_url_and_the_audit_key_are_secrets_the_function_alone_reads():
     parameters, function = template()["Parameters"], template()["Resources"]["AuditorFunction"]["Properties"]
     assert "StateUrl" not in parameters and "AUDITOR_STATE_URL" not in function["Environment"]["Variables"]
-    assert function["Environment"]["Variables"]["AUDITOR_STATE_SECRET_ARN"] == {
-        "Fn::If": ["HasStateUrlSecretArn", {"Ref": "StateUrlSecretArn"}, {"Ref": "AWS::NoValue"}]
-    }
-    (secret,) = [p["Fn::If"][1] for p in function["Policies"] if isinstance(p, dict) and "Fn::If" in p]
-    assert secret["Statement"] == [
-        {
-            "Sid": "StateUrlSecret",
-            "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue"],
-            "Resource": {"Ref": "StateUrlSecretArn"},
-        }
+    variables = function["Environment"]["Variables"]
+    secrets = {"AUDITOR_STATE_SECRET_ARN": "StateUrlSecretArn", "AUDITOR_AUDIT_KEY_SECRET_ARN": "AuditKeySecretArn"}
+    for variable, parameter in secrets.items():
+        assert variables[variable] == {"Fn::If": [f"Has{parameter}", {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}
+    statements = [p["Fn::If"][1]["Statement"] for p in function["Policies"] if isinstance(p, dict) and "Fn::If" in p]
+    assert statements == [
+        [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": {"Ref": parameter},
+            }
+        ]
+        for sid, parameter in (("StateUrlSecret", "StateUrlSecretArn"), ("AuditKeySecret", "AuditKeySecretArn"))
     ]
 
 
