@@ -87,7 +87,7 @@ def test_a_malformed_hr_row_is_named_and_never_makes_a_leaver_or_an_orphan(sandb
     )
     assert code == 3
     printed = capsys.readouterr().out
-    assert f"unreadable hr.csv line {line}: status 'gone' is not one of active, leave, terminated" in printed
+    assert f"hr.csv line {line}: status 'gone' is not one of active, leave, terminated" in printed  # grouped summary
     manifest = json.loads((out / "snapshot" / "manifest.json").read_text())
     assert {"what": f"hr.csv line {line}", "error": "status 'gone' is not one of active, leave, terminated"} in (
         manifest["unreadable"]
