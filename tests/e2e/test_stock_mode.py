@@ -47,6 +47,7 @@ def stock_run(tmp_path_factory, sandbox):
         code,
         json.loads((out / "findings.json").read_text()),
         json.loads((out / "snapshot/manifest.json").read_text()),
+        out,
     )
 
 
