@@ -104,7 +104,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "profile": Option(str, ""),
         "member_role_name": Option(str, "OrganizationAccountAccessRole"),
         "external_id": Option(str, ""),
-        "max_attempts": Option(int, 10, _positive),
+        "max_attempts": Option(int, 15, _positive),
         "max_workers": Option(int, 8, _positive),
     },
     "organizations": {
