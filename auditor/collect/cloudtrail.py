@@ -299,6 +299,8 @@ def _gaps(tally: _Tally, start: datetime, end: datetime) -> list[Gap]:
     for times in by_region.values():
         times.sort()
     for obj, error in tally.damaged:
+        if obj.delivered < start:  # its events all precede the window
+            continue
         times = by_region[obj.region]
         before = bisect_left(times, obj.delivered)  # objects delivered strictly earlier
         gap_start = max(start, times[before - 1]) if before else start
