@@ -1,8 +1,9 @@
 """`kill -9` in the middle of `auditor run` loses nothing, and two runs on one state store never interleave.
 
-Each `auditor run` is a child process against the session sandbox, through the fault proxy
-used here only as a gate: a request the test names is held until the test lets it go, so
-the moment of the kill (or of the second run) is chosen exactly, without timing guesses.
+Each `auditor run` is a child process against the session sandbox. The moment of a kill (or
+of the second run) is chosen exactly, without timing guesses: through the fault proxy used as
+a gate (a request the test names is held until the test lets it go), or by halting the run at
+a pipeline step (tests.e2e.crash_child).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from auditor.pipeline import STAGED_SNAPSHOT
 from auditor.store import Store
 from tests.e2e.fault_proxy import FaultProxy, Request
 
@@ -49,14 +51,20 @@ def first_log_object(request: Request) -> bool:
     return request.service == "s3" and request.method == "GET" and "/CloudTrail/" in request.path
 
 
-def start_run(sandbox, endpoint: str, out: Path, state: Path) -> subprocess.Popen:
+def start_run(
+    sandbox, endpoint: str, out: Path, state: Path, halt_at: tuple[str, int] | None = None
+) -> subprocess.Popen:
+    """`auditor run` in a child process; ``halt_at`` (step, fd) halts it at a pipeline step (tests.e2e.crash_child)."""
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")}
     env.update(sandbox.env())
     env["AWS_ENDPOINT_URL"] = endpoint
+    entry = ["auditor.cli"] if halt_at is None else ["tests.e2e.crash_child", halt_at[0]]
+    if halt_at is not None:
+        env["CRASH_FD"] = str(halt_at[1])
     command = [
         sys.executable,
         "-m",
-        "auditor.cli",
+        *entry,
         "run",
         "--config",
         str(sandbox.config_file),
@@ -69,12 +77,24 @@ def start_run(sandbox, endpoint: str, out: Path, state: Path) -> subprocess.Pope
         "--state",
         str(state),
     ]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = out.parent / f"{out.name}-{len(list(out.parent.glob(f'{out.name}-*.log')))}.log"
+    with log.open("w") as sink:  # a file, not a pipe: a child never blocks on output nobody reads yet
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            pass_fds=(halt_at[1],) if halt_at else (),
+        )
+    process.log = log  # type: ignore[attr-defined]
+    return process
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str]:
-    _, err = process.communicate(timeout=WAIT)
-    return process.returncode, err
+    process.wait(timeout=WAIT)
+    return process.returncode, process.log.read_text()  # type: ignore[attr-defined]
 
 
 def fingerprint(directory: Path) -> dict[str, str]:
@@ -128,6 +148,39 @@ def test_kill_9_during_a_run_leaves_the_last_run_intact_and_the_next_run_correct
     assert code == 0, err
     assert finding_ids(out) == first
     assert not [f for f in json.loads((out / "findings.json").read_text()) if f["status"] == "new"]  # vs. run one
+    assert len(Store.open(str(state)).recent_runs()) == len(runs_before) + 1
+    verify(state)
+
+
+def test_kill_9_after_collection_before_the_run_is_recorded_keeps_the_last_run_whole(sandbox, tmp_path):
+    """The run halts where analysis starts (its snapshot saved, nothing recorded) and is killed there."""
+    state, out = tmp_path / "state.db", tmp_path / "out"
+    code, err = finish(start_run(sandbox, sandbox.endpoint_url, out, state))
+    assert code == 0, err
+    before, first = fingerprint(out), finding_ids(out)
+    runs_before = Store.open(str(state)).recent_runs()
+
+    told, tell = os.pipe()
+    killed = start_run(sandbox, sandbox.endpoint_url, out, state, halt_at=("conclude", tell))
+    os.close(tell)
+    try:
+        assert os.read(told, 64) == b"conclude\n", killed.wait(WAIT) and killed.log.read_text()
+    finally:
+        os.close(told)
+    assert (out / STAGED_SNAPSHOT / "manifest.json").is_file()  # collected and saved, not yet in place
+    os.kill(killed.pid, signal.SIGKILL)
+    code, _ = finish(killed)
+    assert code == -signal.SIGKILL
+
+    verify(state)
+    after = fingerprint(out)
+    assert {path: after.get(path) for path in before} == before  # the last run's outputs, byte for byte
+    assert Store.open(str(state)).recent_runs() == runs_before
+
+    code, err = finish(start_run(sandbox, sandbox.endpoint_url, out, state))
+    assert code == 0, err
+    assert finding_ids(out) == first
+    assert not (out / STAGED_SNAPSHOT).exists()
     assert len(Store.open(str(state)).recent_runs()) == len(runs_before) + 1
     verify(state)
 
