@@ -7,7 +7,9 @@ once without faults, once with a share of every service's requests throttled
 (S3 ``SlowDown``, the APIs ``Throttling``/``ThrottlingException``) plus a few
 HTTP 500/503. The script prints the wall times, their ratio (the target is
 at most 3x), the requests each run made and the faults it met, and whether
-both runs ended with the same exit status and the same findings.
+both runs ended with the same exit status and the same findings. The
+throttled time varies from run to run: a phase ends with its unluckiest call,
+and a call throttled many times in a row waits out its whole backoff.
 
     python bench/throttled_run.py [SIZE ...] [--rate 0.3] [--server-errors 0.02] [--seed N]
 """
