@@ -99,7 +99,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "remediation_role_name": Option(str, "AuditorRemediation"),
         "rollback_role_name": Option(str, "AuditorRollback"),
         "external_id": Option(str, ""),
-        "max_attempts": Option(int, 10, _positive),
+        "max_attempts": Option(int, 15, _positive),
         "max_workers": Option(int, 8, _positive),
     },
     "organizations": {

@@ -9,6 +9,7 @@ run's result (``auditor.schedule.nightly.nightly_run``).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ from auditor.progress import Progress
 from auditor.report import AUDIT_HEAD, write_all
 from auditor.snapshot import Snapshot, SourceResult, SourceStatus
 from auditor.store import Store
+
+# Where a run writes its snapshot until it is recorded (see ``_promote``).
+STAGED_SNAPSHOT = ".snapshot.partial"
 
 
 @dataclass
@@ -247,8 +251,9 @@ def run(
     started = datetime.now(UTC)
     began = time.monotonic()
     snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, context=context, progress=progress)
-    snapshots.save(snapshot, out_dir / "snapshot")  # kept even if a later step fails
-    return conclude(
+    staged = out_dir / STAGED_SNAPSHOT
+    snapshots.save(snapshot, staged)  # kept even if a later step fails
+    result = conclude(
         snapshot,
         settings,
         out_dir=out_dir,
@@ -258,6 +263,23 @@ def run(
         began=began,
         record_started=started,
     )
+    _promote(staged, out_dir / "snapshot")
+    return result
+
+
+def _promote(staged: Path, target: Path) -> None:
+    """Put this run's snapshot in the place of the last run's, once this run is recorded.
+
+    Until then the last run's snapshot stays beside its findings, which is
+    what the store's latest run (and a remediation plan built from it)
+    reads: a run killed half-way leaves the last run's outputs as they were.
+    """
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staged.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def conclude(

@@ -9,14 +9,22 @@ fetched, gunzipped and decoded on a thread pool, reduced to ``Activity``
 records per object, and the per-object results are merged.
 
 Per account the manifest says how it went: ``ok``; ``partial`` when some
-object could not be read (each is listed as unreadable) or nothing was found;
+object could not be read or held records that could not be decoded (each is
+listed as unreadable), a region could not be listed, or nothing was found;
 ``failed`` when the account's logs could not be listed or none could be read.
-Coverage is the span of log objects actually read (their delivery times),
-clipped to the window.
+
+Coverage is the span of log objects read (their delivery times), clipped to
+the window; the stretches inside it that were not read are its ``gaps`` (in
+the status detail), which an absence of activity cannot be claimed over. A
+damaged object delivered at T held events from after the object before it
+in its region up to T; a region that could not be listed leaves the whole
+window in doubt. So "inactive for 90 days" becomes insufficient evidence
+when a gap falls inside those 90 days (``RuleContext.missing_window``).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -47,6 +55,11 @@ PERMISSIONS = (
 ACCOUNTS_TASK = "cloudtrail accounts"
 OBJECTS_TASK = "cloudtrail objects"
 DAY = timedelta(days=1)
+# Log objects are small and independent, and S3 serves thousands of GETs a
+# second per prefix: a read waiting out a throttled attempt holds a thread
+# but no connection, so object reads run on this many threads per worker
+# (within the S3 client's connection pool) and throttling stalls nobody.
+READS_PER_WORKER = 4
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ class _Tally:
     records_skipped: int = 0
     unreadable: list[str] = field(default_factory=list)  # errors of the objects that could not be read
     delivered: list[datetime] = field(default_factory=list)
+    damaged: list[tuple[LogObject, str]] = field(default_factory=list)  # objects whose events may be missing
 
 
 @dataclass
@@ -136,14 +150,15 @@ def collect_cloudtrail(
     layout = discover_layout(s3, trail.bucket, trail.prefix, trail.organization_id)
     result = SourceResult()
     merged = ActivityReducer(start, as_of)
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cloudtrail") as pool:
+    readers = max_workers * READS_PER_WORKER
+    with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="cloudtrail") as pool:
         progress.start(ACCOUNTS_TASK, len(accounts))
         tallies: dict[str, _Tally] = {}
 
         def list_one(account: Account) -> AccountListing:
             return list_account(s3, trail.bucket, layout, account.account_id, first_day, last_day)
 
-        for account, future in _bounded(pool, list_one, accounts, max_workers * 2):
+        for account, future in _bounded(pool, list_one, accounts, max_workers):
             tallies[account.account_id] = _Tally(listing=future.result())
             progress.advance(ACCOUNTS_TASK)
         progress.finish(ACCOUNTS_TASK)
@@ -154,21 +169,27 @@ def collect_cloudtrail(
         def read_one(item: tuple[_Tally, LogObject]) -> _ObjectResult:
             return _read_object(s3, trail.bucket, item[1], start, as_of)
 
-        for (tally, obj), future in _bounded(pool, read_one, work, max_workers * 4):
+        for (tally, obj), future in _bounded(pool, read_one, work, readers):
             try:
                 outcome = future.result()
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, LogDecodeError) as exc:
                 error = _describe_read_error(exc)
                 result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
                 tally.unreadable.append(error)
+                tally.damaged.append((obj, error))
             else:
                 merged.merge(outcome.reducer)
                 tally.objects_read += 1
                 tally.bytes_read += outcome.size
                 tally.records += outcome.reducer.records
                 tally.records_counted += outcome.reducer.counted
-                tally.records_skipped += outcome.malformed + outcome.reducer.undated
+                skipped = outcome.malformed + outcome.reducer.undated
+                tally.records_skipped += skipped
                 tally.delivered.append(obj.delivered)
+                if skipped:
+                    error = f"{skipped} of {outcome.reducer.records + outcome.malformed} records could not be decoded"
+                    result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
+                    tally.damaged.append((obj, error))
             progress.advance(OBJECTS_TASK)
         progress.finish(OBJECTS_TASK)
 
@@ -211,14 +232,20 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
         "records_counted": tally.records_counted,
         "records_skipped": tally.records_skipped,
     }
+    gaps = _gaps(tally, start, end)
+    if gaps:
+        detail["gaps"] = [
+            {"start": g.start.isoformat(), "end": g.end.isoformat(), "objects": g.objects, "error": g.error}
+            for g in gaps
+        ]
     coverage_start = coverage_end = None
     if tally.delivered:
         delivered = sorted(tally.delivered)
         coverage_start, coverage_end = max(delivered[0], start), min(delivered[-1], end)
         if coverage_start > coverage_end:
             coverage_start = coverage_end = None
-        gaps = [later - earlier for earlier, later in zip(delivered, delivered[1:], strict=False)]
-        detail["largest_gap_hours"] = round(max(gaps, default=timedelta()).total_seconds() / 3600, 1)
+        spacing = [later - earlier for earlier, later in zip(delivered, delivered[1:], strict=False)]
+        detail["largest_gap_hours"] = round(max(spacing, default=timedelta()).total_seconds() / 3600, 1)
 
     def status(state: str, error: str | None) -> SourceStatus:
         return SourceStatus(
@@ -242,11 +269,50 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
     if tally.objects_read == 0:
         return status("failed", f"none of {listed} log objects could be read (first error: {tally.unreadable[0]})")
     problems = list(listing.region_errors)
-    if tally.unreadable:
-        problems.insert(0, f"{len(tally.unreadable)} of {listed} log objects could not be read")
+    if tally.damaged:
+        problems.insert(0, f"{len(tally.damaged)} of {listed} log objects could not be read")
     if coverage_start is None:
         problems.append(f"no log object read was delivered between {start.isoformat()} and {end.isoformat()}")
     return status("partial" if problems else "ok", "; ".join(problems) or None)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of time whose events may be missing: damaged objects, or a region that could not be listed."""
+
+    start: datetime
+    end: datetime
+    objects: int  # damaged log objects behind it (0: a region's listing failed)
+    error: str
+
+
+def _gaps(tally: _Tally, start: datetime, end: datetime) -> list[Gap]:
+    """The stretches inside ``[start, end]`` that were not read, merged where they overlap, oldest first.
+
+    A damaged object delivered at T held events from after the object
+    delivered before it in its region (or from the window's start) up to T.
+    """
+    raw: list[Gap] = [Gap(start, end, 0, error) for error in tally.listing.region_errors]
+    by_region: dict[str, list[datetime]] = {}
+    for obj in tally.listing.objects:
+        by_region.setdefault(obj.region, []).append(obj.delivered)
+    for times in by_region.values():
+        times.sort()
+    for obj, error in tally.damaged:
+        if obj.delivered < start:  # its events all precede the window
+            continue
+        times = by_region[obj.region]
+        before = bisect_left(times, obj.delivered)  # objects delivered strictly earlier
+        gap_start = max(start, times[before - 1]) if before else start
+        raw.append(Gap(gap_start, min(max(obj.delivered, start), end), 1, f"s3 object {obj.key}: {error}"))
+    merged: list[Gap] = []
+    for gap in sorted(raw, key=lambda g: (g.start, g.end)):
+        if merged and gap.start <= merged[-1].end:
+            last = merged[-1]
+            merged[-1] = Gap(last.start, max(last.end, gap.end), last.objects + gap.objects, last.error)
+        else:
+            merged.append(gap)
+    return merged
 
 
 T = TypeVar("T")

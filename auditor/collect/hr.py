@@ -5,11 +5,18 @@ number and skipped; the identity it names (when readable) is kept in the
 source's detail so that rules never call that person orphaned or a leaver
 for lack of a row. A feed that is empty or lacks a required column is
 unusable as a whole: ``HrFeedError`` (the run stops with exit 2).
+
+The feed is UTF-8 (a byte-order mark and CRLF line ends are fine). A row
+with bytes that are not UTF-8 (a Latin-1 export, say) is unusable and named
+with its line; the identity in it is still kept when its ASCII cells name
+it. Two rows for one employee id, user name or email contradict each other,
+so neither is used: taking either could call an active person a leaver.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import re
 from datetime import date
 from pathlib import Path
@@ -43,16 +50,23 @@ class HrFeedError(Exception):
 def collect_hr(path: Path) -> SourceResult:
     """Read the HR CSV at ``path`` into ``hr_people`` records."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise HrFeedError(f"{path}: HR feed not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise HrFeedError(f"{path}: cannot read the HR feed: {exc}") from exc
-    reader = csv.reader(text.splitlines(keepends=True))
+    # undecodable bytes become lone surrogates, found per row below; newline="" keeps
+    # line ends inside quoted cells, so reader.line_num counts physical lines
+    text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [column.strip().lower() for column in next(reader)]
     except StopIteration as exc:
         raise HrFeedError(f"{path}: the HR feed is empty") from exc
+    except csv.Error as exc:
+        raise HrFeedError(f"{path} line 1: not a CSV header: {exc}") from exc
+    if any(_undecodable(column) for column in header):
+        raise HrFeedError(f"{path} line 1: the header is not UTF-8 text; save the HR feed as UTF-8")
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise HrFeedError(f"{path} line 1: missing required column(s): {', '.join(missing)}")
@@ -60,40 +74,58 @@ def collect_hr(path: Path) -> SourceResult:
     if duplicated:
         raise HrFeedError(f"{path} line 1: duplicated column(s): {', '.join(duplicated)}")
 
-    people: list[HrPerson] = []
+    people: dict[int, HrPerson] = {}  # by line
     unreadable: list[Unreadable] = []
     unusable_rows: list[dict] = []
-    seen_user_names: dict[str, int] = {}
-    seen_emails: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}  # (column, lower-cased value) -> line of the row used
+
+    def unusable(line: int, row: dict[str, str], problem: str) -> None:
+        unreadable.append(Unreadable(what=f"{path.name} line {line}", error=problem))
+        unusable_rows.append(
+            {"line": line, "user_name": _clean(row.get("user_name")), "email": _clean(row.get("email"))}
+        )
+
     previous_end = reader.line_num
-    for cells in reader:
+    while True:
         line = previous_end + 1  # the physical line the record starts on
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a NUL byte: the rest of the file cannot be split into rows
+            unreadable.append(Unreadable(what=f"{path.name} line {reader.line_num}", error=f"not CSV: {exc}"))
+            break
         previous_end = reader.line_num
         if not any(cell.strip() for cell in cells):
             continue
         row = dict(zip(header, (cell.strip() for cell in cells), strict=False))
-        problem = _row_problem(cells, header, row)
-        if problem is None:
-            problem = _duplicate_problem(row, seen_user_names, seen_emails)
+        problem = _encoding_problem(header, row) or _row_problem(cells, header, row)
         if problem is not None:
-            unreadable.append(Unreadable(what=f"{path.name} line {line}", error=problem))
-            unusable_rows.append(
-                {"line": line, "user_name": row.get("user_name") or None, "email": row.get("email") or None}
-            )
+            unusable(line, row, problem)
             continue
-        seen_user_names[row["user_name"].lower()] = line
-        seen_emails[row["email"].lower()] = line
-        people.append(_person(row, line))
+        duplicate = _duplicate_problem(row, seen)
+        if duplicate is not None:
+            (column, _), problem = duplicate
+            unusable(line, row, problem)
+            first = seen[duplicate[0]]
+            withdrawn = people.pop(first, None)  # contradicting rows: the one used before is withdrawn too
+            if withdrawn is not None:
+                unusable(first, _as_row(withdrawn), f"{column} {row[column]!r} is also on line {line}")
+            continue
+        for column in ("employee_id", "user_name", "email"):
+            seen[(column, row[column].lower())] = line
+        people[line] = _person(row, line)
 
     if not people and not unreadable:
         raise HrFeedError(f"{path}: the HR feed has a header but no rows")
+    unusable_rows.sort(key=lambda r: r["line"])
     status = SourceStatus(
         source="hr",
         status="partial" if unreadable else "ok",
         error=f"{len(unreadable)} row(s) of {path.name} could not be used" if unreadable else None,
         detail={"file": str(path), "rows": len(people), "unusable_rows": unusable_rows},
     )
-    return SourceResult(tables={"hr_people": people}, statuses=[status], unreadable=unreadable)
+    return SourceResult(tables={"hr_people": list(people.values())}, statuses=[status], unreadable=unreadable)
 
 
 def _row_problem(cells: list[str], header: list[str], row: dict[str, str]) -> str | None:
@@ -117,12 +149,38 @@ def _row_problem(cells: list[str], header: list[str], row: dict[str, str]) -> st
     return None
 
 
-def _duplicate_problem(row: dict[str, str], user_names: dict[str, int], emails: dict[str, int]) -> str | None:
-    if row["user_name"].lower() in user_names:
-        return f"user_name {row['user_name']!r} already on line {user_names[row['user_name'].lower()]}"
-    if row["email"].lower() in emails:
-        return f"email {row['email']!r} already on line {emails[row['email'].lower()]}"
+def _duplicate_problem(row: dict[str, str], seen: dict[tuple[str, str], int]) -> tuple[tuple[str, str], str] | None:
+    """The first of employee id, user name and email an earlier row already has: (its key, the problem)."""
+    for column in ("employee_id", "user_name", "email"):
+        key = (column, row[column].lower())
+        if key in seen:
+            return key, f"{column} {row[column]!r} already on line {seen[key]}"
     return None
+
+
+def _undecodable(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (decoded as lone surrogates)."""
+    return any("\udc80" <= char <= "\udcff" for char in text)
+
+
+def _encoding_problem(header: list[str], row: dict[str, str]) -> str | None:
+    bad = [column for column in header if _undecodable(row.get(column, ""))]
+    if not bad:
+        return None
+    sample = next(c for c in row[bad[0]] if _undecodable(c))
+    return (
+        f"{', '.join(bad)} not UTF-8 (byte 0x{ord(sample) - 0xDC00:02x}); save the HR feed as UTF-8 "
+        "(a Latin-1 or Windows-1252 export, maybe)"
+    )
+
+
+def _clean(value: str | None) -> str | None:
+    """An identity cell as kept for matching, or None when it is empty or not UTF-8."""
+    return value if value and not _undecodable(value) else None
+
+
+def _as_row(person: HrPerson) -> dict[str, str]:
+    return {"user_name": person.user_name, "email": person.email}
 
 
 def _person(row: dict[str, str], line: int) -> HrPerson:

@@ -85,6 +85,9 @@ class RuleContext:
             return (
                 f"CloudTrail for account {account_id} ends at {status.coverage_end.isoformat()}, before the as-of time"
             )
+        gap = unread_since(status, needed_start)
+        if gap is not None:
+            return f"CloudTrail for account {account_id} was not read in full in the last {days} days: {gap}"
         return None
 
     # --- names ----------------------------------------------------------------
@@ -207,6 +210,21 @@ class RuleContext:
             return None
         name = self.permission_set_name(permission_set_arn)
         return f"the policies of permission set {name} could not be read ({'; '.join(gaps)})"
+
+
+def unread_since(status: SourceStatus, since: datetime) -> str | None:
+    """The first stretch after ``since`` whose events CloudTrail could not read (damaged objects, unlisted regions).
+
+    Any event of the principal may have been in it, so no absence of
+    activity is claimed across it.
+    """
+    for gap in status.detail.get("gaps", []):
+        end = datetime.fromisoformat(gap["end"])
+        if end >= since:
+            objects = gap.get("objects") or 0
+            what = f"{objects} log object(s) could not be read" if objects else "a region could not be listed"
+            return f"{what} between {gap['start']} and {gap['end']} ({gap.get('error')})"
+    return None
 
 
 def iam_user_principal(user) -> Principal:

@@ -9,7 +9,8 @@ condition after waiting for a concurrent one. A holder renews its lease
 while it works (a heartbeat thread), so a crashed process frees its locks
 when the lease runs out and a live one keeps them. Waiting is bounded and
 uses the injected clock and sleep; a lock still held at the deadline is a
-``LockHeld`` naming its holder.
+``LockHeld`` naming its holder. A holder on this host whose process is
+gone (killed with SIGKILL, say) is taken over at once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import re
 import secrets
 import socket
 import threading
@@ -71,6 +73,27 @@ def owner_name(purpose: str) -> str:
     return f"{purpose} ({user}@{socket.gethostname()} pid {os.getpid()} {secrets.token_hex(3)})"
 
 
+_OWNER_PROCESS = re.compile(r"@(?P<host>[^ ]+) pid (?P<pid>\d+) [0-9a-f]+\)$")
+
+
+def holder_is_gone(owner: str) -> bool:
+    """Whether ``owner`` (as ``owner_name`` wrote it) was a process on this host that no longer runs.
+
+    Only a process of this host can be checked; a reused pid looks alive,
+    and then the lease runs out as for any other holder.
+    """
+    match = _OWNER_PROCESS.search(owner)
+    if match is None or match["host"] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(match["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, owned by another user
+        return False
+    return False
+
+
 def try_acquire(store: Store, name: str, owner: str, *, lease_seconds: float, now: datetime) -> Holder | None:
     """Take or renew the lease on ``name``; None when taken, else who holds it."""
     expires = now + timedelta(seconds=lease_seconds)
@@ -80,12 +103,12 @@ def try_acquire(store: Store, name: str, owner: str, *, lease_seconds: float, no
             if row is None:
                 conn.execute(job_locks.insert().values(name=name, owner=owner, acquired_at=now, expires_at=expires))
                 return None
+            free = [job_locks.c.owner == "", job_locks.c.owner == owner, job_locks.c.expires_at < now]
+            if row.owner and holder_is_gone(row.owner):  # killed here (kill -9): its lease would hold for nothing
+                free.append(job_locks.c.owner == row.owner)
             taken = conn.execute(
                 job_locks.update()
-                .where(
-                    job_locks.c.name == name,
-                    sa.or_(job_locks.c.owner == "", job_locks.c.owner == owner, job_locks.c.expires_at < now),
-                )
+                .where(job_locks.c.name == name, sa.or_(*free))
                 .values(owner=owner, acquired_at=now, expires_at=expires)
             ).rowcount
             if taken:

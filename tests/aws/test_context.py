@@ -12,7 +12,7 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from auditor import config
-from auditor.aws import AwsContext, context_from_settings
+from auditor.aws import DEFAULT_TOTAL_ATTEMPTS, AwsContext, context_from_settings
 from auditor.campaign.deliver import delivery_from_settings
 from auditor.notify import channels_from_settings
 
@@ -92,7 +92,10 @@ def test_a_member_account_is_reached_through_the_role_once_with_the_external_id(
         }
     ]
     member = context.client("sts", MEMBER).get_caller_identity()
-    assert member["Account"] == MEMBER and retries(context.client("s3", MEMBER))["total_max_attempts"] == 10
+    assert (
+        member["Account"] == MEMBER
+        and retries(context.client("s3", MEMBER))["total_max_attempts"] == DEFAULT_TOTAL_ATTEMPTS
+    )
 
 
 class Body:
@@ -114,9 +117,11 @@ IDENTITY = (
 )
 
 
-@pytest.mark.parametrize(("throttled", "answered"), [(9, True), (10, False)])
+@pytest.mark.parametrize(
+    ("throttled", "answered"), [(DEFAULT_TOTAL_ATTEMPTS - 1, True), (DEFAULT_TOTAL_ATTEMPTS, False)]
+)
 def test_a_throttled_call_is_retried_up_to_the_whole_budget(monkeypatch, tmp_path, throttled, answered):
-    """Ten attempts in all (first try included): nine throttles are survived, ten are not."""
+    """The whole budget in all (first try included): one throttle fewer is survived, as many are not."""
     for name in [name for name in os.environ if name.startswith("AWS_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -139,7 +144,9 @@ def test_a_throttled_call_is_retried_up_to_the_whole_budget(monkeypatch, tmp_pat
     else:
         with pytest.raises(botocore.exceptions.ClientError, match="Throttling"):
             sts.get_caller_identity()
-    assert len(sent) == 10 and len(pauses) == 9  # a jittered pause before every retry
+    assert (
+        len(sent) == DEFAULT_TOTAL_ATTEMPTS and len(pauses) == DEFAULT_TOTAL_ATTEMPTS - 1
+    )  # a pause before each retry
 
 
 def test_remediation_and_rollback_act_through_their_own_roles_in_every_account(aws):

@@ -389,3 +389,16 @@ def test_a_multi_region_account_trail_is_taken_when_there_is_no_organisation_tra
     make_trail(aws, "account-wide", IsMultiRegionTrail=True)
     trail = discover_trail(aws)
     assert (trail.bucket, trail.prefix, trail.organization_id, trail.home_region) == (BUCKET, None, None, REGION)
+
+
+def test_a_corrupt_object_is_a_gap_from_the_object_before_it_in_its_region(aws, estate):
+    """Its events happened after the previous object of us-west-2 and before its own delivery: not read."""
+    member = by_account(collect(aws))[MEMBER]
+    [gap] = member.detail["gaps"]
+    assert (gap["start"], gap["end"], gap["objects"]) == (
+        datetime(2024, 6, 10, 10, 5, tzinfo=UTC).isoformat(),
+        datetime(2024, 6, 20, 10, 5, tzinfo=UTC).isoformat(),
+        1,
+    )
+    assert "gzip" in gap["error"]
+    assert "gaps" not in by_account(collect(aws))[MGMT].detail

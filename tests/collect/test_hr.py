@@ -87,3 +87,64 @@ def test_unusable_feed_is_an_error(tmp_path, content, message):
 def test_missing_feed_is_an_error(tmp_path):
     with pytest.raises(HrFeedError, match="not found"):
         collect_hr(tmp_path / "nope.csv")
+
+
+def test_byte_order_mark_and_crlf_read_as_plain_utf8_with_physical_lines(tmp_path):
+    rows = [
+        HEADER,
+        'E1,ann@example.com,ann,"Ann\r\nAnders",eng,Dev,boss@example.com,active,employee,2020-01-06,',
+        "E2,bo@example.com,bo,Bo,data,Analyst,boss@example.com,fired,employee,,",
+        "E3,cy@example.com,cy,Cy,data,Analyst,boss@example.com,active,employee,,",
+    ]
+    path = tmp_path / "hr.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode() + b"\r\n")
+    result = collect_hr(path)
+    people = result.tables["hr_people"]
+    assert [(p.employee_id, p.user_name, p.line) for p in people] == [("E1", "ann", 2), ("E3", "cy", 5)]
+    assert people[0].display_name == "Ann\r\nAnders"
+    assert [(u.what, u.error) for u in result.unreadable] == [
+        ("hr.csv line 4", "status 'fired' is not one of active, leave, terminated")
+    ]
+
+
+def test_a_latin1_row_is_named_with_its_line_and_its_person_kept_as_unusable(tmp_path):
+    rows = [
+        HEADER,
+        "E1,ann@example.com,ann,Ann,eng,Dev,boss@example.com,active,employee,,",
+        "E2,jose@example.com,jose,José Müller,eng,Dev,boss@example.com,terminated,employee,,2026-01-01",
+    ]
+    path = tmp_path / "hr.csv"
+    path.write_bytes("\n".join(rows).encode("latin-1") + b"\n")
+    result = collect_hr(path)
+    assert [p.user_name for p in result.tables["hr_people"]] == ["ann"]
+    [problem] = result.unreadable
+    assert problem.what == "hr.csv line 3"
+    assert problem.error.startswith("display_name not UTF-8 (byte 0xe9)")
+    status = result.statuses[0]
+    assert status.status == "partial"
+    assert status.detail["unusable_rows"] == [{"line": 3, "user_name": "jose", "email": "jose@example.com"}]
+
+
+def test_a_latin1_header_is_an_error_naming_file_and_line(tmp_path):
+    path = tmp_path / "hr.csv"
+    path.write_bytes((HEADER + ",ré\n").encode("latin-1"))
+    with pytest.raises(HrFeedError, match=r"hr.csv line 1: the header is not UTF-8"):
+        collect_hr(path)
+
+
+def test_a_duplicate_employee_id_withdraws_both_rows(tmp_path):
+    """Which of two rows for one employee is right is unknown: the terminated one must not win."""
+    path = write(
+        tmp_path,
+        "E1,ann@example.com,ann,Ann,eng,Dev,boss@example.com,active,employee,,",
+        "E2,bo@example.com,bo,Bo,eng,Dev,boss@example.com,active,employee,,",
+        "E1,ann.b@example.com,annb,Ann B,eng,Dev,boss@example.com,terminated,employee,,2026-01-01",
+    )
+    result = collect_hr(path)
+    assert [p.user_name for p in result.tables["hr_people"]] == ["bo"]
+    assert [(u.what, u.error) for u in result.unreadable] == [
+        ("hr.csv line 4", "employee_id 'E1' already on line 2"),
+        ("hr.csv line 2", "employee_id 'E1' is also on line 4"),
+    ]
+    unusable = result.statuses[0].detail["unusable_rows"]
+    assert [(r["line"], r["user_name"]) for r in unusable] == [(2, "ann"), (4, "annb")]
