@@ -1,13 +1,11 @@
 import json
 import os
-import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import botocore.loaders
 import botocore.session
 import pytest
-import sqlalchemy as sa
 
 from tests import postgresql
 
@@ -96,14 +94,8 @@ def postgresql_server():
 @pytest.fixture
 def postgresql_url(postgresql_server):
     """A new, empty database on the test server, dropped after the test (its URL, with the password)."""
-    admin = sa.create_engine(postgresql_server, isolation_level="AUTOCOMMIT")
-    name = f"auditor_test_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    yield sa.make_url(postgresql_server).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
+    with postgresql.fresh_database(postgresql_server) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import sqlalchemy as sa
 
 ENV_URL = "AUDITOR_TEST_POSTGRESQL_URL"
 ENV_DIR = "AUDITOR_TEST_POSTGRESQL_DIR"
@@ -46,7 +51,9 @@ def binaries() -> Path:
         return Path(found).parent
     debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
     if not debian:
-        raise NoServer("PostgreSQL is not installed (apt-get install postgresql), and AUDITOR_TEST_POSTGRESQL_URL is unset")
+        raise NoServer(
+            "PostgreSQL is not installed (apt-get install postgresql), and AUDITOR_TEST_POSTGRESQL_URL is unset"
+        )
     return debian[-1].parent
 
 
@@ -100,7 +107,9 @@ def start() -> Server:
             log = directory / "server.log"
             detail = log.read_text() if log.exists() else ""
             shutil.rmtree(directory, ignore_errors=True)
-            raise NoServer(f"{Path(argv[0]).name} failed: {done.stderr.strip() or done.stdout.strip()} {detail}".strip())
+            raise NoServer(
+                f"{Path(argv[0]).name} failed: {done.stderr.strip() or done.stdout.strip()} {detail}".strip()
+            )
     return Server(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", directory)
 
 
@@ -111,6 +120,21 @@ def stop(directory: Path) -> None:
         argv = [str(binaries() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
         subprocess.run(_as_owner(argv), capture_output=True, check=False)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the server (its URL, password included), dropped afterwards."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"auditor_test_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 def main(argv: list[str]) -> int:
