@@ -139,7 +139,11 @@ def fresh_database(server_url: str) -> Iterator[str]:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["start"]:
-        server = start()
+        try:
+            server = start()
+        except NoServer as exc:
+            print(f"no PostgreSQL server: {exc}", file=sys.stderr)
+            return 1
         print(f"export {ENV_URL}={server.url} {ENV_DIR}={server.directory}")
         return 0
     if argv[:1] == ["stop"] and len(argv) == 2:
