@@ -13,6 +13,7 @@ The store is private to the account that runs the tool (a SQLite file 0600
 in a 0700 directory) and holds no secret in clear: its key ring
 (``keys``) signs the audit chain (``chain``) and seals campaign keys, and
 ``coverage`` checks that the rows that matter each have their entry.
+``backup`` writes and restores a verifiable copy (``auditor db export|import``).
 """
 
 from __future__ import annotations

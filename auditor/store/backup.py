@@ -52,7 +52,7 @@ def export(store: Store, out: Path) -> Exported:
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     connection = store.engine.connect()
     if store.engine.dialect.name == "postgresql":
-        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        connection = connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     files: dict[str, dict[str, Any]] = {}
     with connection as conn, conn.begin():
         revision = migrate.current_in(conn)
@@ -121,9 +121,8 @@ def restore(store: Store, directory: Path) -> AuditReport:
             entry = manifest["tables"].get(table.name)
             if entry is None:
                 continue
-            rows = [
-                _decode(table, json.loads(line)) for line in (Path(directory) / entry["file"]).open(encoding="utf-8")
-            ]
+            with (Path(directory) / entry["file"]).open(encoding="utf-8") as lines:
+                rows = [_decode(table, json.loads(line)) for line in lines]
             if len(rows) != entry["rows"]:
                 raise StoreError(f"{entry['file']}: {len(rows)} rows, the manifest says {entry['rows']}")
             for start in range(0, len(rows), 500):
