@@ -167,6 +167,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "state": {
         "url": Option(str, ""),
         "audit_key_file": Option(str, ""),
+        "auto_upgrade": Option(bool, True),  # false: a database behind the release waits for `auditor db upgrade`
     },
     "output": {
         "dir": Option(str, "auditor-out"),

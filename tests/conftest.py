@@ -7,6 +7,8 @@ import botocore.loaders
 import botocore.session
 import pytest
 
+from tests import postgresql
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_state(tmp_path_factory):
@@ -69,3 +71,36 @@ def webhook():
     yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX", _SlackWebhook
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """The SQLAlchemy URL of a PostgreSQL server: $AUDITOR_TEST_POSTGRESQL_URL, else one started for the session.
+
+    Skips (saying why) only when no server can be started here.
+    """
+    given = os.environ.get(postgresql.ENV_URL)
+    if given:
+        yield given
+        return
+    try:
+        server = postgresql.start()
+    except postgresql.NoServer as exc:
+        pytest.skip(f"PostgreSQL: no server could be started ({exc}); set {postgresql.ENV_URL} to use one")
+    yield server.url
+    postgresql.stop(server.directory)
+
+
+@pytest.fixture
+def postgresql_url(postgresql_server):
+    """A new, empty database on the test server, dropped after the test (its URL, with the password)."""
+    with postgresql.fresh_database(postgresql_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """Where a store-touching test keeps its state: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state.db")
+    return request.getfixturevalue("postgresql_url")

@@ -1,4 +1,3 @@
-import sqlite3
 import subprocess
 import sys
 from datetime import timedelta
@@ -53,8 +52,8 @@ def _record(store: Store, found: list[Finding], as_of=AS_OF, snapshot=None) -> l
     return classified
 
 
-def test_status_new_open_resolved_across_runs(tmp_path):
-    store = Store.open(tmp_path / "state.db")
+def test_status_new_open_resolved_across_runs(store_url):
+    store = Store.open(store_url)
     first = _record(store, [_finding("a"), _finding("b")])
     assert {f.finding_id: f.status for f in first} == {"a": "new", "b": "new"}
     later = AS_OF + timedelta(days=1)
@@ -70,8 +69,8 @@ def test_status_new_open_resolved_across_runs(tmp_path):
     assert [r["by_severity"] for r in store.recent_runs()] == [{"medium": 2}, {"medium": 2}, {"medium": 2}]
 
 
-def test_a_failed_source_never_resolves(tmp_path):
-    store = Store.open(tmp_path / "state.db")
+def test_a_failed_source_never_resolves(store_url):
+    store = Store.open(store_url)
     _record(store, [_finding("a")])
     second = _record(store, [], snapshot=_snapshot("failed"))
     (carried,) = second
@@ -79,37 +78,37 @@ def test_a_failed_source_never_resolves(tmp_path):
     assert carried.evidence["not_re_evaluated"] == f"iam was failed for account {DEV}"
 
 
-def test_migrations_are_recorded_and_applied_once(tmp_path):
-    path = tmp_path / "state.db"
-    Store.open(path)
-    assert Store.open(path).upgrade() == migrate.head()  # already at the head: nothing applied
-    names = sqlite3.connect(path).execute("select version_num from alembic_version").fetchall()
+def test_migrations_are_recorded_and_applied_once(store_url):
+    Store.open(store_url)
+    store = Store.open(store_url)
+    assert store.upgrade() == migrate.head()  # already at the head: nothing applied
+    with store.engine.connect() as conn:
+        names = conn.execute(sa.text("select version_num from alembic_version")).all()
     assert names == [(migrate.head(),)]
 
 
-def test_audit_verify_names_an_edited_or_deleted_entry(tmp_path, capsys):
-    path = tmp_path / "state.db"
+def test_audit_verify_names_an_edited_or_deleted_entry(store_url, capsys):
+    path = store_url
     store = Store.open(path)
     for n in range(5):
         store.audit("exception.added", f"subject {n}", {"n": n})
     assert main(["audit", "verify", "--state", str(path)]) == 0
     assert "5 entries verified" in capsys.readouterr().out
 
-    db = sqlite3.connect(path)
-    db.execute("update audit_log set details = '{\"n\":99}' where id = 3")
-    db.commit()
+    with store.engine.begin() as db:
+        db.execute(sa.text("update audit_log set details = :d where id = 3"), {"d": '{"n":99}'})
     assert main(["audit", "verify", "--state", str(path)]) == 1
     assert "entry 3 (exception.added" in capsys.readouterr().out
 
-    db.execute("update audit_log set details = '{\"n\":2}' where id = 3")
-    db.execute("delete from audit_log where id = 2")
-    db.commit()
+    with store.engine.begin() as db:
+        db.execute(sa.text("update audit_log set details = :d where id = 3"), {"d": '{"n":2}'})
+        db.execute(sa.text("delete from audit_log where id = 2"))
     assert main(["audit", "verify", "--state", str(path)]) == 1
     assert "entry 2 is missing" in capsys.readouterr().out
 
 
-def test_two_processes_appending_keep_one_unbroken_chain(tmp_path):
-    path = tmp_path / "state.db"
+def test_two_processes_appending_keep_one_unbroken_chain(store_url):
+    path = store_url
     Store.open(path)
     script = (
         "import sys; from auditor.store import Store; s = Store.open(sys.argv[1])\n"
@@ -120,9 +119,9 @@ def test_two_processes_appending_keep_one_unbroken_chain(tmp_path):
     assert Store.open(path).verify_audit() == (80, None)
 
 
-def test_times_are_stamped_by_the_injected_clock(tmp_path):
+def test_times_are_stamped_by_the_injected_clock(store_url):
     clock = FixedClock(AS_OF + timedelta(hours=2, microseconds=5))
-    store = Store.open(tmp_path / "state.db", clock=clock)
+    store = Store.open(store_url, clock=clock)
     _record(store, [_finding("a")])
     entry = store.audit("exception.added", "a", {})
     assert store.latest_run()["finished_at"] == clock.now() == entry.at

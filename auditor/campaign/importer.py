@@ -108,6 +108,9 @@ def _import_one(store, campaign_id, key, path, now, reviewer, actor) -> FileResu
         result.rejections.append(Rejection(name, 1, f"not a packet of this tool: missing columns {', '.join(missing)}"))
         return result
     with store.engine.begin() as conn:
+        # imports into one campaign queue here (PostgreSQL; SQLite's BEGIN IMMEDIATE already does), so a file
+        # imported twice at once is the second time a duplicate, not a failed insert
+        conn.execute(sa.select(campaigns.c.id).where(campaigns.c.id == campaign_id).with_for_update())
         if conn.execute(
             sa.select(campaign_imports.c.id).where(
                 campaign_imports.c.campaign_id == campaign_id, campaign_imports.c.file_sha256 == digest

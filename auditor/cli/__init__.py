@@ -16,7 +16,7 @@ from collections.abc import Callable
 import botocore.exceptions
 
 from auditor import __version__
-from auditor.cli import audit, campaign, demo, explain, export, remediate, rules, run, scheduler
+from auditor.cli import audit, campaign, db, demo, explain, export, remediate, rules, run, scheduler
 from auditor.cli.common import UsageError, parse_time
 from auditor.collect.hr import HrFeedError
 from auditor.config import ConfigError
@@ -28,7 +28,7 @@ from auditor.store.urls import redact
 
 __all__ = ["EXAMPLES", "HANDLERS", "UsageError", "build_parser", "main", "parse_time"]
 
-GROUPS = (demo, run, rules, explain, export, campaign, remediate, scheduler, audit)
+GROUPS = (demo, run, rules, explain, export, campaign, remediate, scheduler, audit, db)
 EXAMPLES: dict[str, str] = {name: text for group in GROUPS for name, text in group.EXAMPLES.items()}
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -44,6 +44,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "campaign": campaign.handle,
     "remediate": remediate.handle,
     "scheduler": scheduler.handle,
+    "db": db.handle,
 }
 
 # bad input of any command: exit 2 with one line naming what is wrong

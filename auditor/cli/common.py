@@ -106,7 +106,11 @@ def settings(args: argparse.Namespace) -> Settings:
 
 def open_store(args: argparse.Namespace, settings: Settings) -> Store:
     """--state, else [state] url, else the default SQLite file; its key file as [state] audit_key_file says."""
-    return Store.open(args.state or settings.get("state", "url") or None, key_file=settings.key_file())
+    return Store.open(
+        args.state or settings.get("state", "url") or None,
+        key_file=settings.key_file(),
+        auto_upgrade=settings.get("state", "auto_upgrade"),
+    )
 
 
 def settings_and_store(args: argparse.Namespace) -> tuple[Settings, Store]:

@@ -112,7 +112,11 @@ def handle_event(
 
     workspace = S3Workspace(s3, environ["AUDITOR_BUCKET"], environ.get("AUDITOR_PREFIX", "auditor/"), workdir)
     state_url = _secret(environ, "AUDITOR_STATE_SECRET_ARN", secrets)
-    store = Store.open(state_url or workspace.pull_state(), key_file=_audit_key_file(environ, workdir, secrets))
+    store = Store.open(
+        state_url or workspace.pull_state(),
+        key_file=_audit_key_file(environ, workdir, secrets),
+        auto_upgrade=settings.get("state", "auto_upgrade"),
+    )
     try:
         _pull_latest_run(store, workspace)
         service = SchedulerService(settings, store, clock=clock)

@@ -115,6 +115,8 @@ def try_acquire(store: Store, name: str, owner: str, *, lease_seconds: float, no
                 if row.owner not in ("", owner):
                     log.warning("took over an expired lease", extra={"lock": name, "previous_owner": row.owner})
                 return None
+            # PostgreSQL: the row read above may predate a concurrent taker's commit; name the holder now
+            row = conn.execute(sa.select(job_locks).where(job_locks.c.name == name)).first()
             return Holder(name, row.owner, row.acquired_at, row.expires_at)
     except sa.exc.IntegrityError:  # another process created the row first: it holds the lock
         return holder_of(store, name) or Holder(name, "another process", None, expires)

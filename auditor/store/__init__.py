@@ -13,6 +13,7 @@ The store is private to the account that runs the tool (a SQLite file 0600
 in a 0700 directory) and holds no secret in clear: its key ring
 (``keys``) signs the audit chain (``chain``) and seals campaign keys, and
 ``coverage`` checks that the rows that matter each have their entry.
+``backup`` writes and restores a verifiable copy (``auditor db export|import``).
 """
 
 from __future__ import annotations
@@ -168,9 +169,18 @@ class Store:
 
     @classmethod
     def open(
-        cls, path_or_url: str | Path | None = None, *, clock: Clock | None = None, key_file: str | Path | None = None
+        cls,
+        path_or_url: str | Path | None = None,
+        *,
+        clock: Clock | None = None,
+        key_file: str | Path | None = None,
+        auto_upgrade: bool = True,
     ) -> Store:
         """Open (creating if need be) the store and bring its schema to the newest revision.
+
+        With ``auto_upgrade`` false (``[state] auto_upgrade = false``: a shared
+        database upgraded by its operator) a database behind this release is
+        refused, naming ``auditor db upgrade``; an empty one is still created.
 
         A SQLite file is created 0600 in a directory created 0700 (an existing
         file readable by others is tightened). The key file is ``key_file``
@@ -193,7 +203,14 @@ class Store:
             with engine.connect() as conn:
                 ring, _ = keys.open_or_create(path.expanduser(), lambda: coverage.legacy_marks(conn), clock.now())
             store = cls(engine, ring, clock, url)
-            store.upgrade()
+            was = migrate.current(engine)
+            if auto_upgrade or was is None and not _has_tables(engine):
+                store.upgrade()
+            elif was != migrate.head():
+                raise StoreError(
+                    f"state store {shown} is at schema revision {was or 'of release 0.1.0'}, this release needs "
+                    f"{migrate.head()}: run `auditor db upgrade` ([state] auto_upgrade is false)"
+                )
         except sa.exc.OperationalError as exc:
             raise StoreError(f"state store {shown}: cannot use it: {redact(str(exc.orig))}") from exc
         except keys.KeyFileError as exc:
@@ -487,6 +504,10 @@ def _private_sqlite_file(path: Path) -> None:
                     os.chmod(candidate, 0o600)
             except (FileNotFoundError, PermissionError):
                 continue
+
+
+def _has_tables(engine: Engine) -> bool:
+    return bool(sa.inspect(engine).get_table_names())
 
 
 def _count(items: list[Finding], field: str) -> dict[str, int]:

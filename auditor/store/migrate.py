@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from auditor.store.keys import Keyring
 
@@ -35,7 +35,12 @@ def head() -> str:
 def current(engine: Engine) -> str | None:
     """The revision the database is at; None for an empty database or one of release 0.1.0."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return current_in(conn)
+
+
+def current_in(conn: Connection) -> str | None:
+    """The revision, read inside the caller's transaction (an export's snapshot)."""
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head", *, keyring: Keyring | None = None) -> None:

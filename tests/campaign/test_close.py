@@ -11,8 +11,15 @@ import pytest
 from auditor.campaign import CampaignError, close_campaign, create_campaign, export_packets, import_decisions
 from auditor.campaign import revocations as campaign_revocations
 from auditor.campaign.state import get_campaign
+from auditor.store import Store
 from tests.builders import PROD
 from tests.campaign.estate import DUE, NOW, build_world, decide_csv, items_by_access, save_run, spec
+
+
+@pytest.fixture
+def store(store_url) -> Store:
+    """The same tests on a SQLite file and on a fresh PostgreSQL database."""
+    return Store.open(store_url)
 
 
 @pytest.fixture

@@ -12,10 +12,16 @@ from openpyxl import load_workbook
 
 from auditor.campaign import close_campaign, create_campaign, export_packets, import_decisions
 from auditor.campaign.state import item_states
-from auditor.store import audit_log
+from auditor.store import Store, audit_log
 from tests.campaign.estate import NOW, decide_csv, decide_xlsx, items_by_access, read_csv, spec, write_csv
 
 LATER = NOW + timedelta(days=1)
+
+
+@pytest.fixture
+def store(store_url) -> Store:
+    """The same tests on a SQLite file and on a fresh PostgreSQL database."""
+    return Store.open(store_url)
 
 
 @pytest.fixture

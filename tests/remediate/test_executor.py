@@ -36,6 +36,12 @@ def _campaign_revocations(estate):
     ]
 
 
+@pytest.fixture
+def store(store_url) -> Store:
+    """The same tests on a SQLite file and on a fresh PostgreSQL database."""
+    return Store.open(store_url)
+
+
 def test_plan_apply_verify_rollback_restores_every_touched_principal(estate, settings, population, store):
     touched = {
         "idc_users": {estate.users["alice"], estate.users["bob"]},

@@ -7,7 +7,14 @@ from datetime import timedelta
 import pytest
 
 from auditor.schedule.locks import LockHeld, acquire, holder_of, job_lock, run_lock
+from auditor.store import Store
 from tests.schedule.conftest import make_settings
+
+
+@pytest.fixture
+def store(store_url) -> Store:
+    """The same tests on a SQLite file and on a fresh PostgreSQL database."""
+    return Store.open(store_url)
 
 
 def test_a_second_holder_is_refused_with_the_holder_named(store, clock):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from auditor.cli import main
 from auditor.clock import FixedClock
@@ -16,7 +17,7 @@ from auditor.model import Principal
 from auditor.pipeline import write_audit_head
 from auditor.remediate.journal import Journal
 from auditor.remediate.plan import Plan, PlannedAction, sealed
-from auditor.store import GENESIS, Store, entry_hash
+from auditor.store import GENESIS, Store, audit_log, entry_hash
 from auditor.store.keys import load
 from tests.builders import AS_OF
 from tests.store.test_migrations import _previous_release
@@ -39,78 +40,94 @@ def _record_runs(store: Store, count: int) -> None:
         )
 
 
-def _verify(path: Path, capsys, *extra: str) -> tuple[int, str]:
+def _verify(path: Path | str, capsys, *extra: str) -> tuple[int, str]:
     code = main(["audit", "verify", "--state", str(path), *extra])
     return code, capsys.readouterr().out
 
 
-def _recompute_unkeyed(db: sqlite3.Connection) -> None:
+def _sql(store: Store, statement: str, **params) -> None:
+    """What someone who can write the database (not the key file) does, on SQLite or PostgreSQL alike."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(statement), params)
+
+
+def _recompute_unkeyed(store: Store) -> None:
     """What an attacker without the key does: renumber and re-link every entry as a plain SHA-256 chain."""
-    rows = db.execute("SELECT id, at, actor, action, subject, details FROM audit_log ORDER BY id").fetchall()
-    db.execute("DELETE FROM audit_log")
-    prev = GENESIS
-    for new_id, (_, at, actor, action, subject, details) in enumerate(rows, start=1):
-        moment = datetime.fromisoformat(at).replace(tzinfo=UTC)
-        link = entry_hash(prev, new_id, moment, actor, action, subject, details)
-        db.execute(
-            "INSERT INTO audit_log (id, at, actor, action, subject, details, prev_hash, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (new_id, at, actor, action, subject, details, prev, link),
-        )
-        prev = link
-    db.commit()
+    with store.engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(
+                audit_log.c.at, audit_log.c.actor, audit_log.c.action, audit_log.c.subject, audit_log.c.details
+            ).order_by(audit_log.c.id)
+        ).all()
+        conn.execute(audit_log.delete())
+        prev = GENESIS
+        for new_id, (at, actor, action, subject, details) in enumerate(rows, start=1):
+            link = entry_hash(prev, new_id, at, actor, action, subject, details)
+            conn.execute(
+                audit_log.insert().values(
+                    id=new_id,
+                    at=at,
+                    actor=actor,
+                    action=action,
+                    subject=subject,
+                    details=details,
+                    prev_hash=prev,
+                    hash=link,
+                    key_id=None,
+                )
+            )
+            prev = link
 
 
-def test_a_cut_tail_is_caught_by_its_rows_and_by_the_head_a_run_wrote(tmp_path, capsys):
-    path = tmp_path / "state.db"
+def test_a_cut_tail_is_caught_by_its_rows_and_by_the_head_a_run_wrote(store_url, tmp_path, capsys):
+    path = store_url
     store = Store.open(path)
     _record_runs(store, 15)
     head_file = write_audit_head(tmp_path / "out", store)
     assert json.loads(head_file.read_text())["head"] == f"15:{store.head().hash}"
 
-    db = sqlite3.connect(path)
-    db.execute("DELETE FROM audit_log WHERE id > 10")
-    db.commit()
+    _sql(store, "DELETE FROM audit_log WHERE id > 10")
     code, out = _verify(path, capsys)
     assert code == 1
     assert "run 11 has no audit entry" in out  # the runs it recorded are still there
 
-    db.execute("DELETE FROM runs WHERE id > 10")  # the careful attacker removes those too
-    db.commit()
+    _sql(store, "DELETE FROM runs WHERE id > 10")  # the careful attacker removes those too
     assert _verify(path, capsys)[0] == 0  # nothing in the database can tell any more...
     code, out = _verify(path, capsys, "--expect-head", str(head_file))
     assert code == 1  # ...but the head kept outside it does
     assert "the chain ends at entry 10, but the expected head is entry 15: entries 11..15 were removed" in out
 
 
-def test_a_chain_rewritten_without_the_key_does_not_verify(tmp_path, capsys):
-    path = tmp_path / "state.db"
+def test_a_chain_rewritten_without_the_key_does_not_verify(store_url, capsys):
+    path = store_url
     store = Store.open(path)
     _record_runs(store, 12)
     expected = store.audit_head()
 
-    db = sqlite3.connect(path)
-    db.execute("DELETE FROM audit_log WHERE id = 5")
-    db.execute("DELETE FROM runs WHERE id = 5")
-    db.execute("UPDATE runs SET exit_code = 1 WHERE id = 7")
-    db.execute("UPDATE audit_log SET details = replace(details, '\"exit_code\":0', '\"exit_code\":1') WHERE id = 7")
-    _recompute_unkeyed(db)
+    _sql(store, "DELETE FROM audit_log WHERE id = 5")
+    _sql(store, "DELETE FROM runs WHERE id = 5")
+    _sql(store, "UPDATE runs SET exit_code = 1 WHERE id = 7")
+    _sql(
+        store,
+        "UPDATE audit_log SET details = replace(details, :was, :now) WHERE id = 7",
+        was='"exit_code":0',
+        now='"exit_code":1',
+    )
+    _recompute_unkeyed(store)
 
     code, out = _verify(path, capsys)
     assert code == 1
     assert "entry 1 (run.completed at" in out and "is not keyed, but the chain is keyed after entry 0" in out
 
     # the same rewrite keeping the key's name: the links are not the key's HMAC
-    key_id = load(path.with_suffix(".key")).current.id
-    db.execute("UPDATE audit_log SET key_id = ?", (key_id,))
-    db.commit()
+    _sql(store, "UPDATE audit_log SET key_id = :key", key=load(store.key_file).current.id)
     code, out = _verify(path, capsys)
     assert code == 1 and "entry 1 (run.completed at" in out and "was altered" in out
     assert _verify(path, capsys, "--expect-head", expected)[0] == 1
 
 
-def test_the_expected_head_names_a_rewrite_at_the_same_length(tmp_path, capsys):
-    path = tmp_path / "state.db"
+def test_the_expected_head_names_a_rewrite_at_the_same_length(store_url, capsys):
+    path = store_url
     store = Store.open(path)
     _record_runs(store, 3)
     head = store.head()
@@ -122,9 +139,9 @@ def test_the_expected_head_names_a_rewrite_at_the_same_length(tmp_path, capsys):
     assert main(["audit", "verify", "--state", str(path), "--expect-head", "nonsense"]) == 2
 
 
-def test_every_row_needs_its_entry_and_the_entry_must_say_the_same(tmp_path, capsys):
+def test_every_row_needs_its_entry_and_the_entry_must_say_the_same(store_url, capsys):
     """A remediation journal row retargeted after the fact (e.g. to make rollback touch another key)."""
-    path = tmp_path / "state.db"
+    path = store_url
     store = Store.open(path, clock=FixedClock(AS_OF))
     target = {"account_id": "111111111111", "user_name": "frank", "access_key_id": "AKIAFRANK"}
     action = PlannedAction(
@@ -143,21 +160,18 @@ def test_every_row_needs_its_entry_and_the_entry_must_say_the_same(tmp_path, cap
     journal.record(record, "remediate.action.done", status="done")
     assert _verify(path, capsys)[0] == 0
 
-    db = sqlite3.connect(path)
     retarget = json.dumps({**target, "access_key_id": "AKIAOTHER"}, sort_keys=True)
-    db.execute("UPDATE remediation_actions SET target = ?", (retarget,))
-    db.commit()
+    _sql(store, "UPDATE remediation_actions SET target = :target", target=retarget)
     code, out = _verify(path, capsys)
     assert code == 1 and f"remediation run {run.id} action a1 differs from its audit entries in target" in out
 
-    db.execute("DELETE FROM remediation_actions")
-    db.commit()
+    _sql(store, "DELETE FROM remediation_actions")
     code, out = _verify(path, capsys)
     assert code == 1 and f"remediation run {run.id} action a1 is in the audit log but its row was removed" in out
 
 
-def test_rotation_keeps_older_entries_verifiable_and_refuses_a_retired_key_afterwards(tmp_path, capsys):
-    path = tmp_path / "state.db"
+def test_rotation_keeps_older_entries_verifiable_and_refuses_a_retired_key_afterwards(store_url, capsys):
+    path = store_url
     store = Store.open(path)
     _record_runs(store, 2)
     old = load(store.key_file).current.id
@@ -179,8 +193,8 @@ def test_rotation_keeps_older_entries_verifiable_and_refuses_a_retired_key_after
     assert code == 1 and "entry 6 (late at" in out and f"retired key {old} after a newer key took over" in out
 
 
-def test_a_store_opened_with_another_key_file_cannot_vouch_for_the_entries(tmp_path, capsys, monkeypatch):
-    path = tmp_path / "state.db"
+def test_a_store_opened_with_another_key_file_cannot_vouch_for_the_entries(store_url, tmp_path, capsys, monkeypatch):
+    path = store_url
     _record_runs(Store.open(path), 1)
     monkeypatch.setenv("AUDITOR_AUDIT_KEY_FILE", str(tmp_path / "elsewhere.key"))
     code, out = _verify(path, capsys)
@@ -199,9 +213,7 @@ def test_an_older_store_verifies_its_unkeyed_entries_as_legacy_and_keys_the_new_
     store.audit("after.upgrade", None, {})
     code, out = _verify(path, capsys)
     assert code == 0 and "5 entries verified (1 keyed, 4 legacy unkeyed)" in out
-    db = sqlite3.connect(path)
-    db.execute("UPDATE audit_log SET key_id = NULL WHERE id = 5")
-    db.commit()
+    _sql(store, "UPDATE audit_log SET key_id = NULL WHERE id = 5")
     code, out = _verify(path, capsys)
     assert code == 1 and "entry 5 (after.upgrade at" in out and "is not keyed" in out
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,11 +60,11 @@ def _schema_differences(store: Store) -> list:
         return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
 
 
-def test_a_fresh_store_is_at_the_head_and_matches_the_tables_in_code(tmp_path):
-    store = Store.open(tmp_path / "state.db")
+def test_a_fresh_store_is_at_the_head_and_matches_the_tables_in_code(store_url):
+    store = Store.open(store_url)
     assert migrate.current(store.engine) == migrate.head()
     assert _schema_differences(store) == []
-    assert Store.open(tmp_path / "state.db").upgrade() == migrate.head()  # reopening applies nothing
+    assert Store.open(store_url).upgrade() == migrate.head()  # reopening applies nothing
 
 
 def test_the_previous_release_upgrades_in_place_keeping_every_row(tmp_path):
@@ -122,9 +120,9 @@ def test_a_previous_release_that_never_used_the_features_gets_their_tables(tmp_p
     assert store.verify_audit() == (4, None)
 
 
-def test_times_are_compared_as_times_not_as_text(tmp_path):
+def test_times_are_compared_as_times_not_as_text(store_url):
     """An hour east of UTC sorts after UTC as text; as times 06:30+01:00 is 05:30Z, before 06:00Z."""
-    store = Store.open(tmp_path / "state.db")
+    store = Store.open(store_url)
     with store.engine.begin() as conn:
         for as_of in ("2026-11-02T06:00:00+00:00", "2026-11-02T06:30:00+01:00"):
             moment = datetime.fromisoformat(as_of)
@@ -138,26 +136,10 @@ def test_times_are_compared_as_times_not_as_text(tmp_path):
         )
 
 
-def test_a_naive_time_is_refused(tmp_path):
-    store = Store.open(tmp_path / "state.db")
+def test_a_naive_time_is_refused(store_url):
+    store = Store.open(store_url)
     with pytest.raises(sa.exc.StatementError, match="naive datetime"), store.engine.begin() as conn:
         conn.execute(runs.insert().values(kind="run", started_at=datetime(2026, 11, 2), as_of=datetime(2026, 11, 2)))
-
-
-@pytest.fixture
-def postgresql_url():
-    """A new, empty database on the server named by AUDITOR_TEST_POSTGRESQL_URL (dropped afterwards)."""
-    server = os.environ.get("AUDITOR_TEST_POSTGRESQL_URL")
-    if not server:
-        pytest.skip("PostgreSQL: set AUDITOR_TEST_POSTGRESQL_URL to a server's SQLAlchemy URL to run this")
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"auditor_test_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    yield sa.make_url(server).set(database=name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
 
 
 def test_postgresql_upgrades_the_previous_schema_to_timestamps(postgresql_url):
@@ -174,7 +156,7 @@ def test_postgresql_upgrades_the_previous_schema_to_timestamps(postgresql_url):
         )
     legacy.dispose()
 
-    store = Store.open(postgresql_url.render_as_string(hide_password=False))
+    store = Store.open(postgresql_url)
 
     assert migrate.current(store.engine) == migrate.head()
     assert _schema_differences(store) == []

@@ -38,6 +38,10 @@ COMMANDS = [
     ["scheduler", "--list"],
     ["audit", "verify"],
     ["audit", "rotate-key"],
+    ["db", "current"],
+    ["db", "upgrade"],
+    ["db", "export", "OUT/copy"],
+    ["db", "import", "OUT"],
 ]
 
 
