@@ -66,12 +66,13 @@ def explain(
         raise NoSuchPrincipal(f"nothing in the run is named {query!r} (by id, name, ARN or email)")
     by_principal: dict[str, list[Finding | Verdict]] = {}
     for result in [*evaluation.findings, *evaluation.verdicts]:
-        by_principal.setdefault(result.principal.id, []).append(result)
+        for key in {result.principal.id, result.principal.arn} - {None}:  # rules name some principals by ARN
+            by_principal.setdefault(key, []).append(result)
     return [
         Explanation(
             principal,
             [
-                _verdict(rule, principal, by_principal.get(principal.id, []), evaluation.disabled, statuses or {})
+                _verdict(rule, principal, _results_for(principal, by_principal), evaluation.disabled, statuses or {})
                 for rule in sorted(RULES.values(), key=lambda r: (r.category.value, r.id))
             ],
         )
@@ -87,6 +88,16 @@ def explain_run(run_dir: Path, settings: Settings, query: str) -> list[Explanati
     if findings_path.is_file():
         statuses = {f["finding_id"]: f.get("status") for f in json.loads(findings_path.read_text(encoding="utf-8"))}
     return explain(snapshot, settings, snapshot.manifest.as_of, query, statuses)
+
+
+def _results_for(principal: Principal, by_principal: dict[str, list]) -> list:
+    seen, results = set(), []
+    for key in (principal.id, principal.arn):
+        for result in by_principal.get(key, []) if key else []:
+            if id(result) not in seen:
+                seen.add(id(result))
+                results.append(result)
+    return results
 
 
 def _verdict(rule, principal: Principal, results: list, disabled: frozenset[str], statuses: dict) -> RuleVerdict:

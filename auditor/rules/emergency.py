@@ -16,7 +16,8 @@ Use = tuple[str, str | None, str | None]  # (principal id, account, resource) of
 
 
 def _role_principal(role: IamRole) -> Principal:
-    return Principal(type=PrincipalType.IAM_ROLE.value, id=role.role_id, name=role.role_name, arn=role.arn)
+    """Named by its ARN, which CloudTrail gives whether or not IAM could be read: the finding id stays stable."""
+    return Principal(type=PrincipalType.IAM_ROLE.value, id=role.arn, name=role.role_name, arn=role.arn)
 
 
 @rule(
@@ -81,7 +82,7 @@ def emergency_access_used(ctx: RuleContext, meta: Rule) -> Iterator[Finding | Ve
             last = ctx.access.iam_user_last_used(user)
             yield _iam_identity(ctx, meta, iam_user_principal(user), user.account_id, last, days, "IAM user")
     for role in ctx.snapshot.table("iam_roles"):
-        if role.role_id not in fired:
+        if role.arn not in fired:
             last = max((t for t in (role.last_used, _role_seen(ctx, role)) if t is not None), default=None)
             yield _iam_identity(ctx, meta, _role_principal(role), role.account_id, last, days, "role")
 

@@ -68,5 +68,9 @@ def candidates(snapshot: Snapshot, subject: str) -> list[Principal]:
 
 
 def decided_ids(results: list) -> set[str]:
-    """The principal ids a rule's results (findings and verdicts) name."""
-    return {result.principal.id for result in results}
+    """The principal ids (and ARNs) a rule's results name: a principal is decided when either is among them."""
+    return {result.principal.id for result in results} | {r.principal.arn for r in results if r.principal.arn}
+
+
+def is_decided(principal: Principal, decided: set[str]) -> bool:
+    return principal.id in decided or (principal.arn is not None and principal.arn in decided)
