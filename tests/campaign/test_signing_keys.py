@@ -16,6 +16,12 @@ from tests.campaign.estate import NOW, decide_csv, items_by_access, spec
 from tests.store.test_migrations import _previous_release
 
 
+@pytest.fixture
+def store(tmp_path) -> Store:
+    """These tests read SQLite's own files (the database and its log) or open the file again: SQLite only."""
+    return Store.open(tmp_path / "state.db")
+
+
 def _raw(path: Path) -> bytes:
     """Everything SQLite keeps for this store on disk: the file and its write-ahead log."""
     return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())

@@ -348,5 +348,6 @@ def population() -> Population:
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store.open(tmp_path / "state.db")
+def store(store_url) -> Store:
+    """The state store on SQLite, then on PostgreSQL (tests/conftest.py: store_url)."""
+    return Store.open(store_url)

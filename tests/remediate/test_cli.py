@@ -28,10 +28,10 @@ def run(*argv: str) -> int:
 
 
 @pytest.fixture
-def config(tmp_path):
+def config(tmp_path, store):
     path = tmp_path / "config.toml"
     path.write_text("[remediation]\nmax_share = 0.75\n")
-    return ["--config", str(path), "--state", str(tmp_path / "state.db")]
+    return ["--config", str(path), "--state", store.url]  # the tests' store, on either database
 
 
 def test_every_action_has_help_with_an_example():

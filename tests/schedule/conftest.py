@@ -96,8 +96,9 @@ def apscheduler_clock(clock, monkeypatch):
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store.open(tmp_path / "state.db")
+def store(store_url) -> Store:
+    """The state store on SQLite, then on PostgreSQL (tests/conftest.py: store_url)."""
+    return Store.open(store_url)
 
 
 def stepped_service(settings, store, clock, **runner_options):
