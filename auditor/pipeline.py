@@ -81,9 +81,9 @@ def collect(
     workers = settings.get("aws", "max_workers")
     started = datetime.now(UTC)
 
+    home_account = context.own_account_id()  # the first contact: an unreachable endpoint stops here, quickly
     org_result, organization = collect_organizations(context, progress)
     accounts = _in_scope(organization.accounts, settings)
-    home_account = context.own_account_id()
     trail = _trail(settings, context, organization.organization_id)
 
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="source") as pool:

@@ -12,6 +12,7 @@ from pathlib import Path
 from auditor import configure
 from auditor.cli import common
 from auditor.cli.summary import print_summary
+from auditor.exit_codes import EXIT_OK
 from auditor.progress import Progress
 from auditor.schedule.nightly import nightly_run
 from auditor.store import Store
@@ -85,16 +86,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from auditor.sandbox import serve  # the sandbox needs the optional moto dependency
+    from auditor.sandbox.server import PortUnavailable
 
-    serve(
-        size=args.size,
-        seed=args.seed,
-        as_of=common.as_of(args),
-        workdir=args.workdir,
-        port=args.port,
-        stock=args.stock,
-    )
-    return 0
+    try:
+        serve(
+            size=args.size,
+            seed=args.seed,
+            as_of=common.as_of(args),
+            workdir=args.workdir,
+            port=args.port,
+            stock=args.stock,
+        )
+    except PortUnavailable as exc:
+        raise common.UsageError(str(exc)) from exc
+    return EXIT_OK
 
 
 @contextmanager
