@@ -1,8 +1,8 @@
 """`auditor remediate plan|apply|verify|rollback|policy`: parse, call one library function, print.
 
-Exit status: 0 done (or, in a dry run, nothing refused); 1 refused, or some
-action drifted, failed or does not hold; 2 bad configuration or input (the
-main command line reports those).
+Exit status: 0 done (a plan written, or in a dry run nothing refused); 1
+refused, or some action drifted, failed or does not hold; 2 bad
+configuration or input (the main command line reports those).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from auditor.aws import rollback_context
 from auditor.cli import common
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_OK
 from auditor.remediate.clients import Clients
-from auditor.remediate.errors import RemediationError
+from auditor.remediate.errors import BreakerRefused, RemediationError
 from auditor.remediate.executor import RunResult, rollback_run
 from auditor.remediate.plan import Plan
 from auditor.remediate.planning import apply_plan_file, clients_from_settings, plan_revocations
@@ -110,7 +110,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"  {outcome.status:<10} {outcome.rule_id} {outcome.principal}: {outcome.detail}")
     print_plan(planned.plan)
     print(f"plan: {args.out} (sha256 {planned.plan.sha256}, recorded in the state store: apply runs only this plan)")
-    return EXIT_ATTENTION if planned.refused else EXIT_OK
+    if planned.refused:  # written and recorded all the same: apply says so again, and takes an override
+        print(_breaker_line(planned.plan.breaker))
+    return EXIT_OK
+
+
+def _breaker_line(breaker: dict) -> str:
+    if not breaker.get("tripped"):
+        return "circuit breaker: within limits"
+    return (
+        "circuit breaker would refuse this plan: "
+        + "; ".join(breaker.get("reasons", []))
+        + (' (apply takes --override-breaker "REASON")')
+    )
 
 
 def print_plan(plan: Plan) -> None:
@@ -125,15 +137,31 @@ def print_plan(plan: Plan) -> None:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    """A dry run shows every action under the breaker's verdict, even one the breaker refuses (exit 1 then)."""
     settings, store = common.settings_and_store(args)
-    result = apply_plan_file(
-        args.plan,
-        store,
-        settings,
-        yes=args.yes,
-        override_reason=args.override_breaker,
-        actor=common.actor(None),
-    )
+    try:
+        result = apply_plan_file(
+            args.plan,
+            store,
+            settings,
+            yes=args.yes,
+            override_reason=args.override_breaker,
+            actor=common.actor(None),
+        )
+    except BreakerRefused as refused:
+        if not isinstance(refused.preview, RunResult):
+            raise
+        print(f"REFUSED: {refused}")
+        _print_result(refused.preview, "apply")
+        return EXIT_ATTENTION
+    if result.dry_run and result.verdict is not None:
+        verdict = result.verdict
+        overridden = "; ".join(verdict.reasons)
+        print(
+            f"circuit breaker overridden ({args.override_breaker}): {overridden}"
+            if verdict.tripped
+            else verdict.message()
+        )
     _print_result(result, "apply")
     return EXIT_ATTENTION if result.needs_attention() else EXIT_OK
 
