@@ -333,6 +333,8 @@ def cmd_close(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if not args.directory.is_dir():  # nothing to verify is bad input, not a pack that fails
+        raise common.UsageError(f"{args.directory}: no such evidence pack directory")
     _, store = common.settings_and_store(args)
     problems = verify_evidence(args.directory, None if args.manifest_only else store)
     if problems:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from auditor.aws import rollback_context
 from auditor.cli import common
-from auditor.exit_codes import EXIT_ATTENTION, EXIT_OK
+from auditor.exit_codes import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_OK
 from auditor.remediate.clients import Clients
-from auditor.remediate.errors import BreakerRefused, RemediationError
+from auditor.remediate.errors import BreakerRefused, NotFound, RemediationError
 from auditor.remediate.executor import RunResult, rollback_run
+from auditor.remediate.journal import Journal
 from auditor.remediate.plan import Plan
 from auditor.remediate.planning import apply_plan_file, clients_from_settings, plan_revocations
 from auditor.remediate.policy import remediation_policy
@@ -88,6 +89,9 @@ def handle(args: argparse.Namespace) -> int:
     }[args.remediate_command]
     try:
         return handler(args)
+    except NotFound as exc:  # a run id nobody recorded: bad input, like an unknown campaign
+        print(f"auditor: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except RemediationError as exc:
         print(f"auditor: refused: {exc}", file=sys.stderr)
         return EXIT_ATTENTION
@@ -138,6 +142,8 @@ def print_plan(plan: Plan) -> None:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     """A dry run shows every action under the breaker's verdict, even one the breaker refuses (exit 1 then)."""
+    if not args.plan.is_file():
+        raise common.UsageError(f"{args.plan}: no such plan file (write one with `auditor remediate plan`)")
     settings, store = common.settings_and_store(args)
     try:
         result = apply_plan_file(
@@ -168,6 +174,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
+    Journal(store).run(args.run_id)  # an unknown run is named before AWS is contacted
     result = rollback_run(
         args.run_id, clients=Clients(rollback_context(settings)), store=store, yes=args.yes, actor=common.actor(None)
     )
@@ -188,6 +195,7 @@ def _print_result(result: RunResult, what: str) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
+    Journal(store).run(args.run_id)  # an unknown run is named before AWS is contacted
     verification = verify_run(
         args.run_id, clients=clients_from_settings(settings), store=store, actor=common.actor(None)
     )

@@ -19,6 +19,10 @@ class Refused(RemediationError):
     """A safety check refused the whole plan or run before any change was made."""
 
 
+class NotFound(Refused):
+    """What a command names (a remediation run) is not in the state store: bad input, nothing was read or changed."""
+
+
 class BreakerRefused(Refused):
     """The circuit breaker refuses the plan; in a dry run ``preview`` holds what apply would have done."""
 

@@ -138,8 +138,9 @@ def check_port(port: int, host: str = "127.0.0.1") -> None:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
-        except OSError as exc:
-            raise PortUnavailable(f"cannot serve on {host}:{port}: {exc.strerror} (choose another --port)") from exc
+        except (OSError, OverflowError) as exc:  # taken, not allowed, or not a port number at all
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise PortUnavailable(f"cannot serve on {host}:{port}: {why} (choose another --port)") from exc
 
 
 def default_as_of() -> datetime:
