@@ -140,7 +140,21 @@ def collect_to(
     """`auditor collect`: collect (with the store's remembered moves) and save the snapshot in OUT/snapshot."""
     snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, progress=progress)
     snapshots.save(snapshot, out_dir / "snapshot")
+    record_settings(settings, out_dir / "snapshot")
     return snapshot
+
+
+SETTINGS_FILE = "config.toml"  # in a snapshot: the settings it was collected and analysed with
+
+
+def record_settings(settings: Settings, snapshot_dir: Path) -> Path:
+    """Keep the settings text beside the snapshot, so `analyze` re-reads it with the same rules and exceptions.
+
+    No file (the defaults) is recorded as an empty one, which reads as the defaults too.
+    """
+    path = snapshot_dir / SETTINGS_FILE
+    atomic_write(path, settings.raw_text.encode("utf-8"))
+    return path
 
 
 def analyse(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Finding]:
@@ -248,6 +262,7 @@ def run(
     began = time.monotonic()
     snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, context=context, progress=progress)
     snapshots.save(snapshot, out_dir / "snapshot")  # kept even if a later step fails
+    record_settings(settings, out_dir / "snapshot")
     return conclude(
         snapshot,
         settings,
@@ -305,6 +320,8 @@ def conclude(
         run_id=run_id,
         save_snapshot=save_snapshot,
     )
+    if save_snapshot:
+        record_settings(settings, out_dir / "snapshot")
     return RunResult(
         snapshot=snapshot,
         findings=findings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -69,8 +70,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         store = Store.open(args.state or out / "state.db")  # the demo never touches the real history
-        # the sandbox writes the settings its estate is meant to be audited with (department groups)
-        settings = configure.load(sandbox.hr_feed.parent / "config.toml")
+        # the sandbox writes the settings its estate is meant to be audited with (department groups);
+        # they go beside the outputs too, for `auditor run`, `analyze` and `explain` on this estate
+        config = write_run_config(sandbox.config_file, sandbox.hr_feed, out)
+        settings = configure.load(config, required=True)
         with _environment(sandbox.env()):
             result = nightly_run(
                 settings,
@@ -82,6 +85,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
     print_summary(result)
     return result.exit_code
+
+
+def write_run_config(sandbox_config: Path, hr_feed: Path, out: Path) -> Path:
+    """OUT/config.toml: the sandbox's settings, its HR feed named relative to OUT (where the file now lives)."""
+    text = sandbox_config.read_text(encoding="utf-8")
+    feed = hr_feed.resolve().relative_to(out.resolve()).as_posix()
+    text = text.replace(f"feed = {json.dumps(hr_feed.name)}", f"feed = {json.dumps(feed)}", 1)
+    path = out / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
