@@ -98,8 +98,7 @@ def write_run_config(sandbox_config: Path, hr_feed: Path, out: Path) -> Path:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from auditor.sandbox import serve  # the sandbox needs the optional moto dependency
-    from auditor.sandbox.server import PortUnavailable
+    from auditor.sandbox import PortUnavailable, serve  # the sandbox needs the optional moto dependency
 
     try:
         serve(

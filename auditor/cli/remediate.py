@@ -171,9 +171,9 @@ def print_plan(plan: Plan, names: dict[str, str] | None = None) -> None:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     """A dry run shows every action under the breaker's verdict, even one the breaker refuses (exit 1 then)."""
+    settings, store = common.settings_and_store(args)
     if not args.plan.is_file():
         raise common.UsageError(f"{args.plan}: no such plan file (write one with `auditor remediate plan`)")
-    settings, store = common.settings_and_store(args)
     try:
         result = apply_plan_file(
             args.plan,
