@@ -248,6 +248,33 @@ class Settings:
         return Path(given) if given is not None else Path(self.get("output", "dir"))
 
 
+def analysis_toml(settings: Settings) -> str:
+    """The settings analysis reads ([rules] and the exceptions) as TOML that loads back to the same values.
+
+    This, not the config file, is what a run keeps beside its snapshot: the file may hold
+    delivery secrets (webhook URLs) that must not travel with run directories.
+    """
+    lines = ["# the settings this snapshot was analysed with: [rules] and exceptions", "", "[rules]"]
+    lines += [f"{key} = {_toml(value)}" for key, value in settings.section("rules").items()]
+    for entry in settings.exceptions:
+        lines += ["", "[[exceptions]]", *(f"{key} = {_toml(value)}" for key, value in entry.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)} = {_toml(v)}" for k, v in value.items()) + "}"
+    return json.dumps(str(value), ensure_ascii=False)  # a TOML basic string
+
+
 def defaults() -> Settings:
     values: dict[str, Any] = {s: {k: _copy(o.default) for k, o in opts.items()} for s, opts in SCHEMA.items()}
     values["exceptions"] = []

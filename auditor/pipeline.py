@@ -29,7 +29,7 @@ from auditor.collect.hr import collect_hr
 from auditor.collect.iam import collect_iam
 from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
-from auditor.config import Settings
+from auditor.config import Settings, analysis_toml
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_INCOMPLETE, EXIT_OK
 from auditor.files import atomic_write
 from auditor.hr_history import roles, with_moves
@@ -85,9 +85,9 @@ def collect(
     workers = settings.get("aws", "max_workers")
     started = datetime.now(UTC)
 
+    home_account = context.own_account_id()  # the first contact: an unreachable endpoint stops here, quickly
     org_result, organization = collect_organizations(context, progress)
     accounts = _in_scope(organization.accounts, settings)
-    home_account = context.own_account_id()
     trail = _trail(settings, context, organization.organization_id)
 
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="source") as pool:
@@ -144,7 +144,22 @@ def collect_to(
     """`auditor collect`: collect (with the store's remembered moves) and save the snapshot in OUT/snapshot."""
     snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, progress=progress)
     snapshots.save(snapshot, out_dir / "snapshot")
+    record_settings(settings, out_dir / "snapshot")
     return snapshot
+
+
+SETTINGS_FILE = "config.toml"  # in a snapshot: the settings it was collected and analysed with
+
+
+def record_settings(settings: Settings, snapshot_dir: Path) -> Path:
+    """Keep the analysis settings beside the snapshot, so `analyze` re-reads it with the same rules and exceptions.
+
+    Only [rules] and the exceptions are kept (``config.analysis_toml``): the config file itself may
+    hold delivery secrets that must not travel with run directories.
+    """
+    path = snapshot_dir / SETTINGS_FILE
+    atomic_write(path, analysis_toml(settings).encode("utf-8"))
+    return path
 
 
 def analyse(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Finding]:
@@ -253,6 +268,7 @@ def run(
     snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, context=context, progress=progress)
     staged = out_dir / STAGED_SNAPSHOT
     snapshots.save(snapshot, staged)  # kept even if a later step fails
+    record_settings(settings, staged)
     result = conclude(
         snapshot,
         settings,
@@ -327,6 +343,8 @@ def conclude(
         run_id=run_id,
         save_snapshot=save_snapshot,
     )
+    if save_snapshot:
+        record_settings(settings, out_dir / "snapshot")
     return RunResult(
         snapshot=snapshot,
         findings=findings,

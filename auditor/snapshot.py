@@ -212,7 +212,7 @@ def build(results: list[SourceResult], as_of: datetime, collected_at: datetime, 
 
 def file_names() -> list[str]:
     """Every file ``save`` writes into a snapshot directory."""
-    return [f"{name}.jsonl" for name in TABLES] + ["manifest.json"]
+    return [f"{name}.jsonl" for name in TABLES] + ["manifest.json", "config.toml"]  # config.toml: the settings used
 
 
 def save(snapshot: Snapshot, directory: Path) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import boto3
 import botocore.config
+import botocore.exceptions
 
 from auditor.aws import retries
 from auditor.config import Settings
@@ -28,6 +29,11 @@ from auditor.config import Settings
 # throttled, some 5xx), 10 attempts lose about 1 call in 60,000 and 15 about 1 in 13 million;
 # the backoff is capped, so the budget costs time only to calls that keep failing.
 DEFAULT_TOTAL_ATTEMPTS = 15
+# An endpoint that does not answer is known in seconds, not after a retry budget meant for throttling:
+# connecting gives up after CONNECT_TIMEOUT, and the first call (who am I) tries FIRST_CONTACT_ATTEMPTS times.
+CONNECT_TIMEOUT = 5
+FIRST_CONTACT_ATTEMPTS = 2
+CANNOT_CONNECT = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
 DEFAULT_MEMBER_ROLE = "AuditorCollector"  # the read-only member role of deploy/member-roles.yaml
 
 _CREATING = threading.Lock()  # the one lock: boto3 sessions are not thread-safe while creating
@@ -43,8 +49,13 @@ def client_config(total_attempts: int = DEFAULT_TOTAL_ATTEMPTS, max_pool: int = 
     return botocore.config.Config(
         retries={"mode": "standard", "total_max_attempts": total_attempts},
         max_pool_connections=max_pool,
+        connect_timeout=CONNECT_TIMEOUT,
         user_agent_extra="auditor",
     )
+
+
+class EndpointUnreachable(Exception):
+    """AWS (or the endpoint AWS_ENDPOINT_URL names) cannot be reached at all: nothing can be read."""
 
 
 @dataclass
@@ -68,16 +79,19 @@ class AwsContext:
             session = boto3.Session(profile_name=profile, region_name=region)
         return cls(session=session, region=session.region_name or "us-east-1", **kwargs)
 
-    def client(self, service: str, account_id: str | None = None, region: str | None = None):
+    def client(
+        self, service: str, account_id: str | None = None, region: str | None = None, attempts: int | None = None
+    ):
         """A client in ``account_id`` (None or the caller's own account: no role assumed), with the retry budget.
 
-        Its retries are ``auditor.aws.retries``': jittered backoff, the budget
-        per call, no quota shared between calls that heavy throttling drains.
+        Its retries are ``auditor.aws.retries``': jittered backoff, the budget per call
+        (``attempts`` may lower it), no quota shared between calls that heavy throttling drains.
         """
         session = self.session if account_id is None else self.session_for(account_id)
+        config = client_config(min(attempts or self.total_attempts, self.total_attempts))
         with _CREATING:
-            made = session.client(service, region_name=region or self.region, config=client_config(self.total_attempts))
-        return retries.install(made, self.total_attempts)
+            made = session.client(service, region_name=region or self.region, config=config)
+        return retries.install(made, min(attempts or self.total_attempts, self.total_attempts))
 
     @property
     def partition(self) -> str:
@@ -87,8 +101,19 @@ class AwsContext:
     def own_account_id(self) -> str:
         with self._lock:
             if self._own_account is None:
-                self._own_account = self.client("sts").get_caller_identity()["Account"]
+                self._own_account = self._first_contact()["Account"]
             return self._own_account
+
+    def _first_contact(self) -> dict:
+        """GetCallerIdentity: a few tries when nothing answers, the whole retry budget for anything else."""
+        try:
+            return self.client("sts", attempts=FIRST_CONTACT_ATTEMPTS).get_caller_identity()
+        except CANNOT_CONNECT as exc:
+            raise EndpointUnreachable(
+                f"cannot reach AWS: {exc} (check the network, AWS_ENDPOINT_URL and the region)"
+            ) from exc
+        except Exception:  # throttled or dropped: the budget meant for those
+            return self.client("sts").get_caller_identity()
 
     def session_for(self, account_id: str) -> boto3.Session:
         """A session in a member account, through the configured role, assumed once per account.

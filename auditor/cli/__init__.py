@@ -16,6 +16,7 @@ from collections.abc import Callable
 import botocore.exceptions
 
 from auditor import __version__
+from auditor.aws import EndpointUnreachable
 from auditor.cli import audit, campaign, db, demo, explain, export, remediate, rules, run, scheduler
 from auditor.cli.common import UsageError, parse_time
 from auditor.collect.hr import HrFeedError
@@ -76,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         return HANDLERS[args.command](args)
     except BAD_INPUT as exc:
         print(f"auditor: error: {redact(str(exc))}", file=sys.stderr)  # a database URL's password never shows
+        return EXIT_BAD_INPUT
+    except EndpointUnreachable as exc:  # nothing could be read: no run, no findings
+        print(f"auditor: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NO_CREDENTIALS as exc:
         print(f"auditor: error: {exc} (see README: Pointing it at a real organisation)", file=sys.stderr)

@@ -256,7 +256,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     )
     for packet in done.packets:
         print(f"{packet.reviewer}: {packet.items} item(s): {packet.html.name}, {packet.csv.name}, {packet.xlsx.name}")
-    print(f"{len(done.packets)} packet(s) in {args.out}")
+    returned = args.out / "returned"  # where the filled-in packets are saved for `campaign import`
+    returned.mkdir(parents=True, exist_ok=True)
+    print(f"{len(done.packets)} packet(s) in {args.out}; save the returned ones in {returned}")
     for sent in done.sent:
         if sent.error:
             print(f"NOT sent to {sent.packet.reviewer}: {sent.error}", file=sys.stderr)
@@ -333,6 +335,8 @@ def cmd_close(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if not args.directory.is_dir():  # nothing to verify is bad input, not a pack that fails
+        raise common.UsageError(f"{args.directory}: no such evidence pack directory")
     _, store = common.settings_and_store(args)
     problems = verify_evidence(args.directory, None if args.manifest_only else store)
     if problems:

@@ -83,6 +83,12 @@ def emit(fmt: str, data: Any, table: Callable[[], None]) -> None:
         table()
 
 
+def aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as lines of columns each as wide as its widest cell (a long cron or name never shifts the rest)."""
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))] if rows else []
+    return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
 def parse_time(text: str, option: str = "--as-of") -> datetime:
     """ISO 8601 time or date; a date is its midnight UTC, a time without zone is UTC."""
     try:

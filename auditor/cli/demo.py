@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 from auditor import configure
 from auditor.cli import common
 from auditor.cli.summary import print_summary
+from auditor.exit_codes import EXIT_OK
 from auditor.progress import Progress
 from auditor.schedule.nightly import nightly_run
 from auditor.store import Store
@@ -68,8 +70,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         store = Store.open(args.state or out / "state.db")  # the demo never touches the real history
-        # the sandbox writes the settings its estate is meant to be audited with (department groups)
-        settings = configure.load(sandbox.hr_feed.parent / "config.toml")
+        # the sandbox writes the settings its estate is meant to be audited with (department groups);
+        # they go beside the outputs too, for `auditor run`, `analyze` and `explain` on this estate
+        config = write_run_config(sandbox.config_file, sandbox.hr_feed, out)
+        settings = configure.load(config, required=True)
         with _environment(sandbox.env()):
             result = nightly_run(
                 settings,
@@ -83,18 +87,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    from auditor.sandbox import serve  # the sandbox needs the optional moto dependency
+def write_run_config(sandbox_config: Path, hr_feed: Path, out: Path) -> Path:
+    """OUT/config.toml: the sandbox's settings, its HR feed named relative to OUT (where the file now lives)."""
+    text = sandbox_config.read_text(encoding="utf-8")
+    feed = hr_feed.resolve().relative_to(out.resolve()).as_posix()
+    text = text.replace(f"feed = {json.dumps(hr_feed.name)}", f"feed = {json.dumps(feed)}", 1)
+    path = out / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
-    serve(
-        size=args.size,
-        seed=args.seed,
-        as_of=common.as_of(args),
-        workdir=args.workdir,
-        port=args.port,
-        stock=args.stock,
-    )
-    return 0
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from auditor.sandbox import PortUnavailable, serve  # the sandbox needs the optional moto dependency
+
+    try:
+        serve(
+            size=args.size,
+            seed=args.seed,
+            as_of=common.as_of(args),
+            workdir=args.workdir,
+            port=args.port,
+            stock=args.stock,
+        )
+    except PortUnavailable as exc:
+        raise common.UsageError(str(exc)) from exc
+    return EXIT_OK
 
 
 @contextmanager

@@ -83,10 +83,14 @@ def _latest_run_dir(args: argparse.Namespace) -> Path:
 
 
 def _settings(args: argparse.Namespace, run_dir: Path) -> Settings:
-    """--config; else the settings beside the run (the demo writes its estate's in sandbox/); else ./config.toml."""
+    """--config; else the settings the run's snapshot recorded, or beside the run (the demo's); else ./config.toml."""
     if args.config is not None:
         return configure.load(args.config, required=True)
-    for candidate in (run_dir / "config.toml", run_dir / "sandbox" / "config.toml"):
+    for candidate in (
+        run_dir / "snapshot" / "config.toml",
+        run_dir / "config.toml",
+        run_dir / "sandbox" / "config.toml",
+    ):
         if candidate.is_file():
             return configure.load(candidate, required=True)
     return common.settings(args)

@@ -1,27 +1,31 @@
 """`auditor remediate plan|apply|verify|rollback|policy`: parse, call one library function, print.
 
-Exit status: 0 done (or, in a dry run, nothing refused); 1 refused, or some
-action drifted, failed or does not hold; 2 bad configuration or input (the
-main command line reports those).
+Exit status: 0 done (a plan written, or in a dry run nothing refused); 1
+refused, or some action drifted, failed or does not hold; 2 bad
+configuration or input (the main command line reports those).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
+from auditor import snapshot as snapshots
 from auditor.aws import rollback_context
 from auditor.cli import common
-from auditor.exit_codes import EXIT_ATTENTION, EXIT_OK
+from auditor.exit_codes import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_OK
 from auditor.remediate.clients import Clients
-from auditor.remediate.errors import RemediationError
+from auditor.remediate.errors import BreakerRefused, NotFound, RemediationError
 from auditor.remediate.executor import RunResult, rollback_run
+from auditor.remediate.journal import Journal
 from auditor.remediate.plan import Plan
 from auditor.remediate.planning import apply_plan_file, clients_from_settings, plan_revocations
 from auditor.remediate.policy import remediation_policy
 from auditor.remediate.verify import verify_run
+from auditor.store import Store
 
 HELP = "Plan, apply, verify and roll back revocations (apply and rollback are dry runs without --yes)."
 EXAMPLES = {"remediate": "auditor remediate plan --campaign 3 --out plan.json; auditor remediate apply plan.json --yes"}
@@ -88,6 +92,9 @@ def handle(args: argparse.Namespace) -> int:
     }[args.remediate_command]
     try:
         return handler(args)
+    except NotFound as exc:  # a run id nobody recorded: bad input, like an unknown campaign
+        print(f"auditor: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except RemediationError as exc:
         print(f"auditor: refused: {exc}", file=sys.stderr)
         return EXIT_ATTENTION
@@ -108,15 +115,53 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     for outcome in planned.stale:
         print(f"  {outcome.status:<10} {outcome.rule_id} {outcome.principal}: {outcome.detail}")
-    print_plan(planned.plan)
+    print_plan(planned.plan, known_names(store))
     print(f"plan: {args.out} (sha256 {planned.plan.sha256}, recorded in the state store: apply runs only this plan)")
-    return EXIT_ATTENTION if planned.refused else EXIT_OK
+    if planned.refused:  # written and recorded all the same: apply says so again, and takes an override
+        print(_breaker_line(planned.plan.breaker))
+    return EXIT_OK
 
 
-def print_plan(plan: Plan) -> None:
+def _breaker_line(breaker: dict) -> str:
+    if not breaker.get("tripped"):
+        return "circuit breaker: within limits"
+    return (
+        "circuit breaker would refuse this plan: "
+        + "; ".join(breaker.get("reasons", []))
+        + (' (apply takes --override-breaker "REASON")')
+    )
+
+
+def known_names(store: Store) -> dict[str, str]:
+    """Identity Center user and group ids and permission set ARNs -> names, from the latest recorded run.
+
+    Descriptions are built from targets (ids, ARNs: what is journaled); people read names. Empty when no
+    run is recorded or its snapshot is gone: the ids are shown then.
+    """
+    latest = store.latest_run()
+    if latest is None or not latest.get("out_dir"):
+        return {}
+    try:
+        snapshot = snapshots.load(Path(latest["out_dir"]) / "snapshot")
+    except (snapshots.SnapshotError, OSError):
+        return {}
+    names = {user.user_id: user.user_name for user in snapshot.table("idc_users")}
+    names |= {group.group_id: group.display_name for group in snapshot.table("idc_groups")}
+    names |= {permission_set.arn: permission_set.name for permission_set in snapshot.table("permission_sets")}
+    return {key: name for key, name in names.items() if key and name}
+
+
+def named(description: str, names: dict[str, str]) -> str:
+    """``description`` with each id or ARN a name is known for replaced by the name (a repeated name dropped)."""
+    text = re.sub(r"[^\s()]+", lambda m: names.get(m.group(), m.group()), description)
+    head, _, last = text.rpartition(" (")
+    return head if last.endswith(")") and last[:-1] in head.split() else text
+
+
+def print_plan(plan: Plan, names: dict[str, str] | None = None) -> None:
     print(f"{len(plan.actions)} actions, {len(plan.excluded)} excluded (made {plan.created_at.isoformat()})")
     for action in plan.actions:
-        print(f"  - {action.description}")
+        print(f"  - {named(action.description, names or {})}")
     for excluded in plan.excluded:
         name = excluded.principal.name or excluded.principal.id
         print(f"  excluded {excluded.kind} {name}: {excluded.why}")
@@ -125,49 +170,70 @@ def print_plan(plan: Plan) -> None:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    """A dry run shows every action under the breaker's verdict, even one the breaker refuses (exit 1 then)."""
     settings, store = common.settings_and_store(args)
-    result = apply_plan_file(
-        args.plan,
-        store,
-        settings,
-        yes=args.yes,
-        override_reason=args.override_breaker,
-        actor=common.actor(None),
-    )
-    _print_result(result, "apply")
+    if not args.plan.is_file():
+        raise common.UsageError(f"{args.plan}: no such plan file (write one with `auditor remediate plan`)")
+    try:
+        result = apply_plan_file(
+            args.plan,
+            store,
+            settings,
+            yes=args.yes,
+            override_reason=args.override_breaker,
+            actor=common.actor(None),
+        )
+    except BreakerRefused as refused:
+        if not isinstance(refused.preview, RunResult):
+            raise
+        print(f"REFUSED: {refused}")
+        _print_result(refused.preview, "apply", known_names(store))
+        return EXIT_ATTENTION
+    if result.dry_run and result.verdict is not None:
+        verdict = result.verdict
+        overridden = "; ".join(verdict.reasons)
+        print(
+            f"circuit breaker overridden ({args.override_breaker}): {overridden}"
+            if verdict.tripped
+            else verdict.message()
+        )
+    _print_result(result, "apply", known_names(store))
     return EXIT_ATTENTION if result.needs_attention() else EXIT_OK
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
+    Journal(store).run(args.run_id)  # an unknown run is named before AWS is contacted
     result = rollback_run(
         args.run_id, clients=Clients(rollback_context(settings)), store=store, yes=args.yes, actor=common.actor(None)
     )
-    _print_result(result, "rollback")
+    _print_result(result, "rollback", known_names(store))
     return EXIT_ATTENTION if result.needs_attention() else EXIT_OK
 
 
-def _print_result(result: RunResult, what: str) -> None:
+def _print_result(result: RunResult, what: str, names: dict[str, str]) -> None:
     header = f"{what}: DRY RUN, nothing changed (add --yes to make the changes)" if result.dry_run else what
     if result.run_id is not None:
         header += f"; remediation run {result.run_id}"
     print(header)
     for outcome in result.outcomes:
         detail = f": {outcome.detail}" if outcome.detail else ""
-        print(f"  {outcome.status:<18} {outcome.description}{detail}")
+        print(f"  {outcome.status:<18} {named(outcome.description, names)}{detail}")
     print("  summary: " + ", ".join(f"{status} {count}" for status, count in sorted(result.counts().items())))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
+    Journal(store).run(args.run_id)  # an unknown run is named before AWS is contacted
     verification = verify_run(
         args.run_id, clients=clients_from_settings(settings), store=store, actor=common.actor(None)
     )
+    names = known_names(store)
     print(f"remediation run {verification.run_id}:")
     for check in verification.checks:
         mark = {True: "holds", False: "DOES NOT HOLD", None: "-"}[check.holds]
         detail = f" ({check.detail})" if check.detail else ""
-        print(f"  {mark:<13} expected {check.expected}: {check.description}{detail}")
+        print(f"  {mark:<13} expected {check.expected}: {named(check.description, names)}{detail}")
     print("every action is in effect" if verification.ok else "some actions are not in effect")
     return EXIT_OK if verification.ok else EXIT_ATTENTION
 

@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from auditor import configure
 from auditor.cli import common
 from auditor.cli.summary import SEVERITIES, print_sources, print_summary
+from auditor.config import Settings
 from auditor.exit_codes import EXIT_INCOMPLETE, EXIT_OK
-from auditor.pipeline import analyze_snapshot, as_of_now, collect_to
+from auditor.pipeline import SETTINGS_FILE, analyze_snapshot, as_of_now, collect_to
 from auditor.progress import Progress
 from auditor.schedule.nightly import run_now
 
@@ -34,7 +36,9 @@ def register(commands: common.Commands) -> None:
         commands, "analyze", "Re-run the rules offline on a saved snapshot.", EXAMPLES["analyze"]
     )
     analyze.add_argument("--snapshot", type=Path, required=True, help="a snapshot directory (OUT/snapshot)")
-    common.add_config(analyze)
+    analyze.add_argument(
+        "--config", type=Path, help="settings file (default: the settings recorded in the snapshot, else ./config.toml)"
+    )
     analyze.add_argument("--out", type=Path, help="output directory (default: the snapshot's parent)")
     analyze.add_argument("--as-of", help="ISO 8601 time to evaluate at (default: the snapshot's as-of)")
     analyze.add_argument("--fail-on", choices=SEVERITIES)
@@ -73,8 +77,15 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return EXIT_OK if snapshot.complete else EXIT_INCOMPLETE
 
 
+def recorded_settings(snapshot_dir: Path) -> Settings | None:
+    """The settings recorded in a snapshot when it was collected, or None (a snapshot from before they were)."""
+    path = snapshot_dir / SETTINGS_FILE
+    return configure.load(path, required=True) if path.is_file() else None
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
-    settings = common.settings(args)
+    """The settings the snapshot was made with (recorded in it), unless --config names others."""
+    settings = common.settings(args) if args.config else recorded_settings(args.snapshot) or common.settings(args)
     as_of = common.as_of(args)
     result = analyze_snapshot(
         args.snapshot,

@@ -67,11 +67,13 @@ def print_listing(service: SchedulerService) -> None:
     if not listing:
         print("no jobs configured ([[scheduler.jobs]] in config.toml)")
         return
-    print(f"{'job':<20} {'kind':<10} {'cron':<22} {'time zone':<18} {'next fire (UTC)':<24} last")
+    rows = [("job", "kind", "cron", "time zone", "next fire (UTC)", "last")]
     for item in listing:
         job = item.job
         next_fire = format_time(item.next_fire) if item.next_fire else "disabled"
         last = (
             f"{item.last['status']} (scheduled {item.last['scheduled_at']:%Y-%m-%dT%H:%M:%S})" if item.last else "never"
         )
-        print(f"{job.id:<20} {job.kind:<10} {job.cron:<22} {job.timezone:<18} {next_fire:<24} {last}")
+        rows.append((job.id, job.kind, job.cron, job.timezone, next_fire, last))
+    for line in common.aligned(rows):
+        print(line)

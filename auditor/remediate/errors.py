@@ -19,6 +19,18 @@ class Refused(RemediationError):
     """A safety check refused the whole plan or run before any change was made."""
 
 
+class NotFound(Refused):
+    """What a command names (a remediation run) is not in the state store: bad input, nothing was read or changed."""
+
+
+class BreakerRefused(Refused):
+    """The circuit breaker refuses the plan; in a dry run ``preview`` holds what apply would have done."""
+
+    def __init__(self, message: str, preview: object | None = None) -> None:
+        super().__init__(message)
+        self.preview = preview  # a RunResult: the full dry run, shown under the breaker's verdict
+
+
 class ActionFailed(RemediationError):
     """One action did not take effect (an asynchronous request failed or ran past its deadline)."""
 

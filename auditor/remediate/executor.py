@@ -25,7 +25,7 @@ from auditor.config import Settings
 from auditor.remediate.actions import ACTIONS, Action
 from auditor.remediate.breaker import Recent, Verdict
 from auditor.remediate.clients import Clients
-from auditor.remediate.errors import FAILURES, Refused, explain
+from auditor.remediate.errors import FAILURES, BreakerRefused, Refused, explain
 from auditor.remediate.journal import ActionRecord, Journal, RunRecord
 from auditor.remediate.plan import Plan, PlannedAction, breaker_verdict, describe_target, digest
 from auditor.remediate.population import Population
@@ -118,11 +118,10 @@ def _described(planned: PlannedAction) -> str:
 def _check_breaker(
     plan: Plan, settings: Settings, population: Population | None, override: str | None, recent: Recent
 ) -> tuple[Verdict, str | None]:
+    """The breaker's verdict and the override that lets a tripped one through (None: refused, or not needed)."""
     verdict = breaker_verdict(plan.actions, population, settings, recent)
-    if not verdict.tripped:
+    if not verdict.tripped or not (override and override.strip()):
         return verdict, None
-    if not (override and override.strip()):
-        raise Refused(verdict.message())
     return verdict, override.strip()
 
 
@@ -157,9 +156,15 @@ def apply_plan(
     recorded_override = existing.override_reason if existing is not None else None
     recent = journal.recent(exclude_run=existing.id if existing is not None else None)
     verdict, override = _check_breaker(plan, settings, population, override_reason or recorded_override, recent)
+    refused = verdict.tripped and override is None
+    if refused and yes:
+        raise BreakerRefused(verdict.message())
     described = _check_live_names(plan, clients, protection)
     if not yes:
-        return _dry_run(plan, clients, journal, existing, verdict, described)
+        dry = _dry_run(plan, clients, journal, existing, verdict, described)
+        if refused:  # a dry run still shows everything, under the verdict
+            raise BreakerRefused(verdict.message(), preview=dry)
+        return dry
     if existing is None:
         run = journal.open_run(plan, override)
     else:

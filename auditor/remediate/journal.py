@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from auditor.clock import Clock
 from auditor.remediate.actions import ACTIONS
 from auditor.remediate.breaker import WINDOW_HOURS, Recent
-from auditor.remediate.errors import Refused
+from auditor.remediate.errors import NotFound, Refused
 from auditor.remediate.plan import Plan, describe_target, dumps, parse_plan
 from auditor.remediate.registry import recorded_plan
 from auditor.remediate.schema import remediation_actions, remediation_runs
@@ -123,7 +123,7 @@ class Journal:
         with self.store.engine.connect() as conn:
             row = conn.execute(sa.select(remediation_runs).where(remediation_runs.c.id == run_id)).first()
         if row is None:
-            raise Refused(f"no remediation run {run_id} in the state store")
+            raise NotFound(f"no remediation run {run_id} in the state store")
         return self._run(row)
 
     def open_run(self, plan: Plan, override_reason: str | None) -> RunRecord:

@@ -17,6 +17,7 @@ import msgspec
 
 from auditor.files import atomic_write
 from auditor.model import Finding, sort_findings
+from auditor.report.common import iso_utc
 
 COLUMNS = (
     "finding_id",
@@ -34,6 +35,8 @@ COLUMNS = (
     "controls",
     "evidence",
     "recommendation",
+    "first_seen",  # as the XLSX: when a run first found it (state store), ISO 8601 UTC
+    "resolved_at",  # when a run no longer found it
 )
 
 # What makes a spreadsheet read a cell as a formula, including the fullwidth forms that
@@ -72,6 +75,8 @@ def finding_row(finding: Finding) -> list[str]:
         "; ".join(finding.controls),
         msgspec.json.encode(finding.evidence, order="deterministic").decode(),
         finding.recommendation,
+        iso_utc(finding.first_seen),
+        iso_utc(finding.resolved_at),
     )
     return [neutralise(cell) if cell else "" for cell in cells]
 

@@ -1,5 +1,5 @@
 """A believable AWS organisation on moto, for `auditor demo`, the tests and the benchmarks."""
 
-from auditor.sandbox.server import Planted, Sandbox, serve, start_sandbox
+from auditor.sandbox.server import Planted, PortUnavailable, Sandbox, serve, start_sandbox
 
-__all__ = ["Planted", "Sandbox", "serve", "start_sandbox"]
+__all__ = ["Planted", "PortUnavailable", "Sandbox", "serve", "start_sandbox"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,6 +121,28 @@ class Sandbox:
         self.close()
 
 
+class PortUnavailable(OSError):
+    """The port asked for cannot be bound (another process listens on it): nothing was built."""
+
+
+def check_port(port: int, host: str = "127.0.0.1") -> None:
+    """Raise ``PortUnavailable`` when ``port`` cannot be bound, before anything is built.
+
+    moto binds in its server thread, and a failed bind there ends the thread
+    without a word while the caller waits for it for ever; so the port is
+    tried here first, with the same SO_REUSEADDR the server sets.
+    """
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except (OSError, OverflowError) as exc:  # taken, not allowed, or not a port number at all
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise PortUnavailable(f"cannot serve on {host}:{port}: {why} (choose another --port)") from exc
+
+
 def default_as_of() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
@@ -184,6 +207,7 @@ def start_sandbox(
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     as_of = as_of.astimezone(UTC)
+    check_port(port)
     world = plan_world(size, seed, as_of, REGION)
     for previous in list(_open):
         previous.close()

@@ -45,6 +45,10 @@ def write_config(world: World, workdir: Path, hr_feed: Path) -> Path:
             f"{json.dumps(department)} = {_toml_list(groups)}"
             for department, groups in sorted(world.department_groups.items())
         ),
+        "",
+        "[campaigns]",
+        "# who reviews what has no manager or owner in HR (service users): the head of the company",
+        f"fallback_reviewer = {json.dumps(world.people[0].email)}",
     ]
     path = workdir / CONFIG_NAME
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

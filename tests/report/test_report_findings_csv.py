@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -12,7 +13,7 @@ from .builders import finding as make_finding
 
 HEADER = (
     "finding_id,rule_id,category,severity,status,principal_type,principal_id,principal_name,principal_arn,"
-    "account_id,resource,title,controls,evidence,recommendation"
+    "account_id,resource,title,controls,evidence,recommendation,first_seen,resolved_at"
 )
 
 
@@ -90,3 +91,23 @@ def test_formulas_behind_whitespace_or_in_fullwidth_form_are_neutralised(tmp_pat
     write_findings_csv([make_finding("f-1", title=hostile)], path)
     [row] = read_rows(path)
     assert row["title"] == "'" + hostile
+
+
+def test_first_seen_and_resolved_at_are_iso_utc_as_in_the_workbook(tmp_path):
+    path = tmp_path / "findings.csv"
+    paris = timezone(timedelta(hours=1))
+    open_one = make_finding("f-open", first_seen=datetime(2026, 9, 1, 7, 0, tzinfo=paris))
+    resolved = make_finding(
+        "f-gone",
+        status="resolved",
+        first_seen=datetime(2026, 8, 1, 6, 0, tzinfo=UTC),
+        resolved_at=datetime(2026, 11, 28, 6, 0, 30, tzinfo=UTC),
+    )
+    write_findings_csv([open_one, resolved, make_finding("f-never")], path)
+    rows = {row["finding_id"]: row for row in read_rows(path)}
+    assert (rows["f-open"]["first_seen"], rows["f-open"]["resolved_at"]) == ("2026-09-01T06:00:00Z", "")
+    assert (rows["f-gone"]["first_seen"], rows["f-gone"]["resolved_at"]) == (
+        "2026-08-01T06:00:00Z",
+        "2026-11-28T06:00:30Z",
+    )
+    assert rows["f-never"]["first_seen"] == rows["f-never"]["resolved_at"] == ""

@@ -1,0 +1,35 @@
+"""`auditor scheduler --list` keeps its columns whatever the length of a cron expression or a job id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from auditor.cli import scheduler as cli
+from tests.schedule.test_cli import parse
+
+LONG = """
+[[scheduler.jobs]]
+id = "nightly"
+kind = "run"
+cron = "0 2 * * *"
+timezone = "UTC"
+[[scheduler.jobs]]
+id = "quarterly-access-review-for-production"
+kind = "campaign"
+cron = "0,15,30,45 8-18 1-7 jan,apr,jul,oct mon-fri"
+timezone = "America/Argentina/Buenos_Aires"
+"""
+
+
+def test_columns_line_up_under_their_headers_with_a_long_cron(tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text(LONG)
+    args = parse(["scheduler", "--list", "--config", str(config), "--state", str(tmp_path / "state.db")])
+    assert cli.handle(args, clock=lambda: datetime(2027, 2, 15, 12, 0, tzinfo=UTC)) == 0
+    header, nightly, quarterly = capsys.readouterr().out.splitlines()
+    for column in ("kind", "cron", "time zone", "next fire (UTC)", "last"):
+        start = header.index(column)
+        assert nightly[start - 1] == " " and nightly[start] != " ", (column, nightly)
+        assert quarterly[start - 1] == " " and quarterly[start] != " ", (column, quarterly)
+    assert quarterly[header.index("cron") :].startswith("0,15,30,45 8-18 1-7 jan,apr,jul,oct mon-fri")
+    assert quarterly[header.index("time zone") :].startswith("America/Argentina/Buenos_Aires")
