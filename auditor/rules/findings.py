@@ -108,23 +108,22 @@ def cleared(
     rule: Rule, principal: Principal, reason: str, *, account_id: str | None = None, resource: str | None = None
 ) -> Verdict:
     """The rule examined ``principal`` and it does not apply; ``reason`` is the fact that cleared it."""
-    return Verdict(
-        rule_id=rule.id,
-        outcome=Outcome.CLEARED.value,
-        principal=principal,
-        reason=reason,
-        account_id=account_id,
-        resource=resource,
-    )
+    return _verdict(rule, Outcome.CLEARED, principal, reason, account_id, resource)
 
 
 def exempt(
     rule: Rule, principal: Principal, reason: str, *, account_id: str | None = None, resource: str | None = None
 ) -> Verdict:
     """The rule deliberately leaves ``principal`` out (break-glass, a listed service identity, ...)."""
+    return _verdict(rule, Outcome.EXEMPT, principal, reason, account_id, resource)
+
+
+def _verdict(
+    rule: Rule, outcome: Outcome, principal: Principal, reason: str, account_id: str | None, resource: str | None
+) -> Verdict:
     return Verdict(
         rule_id=rule.id,
-        outcome=Outcome.EXEMPT.value,
+        outcome=outcome.value,
         principal=principal,
         reason=reason,
         account_id=account_id,
