@@ -14,10 +14,10 @@ from tests.remediate.test_cli import _state, run
 
 
 @pytest.fixture
-def config(tmp_path):
+def config(tmp_path, store):
     path = tmp_path / "config.toml"
     path.write_text("[remediation]\nmax_share = 0.75\n")
-    return ["--config", str(path), "--state", str(tmp_path / "state.db")]
+    return ["--config", str(path), "--state", store.url]  # the tests' store, on either database
 
 
 def test_a_dry_run_the_breaker_refuses_shows_every_action_under_the_verdict(estate, settings, capsys, config, tmp_path):

@@ -18,10 +18,10 @@ AS_OF = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def config(tmp_path):
+def config(tmp_path, store):
     path = tmp_path / "config.toml"
     path.write_text("[remediation]\nmax_share = 0.75\n")
-    return ["--config", str(path), "--state", str(tmp_path / "state.db")]
+    return ["--config", str(path), "--state", store.url]  # the tests' store, on either database
 
 
 @pytest.fixture
