@@ -22,7 +22,7 @@ the management account's remediation and rollback roles the whole
 
 ARNs name template parameters (``${TrailBucket}``, ``${IdentityStoreId}``,
 ``${IdentityCenterInstanceId}``, ...). The JSON files keep them as
-placeholders unless given values:
+parameters unless given values:
 
     python -m auditor.deploy.policies deploy/policies           # write the files and the template blocks
     python -m auditor.deploy.policies deploy/policies --check   # exit 1 when they drifted
@@ -118,7 +118,7 @@ def _iam_only(items: list[dict]) -> list[dict]:
     return [s for s in items if all(a.startswith("iam:") for a in s["Action"])]
 
 
-# every policy and template block, by name: statements with placeholders
+# every policy and template block, by name: statements with ${...} parameters
 BLOCKS: dict[str, Callable[[], list[dict]]] = {
     "collector-readonly": lambda: [*collector_statements(), assume("MemberRoleName")],
     "remediation": lambda: [*remediation_statements(scopes.APPLY), assume("RemediationRoleName")],
@@ -135,7 +135,7 @@ FILES = {
 
 
 def concrete(items: list[dict], values: Mapping[str, object] | None = None) -> dict:
-    """A policy document: placeholders with a value filled in, optional statements only when their value is given."""
+    """A policy document: ${...} parameters with a value filled in, optional statements only when their value is given."""
     given = {**DEFAULTS, **(values or {})}
 
     def fill(value):

@@ -11,7 +11,7 @@ agree by construction, and a rule reads only the thresholds it declares.
 Adding a rule: write the decorated function in its family's module and its
 test in that family's test module; the tests then name anything else due
 (regenerating docs/RULES.md, a new setting for the config schema, a planted
-problem for the sandbox).
+problem for the demo estate, and a verdict for every candidate the rule examines).
 """
 
 from __future__ import annotations
