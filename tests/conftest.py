@@ -98,6 +98,15 @@ def postgresql_url(postgresql_server):
         yield url
 
 
+def pytest_collection_modifyitems(items):
+    """A test on the PostgreSQL server starts (or reaches) a database server: it is end to end, not in the quick loop."""
+    for item in items:
+        on_server = {"postgresql_url", "postgresql_server"} & set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if on_server or (callspec is not None and callspec.params.get("store_url") == "postgresql"):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path):
     """Where a store-touching test keeps its state: a SQLite file, then a fresh PostgreSQL database."""

@@ -75,6 +75,7 @@ def test_nothing_outside_the_command_line_imports_it():
     assert offenders == []
 
 
+@pytest.mark.e2e  # a real pipe to a real `head`
 def test_a_reader_that_closes_the_pipe_early_gets_no_traceback():
     """`auditor rules | head -1`: the rest of the output has nowhere to go, and that is fine."""
     import subprocess

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # real processes racing for one state store
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
