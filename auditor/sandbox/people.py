@@ -13,20 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-HR_COLUMNS = (
-    "employee_id",
-    "email",
-    "user_name",
-    "display_name",
-    "department",
-    "title",
-    "manager_email",
-    "status",
-    "employment_type",
-    "start_date",
-    "end_date",
-    "previous_department",
-)
+from auditor.collect.hr import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+
+HR_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)  # the feed the product reads, as CONTRACT.md lists it
 
 FIRST_NAMES = (
     "Aisha",

@@ -30,21 +30,11 @@ from pathlib import Path
 
 import boto3
 
+from auditor.collect.hr import REQUIRED_COLUMNS
+
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
-HR_COLUMNS = [
-    "employee_id",
-    "email",
-    "user_name",
-    "display_name",
-    "department",
-    "title",
-    "manager_email",
-    "status",
-    "employment_type",
-    "start_date",
-    "end_date",
-]
+HR_COLUMNS = list(REQUIRED_COLUMNS)  # the feed's contract columns, as the product reads them
 
 
 @contextmanager
