@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "prefix": Option(str, ""),
         "organization_id": Option(str, ""),
         "lookback_days": Option(int, 120, _positive),
+        "incremental": Option(bool, True),
+        "overlap_hours": Option(int, 24, _positive),
     },
     "access_advisor": {
         "enabled": Option(bool, True),
@@ -220,6 +222,10 @@ class Settings:
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
+
+    def overridden(self, section: str, **values: Any) -> Settings:
+        """These settings with some of ``section``'s values replaced (a command-line flag over the file)."""
+        return replace(self, values={**self.values, section: {**self.values[section], **values}})
 
     def hr_feed(self, configured: str | None = None) -> Path | None:
         """The HR feed a configured path names (a job's own, else ``[hr] feed``), relative to the config file.

@@ -13,7 +13,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -25,6 +25,7 @@ from auditor.aws import AwsContext, context_from_settings, describe_error
 from auditor.collect import COLLECTORS
 from auditor.collect.access_advisor import collect_access_advisor
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
+from auditor.collect.cloudtrail_ledger import Ledger
 from auditor.collect.hr import collect_hr
 from auditor.collect.iam import collect_iam
 from auditor.collect.identity_center import collect_identity_center
@@ -111,6 +112,7 @@ def collect(
                 as_of=as_of,
                 lookback_days=settings.get("cloudtrail", "lookback_days"),
                 max_workers=workers,
+                ledger=_ledger(settings, store),
             )
         iam_result = iam.result()
         # Access Advisor needs IAM's entities; it runs while CloudTrail is still being read
@@ -414,6 +416,14 @@ def _trail(settings: Settings, context: AwsContext, organization_id: str | None)
         error = "no trail found by DescribeTrails; set [cloudtrail] bucket in config.toml"
         return SourceResult(statuses=[SourceStatus(source="cloudtrail", status="failed", error=error)])
     return trail
+
+
+def _ledger(settings: Settings, store: Store | None) -> Ledger | None:
+    """The store's CloudTrail ledger: a run reads only what no run read ([cloudtrail] incremental), else all."""
+    if store is None:
+        return None
+    overlap = timedelta(hours=settings.get("cloudtrail", "overlap_hours"))
+    return Ledger(store.engine, full=not settings.get("cloudtrail", "incremental"), overlap=overlap)
 
 
 def _access_advisor(

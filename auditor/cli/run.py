@@ -21,16 +21,25 @@ EXAMPLES = {
     "analyze": "auditor analyze --snapshot ./out/snapshot --as-of 2026-12-01",
 }
 
+FULL_HELP = "re-read the whole CloudTrail window, and rebuild what the state store keeps of it"
+
+
+def _read(args: argparse.Namespace, settings: Settings) -> Settings:
+    """--full: this run re-reads CloudTrail as [cloudtrail] incremental = false would."""
+    return settings.overridden("cloudtrail", incremental=False) if args.full else settings
+
 
 def register(commands: common.Commands) -> None:
     run = common.add_command(
         commands, "run", "Collect from AWS, analyze and write findings and reports.", EXAMPLES["run"]
     )
     common.add_run_inputs(run)
+    run.add_argument("--full", action="store_true", help=FULL_HELP)
     run.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when a finding is at or above this severity")
 
     collect = common.add_command(commands, "collect", "Collect from AWS into OUT/snapshot only.", EXAMPLES["collect"])
     common.add_run_inputs(collect)
+    collect.add_argument("--full", action="store_true", help=FULL_HELP)
 
     analyze = common.add_command(
         commands, "analyze", "Re-run the rules offline on a saved snapshot.", EXAMPLES["analyze"]
@@ -49,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """The nightly run by hand: under the "run" lock, recorded, micro-certifications opened."""
     settings, store = common.settings_and_store(args)
     result = run_now(
-        settings,
+        _read(args, settings),
         store,
         out_dir=settings.output_dir(args.out),
         as_of=common.as_of(args) or as_of_now(),
@@ -66,7 +75,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     out = settings.output_dir(args.out)
     snapshot = collect_to(
         out,
-        settings,
+        _read(args, settings),
         as_of=common.as_of(args) or as_of_now(),
         hr_feed=args.hr_feed or settings.hr_feed(),
         store=store,

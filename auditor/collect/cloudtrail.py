@@ -34,6 +34,7 @@ from typing import TypeVar
 import botocore.exceptions
 
 from auditor.aws import AwsContext, describe_error
+from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, trail_id
 from auditor.collect.cloudtrail_records import LogDecodeError, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
@@ -41,6 +42,7 @@ from auditor.collect.registry import collector
 from auditor.model import Account
 from auditor.progress import Progress
 from auditor.snapshot import COMPLETE, SourceResult, SourceStatus, Unreadable
+from auditor.store.activity import ReadObject
 
 __all__ = ["TrailLocation", "collect_cloudtrail", "discover_trail", "reduce_records"]
 
@@ -138,66 +140,152 @@ def collect_cloudtrail(
     as_of: datetime,
     lookback_days: int = 120,
     max_workers: int = 8,
+    ledger: Ledger | None = None,
 ) -> SourceResult:
-    """Read ``trail``'s log objects for ``accounts`` and reduce them to ``activity`` records."""
+    """Read ``trail``'s log objects for ``accounts`` and reduce them to ``activity`` records.
+
+    With a ``ledger`` (the state store's), only the objects no earlier run
+    read are fetched, and the activity is the store's merged with theirs
+    (``auditor.collect.cloudtrail_ledger``); without one, the whole window.
+    """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     if lookback_days < 1:
         raise ValueError("lookback_days must be at least 1")
     start = as_of - timedelta(days=lookback_days)
-    first_day, last_day = (start - DAY).date(), (as_of + DAY).date()
+    last_day = (as_of + DAY).date()
     s3 = ctx.client("s3", region=trail.home_region)
     layout = discover_layout(s3, trail.bucket, trail.prefix, trail.organization_id)
+    reading = ledger.open(trail_id(trail.bucket, layout.root), as_of, start) if ledger is not None else None
+
+    def since(account_id: str) -> datetime:
+        return reading.since(account_id) if reading is not None else start
+
     result = SourceResult()
-    merged = ActivityReducer(start, as_of)
+    kept = ActivityReducer(min((since(a.account_id) for a in accounts), default=start), as_of)
+    this_run = ActivityReducer(kept.start, as_of)  # objects delivered after as-of: not kept in the store
     readers = max_workers * READS_PER_WORKER
     with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="cloudtrail") as pool:
         progress.start(ACCOUNTS_TASK, len(accounts))
         tallies: dict[str, _Tally] = {}
 
         def list_one(account: Account) -> AccountListing:
-            return list_account(s3, trail.bucket, layout, account.account_id, first_day, last_day)
+            first_day = (since(account.account_id) - DAY).date()
+            resume = reading.resume(account.account_id) if reading is not None else None
+            return list_account(s3, trail.bucket, layout, account.account_id, first_day, last_day, resume=resume)
 
         for account, future in _bounded(pool, list_one, accounts, max_workers):
             tallies[account.account_id] = _Tally(listing=future.result())
             progress.advance(ACCOUNTS_TASK)
         progress.finish(ACCOUNTS_TASK)
 
-        work = [(tally, obj) for tally in tallies.values() for obj in tally.listing.objects]
+        work: list[LogObject] = []
+        owner: dict[str, _Tally] = {}
+        for account_id, tally in tallies.items():
+            fresh = tally.listing.objects
+            if reading is not None:
+                if tally.listing.error is None:
+                    reading.listed(account_id)
+                known = reading.known(account_id)
+                fresh = [obj for obj in fresh if obj.key not in known]
+                tally.listing.objects = _recall(tally, reading.prior(account_id), trail, result) + fresh
+            work.extend(fresh)
+            owner.update((obj.key, tally) for obj in fresh)
         progress.start(OBJECTS_TASK, len(work))
 
-        def read_one(item: tuple[_Tally, LogObject]) -> _ObjectResult:
-            return _read_object(s3, trail.bucket, item[1], start, as_of)
-
-        for (tally, obj), future in _bounded(pool, read_one, work, readers):
-            try:
-                outcome = future.result()
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, LogDecodeError) as exc:
-                error = _describe_read_error(exc)
+        for obj, outcome in _read_objects(s3, trail.bucket, work, kept.start, as_of, pool, readers):
+            tally = owner[obj.key]
+            account_id = tally.listing.account_id
+            if isinstance(outcome, BaseException):
+                error = _describe_read_error(outcome)
                 result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
                 tally.unreadable.append(error)
                 tally.damaged.append((obj, error))
+                if reading is not None and isinstance(outcome, LogDecodeError):  # its bytes will not change
+                    reading.read(obj, account_id, error=error)
+                elif reading is not None:
+                    reading.unread(obj)
             else:
-                merged.merge(outcome.reducer)
-                tally.objects_read += 1
-                tally.bytes_read += outcome.size
-                tally.records += outcome.reducer.records
-                tally.records_counted += outcome.reducer.counted
                 skipped = outcome.malformed + outcome.reducer.undated
-                tally.records_skipped += skipped
-                tally.delivered.append(obj.delivered)
+                error = None
                 if skipped:
                     error = f"{skipped} of {outcome.reducer.records + outcome.malformed} records could not be decoded"
                     result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
-                    tally.damaged.append((obj, error))
+                _count(tally, obj, outcome.size, outcome.reducer.records, outcome.reducer.counted, skipped, error)
+                counts = dict(
+                    size=outcome.size,
+                    records=outcome.reducer.records,
+                    counted=outcome.reducer.counted,
+                    skipped=skipped,
+                    error=error,
+                )
+                keep = reading.read(obj, account_id, **counts) if reading is not None else True
+                (kept if keep else this_run).merge(outcome.reducer)
             progress.advance(OBJECTS_TASK)
         progress.finish(OBJECTS_TASK)
 
-    result.add("activity", merged.activities())
+    activity = kept.activities()
+    if reading is not None:
+        activity = reading.merged(activity)
+        reading.commit(activity)
+    result.add("activity", merge_activities(activity, this_run.activities()))
     result.unreadable.sort(key=lambda u: u.what)
     for account in accounts:
-        result.statuses.append(_status(tallies[account.account_id], trail, layout.root, start, as_of))
+        status = _status(tallies[account.account_id], trail, layout.root, since(account.account_id), as_of)
+        if reading is not None:
+            new = sum(1 for tally in owner.values() if tally.listing.account_id == account.account_id)
+            status.detail["ledger"] = {"mode": reading.mode, "kept": reading.kept, "objects_new": new}
+        result.statuses.append(status)
     return result
+
+
+def _count(
+    tally: _Tally, obj: LogObject, size: int, records: int, counted: int, skipped: int, error: str | None
+) -> None:
+    """Add one object that was read (whole, or with ``skipped`` records that did not decode) to its account."""
+    tally.objects_read += 1
+    tally.bytes_read += size
+    tally.records += records
+    tally.records_counted += counted
+    tally.records_skipped += skipped
+    tally.delivered.append(obj.delivered)
+    if error:
+        tally.damaged.append((obj, error))
+
+
+def _recall(tally: _Tally, prior: list[ReadObject], trail: TrailLocation, result: SourceResult) -> list[LogObject]:
+    """The ledger's objects of an account, counted as a full read would count them; as listed objects."""
+    objects = []
+    for row in prior:
+        obj = LogObject(key=row.key, region=row.region, delivered=row.delivered, size=row.size)
+        objects.append(obj)
+        if row.error:
+            result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{row.key}", error=row.error))
+        if row.error and not row.skipped:  # nothing of it could be read
+            tally.unreadable.append(row.error)
+            tally.damaged.append((obj, row.error))
+            continue
+        _count(tally, obj, row.size, row.records, row.counted, row.skipped, row.error)
+    return objects
+
+
+def _read_objects(
+    s3, bucket: str, objects: list[LogObject], start: datetime, end: datetime, pool: Executor, readers: int
+) -> Iterator[tuple[LogObject, _ObjectResult | BaseException]]:
+    """Fetch and reduce each object; yields it with its result, or with the error that kept it unread.
+
+    The one way objects are read: the orchestration above decides which,
+    and merges what comes back, in any order.
+    """
+
+    def read_one(obj: LogObject) -> _ObjectResult:
+        return _read_object(s3, bucket, obj, start, end)
+
+    for obj, future in _bounded(pool, read_one, objects, readers):
+        try:
+            yield obj, future.result()
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, LogDecodeError) as exc:
+            yield obj, exc
 
 
 def _read_object(s3, bucket: str, obj: LogObject, start: datetime, end: datetime) -> _ObjectResult:
