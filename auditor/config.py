@@ -115,6 +115,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "prefix": Option(str, ""),
         "organization_id": Option(str, ""),
         "lookback_days": Option(int, 120, _positive),
+        "read": Option(str, "needed", _one_of("needed", "all")),
         "incremental": Option(bool, True),
         "overlap_hours": Option(int, 24, _positive),
     },

@@ -26,6 +26,7 @@ from auditor.collect import COLLECTORS
 from auditor.collect.access_advisor import collect_access_advisor
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
 from auditor.collect.cloudtrail_ledger import Ledger
+from auditor.collect.cloudtrail_plan import ReadPlan, plan_reads
 from auditor.collect.hr import collect_hr
 from auditor.collect.iam import collect_iam
 from auditor.collect.identity_center import collect_identity_center
@@ -37,6 +38,8 @@ from auditor.hr_history import roles, with_moves
 from auditor.model import Account, Finding
 from auditor.progress import Progress
 from auditor.report import AUDIT_HEAD, write_all
+from auditor.rules import RULES
+from auditor.rules.registry import trail_facts_needed
 from auditor.snapshot import Snapshot, SourceResult, SourceStatus
 from auditor.store import Store
 
@@ -113,6 +116,7 @@ def collect(
                 lookback_days=settings.get("cloudtrail", "lookback_days"),
                 max_workers=workers,
                 ledger=_ledger(settings, store),
+                plan=read_plan(settings, home_account, context.region),
             )
         iam_result = iam.result()
         # Access Advisor needs IAM's entities; it runs while CloudTrail is still being read
@@ -416,6 +420,14 @@ def _trail(settings: Settings, context: AwsContext, organization_id: str | None)
         error = "no trail found by DescribeTrails; set [cloudtrail] bucket in config.toml"
         return SourceResult(statuses=[SourceStatus(source="cloudtrail", status="failed", error=error)])
     return trail
+
+
+def read_plan(settings: Settings, home_account: str | None, home_region: str | None) -> ReadPlan:
+    """The CloudTrail reads the enabled rules need ([cloudtrail] read = "needed"), or every account's ("all")."""
+    disabled = set(settings.get("rules", "disabled"))
+    needed = trail_facts_needed(rule for rule_id, rule in RULES.items() if rule_id not in disabled)
+    mode = settings.get("cloudtrail", "read")
+    return plan_reads(needed, mode=mode, home_account=home_account, home_region=home_region)
 
 
 def _ledger(settings: Settings, store: Store | None) -> Ledger | None:

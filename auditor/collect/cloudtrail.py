@@ -35,6 +35,7 @@ import botocore.exceptions
 
 from auditor.aws import AwsContext, describe_error
 from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, trail_id
+from auditor.collect.cloudtrail_plan import ReadPlan
 from auditor.collect.cloudtrail_records import LogDecodeError, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
@@ -141,12 +142,16 @@ def collect_cloudtrail(
     lookback_days: int = 120,
     max_workers: int = 8,
     ledger: Ledger | None = None,
+    plan: ReadPlan | None = None,
 ) -> SourceResult:
     """Read ``trail``'s log objects for ``accounts`` and reduce them to ``activity`` records.
 
     With a ``ledger`` (the state store's), only the objects no earlier run
     read are fetched, and the activity is the store's merged with theirs
     (``auditor.collect.cloudtrail_ledger``); without one, the whole window.
+    A ``plan`` (``auditor.collect.cloudtrail_plan``) limits the accounts and
+    regions read to what the enabled rules need; an account it skips gets no
+    status, so nothing is claimed about it.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -154,6 +159,8 @@ def collect_cloudtrail(
         raise ValueError("lookback_days must be at least 1")
     start = as_of - timedelta(days=lookback_days)
     last_day = (as_of + DAY).date()
+    if plan is not None:
+        accounts = [a for a in accounts if plan.reads(a.account_id)]
     s3 = ctx.client("s3", region=trail.home_region)
     layout = discover_layout(s3, trail.bucket, trail.prefix, trail.organization_id)
     reading = ledger.open(trail_id(trail.bucket, layout.root), as_of, start) if ledger is not None else None
@@ -172,7 +179,10 @@ def collect_cloudtrail(
         def list_one(account: Account) -> AccountListing:
             first_day = (since(account.account_id) - DAY).date()
             resume = reading.resume(account.account_id) if reading is not None else None
-            return list_account(s3, trail.bucket, layout, account.account_id, first_day, last_day, resume=resume)
+            regions = plan.regions(account.account_id) if plan is not None else None
+            return list_account(
+                s3, trail.bucket, layout, account.account_id, first_day, last_day, resume=resume, regions=regions
+            )
 
         for account, future in _bounded(pool, list_one, accounts, max_workers):
             tallies[account.account_id] = _Tally(listing=future.result())
@@ -232,6 +242,8 @@ def collect_cloudtrail(
     result.unreadable.sort(key=lambda u: u.what)
     for account in accounts:
         status = _status(tallies[account.account_id], trail, layout.root, since(account.account_id), as_of)
+        if plan is not None:
+            status.detail["read"] = plan.detail(account.account_id)
         if reading is not None:
             new = sum(1 for tally in owner.values() if tally.listing.account_id == account.account_id)
             status.detail["ledger"] = {"mode": reading.mode, "kept": reading.kept, "objects_new": new}

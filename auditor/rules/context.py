@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from auditor.access import AccessModel, tag
+from auditor.collect.cloudtrail_plan import vouched
 from auditor.model import (
     AccessKey,
     Account,
     AccountAssignment,
+    ActivityKind,
     HrPerson,
     IdcGroup,
     IdcUser,
@@ -65,13 +67,24 @@ class RuleContext:
         status = self.snapshot.status_of(source, account_id)
         return status is not None and status.status in ("ok", "partial")
 
-    def missing_window(self, account_id: str | None, days: int) -> str | None:
-        """None when CloudTrail observed ``account_id`` for the last ``days`` days; else what is missing."""
+    def missing_window(self, account_id: str | None, days: int, fact: str | None = None) -> str | None:
+        """None when CloudTrail observed ``account_id`` for the last ``days`` days; else what is missing.
+
+        ``fact`` is the activity kind the caller's claim rests on (None: any
+        the account records): a read planned for other facts does not vouch
+        for it (``[cloudtrail] read = "needed"``).
+        """
         if account_id is None:
             return "the account where Identity Center records sign-ins is unknown"
         status: SourceStatus | None = self.snapshot.status_of("cloudtrail", account_id)
         if status is None:
             return f"CloudTrail was not collected for account {account_id}"
+        if not vouched(status.detail, fact):
+            what = f"{fact} activity" if fact else "every kind of activity"
+            return (
+                f"CloudTrail for account {account_id} was read for {', '.join(status.detail['read']['facts'])} "
+                f"only, not for {what} (no rule enabled when it was collected needed it)"
+            )
         if status.status == "failed" or status.coverage_start is None or status.coverage_end is None:
             return f"CloudTrail for account {account_id} could not be read ({status.error or 'no log objects'})"
         needed_start = self.as_of - days * DAY
@@ -89,6 +102,19 @@ class RuleContext:
         if gap is not None:
             return f"CloudTrail for account {account_id} was not read in full in the last {days} days: {gap}"
         return None
+
+    def missing_assignment_window(self, account_id: str, days: int) -> str | None:
+        """What keeps "permission set unused in ``account_id`` for ``days`` days" undecided (None: nothing).
+
+        The account's own logs record the sessions; where they were not read,
+        the Identity Center home account's portal events (GetRoleCredentials
+        names the account and permission set of every use) stand in.
+        """
+        fact = ActivityKind.IDC_ASSIGNMENT.value
+        status = self.snapshot.status_of("cloudtrail", account_id)
+        if status is not None and vouched(status.detail, fact):
+            return self.missing_window(account_id, days, fact)
+        return self.missing_window(self.idc_home_account, days, fact)
 
     # --- names ----------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from auditor.analyze import analyze
 from auditor.aws import AwsContext
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail
 from auditor.collect.cloudtrail_ledger import Ledger
+from auditor.collect.cloudtrail_plan import plan_reads
 from auditor.config import defaults
 from auditor.model import Account
 from auditor.progress import Progress
@@ -347,3 +348,27 @@ def test_an_as_of_before_the_last_read_reads_the_window_and_keeps_nothing(aws, t
     assert {s.detail["ledger"]["kept"] for s in result.statuses} == {False}
     assert result.tables["activity"] == collect(aws, earlier).tables["activity"]
     assert max(a.last_seen for a in result.tables["activity"]) <= earlier
+
+
+# --- reading only what the rules need ---------------------------------------------------------
+
+
+def test_a_plan_for_identity_center_facts_reads_the_home_account_in_its_region_only(aws, tmp_path):
+    trail = Trail(aws.client("s3"))
+    for offset in range(5, 0, -1):
+        trail.day(FINAL - timedelta(days=offset))
+    trail.deliver(MGMT, OTHER, FINAL - timedelta(days=2), [root_login(MGMT, FINAL - timedelta(days=2, minutes=1))])
+    plan = plan_reads({"idc_user", "idc_assignment"}, mode="needed", home_account=MGMT, home_region=REGION)
+    result = collect_cloudtrail(aws, ACCOUNTS, TRAIL, Progress(), as_of=FINAL, plan=plan)
+    [status] = result.statuses
+    assert (status.account_id, status.status, status.detail["regions"]) == (MGMT, "ok", [REGION])
+    assert status.detail["read"] == {"mode": "needed", "facts": ["idc_assignment", "idc_user"]}
+    assert aws.calls["GetObject"] == status.detail["objects_read"] == 5  # the sign-ins; no member account, no eu-west-1
+    assert {a.kind for a in result.tables["activity"]} == {"idc_user", "idc_assignment"}
+
+    everything = plan_reads({"idc_user", "iam_role"}, mode="needed", home_account=MGMT, home_region=REGION)
+    result = collect_cloudtrail(aws, ACCOUNTS, TRAIL, Progress(), as_of=FINAL, plan=everything)
+    read = {s.account_id: s.detail["read"]["facts"] for s in result.statuses}
+    assert read[MGMT] == sorted(["access_key", "iam_role", "iam_user", "idc_assignment", "idc_user", "root"])
+    assert read[PROD] == read[DEV] == ["access_key", "iam_role", "iam_user", "idc_assignment", "root"]
+    assert {s.account_id: s.detail["regions"] for s in result.statuses}[MGMT] == [OTHER, REGION]
