@@ -22,7 +22,7 @@ from moto import mock_aws
 from auditor.analyze import analyze
 from auditor.aws import AwsContext
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail
-from auditor.collect.cloudtrail_ledger import Ledger
+from auditor.collect.cloudtrail_ledger import Ledger, trail_id
 from auditor.collect.cloudtrail_plan import plan_reads
 from auditor.config import defaults
 from auditor.model import Account
@@ -321,11 +321,11 @@ def test_a_night_lists_only_new_days_and_fetches_only_new_objects(aws, tmp_path)
     assert first["GetObject"] >= 29 * 3
 
 
-def test_full_rebuilds_the_ledger_and_later_nights_go_on_from_it(aws, tmp_path):
+def test_full_rebuilds_the_ledger_and_later_nights_go_on_from_it(aws, store_url):
     trail = Trail(aws.client("s3"))
     for offset in range(10, 1, -1):
         trail.day(FINAL - timedelta(days=offset))
-    engine = Store.open(tmp_path / "state.db").engine
+    engine = Store.open(store_url).engine
     collect(aws, FINAL - timedelta(days=1), Ledger(engine))
     trail.day(FINAL - timedelta(days=1))
     rebuilt = collect(aws, FINAL, Ledger(engine, full=True))
@@ -372,3 +372,15 @@ def test_a_plan_for_identity_center_facts_reads_the_home_account_in_its_region_o
     assert read[MGMT] == sorted(["access_key", "iam_role", "iam_user", "idc_assignment", "idc_user", "root"])
     assert read[PROD] == read[DEV] == ["access_key", "iam_role", "iam_user", "idc_assignment", "root"]
     assert {s.account_id: s.detail["regions"] for s in result.statuses}[MGMT] == [OTHER, REGION]
+
+
+def test_of_two_runs_reading_at_once_only_the_first_to_commit_is_kept(aws, store_url):
+    trail = Trail(aws.client("s3"))
+    for offset in range(5, 0, -1):
+        trail.day(FINAL - timedelta(days=offset))
+    ledger = Ledger(Store.open(store_url).engine)
+    first, second = (ledger.open(trail_id(BUCKET, "AWSLogs/"), FINAL, FINAL - timedelta(days=120)) for _ in "12")
+    assert first.commit([]) is True
+    assert second.commit([]) is False  # it loaded the same generation: its objects would count twice
+    result = collect(aws, FINAL, ledger)
+    assert {s.detail["ledger"]["kept"] for s in result.statuses} == {True}
