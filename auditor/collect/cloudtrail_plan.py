@@ -37,6 +37,8 @@ HOME_FACTS = frozenset({ActivityKind.IDC_USER.value, ActivityKind.IDC_ASSIGNMENT
 # recorded in the account where the principal acts; idc_assignment also in the target account's sessions
 ACCOUNT_FACTS = frozenset(FACTS) - {ActivityKind.IDC_USER.value}
 READ_MODES = ("needed", "all")
+# where the home-account facts are recorded: sign-in, the access portal, and the CLI's OIDC device flow
+HOME_EVENT_SOURCES = ("signin.amazonaws.com", "sso.amazonaws.com", "sso-oauth.amazonaws.com")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,16 @@ class ReadPlan:
         if self.every_account or self.home_region is None:
             return None
         return frozenset({self.home_region}) if account_id == self.home_account else frozenset()
+
+    def event_sources(self, account_id: str) -> tuple[str, ...] | None:
+        """The event sources whose records the account's read needs (None: all of them).
+
+        A log object holds every source's records, so the S3 reader reads it
+        whole; an engine that filters records (a query) can select these.
+        """
+        if not self.reads(account_id):
+            return ()
+        return HOME_EVENT_SOURCES if self.regions(account_id) is not None else None
 
     def vouches(self, account_id: str) -> list[str]:
         """The facts the account's read covers: what it records, where it is read."""

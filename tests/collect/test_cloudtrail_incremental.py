@@ -365,6 +365,8 @@ def test_a_plan_for_identity_center_facts_reads_the_home_account_in_its_region_o
     assert status.detail["read"] == {"mode": "needed", "facts": ["idc_assignment", "idc_user"]}
     assert aws.calls["GetObject"] == status.detail["objects_read"] == 5  # the sign-ins; no member account, no eu-west-1
     assert {a.kind for a in result.tables["activity"]} == {"idc_user", "idc_assignment"}
+    assert plan.event_sources(MGMT) == ("signin.amazonaws.com", "sso.amazonaws.com", "sso-oauth.amazonaws.com")
+    assert plan.event_sources(PROD) == ()
 
     everything = plan_reads({"idc_user", "iam_role"}, mode="needed", home_account=MGMT, home_region=REGION)
     result = collect_cloudtrail(aws, ACCOUNTS, TRAIL, Progress(), as_of=FINAL, plan=everything)
@@ -372,6 +374,7 @@ def test_a_plan_for_identity_center_facts_reads_the_home_account_in_its_region_o
     assert read[MGMT] == sorted(["access_key", "iam_role", "iam_user", "idc_assignment", "idc_user", "root"])
     assert read[PROD] == read[DEV] == ["access_key", "iam_role", "iam_user", "idc_assignment", "root"]
     assert {s.account_id: s.detail["regions"] for s in result.statuses}[MGMT] == [OTHER, REGION]
+    assert everything.event_sources(MGMT) is None
 
 
 def test_of_two_runs_reading_at_once_only_the_first_to_commit_is_kept(aws, store_url):
