@@ -1,0 +1,404 @@
+"""Accept one event, from wherever it came (EventBridge, HTTP, a file), exactly once and in order per person.
+
+``accept(payload, ...)`` is the one entry point: the Lambda handler, the
+`auditor event FILE` command and the web endpoint are thin wrappers around
+it. It unwraps an EventBridge envelope, validates (a malformed event is
+kept in the dead-letter store with the reason, and rejected), drops a
+duplicate by event id, marks an event older than one already applied for
+the same person as superseded, and otherwise acts:
+
+- leaver: check the person (HR says terminated from now), then offboard them
+  (``offboard``): a plan, a retention copy, the change when immediate
+  suspension is configured (else the plan awaits approval), the manager told;
+- joiner: check, and say whether their groups match the department's birthright;
+- mover: check, and open a micro-review of the old department's access for the manager;
+- leave start/end, contract extension: check with the new HR facts;
+- a CloudTrail call that granted access or credentials: check the principal it affected.
+
+New findings at or above [notifications] min_severity go to the configured
+channels. Every step is in the audit log (``event.*`` entries).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from auditor.aws import AwsContext, context_from_settings, remediation_context
+from auditor.campaign.micro import open_micro_campaigns
+from auditor.config import Settings
+from auditor.events.check import CheckResult, check_person, latest_hr
+from auditor.events.model import CLOUDTRAIL_DETAIL_TYPE, ChangeEvent, HrEvent, Rejected, parse_cloudtrail, parse_hr
+from auditor.events.notify import notify_findings
+from auditor.events.offboard import (
+    Offboarding,
+    apply_offboarding,
+    keep_retention,
+    manager_of,
+    notify_manager,
+    plan_offboarding,
+    retention_record,
+)
+from auditor.events.person import find_person
+from auditor.events.schema import event_dead_letters, lifecycle_events
+from auditor.model import HrPerson
+from auditor.remediate import Clients
+from auditor.remediate.population import latest_snapshot
+from auditor.store import Store
+
+FINAL = ("done", "superseded", "awaiting_approval", "refused")  # a redelivery of these changes nothing
+
+
+@dataclass
+class EventOutcome:
+    """What became of one event. ``status``: done | awaiting_approval | refused | duplicate | superseded | rejected."""
+
+    status: str
+    event_id: str | None = None
+    kind: str | None = None
+    reason: str | None = None
+    findings: list[dict] = field(default_factory=list)  # the check's live findings (id, rule, severity, title)
+    detail: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status not in ("rejected",)
+
+
+@dataclass
+class Services:
+    """What acting on an event needs besides the store and settings (injected in tests and the Lambda)."""
+
+    context: AwsContext | None = None  # reads (the check)
+    clients: Clients | None = None  # changes (remediation)
+    hr_feed: Path | None = None
+    out_dir: Path | None = None  # where each event's check writes findings.json and its plan
+    s3_client: Any = None  # the retention bucket's
+    ses_client: Any = None
+    actor: str = "auditor:events"
+
+
+def accept(
+    payload: Any, *, store: Store, settings: Settings, origin: str, now: datetime, services: Services | None = None
+) -> EventOutcome:
+    """Validate, de-duplicate, order and act on one event (see the module's docstring); never raises on bad input."""
+    services = services or Services()
+    try:
+        event = parse(payload)
+    except Rejected as rejected:
+        return dead_letter(store, payload, rejected, origin=origin, now=now, actor=services.actor)
+    kind = f"cloudtrail:{event.event_name}" if isinstance(event, ChangeEvent) else event.type
+    earlier = _claim(store, event, kind, origin, now, payload, services.actor)
+    if earlier is not None:
+        return earlier
+    try:
+        outcome = _act(event, store=store, settings=settings, now=now, services=services)
+    except Exception as exc:  # recorded, then raised: EventBridge (or the caller) delivers it again
+        _finish(store, event.event_id, "failed", {"error": f"{type(exc).__name__}: {exc}"}, services.actor)
+        raise
+    outcome.event_id, outcome.kind = event.event_id, kind
+    _finish(
+        store, event.event_id, "done" if outcome.status == "done" else outcome.status, outcome.to_json(), services.actor
+    )
+    return outcome
+
+
+def parse(payload: Any) -> HrEvent | ChangeEvent:
+    """An EventBridge envelope's detail, or a bare HR event; ``Rejected`` when it is neither."""
+    if isinstance(payload, bytes | str):
+        try:
+            payload = json.loads(payload)
+        except ValueError as exc:
+            raise Rejected(f"not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise Rejected(f"an event is a JSON object, not {type(payload).__name__}")
+    if "detail-type" in payload:
+        detail = payload.get("detail")
+        if payload["detail-type"] == CLOUDTRAIL_DETAIL_TYPE:
+            return parse_cloudtrail(detail)
+        return parse_hr(detail)
+    return parse_hr(payload)
+
+
+def dead_letter(
+    store: Store, payload: Any, rejected: Rejected, *, origin: str, now: datetime, actor: str
+) -> EventOutcome:
+    """Keep the rejected event as it came, with the reason, and say so in the audit log."""
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    text = text if isinstance(text, str) else json.dumps(text, default=str, sort_keys=True)
+    with store.engine.begin() as conn:
+        letter = conn.execute(
+            event_dead_letters.insert().values(
+                received_at=now, origin=origin, event_id=rejected.event_id, reason=rejected.reason, payload=text
+            )
+        ).inserted_primary_key[0]
+        store.audit_in(
+            conn,
+            "event.rejected",
+            f"dead letter {letter}",
+            {"event_id": rejected.event_id, "origin": origin, "reason": rejected.reason},
+            actor=actor,
+        )
+    return EventOutcome("rejected", rejected.event_id, reason=rejected.reason, detail={"dead_letter": letter})
+
+
+def _claim(
+    store: Store, event: HrEvent | ChangeEvent, kind: str, origin: str, now: datetime, payload: Any, actor: str
+) -> EventOutcome | None:
+    """Record the event as processing; or the outcome that ends it here (duplicate, superseded)."""
+    text = payload if isinstance(payload, str) else json.dumps(payload, default=str, sort_keys=True)
+    table = lifecycle_events
+    with store.engine.begin() as conn:
+        row = conn.execute(sa.select(table).where(table.c.event_id == event.event_id)).first()
+        if row is not None and row.status in FINAL:
+            store.audit_in(conn, "event.duplicate", f"event {event.event_id}", {"status": row.status}, actor=actor)
+            previous = json.loads(row.outcome) if row.outcome else {}
+            return EventOutcome(
+                "duplicate",
+                event.event_id,
+                kind,
+                reason=f"already received ({row.status}); nothing changed",
+                detail={"first": previous.get("status", row.status)},
+            )
+        later = conn.execute(
+            sa.select(table.c.event_id, table.c.occurred_at)
+            .where(
+                table.c.person_key == event.person_key,
+                table.c.occurred_at > event.occurred_at,
+                table.c.status.in_(("done", "awaiting_approval", "refused")),
+            )
+            .limit(1)
+        ).first()
+        values = dict(
+            origin=origin,
+            kind=kind,
+            person_key=event.person_key,
+            occurred_at=event.occurred_at,
+            received_at=now,
+            payload=text,
+        )
+        status = "superseded" if later is not None else "processing"
+        if row is None:
+            conn.execute(table.insert().values(event_id=event.event_id, status=status, **values))
+        else:  # an earlier delivery failed half-way: this one retries it
+            conn.execute(table.update().where(table.c.event_id == event.event_id).values(status=status, **values))
+        details = {"kind": kind, "origin": origin, "person": event.person_key, "occurred_at": event.occurred_at}
+        store.audit_in(conn, "event.received", f"event {event.event_id}", details, actor=actor)
+        if later is None:
+            return None
+        reason = f"event {later.event_id} for the same person happened later ({later.occurred_at.isoformat()})"
+        conn.execute(
+            table.update()
+            .where(table.c.event_id == event.event_id)
+            .values(outcome=json.dumps({"status": "superseded", "reason": reason}))
+        )
+        store.audit_in(conn, "event.superseded", f"event {event.event_id}", {"reason": reason}, actor=actor)
+    return EventOutcome("superseded", event.event_id, kind, reason=reason)
+
+
+def _finish(store: Store, event_id: str, status: str, outcome: dict, actor: str) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            lifecycle_events.update()
+            .where(lifecycle_events.c.event_id == event_id)
+            .values(status=status, outcome=json.dumps(outcome, default=str))
+        )
+        summary = {k: outcome.get(k) for k in ("status", "reason", "error") if outcome.get(k) is not None}
+        store.audit_in(conn, f"event.{status}", f"event {event_id}", summary, actor=actor)
+
+
+# --- acting ------------------------------------------------------------------------------
+
+
+def _act(event, *, store: Store, settings: Settings, now: datetime, services: Services) -> EventOutcome:
+    context = services.context or context_from_settings(settings)
+    out = services.out_dir / _safe(event.event_id) if services.out_dir else None
+    news = _news(event, store, settings, services) if isinstance(event, HrEvent) else None
+    check = check_person(
+        event.who,
+        settings=settings,
+        store=store,
+        as_of=now,
+        hr_feed=services.hr_feed,
+        news=news,
+        context=context,
+        out_dir=out,
+    )
+    store.audit(
+        "event.checked", f"event {event.event_id}", {"check_run": check.run_id, **check.summary()}, actor=services.actor
+    )
+    outcome = EventOutcome("done", findings=[_brief(f) for f in check.live()], detail={"check": check.summary()})
+    if isinstance(event, HrEvent) and event.type == "leaver":
+        offboarding = offboard(event, check, store=store, settings=settings, now=now, services=services, out=out)
+        outcome.status = {"applied": "done", "nothing_to_do": "done"}.get(offboarding.status, offboarding.status)
+        outcome.detail["offboarding"] = offboarding.to_json()
+    elif isinstance(event, HrEvent) and event.type == "joiner":
+        outcome.detail["birthright"] = _birthright(check, settings)
+    elif isinstance(event, HrEvent) and event.type == "mover":
+        opened = open_micro_campaigns(
+            store, check.snapshot, check.findings, settings, now, run_dir=out, actor=services.actor
+        )
+        outcome.detail["micro_reviews"] = [asdict(m) for m in opened]
+    sent = notify_findings(check, settings, now=now, what=_what(event))
+    outcome.detail["notified"] = sent
+    return outcome
+
+
+def offboard(
+    event: HrEvent,
+    check: CheckResult,
+    *,
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    services: Services,
+    out: Path | None,
+) -> Offboarding:
+    """Plan, keep a retention copy, apply when immediate suspension is configured, tell the manager."""
+    clients = services.clients or Clients(remediation_context(settings))
+    plan_file = out / "offboarding-plan.json" if out else None
+    plan = plan_offboarding(
+        check,
+        event.event_id,
+        store=store,
+        settings=settings,
+        clients=clients,
+        now=now,
+        actor=services.actor,
+        out=plan_file,
+    )
+    result = Offboarding(
+        status="nothing_to_do",
+        plan_sha256=plan.sha256 if plan.actions else None,
+        actions=[a.description for a in plan.actions],
+        excluded=[f"{e.kind} {e.target}: {e.why}" for e in plan.excluded],
+        plan_file=str(plan_file) if plan_file and plan.actions else None,
+    )
+    if plan.actions:
+        record = retention_record(check, plan, event.event_id, now)
+        result.retention = keep_retention(record, settings, now=now, s3_client=services.s3_client)
+        store.audit(
+            "event.retention.kept",
+            f"event {event.event_id}",
+            {"where": result.retention, "plan_sha256": plan.sha256},
+            actor=services.actor,
+        )
+        if plan.breaker.get("tripped"):
+            result.status, result.breaker = "refused", "; ".join(plan.breaker.get("reasons", []))
+        elif settings.get("events", "immediate_suspension"):
+            run_id, counts, verified = apply_offboarding(
+                plan, store=store, settings=settings, clients=clients, actor=services.actor
+            )
+            result.remediation_run_id, result.applied, result.verified = run_id, counts, verified
+            result.status = "applied" if verified and "failed" not in counts else "incomplete"
+        else:
+            result.status = "awaiting_approval"
+    result.manager = manager_of(check, event.fields.get("manager_email"))
+    if plan.actions or result.manager:
+        result.manager_notice = notify_manager(
+            result.manager, check, result, settings, now=now, ses_client=services.ses_client
+        )
+        store.audit(
+            "event.manager.notified",
+            f"event {event.event_id}",
+            {"manager": result.manager, "message": result.manager_notice, "status": result.status},
+            actor=services.actor,
+        )
+    return result
+
+
+def _news(event: HrEvent, store: Store, settings: Settings, services: Services) -> HrPerson:
+    """The person's HR row as the event leaves it (their row from the latest HR data, with the event's facts)."""
+    found = latest_snapshot(store)
+    people, _ = latest_hr(settings, services.hr_feed, found[0] if found else None)
+    p = event.person
+    current = next(
+        (person for key in ("employee_id", "user_name", "email") if (person := find_person(people, p.get(key)))),
+        None,
+    )
+    fields = event.fields
+    base = (
+        msgspec.to_builtins(current)
+        if current
+        else {
+            "line": 0,
+            "employee_id": "",
+            "email": "",
+            "user_name": "",
+            "display_name": "",
+            "department": "",
+            "title": "",
+            "manager_email": "",
+            "status": "active",
+            "employment_type": "employee",
+        }
+    )
+    base.update({k: v for k, v in p.items() if v})
+    base["display_name"] = base.get("display_name") or base.get("user_name") or base.get("email")
+    for key in ("title", "manager_email", "employment_type"):
+        if fields.get(key):
+            base[key] = fields[key]
+    if event.type == "leaver":
+        base.update(status="terminated", end_date=event.effective_date.isoformat())
+    elif event.type == "joiner":
+        base.update(status="active", department=fields["department"], start_date=event.effective_date.isoformat())
+    elif event.type == "mover":
+        base.update(
+            previous_department=fields.get("previous_department") or base.get("department"),
+            department=fields["department"],
+        )
+    elif event.type == "leave_start":
+        base["status"] = "leave"
+    elif event.type == "leave_end":
+        base["status"] = "active"
+    elif event.type == "contract_extension":
+        base["end_date"] = fields["end_date"].isoformat()
+    return msgspec.convert(base, HrPerson)
+
+
+def _birthright(check: CheckResult, settings: Settings) -> dict:
+    """A joiner's groups against their department's birthright ([rules] department_groups)."""
+    department = check.person.department if check.person else ""
+    mapping = {k.lower(): v for k, v in settings.get("rules", "department_groups").items()}
+    expected = mapping.get(department.lower())
+    groups = {g.group_id: g.display_name for g in check.snapshot.table("idc_groups")}
+    held = sorted(groups.get(m.group_id, m.group_id) for m in check.snapshot.table("idc_memberships"))
+    beyond = [f.title for f in check.live() if f.rule_id == "idc-access-beyond-birthright"]
+    missing = sorted(set(expected or []) - {h.lower() for h in held} - {h for h in held})
+    return {
+        "department": department,
+        "expected": sorted(expected) if expected is not None else None,
+        "held": held,
+        "missing": missing,
+        "beyond": beyond,
+        "matches": expected is not None and not missing and not beyond,
+    }
+
+
+def _brief(finding) -> dict:
+    return {
+        "finding_id": finding.finding_id,
+        "rule_id": finding.rule_id,
+        "severity": finding.severity,
+        "status": finding.status,
+        "title": finding.title,
+    }
+
+
+def _what(event) -> str:
+    if isinstance(event, ChangeEvent):
+        return f"{event.event_name} ({event.event_source}) by {event.actor or 'unknown'}"
+    return f"HR {event.type.replace('_', ' ')} event {event.event_id}"
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120]
