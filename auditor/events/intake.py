@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from auditor.aws import AwsContext, context_from_settings, remediation_context
 from auditor.campaign.micro import open_micro_campaigns
 from auditor.config import Settings
-from auditor.events.check import CheckResult, check_person, latest_hr
+from auditor.events.check import CheckResult, NoSuchPerson, check_person, latest_hr
 from auditor.events.model import CLOUDTRAIL_DETAIL_TYPE, ChangeEvent, HrEvent, Rejected, parse_cloudtrail, parse_hr
 from auditor.events.notify import notify_findings
 from auditor.events.offboard import (
@@ -97,7 +97,9 @@ def accept(
     except Rejected as rejected:
         return dead_letter(store, payload, rejected, origin=origin, now=now, actor=services.actor)
     kind = f"cloudtrail:{event.event_name}" if isinstance(event, ChangeEvent) else event.type
-    earlier = _claim(store, event, kind, origin, now, payload, services.actor)
+    earlier = _claim(
+        store, event, kind, origin, now, payload, services.actor, _person_key(event, store, settings, services)
+    )
     if earlier is not None:
         return earlier
     try:
@@ -152,7 +154,14 @@ def dead_letter(
 
 
 def _claim(
-    store: Store, event: HrEvent | ChangeEvent, kind: str, origin: str, now: datetime, payload: Any, actor: str
+    store: Store,
+    event: HrEvent | ChangeEvent,
+    kind: str,
+    origin: str,
+    now: datetime,
+    payload: Any,
+    actor: str,
+    person_key: str,
 ) -> EventOutcome | None:
     """Record the event as processing; or the outcome that ends it here (duplicate, superseded)."""
     text = payload if isinstance(payload, str) else json.dumps(payload, default=str, sort_keys=True)
@@ -172,7 +181,7 @@ def _claim(
         later = conn.execute(
             sa.select(table.c.event_id, table.c.occurred_at)
             .where(
-                table.c.person_key == event.person_key,
+                table.c.person_key == person_key,
                 table.c.occurred_at > event.occurred_at,
                 table.c.status.in_(("done", "awaiting_approval", "refused")),
             )
@@ -181,7 +190,7 @@ def _claim(
         values = dict(
             origin=origin,
             kind=kind,
-            person_key=event.person_key,
+            person_key=person_key,
             occurred_at=event.occurred_at,
             received_at=now,
             payload=text,
@@ -191,7 +200,7 @@ def _claim(
             conn.execute(table.insert().values(event_id=event.event_id, status=status, **values))
         else:  # an earlier delivery failed half-way: this one retries it
             conn.execute(table.update().where(table.c.event_id == event.event_id).values(status=status, **values))
-        details = {"kind": kind, "origin": origin, "person": event.person_key, "occurred_at": event.occurred_at}
+        details = {"kind": kind, "origin": origin, "person": person_key, "occurred_at": event.occurred_at}
         store.audit_in(conn, "event.received", f"event {event.event_id}", details, actor=actor)
         if later is None:
             return None
@@ -203,6 +212,19 @@ def _claim(
         )
         store.audit_in(conn, "event.superseded", f"event {event.event_id}", {"reason": reason}, actor=actor)
     return EventOutcome("superseded", event.event_id, kind, reason=reason)
+
+
+def _person_key(event: HrEvent | ChangeEvent, store: Store, settings: Settings, services: Services) -> str:
+    """One key per person however an event names them: the HR employee id when HR knows them."""
+    if isinstance(event, ChangeEvent):
+        return event.person_key
+    found = latest_snapshot(store)
+    people, _ = latest_hr(settings, services.hr_feed, found[0] if found else None)
+    for key in ("employee_id", "user_name", "email"):
+        person = find_person(people, event.person.get(key))
+        if person is not None:
+            return f"employee:{person.employee_id.lower()}"
+    return event.person_key
 
 
 def _finish(store: Store, event_id: str, status: str, outcome: dict, actor: str) -> None:
@@ -223,16 +245,19 @@ def _act(event, *, store: Store, settings: Settings, now: datetime, services: Se
     context = services.context or context_from_settings(settings)
     out = services.out_dir / _safe(event.event_id) if services.out_dir else None
     news = _news(event, store, settings, services) if isinstance(event, HrEvent) else None
-    check = check_person(
-        event.who,
-        settings=settings,
-        store=store,
-        as_of=now,
-        hr_feed=services.hr_feed,
-        news=news,
-        context=context,
-        out_dir=out,
-    )
+    try:
+        check = check_person(
+            event.who,
+            settings=settings,
+            store=store,
+            as_of=now,
+            hr_feed=services.hr_feed,
+            news=news,
+            context=context,
+            out_dir=out,
+        )
+    except NoSuchPerson as exc:  # e.g. a CloudTrail call about a user deleted since
+        return EventOutcome("done", reason=str(exc))
     store.audit(
         "event.checked", f"event {event.event_id}", {"check_run": check.run_id, **check.summary()}, actor=services.actor
     )

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from auditor.events.person import Who
 
@@ -92,9 +93,9 @@ def parse_hr(detail: Any) -> HrEvent:
     if not isinstance(detail, dict):
         raise Rejected(f"an HR event is a JSON object, not {type(detail).__name__}")
     event_id = detail.get("event_id") if isinstance(detail.get("event_id"), str) else None
-    errors = sorted(_VALIDATOR.iter_errors(detail), key=lambda e: (list(e.absolute_path), e.message))
+    errors = list(_VALIDATOR.iter_errors(detail))
     if errors:
-        first = errors[0]
+        first = best_match(errors)
         where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise Rejected(f"{where}: {first.message}{more}", event_id)
