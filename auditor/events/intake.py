@@ -24,31 +24,22 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 
-from auditor.aws import AwsContext, context_from_settings, remediation_context
+from auditor.aws import context_from_settings
 from auditor.campaign.micro import open_micro_campaigns
 from auditor.config import Settings
+from auditor.events import workflow
 from auditor.events.check import CheckResult, NoSuchPerson, check_person, latest_hr
 from auditor.events.model import CLOUDTRAIL_DETAIL_TYPE, ChangeEvent, HrEvent, Rejected, parse_cloudtrail, parse_hr
 from auditor.events.notify import notify_findings
-from auditor.events.offboard import (
-    Offboarding,
-    apply_offboarding,
-    keep_retention,
-    manager_of,
-    notify_manager,
-    plan_offboarding,
-    retention_record,
-)
 from auditor.events.person import find_person
 from auditor.events.schema import event_dead_letters, lifecycle_events
+from auditor.events.workflow import Services
 from auditor.model import HrPerson
-from auditor.remediate import Clients
 from auditor.remediate.population import latest_snapshot
 from auditor.store import Store
 
@@ -72,19 +63,6 @@ class EventOutcome:
     @property
     def accepted(self) -> bool:
         return self.status not in ("rejected",)
-
-
-@dataclass
-class Services:
-    """What acting on an event needs besides the store and settings (injected in tests and the Lambda)."""
-
-    context: AwsContext | None = None  # reads (the check)
-    clients: Clients | None = None  # changes (remediation)
-    hr_feed: Path | None = None
-    out_dir: Path | None = None  # where each event's check writes findings.json and its plan
-    s3_client: Any = None  # the retention bucket's
-    ses_client: Any = None
-    actor: str = "auditor:events"
 
 
 def accept(
@@ -229,10 +207,13 @@ def _person_key(event: HrEvent | ChangeEvent, store: Store, settings: Settings, 
 
 def _finish(store: Store, event_id: str, status: str, outcome: dict, actor: str) -> None:
     with store.engine.begin() as conn:
+        row = conn.execute(sa.select(lifecycle_events.c.outcome).where(lifecycle_events.c.event_id == event_id)).one()
+        kept = json.loads(row.outcome) if row.outcome else {}
+        merged = {**outcome, **({"offboarding": kept["offboarding"]} if "offboarding" in kept else {})}
         conn.execute(
             lifecycle_events.update()
             .where(lifecycle_events.c.event_id == event_id)
-            .values(status=status, outcome=json.dumps(outcome, default=str))
+            .values(status=status, outcome=json.dumps(merged, default=str))
         )
         summary = {k: outcome.get(k) for k in ("status", "reason", "error") if outcome.get(k) is not None}
         store.audit_in(conn, f"event.{status}", f"event {event_id}", summary, actor=actor)
@@ -263,9 +244,18 @@ def _act(event, *, store: Store, settings: Settings, now: datetime, services: Se
     )
     outcome = EventOutcome("done", findings=[_brief(f) for f in check.live()], detail={"check": check.summary()})
     if isinstance(event, HrEvent) and event.type == "leaver":
-        offboarding = offboard(event, check, store=store, settings=settings, now=now, services=services, out=out)
-        outcome.status = {"applied": "done", "nothing_to_do": "done"}.get(offboarding.status, offboarding.status)
-        outcome.detail["offboarding"] = offboarding.to_json()
+        offboarding = workflow.run_all(
+            event.event_id,
+            check,
+            manager_hint=event.fields.get("manager_email"),
+            store=store,
+            settings=settings,
+            services=services,
+            now=now,
+            out=out,
+        )
+        outcome.status = {"applied": "done", "nothing_to_do": "done"}.get(offboarding["status"], offboarding["status"])
+        outcome.detail["offboarding"] = {k: v for k, v in offboarding.items() if k != "retention_record"}
     elif isinstance(event, HrEvent) and event.type == "joiner":
         outcome.detail["birthright"] = _birthright(check, settings)
     elif isinstance(event, HrEvent) and event.type == "mover":
@@ -276,69 +266,6 @@ def _act(event, *, store: Store, settings: Settings, now: datetime, services: Se
     sent = notify_findings(check, settings, now=now, what=_what(event))
     outcome.detail["notified"] = sent
     return outcome
-
-
-def offboard(
-    event: HrEvent,
-    check: CheckResult,
-    *,
-    store: Store,
-    settings: Settings,
-    now: datetime,
-    services: Services,
-    out: Path | None,
-) -> Offboarding:
-    """Plan, keep a retention copy, apply when immediate suspension is configured, tell the manager."""
-    clients = services.clients or Clients(remediation_context(settings))
-    plan_file = out / "offboarding-plan.json" if out else None
-    plan = plan_offboarding(
-        check,
-        event.event_id,
-        store=store,
-        settings=settings,
-        clients=clients,
-        now=now,
-        actor=services.actor,
-        out=plan_file,
-    )
-    result = Offboarding(
-        status="nothing_to_do",
-        plan_sha256=plan.sha256 if plan.actions else None,
-        actions=[a.description for a in plan.actions],
-        excluded=[f"{e.kind} {e.target}: {e.why}" for e in plan.excluded],
-        plan_file=str(plan_file) if plan_file and plan.actions else None,
-    )
-    if plan.actions:
-        record = retention_record(check, plan, event.event_id, now)
-        result.retention = keep_retention(record, settings, now=now, s3_client=services.s3_client)
-        store.audit(
-            "event.retention.kept",
-            f"event {event.event_id}",
-            {"where": result.retention, "plan_sha256": plan.sha256},
-            actor=services.actor,
-        )
-        if plan.breaker.get("tripped"):
-            result.status, result.breaker = "refused", "; ".join(plan.breaker.get("reasons", []))
-        elif settings.get("events", "immediate_suspension"):
-            run_id, counts, verified = apply_offboarding(
-                plan, store=store, settings=settings, clients=clients, actor=services.actor
-            )
-            result.remediation_run_id, result.applied, result.verified = run_id, counts, verified
-            result.status = "applied" if verified and "failed" not in counts else "incomplete"
-        else:
-            result.status = "awaiting_approval"
-    result.manager = manager_of(check, event.fields.get("manager_email"))
-    if plan.actions or result.manager:
-        result.manager_notice = notify_manager(
-            result.manager, check, result, settings, now=now, ses_client=services.ses_client
-        )
-        store.audit(
-            "event.manager.notified",
-            f"event {event.event_id}",
-            {"manager": result.manager, "message": result.manager_notice, "status": result.status},
-            actor=services.actor,
-        )
-    return result
 
 
 def _news(event: HrEvent, store: Store, settings: Settings, services: Services) -> HrPerson:

@@ -18,7 +18,6 @@ workflow (``auditor.deploy.offboarding``) call in the same order:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -39,27 +38,6 @@ from auditor.store import Store
 
 LEAVER_RULE = "idc-leaver-with-access"
 OWNER_RULE = "iam-user-without-owner"
-
-
-@dataclass
-class Offboarding:
-    """What an offboarding came to; ``status``: applied | awaiting_approval | refused | nothing_to_do | incomplete."""
-
-    status: str
-    plan_sha256: str | None = None
-    actions: list[str] = field(default_factory=list)
-    excluded: list[str] = field(default_factory=list)
-    remediation_run_id: int | None = None
-    applied: dict[str, int] = field(default_factory=dict)
-    verified: bool | None = None
-    retention: str | None = None
-    manager: str | None = None
-    manager_notice: str | None = None
-    plan_file: str | None = None
-    breaker: str | None = None
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def revocations(check: CheckResult, event_id: str) -> list[Revocation]:
@@ -233,25 +211,23 @@ def manager_of(check: CheckResult, news_manager: str | None) -> str | None:
     return chosen[0] if chosen else None
 
 
-def notify_manager(
-    manager: str | None, check: CheckResult, outcome: Offboarding, settings: Settings, *, now: datetime, ses_client=None
-) -> str | None:
+def notify_manager(manager: str, offboarding: dict, settings: Settings, *, now: datetime, ses_client=None) -> str:
     """Tell the manager what was removed (or awaits approval) and where the retention copy is; the message's reference."""
-    if manager is None:
-        return None
-    name = check.person.display_name if check.person else (check.user.user_name if check.user else "the leaver")
-    done = outcome.status == "applied"
+    name = offboarding.get("name") or "the leaver"
+    done = offboarding["status"] == "applied"
     lines = [
         f"{name} left; their access was {'removed' if done else 'prepared for removal'}.",
         "",
-        *(f"- {text}" for text in outcome.actions),
+        *(f"- {text}" for text in offboarding.get("actions", [])),
         "",
-        f"Status: {outcome.status}" + (f" (verified: {outcome.verified})" if done else ""),
+        f"Status: {offboarding['status']}" + (f" (verified: {offboarding.get('verified')})" if done else ""),
     ]
-    if outcome.status == "awaiting_approval":
-        lines.append(f"Approve with: auditor remediate apply {outcome.plan_file or 'PLAN'} --yes")
-    if outcome.retention:
-        lines.append(f"A copy of what was removed is kept at {outcome.retention}.")
+    if offboarding["status"] == "awaiting_approval":
+        lines.append(f"Approve with: auditor remediate apply {offboarding.get('plan_file') or 'PLAN'} --yes")
+    if offboarding.get("breaker"):
+        lines.append(f"Not applied: {offboarding['breaker']}")
+    if offboarding.get("retention"):
+        lines.append(f"A copy of what was removed is kept at {offboarding['retention']}.")
     message = Message(
         to=manager, subject=f"Offboarding: {name}", body="\n".join(lines) + "\n", name=f"offboarding-{_safe(name)}"
     )
