@@ -43,7 +43,18 @@ from auditor.model import HrPerson
 from auditor.remediate.population import latest_snapshot
 from auditor.store import Store
 
-FINAL = ("done", "superseded", "awaiting_approval", "refused")  # a redelivery of these changes nothing
+FINAL = (
+    "done",
+    "superseded",
+    "awaiting_approval",
+    "refused",
+    "planned",
+    "denied",
+)  # a redelivery of these changes nothing
+
+
+# where an offboarding ended -> the event's status
+FINISHED = {"applied": "done", "nothing_to_do": "done"}
 
 
 @dataclass
@@ -66,9 +77,20 @@ class EventOutcome:
 
 
 def accept(
-    payload: Any, *, store: Store, settings: Settings, origin: str, now: datetime, services: Services | None = None
+    payload: Any,
+    *,
+    store: Store,
+    settings: Settings,
+    origin: str,
+    now: datetime,
+    services: Services | None = None,
+    plan_only: bool = False,
 ) -> EventOutcome:
-    """Validate, de-duplicate, order and act on one event (see the module's docstring); never raises on bad input."""
+    """Validate, de-duplicate, order and act on one event (see the module's docstring); never raises on bad input.
+
+    ``plan_only``: a leaver's offboarding stops once planned (status ``planned``); the state machine runs the
+    rest of the steps (``workflow``) and closes the event with ``complete``.
+    """
     services = services or Services()
     try:
         event = parse(payload)
@@ -81,7 +103,7 @@ def accept(
     if earlier is not None:
         return earlier
     try:
-        outcome = _act(event, store=store, settings=settings, now=now, services=services)
+        outcome = _act(event, store=store, settings=settings, now=now, services=services, plan_only=plan_only)
     except Exception as exc:  # recorded, then raised: EventBridge (or the caller) delivers it again
         _finish(store, event.event_id, "failed", {"error": f"{type(exc).__name__}: {exc}"}, services.actor)
         raise
@@ -192,6 +214,14 @@ def _claim(
     return EventOutcome("superseded", event.event_id, kind, reason=reason)
 
 
+def complete(store: Store, event_id: str, *, actor: str) -> str:
+    """Close an event whose offboarding the state machine ran: its status from where the offboarding ended."""
+    offboarding = workflow.state(store, event_id)
+    status = FINISHED.get(offboarding["status"], offboarding["status"])
+    _finish(store, event_id, status, {"status": status}, actor)
+    return status
+
+
 def _person_key(event: HrEvent | ChangeEvent, store: Store, settings: Settings, services: Services) -> str:
     """One key per person however an event names them: the HR employee id when HR knows them."""
     if isinstance(event, ChangeEvent):
@@ -222,7 +252,9 @@ def _finish(store: Store, event_id: str, status: str, outcome: dict, actor: str)
 # --- acting ------------------------------------------------------------------------------
 
 
-def _act(event, *, store: Store, settings: Settings, now: datetime, services: Services) -> EventOutcome:
+def _act(
+    event, *, store: Store, settings: Settings, now: datetime, services: Services, plan_only: bool = False
+) -> EventOutcome:
     context = services.context or context_from_settings(settings)
     out = services.out_dir / _safe(event.event_id) if services.out_dir else None
     news = _news(event, store, settings, services) if isinstance(event, HrEvent) else None
@@ -244,7 +276,8 @@ def _act(event, *, store: Store, settings: Settings, now: datetime, services: Se
     )
     outcome = EventOutcome("done", findings=[_brief(f) for f in check.live()], detail={"check": check.summary()})
     if isinstance(event, HrEvent) and event.type == "leaver":
-        offboarding = workflow.run_all(
+        steps = workflow.begin if plan_only else workflow.run_all
+        offboarding = steps(
             event.event_id,
             check,
             manager_hint=event.fields.get("manager_email"),
@@ -254,7 +287,7 @@ def _act(event, *, store: Store, settings: Settings, now: datetime, services: Se
             now=now,
             out=out,
         )
-        outcome.status = {"applied": "done", "nothing_to_do": "done"}.get(offboarding["status"], offboarding["status"])
+        outcome.status = FINISHED.get(offboarding["status"], offboarding["status"])
         outcome.detail["offboarding"] = {k: v for k, v in offboarding.items() if k != "retention_record"}
     elif isinstance(event, HrEvent) and event.type == "joiner":
         outcome.detail["birthright"] = _birthright(check, settings)
@@ -354,3 +387,47 @@ def _what(event) -> str:
 
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120]
+
+
+def decide(
+    event_id: str,
+    *,
+    approve: bool,
+    by: str,
+    store: Store,
+    settings: Settings,
+    services: Services,
+    now: datetime,
+    reason: str | None = None,
+    sfn_client: Any = None,
+) -> dict:
+    """A person approves or denies an offboarding that awaits approval.
+
+    Under Step Functions the decision resumes the execution through its task
+    token (SendTaskSuccess, or SendTaskFailure with error ``Denied``), which
+    then runs the remaining steps; otherwise they run here: apply and verify
+    (or deny), tell the manager, close the event.
+    """
+    offboarding = workflow.state(store, event_id)
+    if offboarding["status"] != "awaiting_approval":
+        raise workflow.WorkflowError(
+            f"event {event_id!r}: the offboarding is {offboarding['status']}, not awaiting approval"
+        )
+    verdict = "approved" if approve else "denied"
+    details = {"by": by, "reason": reason, "plan_sha256": offboarding["plan_sha256"]}
+    store.audit(f"event.offboarding.{verdict}_by", f"event {event_id}", details, actor=by)
+    token = offboarding.get("task_token")
+    if token:
+        sfn = sfn_client or (services.context or context_from_settings(settings)).client("stepfunctions")
+        if approve:
+            sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": by}))
+        else:
+            sfn.send_task_failure(taskToken=token, error="Denied", cause=(reason or f"denied by {by}")[:256])
+        return {**offboarding, "resumed": True}
+    if approve:
+        workflow.apply(event_id, store=store, settings=settings, services=services, approved_by=by)
+    else:
+        workflow.deny(event_id, store=store, services=services, reason=reason)
+    done = workflow.notify(event_id, store=store, settings=settings, services=services, now=now)
+    complete(store, event_id, actor=services.actor)
+    return done

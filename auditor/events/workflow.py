@@ -175,6 +175,16 @@ def apply(
     return _save(store, event_id, offboarding, "event.offboarding.applied", details, services.actor)
 
 
+def deny(event_id: str, *, store: Store, services: Services, reason: str | None = None) -> dict:
+    """An approver refused the plan: nothing is applied, and the manager hears so."""
+    offboarding = state(store, event_id)
+    if offboarding["status"] not in ("planned", "awaiting_approval"):
+        return offboarding
+    offboarding.update(status="denied", denied_because=reason)
+    details = {"plan_sha256": offboarding["plan_sha256"], "reason": reason}
+    return _save(store, event_id, offboarding, "event.offboarding.denied", details, services.actor)
+
+
 def notify(event_id: str, *, store: Store, settings: Settings, services: Services, now: datetime) -> dict:
     """Tell the manager what was done (or awaits approval) and where the retention copy is."""
     offboarding = state(store, event_id)
