@@ -17,12 +17,15 @@ import sqlalchemy as sa
 
 from auditor import configure
 from auditor.cli import main
+from auditor.deploy.offboarding import run_step
 from auditor.events.schema import event_dead_letters
+from auditor.events.workflow import Services
 from auditor.pipeline import run
 from auditor.remediate.schema import remediation_actions
 from auditor.sandbox import start_sandbox
 from auditor.sandbox.leaver import admin_permission_set, member_account, plant_leaver
 from auditor.store import Store, audit_log
+from tests.events.statemachine import drive
 
 pytestmark = pytest.mark.e2e
 
@@ -50,13 +53,22 @@ def estate(tmp_path_factory):
             del os.environ[name]
         os.environ.update(sandbox.env())
         leaver = plant_leaver(sandbox)
+        second = plant_leaver(sandbox, user_name="sasha.brandt", employee_id="E09002")
         config = sandbox.config_file.with_name("events.toml")
         extra = EXTRA.format(outbox=root / "outbox", retention=root / "retention")
         config.write_text(sandbox.config_file.read_text() + extra)
         settings = configure.load(config)
         store = Store.open(root / "state.db")
         run(settings, out_dir=root / "night", as_of=AS_OF, hr_feed=sandbox.hr_feed, store=store)
-        yield {"root": root, "sandbox": sandbox, "leaver": leaver, "config": config, "store": store}
+        yield {
+            "root": root,
+            "sandbox": sandbox,
+            "leaver": leaver,
+            "second": second,
+            "config": config,
+            "store": store,
+            "settings": settings,
+        }
     os.environ.clear()
     os.environ.update(saved)
 
@@ -82,9 +94,9 @@ def client(estate, service: str, account_id: str | None = None):
     return session.client(service, endpoint_url=sandbox.endpoint_url)
 
 
-def access_of(estate) -> dict:
+def access_of(estate, who: str = "leaver") -> dict:
     """What the leaver holds, read from AWS."""
-    sandbox, leaver = estate["sandbox"], estate["leaver"]
+    sandbox, leaver = estate["sandbox"], estate[who]
     store = client(estate, "identitystore")
     user = store.describe_user(IdentityStoreId=sandbox.identity_store_id, UserId=leaver.user_id)
     groups = store.list_group_memberships_for_member(
@@ -266,3 +278,52 @@ def test_a_malformed_event_is_refused_with_its_reason_and_kept(estate, capsys):
     with estate["store"].engine.connect() as conn:
         letter = conn.execute(sa.select(event_dead_letters).where(event_dead_letters.c.event_id == "hr-bad-1")).one()
     assert "'fired' is not one of" in letter.reason and json.loads(letter.payload)["type"] == "fired"
+
+
+def test_the_state_machine_runs_the_steps_in_its_order_and_waits_for_approval(estate, capsys):
+    """The definition in deploy/offboarding.yaml, driven step by step against the sandbox, approval by the CLI."""
+    from cfnlint.decode.cfn_yaml import load
+
+    template = load(str(Path(__file__).resolve().parents[2] / "deploy" / "offboarding.yaml"))
+    machine = template["Resources"]["OffboardingStateMachine"]["Properties"]["Definition"]
+    second, store, root = estate["second"], estate["store"], estate["root"]
+    settings = configure.load(estate["config"])
+    settings.values["events"]["immediate_suspension"] = False  # wait for a person
+    services = Services(hr_feed=estate["sandbox"].hr_feed, out_dir=root / "machine")
+    steps: list[str] = []
+
+    def invoke(payload: dict) -> dict:
+        steps.append(payload["step"])
+        return run_step(payload["step"], payload, store=store, settings=settings, services=services, now=AS_OF)
+
+    def approve(token: str) -> None:
+        assert access_of(estate, "second")["status"] == "ENABLED"  # nothing changes before the approval
+        assert cli(estate, "event", "--approve", "hr-2026-11-02-0002") == 0
+
+    envelope = {
+        "version": "0",
+        "detail-type": "HR lifecycle event",
+        "source": "auditor.hr",
+        "detail": {
+            "schema_version": 1,
+            "event_id": "hr-2026-11-02-0002",
+            "type": "leaver",
+            "occurred_at": "2026-11-02T07:30:00Z",
+            "person": {"user_name": second.user_name},
+            "manager_email": "samir.larsen@corvid.example",
+        },
+    }
+    drive(machine, envelope, invoke, approve)
+    assert steps == ["check", "request_approval", "apply", "retain", "notify"]
+    assert access_of(estate, "second") == {
+        "status": "DISABLED",
+        "groups": [],
+        "assignments": [],
+        "keys": {second.access_key_id: "Inactive"},
+    }
+    actions = audit_actions(estate)
+    assert "event.offboarding.approved_by" in actions and actions[-1] == "event.done"
+    outbox = [p.read_text() for p in (root / "outbox").glob("*offboarding-Quinn*")] + [
+        p.read_text() for p in (root / "outbox").glob("*.eml") if "To: samir.larsen@corvid.example" in p.read_text()
+    ]
+    assert any("Status: applied" in text for text in outbox)
