@@ -99,15 +99,24 @@ def parse_hr(detail: Any) -> HrEvent:
         where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise Rejected(f"{where}: {first.message}{more}", event_id)
-    occurred = datetime.fromisoformat(detail["occurred_at"].replace("Z", "+00:00"))
+    try:
+        occurred = datetime.fromisoformat(detail["occurred_at"].replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise Rejected(f"$.occurred_at: {detail['occurred_at']!r} is not an RFC 3339 time", event_id) from exc
     if occurred.tzinfo is None:
         raise Rejected("$.occurred_at: needs a time zone (e.g. 2026-11-02T09:00:00Z)", event_id)
-    effective = date.fromisoformat(detail["effective_date"]) if "effective_date" in detail else occurred.date()
+    dates = {}
+    for key in ("effective_date", "end_date"):
+        try:
+            dates[key] = date.fromisoformat(detail[key]) if key in detail else None
+        except ValueError as exc:
+            raise Rejected(f"$.{key}: {detail[key]!r} is not an ISO 8601 date", event_id) from exc
+    effective = dates["effective_date"] or occurred.date()
     fields = {
         k: v for k, v in detail.items() if k not in ("schema_version", "event_id", "type", "occurred_at", "person")
     }
-    if "end_date" in fields:
-        fields["end_date"] = date.fromisoformat(fields["end_date"])
+    if dates["end_date"] is not None:
+        fields["end_date"] = dates["end_date"]
     return HrEvent(detail["event_id"], detail["type"], occurred, dict(detail["person"]), effective, fields)
 
 
