@@ -327,3 +327,43 @@ def test_the_state_machine_runs_the_steps_in_its_order_and_waits_for_approval(es
         p.read_text() for p in (root / "outbox").glob("*.eml") if "To: samir.larsen@corvid.example" in p.read_text()
     ]
     assert any("Status: applied" in text for text in outbox)
+
+
+def _clean_person(estate, department: str) -> dict:
+    import csv
+
+    clean = {name for kind, name, _ in estate["sandbox"].clean if kind == "idc_user"}
+    with estate["sandbox"].hr_feed.open(encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["department"] == department and r["status"] == "active"]
+    return next(r for r in rows if r["user_name"] in clean and r["manager_email"])
+
+
+def test_a_mover_gets_a_micro_review_and_a_joiner_a_birthright_verdict(estate, capsys):
+    person = _clean_person(estate, "data")
+    mover = {
+        "schema_version": 1,
+        "event_id": "hr-2026-11-02-0010",
+        "type": "mover",
+        "occurred_at": "2026-11-02T09:00:00Z",
+        "person": {"email": person["email"]},
+        "department": "finance",
+    }
+    capsys.readouterr()
+    assert cli(estate, "event", str(event_file(estate, "mover.json", mover)), "--as-of", "2026-11-02T09:00:00Z") == 0
+    outcome = json.loads(capsys.readouterr().out)
+    assert "idc-mover-keeps-old-access" in {f["rule_id"] for f in outcome["findings"]}, outcome
+    (review,) = outcome["detail"]["micro_reviews"]
+    assert review["campaign_id"] is not None and review["reviewer"] == person["manager_email"]
+
+    joiner = {**mover, "event_id": "hr-2026-11-02-0011", "type": "joiner", "occurred_at": "2026-11-02T09:30:00Z"}
+    joiner["department"] = "data"
+    assert cli(estate, "event", str(event_file(estate, "joiner.json", joiner)), "--as-of", "2026-11-02T09:30:00Z") == 0
+    birthright = json.loads(capsys.readouterr().out)["detail"]["birthright"]
+    assert birthright == {
+        "department": "data",
+        "expected": ["data"],
+        "held": ["data"],
+        "missing": [],
+        "beyond": [],
+        "matches": True,
+    }
