@@ -75,6 +75,11 @@ class EventOutcome:
     def accepted(self) -> bool:
         return self.status not in ("rejected",)
 
+    @property
+    def http_status(self) -> int:
+        """For the web endpoint: 400 refused (kept as a dead letter), 202 waiting for a person, else 200."""
+        return {"rejected": 400, "awaiting_approval": 202, "planned": 202}.get(self.status, 200)
+
 
 def accept(
     payload: Any,

@@ -35,7 +35,7 @@ def store(tmp_path):
 )
 def test_a_malformed_event_is_kept_with_its_reason_and_journaled(store, payload, reason):
     outcome = accept(payload, store=store, settings=config.defaults(), origin="http", now=NOW)
-    assert outcome.status == "rejected" and reason in outcome.reason
+    assert outcome.status == "rejected" and reason in outcome.reason and outcome.http_status == 400
     with store.engine.connect() as conn:
         letter = conn.execute(sa.select(event_dead_letters)).one()
         entry = conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc())).first()
