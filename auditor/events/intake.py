@@ -301,7 +301,7 @@ def _act(
             store, check.snapshot, check.findings, settings, now, run_dir=out, actor=services.actor
         )
         outcome.detail["micro_reviews"] = [asdict(m) for m in opened]
-    sent = notify_findings(check, settings, now=now, what=_what(event))
+    sent = notify_findings(check, settings, now=now, what=_what(event), only_new=not isinstance(event, ChangeEvent))
     outcome.detail["notified"] = sent
     return outcome
 

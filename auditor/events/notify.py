@@ -14,19 +14,24 @@ from auditor.notify import channels_from_settings
 log = logging.getLogger("auditor.events")
 
 
-def notify_findings(check: CheckResult, settings: Settings, *, now: datetime, what: str, channels=None) -> list[str]:
-    """Send the check's new findings (worst first) to every channel; the channels that took it.
+def notify_findings(
+    check: CheckResult, settings: Settings, *, now: datetime, what: str, only_new: bool = True, channels=None
+) -> list[str]:
+    """Send the check's findings at or above the threshold (worst first) to every channel; the channels that took it.
 
-    Nothing is sent when nothing new reaches the threshold: an event that
-    only confirms what the nightly run already reported stays quiet.
+    ``only_new``: just the new ones, so an HR event that confirms what the
+    nightly run reported stays quiet. A grant seen in CloudTrail sends every
+    live one: access granted to a known leaver is news although the leaver's
+    finding is not.
     """
     threshold = Severity(settings.get("notifications", "min_severity")).rank
-    new = [f for f in sort_findings(check.findings) if f.status == "new" and Severity(f.severity).rank >= threshold]
+    wanted = ("new",) if only_new else ("new", "open")
+    new = [f for f in sort_findings(check.findings) if f.status in wanted and Severity(f.severity).rank >= threshold]
     if not new:
         return []
     channels = channels_from_settings(settings, now=now) if channels is None else channels
     who = check.user.user_name if check.user else (check.person.email if check.person else "a principal")
-    subject = f"auditor: {len(new)} new finding(s) for {who}"[:100]
+    subject = f"auditor: {len(new)} finding(s) for {who} after {what}"[:100]
     lines = [f"After {what}, a check of {who} found:", ""]
     for finding in new:
         where = f" in {finding.account_id}" if finding.account_id else ""
