@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from auditor.access import tag
@@ -122,7 +123,7 @@ def collect_person(
     hr_status: SourceStatus,
     base: Snapshot | None,
     instance: tuple[str, str] | None,
-    as_of,
+    as_of: datetime,
 ) -> Collected:
     """One person's access as a snapshot the rules read (see the module's docstring)."""
     counting = _Counting(context)
@@ -148,6 +149,9 @@ def collect_person(
         assignments = _assignments(sso, instance[0], principals, book)
         arns = [a.permission_set_arn for a in assignments]
         permission_sets, ps_book = read_permission_sets(counting, instance[0], instance[1], arns)
+        book.mark("permission_sets", ps_book.tables["permission_sets"])  # a set not described: not complete
+        for message in ps_book.problems.messages:
+            book.problems.note(message)
         book_attributes = ps_book.attributes
     else:
         book_attributes = []
