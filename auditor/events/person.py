@@ -37,19 +37,29 @@ from auditor.model import (
 from auditor.snapshot import Manifest, Snapshot, SourceStatus
 
 IDC_TABLES = ("idc_users", "idc_groups", "idc_memberships", "permission_sets", "account_assignments")
-PERMISSIONS = (
+PERMISSIONS = (  # what a check calls (deploy/offboarding.yaml grants them; tests/deploy checks it)
     "identitystore:GetUserId",
     "identitystore:DescribeUser",
     "identitystore:DescribeGroup",
     "identitystore:ListGroupMembershipsForMember",
+    "sso-admin:ListInstances",
     "sso-admin:ListAccountAssignmentsForPrincipal",
+    "sso-admin:DescribePermissionSet",
+    "sso-admin:ListManagedPoliciesInPermissionSet",
+    "sso-admin:ListCustomerManagedPolicyReferencesInPermissionSet",
+    "sso-admin:GetInlinePolicyForPermissionSet",
+    "sso-admin:GetPermissionsBoundaryForPermissionSet",
+    "sso-admin:ListTagsForResource",
     "iam:GetUser",
     "iam:ListAttachedUserPolicies",
     "iam:ListUserPolicies",
     "iam:ListGroupsForUser",
     "iam:ListAccessKeys",
     "iam:GetAccessKeyLastUsed",
+    "iam:ListMFADevices",
+    "iam:GetLoginProfile",
     "organizations:DescribeAccount",
+    "sts:GetCallerIdentity",
 )
 
 

@@ -64,3 +64,14 @@ def test_leavers_start_the_state_machine_and_other_hr_events_the_function():
     others = resources["OtherHrEventsRule"]["Properties"]["EventPattern"]
     assert leaver["detail"] == {"type": ["leaver"]} and others["detail"] == {"type": [{"anything-but": "leaver"}]}
     assert leaver["source"] == others["source"] == [{"Ref": "HrEventSource"}]
+
+
+def test_the_functions_may_make_every_call_of_a_targeted_check():
+    from auditor.events.person import PERMISSIONS
+
+    in_management = {p.replace("sso-admin:", "sso:") for p in PERMISSIONS if not p.startswith("iam:")}
+    for function in ("EventFunction", "StepFunction"):
+        policies = template()["Resources"][function]["Properties"]["Policies"]
+        statements = [s for p in policies if isinstance(p, dict) and "Statement" in p for s in p["Statement"]]
+        (read,) = [s for s in statements if s["Sid"] == "TargetedCheckReadOnly"]
+        assert in_management <= set(read["Action"]), in_management - set(read["Action"])
