@@ -198,6 +198,14 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "ses_sender": Option(str, ""),
         "email_to": Option(list, [], None, str),
     },
+    "events": {
+        "immediate_suspension": Option(bool, False),  # a leaver's offboarding applies at once, without approval
+        "hr_event_source": Option(str, "auditor.hr"),  # the EventBridge source HR events are put with
+        "retention_bucket": Option(str, ""),  # S3 bucket for the retention copy; empty: retention_dir
+        "retention_prefix": Option(str, "offboarding/"),
+        "retention_days": Option(int, 2555, _positive),
+        "retention_dir": Option(str, "auditor-retention"),
+    },
 }
 
 

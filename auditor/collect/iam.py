@@ -21,6 +21,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+import msgspec
+
 from auditor.aws import AwsContext, Backoff, Sleep, describe_error, error_code, jittered_sleep, pages, poll, utc
 from auditor.collect.completeness import Completeness, all_failed
 from auditor.collect.concurrency import Problems, fan_out
@@ -141,6 +143,30 @@ def _collect_account(ctx: AwsContext, account_id: str, sleep: Sleep, report_time
     failed = report is None and users is None
     result.statuses.append(book.status(SOURCE, account_id, failed=failed, detail=detail))
     return result
+
+
+def read_user(iam: Any, account_id: str, user_name: str, book: Completeness) -> tuple[IamUser, list[AccessKey]]:
+    """One IAM user and its keys, read by name: what a check of one person needs, without listing the account.
+
+    GetUser gives the console password's last use (the credential report's
+    column); policies, groups, MFA and login profile come from their own
+    per-user calls. A missing user raises (the caller books it).
+    """
+    raw = dict(iam.get_user(UserName=user_name)["User"])
+    raw["AttachedManagedPolicies"] = [
+        p for page in pages(iam, "list_attached_user_policies", UserName=user_name) for p in page["AttachedPolicies"]
+    ]
+    raw["UserPolicyList"] = [
+        {"PolicyName": name}
+        for page in pages(iam, "list_user_policies", UserName=user_name)
+        for name in page["PolicyNames"]
+    ]
+    raw["GroupList"] = [
+        g["GroupName"] for page in pages(iam, "list_groups_for_user", UserName=user_name) for g in page["Groups"]
+    ]
+    user = _user(iam, account_id, raw, None, book)
+    user = msgspec.structs.replace(user, password_last_used=utc(raw.get("PasswordLastUsed")))
+    return user, _access_keys(iam, account_id, raw["Arn"], user_name, None, book)
 
 
 # --- credential report -----------------------------------------------------------

@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import auditor.campaign.schema  # noqa: F401 (its tables join the store's metadata)
+import auditor.events.schema  # noqa: F401 (its tables join the store's metadata)
 import auditor.store.activity  # noqa: F401 (its tables join the store's metadata)
 from auditor.campaign.state import all_campaigns
 from auditor.remediate.schema import remediation_actions
@@ -27,6 +28,8 @@ ADDED_SINCE = {  # tables that later revisions add
     "cloudtrail_regions",
     "cloudtrail_objects",
     "cloudtrail_activity",
+    "lifecycle_events",
+    "event_dead_letters",
 }
 FEATURE_TABLES = {
     "0002_campaigns": [
