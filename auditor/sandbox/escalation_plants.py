@@ -1,0 +1,103 @@
+"""Privilege-escalation paths planted in the estate: each known method at least once.
+
+One path goes through an IAM group (a group policy that rewrites managed
+policies), one crosses accounts through a trust policy (a management
+account user assuming an administrator role in production), one goes
+through a permission set (Identity Center writes in the management
+account). The roles a path ends in are recorded as boundary cases: they are
+administrators on purpose, reachable only through the planted principal.
+"""
+
+from __future__ import annotations
+
+from auditor.sandbox.estate import ADMIN, service_user
+from auditor.sandbox.plan import AssignmentPlan, IamGroupPlan, PermissionSetPlan, PolicyPlan, RolePlan
+from auditor.sandbox.population import Population
+
+POWER_USER = "arn:aws:iam::aws:policy/PowerUserAccess"
+IDENTITY_GROUP = "identity-admins"
+
+
+def _doc(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _allow(actions: list[str], resource: str = "*") -> dict:
+    return {"Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+POLICY_AUTHORING = _doc(_allow(["iam:CreatePolicyVersion", "iam:ListPolicyVersions"], "arn:aws:iam::*:policy/*"))
+SELF_REMEDIATION = _doc(_allow(["iam:PutRolePolicy", "iam:GetRolePolicy"], "arn:aws:iam::*:role/ops-remediation"))
+HELPDESK = _doc(_allow(["iam:CreateAccessKey", "iam:UpdateLoginProfile", "iam:ListUsers"], "arn:aws:iam::*:user/*"))
+FUNCTION_DEPLOYER = _doc(
+    _allow(["iam:PassRole"], "arn:aws:iam::*:role/lambda-admin-exec"),
+    _allow(["lambda:CreateFunction", "lambda:InvokeFunction", "lambda:GetFunction"]),
+)
+RELEASE_BOT = _doc(_allow(["sts:AssumeRole"], "arn:aws:iam::*:role/release-admin"))
+VERSION_FLIPPER = _doc(_allow(["iam:SetDefaultPolicyVersion", "iam:GetPolicy"], "arn:aws:iam::*:policy/*"))
+IDENTITY_OPS = _doc(
+    _allow(["sso:Describe*", "sso:List*", "sso:CreateAccountAssignment", "sso:ProvisionPermissionSet"]),
+    _allow(["identitystore:Describe*", "identitystore:List*", "identitystore:CreateGroupMembership"]),
+)
+
+
+def plant_escalation(pop: Population) -> None:
+    """Every escalation method once, each in the principal the rule names."""
+    world, clock = pop.world, pop.clock
+    workload = pop.member_account("development", "staging")
+    production = pop.member_account("production")
+    management = world.management().key
+
+    # through a group: a group policy that may write new versions of the account's managed policies
+    world.policies.append(PolicyPlan(workload, "PolicyAuthoring", clock.ago(200), POLICY_AUTHORING))
+    world.iam_groups.append(IamGroupPlan(workload, "PolicyAuthors", clock.ago(200), ["policy/PolicyAuthoring"]))
+    author = _user(pop, workload, "svc-policy-author", groups=["PolicyAuthors"])
+    pop.plant("escalation_policy_version", "iam_user", author.name, workload, {"via": "group PolicyAuthors"})
+
+    flipper = _user(pop, workload, "svc-version-flipper", inline={"version-flipper": VERSION_FLIPPER})
+    pop.plant("escalation_policy_version", "iam_user", flipper.name, workload, {"action": "SetDefaultPolicyVersion"})
+
+    # a role that may write its own inline policy
+    role = RolePlan(
+        workload, "ops-remediation", clock.ago(20), "lambda.amazonaws.com", "runtime", inline={"self": SELF_REMEDIATION}
+    )
+    world.roles.append(role)
+    pop.plant("escalation_attach_put_policy", "iam_role", role.name, workload, {"action": "iam:PutRolePolicy"})
+
+    helpdesk = _user(pop, workload, "svc-helpdesk", inline={"helpdesk": HELPDESK})
+    pop.plant("escalation_credentials", "iam_user", helpdesk.name, workload, {"action": "iam:CreateAccessKey"})
+
+    # PassRole on an administrator role that Lambda may assume, with lambda:CreateFunction
+    world.roles.append(RolePlan(workload, "lambda-admin-exec", clock.ago(20), "lambda.amazonaws.com", "admin", [ADMIN]))
+    pop.boundary("escalation_target", "iam_role", "lambda-admin-exec", workload, {"reached_by": "svc-fn-deployer"})
+    deployer = _user(pop, workload, "svc-fn-deployer", inline={"functions": FUNCTION_DEPLOYER})
+    pop.plant("escalation_pass_role", "iam_user", deployer.name, workload, {"role": "lambda-admin-exec"})
+
+    # across accounts: a management account user whose policy and the production role's trust policy
+    # (the management account) let it become that administrator role
+    world.roles.append(RolePlan(production, "release-admin", clock.ago(20), None, "admin", [ADMIN]))
+    pop.boundary("escalation_target", "iam_role", "release-admin", production, {"reached_by": "svc-release-bot"})
+    bot = _user(pop, management, "svc-release-bot", inline={"release": RELEASE_BOT})
+    pop.plant("escalation_assume_role", "iam_user", bot.name, management, {"role": "release-admin"})
+
+    # through a permission set: Identity Center writes in the account that administers it
+    world.permission_sets.append(
+        PermissionSetPlan("IdentityOps", "Identity Center operations", "PT1H", clock.ago(100), inline=IDENTITY_OPS)
+    )
+    world.groups[IDENTITY_GROUP] = "Identity Center operators"
+    world.assignments.append(AssignmentPlan(management, "IdentityOps", "GROUP", IDENTITY_GROUP))
+    pop.plant("escalation_identity_center", "permission_set", "IdentityOps", None, {"group": IDENTITY_GROUP})
+
+    # the estate's own: power users in the management account may administer Identity Center and assume
+    # the organization's access role in every member account
+    for name in sorted({a.permission_set for a in world.assignments if a.account_key == management}):
+        if POWER_USER in world.permission_set(name).managed:
+            pop.plant("escalation_assume_role", "permission_set", name, None, {"account": management})
+
+
+def _user(pop: Population, account: str, name: str, *, groups=None, inline=None):
+    user = service_user(pop.world, account, name, "monitor", pop.clock, pop.roster, grouped=False)
+    user.groups = list(groups or [])
+    user.inline = dict(inline or {})
+    pop.world.iam_users.append(user)
+    return user
