@@ -45,6 +45,7 @@ class Effective:
     denies: list[Grant] = field(default_factory=list)
     boundary: list[Grant] | None = None  # None: no permissions boundary
     unknown: list[str] = field(default_factory=list)  # policies whose documents could not be read
+    variables: dict[str, str] = field(default_factory=dict)  # policy variables the principal fixes (aws:username)
 
     def allows(self, action: str, resource: str | None = None) -> list[Grant]:
         """The grants that allow ``action`` (on ``resource``; None: on some resource), after denies and boundary.
@@ -53,15 +54,19 @@ class Effective:
         only removes a grant when it applies to the same resource without a
         condition.
         """
-        found = [g for g in self.grants if action in g.statement.actions and _on(g.statement, resource)]
+        found = [g for g in self.grants if action in g.statement.actions and _on(g.statement, resource, self.variables)]
         if not found:
             return []
         for deny in self.denies:
             st = deny.statement
-            if action in st.actions and not st.conditional and (st.any_resource or (resource and _on(st, resource))):
+            if (
+                action in st.actions
+                and not st.conditional
+                and (st.any_resource or (resource and _on(st, resource, self.variables)))
+            ):
                 return []
         if self.boundary is not None and not any(
-            action in b.statement.actions and _on(b.statement, resource) for b in self.boundary
+            action in b.statement.actions and _on(b.statement, resource, self.variables) for b in self.boundary
         ):
             return []
         return found
@@ -94,10 +99,10 @@ class Effective:
         return grant.path() if grant else None
 
 
-def _on(statement: Statement, resource: str | None) -> bool:
+def _on(statement: Statement, resource: str | None, variables: dict[str, str]) -> bool:
     if resource is None:
         return True
-    return statement.matches_resource(resource)
+    return statement.matches_resource(resource, variables)
 
 
 class PermissionModel:
@@ -175,7 +180,11 @@ class PermissionModel:
     # --- principals ---------------------------------------------------------------------
 
     def iam_user(self, user: IamUser) -> Effective:
-        effective = Effective(label=f"IAM user {user.user_name}", account_id=user.account_id)
+        effective = Effective(
+            label=f"IAM user {user.user_name}",
+            account_id=user.account_id,
+            variables={"aws:username": user.user_name, "aws:userid": user.user_id},
+        )
         self._attached(effective, user.attached_policies, ())
         self._inline(effective, user.arn, user.inline_policies, ())
         for name in user.groups:

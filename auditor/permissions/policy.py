@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 
 from auditor.permissions.catalog import Catalog
 
-_VARIABLE = re.compile(r"\$\{[^}]*\}")  # ${aws:username} and the like
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")  # ${aws:username} and the like
 
 
 class PolicyError(ValueError):
@@ -33,8 +33,8 @@ class Statement:
     sid: str | None = None
     everything: bool = False  # Action "*" (every action there is)
 
-    def matches_resource(self, resource: str) -> bool:
-        hit = any(resource_matches(pattern, resource) for pattern in self.resources)
+    def matches_resource(self, resource: str, variables: dict[str, str] | None = None) -> bool:
+        hit = any(resource_matches(pattern, resource, variables) for pattern in self.resources)
         return not hit if self.not_resource else hit
 
     @property
@@ -43,10 +43,15 @@ class Statement:
         return (not self.not_resource and "*" in self.resources) or (self.not_resource and "*" not in self.resources)
 
 
-def resource_matches(pattern: str, resource: str) -> bool:
-    """IAM's ARN matching: * and ? wildcards, case-sensitive (a policy variable matches anything)."""
+def resource_matches(pattern: str, resource: str, variables: dict[str, str] | None = None) -> bool:
+    """IAM's ARN matching: * and ? wildcards, case-sensitive.
+
+    A policy variable the principal determines (``${aws:username}``) is
+    replaced by its value; any other (a request's tag, say) matches anything.
+    """
     if "${" in pattern:
-        pattern = _VARIABLE.sub("*", pattern)
+        known = {k.lower(): v for k, v in (variables or {}).items()}
+        pattern = _VARIABLE.sub(lambda m: known.get(m.group(1).lower(), "*"), pattern)
     return fnmatchcase(resource, pattern)
 
 

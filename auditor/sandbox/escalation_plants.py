@@ -26,7 +26,11 @@ def _allow(actions: list[str], resource: str = "*") -> dict:
     return {"Effect": "Allow", "Action": actions, "Resource": resource}
 
 
-POLICY_AUTHORING = _doc(_allow(["iam:CreatePolicyVersion", "iam:ListPolicyVersions"], "arn:aws:iam::*:policy/*"))
+POLICY_AUTHORING = _doc(
+    _allow(
+        ["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:ListPolicyVersions"], "arn:aws:iam::*:policy/*"
+    )
+)
 SELF_REMEDIATION = _doc(_allow(["iam:PutRolePolicy", "iam:GetRolePolicy"], "arn:aws:iam::*:role/ops-remediation"))
 HELPDESK = _doc(_allow(["iam:CreateAccessKey", "iam:UpdateLoginProfile", "iam:ListUsers"], "arn:aws:iam::*:user/*"))
 FUNCTION_DEPLOYER = _doc(
@@ -34,7 +38,28 @@ FUNCTION_DEPLOYER = _doc(
     _allow(["lambda:CreateFunction", "lambda:InvokeFunction", "lambda:GetFunction"]),
 )
 RELEASE_BOT = _doc(_allow(["sts:AssumeRole"], "arn:aws:iam::*:role/release-admin"))
-VERSION_FLIPPER = _doc(_allow(["iam:SetDefaultPolicyVersion", "iam:GetPolicy"], "arn:aws:iam::*:policy/*"))
+# Their clean neighbours: the same services, scoped so that none of them can raise its own power.
+SCOPED = {
+    "svc-fn-builder": _doc(
+        _allow(["iam:PassRole"], "arn:aws:iam::*:role/app-runtime"),
+        _allow(["lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"]),
+    ),
+    "svc-task-runner": _doc(
+        _allow(["iam:PassRole"], "arn:aws:iam::*:role/queue-worker"),
+        _allow(["ecs:RegisterTaskDefinition", "ecs:RunTask", "ecs:Describe*"]),
+    ),
+    "svc-key-rotator": _doc(
+        _allow(
+            ["iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey"], "arn:aws:iam::*:user/${aws:username}"
+        )
+    ),
+    "svc-policy-reader": _doc(_allow(["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:List*"])),
+    "svc-ci-reader": _doc(_allow(["sts:AssumeRole"], "arn:aws:iam::*:role/ci-deploy")),
+    "svc-self-tagger": _doc(_allow(["iam:TagUser", "iam:ListUserTags"], "arn:aws:iam::*:user/${aws:username}")),
+}
+IDENTITY_AUDIT = _doc(
+    _allow(["sso:Describe*", "sso:List*", "sso:Get*", "identitystore:Describe*", "identitystore:List*"])
+)
 IDENTITY_OPS = _doc(
     _allow(["sso:Describe*", "sso:List*", "sso:CreateAccountAssignment", "sso:ProvisionPermissionSet"]),
     _allow(["identitystore:Describe*", "identitystore:List*", "identitystore:CreateGroupMembership"]),
@@ -53,9 +78,6 @@ def plant_escalation(pop: Population) -> None:
     world.iam_groups.append(IamGroupPlan(workload, "PolicyAuthors", clock.ago(200), ["policy/PolicyAuthoring"]))
     author = _user(pop, workload, "svc-policy-author", groups=["PolicyAuthors"])
     pop.plant("escalation_policy_version", "iam_user", author.name, workload, {"via": "group PolicyAuthors"})
-
-    flipper = _user(pop, workload, "svc-version-flipper", inline={"version-flipper": VERSION_FLIPPER})
-    pop.plant("escalation_policy_version", "iam_user", flipper.name, workload, {"action": "SetDefaultPolicyVersion"})
 
     # a role that may write its own inline policy
     role = RolePlan(
@@ -87,6 +109,14 @@ def plant_escalation(pop: Population) -> None:
     world.groups[IDENTITY_GROUP] = "Identity Center operators"
     world.assignments.append(AssignmentPlan(management, "IdentityOps", "GROUP", IDENTITY_GROUP))
     pop.plant("escalation_identity_center", "permission_set", "IdentityOps", None, {"group": IDENTITY_GROUP})
+
+    # read-only and scoped neighbours, clean
+    world.permission_sets.append(
+        PermissionSetPlan("IdentityAuditor", "Identity Center review", "PT1H", clock.ago(100), inline=IDENTITY_AUDIT)
+    )
+    world.assignments.append(AssignmentPlan(management, "IdentityAuditor", "GROUP", IDENTITY_GROUP))
+    for name, document in SCOPED.items():
+        _user(pop, management if name == "svc-ci-reader" else workload, name, inline={"scoped": document})
 
     # the estate's own: power users in the management account may administer Identity Center and assume
     # the organization's access role in every member account
