@@ -19,14 +19,19 @@ class Catalog:
     """Actions by service, with AWS's canonical spelling and access level."""
 
     services: dict[str, tuple[str, ...]]  # lower-case service prefix -> canonical "svc:Action" names
-    access_levels: dict[str, str]  # canonical action -> List | Read | Write | Permissions management | Tagging
+    access_levels: dict[str, str]  # canonical action -> "Read", "Permissions management, Write", ...
     version: str = ""
     everything: frozenset[str] = field(init=False)
+    permissions_management: frozenset[str] = field(init=False)  # access level "Permissions management"
+    write: frozenset[str] = field(init=False)  # access level "Write", and not permissions management
     _lower: dict[str, str] = field(init=False, repr=False)
     _expanded: dict[str, frozenset[str]] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.everything = frozenset(a for actions in self.services.values() for a in actions)
+        levels = {action: {part.strip() for part in level.split(",")} for action, level in self.access_levels.items()}
+        self.permissions_management = frozenset(a for a, parts in levels.items() if "Permissions management" in parts)
+        self.write = frozenset(a for a, parts in levels.items() if "Write" in parts) - self.permissions_management
         self._lower = {a.lower(): a for a in self.everything}
 
     def canonical(self, action: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from auditor.model import IamGroup, IamPolicy, IamRole, IamUser, PermissionSet, inline_policy_key
+from auditor.permissions.capabilities import capabilities
 from auditor.permissions.catalog import Catalog, catalog
 from auditor.permissions.policy import PolicyError, Statement, compile_document
 from auditor.snapshot import Snapshot
@@ -116,6 +117,22 @@ class PermissionModel:
             (g.account_id, g.group_name): g for g in snapshot.table("iam_groups")
         }
         self._compiled: dict[tuple[str, str], tuple[Statement, ...] | PolicyError] = {}
+        self._sensitive: dict[tuple[str, str | None], dict[str, list[str]]] = {}
+        self._principals: dict[str, Effective] = {}
+
+    def _once(self, key: str, build) -> Effective:
+        found = self._principals.get(key)
+        if found is None:
+            found = self._principals[key] = build()
+        return found
+
+    def sensitive(self, effective: Effective) -> dict[str, list[str]]:
+        """Sensitive capability categories of ``effective`` (auditor.permissions.capabilities), once per principal."""
+        key = (effective.label, effective.account_id)
+        found = self._sensitive.get(key)
+        if found is None:
+            found = self._sensitive[key] = capabilities(effective.actions, self.catalog)
+        return found
 
     # --- policies, compiled once per version -------------------------------------------
 
@@ -180,6 +197,9 @@ class PermissionModel:
     # --- principals ---------------------------------------------------------------------
 
     def iam_user(self, user: IamUser) -> Effective:
+        return self._once(user.arn, lambda: self._iam_user(user))
+
+    def _iam_user(self, user: IamUser) -> Effective:
         effective = Effective(
             label=f"IAM user {user.user_name}",
             account_id=user.account_id,
@@ -199,12 +219,18 @@ class PermissionModel:
         return effective
 
     def iam_group(self, group: IamGroup) -> Effective:
+        return self._once(group.arn, lambda: self._iam_group(group))
+
+    def _iam_group(self, group: IamGroup) -> Effective:
         effective = Effective(label=f"IAM group {group.group_name}", account_id=group.account_id)
         self._attached(effective, group.attached_policies, ())
         self._inline(effective, group.arn, group.inline_policies, ())
         return effective
 
     def iam_role(self, role: IamRole) -> Effective:
+        return self._once(role.arn, lambda: self._iam_role(role))
+
+    def _iam_role(self, role: IamRole) -> Effective:
         effective = Effective(label=f"IAM role {role.role_name}", account_id=role.account_id)
         self._attached(effective, role.attached_policies, ())
         self._inline(effective, role.arn, role.inline_policies, ())
@@ -213,6 +239,9 @@ class PermissionModel:
 
     def permission_set(self, ps: PermissionSet, account_id: str) -> Effective:
         """A permission set as provisioned in one account: customer managed references resolve there."""
+        return self._once(f"{ps.arn}@{account_id}", lambda: self._permission_set(ps, account_id))
+
+    def _permission_set(self, ps: PermissionSet, account_id: str) -> Effective:
         effective = Effective(label=f"permission set {ps.name} in {account_id}", account_id=account_id)
         self._attached(effective, ps.managed_policies, ())
         for reference in ps.customer_managed_policies:

@@ -95,7 +95,6 @@ class Estate:
     home_accounts: frozenset[str] = frozenset()  # where Identity Center is administered
     account_names: dict[str, str] = field(default_factory=dict)
     cache: dict[str, dict[str, list[Path]]] = field(default_factory=dict)  # paths by subject, shared by the rules
-    _role_effective: dict[str, Effective] = field(default_factory=dict)
 
     @cached_property
     def users(self) -> list[IamUser]:
@@ -110,10 +109,7 @@ class Estate:
         return [p for p in self.model.snapshot.table("iam_policies") if p.kind == "managed" and p.account_id]
 
     def role_effective(self, role: IamRole) -> Effective:
-        found = self._role_effective.get(role.arn)
-        if found is None:
-            found = self._role_effective[role.arn] = self.model.iam_role(role)
-        return found
+        return self.model.iam_role(role)
 
     def where(self, account_id: str) -> str:
         name = self.account_names.get(account_id)
