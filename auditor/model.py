@@ -231,6 +231,25 @@ class Activity(Record):
     events: int = 0
 
 
+class ActionUse(Record):
+    """How often a principal called one API action (on one resource, where the event names it) in the window.
+
+    ``kind``/``key``/``account_id``/``detail`` identify the principal as in
+    ``Activity`` (idc_assignment: the user and permission set name; iam_role:
+    the role ARN; iam_user: the user name). ``action`` is the IAM action the
+    call needs ("s3:GetObject"), derived from eventSource and eventName.
+    """
+
+    kind: str
+    key: str
+    account_id: str | None
+    action: str
+    last_seen: datetime
+    detail: str | None = None
+    resource: str | None = None  # an ARN the event named; None: the event named none
+    events: int = 0
+
+
 # --- Findings --------------------------------------------------------------------
 
 

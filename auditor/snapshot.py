@@ -28,6 +28,7 @@ from auditor.model import (
     AccessKey,
     Account,
     AccountAssignment,
+    ActionUse,
     Activity,
     GroupMembership,
     HrPerson,
@@ -60,6 +61,7 @@ TABLES: dict[str, type] = {
     "service_access": ServiceLastAccessed,
     "hr_people": HrPerson,
     "activity": Activity,
+    "action_usage": ActionUse,
 }
 
 SOURCES = ("organizations", "identity_center", "iam", "access_advisor", "cloudtrail", "hr")

@@ -1,4 +1,4 @@
-"""Privilege-escalation paths planted in the estate: each known method at least once.
+"""Privilege-escalation paths planted in the estate, and a permission set to right-size.
 
 One path goes through an IAM group (a group policy that rewrites managed
 policies), one crosses accounts through a trust policy (a management
@@ -6,16 +6,38 @@ account user assuming an administrator role in production), one goes
 through a permission set (Identity Center writes in the management
 account). The roles a path ends in are recorded as boundary cases: they are
 administrators on purpose, reachable only through the planted principal.
+
+``PlatformOperations`` grants 400 actions, of which its team's sessions call
+12 (the "platform_operations" calls): what right-sizing must find.
 """
 
 from __future__ import annotations
 
+from auditor.permissions import catalog
 from auditor.sandbox.estate import ADMIN, service_user
 from auditor.sandbox.plan import AssignmentPlan, IamGroupPlan, PermissionSetPlan, PolicyPlan, RolePlan
 from auditor.sandbox.population import Population
 
 POWER_USER = "arn:aws:iam::aws:policy/PowerUserAccess"
 IDENTITY_GROUP = "identity-admins"
+RIGHTSIZE_SET = "PlatformOperations"
+RIGHTSIZE_GROUP = "platform-operations"
+RIGHTSIZE_GRANTED = 400
+RIGHTSIZE_USED = (
+    "ec2:DescribeInstances",
+    "ec2:DescribeSecurityGroups",
+    "ec2:StartInstances",
+    "ec2:StopInstances",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:DescribeAlarms",
+    "logs:DescribeLogGroups",
+    "logs:FilterLogEvents",
+    "ecs:DescribeServices",
+    "ecs:UpdateService",
+    "lambda:ListFunctions",
+    "ssm:GetParameter",
+)
+RIGHTSIZE_SERVICES = ("ec2", "cloudwatch", "logs", "ecs", "lambda", "ssm")
 
 
 def _doc(*statements: dict) -> dict:
@@ -67,7 +89,8 @@ IDENTITY_OPS = _doc(
 
 
 def plant_escalation(pop: Population) -> None:
-    """Every escalation method once, each in the principal the rule names."""
+    """Every escalation method once, each in the principal the rule names; then the right-sizing case."""
+    plant_rightsizing(pop)
     world, clock = pop.world, pop.clock
     workload = pop.member_account("development", "staging")
     production = pop.member_account("production")
@@ -123,6 +146,32 @@ def plant_escalation(pop: Population) -> None:
     for name in sorted({a.permission_set for a in world.assignments if a.account_key == management}):
         if POWER_USER in world.permission_set(name).managed:
             pop.plant("escalation_assume_role", "permission_set", name, None, {"account": management})
+
+
+def plant_rightsizing(pop: Population) -> None:
+    """A team's permission set granting 400 actions (no wildcards, so the count is exact); they call 12."""
+    world, clock = pop.world, pop.clock
+    actions = catalog()
+    pool = sorted(
+        a
+        for service in RIGHTSIZE_SERVICES
+        for a in actions.services[service]
+        if a not in actions.permissions_management and a not in RIGHTSIZE_USED
+    )
+    granted = sorted(RIGHTSIZE_USED + tuple(pool[: RIGHTSIZE_GRANTED - len(RIGHTSIZE_USED)]))
+    document = _doc(_allow(granted))
+    account = pop.member_account("production", "staging")
+    world.permission_sets.append(
+        PermissionSetPlan(
+            RIGHTSIZE_SET, "Platform operations", "PT8H", clock.ago(300), inline=document, calls="platform_operations"
+        )
+    )
+    world.groups[RIGHTSIZE_GROUP] = "Platform operations on-call"
+    world.assignments.append(AssignmentPlan(account, RIGHTSIZE_SET, "GROUP", RIGHTSIZE_GROUP))
+    for _ in range(3):
+        user = pop.idc_user(pop.person(), groups=[RIGHTSIZE_GROUP])
+        pop.active(user)
+    pop.boundary("rightsize_candidate", "permission_set", RIGHTSIZE_SET, None, {"granted": len(granted)})
 
 
 def _user(pop: Population, account: str, name: str, *, groups=None, inline=None):
