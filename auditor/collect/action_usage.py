@@ -27,14 +27,7 @@ from auditor.model import ActionUse
 
 KINDS = frozenset({IDC_ASSIGNMENT, IAM_ROLE, IAM_USER})
 # eventSource host -> IAM service prefix, where the two differ
-SERVICE_PREFIX = {
-    "monitoring": "cloudwatch",
-    "email": "ses",
-    "elasticloadbalancing": "elasticloadbalancing",
-    "sso-directory": "sso-directory",
-    "identitystore": "identitystore",
-    "sso": "sso",
-}
+SERVICE_PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
 # eventName -> IAM action name, where the call is authorised by another action
 ACTION_FOR_EVENT = {("s3", "ListBuckets"): "ListAllMyBuckets", ("s3", "HeadObject"): "GetObject"}
 _API_VERSION = re.compile(r"^(?P<name>[A-Za-z]+?)(?P<version>\d{8}(v\d+)?)$")  # ListFunctions20150331
