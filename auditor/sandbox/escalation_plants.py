@@ -138,8 +138,12 @@ def plant_escalation(pop: Population) -> None:
         PermissionSetPlan("IdentityAuditor", "Identity Center review", "PT1H", clock.ago(100), inline=IDENTITY_AUDIT)
     )
     world.assignments.append(AssignmentPlan(management, "IdentityAuditor", "GROUP", IDENTITY_GROUP))
-    for name, document in SCOPED.items():
-        _user(pop, management if name == "svc-ci-reader" else workload, name, inline={"scoped": document})
+    for name, document in SCOPED.items():  # clean service users take their permissions from a group
+        account = management if name == "svc-ci-reader" else workload
+        policy = "".join(part.title() for part in name.removeprefix("svc-").split("-"))
+        world.policies.append(PolicyPlan(account, policy, clock.ago(200), document))
+        world.iam_groups.append(IamGroupPlan(account, f"{policy}Team", clock.ago(200), [f"policy/{policy}"]))
+        _user(pop, account, name, groups=[f"{policy}Team"])
 
     # the estate's own: power users in the management account may administer Identity Center and assume
     # the organization's access role in every member account
