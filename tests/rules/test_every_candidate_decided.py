@@ -36,6 +36,7 @@ TABLE_SOURCE = {
     "service_access": "access_advisor",
     "hr_people": "hr",
     "activity": "cloudtrail",
+    "action_usage": "cloudtrail",
 }
 PER_ACCOUNT = {"iam", "access_advisor", "cloudtrail"}
 
