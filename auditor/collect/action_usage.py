@@ -26,6 +26,7 @@ from auditor.collect.cloudtrail_records import CloudTrailRecord, parse_event_tim
 from auditor.model import ActionUse
 
 KINDS = frozenset({IDC_ASSIGNMENT, IAM_ROLE, IAM_USER})
+MAX_RESOURCES = 50  # distinct resources kept per (principal, action); past it the action is proposed unscoped
 # eventSource host -> IAM service prefix, where the two differ
 SERVICE_PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
 # eventName -> IAM action name, where the call is authorised by another action
@@ -61,10 +62,17 @@ Key = tuple[str, str, str | None, str | None, str, str | None]  # kind, key, acc
 
 
 class UsageReducer:
-    """Last use and count per (principal, action, resource); order-independent, merges like ActivityReducer."""
+    """Last use and count per (principal, action, resource); merges like ActivityReducer.
+
+    Past MAX_RESOURCES distinct resources for one principal's action, further
+    calls count without a resource, so the proposal leaves that action
+    unscoped whichever ARNs were kept first: the result does not depend on
+    the order records come in.
+    """
 
     def __init__(self) -> None:
         self._seen: dict[Key, list] = {}
+        self._named: dict[tuple, set[str]] = {}  # (principal, action) -> resources kept so far
 
     def add(
         self, record: CloudTrailRecord, hits: Iterable[Hit], when: datetime, resources: list[str] | None = None
@@ -76,27 +84,37 @@ class UsageReducer:
         if action is None:
             return
         named: list[str | None] = list(resources if resources is not None else _resources(record)) or [None]
-        seen = self._seen
         for kind, key, account, detail in hits:
             if kind not in KINDS:
                 continue
             for resource in named:
-                entry = seen.get((kind, key, account, detail, action, resource))
-                if entry is None:
-                    seen[(kind, key, account, detail, action, resource)] = [when, 1]
-                else:
-                    entry[0] = max(entry[0], when)
-                    entry[1] += 1
+                if resource is not None:
+                    resource = self._keep(kind, key, account, detail, action, resource)
+                self._fold_entry((kind, key, account, detail, action, resource), when, 1)
+
+    def _keep(self, kind: str, key: str, account, detail, action: str, resource: str) -> str | None:
+        """The resource, or None once a principal's action has named MAX_RESOURCES others (then it is unscoped)."""
+        kept = self._named.setdefault((kind, key, account, detail, action), set())
+        if resource in kept:
+            return resource
+        if len(kept) >= MAX_RESOURCES:
+            return None
+        kept.add(resource)
+        return resource
 
     def merge(self, other: UsageReducer) -> None:
-        seen = self._seen
-        for key, (last, events) in other._seen.items():
-            entry = seen.get(key)
-            if entry is None:
-                seen[key] = [last, events]
-            else:
-                entry[0] = max(entry[0], last)
-                entry[1] += events
+        for (kind, key, account, detail, action, resource), (last, events) in other._seen.items():
+            if resource is not None:
+                resource = self._keep(kind, key, account, detail, action, resource)
+            self._fold_entry((kind, key, account, detail, action, resource), last, events)
+
+    def _fold_entry(self, key: Key, last: datetime, events: int) -> None:
+        entry = self._seen.get(key)
+        if entry is None:
+            self._seen[key] = [last, events]
+        else:
+            entry[0] = max(entry[0], last)
+            entry[1] += events
 
     def uses(self) -> list[ActionUse]:
         return [

@@ -4,8 +4,8 @@ One path goes through an IAM group (a group policy that rewrites managed
 policies), one crosses accounts through a trust policy (a management
 account user assuming an administrator role in production), one goes
 through a permission set (Identity Center writes in the management
-account). The roles a path ends in are recorded as boundary cases: they are
-administrators on purpose, reachable only through the planted principal.
+account). The administrator roles the paths end in are boundary cases of the
+same problems: already administrators, they have no path to escalate by.
 
 ``PlatformOperations`` grants 400 actions, of which its team's sessions call
 12 (the "platform_operations" calls): what right-sizing must find.
@@ -114,14 +114,14 @@ def plant_escalation(pop: Population) -> None:
 
     # PassRole on an administrator role that Lambda may assume, with lambda:CreateFunction
     world.roles.append(RolePlan(workload, "lambda-admin-exec", clock.ago(20), "lambda.amazonaws.com", "admin", [ADMIN]))
-    pop.boundary("escalation_target", "iam_role", "lambda-admin-exec", workload, {"reached_by": "svc-fn-deployer"})
+    pop.boundary("escalation_pass_role", "iam_role", "lambda-admin-exec", workload, {"reached_by": "svc-fn-deployer"})
     deployer = _user(pop, workload, "svc-fn-deployer", inline={"functions": FUNCTION_DEPLOYER})
     pop.plant("escalation_pass_role", "iam_user", deployer.name, workload, {"role": "lambda-admin-exec"})
 
     # across accounts: a management account user whose policy and the production role's trust policy
     # (the management account) let it become that administrator role
     world.roles.append(RolePlan(production, "release-admin", clock.ago(20), None, "admin", [ADMIN]))
-    pop.boundary("escalation_target", "iam_role", "release-admin", production, {"reached_by": "svc-release-bot"})
+    pop.boundary("escalation_assume_role", "iam_role", "release-admin", production, {"reached_by": "svc-release-bot"})
     bot = _user(pop, management, "svc-release-bot", inline={"release": RELEASE_BOT})
     pop.plant("escalation_assume_role", "iam_user", bot.name, management, {"role": "release-admin"})
 
@@ -175,7 +175,8 @@ def plant_rightsizing(pop: Population) -> None:
     for _ in range(3):
         user = pop.idc_user(pop.person(), groups=[RIGHTSIZE_GROUP])
         pop.active(user)
-    pop.boundary("rightsize_candidate", "permission_set", RIGHTSIZE_SET, None, {"granted": len(granted)})
+    # 400 named actions: over-granted, yet neither a wildcard nor an escalation (not a risky policy)
+    pop.boundary("risky_permission_set", "permission_set", RIGHTSIZE_SET, None, {"granted": len(granted)})
 
 
 def _user(pop: Population, account: str, name: str, *, groups=None, inline=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from auditor.collect.action_usage import iam_action, reduce_usage
+from auditor.collect.action_usage import MAX_RESOURCES, iam_action, reduce_usage
 from auditor.model import ActionUse
 from auditor.permissions import catalog
 from auditor.permissions.effective import Effective, Grant
@@ -76,3 +76,28 @@ def test_events_become_the_actions_they_need_and_denied_calls_are_no_use():
     denied = {**record, "eventName": "PutObject", "errorCode": "AccessDenied"}
     [use] = [u for u in reduce_usage([record, record, denied]) if u.kind == "iam_role"]
     assert (use.key, use.action, use.resource, use.events) == (ROLE, "s3:GetObject", "arn:aws:s3:::reports/q3.csv", 2)
+
+
+def test_past_the_resource_cap_an_action_is_proposed_unscoped():
+    identity = {
+        "type": "AssumedRole",
+        "arn": "arn:aws:sts::222222222222:assumed-role/etl/s",
+        "accountId": "222222222222",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": ROLE, "accountId": "222222222222"}},
+    }
+    records = [
+        {
+            "eventTime": "2026-11-01T10:00:00Z",
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "GetObject",
+            "userIdentity": identity,
+            "resources": [{"ARN": f"arn:aws:s3:::b/{n}"}],
+        }
+        for n in range(MAX_RESOURCES + 5)
+    ]
+    uses = [u for u in reduce_usage(records) if u.kind == "iam_role"]
+    assert len(uses) == MAX_RESOURCES + 1 and sum(u.events for u in uses) == MAX_RESOURCES + 5
+    found = propose(_effective("s3:GetObject"), uses, catalog())
+    assert found.document["Statement"] == [
+        {"Sid": "S3", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}
+    ]
