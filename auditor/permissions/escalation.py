@@ -176,6 +176,8 @@ class Estate:
         policies = [p for p in self.customer_policies if p.account_id == subject.account_id]
         policies.sort(key=lambda p: p.arn not in subject.own_policies)  # its own policies first
         for action in VERSION_ACTIONS:
+            if not subject.effective.allows(action):  # on no resource at all: no target to try
+                continue
             for policy in policies:
                 grants = subject.effective.allows(action, policy.arn)
                 if grants:
@@ -205,6 +207,8 @@ class Estate:
         targets.sort(key=lambda t: t[1] not in mine)
         for kind, actions in ATTACH_ACTIONS.items():
             for action in actions:
+                if not subject.effective.allows(action):
+                    continue
                 for target_kind, arn, label in targets:
                     if target_kind != kind:
                         continue
@@ -222,6 +226,8 @@ class Estate:
     def _credentials(self, subject: Subject) -> Iterator[Path]:
         others = [u for u in self.users if u.account_id == subject.account_id and u.arn not in subject.arns]
         for action in CREDENTIAL_ACTIONS:
+            if not subject.effective.allows(action):
+                continue
             for user in others:
                 grants = subject.effective.allows(action, user.arn)
                 if grants:
@@ -234,6 +240,8 @@ class Estate:
                     break
 
     def _pass_role(self, subject: Subject) -> Iterator[Path]:
+        if not subject.effective.allows("iam:PassRole"):
+            return
         for role in self.roles:
             if role.account_id != subject.account_id or not self.role_effective(role).is_admin:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from auditor import snapshot as snapshots
 from auditor.model import IamGroup, IamPolicy, IamRole, IamUser, inline_policy_key
 from auditor.permissions import PermissionModel, catalog
 from tests.builders import DEV, World
@@ -130,3 +131,17 @@ def test_a_policy_variable_the_user_fixes_scopes_the_grant_to_itself():
     alice = _model(world).iam_user(user)
     assert alice.allows("iam:CreateAccessKey", USER_ARN)
     assert not alice.allows("iam:CreateAccessKey", f"arn:aws:iam::{DEV}:user/bob")
+
+
+def test_a_snapshot_from_before_the_policy_documents_loads_and_names_them_unread(tmp_path):
+    world = World()
+    user = _alice(world, inline=_doc({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))
+    snapshots.save(world.snapshot(), tmp_path)
+    for name in ("iam_policies", "action_usage"):
+        (tmp_path / f"{name}.jsonl").unlink()
+    older = snapshots.load(tmp_path)
+    assert older.table("iam_policies") == []
+    alice = PermissionModel(older).iam_user(user)
+    assert not alice.allows("s3:GetObject") and alice.unknown == [
+        f"inline policy own ({USER_ARN}#own): its document was not read"
+    ]
