@@ -24,6 +24,7 @@ from auditor.analyze import analyze, at_or_above, exempt_identities
 from auditor.aws import AwsContext, context_from_settings, describe_error
 from auditor.collect import COLLECTORS
 from auditor.collect.access_advisor import collect_access_advisor
+from auditor.collect.aws_policies import collect_aws_policies, referenced_aws_policies
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
 from auditor.collect.cloudtrail_ledger import Ledger
 from auditor.collect.cloudtrail_plan import ReadPlan, plan_reads
@@ -123,6 +124,7 @@ def collect(
         advisor_result = _access_advisor(settings, context, accounts, iam_result, progress)
         cloudtrail_result = cloudtrail.result() if isinstance(trail, TrailLocation) else trail
         idc_result = _with_home_account(idc.result(), home_account)
+    iam_result.merge(collect_aws_policies(context, referenced_aws_policies([iam_result.tables, idc_result.tables])))
     progress.close()
     collected = {
         "organizations": org_result,

@@ -27,6 +27,7 @@ from auditor.model import (
     PrincipalType,
     RevocationKind,
 )
+from auditor.permissions.capabilities import summary
 from auditor.rules.context import RuleContext
 from auditor.rules.policies import is_admin_policy_arn
 from auditor.snapshot import Snapshot
@@ -142,6 +143,12 @@ class _Builder:
             break_glass=break_glass,
         )
         context: dict = {"user_status": user.status or "unknown", "user_name": user.user_name}
+        ps = self.access.permission_sets.get(ps_arn)
+        if ps is not None:
+            permissions = ctx.permissions
+            context["sensitive_capabilities"] = summary(
+                permissions.sensitive(permissions.permission_set(ps, account_id))
+            )
         own = path_key(user.user_id, account_id, ps_arn, group_id)
         if group_name is None:
             how = "assigned directly"
@@ -375,6 +382,7 @@ class _Builder:
                 "mfa": user.mfa_active,
                 "policies": list(user.attached_policies) + list(user.inline_policies),
                 "groups": list(user.groups),
+                "sensitive_capabilities": summary(ctx.permissions.sensitive(ctx.permissions.iam_user(user))),
             },
         )
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 P = "${AWS::Partition}"
 IAM_USERS = f"arn:{P}:iam::*:user/*"
 IAM_ROLES = f"arn:{P}:iam::*:role/*"
+IAM_POLICIES = f"arn:{P}:iam::*:policy/*"  # the account's own and AWS's ("aws" in the account field)
 TRAIL_BUCKET = f"arn:{P}:s3:::${{TrailBucket}}"
 TRAIL_OBJECTS = f"arn:{P}:s3:::${{TrailBucket}}/*"
 TRAIL_KEY = "${TrailKmsKeyArn}"
@@ -47,6 +48,7 @@ SETS: dict[str, tuple[str, ...]] = {
     "": ("*",),
     "OnUsers": (IAM_USERS,),
     "OnUsersAndRoles": (IAM_USERS, IAM_ROLES),
+    "OnPolicies": (IAM_POLICIES,),
     "OnTrailBucket": (TRAIL_BUCKET,),
     "OnTrailObjects": (TRAIL_OBJECTS,),
     "OnTrailKey": (TRAIL_KEY,),
@@ -73,6 +75,8 @@ RESOURCES: dict[str, str] = {
     "iam:GenerateServiceLastAccessedDetails": "OnUsersAndRoles",  # Access Advisor reads users and roles
     "iam:GetAccessKeyLastUsed": "OnUsers",
     "iam:GetLoginProfile": "OnUsers",
+    "iam:GetPolicy": "OnPolicies",  # the AWS managed policies in use
+    "iam:GetPolicyVersion": "OnPolicies",
     "iam:ListAccessKeys": "OnUsers",
     "iam:ListAttachedUserPolicies": "OnUsers",
     "iam:ListMFADevices": "OnUsers",

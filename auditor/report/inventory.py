@@ -16,6 +16,8 @@ from typing import Any
 
 from auditor.access import AccessModel, AccessPath
 from auditor.model import Finding
+from auditor.permissions import PermissionModel
+from auditor.permissions.capabilities import CATEGORIES, CREDENTIAL_EXPOSURE, EXFILTRATION, LABELS, RESOURCE_EXPOSURE
 from auditor.report.common import LIVE_STATUSES, format_time
 from auditor.snapshot import Snapshot
 
@@ -269,7 +271,45 @@ def inventory(
                 for u in sorted(snapshot.table("iam_users"), key=lambda u: (u.account_id, u.user_name.lower()))
             ),
         ),
+        "capabilities": capabilities_table(snapshot, account_names),
     }
+
+
+def capabilities_table(snapshot: Snapshot, account_names: Mapping[str, str]) -> dict[str, Any]:
+    """Each IAM user, IAM role and permission set (per account it is assigned in): its sensitive capabilities."""
+    model = PermissionModel(snapshot)
+    rows = []
+    principals = [("IAM user", u.user_name, u.account_id, model.iam_user(u)) for u in snapshot.table("iam_users")]
+    principals += [
+        ("IAM role", r.role_name, r.account_id, model.iam_role(r))
+        for r in snapshot.table("iam_roles")
+        if not r.path.startswith(("/aws-service-role/", "/aws-reserved/"))  # AWS's; reserved: as permission sets
+    ]
+    sets = {p.arn: p for p in snapshot.table("permission_sets")}
+    pairs = sorted({(a.permission_set_arn, a.account_id) for a in snapshot.table("account_assignments")})
+    principals += [
+        ("Permission set", sets[arn].name, account, model.permission_set(sets[arn], account))
+        for arn, account in pairs
+        if arn in sets
+    ]
+    for kind, name, account_id, effective in sorted(principals, key=lambda p: (p[0], p[1].lower(), p[2])):
+        found = model.sensitive(effective)
+        notable = found[CREDENTIAL_EXPOSURE][:2] + found[EXFILTRATION][:2] + found[RESOURCE_EXPOSURE][:2]
+        note = f"policies not read: {len(effective.unknown)}" if effective.unknown else ""
+        rows.append(
+            (
+                kind,
+                name,
+                account_id,
+                account_names.get(account_id, ""),
+                "yes" if effective.is_admin else "no",
+                *(len(found[c]) for c in CATEGORIES),
+                ", ".join([*notable, note] if note else notable),
+            )
+        )
+    columns = ("Kind", "Name", "Account id", "Account name", "Administrator")
+    columns += tuple(LABELS[c].capitalize() for c in CATEGORIES) + ("Examples",)
+    return _table(columns, rows)
 
 
 def _by_user_via(paths: list[AccessPath]) -> list[AccessPath]:

@@ -3,6 +3,7 @@
 from auditor.rules import (  # noqa: F401  (registration by import)
     assignments,
     emergency,
+    escalation,
     hygiene,
     iam,
     iam_owner,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from auditor.access import AccessModel, tag
@@ -26,6 +27,7 @@ from auditor.model import (
     Principal,
     PrincipalType,
 )
+from auditor.permissions import PermissionModel
 from auditor.rules.policies import is_admin_permission_set
 from auditor.snapshot import Snapshot, SourceStatus
 
@@ -55,10 +57,16 @@ class RuleContext:
     settings: dict[str, Any]  # the [rules] section
     idc_home_account: str | None = None  # where Identity Center sign-in events are recorded
     access: AccessModel = field(default=None, repr=False)  # type: ignore[assignment]  # built from snapshot if None
+    shared: dict[str, Any] = field(default_factory=dict, repr=False)  # what several rules compute once per run
 
     def __post_init__(self) -> None:
         if self.access is None:
             self.access = AccessModel(self.snapshot)
+
+    @cached_property
+    def permissions(self) -> PermissionModel:
+        """Effective permissions of every IAM principal and permission set, each policy version compiled once."""
+        return PermissionModel(self.snapshot)
 
     # --- sources ------------------------------------------------------------
 
