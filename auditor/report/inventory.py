@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from itertools import islice
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 
 from auditor.access import AccessModel, AccessPath
