@@ -54,8 +54,8 @@ def _text(value: Any) -> Any:
 TABLE_ROWS = 20_000
 
 
-def _table(columns: Iterable[str], rows: Iterable[Iterable[Any]], limit: int = TABLE_ROWS) -> dict[str, Any]:
-    rows = iter(rows)
+def _table(columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> dict[str, Any]:
+    limit, rows = TABLE_ROWS, iter(rows)
     kept = [[_text(v) for v in row] for row in islice(rows, limit)]
     return {"columns": list(columns), "rows": kept, "total": len(kept) + sum(1 for _ in rows)}
 

@@ -435,8 +435,8 @@
     return td;
   }
 
-  function smallTable(headers, rows) {
-    var table = el("table", "grid compact");
+  function smallTable(headers, rows, className) {
+    var table = el("table", "grid compact " + className);
     var head = el("tr");
     headers.forEach(function (text) {
       head.appendChild(el("th", "", text));
@@ -508,13 +508,13 @@
     section.appendChild(el("h4", "", "Can reach (" + access.length + ")"));
     section.appendChild(access.length ? smallTable(["Account", "Permission set", "Via", "Last used"], access.map(function (path) {
       return [accountCells(el("td"), path[0]), source.sets[path[1]], path[2] < 0 ? "direct" : "group " + source.groups[path[2]], path[3] || "—"];
-    })) : el("p", "muted", "No Identity Center access."));
+    }), "reach") : el("p", "muted", "No Identity Center access."));
     var iam = row[P.iam];
     if (iam.length) {
       section.appendChild(el("h4", "", "IAM users (" + iam.length + ")"));
       section.appendChild(smallTable(["Account", "User name", "Console", "MFA", "Active keys", "Last used"], iam.map(function (user) {
         return [accountCells(el("td"), user[0]), user[1], user[2], user[3], String(user[4]), user[5] || "—"];
-      })));
+      }), "iam-users"));
     }
     var findings = row[P.findings];
     section.appendChild(el("h4", "", "Findings (" + findings.length + ")"));
@@ -537,7 +537,7 @@
         append(el("td"), [el("span", "pill st-" + finding[F.status], finding[F.status])]),
         finding[F.first_seen]
       ];
-    }));
+    }), "their-findings");
     Array.prototype.forEach.call(table.tBodies[0].rows, function (tr, n) {
       tr.setAttribute("data-finding", data.findings.rows[findings[n]][F.id]);
     });
