@@ -148,16 +148,31 @@ def people_view(
         if owner is not None:
             people[owner].findings.append(position)
     has_hr = bool(access.snapshot.table("hr_people"))
-    people.sort(key=lambda p: (_display(p)[0].lower(), _display(p)[1].lower()))
+    shown = sorted(((_display(p), p) for p in people), key=lambda item: (item[0][0].lower(), item[0][1].lower()))
 
     taken: set[str] = set()
-    anchors = [anchor_for(_display(p)[1] or _display(p)[0], taken) for p in people]
-    by_email = {p.hr.email.lower(): (p, a) for p, a in zip(people, anchors, strict=True) if p.hr and p.hr.email}
+    anchors = [anchor_for(user_name or name, taken) for (name, user_name), _ in shown]
+    by_email = {
+        p.hr.email.lower(): (n, a) for ((n, _), p), a in zip(shown, anchors, strict=True) if p.hr and p.hr.email
+    }
     accounts, sets, groups = _Interned(), _Interned(), _Interned()
+    account_index: dict[str, int] = {}
+    set_index: dict[str, tuple[int, str]] = {}
+
+    def account_of(account_id: str) -> int:
+        if account_id not in account_index:
+            account_index[account_id] = accounts((account_id, access.account_name(account_id)))
+        return account_index[account_id]
+
+    def set_of(arn: str) -> tuple[int, str]:
+        if arn not in set_index:
+            name = access.permission_set_name(arn)
+            set_index[arn] = (sets(name), name)
+        return set_index[arn]
+
     rows = []
-    for person, anchor in zip(people, anchors, strict=True):
+    for ((name, user_name), person), anchor in zip(shown, anchors, strict=True):
         hr, idc = person.hr, person.idc
-        name, user_name = _display(person)
         manager = by_email.get((hr.manager_email or "").lower()) if hr else None
         if hr is not None:
             hr_status = hr.status
@@ -165,23 +180,19 @@ def people_view(
             hr_status = f"exempt: {exempt[idc.user_id]}"
         else:
             hr_status = "not in HR" if has_hr else ""
-        paths = access.paths_of(idc.user_id) if idc else []
-        reach = sorted(
-            {
-                (
-                    accounts((p.account_id, access.account_name(p.account_id))),
-                    sets(access.permission_set_name(p.permission_set_arn)),
-                    groups(p.group_name) if p.group_id else -1,
-                    format_time(
-                        access.assignment_last_used(idc, p.account_id, access.permission_set_name(p.permission_set_arn))
-                    ),
-                )
-                for p in paths
-            }
-        )
+        seen = access.idc_last_activity(idc) if idc else None  # never seen: no assignment was used either
+        reach: set[tuple[int, int, int, str]] = set()
+        used: dict[tuple[str, str], str] = {}  # last use per (account, permission set), whatever the path
+        for path in access.paths_of(idc.user_id) if idc else ():
+            set_position, set_name = set_of(path.permission_set_arn)
+            key = (path.account_id, set_name)
+            if key not in used:
+                used[key] = format_time(seen and access.assignment_last_used(idc, path.account_id, set_name))
+            via = groups(path.group_name) if path.group_id else -1
+            reach.add((account_of(path.account_id), set_position, via, used[key]))
         iam = [
             [
-                accounts((u.account_id, access.account_name(u.account_id))),
+                account_of(u.account_id),
                 u.user_name,
                 "yes" if u.password_enabled else "no",
                 "yes" if u.mfa_active else "no",
@@ -190,7 +201,7 @@ def people_view(
             ]
             for u in sorted(person.iam, key=lambda u: (u.account_id, u.user_name))
         ]
-        last = [access.idc_last_activity(idc)] if idc else []
+        last = [seen]
         last += [access.iam_user_last_used(u) for u in person.iam]
         live = Counter(ordered[i].severity for i in person.findings if ordered[i].status in LIVE_STATUSES)
         rows.append(
@@ -202,7 +213,7 @@ def people_view(
                 hr.employee_id if hr else "",
                 hr.department if hr else "",
                 (hr.title if hr else None) or (idc.title if idc else None) or "",
-                (_display(manager[0])[0] if manager else hr.manager_email) if hr else "",
+                (manager[0] if manager else hr.manager_email) if hr else "",
                 manager[1] if manager else "",
                 hr_status,
                 hr.employment_type if hr else "",
@@ -212,7 +223,7 @@ def people_view(
                 (idc.status or "") if idc else "",
                 format_time(max((t for t in last if t is not None), default=None)),
                 sorted({groups(access.group_name(g)) for g in access.group_ids(idc.user_id)}) if idc else [],
-                [list(r) for r in reach],
+                [list(r) for r in sorted(reach)],
                 iam,
                 person.findings,
                 [live[s] for s in SEVERITIES],
