@@ -63,12 +63,14 @@ class Progress:
             self.phases.append(name)
         self._phase_started(name)
         began = time.monotonic()
+        outcome = "stopped after"  # an error or an interrupt: the caller reports it, the phase did not finish
         try:
             yield
+            outcome = "done in"
         finally:
             with self._lock:
                 self.phases.remove(name)
-            self._phase_ended(name, time.monotonic() - began)
+            self._phase_ended(name, f"{outcome} {time.monotonic() - began:.1f} s")
 
     def note(self, text: str) -> None:
         """A one-off line for the person watching (where the sandbox listens, what is audited)."""
@@ -100,7 +102,7 @@ class Progress:
     def _phase_started(self, name: str) -> None:
         pass
 
-    def _phase_ended(self, name: str, seconds: float) -> None:
+    def _phase_ended(self, name: str, how: str) -> None:
         pass
 
     def status(self) -> str:
@@ -140,8 +142,8 @@ class PlainProgress(Progress):
             self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
             self._ticker.start()
 
-    def _phase_ended(self, name: str, seconds: float) -> None:
-        self._line(f"{name}: done in {seconds:.1f} s")
+    def _phase_ended(self, name: str, how: str) -> None:
+        self._line(f"{name}: {how}")
 
     def _changed(self, task: str) -> None:
         with self._lock:
@@ -194,11 +196,11 @@ class LiveProgress(Progress):
     def _phase_started(self, name: str) -> None:
         self._ids[f"phase:{name}"] = self._display.add_task(name, total=None)
 
-    def _phase_ended(self, name: str, seconds: float) -> None:
+    def _phase_ended(self, name: str, how: str) -> None:
         task = self._ids.pop(f"phase:{name}", None)
         if task is not None:
             self._display.remove_task(task)
-        self.note(f"{name}: done in {seconds:.1f} s")
+        self.note(f"{name}: {how}")
 
     def _changed(self, task: str) -> None:
         with self._lock:  # collectors advance from many threads: one display task per name

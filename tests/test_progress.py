@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
+
 from auditor.progress import LiveProgress, PlainProgress, Progress
 
 CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -34,6 +36,14 @@ def test_without_a_terminal_each_phase_and_task_is_a_plain_line(capsys):
     assert lines[4:6] == ["auditor: running the rules...", "auditor: still running: running the rules; iam 3/3"]
     assert lines[6].startswith("auditor: running the rules: done in ")
     assert capsys.readouterr().out == ""  # stdout may carry data
+
+
+def test_a_phase_that_fails_is_not_reported_done():
+    stream = io.StringIO()
+    progress = PlainProgress(stream, interval=0)
+    with pytest.raises(RuntimeError), progress.phase("collecting"):
+        raise RuntimeError("endpoint unreachable")
+    assert re.fullmatch(r"auditor: collecting\.\.\.\nauditor: collecting: stopped after \d+\.\d s\n", stream.getvalue())
 
 
 def test_the_ticker_is_quiet_between_phases():
