@@ -144,6 +144,10 @@ def test_a_reviewer_finds_a_person_sees_all_they_reach_and_exports_their_finding
     name, user_name, finding_ids, reach = _expected(out)
     page.fill("#p-search", user_name)
     page.dispatch_event("#people-controls", "submit")
+    with page.expect_download() as download:
+        page.click("#p-export")
+    listed = list(csv.reader(io.StringIO(Path(download.value.path()).read_bytes().decode("utf-8-sig"))))
+    assert listed[0][:2] == ["name", "user_name"] and user_name in [row[1] for row in listed[1:]]
     page.locator("#people-table a.name", has_text=re.compile(rf"^{re.escape(name)}$")).first.click()
     section = page.locator(f'section.person[id="person-{user_name}"]')
     section.wait_for()
@@ -176,9 +180,18 @@ def test_a_reviewer_finds_a_person_sees_all_they_reach_and_exports_their_finding
 
 
 @pytest.mark.browser
-def test_the_whole_report_fits_1280_px_and_names_do_not_break_inside_a_word(page):
+def test_the_whole_report_fits_1280_px_and_names_do_not_break_inside_a_word(demo, page):
+    page.click("#f-reset")
     page.select_option("#f-size", "500")
     page.click("#f-expand")
+    cells = page.eval_on_selector_all(
+        "#findings-table > tbody > tr:not(.detail-row)",
+        "rows => rows.map(r => [r.cells[3].innerText, r.cells[4].innerText])",
+    )
+    assert len(cells) == len(json.loads((demo[0] / "findings.json").read_text()))
+    about_people = [account for principal, account in cells if "Identity Center user" in principal]
+    assert "organisation-wide" not in about_people  # an Identity Center finding says so, and how far the user reaches
+    assert any(re.fullmatch(r"Identity Center\nreaches \d+ accounts?", account) for account in about_people)
     assert page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]") == [
         WIDTH,
         WIDTH,
