@@ -39,6 +39,7 @@ class Progress:
         self._lock = threading.Lock()
         self.tasks: dict[str, list[int]] = {}  # name -> [done, total]
         self.phases: list[str] = []  # the phases under way, outermost first
+        self._reported: set[str] = set()  # counted tasks whose end was shown
 
     @staticmethod
     def for_stream(
@@ -99,6 +100,17 @@ class Progress:
     def _changed(self, task: str) -> None:
         pass
 
+    def _just_finished(self, task: str) -> bool:
+        """True once when a counted task reaches its total (again after a restart); call under the lock."""
+        done, total = self.tasks[task]
+        if not (total and done >= total):
+            self._reported.discard(task)
+            return False
+        if task in self._reported:
+            return False
+        self._reported.add(task)
+        return True
+
     def _phase_started(self, name: str) -> None:
         pass
 
@@ -126,7 +138,6 @@ class PlainProgress(Progress):
         self._clock = clock
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        self._reported: set[str] = set()
 
     def _line(self, text: str) -> None:
         with self._lock:
@@ -148,9 +159,7 @@ class PlainProgress(Progress):
     def _changed(self, task: str) -> None:
         with self._lock:
             done, total = self.tasks[task]
-            finished = total and done >= total and task not in self._reported
-            if finished:
-                self._reported.add(task)
+            finished = self._just_finished(task)
         if finished:
             self._line(f"{task}: {done}/{total} done")
 
@@ -203,12 +212,20 @@ class LiveProgress(Progress):
         self.note(f"{name}: {how}")
 
     def _changed(self, task: str) -> None:
+        finished = False
         with self._lock:  # collectors advance from many threads: one display task per name
             done, total = self.tasks[task]
-            if task not in self._ids:
-                self._ids[task] = self._display.add_task(task, total=total or None)
-            task_id = self._ids[task]
-        self._display.update(task_id, completed=done, total=total or None)
+            if self._just_finished(task):  # a finished task leaves the live display for a line above it
+                task_id = self._ids.pop(task, None)
+                if task_id is not None:
+                    self._display.remove_task(task_id)
+                finished = True
+            elif task not in self._reported:  # still running (a finished one stays off the display)
+                if task not in self._ids:
+                    self._ids[task] = self._display.add_task(task, total=total or None)
+                self._display.update(self._ids[task], completed=done, total=total or None)
+        if finished:
+            self.note(f"{task}: {done}/{total} done")
 
     def close(self) -> None:
         if not self._closed:
