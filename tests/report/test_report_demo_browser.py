@@ -113,29 +113,27 @@ def _expected(out: Path) -> tuple[str, str, set[str], set[tuple[str, str, str]]]
 
 
 @pytest.fixture(scope="module")
-def page(demo, tmp_path_factory):
+def chromium():
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=ARGS,
-            offline=True,
-            accept_downloads=True,
-            viewport={"width": WIDTH, "height": 900},
-        )
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto((demo[0] / "report.html").as_uri())
-        page.wait_for_selector("#p-count:not(:empty)")
-        yield page
-        assert errors == []
-        context.close()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(demo, chromium):
+    context = chromium.new_context(offline=True, accept_downloads=True, viewport={"width": WIDTH, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((demo[0] / "report.html").as_uri())
+    page.wait_for_selector("#p-count:not(:empty)")
+    yield page
+    assert errors == []
+    context.close()
 
 
 @pytest.mark.browser
@@ -215,3 +213,24 @@ def test_the_whole_report_fits_1280_px_and_names_do_not_break_inside_a_word(demo
         }"""
     )
     assert broken[0] > 50 and broken[1] == []
+
+
+@pytest.mark.browser
+def test_without_javascript_a_link_to_a_person_opens_their_section(demo, chromium):
+    name, user_name, finding_ids, reach = _expected(demo[0])
+    context = chromium.new_context(java_script_enabled=False, offline=True, viewport={"width": WIDTH, "height": 900})
+    page = context.new_page()
+    page.goto(f"{(demo[0] / 'report.html').as_uri()}#person-{user_name}")
+    body = page.locator(f'div.person-body[id="person-{user_name}"]')
+    assert body.evaluate("e => e.parentElement.open") is True
+    shown = body.locator("table.their-findings tr[data-finding]").evaluate_all(
+        "rows => rows.map(r => r.getAttribute('data-finding'))"
+    )
+    assert sorted(shown) == sorted(finding_ids)
+    rows = body.locator("table.reach tbody tr").evaluate_all(
+        "rows => rows.map(r => Array.from(r.cells, c => c.innerText))"
+    )
+    assert {(row[0].split()[0], row[1], row[2]) for row in rows} == reach
+    assert page.locator("nav.az a").count() > 5  # an A-Z index of everyone listed
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    context.close()

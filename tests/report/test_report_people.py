@@ -102,7 +102,7 @@ def test_without_javascript_each_person_is_a_section_reached_from_an_a_to_z_inde
     people_section = section(page, "people")
     assert re.search(r'<nav class="az" aria-label="People A to Z">.*<a href="#people-A">A</a></nav>', people_section)
     assert '<h3 id="people-A">A</h3>' in people_section
-    alice = people_section[people_section.index('<details class="person" id="person-alice">') :]
+    alice = people_section[people_section.index('<div class="person-body" id="person-alice">') :]
     alice = alice[: alice.index("</details>")]
     assert re.search(
         rf"<td>{PROD} <span class=\"muted\">prod</span></td><td>AdministratorAccess</td><td>direct</td>", alice
@@ -111,7 +111,7 @@ def test_without_javascript_each_person_is_a_section_reached_from_an_a_to_z_inde
     assert re.findall(r'data-finding="([^"]+)"', alice) == ["f-crit", "f-key", "f-idc"]
     assert "Terminated employee keeps AdministratorAccess" in alice
     assert "person-" + HOSTILE_IMG not in page  # ids come from the name, made safe
-    assert re.search(r'<details class="person" id="person-img-src-x-onerror-alert-1">', people_section)
+    assert re.search(r'<div class="person-body" id="person-img-src-x-onerror-alert-1">', people_section)
 
 
 def test_the_list_without_javascript_is_capped_at_the_riskiest_people(monkeypatch):
@@ -119,7 +119,7 @@ def test_the_list_without_javascript_is_capped_at_the_riskiest_people(monkeypatc
     monkeypatch.setattr(html, "PEOPLE_LISTED", 1)
     page = render_report_html(findings, snapshot, {}, now=AS_OF)
     people_section = section(page, "people")
-    assert re.findall(r'<details class="person" id="([^"]+)"', people_section) == ["person-alice"]
+    assert re.findall(r'<div class="person-body" id="([^"]+)"', people_section) == ["person-alice"]
     assert "Listed here: the 1 people with the most open risk, of 2." in people_section
     assert len(embedded(page)["people"]["rows"]) == 2  # the search still finds everyone
 
@@ -177,7 +177,7 @@ def test_people_who_share_a_user_name_get_distinct_sections():
     )
     snapshot.tables["hr_people"] = [*snapshot.tables["hr_people"], twin]
     page = render_report_html([], snapshot, {}, now=AS_OF)
-    anchors = re.findall(r'<details class="person" id="([^"]+)"', page)
+    anchors = re.findall(r'<div class="person-body" id="([^"]+)"', page)
     assert len(anchors) == len(set(anchors)) == 3
     # the twin's manager is alice, who is in the feed: a link to her section
     assert re.search(r'<dt>Manager</dt><dd><a href="#person-alice(-2)?">Alice</a></dd>', page)
