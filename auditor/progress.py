@@ -29,13 +29,15 @@ from rich.table import Column
 from rich.text import Text
 
 PLAIN_INTERVAL = 30.0  # seconds between "still running" lines when not on a terminal
+PLAIN_GRACE = 1.0  # a phase is announced once it has run this long (or shows progress sooner)
 PREFIX = "auditor: "
 
 
 class Progress:
     """Silent progress: counts are kept (for the run summary and tests), nothing printed."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self.tasks: dict[str, list[int]] = {}  # name -> [done, total]
         self.phases: list[str] = []  # the phases under way, outermost first
@@ -63,7 +65,7 @@ class Progress:
         with self._lock:
             self.phases.append(name)
         self._phase_started(name)
-        began = time.monotonic()
+        began = self._clock()
         outcome = "stopped after"  # an error or an interrupt: the caller reports it, the phase did not finish
         try:
             yield
@@ -71,7 +73,7 @@ class Progress:
         finally:
             with self._lock:
                 self.phases.remove(name)
-            self._phase_ended(name, f"{outcome} {time.monotonic() - began:.1f} s")
+            self._phase_ended(name, f"{outcome} {self._clock() - began:.1f} s")
 
     def note(self, text: str) -> None:
         """A one-off line for the person watching (where the sandbox listens, what is audited)."""
@@ -127,15 +129,30 @@ class Progress:
 
 
 class PlainProgress(Progress):
-    """Plain lines for logs: each phase's start and end, and the state of things every ``interval`` seconds."""
+    """Plain lines for logs: each phase's start and end, and the state of things every ``interval`` seconds.
+
+    A phase is announced once it shows life (a counted task moves) or has run
+    for ``grace`` seconds, and at its end: a run that fails at once (an
+    unreachable endpoint) prints only its error, one line.
+    """
 
     def __init__(
-        self, stream: TextIO, *, interval: float = PLAIN_INTERVAL, clock: Callable[[], float] = time.monotonic
+        self,
+        stream: TextIO,
+        *,
+        interval: float = PLAIN_INTERVAL,
+        grace: float = PLAIN_GRACE,
+        clock: Callable[[], float] = time.monotonic,
+        background: bool = True,
     ) -> None:
-        super().__init__()
+        """``background``: a thread calls ``poll`` (tests call it themselves, with their ``clock``)."""
+        super().__init__(clock)
         self.stream = stream
         self.interval = interval
-        self._clock = clock
+        self.grace = grace
+        self._background = background and interval > 0
+        self._pending: dict[str, float] = {}  # phases not announced yet -> when they started
+        self._last_tick = clock()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -144,19 +161,38 @@ class PlainProgress(Progress):
             self.stream.write(PREFIX + text + "\n")
             self.stream.flush()
 
+    def _announce(self, older_than: float = 0.0) -> None:
+        """Print the start line of every pending phase that began at least ``older_than`` seconds ago."""
+        now = self._clock()
+        with self._lock:
+            due = [name for name, began in self._pending.items() if now - began >= older_than]
+            for name in due:
+                del self._pending[name]
+        for name in due:
+            self._line(f"{name}...")
+
     def note(self, text: str) -> None:
+        self._announce()
         self._line(text)
 
     def _phase_started(self, name: str) -> None:
-        self._line(f"{name}...")
-        if self._ticker is None and self.interval > 0:
-            self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
+        with self._lock:
+            self._pending[name] = self._clock()
+        if self._ticker is None and self._background:
+            self._ticker = threading.Thread(target=self._run_ticker, name="progress", daemon=True)
             self._ticker.start()
 
     def _phase_ended(self, name: str, how: str) -> None:
+        with self._lock:
+            silent = self._pending.pop(name, None) is not None
+        if silent and how.startswith("stopped"):
+            return  # it never showed life: the caller's error is the one line to read
+        if silent:
+            self._line(f"{name}...")
         self._line(f"{name}: {how}")
 
     def _changed(self, task: str) -> None:
+        self._announce()
         with self._lock:
             done, total = self.tasks[task]
             finished = self._just_finished(task)
@@ -165,12 +201,20 @@ class PlainProgress(Progress):
 
     def tick(self) -> None:
         """One "still running" line (what the ticker prints every ``interval`` seconds)."""
+        self._announce()
+        self._last_tick = self._clock()
         if self.phases:
             self._line(f"still running: {self.status()}")
 
-    def _tick(self) -> None:
-        while not self._stop.wait(self.interval):
+    def poll(self) -> None:
+        """What the ticker does at each wake-up: announce phases past their grace, tick every ``interval``."""
+        self._announce(older_than=self.grace)
+        if self._clock() - self._last_tick >= self.interval:
             self.tick()
+
+    def _run_ticker(self) -> None:
+        while not self._stop.wait(min(self.grace, self.interval)):
+            self.poll()
 
     def close(self) -> None:
         self._stop.set()
@@ -209,7 +253,8 @@ class LiveProgress(Progress):
         task = self._ids.pop(f"phase:{name}", None)
         if task is not None:
             self._display.remove_task(task)
-        self.note(f"{name}: {how}")
+        if not how.startswith("stopped"):  # an error or an interrupt: the caller's message says what happened
+            self.note(f"{name}: {how}")
 
     def _changed(self, task: str) -> None:
         finished = False

@@ -38,12 +38,45 @@ def test_without_a_terminal_each_phase_and_task_is_a_plain_line(capsys):
     assert capsys.readouterr().out == ""  # stdout may carry data
 
 
-def test_a_phase_that_fails_is_not_reported_done():
+def test_a_phase_that_fails_at_once_leaves_the_error_as_the_only_line():
     stream = io.StringIO()
     progress = PlainProgress(stream, interval=0)
     with pytest.raises(RuntimeError), progress.phase("collecting"):
         raise RuntimeError("endpoint unreachable")
+    assert stream.getvalue() == ""
+
+
+def test_a_phase_that_fails_after_showing_progress_says_it_stopped():
+    stream = io.StringIO()
+    progress = PlainProgress(stream, interval=0)
+    with pytest.raises(RuntimeError), progress.phase("collecting"):
+        progress.start("iam", 3)
+        raise RuntimeError("throttled for ever")
     assert re.fullmatch(r"auditor: collecting\.\.\.\nauditor: collecting: stopped after \d+\.\d s\n", stream.getvalue())
+
+
+def test_a_long_phase_is_announced_after_its_grace_then_every_interval():
+    now = [0.0]
+    stream = io.StringIO()
+    progress = PlainProgress(stream, interval=30, grace=1, clock=lambda: now[0], background=False)
+    with progress.phase("building the sandbox"):
+        now[0] = 0.5
+        progress.poll()
+        assert stream.getvalue() == ""
+        now[0] = 1.5
+        progress.poll()
+        assert stream.getvalue() == "auditor: building the sandbox...\n"
+        now[0] = 29.0
+        progress.poll()
+        now[0] = 31.0
+        progress.poll()
+        now[0] = 32.0
+        progress.poll()
+    lines = stream.getvalue().splitlines()
+    assert lines[1:] == [
+        "auditor: still running: building the sandbox",
+        "auditor: building the sandbox: done in 32.0 s",
+    ]
 
 
 def test_the_ticker_is_quiet_between_phases():
