@@ -59,7 +59,8 @@
     if (!text) {
       return "";
     }
-    var stripped = text.replace(/^\s+/, "");
+    // the characters Python's str.isspace() strips, so the guard is findings.csv's, character for character
+    var stripped = text.replace(/^[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/, "");
     var formula = TRIGGERS.indexOf(text.charAt(0)) >= 0 || (stripped && TRIGGERS.indexOf(stripped.charAt(0)) >= 0);
     return formula ? "'" + text : text;
   }
