@@ -125,7 +125,6 @@ def collect(
         cloudtrail_result = cloudtrail.result() if isinstance(trail, TrailLocation) else trail
         idc_result = _with_home_account(idc.result(), home_account)
     iam_result.merge(collect_aws_policies(context, referenced_aws_policies([iam_result.tables, idc_result.tables])))
-    progress.close()
     collected = {
         "organizations": org_result,
         "identity_center": idc_result,
@@ -150,7 +149,9 @@ def collect_to(
     progress: Progress | None = None,
 ) -> Snapshot:
     """`auditor collect`: collect (with the store's remembered moves) and save the snapshot in OUT/snapshot."""
-    snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, progress=progress)
+    progress = progress or Progress()
+    with progress.phase("collecting"):
+        snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, progress=progress)
     snapshots.save(snapshot, out_dir / "snapshot")
     record_settings(settings, out_dir / "snapshot")
     return snapshot
@@ -273,7 +274,9 @@ def run(
     """Collect, save the snapshot, analyse, classify, record the run in the store and write every output."""
     started = datetime.now(UTC)
     began = time.monotonic()
-    snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, context=context, progress=progress)
+    progress = progress or Progress()
+    with progress.phase("collecting"):
+        snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, context=context, progress=progress)
     staged = out_dir / STAGED_SNAPSHOT
     snapshots.save(snapshot, staged)  # kept even if a later step fails
     record_settings(settings, staged)
@@ -286,6 +289,7 @@ def run(
         fail_on=fail_on,
         began=began,
         record_started=started,
+        progress=progress,
     )
     _promote(staged, out_dir / "snapshot")
     return result
@@ -317,40 +321,45 @@ def conclude(
     began: float,
     record_started: datetime | None = None,
     save_snapshot: bool = False,
+    progress: Progress | None = None,
 ) -> RunResult:
     """The steps after collection: analyse, classify, record and report.
 
     ``record_started`` (when the run started) records the run in the store;
     without it nothing is recorded (a re-analysis must not rewrite history).
     """
-    findings = classify(analyse(snapshot, settings, as_of), snapshot, store, as_of)
+    progress = progress or Progress()
+    with progress.phase("running the rules"):
+        findings = classify(analyse(snapshot, settings, as_of), snapshot, store, as_of)
     exit_code = exit_status(findings, snapshot, settings, fail_on)
     duration = time.monotonic() - began
     run_id = None
     if record_started is not None:
-        run_id = record(
-            store,
+        with progress.phase("recording the run"):
+            run_id = record(
+                store,
+                snapshot,
+                findings,
+                settings,
+                started=record_started,
+                as_of=as_of,
+                exit_code=exit_code,
+                duration=duration,
+                out_dir=out_dir,
+            )
+    with progress.phase("writing the reports"):
+        outputs = report(
+            out_dir,
             snapshot,
             findings,
             settings,
-            started=record_started,
+            store,
             as_of=as_of,
             exit_code=exit_code,
             duration=duration,
-            out_dir=out_dir,
+            run_id=run_id,
+            save_snapshot=save_snapshot,
         )
-    outputs = report(
-        out_dir,
-        snapshot,
-        findings,
-        settings,
-        store,
-        as_of=as_of,
-        exit_code=exit_code,
-        duration=duration,
-        run_id=run_id,
-        save_snapshot=save_snapshot,
-    )
     if save_snapshot:
         record_settings(settings, out_dir / "snapshot")
     return RunResult(
@@ -372,6 +381,7 @@ def analyze_snapshot(
     as_of: datetime | None,
     store: Store,
     fail_on: str | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Re-run the rules offline on a saved snapshot (as of its own time unless told).
 
@@ -379,11 +389,21 @@ def analyze_snapshot(
     re-analysing an old snapshot must not rewrite the history.
     """
     began = time.monotonic()
-    snapshot = snapshots.load(snapshot_dir)
+    progress = progress or Progress()
+    with progress.phase("reading the snapshot"):
+        snapshot = snapshots.load(snapshot_dir)
     as_of = as_of or snapshot.manifest.as_of
     copy = (out_dir / "snapshot").resolve() != snapshot_dir.resolve()
     return conclude(
-        snapshot, settings, out_dir=out_dir, as_of=as_of, store=store, fail_on=fail_on, began=began, save_snapshot=copy
+        snapshot,
+        settings,
+        out_dir=out_dir,
+        as_of=as_of,
+        store=store,
+        fail_on=fail_on,
+        began=began,
+        save_snapshot=copy,
+        progress=progress,
     )
 
 
