@@ -25,6 +25,7 @@ from auditor.aws import AwsContext, context_from_settings, describe_error
 from auditor.collect import COLLECTORS
 from auditor.collect.access_advisor import collect_access_advisor
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
+from auditor.collect.cloudtrail_athena import athena_settings
 from auditor.collect.hr import collect_hr
 from auditor.collect.iam import collect_iam
 from auditor.collect.identity_center import collect_identity_center
@@ -111,6 +112,7 @@ def collect(
                 as_of=as_of,
                 lookback_days=settings.get("cloudtrail", "lookback_days"),
                 max_workers=workers,
+                athena=athena_settings(settings),
             )
         iam_result = iam.result()
         # Access Advisor needs IAM's entities; it runs while CloudTrail is still being read

@@ -34,6 +34,7 @@ from typing import TypeVar
 import botocore.exceptions
 
 from auditor.aws import AwsContext, describe_error
+from auditor.collect.cloudtrail_athena import AthenaSettings, collect_cloudtrail_athena
 from auditor.collect.cloudtrail_records import LogDecodeError, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
@@ -138,12 +139,20 @@ def collect_cloudtrail(
     as_of: datetime,
     lookback_days: int = 120,
     max_workers: int = 8,
+    athena: AthenaSettings | None = None,
 ) -> SourceResult:
-    """Read ``trail``'s log objects for ``accounts`` and reduce them to ``activity`` records."""
+    """Read ``trail``'s log objects for ``accounts`` and reduce them to ``activity`` records.
+
+    With ``athena`` settings ([cloudtrail] engine = "athena") Athena aggregates them instead, to the same records.
+    """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     if lookback_days < 1:
         raise ValueError("lookback_days must be at least 1")
+    if athena is not None:
+        return collect_cloudtrail_athena(
+            ctx, accounts, trail, progress, as_of=as_of, lookback_days=lookback_days, settings=athena
+        )
     start = as_of - timedelta(days=lookback_days)
     first_day, last_day = (start - DAY).date(), (as_of + DAY).date()
     s3 = ctx.client("s3", region=trail.home_region)
