@@ -443,3 +443,11 @@ def _with_home_account(result: SourceResult, home_account: str) -> SourceResult:
         for s in result.statuses
     ]
     return result
+
+
+# The steps of ``collect`` under public names, for a caller that runs them apart (the Step Functions workflow).
+hr_or_failure = _collect_hr
+in_scope = _in_scope
+trail_location = _trail
+access_advisor = _access_advisor
+with_home_account = _with_home_account

@@ -257,14 +257,14 @@ def with_blocks(template: str) -> str:
     """The template text with each generated block (``# BEGIN name`` ... ``# END name``) replaced."""
     for name in BLOCKS:
         begin, end = f"# BEGIN {name}:", f"# END {name}\n"
-        if begin not in template:
-            continue
-        start = template.index(begin)
-        head_end = template.index("\n", start) + 1
-        indent = " " * (start - template.rindex("\n", 0, start) - 1)
-        stop = template.rindex("\n", 0, template.index(end, start)) + 1
-        body = "".join(f"{indent}{line}\n" for text in template_statements(name) for line in text.split("\n"))
-        template = template[:head_end] + body + template[stop:]
+        start = template.find(begin)
+        while start >= 0:  # every copy: two functions may hold the same block
+            head_end = template.index("\n", start) + 1
+            indent = " " * (start - template.rindex("\n", 0, start) - 1)
+            stop = template.rindex("\n", 0, template.index(end, start)) + 1
+            body = "".join(f"{indent}{line}\n" for text in template_statements(name) for line in text.split("\n"))
+            template = template[:head_end] + body + template[stop:]
+            start = template.find(begin, head_end + len(body))
     return template
 
 
