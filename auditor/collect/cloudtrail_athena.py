@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import boto3
 import botocore.exceptions
@@ -52,6 +53,9 @@ from auditor.collect.cloudtrail_records import (
 from auditor.model import Account, Activity
 from auditor.progress import Progress
 from auditor.snapshot import COMPLETE, SourceResult, SourceStatus
+
+if TYPE_CHECKING:
+    from auditor.collect.cloudtrail import TrailLocation
 
 SOURCE = "cloudtrail"
 QUERY_TASK = "cloudtrail athena query"
@@ -250,7 +254,7 @@ def _not_found(exc: botocore.exceptions.ClientError) -> bool:
 def collect_cloudtrail_athena(
     ctx: AwsContext,
     accounts: list[Account],
-    trail,
+    trail: TrailLocation,
     progress: Progress,
     *,
     as_of: datetime,
@@ -261,6 +265,8 @@ def collect_cloudtrail_athena(
     """Activity and per-account coverage for ``accounts`` from one Athena query over ``trail``'s bucket."""
     start = as_of - timedelta(days=lookback_days)
     location = logs_location(trail.bucket, trail.prefix, trail.organization_id)
+    if not accounts:  # the query must name the accounts it reads (injected projection)
+        return SourceResult()
     runner = AthenaRunner(ctx.client("athena", region=trail.home_region), settings, sleep=sleep)
     progress.start(QUERY_TASK, 1)
     result = SourceResult()

@@ -2,7 +2,9 @@
 -- CloudTrail logs in Athena using partition projection"), with the account and region partitions of an
 -- organisation trail's layout (AWSLogs/<o-id>/<account>/CloudTrail/<region>/<yyyy/MM/dd>/). Partition
 -- projection computes the partitions from the query's WHERE clause: nothing to load, nothing to repair.
--- The account is injected (every query names the accounts it reads), the regions are the partition's.
+-- The account is injected: every query names the accounts it reads with literal values (Athena user guide,
+-- "Dynamic ID partitioning"), so accounts joining the organisation need no change here. The regions are an
+-- enum of the trail's regions.
 CREATE EXTERNAL TABLE `{table}` (
     eventversion STRING,
     useridentity STRUCT<
