@@ -124,7 +124,7 @@ class Steps:
     def accounts(self, event: Mapping[str, Any]) -> dict:
         started = datetime.now(UTC)
         given = (event.get("input") or {}).get("as_of")
-        as_of = datetime.fromisoformat(given).astimezone(UTC) if given else pipeline.as_of_now(self.clock.now())
+        as_of = datetime.fromisoformat(given).astimezone(UTC) if given else pipeline.as_of_now(self.clock())
         feed = self.environ.get("AUDITOR_HR_FEED")
         hr_feed = lambda_handler.fetch(self.s3, feed, self.workdir / "input" / "hr.csv") if feed else None
         hr = pipeline.hr_or_failure(hr_feed)  # an unusable feed stops the run here, before any AWS call

@@ -195,3 +195,13 @@ def test_the_engine_and_its_settings_come_from_config():
     ]:
         with pytest.raises(config.ConfigError, match=message.replace(".", r"\.").replace("[", r"\[")):
             config.validate({"cloudtrail": bad}, "c.toml")
+
+
+def test_the_queries_ship_inside_the_package():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = {p for pattern in data["auditor.collect"] for p in (root / "auditor" / "collect").glob(pattern)}
+    assert shipped == set((root / "auditor" / "collect" / "sql").glob("*.sql")) and len(shipped) == 2
