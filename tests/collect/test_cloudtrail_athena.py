@@ -159,6 +159,15 @@ def test_a_query_athena_refuses_fails_every_account_with_the_reason(ctx, trail):
     assert "athena" in result.statuses[0].error and "activity" not in result.tables
 
 
+def test_a_damaged_log_object_fails_the_query_and_every_account_says_which(ctx, trail):
+    damaged = log_key(SECOND, REGIONS[0], datetime(2024, 6, 21, 9, 5, tzinfo=UTC))
+    trail.put_object(Bucket=BUCKET, Key=damaged, Body=b"\x1f\x8b\x08\x00truncated")
+    result = collect(ctx)
+    assert {s.status for s in result.statuses} == {"failed"}
+    assert all(" FAILED: HIVE_CURSOR_ERROR" in s.error and damaged in s.error for s in result.statuses)
+    assert "activity" not in result.tables  # nothing is claimed from a query that did not finish
+
+
 def test_a_query_past_its_deadline_is_stopped_and_reported(ctx, trail):
     slept: list[float] = []
     state_manager.set_transition(model_name="athena::execution", transition={"progression": "manual", "times": 50})

@@ -17,8 +17,9 @@ keeps no tables and returns every row in one page. Here, as Athena does
   ``"$path"`` column. The query text is transpiled from Athena's (Trino)
   dialect to DuckDB's by sqlglot and run by DuckDB. ``DataScannedInBytes``
   is the size of the objects in the partitions the query's predicates on
-  partition keys admit. A query that does not parse or run ends ``FAILED``
-  with the error as its ``StateChangeReason``.
+  partition keys admit. A query that does not parse or run, or reaches an
+  object that is not gzip JSON, ends ``FAILED`` with the error as its
+  ``StateChangeReason`` (``HIVE_CURSOR_ERROR`` naming the object).
 - ``GetQueryResults`` answers at most ``MaxResults`` (1,000) rows a page
   with a ``NextToken``; a SELECT's first row repeats the column names, and
   every value is a ``VarCharValue`` string (none for NULL).
@@ -33,6 +34,7 @@ import gzip
 import json
 import re
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -220,7 +222,10 @@ def _load(connection: duckdb.DuckDBPyConnection, backend: AthenaBackend, table: 
     with lines.open("w", encoding="utf-8") as out:
         for uri, values, body in _objects(backend, table):
             sizes[uri] = len(body)
-            data = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+            try:
+                data = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+            except (OSError, EOFError, zlib.error, ValueError) as exc:  # Athena fails the whole query
+                raise ValueError(f"HIVE_CURSOR_ERROR: {exc} ({uri})") from exc
             for record in data.get("Records", []) if isinstance(data, dict) else data:
                 lowered = {k.lower(): v for k, v in record.items()} if isinstance(record, dict) else {}
                 row = {n: _serde(lowered.get(n), k) for n, k in table.columns if n not in partitions}
