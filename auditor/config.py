@@ -83,11 +83,14 @@ def _timezone(value: str) -> str | None:
 
 
 def _s3_uri(value: str) -> str | None:
-    return (
-        None
-        if not value or re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", value)
-        else ("must be an s3://bucket/prefix/ location")
-    )
+    if not value or re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", value):
+        return None
+    return "must be an s3://bucket/prefix/ location"
+
+
+def _regions(values: list[str]) -> str | None:
+    bad = [v for v in values if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", v)]
+    return f"not AWS region names: {bad}" if bad else None
 
 
 def _athena_name(value: str) -> str | None:
@@ -137,7 +140,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
                 "database": Option(str, "default", _athena_name),
                 "table": Option(str, "auditor_cloudtrail", _athena_name),
                 "output_location": Option(str, "", _s3_uri),
-                "regions": Option(list, [], None, str),
+                "regions": Option(list, [], _regions, str),
                 "timeout_seconds": Option(int, 1800, _positive),
             },
         ),

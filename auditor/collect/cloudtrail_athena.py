@@ -10,8 +10,8 @@ fields attribution reads, so what comes back is small: a row per distinct
 (principal fields, event kind) with the first and last event time and a
 count, and a row per account and region saying which log objects were read.
 The rows go through the same attribution as the S3 reader's records
-(``cloudtrail_events.attribute``), so both engines produce the same
-``activity`` table and the same coverage per account.
+(``cloudtrail_rows``), so both engines produce the same ``activity`` table
+and the same coverage per account.
 
 The query's execution id, its ``DataScannedInBytes`` and the workgroup are
 recorded in each account's status detail in the manifest.
@@ -31,26 +31,8 @@ import botocore.exceptions
 from auditor.aws import AwsContext, describe_error
 from auditor.aws.paging import pages
 from auditor.aws.polling import Backoff, Sleep, jittered_sleep, poll
-from auditor.collect.cloudtrail_events import (
-    SIGNIN,
-    Hit,
-    attribute,
-    sign_in_workflow,
-    unresolved_sign_in,
-)
-from auditor.collect.cloudtrail_records import (
-    AdditionalEventData,
-    CloudTrailRecord,
-    OnBehalfOf,
-    RequestParameters,
-    ResponseElements,
-    ServiceEventDetails,
-    SessionContext,
-    SessionIssuer,
-    UserIdentity,
-    parse_event_time,
-)
-from auditor.model import Account, Activity
+from auditor.collect.cloudtrail_rows import reduce_rows
+from auditor.model import Account
 from auditor.progress import Progress
 from auditor.snapshot import COMPLETE, SourceResult, SourceStatus
 
@@ -269,29 +251,16 @@ def collect_cloudtrail_athena(
         return SourceResult()
     runner = AthenaRunner(ctx.client("athena", region=trail.home_region), settings, sleep=sleep)
     progress.start(QUERY_TASK, 1)
-    result = SourceResult()
     try:
         table = ensure_table(runner, location, settings.regions or partition_regions(ctx))
         run = runner.run(activity_query(settings, [a.account_id for a in accounts], start, as_of))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        error = describe_error(exc, "athena", _operation(exc))
-        result.statuses = [
-            SourceStatus(
-                source=SOURCE, account_id=a.account_id, status="failed", error=error, tables={"activity": "failed"}
-            )
-            for a in accounts
-        ]
-        return result
+        return _failed(accounts, describe_error(exc, "athena", _operation(exc)))
     except AthenaQueryError as exc:
-        result.statuses = [
-            SourceStatus(
-                source=SOURCE, account_id=a.account_id, status="failed", error=str(exc), tables={"activity": "failed"}
-            )
-            for a in accounts
-        ]
-        return result
+        return _failed(accounts, str(exc))
     finally:
         progress.finish(QUERY_TASK)
+    result = SourceResult()
     activity_rows = [r for r in run.rows if r["part"] == "activity"]
     result.add("activity", reduce_rows(activity_rows))
     coverage = [r for r in run.rows if r["part"] == "coverage"]
@@ -307,6 +276,17 @@ def collect_cloudtrail_athena(
         mine = [r for r in coverage if r["account"] == account.account_id]
         result.statuses.append(_status(account.account_id, mine, location, query, start, as_of))
     return result
+
+
+def _failed(accounts: list[Account], error: str) -> SourceResult:
+    """Every account failed with the query: nothing is claimed about any of them."""
+    statuses = [
+        SourceStatus(
+            source=SOURCE, account_id=a.account_id, status="failed", error=error, tables={"activity": "failed"}
+        )
+        for a in accounts
+    ]
+    return SourceResult(statuses=statuses)
 
 
 def _operation(exc: BaseException) -> str:
@@ -359,95 +339,3 @@ def _status(
         detail=detail,
         tables={"activity": COMPLETE if state == "ok" else state},
     )
-
-
-# --- rows -> activity, through the S3 reader's attribution
-
-
-def row_record(row: Mapping[str, str | None]) -> CloudTrailRecord:
-    """The fields of a grouped row as the decoded record attribution reads (what the query left out is None)."""
-    return CloudTrailRecord(
-        eventTime=row["first_seen"],
-        eventSource=row["eventsource"],
-        eventName=row["eventname"],
-        recipientAccountId=row["recipientaccountid"],
-        errorCode=row["errorcode"],
-        userIdentity=UserIdentity(
-            type=row["identity_type"],
-            principalId=row["principal_id"],
-            arn=row["identity_arn"],
-            accountId=row["identity_account"],
-            accessKeyId=row["access_key_id"],
-            userName=row["user_name"],
-            sessionContext=SessionContext(
-                sessionIssuer=SessionIssuer(
-                    type=row["issuer_type"],
-                    arn=row["issuer_arn"],
-                    accountId=row["issuer_account"],
-                    userName=row["issuer_user_name"],
-                )
-            ),
-            onBehalfOf=OnBehalfOf(userId=row["on_behalf_of"]),
-        ),
-        additionalEventData=AdditionalEventData(
-            AuthWorkflowID=row["auth_workflow"], UserName=row["workflow_user_name"]
-        ),
-        serviceEventDetails=ServiceEventDetails(
-            UserAuthentication=row["user_authentication"],
-            role_name=row["details_role_name"],
-            account_id=row["details_account"],
-        ),
-        requestParameters=RequestParameters(
-            roleArn=row["role_arn"],
-            roleSessionName=row["role_session_name"],
-            roleName=row["role_name"],
-            accountId=row["role_account"],
-        ),
-        responseElements=ResponseElements(ConsoleLogin=row["sign_in_outcome"]),
-    )
-
-
-def reduce_rows(rows: Iterable[Mapping[str, str | None]]) -> list[Activity]:
-    """Attribute each grouped row once and fold its first, last and count, as ``ActivityReducer`` folds records.
-
-    Sign-in steps that name no user are resolved with the names other steps
-    of the same sign-in carried in the same log object (the row's batch).
-    """
-    seen: dict[Hit, list] = {}
-    names: dict[str | None, dict[str, str]] = {}
-    grouped: list[tuple[Mapping, CloudTrailRecord]] = []
-    for row in rows:
-        record = row_record(row)
-        grouped.append((row, record))
-        if record.eventSource == SIGNIN:
-            workflow, name = sign_in_workflow(record)
-            if workflow and name:
-                names.setdefault(row["batch"], {})[workflow] = name
-    deferred = []
-    for row, record in grouped:
-        first, last = parse_event_time(row["first_seen"]), parse_event_time(row["last_seen"])
-        if first is None or last is None or not int(row["events"] or 0):
-            continue
-        hits = attribute(record)
-        if hits:
-            _fold(seen, hits, first, last, int(row["events"]))
-        elif unresolved_sign_in(record):
-            deferred.append((row, record, first, last))
-    for row, record, first, last in deferred:
-        hits = attribute(record, names.get(row["batch"], {}))
-        if hits:
-            _fold(seen, hits, first, last, int(row["events"]))
-    ordered = sorted(seen.items(), key=lambda item: (item[0][0], item[0][2] or "", item[0][1], item[0][3] or ""))
-    return [
-        Activity(kind=kind, key=key, account_id=account, detail=detail, first_seen=first, last_seen=last, events=n)
-        for (kind, key, account, detail), (first, last, n) in ordered
-    ]
-
-
-def _fold(seen: dict[Hit, list], hits: list[Hit], first: datetime, last: datetime, events: int) -> None:
-    for hit in hits:
-        entry = seen.get(hit)
-        if entry is None:
-            seen[hit] = [first, last, events]
-        else:
-            entry[0], entry[1], entry[2] = min(entry[0], first), max(entry[1], last), entry[2] + events

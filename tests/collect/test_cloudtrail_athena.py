@@ -201,6 +201,8 @@ def test_the_engine_and_its_settings_come_from_config():
         ({"athena": {"work_group": "x"}}, "c.toml: cloudtrail.athena: unknown key work_group"),
         ({"athena": {"timeout_seconds": "60"}}, "c.toml: cloudtrail.athena.timeout_seconds must be an integer"),
         ({"athena": {"output_location": "bucket/x"}}, "cloudtrail.athena.output_location must be an s3://"),
+        ({"athena": {"regions": ["us-east-1'--"]}}, "cloudtrail.athena.regions not AWS region names"),
+        ({"athena": {"table": "Trail;Logs"}}, "cloudtrail.athena.table must be lower-case letters, digits and _"),
     ]:
         with pytest.raises(config.ConfigError, match=message.replace(".", r"\.").replace("[", r"\[")):
             config.validate({"cloudtrail": bad}, "c.toml")
