@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from moto import mock_aws
 from moto.moto_api import state_manager
 
 from auditor import config
@@ -21,7 +23,7 @@ from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail
 from auditor.collect.cloudtrail_athena import AthenaSettings, athena_settings, collect_cloudtrail_athena
 from auditor.model import Account
 from auditor.progress import Progress
-from tests.collect.conftest import REGION
+from tests.collect.conftest import REGION, CountingContext
 from tests.collect.test_cloudtrail_s3 import DATA
 
 BUCKET = "org-trail-logs"
@@ -42,10 +44,36 @@ def log_key(account: str, region: str, delivered: datetime) -> str:
     )
 
 
+@pytest.fixture(scope="module")
+def trail(tmp_path_factory):
+    """One moto for the module: every recorded shape, one log object per file and day, around the window's edges.
+
+    Tests that change what Athena keeps use a table of their own.
+    """
+    home = tmp_path_factory.mktemp("aws")
+    with pytest.MonkeyPatch.context() as env:
+        for name in [name for name in os.environ if name.startswith("AWS_")]:
+            env.delenv(name)
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": str(home / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+        }.items():
+            env.setenv(name, value)
+        with mock_aws():
+            yield _fill(boto3.client("s3", region_name=REGION))
+
+
 @pytest.fixture
-def trail(ctx):
-    """Every recorded shape, one log object per file and day, around the window's edges too."""
-    s3 = boto3.client("s3", region_name=REGION)
+def ctx(trail) -> CountingContext:
+    return CountingContext(session=boto3.Session(region_name=REGION), region=REGION)
+
+
+def _fill(s3):
+    s3 = s3
     s3.create_bucket(Bucket=BUCKET)
     s3.create_bucket(Bucket="athena-results")
     start = AS_OF - timedelta(days=LOOKBACK)
@@ -78,8 +106,19 @@ def trail(ctx):
     return s3
 
 
-def collect(ctx, settings: AthenaSettings | None = SETTINGS):
-    return collect_cloudtrail(ctx, ACCOUNTS, TRAIL, Progress(), as_of=AS_OF, lookback_days=LOOKBACK, athena=settings)
+def collect(ctx, settings: AthenaSettings | None = SETTINGS, trail: TrailLocation = TRAIL):
+    return collect_cloudtrail(ctx, ACCOUNTS, trail, Progress(), as_of=AS_OF, lookback_days=LOOKBACK, athena=settings)
+
+
+def own_table(name: str, **options) -> AthenaSettings:
+    return AthenaSettings(regions=REGIONS, output_location=SETTINGS.output_location, table=name, **options)
+
+
+@pytest.fixture(scope="module")
+def engines(trail):
+    """The S3 reader's result and Athena's, on the module's trail, computed once."""
+    context = CountingContext(session=boto3.Session(region_name=REGION), region=REGION)
+    return collect(context, None), collect(context)
 
 
 def coverage(result) -> dict:
@@ -89,8 +128,8 @@ def coverage(result) -> dict:
     }
 
 
-def test_athena_gives_the_s3_readers_activity_and_coverage(ctx, trail):
-    by_s3, by_athena = collect(ctx, None), collect(ctx)
+def test_athena_gives_the_s3_readers_activity_and_coverage(engines):
+    by_s3, by_athena = engines
     assert len(by_s3.tables["activity"]) > 30  # every kind of principal, from real record shapes
     assert {a.kind for a in by_s3.tables["activity"]} == {
         "idc_user",
@@ -107,9 +146,10 @@ def test_athena_gives_the_s3_readers_activity_and_coverage(ctx, trail):
 
 
 def test_the_table_is_created_once_and_the_run_is_one_query_recorded_in_the_manifest(ctx, trail):
-    first = collect(ctx)
+    settings = own_table("created_once")
+    first = collect(ctx, settings)
     assert ctx.count("StartQueryExecution") == 2  # the table, then the query
-    second = collect(ctx)
+    second = collect(ctx, settings)
     assert ctx.count("StartQueryExecution") == 3  # the table is reused
     athena = boto3.client("athena", region_name=REGION)
     detail = {s.account_id: s.detail for s in second.statuses}[FIRST]
@@ -123,7 +163,7 @@ def test_the_table_is_created_once_and_the_run_is_one_query_recorded_in_the_mani
     assert detail["data_scanned_bytes"] == in_partitions  # the day before the widened window is not scanned
     assert {s.detail["table_action"] for s in first.statuses} == {"created"}
     assert {s.detail["table_action"] for s in second.statuses} == {"reused"}
-    table = athena.get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName="default", TableName=SETTINGS.table)
+    table = athena.get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName="default", TableName="created_once")
     parameters = table["TableMetadata"]["Parameters"]
     assert parameters["storage.location.template"] == (
         f"s3://{BUCKET}/AWSLogs/{ORG}/${{account}}/CloudTrail/${{region}}/${{timestamp}}"
@@ -132,8 +172,8 @@ def test_the_table_is_created_once_and_the_run_is_one_query_recorded_in_the_mani
     assert parameters["projection.region.values"] == "eu-west-1,us-east-1"
 
 
-def test_results_are_read_page_by_page(ctx, trail, monkeypatch):
-    whole = collect(ctx)
+def test_results_are_read_page_by_page(ctx, engines, monkeypatch):
+    whole = engines[1]
     monkeypatch.setattr(cloudtrail_athena, "PAGE_SIZE", 7)
     calls = ctx.count("GetQueryResults")
     paged = collect(ctx)
@@ -143,9 +183,10 @@ def test_results_are_read_page_by_page(ctx, trail, monkeypatch):
 
 def test_a_table_of_that_name_over_another_trail_is_left_alone(ctx, trail):
     athena = boto3.client("athena", region_name=REGION)
-    elsewhere = cloudtrail_athena.table_ddl(SETTINGS, "s3://another-trail/AWSLogs/", REGIONS)
+    settings = own_table("another_trail")
+    elsewhere = cloudtrail_athena.table_ddl(settings, "s3://another-trail/AWSLogs/", REGIONS)
     athena.start_query_execution(QueryString=elsewhere, WorkGroup="primary")
-    result = collect(ctx)
+    result = collect(ctx, settings)
     assert {s.status for s in result.statuses} == {"failed"}
     assert "s3://another-trail/AWSLogs/${account}" in result.statuses[0].error
     assert "set [cloudtrail.athena] table to another name" in result.statuses[0].error
@@ -160,9 +201,11 @@ def test_a_query_athena_refuses_fails_every_account_with_the_reason(ctx, trail):
 
 
 def test_a_damaged_log_object_fails_the_query_and_every_account_says_which(ctx, trail):
+    trail.create_bucket(Bucket="damaged-trail")
     damaged = log_key(SECOND, REGIONS[0], datetime(2024, 6, 21, 9, 5, tzinfo=UTC))
-    trail.put_object(Bucket=BUCKET, Key=damaged, Body=b"\x1f\x8b\x08\x00truncated")
-    result = collect(ctx)
+    trail.put_object(Bucket="damaged-trail", Key=damaged, Body=b"\x1f\x8b\x08\x00truncated")
+    elsewhere = TrailLocation(bucket="damaged-trail", prefix=None, organization_id=ORG, home_region=REGION)
+    result = collect(ctx, own_table("damaged_trail"), elsewhere)
     assert {s.status for s in result.statuses} == {"failed"}
     assert all(" FAILED: HIVE_CURSOR_ERROR" in s.error and damaged in s.error for s in result.statuses)
     assert "activity" not in result.tables  # nothing is claimed from a query that did not finish
@@ -179,7 +222,7 @@ def test_a_query_past_its_deadline_is_stopped_and_reported(ctx, trail):
             Progress(),
             as_of=AS_OF,
             lookback_days=LOOKBACK,
-            settings=AthenaSettings(regions=REGIONS, timeout_seconds=5),
+            settings=own_table("never_done", timeout_seconds=5),
             sleep=slept.append,
         )
     finally:
