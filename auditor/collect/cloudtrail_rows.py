@@ -34,10 +34,10 @@ def row_record(row: Mapping[str, str | None]) -> CloudTrailRecord:
     """The fields of a grouped row as the decoded record attribution reads (what the query left out is None)."""
     return CloudTrailRecord(
         eventTime=row["first_seen"],
-        eventSource=row["eventsource"],
-        eventName=row["eventname"],
-        recipientAccountId=row["recipientaccountid"],
-        errorCode=row["errorcode"],
+        eventSource=row["event_source"],
+        eventName=row["event_name"],
+        recipientAccountId=row["recipient_account"],
+        errorCode=row["error_code"],
         userIdentity=UserIdentity(
             type=row["identity_type"],
             principalId=row["principal_id"],

@@ -52,6 +52,7 @@ from auditor.sandbox.moto_setup import now
 from auditor.sandbox.patching import Patches
 
 PAGE_LIMIT = 1000
+Object = tuple[str, dict[str, str], bytes]  # s3 URI, partition values, body
 PATH = "$path"
 _DUCKDB_TYPES = {
     "VARCHAR": "varchar",
@@ -171,7 +172,7 @@ def _projected(table: Table, values: dict[str, str]) -> bool:
     return True
 
 
-def _objects(backend: AthenaBackend, table: Table) -> list[tuple[str, dict[str, str], bytes]]:
+def _objects(backend: AthenaBackend, table: Table) -> list[Object]:
     """(s3 URI, partition values, body) of every object the projection reaches."""
     bucket_name, _, prefix = table.location.removeprefix("s3://").partition("/")
     s3 = s3_backends[backend.account_id][backend.partition]
@@ -188,18 +189,33 @@ def _objects(backend: AthenaBackend, table: Table) -> list[tuple[str, dict[str, 
     return found
 
 
-def _serde(value: Any, kind: exp.DataType) -> Any:
-    """A JSON value as the Hive JSON SerDe maps it onto ``kind``."""
+Shape = tuple  # ("struct", {field: Shape}) | ("array", Shape) | ("map",) | ("scalar",)
+
+
+def _shape(kind: exp.DataType) -> Shape:
+    """A column type as plain tuples, compiled once per table (sqlglot's nodes are slow to ask per value)."""
+    if kind.is_type(exp.DataType.Type.STRUCT):
+        return ("struct", {f.name.lower(): _shape(f.args["kind"]) for f in kind.expressions})
+    if kind.is_type(exp.DataType.Type.ARRAY):
+        return ("array", _shape(kind.expressions[0]))
+    if kind.is_type(exp.DataType.Type.MAP):
+        return ("map",)
+    return ("scalar",)
+
+
+def _serde(value: Any, shape: Shape) -> Any:
+    """A JSON value as the Hive JSON SerDe maps it onto a column of ``shape``."""
     if value is None:
         return None
-    if kind.is_type(exp.DataType.Type.STRUCT):
+    kind = shape[0]
+    if kind == "struct":
         if not isinstance(value, dict):
             return None
         lowered = {k.lower(): v for k, v in value.items()}
-        return {f.name.lower(): _serde(lowered.get(f.name.lower()), f.args["kind"]) for f in kind.expressions}
-    if kind.is_type(exp.DataType.Type.ARRAY):
-        return [_serde(v, kind.expressions[0]) for v in value] if isinstance(value, list) else None
-    if kind.is_type(exp.DataType.Type.MAP):
+        return {name: _serde(lowered.get(name), inner) for name, inner in shape[1].items()}
+    if kind == "array":
+        return [_serde(v, shape[1]) for v in value] if isinstance(value, list) else None
+    if kind == "map":
         return {str(k): _scalar(v) for k, v in value.items()} if isinstance(value, dict) else None
     return _scalar(value)
 
@@ -214,64 +230,58 @@ def _scalar(value: Any) -> str | None:
     return str(value)
 
 
-def _load(connection: duckdb.DuckDBPyConnection, backend: AthenaBackend, table: Table, work: Path) -> dict[str, int]:
-    """Create the table in DuckDB from its objects; returns each object's size by its URI."""
-    sizes: dict[str, int] = {}
+def _admitted(connection, query: exp.Expression, table: Table, objects: list[Object]) -> list[Object]:
+    """The objects in the partitions the query's predicates on partition keys admit (partition pruning)."""
     partitions = set(table.partitions)
-    lines = work / f"{table.database}.{table.name}.json"
-    with lines.open("w", encoding="utf-8") as out:
-        for uri, values, body in _objects(backend, table):
-            sizes[uri] = len(body)
-            try:
-                data = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
-            except (OSError, EOFError, zlib.error, ValueError) as exc:  # Athena fails the whole query
-                raise ValueError(f"HIVE_CURSOR_ERROR: {exc} ({uri})") from exc
-            for record in data.get("Records", []) if isinstance(data, dict) else data:
-                lowered = {k.lower(): v for k, v in record.items()} if isinstance(record, dict) else {}
-                row = {n: _serde(lowered.get(n), k) for n, k in table.columns if n not in partitions}
-                row.update(values)
-                row[PATH] = uri
-                out.write(json.dumps(row) + "\n")
-    types = {name: kind.sql("duckdb") for name, kind in table.columns}
-    types[PATH] = "VARCHAR"
-    columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in types.items()) + "}"
+    columns = [*table.partitions, PATH]
+    name = exp.table_(table.name, db=table.database, quoted=True).sql("duckdb")
     connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.database}"')
-    connection.execute(
-        f'CREATE TABLE "{table.database}"."{table.name}" AS SELECT * FROM read_json('
-        f"'{lines}', format = 'newline_delimited', columns = {columns})"
-    )
-    return sizes
-
-
-def _scanned(connection, query: exp.Expression, table: Table, sizes: dict[str, int]) -> int:
-    """The bytes of the objects in the partitions the query's predicates on partition keys admit."""
-    partitions = set(table.partitions)
+    connection.execute(f"CREATE TABLE {name} ({', '.join(f'{chr(34)}{c}{chr(34)} VARCHAR' for c in columns)})")
+    rows = [[values.get(c) for c in table.partitions] + [uri] for uri, values, _ in objects]
+    if rows:
+        connection.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' for _ in columns)})", rows)
     admitted: set[str] = set()
     for reference in query.find_all(exp.Table):
         if reference.name.lower() != table.name:
             continue
         select = reference.find_ancestor(exp.Select)
         where = select.args.get("where") if select is not None else None
-        conditions = [
-            c
-            for c in (
-                where.this.flatten()
-                if where is not None and isinstance(where.this, exp.And)
-                else [where.this]
-                if where is not None
-                else []
-            )
-            if {col.name.lower() for col in c.find_all(exp.Column)} <= partitions
-        ]
-        sql = (
-            exp.select(exp.column(PATH, quoted=True))
-            .distinct()
-            .from_(exp.table_(table.name, db=table.database, quoted=True))
-        )
-        if conditions:
-            sql = sql.where(*conditions)
+        conjuncts = list(where.this.flatten()) if where is not None and isinstance(where.this, exp.And) else []
+        if where is not None and not conjuncts:
+            conjuncts = [where.this]
+        pruning = [c for c in conjuncts if {col.name.lower() for col in c.find_all(exp.Column)} <= partitions]
+        sql = exp.select(exp.column(PATH, quoted=True)).distinct().from_(name)
+        if pruning:
+            sql = sql.where(*pruning)
         admitted |= {row[0] for row in connection.execute(sql.sql("duckdb")).fetchall()}
-    return sum(sizes[uri] for uri in admitted if uri in sizes)
+    connection.execute(f"DROP TABLE {name}")
+    return [o for o in objects if o[0] in admitted]
+
+
+def _load(connection: duckdb.DuckDBPyConnection, table: Table, objects: list[Object], work: Path) -> None:
+    """Create the table in DuckDB from the records of ``objects``, as the SerDe maps them."""
+    partitions = set(table.partitions)
+    shapes = [(name, _shape(kind)) for name, kind in table.columns if name not in partitions]
+    lines = work / f"{table.database}.{table.name}.json"
+    with lines.open("w", encoding="utf-8") as out:
+        for uri, values, body in objects:
+            try:
+                data = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+            except (OSError, EOFError, zlib.error, ValueError) as exc:  # Athena fails the whole query
+                raise ValueError(f"HIVE_CURSOR_ERROR: {exc} ({uri})") from exc
+            for record in data.get("Records", []) if isinstance(data, dict) else data:
+                lowered = {k.lower(): v for k, v in record.items()} if isinstance(record, dict) else {}
+                row = {name: _serde(lowered.get(name), shape) for name, shape in shapes}
+                row.update(values)
+                row[PATH] = uri
+                out.write(json.dumps(row) + "\n")
+    types = {name: kind.sql("duckdb") for name, kind in table.columns}
+    types[PATH] = "VARCHAR"
+    columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in types.items()) + "}"
+    connection.execute(
+        f'CREATE TABLE "{table.database}"."{table.name}" AS SELECT * FROM read_json('
+        f"'{lines}', format = 'newline_delimited', columns = {columns})"
+    )
 
 
 def _cell(value: Any) -> dict[str, str]:
@@ -290,10 +300,13 @@ def _select(backend: AthenaBackend, text: str, database: str) -> tuple[QueryResu
         if table is not None and table not in wanted:
             wanted.append(table)
     connection = duckdb.connect()
+    scanned = 0
     try:
         with tempfile.TemporaryDirectory() as work:
-            sizes = {t.name: _load(connection, backend, t, Path(work)) for t in wanted}
-        scanned = sum(_scanned(connection, tree, t, sizes[t.name]) for t in wanted)
+            for table in wanted:
+                objects = _admitted(connection, tree, table, _objects(backend, table))
+                scanned += sum(len(body) for _, _, body in objects)
+                _load(connection, table, objects, Path(work))
         if database:
             connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"')
             connection.execute(f'USE "{database}"')
