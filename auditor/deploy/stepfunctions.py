@@ -3,8 +3,9 @@
 One Lambda function serves every step; the state machine names the step in
 the payload (``{"step": "accounts", ...}``). Each step is a thin wrapper over
 the library calls ``auditor run`` makes, and hands over through S3 (the data
-bucket, under ``<prefix>stepfunctions/<run id>/``), never through the state
-machine's payloads, which stay a few hundred bytes:
+bucket, under ``<prefix>stepfunctions/<run id>/``, expired after a week by the
+bucket's lifecycle), never through the state machine's payloads, which stay
+a few hundred bytes:
 
 1. ``accounts``: the HR feed (refused before any AWS call when unusable),
    Organizations, the accounts in scope and the trail; returns the run and
@@ -70,6 +71,13 @@ class _Plan(msgspec.Struct):
 
     accounts: list[Account]
     trail: TrailLocation | None
+
+
+class _Merged(msgspec.Struct):
+    """The merged snapshot, as the merge step hands it to the analysis."""
+
+    manifest: snapshots.Manifest
+    tables: dict[str, list[msgspec.Raw]]
 
 
 def handler(event: Mapping[str, Any], context: object = None) -> dict:
@@ -242,11 +250,6 @@ class Steps:
 
         job = {"job": event.get("job") or "nightly"}
         return lambda_handler.handle_event(job, self.environ, s3=self.s3, run_pipeline=conclude, **job_options)
-
-
-class _Merged(msgspec.Struct):
-    manifest: snapshots.Manifest
-    tables: dict[str, list[msgspec.Raw]]
 
 
 def handle_step(event: Mapping[str, Any], environ: Mapping[str, str], *, s3=None, clock: Clock = system_clock, **job):
