@@ -376,7 +376,7 @@ def _get_query_results(self: AthenaResponse) -> str:
     exec_id = self._get_param("QueryExecutionId")
     outcome = _outcomes(self.athena_backend).get(exec_id)
     if outcome is not None and outcome.error:
-        return self.error(f"Query has not yet finished. Current state: FAILED ({outcome.error})", 400)
+        return self.error("Query did not finish successfully. Final query state: FAILED", 400)
     result = self.athena_backend.get_query_results(exec_id).to_dict()
     limit = min(int(self._get_param("MaxResults") or PAGE_LIMIT), PAGE_LIMIT)
     offset = int(self._get_param("NextToken") or 0)
