@@ -30,6 +30,7 @@ class Option:
     default: Any
     check: Any = None  # callable(value) -> error text or None
     item_type: type | None = None  # for lists
+    fields: dict[str, Option] | None = None  # for a sub-table ([section.key]): its own keys, defaults filled in
 
 
 def _positive(value: int) -> str | None:
@@ -81,6 +82,21 @@ def _timezone(value: str) -> str | None:
     return None
 
 
+def _s3_uri(value: str) -> str | None:
+    if not value or re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", value):
+        return None
+    return "must be an s3://bucket/prefix/ location"
+
+
+def _regions(values: list[str]) -> str | None:
+    bad = [v for v in values if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", v)]
+    return f"not AWS region names: {bad}" if bad else None
+
+
+def _athena_name(value: str) -> str | None:
+    return None if re.fullmatch(r"[a-z0-9_]{1,255}", value) else "must be lower-case letters, digits and _"
+
+
 def _department_groups(value: dict) -> str | None:
     bad = [k for k, v in value.items() if not (isinstance(v, list) and all(isinstance(g, str) for g in v))]
     return f"must map each department to a list of group names; not so for {bad}" if bad else None
@@ -118,6 +134,19 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "read": Option(str, "needed", _one_of("needed", "all")),
         "incremental": Option(bool, True),
         "overlap_hours": Option(int, 24, _positive),
+        "engine": Option(str, "s3", _one_of("s3", "athena")),
+        "athena": Option(
+            dict,
+            None,
+            fields={
+                "workgroup": Option(str, "primary"),
+                "database": Option(str, "default", _athena_name),
+                "table": Option(str, "auditor_cloudtrail", _athena_name),
+                "output_location": Option(str, "", _s3_uri),
+                "regions": Option(list, [], _regions, str),
+                "timeout_seconds": Option(int, 1800, _positive),
+            },
+        ),
     },
     "access_advisor": {
         "enabled": Option(bool, True),
@@ -290,8 +319,14 @@ def _toml(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)  # a TOML basic string
 
 
+def _default(option: Option) -> Any:
+    if option.fields is not None:
+        return {key: _default(field) for key, field in option.fields.items()}
+    return _copy(option.default)
+
+
 def defaults() -> Settings:
-    values: dict[str, Any] = {s: {k: _copy(o.default) for k, o in opts.items()} for s, opts in SCHEMA.items()}
+    values: dict[str, Any] = {s: {k: _default(o) for k, o in opts.items()} for s, opts in SCHEMA.items()}
     values["exceptions"] = []
     return Settings(values=values)
 
@@ -368,11 +403,23 @@ def _checked(option: Option, value: Any, name: str) -> Any:
         bad = [v for v in value if not isinstance(v, option.item_type)]
         if bad:
             raise ConfigError(f"{name} must be a list of {_type_name(option.item_type)}, got {bad[0]!r}")
+    if option.fields is not None:
+        return _sub_table(option.fields, value, name)
     if option.check is not None:
         problem = option.check(value)
         if problem:
             raise ConfigError(f"{name} {problem}, got {value!r}")
     return value
+
+
+def _sub_table(fields: dict[str, Option], body: dict[str, Any], name: str) -> dict[str, Any]:
+    """A sub-table's keys checked one by one; those it leaves out keep their defaults."""
+    checked = {key: _default(option) for key, option in fields.items()}
+    for key, value in body.items():
+        if key not in fields:
+            raise ConfigError(f"{name}: unknown key {key} (known: {', '.join(fields)})")
+        checked[key] = _checked(fields[key], value, f"{name}.{key}")
+    return checked
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:

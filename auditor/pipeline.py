@@ -26,6 +26,7 @@ from auditor.collect import COLLECTORS
 from auditor.collect.access_advisor import collect_access_advisor
 from auditor.collect.aws_policies import collect_aws_policies, referenced_aws_policies
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
+from auditor.collect.cloudtrail_athena import athena_settings
 from auditor.collect.cloudtrail_ledger import Ledger
 from auditor.collect.cloudtrail_plan import ReadPlan, plan_reads
 from auditor.collect.hr import collect_hr
@@ -118,6 +119,7 @@ def collect(
                 max_workers=workers,
                 ledger=_ledger(settings, store),
                 plan=read_plan(settings, home_account, context.region),
+                athena=athena_settings(settings),
             )
         iam_result = iam.result()
         # Access Advisor needs IAM's entities; it runs while CloudTrail is still being read
@@ -485,3 +487,11 @@ def _with_home_account(result: SourceResult, home_account: str) -> SourceResult:
         for s in result.statuses
     ]
     return result
+
+
+# The steps of ``collect`` under public names, for a caller that runs them apart (the Step Functions workflow).
+hr_or_failure = _collect_hr
+in_scope = _in_scope
+trail_location = _trail
+access_advisor = _access_advisor
+with_home_account = _with_home_account

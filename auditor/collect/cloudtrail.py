@@ -37,6 +37,7 @@ from typing import TypeVar
 import botocore.exceptions
 
 from auditor.aws import AwsContext, describe_error
+from auditor.collect.cloudtrail_athena import AthenaSettings, collect_cloudtrail_athena
 from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, trail_id
 from auditor.collect.cloudtrail_plan import ReadPlan
 from auditor.collect.cloudtrail_records import LogDecodeError, read_log
@@ -146,6 +147,7 @@ def collect_cloudtrail(
     max_workers: int = 8,
     ledger: Ledger | None = None,
     plan: ReadPlan | None = None,
+    athena: AthenaSettings | None = None,
 ) -> SourceResult:
     """Read ``trail``'s log objects for ``accounts`` and reduce them to ``activity`` records.
 
@@ -154,16 +156,21 @@ def collect_cloudtrail(
     (``auditor.collect.cloudtrail_ledger``); without one, the whole window.
     A ``plan`` (``auditor.collect.cloudtrail_plan``) limits the accounts and
     regions read to what the enabled rules need; an account it skips gets no
-    status, so nothing is claimed about it.
+    status, so nothing is claimed about it. With ``athena`` settings ([cloudtrail]
+    engine = "athena") Athena aggregates the window instead, to the same records.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     if lookback_days < 1:
         raise ValueError("lookback_days must be at least 1")
-    start = as_of - timedelta(days=lookback_days)
-    last_day = (as_of + DAY).date()
     if plan is not None:
         accounts = [a for a in accounts if plan.reads(a.account_id)]
+    if athena is not None:
+        return collect_cloudtrail_athena(
+            ctx, accounts, trail, progress, as_of=as_of, lookback_days=lookback_days, settings=athena
+        )
+    start = as_of - timedelta(days=lookback_days)
+    last_day = (as_of + DAY).date()
     s3 = ctx.client("s3", region=trail.home_region)
     layout = discover_layout(s3, trail.bucket, trail.prefix, trail.organization_id)
     reading = ledger.open(trail_id(trail.bucket, layout.root), as_of, start) if ledger is not None else None

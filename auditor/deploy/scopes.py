@@ -43,6 +43,15 @@ ORG_ROOTS = f"arn:{P}:organizations::*:root/o-*/r-*"
 ORG_UNITS = f"arn:{P}:organizations::*:ou/o-*/ou-*"
 ORG_ACCOUNTS = f"arn:{P}:organizations::*:account/o-*/*"
 
+# the Athena engine ([cloudtrail] engine = "athena"): its workgroup, the catalog, the table it keeps, its results
+ATHENA_WORKGROUP = f"arn:{P}:athena:${{AWS::Region}}:${{AWS::AccountId}}:workgroup/${{AthenaWorkGroup}}"
+ATHENA_CATALOG = f"arn:{P}:athena:${{AWS::Region}}:${{AWS::AccountId}}:datacatalog/AwsDataCatalog"
+GLUE_CATALOG = f"arn:{P}:glue:${{AWS::Region}}:${{AWS::AccountId}}:catalog"
+GLUE_DATABASE = f"arn:{P}:glue:${{AWS::Region}}:${{AWS::AccountId}}:database/${{AthenaDatabase}}"
+GLUE_TABLE = f"arn:{P}:glue:${{AWS::Region}}:${{AWS::AccountId}}:table/${{AthenaDatabase}}/${{AthenaTable}}"
+RESULTS_BUCKET = f"arn:{P}:s3:::${{AthenaResultsBucket}}"
+RESULTS_OBJECTS = f"arn:{P}:s3:::${{AthenaResultsBucket}}/*"
+
 # Resource sets, named: a statement's Sid ends with the name of the set it is granted on.
 SETS: dict[str, tuple[str, ...]] = {
     "": ("*",),
@@ -116,6 +125,22 @@ RESOURCES: dict[str, str] = {
     "s3:ListBucket": "OnTrailBucket",
     "kms:Decrypt": "OnTrailKey",
 }
+
+# What Athena checks as the caller while it runs the engine's statements (Athena user guide, "Access to
+# the AWS Glue Data Catalog" and "Access to Amazon S3"): the table in Glue (read; created once), the trail
+# bucket (read, and its key when SSE-KMS) and the results location (written, then read back by
+# GetQueryResults). (Sid suffix, actions, resources); the Sids start with "AthenaChecks".
+ATHENA_CHECKS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("GlueDatabase", ("glue:GetDatabase",), (GLUE_CATALOG, GLUE_DATABASE)),
+    ("GlueTable", ("glue:CreateTable", "glue:GetTable"), (GLUE_CATALOG, GLUE_DATABASE, GLUE_TABLE)),
+    ("Buckets", ("s3:GetBucketLocation", "s3:ListBucket"), (TRAIL_BUCKET, RESULTS_BUCKET)),
+    ("ResultUploads", ("s3:ListBucketMultipartUploads",), (RESULTS_BUCKET,)),
+    ("Objects", ("s3:GetObject",), (TRAIL_OBJECTS, RESULTS_OBJECTS)),
+    ("ResultWrites", ("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:PutObject"), (RESULTS_OBJECTS,)),
+    ("TrailKeyDecrypt", ("kms:Decrypt",), (TRAIL_KEY,)),
+)
+# What the engine calls itself: Athena's catalog for the table's metadata, its workgroup for the rest.
+ATHENA_CALLS_ON_CATALOG = ("athena:GetTableMetadata",)
 
 # Permissions the product never calls itself but an AWS service checks on its behalf:
 # reading an SSE-KMS object makes S3 call KMS Decrypt as the caller.
