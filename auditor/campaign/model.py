@@ -91,6 +91,8 @@ class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True):
     privileged_only: bool = False
     kind: str = "quarterly"  # quarterly | micro
     origin: list[str] = []  # finding ids a micro-certification was opened for
+    owner: str = ""  # the campaign owner (email): the last step of routing, and who signs in to the owner's page
+    fallback_reviewer: str = ""  # before the owner; empty: [campaigns] fallback_reviewer
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class Campaign:
     undecided_policy: str | None = None
     origin: list[str] = field(default_factory=list)
     created_by: str = "auditor"
+    owner: str = ""
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ def export_packets(
     key = signing_key(store, campaign_id)
     by_reviewer: dict[str, list[ItemState]] = defaultdict(list)
     for state in item_states(store, campaign_id):
-        by_reviewer[state.reviewer].append(state)
+        if state.reviewer:  # an unassigned item waits for the campaign owner to assign it
+            by_reviewer[state.reviewer].append(state)
     if reviewer is not None:
         wanted = reviewer.strip().lower()
         if wanted not in by_reviewer:

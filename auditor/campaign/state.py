@@ -39,6 +39,7 @@ def _campaign(row) -> Campaign:
         closed_at=row.closed_at,
         undecided_policy=row.undecided_policy,
         origin=json.loads(row.origin),
+        owner=row.owner or "",
     )
 
 

@@ -92,6 +92,12 @@ def register(commands: common.Commands) -> None:
         default="manager",
         help="manager (default), account_owner, permission_set_owner or fixed:EMAIL",
     )
+    create.add_argument(
+        "--owner", default="", help="the campaign owner's email: routing's last step, and the owner's page"
+    )
+    create.add_argument(
+        "--fallback-reviewer", default="", help="who reviews what no manager or owner tag covers (default [campaigns])"
+    )
     create.add_argument("--privileged-only", action="store_true", help="only administrator-capable access")
     create.add_argument("--run-dir", type=Path, help="a run's output directory (default: the latest recorded run)")
 
@@ -146,6 +152,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         scopes=args.scope,
         reviewer=args.reviewer,
         privileged_only=args.privileged_only,
+        owner=args.owner,
+        fallback_reviewer=args.fallback_reviewer,
     )
     result = create_campaign(store, settings, spec, now=now, run_dir=args.run_dir, actor=common.actor())
     campaign = result.campaign
@@ -156,7 +164,10 @@ def cmd_create(args: argparse.Namespace) -> int:
     for reviewer, count in result.by_reviewer.items():
         print(f"  {reviewer:<40} {count:>5}")
     if result.fallback:
-        print(f"{len(result.fallback)} item(s) had no resolvable reviewer and went to the fallback reviewer:")
+        print(
+            f"{len(result.fallback)} item(s) had no accountable reviewer (fallback, campaign owner, or unassigned "
+            f"until assigned: auditor campaign status {campaign.id}):"
+        )
         for unresolved in result.fallback:
             print(f"  {unresolved.item_id}: {unresolved.subject}: {unresolved.access} ({unresolved.reason})")
     return EXIT_OK
@@ -230,11 +241,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         for row in status.reviewers:
             mark = "OVERDUE " if row.overdue else ""
             print(
-                f"  {row.reviewer:<40} {row.items:>6} {row.decided:>8} {row.pending:>8} {row.flagged_pending:>8}  "
+                f"  {row.reviewer or '(unassigned)':<40} {row.items:>6} {row.decided:>8} {row.pending:>8} {row.flagged_pending:>8}  "
                 f"{mark}{row.last_message}"
             )
         if status.fallback:
-            print(f"{len(status.fallback)} item(s) are with the fallback reviewer (no accountable reviewer found):")
+            print(f"{len(status.fallback)} item(s) have no accountable reviewer (fallback, owner, or unassigned):")
             for item_id, access, why in status.fallback:
                 print(f"  {item_id}: {access} ({why})")
 

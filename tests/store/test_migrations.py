@@ -18,7 +18,12 @@ from auditor.schedule.schema import job_locks, job_runs
 from auditor.store import GENESIS, Store, audit_log, entry_hash, findings, metadata, migrate, runs
 
 PREVIOUS = Path(__file__).with_name("previous_release.sql")
-ADDED_SINCE = {"alembic_version", "remediation_plans"}  # tables that later revisions add
+ADDED_SINCE = {
+    "alembic_version",
+    "remediation_plans",
+    "campaign_links",
+    "campaign_sessions",
+}  # tables later revisions add
 FEATURE_TABLES = {
     "0002_campaigns": [
         "campaigns",
