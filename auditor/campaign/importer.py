@@ -311,7 +311,7 @@ def _audit_decision(store, conn, campaign_id, row: _Accepted, previous, name, di
                 "decided_at": iso(previous.decided_at),
             },
         },
-        actor=row.state.reviewer,
+        actor=actor,  # whoever ran the import supplied the file: a packet is not the reviewer's signature
     )
 
 
