@@ -212,7 +212,7 @@ def _validate(campaign_id, key, name, records, states, owner, closed_at, result)
         except ValueError as exc:
             reject(line, f"item {item_id}: {exc}")
             continue
-        problem = _decision_problem(state, decision, target, justification)
+        problem = decision_problem(state, decision, target, justification)
         if problem:
             reject(line, f"item {item_id}: {problem}")
             continue
@@ -220,7 +220,7 @@ def _validate(campaign_id, key, name, records, states, owner, closed_at, result)
     return accepted
 
 
-def _decision_problem(state: ItemState, decision: str, target: str | None, justification: str) -> str | None:
+def decision_problem(state: ItemState, decision: str, target: str | None, justification: str) -> str | None:
     item = state.item
     if decision == Decision.KEEP and item.flagged and not justification:
         return "keeping a flagged item needs a justification (see related_findings)"

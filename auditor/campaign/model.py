@@ -58,6 +58,7 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
     access: str  # one line a reviewer understands
     account_id: str | None = None
     account_name: str | None = None
+    environment: str | None = None  # the account's environment tag (prod, dev, ...)
     permission_set: str | None = None
     permission_set_arn: str | None = None
     group: str | None = None  # the group the access comes through (or the group reviewed)
@@ -66,6 +67,7 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
     department: str | None = None
     title: str | None = None
     manager: str | None = None
+    end_date: str | None = None  # HR end date (ISO), contractors and leavers
     last_used: str = "never"  # ISO time, "never", or "unknown: <why>"
     admin: bool = False
     break_glass: bool = False

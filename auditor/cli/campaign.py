@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from auditor.campaign.close import close_campaign
@@ -32,6 +32,8 @@ MORE = """\
   auditor campaign status 3
   auditor campaign export 3 --out ./packets --send
   auditor campaign import 3 ./returned/*.xlsx
+  auditor campaign invite 3 --base-url https://review.example.com   # sign-in links for `auditor serve`
+  auditor campaign invite 3 --owner --print
   auditor campaign remind 3 --dry-run
   auditor campaign close 3 --undecided keep_flagged --out ./evidence-3
   auditor campaign verify ./evidence-3
@@ -120,6 +122,19 @@ def register(commands: common.Commands) -> None:
     imported.add_argument("id", type=_campaign_id)
     imported.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imported.add_argument("--reviewer", help="whose files these are (default: the reviewer their rows name)")
+
+    invitation = action("invite", "Send single-use sign-in links for `auditor serve`.", cmd_invite)
+    invitation.add_argument("id", type=_campaign_id)
+    who = invitation.add_mutually_exclusive_group()
+    who.add_argument("--reviewer", help="only this reviewer (default: every reviewer with undecided items)")
+    who.add_argument("--owner", action="store_true", help="the campaign owner's link (their page)")
+    invitation.add_argument(
+        "--base-url", default="http://127.0.0.1:8000", help="where `auditor serve` is reached (default %(default)s)"
+    )
+    invitation.add_argument("--valid-days", type=float, default=14.0, help="how long a link can be used (default 14)")
+    invitation.add_argument(
+        "--print", action="store_true", help="print the links instead of sending them ([campaigns] delivery)"
+    )
 
     reminder = action("remind", "Send due reminders and escalations.", cmd_remind)
     reminder.add_argument("id", type=_campaign_id)
@@ -296,6 +311,36 @@ def cmd_import(args: argparse.Namespace) -> int:
     for rejection in result.rejections:
         print(f"  {rejection}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_BAD_INPUT
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    from auditor.serve import invite
+
+    settings, store = common.settings_and_store(args)
+    if args.valid_days <= 0:
+        raise common.UsageError("--valid-days must be greater than 0")
+    now = common.now()
+    sent = invite(
+        store,
+        args.id,
+        base_url=args.base_url,
+        now=now,
+        valid_for=timedelta(days=args.valid_days),
+        delivery=None if args.print else delivery_from_settings(settings, now=now),
+        reviewer=args.reviewer,
+        owner=args.owner,
+        actor=common.actor(),
+    )
+    for invitation in sent:
+        if args.print:
+            print(f"{invitation.email} ({invitation.role}): {invitation.url}")
+        elif invitation.error:
+            print(f"NOT sent to {invitation.email}: {invitation.error}", file=sys.stderr)
+        else:
+            print(f"sign-in link sent to {invitation.email} ({invitation.role}): {invitation.reference}")
+    if not sent:
+        print("every item is decided; nobody to invite")
+    return EXIT_INCOMPLETE if any(i.error for i in sent) else EXIT_OK
 
 
 def cmd_remind(args: argparse.Namespace) -> int:
