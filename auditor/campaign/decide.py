@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from auditor.campaign.importer import decision_problem
 from auditor.campaign.model import CampaignError, Decision, ItemState, looks_like_email
-from auditor.campaign.schema import campaign_decisions, campaign_items, campaigns, iso
+from auditor.campaign.schema import campaign_decisions, campaign_items, campaign_people, campaigns, iso
 from auditor.campaign.state import item_states
 from auditor.store import Store
 from auditor.store.types import canonical as canonical_time
@@ -50,12 +50,13 @@ def decide(
     recorded = []
     with store.engine.begin() as conn:
         states = _lock(store, conn, campaign_id)
+        known = _known(conn, campaign_id)
         checked = []
         for choice in choices:
             state = states.get(choice.item_id)
             if state is None or state.reviewer != reviewer:
                 raise CampaignError(f"item {choice.item_id} is not assigned to {reviewer}")
-            checked.append((state, _checked(choice, state)))
+            checked.append((state, _checked(choice, state, known)))
         for state, choice in checked:
             _record(store, conn, campaign_id, state, choice, decided_by=reviewer, now=now, source=source)
             recorded.append(state.item.item_id)
@@ -102,7 +103,15 @@ def _lock(store: Store, conn, campaign_id: int) -> dict[str, ItemState]:
     return {s.item.item_id: s for s in item_states(store, campaign_id, conn)}
 
 
-def _checked(choice: Choice, state: ItemState) -> Choice:
+def _known(conn, campaign_id: int) -> tuple[set[str], set[str]]:
+    """Who an item may be reassigned to: people HR knows, or addresses at the organisation's domains in HR."""
+    emails = set(
+        conn.execute(sa.select(campaign_people.c.email).where(campaign_people.c.campaign_id == campaign_id)).scalars()
+    )
+    return emails, {e.rpartition("@")[2] for e in emails}
+
+
+def _checked(choice: Choice, state: ItemState, known: tuple[set[str], set[str]]) -> Choice:
     decision = choice.decision.strip().lower()
     if decision not in (d.value for d in Decision):
         raise CampaignError(f"item {choice.item_id}: choose keep, revoke or reassign")
@@ -112,6 +121,12 @@ def _checked(choice: Choice, state: ItemState) -> Choice:
         target = (choice.reassign_to or "").strip().lower()
         if not looks_like_email(target):
             raise CampaignError(f"item {choice.item_id}: reassign needs the email address of who should decide")
+        emails, domains = known
+        if emails and target not in emails and target.rpartition("@")[2] not in domains:
+            raise CampaignError(
+                f"item {choice.item_id}: {target} is not a person HR knows nor at the organisation's domains "
+                f"({', '.join(sorted(domains))})"
+            )
     if decision == Decision.KEEP and state.item.admin and not justification:
         raise CampaignError(f"item {choice.item_id}: keeping administrator access needs a justification")
     problem = decision_problem(state, decision, target, justification)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -48,6 +49,18 @@ def register(commands: common.Commands) -> None:
     )
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise common.UsageError(f"cannot serve on {host}:{port}: {exc.strerror} (choose another --port)") from exc
+    listener.listen(128)
+    return listener
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -68,16 +81,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             secure_cookies=args.secure_cookies,
         )
     )
+    listener = _listen(args.host, args.port)  # bound before saying so: a client that connects next is queued
     print(f"Serving access reviews at {base_url} (state store {store.display_url})", flush=True)
     print("Ctrl-C to stop.", flush=True)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        log_level="warning",
-        server_header=False,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            proxy_headers=True,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            log_level="warning",
+            server_header=False,
+        )
     )
+    server.run(sockets=[listener])
     print("stopped", file=sys.stderr)
     return EXIT_OK

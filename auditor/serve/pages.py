@@ -53,12 +53,13 @@ else if(e.key==='x'&&at>=0){var c=items[at].querySelector('input[form=bulk]');if
 """.strip()
 
 
-def content_security_policy() -> str:
-    """Nothing from the network; this page's own style and script by hash; forms post only to this server."""
-    return (
-        "default-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; "
-        f"script-src {csp_hash(SCRIPT)}; style-src {csp_hash(STYLE)}"
-    )
+def content_security_policy(*, header: bool = True) -> str:
+    """Nothing from the network; this page's own style and script by hash; forms post only to this server.
+
+    The header also forbids framing (frame-ancestors, which a page's own meta element cannot carry).
+    """
+    policy = f"default-src 'none'; base-uri 'none'; form-action 'self'; script-src {csp_hash(SCRIPT)}; style-src {csp_hash(STYLE)}"
+    return policy + "; frame-ancestors 'none'" if header else policy
 
 
 PAGE_DEFAULTS = {"error": None, "notice": None, "session": None, "signin_token": None}
@@ -68,5 +69,10 @@ def render(template: str, **context: Any) -> str:
     return (
         environment()
         .get_template(template)
-        .render({**PAGE_DEFAULTS, **context}, style=Markup(STYLE), script=Markup(SCRIPT), csp=content_security_policy())
+        .render(
+            {**PAGE_DEFAULTS, **context},
+            style=Markup(STYLE),
+            script=Markup(SCRIPT),
+            csp=content_security_policy(header=False),
+        )
     )
