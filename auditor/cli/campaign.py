@@ -22,6 +22,7 @@ from auditor.config import ConfigError
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK
 from auditor.report.common import format_time
 from auditor.schedule.campaigns import due_date
+from auditor.serve import invite
 from auditor.snapshot import SnapshotError
 from auditor.store import StoreError
 
@@ -314,8 +315,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    from auditor.serve import invite
-
     settings, store = common.settings_and_store(args)
     if args.valid_days <= 0:
         raise common.UsageError("--valid-days must be greater than 0")

@@ -8,8 +8,11 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import uvicorn
+
 from auditor.cli import common
 from auditor.exit_codes import EXIT_OK
+from auditor.serve import ServeConfig, create_app
 
 EXAMPLES = {"serve": "auditor serve --port 8000 --base-url https://review.example.com"}
 MORE = """\
@@ -62,10 +65,6 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from auditor.serve import ServeConfig, create_app
-
     settings, store = common.settings_and_store(args)
     if args.session_hours <= 0 or args.link_days <= 0:
         raise common.UsageError("--session-hours and --link-days must be greater than 0")
