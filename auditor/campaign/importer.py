@@ -24,7 +24,16 @@ from openpyxl import load_workbook
 
 from auditor.campaign.model import Decision, ItemState, parse_decision
 from auditor.campaign.schema import campaign_decisions, campaign_imports, campaign_items, campaigns, iso
-from auditor.campaign.signing import COLUMNS, PROTECTED, canonical, clean, row_values, signature_problem, verify
+from auditor.campaign.signing import (
+    PROTECTED,
+    REQUIRED,
+    canonical,
+    clean,
+    decision_as_exported,
+    row_values,
+    signature_problem,
+    verify,
+)
 from auditor.campaign.state import get_campaign, item_states, signing_key
 from auditor.store import Store
 from auditor.store.types import canonical as canonical_time
@@ -103,7 +112,7 @@ def _import_one(store, campaign_id, key, path, now, reviewer, actor) -> FileResu
     except ValueError as exc:
         result.rejections.append(Rejection(name, None, str(exc)))
         return result
-    missing = [c for c in COLUMNS if c not in header]
+    missing = [c for c in REQUIRED if c not in header]
     if missing:
         result.rejections.append(Rejection(name, 1, f"not a packet of this tool: missing columns {', '.join(missing)}"))
         return result
@@ -203,6 +212,9 @@ def _validate(campaign_id, key, name, records, states, owner, closed_at, result)
         justification = clean(values.get("justification", ""))
         if not text:
             result.undecided += 1
+            continue
+        if decision_as_exported(key, values):  # prefilled with a decision already recorded: nothing new
+            result.unchanged += 1
             continue
         if closed_at:
             reject(line, f"campaign {campaign_id} was closed at {iso(closed_at)}; decisions are no longer accepted")
