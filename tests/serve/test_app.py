@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from auditor.campaign import create_campaign
 from auditor.campaign.state import item_states
+from auditor.cli import main
 from auditor.serve import ServeConfig, create_app
 from auditor.serve.auth import issue_link
 from auditor.store import Store, audit_log
@@ -166,3 +167,33 @@ def test_the_owner_sees_progress_assigns_the_unrouted_and_closes(served):
         pack = owner.get("/owner/evidence.zip")
         assert pack.status_code == 200 and pack.headers["content-type"] == "application/zip"
     assert store.audit_report().intact
+
+
+def test_reassigning_needs_someone_hr_knows_or_the_organisations_domain(served):
+    store, cid, _, app = served
+    item = next(s.item.item_id for s in item_states(store, cid) if s.reviewer == BOSS and not s.item.admin)
+    with TestClient(app) as client:
+        sign_in(client, link(store, cid))
+        csrf = csrf_of(client.get("/review").text)
+        outside = {"item": item, "decision": "reassign", "reassign_to": "friend@elsewhere.test", "csrf": csrf}
+        refused = client.post("/review/decide", data=outside)
+        assert refused.status_code == 400 and "not a person HR knows" in unescape(refused.text)
+        inside = {**outside, "reassign_to": "new.hire@example.com"}
+        assert client.post("/review/decide", data=inside, follow_redirects=False).status_code == 303
+
+
+def test_campaign_invite_sends_each_reviewer_a_link_that_signs_them_in(served, tmp_path, capsys):
+    store, cid, _, app = served
+    config = tmp_path / "config.toml"
+    config.write_text(f'[campaigns]\noutbox_dir = "{tmp_path / "outbox"}"\n')
+    state = ["--state", str(tmp_path / "state.db"), "--config", str(config)]
+    assert main(["campaign", "invite", str(cid), *state, "--base-url", "http://testserver"]) == 0
+    sent = sorted((tmp_path / "outbox").glob("*.eml"))
+    names = [p.name.split("-signin-")[1] for p in sent]  # the owner reviews what reached them (eve's access)
+    assert names == ["boss-at-example.com.eml", "ceo-at-example.com.eml", "owner-at-example.com.eml"]
+    token = re.search(r"/signin/(\S+)", sent[0].read_text()).group(1)
+    with TestClient(app) as client:
+        assert sign_in(client, token).headers["location"] == "/review"
+    capsys.readouterr()
+    assert main(["campaign", "invite", str(cid), *state, "--owner", "--print"]) == 0
+    assert re.fullmatch(r"owner@example.com \(owner\): http://127.0.0.1:8000/signin/\S+\n", capsys.readouterr().out)
