@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 from datetime import timedelta
@@ -13,6 +14,7 @@ import uvicorn
 from auditor.cli import common
 from auditor.exit_codes import EXIT_OK
 from auditor.serve import ServeConfig, create_app
+from auditor.serve.oidc import OidcConfig, OidcUnavailable
 
 EXAMPLES = {"serve": "auditor serve --port 8000 --base-url https://review.example.com"}
 MORE = """\
@@ -46,6 +48,11 @@ def register(commands: common.Commands) -> None:
         help="mark cookies Secure even on plain HTTP (behind a TLS-terminating proxy that does not say so)",
     )
     parser.add_argument(
+        "--oidc-issuer",
+        help="also sign in through this OpenID Connect provider (client secret in $AUDITOR_OIDC_CLIENT_SECRET)",
+    )
+    parser.add_argument("--oidc-client-id", help="this server's client id at the provider")
+    parser.add_argument(
         "--forwarded-allow-ips",
         default="127.0.0.1",
         help="proxies whose X-Forwarded-Proto/For are trusted (default 127.0.0.1)",
@@ -69,17 +76,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.session_hours <= 0 or args.link_days <= 0:
         raise common.UsageError("--session-hours and --link-days must be greater than 0")
     base_url = args.base_url or f"http://{args.host}:{args.port}"
-    app = create_app(
-        ServeConfig(
-            store=store,
-            settings=settings,
-            base_url=base_url,
-            evidence_dir=args.evidence_dir,
-            session_for=timedelta(hours=args.session_hours),
-            link_valid_for=timedelta(days=args.link_days),
-            secure_cookies=args.secure_cookies,
+    identity = None
+    if args.oidc_issuer:
+        secret = os.environ.get("AUDITOR_OIDC_CLIENT_SECRET", "")
+        if not (args.oidc_client_id and secret):
+            raise common.UsageError("--oidc-issuer needs --oidc-client-id and $AUDITOR_OIDC_CLIENT_SECRET")
+        identity = OidcConfig(args.oidc_issuer, args.oidc_client_id, secret)
+    try:
+        app = create_app(
+            ServeConfig(
+                store=store,
+                settings=settings,
+                base_url=base_url,
+                evidence_dir=args.evidence_dir,
+                session_for=timedelta(hours=args.session_hours),
+                link_valid_for=timedelta(days=args.link_days),
+                secure_cookies=args.secure_cookies,
+                oidc=identity,
+            )
         )
-    )
+    except OidcUnavailable as exc:
+        raise common.UsageError(str(exc)) from exc
     listener = _listen(args.host, args.port)  # bound before saying so: a client that connects next is queued
     print(f"Serving access reviews at {base_url} (state store {store.display_url})", flush=True)
     print("Ctrl-C to stop.", flush=True)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -29,8 +31,9 @@ from auditor.campaign.model import CampaignError
 from auditor.campaign.state import get_campaign
 from auditor.config import Settings
 from auditor.report.common import format_time
-from auditor.serve import auth
+from auditor.serve import auth, oidc
 from auditor.serve.invite import invite
+from auditor.serve.oidc import OidcConfig
 from auditor.serve.pages import content_security_policy, render
 from auditor.serve.views import owner_view, reviewer_view
 from auditor.store import Store
@@ -53,17 +56,37 @@ class ServeConfig:
     link_valid_for: timedelta = timedelta(days=14)
     secure_cookies: bool = False  # also set when a request arrives over TLS (or a proxy says so)
     clock: Callable[[], datetime] = _utc_now
+    oidc: OidcConfig | None = None  # sign-in through the identity provider too
 
 
 def create_app(config: ServeConfig) -> Starlette:
-    app = Starlette(routes=routes(Handlers(config)))
+    handlers = Handlers(config)
+    middleware = []
+    if config.oidc is not None:  # the provider's round trip keeps its state and nonce in a signed cookie
+        middleware.append(
+            Middleware(
+                SessionMiddleware,
+                secret_key=secrets.token_urlsafe(32),
+                session_cookie="auditor_oidc",
+                max_age=900,
+                same_site="lax",
+                https_only=config.secure_cookies,
+            )
+        )
+    app = Starlette(routes=routes(handlers), middleware=middleware)
     app.state.config = config
+    app.state.handlers = handlers
     return app
 
 
 def routes(h: Handlers) -> list[Route]:
     """Every route of the server, in one place."""
+    oidc = [
+        Route("/signin/oidc", h.oidc_start, methods=["GET"]),
+        Route("/signin/oidc/callback", h.oidc_callback, methods=["GET"]),
+    ]
     return [
+        *(oidc if h.config.oidc is not None else []),
         Route("/", h.home, methods=["GET"]),
         Route("/signin/{token}", h.signin_page, methods=["GET"]),
         Route("/signin", h.signin, methods=["POST"]),
@@ -104,6 +127,7 @@ class Handlers:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.store = config.store
+        self.idp = oidc.client(config.oidc) if config.oidc is not None else None
 
     # --- sessions ----------------------------------------------------------------------
 
@@ -137,7 +161,47 @@ class Handlers:
         session = await run_in_threadpool(self._session, request)
         if session is not None:
             return redirect("/owner" if session.role == "owner" else "/review")
-        return message("Access review", "Open the sign-in link you were sent to review access.")
+        return message("Access review", "Open the sign-in link you were sent to review access.", oidc=bool(self.idp))
+
+    async def oidc_start(self, request: Request) -> Response:
+        number = request.query_params.get("campaign", "")
+        if not number.isdigit():
+            return message("Which campaign?", "Give the campaign number from your invitation.", status=400)
+        request.session["campaign"] = int(number)
+        return await self.idp.authorize_redirect(request, f"{self.config.base_url.rstrip('/')}/signin/oidc/callback")
+
+    async def oidc_callback(self, request: Request) -> Response:
+        campaign_id = request.session.pop("campaign", None)
+        try:
+            token = await self.idp.authorize_access_token(request)
+        except oidc.oauth_errors() as exc:
+            auth.log.warning("identity provider sign-in refused (%s) from %s", exc, _client(request))
+            return message("Sign-in failed", "The identity provider did not sign you in; try again.", status=403)
+        email = oidc.verified_email(token)
+        role = None
+        if email and isinstance(campaign_id, int):
+            role = await run_in_threadpool(lambda: _role(self.store, campaign_id, email))
+        if role is None:
+            auth.log.warning("identity provider sign-in of %s has no role in campaign %s", email, campaign_id)
+            return message(
+                "Nothing to review here",
+                "Your organisation account has no items and is not the owner in this campaign "
+                "(or its email address is not verified).",
+                status=403,
+            )
+        session = await run_in_threadpool(
+            lambda: auth.open_session(
+                self.store,
+                campaign_id,
+                email,
+                role,
+                now=self.config.clock(),
+                session_for=self.config.session_for,
+                via="oidc",
+                client=_client(request),
+            )
+        )
+        return self._signed_in(request, session)
 
     async def signin_page(self, request: Request) -> Response:
         """Show a button, not sign in: link scanners that fetch URLs must not spend a single-use link."""
@@ -175,6 +239,11 @@ class Handlers:
             )
         except auth.SignInRefused as exc:
             return message("This link cannot be used", str(exc), status=403)
+        response = self._signed_in(request, session)
+        response.delete_cookie(SIGNIN_COOKIE)
+        return response
+
+    def _signed_in(self, request: Request, session: auth.Session) -> Response:
         response = redirect("/owner" if session.role == "owner" else "/review")
         response.set_cookie(
             SESSION_COOKIE,
@@ -184,7 +253,6 @@ class Handlers:
             samesite="strict",
             secure=self._secure(request),
         )
-        response.delete_cookie(SIGNIN_COOKIE)
         return response
 
     async def signout(self, request: Request) -> Response:
@@ -370,6 +438,13 @@ class Handlers:
                 "Content-Disposition": f'attachment; filename="campaign-{campaign.id}-evidence.zip"',
             },
         )
+
+
+def _role(store: Store, campaign_id: int, email: str) -> str | None:
+    try:
+        return auth.role_in(store, campaign_id, email)
+    except CampaignError:  # no such campaign
+        return None
 
 
 def _client(request: Request) -> str:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from auditor.campaign.model import CampaignError, looks_like_email
-from auditor.campaign.schema import campaign_links, campaign_sessions, iso
+from auditor.campaign.schema import campaign_items, campaign_links, campaign_sessions, iso
 from auditor.campaign.state import get_campaign
 from auditor.store import Store
 
@@ -116,27 +116,17 @@ def exchange(store: Store, token: str, *, now: datetime, session_for: timedelta,
         reason = _refusal(link, now)
         if reason is None:
             conn.execute(campaign_links.update().where(campaign_links.c.id == link.id).values(used_at=now))
-            session_token = secrets.token_urlsafe(32)
-            expires = now + session_for
-            session_id = conn.execute(
-                campaign_sessions.insert().values(
-                    campaign_id=link.campaign_id,
-                    email=link.email,
-                    role=link.role,
-                    token_sha256=digest(session_token),
-                    created_at=now,
-                    expires_at=expires,
-                    via=f"link {link.id}",
-                )
-            ).inserted_primary_key[0]
-            store.audit_in(
+            return _open(
+                store,
                 conn,
-                "serve.signed_in",
-                f"campaign {link.campaign_id}",
-                {"link_id": link.id, "session_id": session_id, "role": link.role, "client": client},
-                actor=link.email,
+                link.campaign_id,
+                link.email,
+                link.role,
+                now,
+                session_for,
+                via=f"link {link.id}",
+                client=client,
             )
-            return Session(session_id, link.campaign_id, link.email, link.role, expires, session_token)
     log.warning("sign-in refused (%s) for link %s from %s", reason, hashed[:12], client or "unknown client")
     if link is not None:  # a real link, spent or expired: whoever holds it is on record
         store.audit(
@@ -153,6 +143,60 @@ def link_problem(store: Store, token: str, now: datetime) -> str | None:
     with store.engine.connect() as conn:
         link = conn.execute(sa.select(campaign_links).where(campaign_links.c.token_sha256 == digest(token))).first()
     return _refusal(link, now)
+
+
+def open_session(
+    store: Store,
+    campaign_id: int,
+    email: str,
+    role: str,
+    *,
+    now: datetime,
+    session_for: timedelta,
+    via: str,
+    client: str,
+) -> Session:
+    """A session for someone an identity provider vouched for (the link path opens its own)."""
+    with store.engine.begin() as conn:
+        return _open(store, conn, campaign_id, email, role, now, session_for, via=via, client=client)
+
+
+def _open(store, conn, campaign_id, email, role, now, session_for, *, via: str, client: str) -> Session:
+    token = secrets.token_urlsafe(32)
+    expires = now + session_for
+    session_id = conn.execute(
+        campaign_sessions.insert().values(
+            campaign_id=campaign_id,
+            email=email,
+            role=role,
+            token_sha256=digest(token),
+            created_at=now,
+            expires_at=expires,
+            via=via,
+        )
+    ).inserted_primary_key[0]
+    store.audit_in(
+        conn,
+        "serve.signed_in",
+        f"campaign {campaign_id}",
+        {"via": via, "session_id": session_id, "role": role, "client": client},
+        actor=email,
+    )
+    return Session(session_id, campaign_id, email, role, expires, token)
+
+
+def role_in(store: Store, campaign_id: int, email: str) -> str | None:
+    """What ``email`` may do in the campaign: "owner", "reviewer" (has items), or None."""
+    campaign = get_campaign(store, campaign_id)
+    if campaign.owner and email == campaign.owner:
+        return "owner"
+    with store.engine.connect() as conn:
+        mine = conn.execute(
+            sa.select(campaign_items.c.item_id)
+            .where(campaign_items.c.campaign_id == campaign_id, campaign_items.c.reviewer == email)
+            .limit(1)
+        ).first()
+    return "reviewer" if mine and campaign.status == "open" else None
 
 
 def _refusal(link, now: datetime) -> str | None:

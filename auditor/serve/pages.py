@@ -62,7 +62,7 @@ def content_security_policy(*, header: bool = True) -> str:
     return policy + "; frame-ancestors 'none'" if header else policy
 
 
-PAGE_DEFAULTS = {"error": None, "notice": None, "session": None, "signin_token": None}
+PAGE_DEFAULTS = {"error": None, "notice": None, "session": None, "signin_token": None, "oidc": False}
 
 
 def render(template: str, **context: Any) -> str:
