@@ -190,6 +190,11 @@ def test_a_reviewer_decides_in_the_browser_and_the_owner_closes_into_a_plan(demo
     you.page.click("text=Continue to the review")
     you.page.wait_for_selector("h1:has-text('Your access review')")
     assert you.page.locator("article.item").count() >= 4
+    you.page.keyboard.press("j")  # keyboard navigation: j moves to the first item, x selects it
+    assert you.page.evaluate("document.activeElement.className").startswith("item")
+    you.page.keyboard.press("j")
+    you.page.keyboard.press("k")
+    assert you.page.evaluate("document.activeElement.id") == you.page.locator("article.item").first.get_attribute("id")
     evidence = you.page.inner_text(f"#item-{keep}")
     assert "Last used" in evidence and "Recommendation" in evidence and "Path" in evidence
     you.accessible()
@@ -217,6 +222,7 @@ def test_a_reviewer_decides_in_the_browser_and_the_owner_closes_into_a_plan(demo
     again = Watched(browser)
     again.page.goto(link)
     assert "This link cannot be used" in again.page.inner_text("h1")
+    again.accessible()
     assert again.page.goto(f"{demo_url(demo)}/review").status == 401
 
     owner = Watched(browser)
