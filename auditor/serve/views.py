@@ -49,9 +49,7 @@ def reviewer_view(store: Store, campaign_id: int, email: str, *, now: datetime) 
     campaign = get_campaign(store, campaign_id)
     people: dict[str, Person] = {}
     total = decided = 0
-    for state in item_states(store, campaign_id):
-        if state.reviewer != email:
-            continue
+    for state in item_states(store, campaign_id, reviewer=email):
         item = state.item
         key = item.subject_email or item.subject_name
         if key not in people:

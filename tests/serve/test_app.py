@@ -34,8 +34,8 @@ class Clock:
 
 
 @pytest.fixture
-def served(tmp_path):
-    store = Store.open(tmp_path / "state.db")
+def served(tmp_path, store_url):
+    store = Store.open(store_url)
     settings = make_settings(fallback_reviewer="")
     run_dir = save_run(build_world(), tmp_path / "run", settings)
     campaign = create_campaign(
@@ -182,11 +182,11 @@ def test_reassigning_needs_someone_hr_knows_or_the_organisations_domain(served):
         assert client.post("/review/decide", data=inside, follow_redirects=False).status_code == 303
 
 
-def test_campaign_invite_sends_each_reviewer_a_link_that_signs_them_in(served, tmp_path, capsys):
+def test_campaign_invite_sends_each_reviewer_a_link_that_signs_them_in(served, tmp_path, store_url, capsys):
     store, cid, _, app = served
     config = tmp_path / "config.toml"
     config.write_text(f'[campaigns]\noutbox_dir = "{tmp_path / "outbox"}"\n')
-    state = ["--state", str(tmp_path / "state.db"), "--config", str(config)]
+    state = ["--state", store_url, "--config", str(config)]
     assert main(["campaign", "invite", str(cid), *state, "--base-url", "http://testserver"]) == 0
     sent = sorted((tmp_path / "outbox").glob("*.eml"))
     names = [p.name.split("-signin-")[1] for p in sent]  # the owner reviews what reached them (eve's access)
