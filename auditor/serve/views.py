@@ -16,6 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from auditor.campaign.model import Campaign, ItemState
+from auditor.campaign.outcome import compute_outcome
 from auditor.campaign.reviewers import UNASSIGNED, needs_attention
 from auditor.campaign.schema import campaign_messages
 from auditor.campaign.state import get_campaign, item_states
@@ -115,6 +116,7 @@ class OwnerView:
     decided: int
     due: str
     overdue: bool
+    outcome: dict[str, int] | None = None  # once closed: kept, revoked, revocations for the plan
 
 
 def owner_view(store: Store, campaign_id: int, *, now: datetime) -> OwnerView:
@@ -158,4 +160,13 @@ def owner_view(store: Store, campaign_id: int, *, now: datetime) -> OwnerView:
     overdue = campaign.status == "open" and now > campaign.due_at
     ordered = sorted(stats.values(), key=lambda r: (r.decided == r.items, -(r.items - r.decided), r.reviewer))
     decided = sum(s.decided for s in states)
-    return OwnerView(campaign, ordered, attention, len(states), decided, format_time(campaign.due_at), overdue)
+    outcome = None
+    if campaign.status == "closed":
+        final = compute_outcome(campaign_id, states)
+        outcome = {
+            "kept": sum(s.decided and s.decision.decision == "keep" for s in states),
+            "revoked": sum(s.decided and s.decision.decision == "revoke" for s in states),
+            "revocations": len(final.revocations),
+            "conflicts": len(final.conflicts),
+        }
+    return OwnerView(campaign, ordered, attention, len(states), decided, format_time(campaign.due_at), overdue, outcome)

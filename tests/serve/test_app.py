@@ -163,7 +163,8 @@ def test_the_owner_sees_progress_assigns_the_unrouted_and_closes(served):
         owner.post("/owner/assign", data={"item": [waiting], "to": "ceo@example.com", "csrf": csrf})
         assert {s.item.item_id: s.reviewer for s in item_states(store, cid)}[waiting] == "ceo@example.com"
         closed = owner.post("/owner/close", data={"undecided": "keep_flagged", "confirm": "yes", "csrf": csrf})
-        assert "Closed: " in closed.text and "1 revocation(s)" in unescape(closed.text)
+        assert "Closed." in closed.text and "1 revocation(s) for the remediation plan" in unescape(closed.text)
+        assert "Attacker" not in owner.get("/owner?done=Attacker+says+hello").text  # nothing reflected
         pack = owner.get("/owner/evidence.zip")
         assert pack.status_code == 200 and pack.headers["content-type"] == "application/zip"
     assert store.audit_report().intact

@@ -235,7 +235,7 @@ def test_a_reviewer_decides_in_the_browser_and_the_owner_closes_into_a_plan(demo
     owner.page.select_option("#undecided", "keep_flagged")
     owner.page.check("#close-confirm")
     owner.page.click("text=Close campaign")
-    owner.page.wait_for_selector("text=Closed: ")
+    owner.page.wait_for_selector("text=Download the evidence pack")
     assert "2 revocation(s)" in owner.page.inner_text("main")
     with owner.page.expect_download() as download:
         owner.page.click("text=Download the evidence pack")
