@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from auditor.cli import scheduler as cli
 from tests.schedule.test_cli import parse
@@ -46,7 +47,8 @@ def _listing(tmp_path, capsys, text: str | None) -> list[str]:
 
 def test_without_any_job_table_the_standard_jobs_are_scheduled(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no ./config.toml either
-    for text in (None, '[scheduler]\ntimezone = "UTC"\n'):
+    shipped = (Path(__file__).resolve().parents[2] / "config.toml").read_text()
+    for text in (None, '[scheduler]\ntimezone = "UTC"\n', shipped):
         rows = [line.split()[:2] for line in _listing(tmp_path, capsys, text)[1:]]
         assert rows == [
             ["nightly", "run"],

@@ -198,3 +198,13 @@ def test_campaign_invite_sends_each_reviewer_a_link_that_signs_them_in(served, t
     capsys.readouterr()
     assert main(["campaign", "invite", str(cid), *state, "--owner", "--print"]) == 0
     assert re.fullmatch(r"owner@example.com \(owner\): http://127.0.0.1:8000/signin/\S+\n", capsys.readouterr().out)
+
+
+def test_over_tls_the_cookie_is_secure_and_signing_out_ends_the_session(served):
+    store, cid, _, app = served
+    with TestClient(app, base_url="https://testserver") as client:
+        done = sign_in(client, link(store, cid))
+        assert "Secure" in done.headers["set-cookie"]
+        csrf = csrf_of(client.get("/review").text)
+        assert client.post("/signout", data={"csrf": csrf}).status_code == 200
+        assert client.get("/review").status_code == 401
