@@ -4,7 +4,8 @@
 ``invite`` issues and sends the single-use sign-in links that open it.
 """
 
-from auditor.serve.app import ServeConfig, create_app
+from auditor.serve.app import create_app
 from auditor.serve.invite import Invitation, invite
+from auditor.serve.web import ServeConfig
 
 __all__ = ["Invitation", "ServeConfig", "create_app", "invite"]

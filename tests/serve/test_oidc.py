@@ -50,12 +50,12 @@ def app(tmp_path):
     served = create_app(
         ServeConfig(store=store, settings=settings, base_url="http://testserver", evidence_dir=tmp_path, oidc=identity)
     )
-    served.state.handlers.idp = Provider()
+    served.state.signin.idp = Provider()
     return served
 
 
 def sign_in(client: TestClient, app, claims: dict, campaign: str = "1"):
-    app.state.handlers.idp.claims = claims
+    app.state.signin.idp.claims = claims
     out = client.get(f"/signin/oidc?campaign={campaign}", follow_redirects=False)
     assert out.status_code == 302
     state = parse_qs(urlparse(out.headers["location"]).query)["state"][0]
@@ -93,5 +93,5 @@ def test_an_unverified_or_unknown_person_is_refused(app, claims):
 
 def test_a_callback_without_the_flow_state_is_refused(app):
     with TestClient(app) as client:
-        app.state.handlers.idp.claims = {"email": "boss@example.com", "email_verified": True}
+        app.state.signin.idp.claims = {"email": "boss@example.com", "email_verified": True}
         assert client.get("/signin/oidc/callback?state=forged&code=c").status_code == 403
