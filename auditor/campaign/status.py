@@ -68,12 +68,7 @@ def campaign_status(store: Store, campaign_id: int, *, now: datetime) -> Campaig
         row.decided += state.decided
         row.flagged_pending += state.item.flagged and not state.decided
         if state.reviewer == UNASSIGNED or needs_attention(state.item.reviewer_basis):
-            why = (
-                "unassigned: " + state.item.reviewer_basis
-                if state.reviewer == UNASSIGNED
-                else state.item.reviewer_basis
-            )
-            fallback.append((state.item.item_id, state.item.access, why))
+            fallback.append((state.item.item_id, state.item.access, state.item.reviewer_basis))  # "unrouted: ..."
     with store.engine.connect() as conn:
         messages = conn.execute(
             sa.select(campaign_messages.c.reviewer, campaign_messages.c.kind, campaign_messages.c.sent_at)

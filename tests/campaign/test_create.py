@@ -72,7 +72,8 @@ def test_without_a_fallback_an_unroutable_item_waits_unassigned_and_never_blocks
     assert states(store, created.campaign.id)[("eve", "ReadOnly")].reviewer == ""
     assert "" not in created.by_reviewer and sum(created.by_reviewer.values()) == created.items - 1
     status = campaign_status(store, created.campaign.id, now=NOW)
-    assert [(i, w.split(":")[0]) for i, _, w in status.fallback] == [(listed.item_id, "unassigned")]
+    assert [(i, w.split(":")[0]) for i, _, w in status.fallback] == [(listed.item_id, "unrouted")]
+    assert status.unassigned == 1
 
 
 def test_the_campaign_owner_is_the_last_step_of_routing(store, run_dir):
