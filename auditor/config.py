@@ -17,6 +17,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+# What this tool exists to do unattended, scheduled when config.toml names no [[scheduler.jobs]]:
+# the nightly run, the quarterly campaign, weekday reminders, the daily close of due campaigns.
+STANDARD_JOBS = [
+    {"id": "nightly", "kind": "run", "cron": "0 2 * * *"},
+    {"id": "quarterly-review", "kind": "campaign", "cron": "0 6 1 jan,apr,jul,oct *"},
+    {"id": "reminders", "kind": "remind", "cron": "0 8 * * mon-fri"},
+    {"id": "close-due", "kind": "close", "cron": "0 9 * * *", "undecided": "keep_flagged"},
+]
 DEFAULT_BREAK_GLASS_PATTERNS = ["breakglass", "break-glass", "break_glass", "emergency"]
 
 
@@ -213,7 +221,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "run_lock_wait_seconds": Option(int, 0, _not_negative),
         "stop_grace_seconds": Option(int, 60, _not_negative),
         "log_format": Option(str, "text", _one_of("text", "json")),
-        "jobs": Option(list, [], None, dict),  # [[scheduler.jobs]]; checked by auditor.configure
+        # [[scheduler.jobs]], checked by auditor.configure; without any, the standard set; `jobs = []`: none
+        "jobs": Option(list, STANDARD_JOBS, None, dict),
     },
     "notifications": {
         "channels": Option(list, [], _each_one_of("outbox", "sns", "slack", "ses"), str),
@@ -436,5 +445,5 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
 
 def _copy(value: Any) -> Any:
     if isinstance(value, list):
-        return list(value)
+        return [_copy(v) for v in value]
     return dict(value) if isinstance(value, dict) else value

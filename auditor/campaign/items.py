@@ -105,6 +105,10 @@ class _Builder:
         account = self.ctx.accounts.get(account_id)
         return account.name if account else account_id
 
+    def _environment(self, account_id: str) -> str | None:
+        account = self.ctx.accounts.get(account_id)
+        return (tag(account.tags, "environment") or None) if account else None
+
     def _where_text(self, account_id: str) -> str:
         return f"{self._account_name(account_id)} ({account_id})"
 
@@ -195,6 +199,7 @@ class _Builder:
             access=f"{ps_name} in {self._where_text(account_id)}, {how}",
             account_id=account_id,
             account_name=self._account_name(account_id),
+            environment=self._environment(account_id),
             permission_set=ps_name,
             permission_set_arn=ps_arn,
             group=group_name,
@@ -363,6 +368,7 @@ class _Builder:
             f"{', '.join(credentials) or 'no active credentials'}",
             account_id=user.account_id,
             account_name=self._account_name(user.account_id),
+            environment=self._environment(user.account_id),
             **_hr_fields(person),
             last_used=_used_text(last, unknown),
             admin=any(is_admin_policy_arn(a) for a in user.attached_policies)
@@ -400,6 +406,7 @@ def _hr_fields(person: HrPerson | None) -> dict:
         "department": person.department,
         "title": person.title,
         "manager": person.manager_email.lower() or None,
+        "end_date": person.end_date.isoformat() if person.end_date else None,
     }
 
 

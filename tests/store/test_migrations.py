@@ -30,6 +30,8 @@ ADDED_SINCE = {  # tables that later revisions add
     "cloudtrail_activity",
     "lifecycle_events",
     "event_dead_letters",
+    "campaign_links",
+    "campaign_sessions",
 }
 FEATURE_TABLES = {
     "0002_campaigns": [
