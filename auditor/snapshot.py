@@ -36,6 +36,7 @@ from auditor.model import (
     IamUser,
     IdcGroup,
     IdcUser,
+    LifecycleEvent,
     PermissionSet,
     RootCredentials,
     ServiceLastAccessed,
@@ -58,6 +59,7 @@ TABLES: dict[str, type] = {
     "service_access": ServiceLastAccessed,
     "hr_people": HrPerson,
     "activity": Activity,
+    "lifecycle_events": LifecycleEvent,
 }
 
 SOURCES = ("organizations", "identity_center", "iam", "access_advisor", "cloudtrail", "hr")

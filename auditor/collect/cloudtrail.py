@@ -34,6 +34,7 @@ from typing import TypeVar
 import botocore.exceptions
 
 from auditor.aws import AwsContext, describe_error
+from auditor.collect.cloudtrail_lifecycle import lifecycle_events, sort_events
 from auditor.collect.cloudtrail_records import LogDecodeError, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
@@ -126,6 +127,7 @@ class _ObjectResult:
     reducer: ActivityReducer
     malformed: int
     size: int
+    changes: list = field(default_factory=list)  # LifecycleEvent: access granted or taken away
 
 
 @collector(SOURCE, PERMISSIONS)
@@ -150,6 +152,7 @@ def collect_cloudtrail(
     layout = discover_layout(s3, trail.bucket, trail.prefix, trail.organization_id)
     result = SourceResult()
     merged = ActivityReducer(start, as_of)
+    changes: list = []
     readers = max_workers * READS_PER_WORKER
     with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="cloudtrail") as pool:
         progress.start(ACCOUNTS_TASK, len(accounts))
@@ -179,6 +182,7 @@ def collect_cloudtrail(
                 tally.damaged.append((obj, error))
             else:
                 merged.merge(outcome.reducer)
+                changes.extend(outcome.changes)
                 tally.objects_read += 1
                 tally.bytes_read += outcome.size
                 tally.records += outcome.reducer.records
@@ -194,6 +198,7 @@ def collect_cloudtrail(
         progress.finish(OBJECTS_TASK)
 
     result.add("activity", merged.activities())
+    result.add("lifecycle_events", sort_events(changes))
     result.unreadable.sort(key=lambda u: u.what)
     for account in accounts:
         result.statuses.append(_status(tallies[account.account_id], trail, layout.root, start, as_of))
@@ -205,7 +210,8 @@ def _read_object(s3, bucket: str, obj: LogObject, start: datetime, end: datetime
     records, malformed = read_log(data)
     reducer = ActivityReducer(start, end)
     reducer.add(records)
-    return _ObjectResult(reducer=reducer, malformed=malformed, size=len(data))
+    changes = lifecycle_events(records, start, end)
+    return _ObjectResult(reducer=reducer, malformed=malformed, size=len(data), changes=changes)
 
 
 def _describe_read_error(exc: BaseException) -> str:
@@ -256,7 +262,8 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
             coverage_start=coverage_start,
             coverage_end=coverage_end,
             detail=detail,
-            tables={"activity": COMPLETE if state == "ok" else state},  # this account's share of the table
+            # this account's share of the table; lifecycle_events come from the same objects, read as completely
+            tables={"activity": COMPLETE if state == "ok" else state},
         )
 
     if listing.error:

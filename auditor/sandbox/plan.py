@@ -73,6 +73,12 @@ PROBLEMS = (
     "root_used",
     "break_glass_used",
     "break_glass_role_used",
+    # unusual lifecycle activity in the trail (lifecycle_plants)
+    "grant_by_person",
+    "admin_granted_and_removed",
+    "grant_burst",
+    "grant_to_absent",
+    "sign_in_after_termination",
 )
 
 

@@ -35,6 +35,7 @@ TABLE_SOURCE = {
     "service_access": "access_advisor",
     "hr_people": "hr",
     "activity": "cloudtrail",
+    "lifecycle_events": "cloudtrail",
 }
 PER_ACCOUNT = {"iam", "access_advisor", "cloudtrail"}
 
