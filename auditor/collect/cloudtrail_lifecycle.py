@@ -84,6 +84,8 @@ def lifecycle_event(record: CloudTrailRecord, when: datetime) -> LifecycleEvent 
     principal_type = _text(request.principalType) if request else None
     principal_id = _text(request.principalId) if request else None
     user_id = (_text(request.userId) or _member(request.memberId)) if request else None
+    if user_id is None and response is not None:
+        user_id = _text(response.userId)
     if user_id is None and principal_type == "USER":
         user_id = principal_id
     group_id = _text(request.groupId) if request else None

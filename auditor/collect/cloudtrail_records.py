@@ -92,6 +92,7 @@ class ResponseElements(_Part):
     PasswordUpdated: Any = None
     SwitchRole: Any = None
     membershipId: Any = None  # CreateGroupMembership
+    userId: Any = None  # CreateUser
 
 
 class CloudTrailRecord(_Part):
