@@ -144,6 +144,8 @@ def test_frames_work_in_a_notebook(history):
     assert list(runs["as_of"]) == [NIGHT1, NIGHT2, NIGHT3]
     inventory = frames.inventory(out / "night3")
     mine = inventory[inventory["user_name"] == people["mover"]["user_name"]]
-    assert set(mine["department"]) == {"data"} and "via group engineering" not in set(mine["path"])
+    assert "via group engineering" not in set(mine["path"])  # the old department's group went on night 3
+    joiner = inventory[inventory["user_name"] == "omar.joiner"]
+    assert set(joiner["department"]) == {"engineering"} and set(joiner["path"]) == {"via group engineering"}
     events = frames.lifecycle_events(store)
     assert "DeleteGroupMembership" in set(events["event_name"])
