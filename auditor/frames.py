@@ -21,6 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from auditor.access import AccessModel
+from auditor.campaign.schema import campaign_decisions, campaign_items, campaigns
 from auditor.model import Finding, LifecycleEvent
 from auditor.snapshot import Snapshot
 from auditor.snapshot import load as load_snapshot
@@ -129,16 +130,49 @@ def findings(source: Source) -> pd.DataFrame:
         items = [msgspec.json.decode(b, type=Finding) for b in bodies]
     else:
         items = msgspec.json.decode((Path(source) / "findings.json").read_bytes(), type=list[Finding])
-    frame = pd.DataFrame(_finding_rows(items), columns=FINDING_COLUMNS[:-2])
     try:
-        people = _people(_snapshot(source))[["user_id", "department", "manager_email"]]
+        snapshot = _snapshot(source)
     except FileNotFoundError:
+        snapshot = None
+    return findings_frame(items, snapshot)
+
+
+def findings_frame(items: list[Finding], snapshot: Snapshot | None = None) -> pd.DataFrame:
+    """``findings`` from findings in memory (a run being written), joined to ``snapshot``'s HR rows."""
+    frame = pd.DataFrame(_finding_rows(items), columns=FINDING_COLUMNS[:-2])
+    if snapshot is not None:
+        people = _people(snapshot)[["user_id", "department", "manager_email"]]
+    else:
         people = pd.DataFrame(columns=["user_id", "department", "manager_email"])
-    people = people.rename(columns={"user_id": "principal_id"})
+    people = people.rename(columns={"user_id": "principal_id"}).drop_duplicates("principal_id")
     frame = frame.merge(people, on="principal_id", how="left")
     for column in ("first_seen", "resolved_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame[FINDING_COLUMNS]
+
+
+def pivots(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Unresolved findings counted three ways: account x category, department x severity, manager x severity.
+
+    Row and column labels stay the strings they are (account ids keep their leading zeros); a finding
+    without an account, department or manager is counted under "(none)".
+    """
+    live = frame[frame["status"] != "resolved"].fillna(
+        {"account_id": "(none)", "department": "(none)", "manager_email": "(none)"}
+    )
+    severities = ["critical", "high", "medium", "low", "info"]
+
+    def count(index: str, columns: str, order: list[str] | None = None) -> pd.DataFrame:
+        table = live.pivot_table(index=index, columns=columns, values="finding_id", aggfunc="count", fill_value=0)
+        if order is not None:
+            table = table.reindex(columns=order, fill_value=0)
+        return table.astype(int)
+
+    return {
+        "By account and category": count("account_id", "category"),
+        "By department and severity": count("department", "severity", severities),
+        "By manager": count("manager_email", "severity", severities),
+    }
 
 
 def inventory(source: Source) -> pd.DataFrame:
@@ -230,8 +264,6 @@ def runs(store: Store) -> pd.DataFrame:
 
 def decisions(store: Store) -> pd.DataFrame:
     """Every reviewer decision of every campaign, with the campaign's dates and the item's current reviewer."""
-    from auditor.campaign.schema import campaign_decisions, campaigns
-
     query = (
         sa.select(
             campaign_decisions.c.campaign_id,
@@ -260,8 +292,6 @@ def decisions(store: Store) -> pd.DataFrame:
 
 def items(store: Store) -> pd.DataFrame:
     """Every campaign item with its reviewer and its campaign's due date (decided or not)."""
-    from auditor.campaign.schema import campaign_items, campaigns
-
     query = sa.select(
         campaign_items.c.campaign_id, campaign_items.c.item_id, campaign_items.c.reviewer, campaigns.c.due_at
     ).join(campaigns, campaigns.c.id == campaign_items.c.campaign_id)

@@ -29,8 +29,12 @@ def open_by_age(findings: pd.DataFrame, as_of: datetime) -> list[dict]:
 
 def weekly(findings: pd.DataFrame, since: datetime | None = None) -> list[dict]:
     """Per ISO week (its Monday): findings first seen, and findings resolved."""
-    opened = findings["first_seen"].dropna().dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
-    resolved = findings["resolved_at"].dropna().dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
+    opened = (
+        findings["first_seen"].dropna().dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
+    )
+    resolved = (
+        findings["resolved_at"].dropna().dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
+    )
     weeks = pd.DataFrame({"opened": opened.value_counts(), "resolved": resolved.value_counts()}).fillna(0).sort_index()
     rows = [
         {"week": week.date().isoformat(), "opened": int(row["opened"]), "resolved": int(row["resolved"])}

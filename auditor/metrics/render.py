@@ -7,6 +7,7 @@ import io
 import json
 
 from auditor.metrics import Metrics
+from auditor.report.lifecycle import render_metrics_page
 
 SECTIONS = (
     ("deprovisioning", "Time to deprovision leavers, per department (days after end date)"),
@@ -72,6 +73,4 @@ def to_csv(metrics: Metrics) -> str:
 
 def html(metrics: Metrics) -> str:
     """A page of its own, rendered with the report's partial (autoescaped)."""
-    from auditor.report.lifecycle import render_metrics_page
-
     return render_metrics_page(metrics.to_dict())

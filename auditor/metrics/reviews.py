@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import sqlalchemy as sa
 
-from auditor.store import Store
+from auditor.remediate.schema import remediation_actions
+from auditor.store import Store, audit_log
 
 RUBBER_STAMP_MIN = 10  # decisions below this say little about a reviewer's habits
 FAST_PER_MINUTE = 6.0  # faster than one decision every 10 seconds is not reading the evidence
@@ -47,8 +50,6 @@ def campaigns(decisions: pd.DataFrame, items: pd.DataFrame) -> list[dict]:
 
 def remediation(store: Store) -> dict[str, int]:
     """Actions applied (done or already in effect), verified (a verification held), rolled back, failed."""
-    from auditor.remediate.schema import remediation_actions
-
     with store.engine.connect() as conn:
         rows = conn.execute(
             sa.select(remediation_actions.c.status, remediation_actions.c.rollback_status, remediation_actions.c.run_id)
@@ -66,10 +67,6 @@ def remediation(store: Store) -> dict[str, int]:
 
 def _verified_runs(store: Store, conn) -> set[int]:
     """Remediation runs whose verification held (the audit log's remediate.verified entries)."""
-    import json
-
-    from auditor.store import audit_log
-
     found = set()
     for subject, details in conn.execute(
         sa.select(audit_log.c.subject, audit_log.c.details).where(audit_log.c.action == "remediate.verified")

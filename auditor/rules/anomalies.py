@@ -20,13 +20,43 @@ from fnmatch import fnmatchcase
 from auditor.collect.cloudtrail_lifecycle import GRANTS
 from auditor.model import Category, HrPerson, LifecycleEvent, Principal, Severity
 from auditor.rules.context import RuleContext, iso
-from auditor.rules.findings import make_finding
+from auditor.rules.findings import cleared, insufficient_evidence, make_finding
+from auditor.rules.people import activity_missing, sources_missing
 from auditor.rules.registry import Rule, rule
+from auditor.rules.verdicts import SUBJECTS, decided_ids, is_decided
 
 SOURCES = ("cloudtrail", "identity_center", "hr")
 CONTROLS = ("SOC2-CC7.2", "SOC2-CC6.2", "ISO27001-A.5.18", "NIST-800-53-AC-2")
 PERSON_TYPES = ("IAMUser", "Root", "IdentityCenterUser", "Unknown")
 SSO_SESSION = "AWSReservedSSO_"
+USERS, ROLES = ("idc_user",), ("iam_role",)
+NEEDS = ("cloudtrail.activity", "cloudtrail.lifecycle_events", "identity_center.idc_users", "hr.hr_people")
+
+
+def _missing(ctx: RuleContext, days: int) -> str | None:
+    """What keeps the rule from saying nothing unusual happened: the trail's window or the HR feed unread."""
+    return activity_missing(ctx, days) or sources_missing(ctx, "hr")
+
+
+def _with_verdicts(ctx: RuleContext, meta: Rule, subject: str, found: list, reason: str) -> Iterator:
+    """The findings, then every other candidate: cleared, or undecided when the evidence was not all read."""
+    yield from found
+    missing = _missing(ctx, ctx.settings["anomaly_days"])
+    decided = decided_ids(found)
+    for principal in SUBJECTS[subject](ctx.snapshot):
+        if is_decided(principal, decided):
+            continue
+        if missing:
+            yield insufficient_evidence(
+                meta,
+                principal=principal,
+                account_id=None,
+                resource=None,
+                title=f"{meta.title}: {principal.name or principal.id}",
+                missing=missing,
+            )
+        else:
+            yield cleared(meta, principal, reason)
 
 
 def _recent(ctx: RuleContext, days: int) -> list[LifecycleEvent]:
@@ -48,9 +78,10 @@ def by_a_person(event: LifecycleEvent, automation: list[str]) -> bool:
 
 def _grantee(ctx: RuleContext, event: LifecycleEvent) -> Principal:
     """Whom a grant gave access to: the user or group, as the snapshot names them."""
-    if event.user_id:
-        user = ctx.access.idc_users.get(event.user_id)
-        return Principal(type="idc_user", id=event.user_id, name=user.user_name if user else None)
+    user_id = event.user_id or (event.principal_id if event.principal_type == "USER" else None)
+    if user_id:
+        user = ctx.access.idc_users.get(user_id)
+        return Principal(type="idc_user", id=user_id, name=user.user_name if user else None)
     group_id = event.group_id or event.principal_id or ""
     group = ctx.groups.get(group_id)
     return Principal(type="idc_group", id=group_id, name=group.display_name if group else None)
@@ -76,7 +107,9 @@ def _event_evidence(ctx: RuleContext, event: LifecycleEvent) -> dict:
 
 @rule(
     id="anomaly-grant-by-person",
+    subjects=USERS,
     sources=SOURCES,
+    needs=NEEDS,
     category=Category.LIFECYCLE_ANOMALY,
     severity=Severity.MEDIUM,
     title="Access granted by a person rather than the provisioning automation",
@@ -89,6 +122,12 @@ def _event_evidence(ctx: RuleContext, event: LifecycleEvent) -> dict:
     recommendation="Confirm the grant with its approver; make it through the provisioning automation or remove it.",
 )
 def grant_by_person(ctx: RuleContext, meta: Rule) -> Iterator:
+    return _with_verdicts(
+        ctx, meta, USERS[0], list(_grant_by_person(ctx, meta)), "no grant by a person in the window read"
+    )
+
+
+def _grant_by_person(ctx: RuleContext, meta: Rule) -> Iterator:
     automation = list(ctx.settings["provisioning_principals"])
     for event in _recent(ctx, ctx.settings["anomaly_days"]):
         if event.event_name not in GRANTS or not by_a_person(event, automation):
@@ -111,7 +150,9 @@ def _assignment_key(event: LifecycleEvent) -> tuple:
 
 @rule(
     id="anomaly-admin-granted-and-removed",
+    subjects=USERS,
     sources=SOURCES,
+    needs=NEEDS,
     category=Category.LIFECYCLE_ANOMALY,
     severity=Severity.HIGH,
     title="Administrator access granted and removed within a day",
@@ -124,6 +165,16 @@ def _assignment_key(event: LifecycleEvent) -> tuple:
     recommendation="Find out who used the access and why; route emergencies through the break-glass process.",
 )
 def admin_granted_and_removed(ctx: RuleContext, meta: Rule) -> Iterator:
+    return _with_verdicts(
+        ctx,
+        meta,
+        USERS[0],
+        list(_admin_granted_and_removed(ctx, meta)),
+        "no administrator access granted and removed within the window",
+    )
+
+
+def _admin_granted_and_removed(ctx: RuleContext, meta: Rule) -> Iterator:
     window = timedelta(hours=ctx.settings["admin_grant_hours"])
     created: dict[tuple, LifecycleEvent] = {}
     for event in sorted(_recent(ctx, ctx.settings["anomaly_days"]), key=lambda e: e.event_time):
@@ -160,7 +211,9 @@ def _day(moment: datetime) -> str:
 
 @rule(
     id="anomaly-grant-burst",
+    subjects=ROLES,
     sources=SOURCES,
+    needs=NEEDS,
     category=Category.LIFECYCLE_ANOMALY,
     severity=Severity.MEDIUM,
     title="A burst of grants far above the estate's baseline",
@@ -174,6 +227,12 @@ def _day(moment: datetime) -> str:
     recommendation="Check the day's grants against approved requests; revoke what nobody approved.",
 )
 def grant_burst(ctx: RuleContext, meta: Rule) -> Iterator:
+    return _with_verdicts(
+        ctx, meta, ROLES[0], list(_grant_burst(ctx, meta)), "no day of grants above the baseline by this role"
+    )
+
+
+def _grant_burst(ctx: RuleContext, meta: Rule) -> Iterator:
     grants = [e for e in ctx.snapshot.table("lifecycle_events") if e.event_name in GRANTS and e.error_code is None]
     if not grants:
         return
@@ -192,7 +251,7 @@ def grant_burst(ctx: RuleContext, meta: Rule) -> Iterator:
         if len(events) < threshold:
             continue
         actor = events[0]
-        principal = _actor_principal(actor)
+        principal = _actor_principal(ctx, actor)
         yield make_finding(
             meta,
             principal=principal,
@@ -211,8 +270,11 @@ def grant_burst(ctx: RuleContext, meta: Rule) -> Iterator:
         )
 
 
-def _actor_principal(event: LifecycleEvent) -> Principal:
+def _actor_principal(ctx: RuleContext, event: LifecycleEvent) -> Principal:
     arn = event.actor_arn or ""
+    role = next((r for r in ctx.snapshot.table("iam_roles") if r.arn == arn), None)
+    if role is not None:
+        return Principal(type="iam_role", id=role.role_id, name=role.role_name, arn=role.arn)
     if ":role/" in arn:
         return Principal(type="iam_role", id=arn, name=arn.rsplit("/", 1)[-1], arn=arn)
     if ":user/" in arn:
@@ -229,7 +291,9 @@ def _hr_of_user(ctx: RuleContext, user_id: str | None) -> HrPerson | None:
 
 @rule(
     id="anomaly-grant-to-leaver-or-on-leave",
+    subjects=USERS,
     sources=SOURCES,
+    needs=NEEDS,
     category=Category.LIFECYCLE_ANOMALY,
     severity=Severity.HIGH,
     title="Access granted to someone HR shows as terminated or on leave",
@@ -242,6 +306,12 @@ def _hr_of_user(ctx: RuleContext, user_id: str | None) -> HrPerson | None:
     recommendation="Remove the grant and find out who requested it.",
 )
 def grant_to_absent(ctx: RuleContext, meta: Rule) -> Iterator:
+    return _with_verdicts(
+        ctx, meta, USERS[0], list(_grant_to_absent(ctx, meta)), "no grant while HR showed them terminated or on leave"
+    )
+
+
+def _grant_to_absent(ctx: RuleContext, meta: Rule) -> Iterator:
     for event in _recent(ctx, ctx.settings["anomaly_days"]):
         if event.event_name not in GRANTS or not event.user_id:
             continue
@@ -267,7 +337,9 @@ def grant_to_absent(ctx: RuleContext, meta: Rule) -> Iterator:
 
 @rule(
     id="anomaly-sign-in-after-termination",
+    subjects=USERS,
     sources=SOURCES,
+    needs=NEEDS,
     category=Category.LIFECYCLE_ANOMALY,
     severity=Severity.CRITICAL,
     title="Sign-in by someone HR has terminated",
@@ -280,6 +352,12 @@ def grant_to_absent(ctx: RuleContext, meta: Rule) -> Iterator:
     recommendation="Disable the user now, revoke their sessions, and review what the sign-ins did.",
 )
 def sign_in_after_termination(ctx: RuleContext, meta: Rule) -> Iterator:
+    return _with_verdicts(
+        ctx, meta, USERS[0], list(_sign_in_after_termination(ctx, meta)), "no sign-in after an HR end date"
+    )
+
+
+def _sign_in_after_termination(ctx: RuleContext, meta: Rule) -> Iterator:
     since = ctx.as_of - timedelta(days=ctx.settings["anomaly_days"])
     for user in ctx.snapshot.table("idc_users"):
         person = ctx.hr_person(user)
