@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from auditor.access import AccessModel
 from auditor.campaign.schema import campaign_decisions, campaign_items, campaigns
 from auditor.model import Finding, LifecycleEvent
-from auditor.snapshot import Snapshot
+from auditor.snapshot import Snapshot, SnapshotError
 from auditor.snapshot import load as load_snapshot
 from auditor.store import Store
 from auditor.store import findings as findings_table
@@ -125,16 +125,21 @@ def findings(source: Source) -> pd.DataFrame:
     From a run directory: its findings.json; from a store: every finding's latest state.
     """
     if isinstance(source, Store):
-        with source.engine.connect() as conn:
-            bodies = conn.execute(sa.select(findings_table.c.body)).scalars().all()
-        items = [msgspec.json.decode(b, type=Finding) for b in bodies]
+        items = stored_findings(source)
     else:
         items = msgspec.json.decode((Path(source) / "findings.json").read_bytes(), type=list[Finding])
     try:
         snapshot = _snapshot(source)
-    except FileNotFoundError:
+    except (FileNotFoundError, SnapshotError):  # no run on disk to take HR fields from: they stay empty
         snapshot = None
     return findings_frame(items, snapshot)
+
+
+def stored_findings(store: Store) -> list[Finding]:
+    """Every finding the store holds, in its latest state."""
+    with store.engine.connect() as conn:
+        bodies = conn.execute(sa.select(findings_table.c.body)).scalars().all()
+    return [msgspec.json.decode(b, type=Finding) for b in bodies]
 
 
 def findings_frame(items: list[Finding], snapshot: Snapshot | None = None) -> pd.DataFrame:

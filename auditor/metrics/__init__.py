@@ -17,7 +17,7 @@ import pandas as pd
 
 from auditor import frames
 from auditor.metrics import backlog, lifecycle, reviews
-from auditor.metrics.nights import load_nights
+from auditor.metrics.nights import Night, load_nights
 from auditor.store import Store
 
 
@@ -72,20 +72,24 @@ def compute(
     department_groups: dict | None = None,
     shared_groups: list | None = None,
     since: datetime | None = None,
+    current: Night | None = None,
 ) -> Metrics:
-    """Every metric over the runs recorded in ``store`` (``since``: runs and weeks from then on)."""
-    nights = load_nights(store, since)
+    """Every metric over the runs recorded in ``store`` (``since``: runs and weeks from then on).
+
+    ``current``: the run being written, whose snapshot is still in memory.
+    """
+    nights = load_nights(store, since, current)
     groups = department_groups or {}
     as_of = nights[-1].as_of if nights else None
     leavers = lifecycle.deprovisioning(nights)
-    found = frames.findings(store) if nights else pd.DataFrame(columns=frames.FINDING_COLUMNS)
+    found = frames.findings_frame(frames.stored_findings(store), nights[-1].snapshot) if nights else None
     metrics = Metrics(as_of=as_of, nights=len(nights))
     if len(leavers):
         metrics.deprovisioning = lifecycle.summary(leavers, "days")
         metrics.leavers = _records(leavers)
     metrics.movers = _records(lifecycle.movers(nights, groups))
     metrics.joiners = _records(lifecycle.joiners(nights, groups, shared_groups or []))
-    if as_of is not None and len(found):
+    if found is not None and len(found):
         metrics.backlog_by_age = backlog.open_by_age(found, as_of)
         metrics.weekly = backlog.weekly(found, since)
         metrics.time_to_resolve = backlog.time_to_resolve(found)

@@ -61,19 +61,24 @@ class Night:
         return {m.membership_id: m.user_id for m in self.snapshot.table("idc_memberships") if m.membership_id}
 
 
-def load_nights(store: Store, since: datetime | None = None) -> list[Night]:
-    """Every recorded run whose snapshot is still on disk, oldest first (``since``: as-of at or after)."""
+def load_nights(store: Store, since: datetime | None = None, current: Night | None = None) -> list[Night]:
+    """Every recorded run whose snapshot is still on disk, oldest first (``since``: as-of at or after).
+
+    ``current`` is a run being written, whose snapshot is not in its place yet: it is taken from memory.
+    """
     query = sa.select(runs.c.id, runs.c.as_of, runs.c.out_dir).where(runs.c.out_dir.is_not(None)).order_by(runs.c.as_of)
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
     nights = []
     for run_id, as_of, out_dir in rows:
-        if since is not None and as_of < since:
+        if (since is not None and as_of < since) or (current is not None and run_id == current.run_id):
             continue
         try:
             nights.append(Night(run_id, as_of, load_snapshot(Path(out_dir) / "snapshot")))
         except SnapshotError:
             continue  # a run directory removed or moved since: that night is not counted
+    if current is not None:
+        nights = sorted([*nights, current], key=lambda n: n.as_of)
     return nights
 
 

@@ -166,3 +166,12 @@ def test_the_analysis_examples_run_on_the_demo(history, capsys):
         exec(compile(code.replace('"auditor-demo"', repr(str(out / "night3"))), "ANALYSIS.md", "exec"), namespace)
     printed = capsys.readouterr().out
     assert "idle_90_days" in printed and "manager_email" in printed and "terraform" in printed
+
+
+def test_the_report_has_a_lifecycle_section_with_the_nights(history):
+    out, _, people = history
+    page = (out / "night3" / "report.html").read_text()
+    section = page[page.index('<section id="lifecycle"') :]
+    section = section[: section.index("</section>")]
+    assert "Over 3 recorded runs" in section and people["leaver"]["user_name"] in section
+    assert "<style" not in section and "<script" not in section  # the page's one hashed style and script only

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from openpyxl import load_workbook
 
 from auditor import frames
 from auditor.campaign.schema import campaign_decisions, campaign_items, campaigns
 from auditor.metrics import reviews
 from auditor.model import Finding, Principal
+from auditor.notify.digest import build_digest
 from auditor.remediate.schema import remediation_actions, remediation_runs
 from auditor.report.findings_xlsx import write_findings_xlsx
 from auditor.store import Store
@@ -165,3 +167,34 @@ def test_pivot_sheets_count_by_account_department_and_manager_and_keep_names_as_
     managers = [[c.value for c in row] for row in book["By manager"].iter_rows()]
     assert managers[1] == ["boss@example.com", 0, 2, 0, 1, 0, 3]
     assert json.dumps(accounts)  # plain values only
+
+
+def test_unusual_lifecycle_activity_is_an_alert_in_the_digest_whatever_its_severity():
+    alert = Finding(
+        finding_id="a" * 24,
+        rule_id="anomaly-grant-by-person",
+        category="lifecycle_anomaly",
+        severity="medium",
+        principal=Principal(type="idc_user", id="u-1", name="ana"),
+        account_id=None,
+        resource=None,
+        title="ana was granted group engineering by mallory",
+        evidence={},
+        controls=[],
+        status="new",
+    )
+    digest = build_digest(
+        [alert], run_id=3, as_of=CREATED, exit_code=0, incomplete=[], report_link="r", min_severity="high"
+    )
+    assert digest.changed and digest.alerts == [alert] and digest.new == []
+    assert "1 lifecycle alert" in digest.subject
+    assert "Unusual lifecycle activity: 1\n  - [medium] ana was granted group engineering by mallory" in digest.body
+    seen = build_digest(
+        [msgspec.structs.replace(alert, status="open")],
+        run_id=4,
+        as_of=CREATED,
+        exit_code=0,
+        incomplete=[],
+        report_link="r",
+    )
+    assert not seen.changed  # reported once, when new
