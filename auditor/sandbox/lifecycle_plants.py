@@ -59,6 +59,8 @@ def _grouped_person(pop: Population, rng: random.Random, days: float) -> IdcUser
 def plant_anomalies(pop: Population) -> None:
     """One principal per anomaly; times are days before as-of, inside the rules' 30-day window."""
     rng, clock = _rng(pop.world), pop.clock
+    for _ in ANOMALIES:  # a clean colleague for each: the clean majority stays a majority
+        pop.clean_person(rng.choice(AWS_DEPARTMENTS[:3]))
     manual = _grouped_person(pop, rng, 12)
     pop.active(manual)
     pop.plant("grant_by_person", "idc_user", manual.user_name, None, {"days_ago": 12, "groups": manual.groups})
