@@ -62,6 +62,8 @@ TABLES: dict[str, type] = {
     "lifecycle_events": LifecycleEvent,
 }
 
+# tables added to format 1 after snapshots were first written: an older snapshot has no file for them
+ADDED_TABLES = ("lifecycle_events",)
 SOURCES = ("organizations", "identity_center", "iam", "access_advisor", "cloudtrail", "hr")
 
 # How completely a collector listed one table (for one account).
@@ -228,7 +230,11 @@ def save(snapshot: Snapshot, directory: Path) -> None:
     atomic_write(directory / "manifest.json", manifest + b"\n")
 
 
-def load(directory: Path) -> Snapshot:
+def load(directory: Path, only: tuple[str, ...] | None = None) -> Snapshot:
+    """The snapshot in ``directory``; ``only``: decode just these tables (the others are left empty).
+
+    A table added to the format after a snapshot was written (``ADDED_TABLES``) reads as empty.
+    """
     manifest_path = directory / "manifest.json"
     if not manifest_path.is_file():
         raise SnapshotError(f"{manifest_path}: not found (is {directory} a snapshot directory?)")
@@ -247,7 +253,12 @@ def load(directory: Path) -> Snapshot:
         raise SnapshotError(f"{manifest_path}: {exc}") from exc
     tables: dict[str, list] = {}
     for name, record_type in TABLES.items():
+        if only is not None and name not in only:
+            continue
         path = directory / f"{name}.jsonl"
+        if not path.exists() and name in ADDED_TABLES:
+            tables[name] = []
+            continue
         if not path.exists():
             raise SnapshotError(f"{path}: missing table file")
         decoder = msgspec.json.Decoder(record_type)

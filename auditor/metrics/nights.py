@@ -20,6 +20,18 @@ from auditor.snapshot import Snapshot, SnapshotError
 from auditor.snapshot import load as load_snapshot
 from auditor.store import Store, runs
 
+# what the nightly comparisons read: who exists, who holds what, what HR says, and the access changes
+# (the activity and IAM tables, the bulk of a large snapshot, are not decoded)
+NEEDED = (
+    "accounts",
+    "idc_users",
+    "idc_groups",
+    "idc_memberships",
+    "permission_sets",
+    "account_assignments",
+    "hr_people",
+    "lifecycle_events",
+)
 REMOVALS = (
     "DeleteGroupMembership",
     "RemoveMemberFromGroup",
@@ -74,7 +86,7 @@ def load_nights(store: Store, since: datetime | None = None, current: Night | No
         if (since is not None and as_of < since) or (current is not None and run_id == current.run_id):
             continue
         try:
-            nights.append(Night(run_id, as_of, load_snapshot(Path(out_dir) / "snapshot")))
+            nights.append(Night(run_id, as_of, load_snapshot(Path(out_dir) / "snapshot", only=NEEDED)))
         except SnapshotError:
             continue  # a run directory removed or moved since: that night is not counted
     if current is not None:

@@ -6,9 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import pytest
 from openpyxl import load_workbook
 
 from auditor import frames
+from auditor import snapshot as snapshots
 from auditor.campaign.schema import campaign_decisions, campaign_items, campaigns
 from auditor.metrics import reviews
 from auditor.model import Finding, Principal
@@ -198,3 +200,12 @@ def test_unusual_lifecycle_activity_is_an_alert_in_the_digest_whatever_its_sever
         report_link="r",
     )
     assert not seen.changed  # reported once, when new
+
+
+def test_a_snapshot_written_before_access_changes_were_kept_still_loads(tmp_path):
+    snapshots.save(World().snapshot(), tmp_path / "snap")
+    (tmp_path / "snap" / "lifecycle_events.jsonl").unlink()
+    assert snapshots.load(tmp_path / "snap").table("lifecycle_events") == []
+    (tmp_path / "snap" / "activity.jsonl").unlink()
+    with pytest.raises(snapshots.SnapshotError, match="activity.jsonl: missing table file"):
+        snapshots.load(tmp_path / "snap")
