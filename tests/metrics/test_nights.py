@@ -175,3 +175,14 @@ def test_the_report_has_a_lifecycle_section_with_the_nights(history):
     section = section[: section.index("</section>")]
     assert "Over 3 recorded runs" in section and people["leaver"]["user_name"] in section
     assert "<style" not in section and "<script" not in section  # the page's one hashed style and script only
+
+
+def test_since_counts_only_the_later_nights(history, capsys):
+    out, _, people = history
+    code = main(["metrics", "--state", str(out / "state.db"), "--since", NIGHT2.date().isoformat(), "--format", "json"])
+    assert code == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["nights"] == 2
+    leaver = next(r for r in metrics["leavers"] if r["user_name"] == people["leaver"]["user_name"])
+    assert leaver["days"] == 9  # still measured from the end date, by the event that removed the access
+    assert metrics["movers"] == []  # the move happened between nights 1 and 2
