@@ -364,6 +364,23 @@ class Nights:
         self._pending.append(self.trail.disable_user(at + timedelta(minutes=1), user_id))
         self.changes.append(Change("deprovision", user_name, at + timedelta(minutes=1)))
 
+    def grant(self, user_name: str, group: str, at: datetime) -> None:
+        """The automation adds ``user_name`` to ``group`` at ``at``."""
+        user_id, group_id = self.user_id(user_name), self.group_id(group)
+        created = self.store.create_group_membership(
+            IdentityStoreId=self.sandbox.identity_store_id, GroupId=group_id, MemberId={"UserId": user_id}
+        )
+        store = self.sandbox.identity_store_id
+        self._pending.append(
+            self.trail.call(
+                at,
+                IDENTITY_STORE,
+                "CreateGroupMembership",
+                {"identityStoreId": store, "groupId": group_id, "memberId": {"userId": user_id}},
+                {"identityStoreId": store, "membershipId": created["MembershipId"]},
+            )
+        )
+
     def join(self, row: dict[str, str], group: str, at: datetime) -> str:
         """A joiner: their HR row, their Identity Center user and birthright group, provisioned at ``at``."""
         self.hr_add(row)
@@ -374,19 +391,7 @@ class Nights:
             Name={"GivenName": row["display_name"].split()[0], "FamilyName": row["display_name"].split()[-1]},
             Emails=[{"Value": row["email"], "Type": "work", "Primary": True}],
         )["UserId"]
-        created = self.store.create_group_membership(
-            IdentityStoreId=self.sandbox.identity_store_id, GroupId=self.group_id(group), MemberId={"UserId": user_id}
-        )
-        store = self.sandbox.identity_store_id
-        self._pending.append(
-            self.trail.call(
-                at,
-                IDENTITY_STORE,
-                "CreateGroupMembership",
-                {"identityStoreId": store, "groupId": self.group_id(group), "memberId": {"userId": user_id}},
-                {"identityStoreId": store, "membershipId": created["MembershipId"]},
-            )
-        )
+        self.grant(row["user_name"], group, at)
         self.changes.append(Change("join", row["user_name"], at, {"group": group}))
         return user_id
 

@@ -53,6 +53,7 @@ def history(tmp_path_factory):
             start_date=(NIGHT1 - timedelta(days=40)).date().isoformat(),
         )
         nights.join(late, "engineering", _at(NIGHT1, -39))
+        nights.grant("lena.joiner", "platform-admins", _at(NIGHT1, -37))  # beyond engineering's birthright
         nights.advance(NIGHT1)
         run(settings, out_dir=out / "night1", as_of=NIGHT1, hr_feed=sandbox.hr_feed, store=store)
 
@@ -111,7 +112,8 @@ def test_a_joiner_provisioned_the_day_after_starting_shows_one_day(history, caps
     joiners = {r["user_name"]: r for r in _metrics(out, capsys)["joiners"]}
     assert joiners["omar.joiner"]["days_to_access"] == 1
     assert joiners["lena.joiner"]["days_to_access"] == 1
-    assert joiners["lena.joiner"]["beyond_birthright_at_30"] == []  # only the department's own group
+    assert joiners["lena.joiner"]["beyond_birthright_at_30"] == ["platform-admins"]
+    assert joiners["omar.joiner"]["beyond_birthright_at_30"] is None  # not 30 days in yet
 
 
 def test_backlog_and_time_to_resolve_follow_the_store(history, capsys):
