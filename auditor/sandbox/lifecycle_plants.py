@@ -19,7 +19,6 @@ import gzip
 import json
 import random
 import string
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,16 +259,6 @@ def deliver_records(sandbox: Sandbox, records: list[dict], delivered: datetime) 
     return key
 
 
-@dataclass
-class Change:
-    """What ``Nights`` did, for checking metrics against: who, what, when."""
-
-    kind: str  # deprovision | move | join
-    user_name: str
-    at: datetime
-    detail: dict = field(default_factory=dict)
-
-
 class Nights:
     """Change a running sandbox between nightly runs: HR edits, the automation's changes, the clock.
 
@@ -286,7 +275,6 @@ class Nights:
         self.clients = clients or Clients(sandbox.endpoint_url, sandbox.region)
         self.store = self.clients.client("identitystore")
         self.sso = self.clients.client("sso-admin")
-        self.changes: list[Change] = []
         built = Built(
             management_id=sandbox.management_account_id,
             instance_arn=sandbox.instance_arn,
@@ -362,7 +350,6 @@ class Nights:
             Operations=[{"AttributePath": "userStatus", "AttributeValue": "DISABLED"}],
         )
         self._pending.append(self.trail.disable_user(at + timedelta(minutes=1), user_id))
-        self.changes.append(Change("deprovision", user_name, at + timedelta(minutes=1)))
 
     def grant(self, user_name: str, group: str, at: datetime) -> None:
         """The automation adds ``user_name`` to ``group`` at ``at``."""
@@ -392,7 +379,6 @@ class Nights:
             Emails=[{"Value": row["email"], "Type": "work", "Primary": True}],
         )["UserId"]
         self.grant(row["user_name"], group, at)
-        self.changes.append(Change("join", row["user_name"], at, {"group": group}))
         return user_id
 
     def advance(self, to: datetime) -> None:
