@@ -181,6 +181,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "break_glass_patterns": Option(list, DEFAULT_BREAK_GLASS_PATTERNS, None, str),
         "service_accounts": Option(list, [], None, str),
         "owner_teams": Option(list, [], _owner_teams, str),
+        "provisioning_principals": Option(list, [], None, str),
+        "anomaly_days": Option(int, 30, _positive),
+        "admin_grant_hours": Option(int, 24, _positive),
+        "grant_burst_factor": Option(int, 5, _positive),
+        "grant_burst_min": Option(int, 10, _positive),
         "disabled": Option(list, [], None, str),  # rule ids: checked by auditor.configure
     },
     "campaigns": {

@@ -250,6 +250,33 @@ class ActionUse(Record):
     events: int = 0
 
 
+class LifecycleEvent(Record):
+    """One CloudTrail management event that grants or takes away Identity Center access.
+
+    Kept whole (not reduced) because lifecycle metrics and anomaly rules need
+    who did what to whom and when: CreateAccountAssignment /
+    DeleteAccountAssignment (sso), CreateGroupMembership /
+    DeleteGroupMembership, CreateUser / UpdateUser / DeleteUser and the
+    console's DisableUser / EnableUser (identity store).
+    """
+
+    event_time: datetime
+    event_name: str
+    event_source: str
+    account_id: str | None = None  # the recipient account (the management or delegated admin account)
+    actor_type: str | None = None  # userIdentity.type
+    actor_arn: str | None = None  # the caller: a role session's issuer role ARN, an IAM user's ARN
+    actor_name: str | None = None  # the person or session behind it (IdC user name, session name)
+    target_account_id: str | None = None  # account assignments: the account
+    permission_set_arn: str | None = None
+    principal_type: str | None = None  # USER | GROUP
+    principal_id: str | None = None
+    group_id: str | None = None
+    user_id: str | None = None  # memberships, user changes: the identity store user
+    membership_id: str | None = None
+    error_code: str | None = None  # a failed call changed nothing
+
+
 # --- Findings --------------------------------------------------------------------
 
 
@@ -275,6 +302,7 @@ class Category(StrEnum):
     CREDENTIAL_HYGIENE = "credential_hygiene"
     LIFECYCLE = "lifecycle"
     EMERGENCY_ACCESS = "emergency_access"
+    LIFECYCLE_ANOMALY = "lifecycle_anomaly"
 
 
 class PrincipalType(StrEnum):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from auditor import __version__, history
+from auditor import __version__, history, metrics
 from auditor import snapshot as snapshots
 from auditor.analyze import analyze, at_or_above, exempt_identities
 from auditor.aws import AwsContext, context_from_settings, describe_error
@@ -37,6 +37,7 @@ from auditor.config import Settings, analysis_toml
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_INCOMPLETE, EXIT_OK
 from auditor.files import atomic_write
 from auditor.hr_history import roles, with_moves
+from auditor.metrics.nights import Night
 from auditor.model import Account, Finding
 from auditor.progress import Progress
 from auditor.report import AUDIT_HEAD, write_all
@@ -47,6 +48,7 @@ from auditor.store import Store
 
 # Where a run writes its snapshot until it is recorded (see ``_promote``).
 STAGED_SNAPSHOT = ".snapshot.partial"
+LIFECYCLE_REPORT_DAYS = 90  # the report's lifecycle section reads the recorded runs of this many days
 
 
 @dataclass
@@ -247,10 +249,31 @@ def report(
         "audit_log_head": store.audit_head(),  # id:hash
         "exempt_identities": exempt_identities(snapshot, settings, as_of),
     }
-    history_info = {"runs": store.recent_runs(), "time_to_resolve": store.time_to_resolve()}
+    history_info = {
+        "runs": store.recent_runs(),
+        "time_to_resolve": store.time_to_resolve(),
+        "lifecycle": lifecycle_metrics(store, settings, as_of, snapshot, run_id),
+    }
     written = write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history_info)
     written["audit_head"] = write_audit_head(out_dir, store)
     return written
+
+
+def lifecycle_metrics(
+    store: Store, settings: Settings, as_of: datetime, snapshot: Snapshot, run_id: int | None
+) -> dict:
+    """The report's "Lifecycle effectiveness" section: the recorded runs of the last 90 days, this one included."""
+    rules = settings.section("rules")
+    since = as_of - timedelta(days=LIFECYCLE_REPORT_DAYS)
+    current = Night(run_id, as_of, snapshot) if run_id is not None else None
+    computed = metrics.compute(
+        store,
+        department_groups=rules["department_groups"],
+        shared_groups=rules["shared_groups"],
+        since=since,
+        current=current,
+    )
+    return computed.to_dict()
 
 
 def write_audit_head(out_dir: Path, store: Store) -> Path:

@@ -26,6 +26,7 @@ from auditor.cli import (
     event,
     explain,
     export,
+    metrics,
     remediate,
     rules,
     run,
@@ -43,7 +44,7 @@ from auditor.store.urls import redact
 
 __all__ = ["EXAMPLES", "HANDLERS", "UsageError", "build_parser", "main", "parse_time"]
 
-GROUPS = (demo, run, rules, explain, check, event, export, campaign, remediate, scheduler, serve, audit, db)
+GROUPS = (demo, run, rules, explain, check, event, export, campaign, remediate, scheduler, serve, audit, db, metrics)
 EXAMPLES: dict[str, str] = {name: text for group in GROUPS for name, text in group.EXAMPLES.items()}
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -63,6 +64,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "scheduler": scheduler.handle,
     "db": db.handle,
     "serve": serve.cmd_serve,
+    "metrics": metrics.cmd_metrics,
 }
 
 # bad input of any command: exit 2 with one line naming what is wrong

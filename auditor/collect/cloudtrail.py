@@ -39,12 +39,13 @@ import botocore.exceptions
 from auditor.aws import AwsContext, describe_error
 from auditor.collect.cloudtrail_athena import AthenaSettings, collect_cloudtrail_athena
 from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, trail_id
+from auditor.collect.cloudtrail_lifecycle import lifecycle_events, sort_events
 from auditor.collect.cloudtrail_plan import ReadPlan
 from auditor.collect.cloudtrail_records import LogDecodeError, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
 from auditor.collect.registry import collector
-from auditor.model import Account
+from auditor.model import Account, LifecycleEvent
 from auditor.progress import Progress
 from auditor.snapshot import COMPLETE, SourceResult, SourceStatus, Unreadable
 from auditor.store.activity import ReadObject
@@ -133,6 +134,7 @@ class _ObjectResult:
     reducer: ActivityReducer
     malformed: int
     size: int
+    changes: list = field(default_factory=list)  # LifecycleEvent: access granted or taken away
 
 
 @collector(SOURCE, PERMISSIONS)
@@ -181,6 +183,8 @@ def collect_cloudtrail(
     result = SourceResult()
     kept = ActivityReducer(min((since(a.account_id) for a in accounts), default=start), as_of)
     this_run = ActivityReducer(kept.start, as_of)  # objects delivered after as-of: not kept in the store
+    kept_changes: list[LifecycleEvent] = []
+    run_changes: list[LifecycleEvent] = []
     readers = max_workers * READS_PER_WORKER
     with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="cloudtrail") as pool:
         progress.start(ACCOUNTS_TASK, len(accounts))
@@ -239,16 +243,20 @@ def collect_cloudtrail(
                     skipped=skipped,
                     error=error,
                 )
-                keep = reading.read(obj, account_id, **counts) if reading is not None else True
+                keep = reading.read(obj, account_id, changes=outcome.changes, **counts) if reading is not None else True
                 (kept if keep else this_run).merge(outcome.reducer)
+                (kept_changes if keep else run_changes).extend(outcome.changes)
             progress.advance(OBJECTS_TASK)
         progress.finish(OBJECTS_TASK)
 
     activity = kept.activities()
+    changes = kept_changes
     if reading is not None:
         activity = reading.merged(activity)
+        changes = reading.merged_changes(kept_changes)
         reading.commit(activity)
     result.add("activity", merge_activities(activity, this_run.activities()))
+    result.add("lifecycle_events", sort_events(changes + run_changes))
     result.unreadable.sort(key=lambda u: u.what)
     for account in accounts:
         status = _status(tallies[account.account_id], trail, layout.root, since(account.account_id), as_of)
@@ -315,7 +323,8 @@ def _read_object(s3, bucket: str, obj: LogObject, start: datetime, end: datetime
     records, malformed = read_log(data)
     reducer = ActivityReducer(start, end)
     reducer.add(records)
-    return _ObjectResult(reducer=reducer, malformed=malformed, size=len(data))
+    changes = lifecycle_events(records, start, end)
+    return _ObjectResult(reducer=reducer, malformed=malformed, size=len(data), changes=changes)
 
 
 def _describe_read_error(exc: BaseException) -> str:
@@ -366,7 +375,8 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
             coverage_start=coverage_start,
             coverage_end=coverage_end,
             detail=detail,
-            tables={"activity": COMPLETE if state == "ok" else state},  # this account's share of the table
+            # this account's share of the tables: both come from the same objects, read as completely
+            tables={table: COMPLETE if state == "ok" else state for table in ("activity", "lifecycle_events")},
         )
 
     if listing.error:

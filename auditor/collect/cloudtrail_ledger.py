@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from auditor.collect.cloudtrail_s3 import LogObject, region_prefix, resume_key
-from auditor.model import Activity
+from auditor.model import Activity, LifecycleEvent
 from auditor.store import activity as stored
 from auditor.store.activity import ActivityKey, Commit, ReadObject, TrailMemory, activity_key
 
@@ -77,6 +77,7 @@ class Reading:
     _read: list[ReadObject] = field(default_factory=list)
     _unread: list[LogObject] = field(default_factory=list)  # fetch failed, or delivered after as-of
     _listed: set[str] = field(default_factory=set)  # accounts whose listing succeeded
+    _changes: dict[str, list[LifecycleEvent]] = field(default_factory=dict)  # object key -> its access changes
     kept: bool | None = None  # after commit: whether the store took this read
 
     @property
@@ -106,11 +107,13 @@ class Reading:
     def listed(self, account_id: str) -> None:
         self._listed.add(account_id)
 
-    def read(self, obj: LogObject, account_id: str, **counts) -> bool:
+    def read(self, obj: LogObject, account_id: str, changes: list[LifecycleEvent] | None = None, **counts) -> bool:
         """Note an object read (whole, or damaged); False when it counts for this run only (after as-of)."""
         if obj.delivered > self.as_of:
             self._unread.append(obj)
             return False
+        if changes:
+            self._changes[obj.key] = changes
         self._read.append(
             ReadObject(key=obj.key, account_id=account_id, region=obj.region, delivered=obj.delivered, **counts)
         )
@@ -132,6 +135,7 @@ class Reading:
             resume=self._resume_points(),
             objects=self._read,
             activity={activity_key(a): a for a in activity},
+            changes=self._changes,
             full=self.mode == "full",
         )
         self.kept = stored.save(self.ledger.engine, self.memory, commit)
@@ -156,6 +160,10 @@ class Reading:
             account = prefix.rstrip("/").split("/")[-3]
             reached[prefix] = (account, min(point, self.memory.resume.get(prefix, point)))
         return reached
+
+    def merged_changes(self, changes: list[LifecycleEvent]) -> list[LifecycleEvent]:
+        """The access changes of every object the store read, with ``changes`` (this run's) added."""
+        return self.memory.changes + changes
 
     def merged(self, activity: list[Activity]) -> list[Activity]:
         """The store's activity with ``activity`` merged in."""

@@ -76,6 +76,6 @@ def write_all(
     write_findings_json(findings, paths["findings.json"])
     write_findings_csv(findings, paths["findings.csv"])
     workbook_info = {"as_of": snapshot.manifest.as_of, "generated_at": generated_at, **run_info}
-    write_findings_xlsx(findings, paths["findings.xlsx"], workbook_info, generated_at=generated_at)
+    write_findings_xlsx(findings, paths["findings.xlsx"], workbook_info, generated_at=generated_at, snapshot=snapshot)
     write_report_html(findings, snapshot, run_info, paths["report.html"], now=generated_at, history=history)
     return paths

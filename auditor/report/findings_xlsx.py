@@ -1,4 +1,4 @@
-"""findings.xlsx: the findings as a workbook, a summary sheet then one sheet per category.
+"""findings.xlsx: the findings as a workbook, a summary sheet, one sheet per category, then pivot sheets.
 
 Auditors filter and annotate findings in a spreadsheet; a sheet per
 category keeps each reviewer's share on its own tab. Names and titles are
@@ -6,6 +6,10 @@ attacker controlled: openpyxl stores a str starting with "=" as a formula,
 so every text cell is forced to the string type (the workbook then holds
 the literal text, nothing Excel evaluates), and characters the XML of a
 workbook cannot carry are replaced rather than aborting the report.
+Given the run's snapshot, three pivot sheets count the unresolved findings
+by account x category, department x severity and manager, from the same
+frames analysts use (``auditor.frames.pivots``); their labels are text
+cells like every other name.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from auditor import frames
 from auditor.files import atomic_write
 from auditor.model import SEVERITY_ORDER, Category, Finding, sort_findings
 from auditor.report.common import format_time, iso_utc
+from auditor.snapshot import Snapshot
 
 COLUMNS = (
     ("finding_id", 26),
@@ -121,8 +127,33 @@ def _category_sheet(book: Workbook, category: str, findings: list[Finding]) -> N
         sheet.append([_cell(sheet, value) for value in _row(finding)])
 
 
-def encode_findings_xlsx(findings: Iterable[Finding], run_info: Mapping[str, Any], *, generated_at: datetime) -> bytes:
-    """The workbook as bytes; ``generated_at`` stamps its properties so a re-run is reproducible."""
+def _pivot_sheet(book: Workbook, name: str, table) -> None:
+    sheet = book.create_sheet(name)
+    sheet.column_dimensions["A"].width = 34
+    corner = f"{table.index.name} / {table.columns.name}"
+    sheet.append(
+        [
+            _cell(sheet, corner, bold=True),
+            *(_cell(sheet, str(c), bold=True) for c in table.columns),
+            _cell(sheet, "total", bold=True),
+        ]
+    )
+    for label, row in table.iterrows():
+        values = [int(v) for v in row]
+        sheet.append([_cell(sheet, str(label)), *values, sum(values)])
+
+
+def encode_findings_xlsx(
+    findings: Iterable[Finding],
+    run_info: Mapping[str, Any],
+    *,
+    generated_at: datetime,
+    snapshot: Snapshot | None = None,
+) -> bytes:
+    """The workbook as bytes; ``generated_at`` stamps its properties so a re-run is reproducible.
+
+    With ``snapshot`` (whose HR rows give departments and managers) the pivot sheets follow.
+    """
     ordered = sort_findings(findings)
     book = Workbook(write_only=True)
     book.properties.creator = "auditor"
@@ -133,12 +164,21 @@ def encode_findings_xlsx(findings: Iterable[Finding], run_info: Mapping[str, Any
     known = [c.value for c in Category]
     for category in known + sorted({f.category for f in ordered} - set(known)):
         _category_sheet(book, category, [f for f in ordered if f.category == category])
+    if snapshot is not None:
+        for name, table in frames.pivots(frames.findings_frame(ordered, snapshot)).items():
+            _pivot_sheet(book, name, table)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
 
 
 def write_findings_xlsx(
-    findings: Iterable[Finding], path: Path, run_info: Mapping[str, Any], *, generated_at: datetime
+    findings: Iterable[Finding],
+    path: Path,
+    run_info: Mapping[str, Any],
+    *,
+    generated_at: datetime,
+    snapshot: Snapshot | None = None,
 ) -> None:
-    atomic_write(Path(path), encode_findings_xlsx(findings, run_info, generated_at=generated_at))
+    encoded = encode_findings_xlsx(findings, run_info, generated_at=generated_at, snapshot=snapshot)
+    atomic_write(Path(path), encoded)

@@ -174,6 +174,7 @@ def render_report_html(
         "trend": trend_chart(history, ordered, info) if history is not None else None,
         "resolve_times": resolve_times(history) if history is not None else [],
         "runs_recorded": len(history.get("runs") or []) if history is not None else 0,
+        "lifecycle": history.get("lifecycle") if history is not None else None,  # auditor.metrics, as a dict
         "exceptions": exceptions_in_force(ordered, account_names),
         "severities": SEVERITIES,
         "categories": CATEGORIES,

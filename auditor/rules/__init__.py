@@ -1,6 +1,7 @@
 """The rule catalogue. Importing this package registers every rule, explicitly."""
 
 from auditor.rules import (  # noqa: F401  (registration by import)
+    anomalies,
     assignments,
     emergency,
     escalation,

@@ -80,6 +80,12 @@ PROBLEMS = (
     "escalation_pass_role",
     "escalation_assume_role",
     "escalation_identity_center",
+    # unusual lifecycle activity in the trail (lifecycle_plants)
+    "grant_by_person",
+    "admin_granted_and_removed",
+    "grant_burst",
+    "grant_to_absent",
+    "sign_in_after_termination",
 )
 
 

@@ -28,10 +28,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from auditor.model import Activity
+from auditor.model import Activity, LifecycleEvent
 from auditor.store import metadata
 from auditor.store.types import UTCDateTime
 
@@ -92,7 +93,24 @@ cloudtrail_activity = sa.Table(
     sa.Column("last_seen", UTCDateTime, nullable=False),
     sa.Column("events", sa.Integer, nullable=False),
 )
-TABLES = (cloudtrail_trails, cloudtrail_accounts, cloudtrail_regions, cloudtrail_objects, cloudtrail_activity)
+# The access changes (Identity Center management events) each object held, whole: lifecycle metrics and
+# the anomaly rules need who did what to whom and when, and an incremental night reads only new objects.
+cloudtrail_changes = sa.Table(
+    "cloudtrail_changes",
+    metadata,
+    sa.Column("trail", sa.String(300), primary_key=True),
+    sa.Column("key", sa.String(500), primary_key=True),  # the log object that held them
+    sa.Column("events", sa.Text, nullable=False),  # JSON list of LifecycleEvent records
+)
+TABLES = (
+    cloudtrail_trails,
+    cloudtrail_accounts,
+    cloudtrail_regions,
+    cloudtrail_objects,
+    cloudtrail_activity,
+    cloudtrail_changes,
+)
+_CHANGES = msgspec.json.Decoder(list[LifecycleEvent])
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,7 @@ class TrailMemory:
     resume: dict[str, datetime] = field(default_factory=dict)  # region prefix -> resume point
     objects: dict[str, list[ReadObject]] = field(default_factory=lambda: defaultdict(list))  # by account
     activity: dict[ActivityKey, Activity] = field(default_factory=dict)
+    changes: list[LifecycleEvent] = field(default_factory=list)
 
 
 def load(engine: Engine, trail: str) -> TrailMemory:
@@ -168,6 +187,8 @@ def load(engine: Engine, trail: str) -> TrailMemory:
                 events=row.events,
             )
             memory.activity[activity_key(activity)] = activity
+        for row in conn.execute(sa.select(cloudtrail_changes).where(cloudtrail_changes.c.trail == trail)):
+            memory.changes.extend(_CHANGES.decode(row.events))
     return memory
 
 
@@ -180,6 +201,7 @@ class Commit:
     resume: dict[str, tuple[str, datetime]]  # region prefix -> (account, resume point)
     objects: list[ReadObject]
     activity: dict[ActivityKey, Activity]  # the merged activity (every key, changed or not)
+    changes: dict[str, list[LifecycleEvent]] = field(default_factory=dict)  # object key -> its access changes
     full: bool = False  # replace the trail's rows instead of adding to them
 
 
@@ -230,6 +252,14 @@ def save(engine: Engine, memory: TrailMemory, commit: Commit) -> bool:
                         "read_as_of": commit.as_of,
                     }
                     for o in commit.objects
+                ],
+            )
+        if commit.changes:
+            conn.execute(
+                cloudtrail_changes.insert(),
+                [
+                    {"trail": trail, "key": key, "events": msgspec.json.encode(events).decode()}
+                    for key, events in commit.changes.items()
                 ],
             )
         changed = [(k, a) for k, a in commit.activity.items() if stored.get(k) != a]

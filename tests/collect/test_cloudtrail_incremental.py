@@ -187,7 +187,33 @@ class Trail:
                 day_start + timedelta(hours=11, minutes=5),
                 sign_in("uid-bob", day_start + timedelta(hours=11)),
             )
+        if day_start.day % 7 == 0:  # an access change now and then, kept whole rather than reduced
+            self.deliver(MGMT, REGION, day_start + timedelta(hours=16, minutes=5), [membership(day_start)])
         self.deliver(PROD, REGION, day_start + timedelta(hours=20), [])
+
+
+def membership(day_start: datetime) -> dict:
+    """Identity Center's CreateGroupMembership, as the provisioning automation makes it."""
+    return {
+        "eventVersion": "1.08",
+        "eventTime": stamp(day_start + timedelta(hours=16)),
+        "eventSource": "identitystore.amazonaws.com",
+        "eventName": "CreateGroupMembership",
+        "awsRegion": REGION,
+        "recipientAccountId": MGMT,
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{MGMT}:assumed-role/provisioner/scim",
+            "accountId": MGMT,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{MGMT}:role/provisioner"}},
+        },
+        "requestParameters": {
+            "identityStoreId": "d-1234567890",
+            "groupId": "g-ops",
+            "memberId": {"userId": "uid-carol"},
+        },
+        "responseElements": {"membershipId": f"m-{day_start:%m%d}"},
+    }
 
 
 def world() -> World:
@@ -291,7 +317,8 @@ def test_thirty_incremental_nights_give_the_full_reads_findings_and_windows(aws,
         new = sum(s.detail["ledger"]["objects_new"] for s in result.statuses)
         assert aws.calls["GetObject"] - before.get("GetObject", 0) == new - (night == 12)  # one was denied
         if 0 < night < 12 and night not in (5, 10):
-            assert new == 3 + ((as_of - timedelta(days=1)).day % 3 == 0)
+            day = (as_of - timedelta(days=1)).day
+            assert new == 3 + (day % 3 == 0) + (day % 7 == 0)
     incremental = result
     assert late and damaged
 
@@ -299,6 +326,8 @@ def test_thirty_incremental_nights_give_the_full_reads_findings_and_windows(aws,
 
     assert windows(incremental) == windows(full)
     assert incremental.tables["activity"] == full.tables["activity"]
+    assert incremental.tables["lifecycle_events"] == full.tables["lifecycle_events"]
+    assert len(full.tables["lifecycle_events"]) >= 4  # the store keeps earlier nights' access changes
     assert incremental.unreadable == full.unreadable
     assert findings_with(incremental, FINAL) == findings_with(full, FINAL)
     rules = {f[1] for f in findings_with(full, FINAL)}

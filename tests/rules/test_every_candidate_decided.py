@@ -37,6 +37,7 @@ TABLE_SOURCE = {
     "hr_people": "hr",
     "activity": "cloudtrail",
     "action_usage": "cloudtrail",
+    "lifecycle_events": "cloudtrail",
 }
 PER_ACCOUNT = {"iam", "access_advisor", "cloudtrail"}
 

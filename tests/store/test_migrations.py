@@ -28,6 +28,7 @@ ADDED_SINCE = {  # tables that later revisions add
     "cloudtrail_regions",
     "cloudtrail_objects",
     "cloudtrail_activity",
+    "cloudtrail_changes",
     "lifecycle_events",
     "event_dead_letters",
     "campaign_links",

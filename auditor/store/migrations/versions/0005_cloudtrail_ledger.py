@@ -65,9 +65,22 @@ def upgrade() -> None:
         sa.Column("last_seen", UTCDateTime, nullable=False),
         sa.Column("events", sa.Integer, nullable=False),
     )
+    # the access changes (Identity Center management events) each object held, whole
+    op.create_table(
+        "cloudtrail_changes",
+        sa.Column("trail", sa.String(300), primary_key=True),
+        sa.Column("key", sa.String(500), primary_key=True),
+        sa.Column("events", sa.Text, nullable=False),
+    )
 
 
 def downgrade() -> None:
-    for table in ("cloudtrail_activity", "cloudtrail_objects", "cloudtrail_regions", "cloudtrail_accounts"):
+    for table in (
+        "cloudtrail_changes",
+        "cloudtrail_activity",
+        "cloudtrail_objects",
+        "cloudtrail_regions",
+        "cloudtrail_accounts",
+    ):
         op.drop_table(table)
     op.drop_table("cloudtrail_trails")
