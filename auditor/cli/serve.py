@@ -20,7 +20,12 @@ EXAMPLES = {"serve": "auditor serve --port 8000 --base-url https://review.exampl
 MORE = """\
   auditor campaign invite 1 --owner --print      # the owner's sign-in link
   auditor campaign invite 1 --base-url https://review.example.com   # each reviewer's link, sent ([campaigns] delivery)
+  AUDITOR_EVENTS_TOKEN=... auditor serve --state s.db   # also POST /events: HR lifecycle events (docs/EVENTS.md)
 """
+
+
+# POST /events takes HR lifecycle events from the HR system when this holds a token (sent as a bearer token)
+EVENTS_TOKEN_ENV = "AUDITOR_EVENTS_TOKEN"
 
 
 def register(commands: common.Commands) -> None:
@@ -93,6 +98,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 link_valid_for=timedelta(days=args.link_days),
                 secure_cookies=args.secure_cookies,
                 oidc=identity,
+                events_token=os.environ.get(EVENTS_TOKEN_ENV) or None,
+                events_dir=settings.output_dir(None) / "events",
             )
         )
     except OidcUnavailable as exc:

@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Route
 
+from auditor.serve.events import Events
 from auditor.serve.owner import Owner
 from auditor.serve.review import Review
 from auditor.serve.signin import SignIn
@@ -35,13 +36,13 @@ def create_app(config: ServeConfig) -> Starlette:
                 https_only=config.secure_cookies,
             )
         )
-    app = Starlette(routes=routes(signin, Review(config), Owner(config)), middleware=middleware)
+    app = Starlette(routes=routes(signin, Review(config), Owner(config), Events(config)), middleware=middleware)
     app.state.config = config
     app.state.signin = signin
     return app
 
 
-def routes(signin: SignIn, review: Review, owner: Owner) -> list[Route]:
+def routes(signin: SignIn, review: Review, owner: Owner, events: Events) -> list[Route]:
     """Every route of the server, in one place."""
     oidc = [
         Route("/signin/oidc", signin.oidc_start, methods=["GET"]),
@@ -61,4 +62,5 @@ def routes(signin: SignIn, review: Review, owner: Owner) -> list[Route]:
         Route("/owner/invite", owner.owner_invite, methods=["POST"]),
         Route("/owner/close", owner.owner_close, methods=["POST"]),
         Route("/owner/evidence.zip", owner.owner_evidence, methods=["GET"]),
+        Route("/events", events.receive, methods=["POST"]),
     ]

@@ -42,6 +42,8 @@ class ServeConfig:
     secure_cookies: bool = False  # also set when a request arrives over TLS (or a proxy says so)
     clock: Callable[[], datetime] = _utc_now
     oidc: OidcConfig | None = None  # sign-in through the identity provider too
+    events_token: str | None = None  # POST /events takes HR events from whoever holds it; None: refused
+    events_dir: Path | None = None  # where each event's check writes its findings and plan
 
 
 def page(html: str, status: int = 200) -> HTMLResponse:
