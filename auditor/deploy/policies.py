@@ -51,6 +51,7 @@ from auditor.collect import collector_permissions
 from auditor.collect.cloudtrail_athena import PERMISSIONS as ATHENA_PERMISSIONS
 from auditor.config import SCHEMA
 from auditor.deploy import scopes
+from auditor.events.person import PERMISSIONS as CHECK_PERMISSIONS  # `auditor check` and HR events
 from auditor.remediate.policy import required_permissions
 
 SIDS = {
@@ -115,8 +116,8 @@ def assume(role_parameter: str) -> dict:
 
 
 def collector_statements() -> list[dict]:
-    """Read-only: every collector permission (and KMS Decrypt on the trail's key, when it has one)."""
-    reads = [p for p in collector_permissions() if p != "sts:AssumeRole"]
+    """Read-only: every collector permission, a targeted check's reads, and KMS Decrypt on the trail's key."""
+    reads = sorted({p for p in [*collector_permissions(), *CHECK_PERMISSIONS] if p != "sts:AssumeRole"})
     return statements([*reads, *scopes.IMPLIED], SIDS)
 
 

@@ -84,6 +84,9 @@ RESOURCES: dict[str, str] = {
     "iam:GenerateServiceLastAccessedDetails": "OnUsersAndRoles",  # Access Advisor reads users and roles
     "iam:GetAccessKeyLastUsed": "OnUsers",
     "iam:GetLoginProfile": "OnUsers",
+    "iam:GetUser": "OnUsers",  # a targeted check reads the IAM users a person owns, one by one
+    "iam:ListGroupsForUser": "OnUsers",
+    "iam:ListUserPolicies": "OnUsers",
     "iam:GetPolicy": "OnPolicies",  # the AWS managed policies in use
     "iam:GetPolicyVersion": "OnPolicies",
     "iam:ListAccessKeys": "OnUsers",
@@ -95,6 +98,8 @@ RESOURCES: dict[str, str] = {
     "identitystore:DeleteGroupMembership": "OnStoreMembershipsOfUsers",
     "identitystore:DescribeGroup": "OnStoreGroups",
     "identitystore:DescribeUser": "OnStoreUsers",
+    "identitystore:GetUserId": "OnStoreUsers",
+    "identitystore:ListGroupMembershipsForMember": "OnStoreMembershipsOfUsers",
     "identitystore:GetGroupMembershipId": "OnStoreMembershipsOfUsers",
     "identitystore:ListGroupMemberships": "OnStoreMemberships",
     "identitystore:ListGroups": "OnStoreGroups",
@@ -119,6 +124,7 @@ RESOURCES: dict[str, str] = {
     # Organizations
     "organizations:ListAccountsForParent": "OnParents",
     "organizations:ListOrganizationalUnitsForParent": "OnParents",
+    "organizations:DescribeAccount": "OnOrgAccounts",
     "organizations:ListTagsForResource": "OnOrgAccounts",  # the collector reads accounts' tags
     # the trail bucket and, when it is SSE-KMS encrypted, its key
     "s3:GetObject": "OnTrailObjects",
