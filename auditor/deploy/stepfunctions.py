@@ -41,6 +41,7 @@ from auditor import __version__, configure, pipeline
 from auditor import snapshot as snapshots
 from auditor.aws import AwsContext, context_from_settings
 from auditor.collect import COLLECTORS
+from auditor.collect.aws_policies import collect_aws_policies, referenced_aws_policies
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail
 from auditor.collect.cloudtrail_athena import AthenaSettings
 from auditor.collect.iam import collect_iam
@@ -211,6 +212,9 @@ class Steps:
             for account in accounts:
                 merged.merge(self.get_result(run, f"{source}/{account.account_id}"))
             collected[source] = merged
+        # the AWS managed policies the principals reference, as the pipeline reads them after IAM and Identity Center
+        referenced = referenced_aws_policies([collected["iam"].tables, collected["identity_center"].tables])
+        collected["iam"].merge(collect_aws_policies(self.context(), referenced))
         results = [collected[source] for source in COLLECTORS] + [self.get_result(run, "hr")]
         snapshot = snapshots.build(
             results,

@@ -41,9 +41,9 @@ class CountingContext(AwsContext):
         return sum(1 for _, name in self.calls if name == operation)
 
 
-@pytest.fixture(scope="package", autouse=True)
+@pytest.fixture(autouse=True)
 def fills_installed():
-    """The sandbox's fills for the whole package: set up before, and undone after, every test's own patches."""
+    """The sandbox's fills for each test (process-wide, as moto's state is: whatever ran before on this worker)."""
     with fills.installed():
         yield
 

@@ -23,6 +23,7 @@ from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail
 from auditor.collect.cloudtrail_athena import AthenaSettings, athena_settings, collect_cloudtrail_athena
 from auditor.model import Account
 from auditor.progress import Progress
+from auditor.sandbox import fills
 from tests.collect.conftest import REGION, CountingContext
 from tests.collect.test_cloudtrail_s3 import DATA
 
@@ -63,7 +64,7 @@ def trail(tmp_path_factory):
             "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
         }.items():
             env.setenv(name, value)
-        with mock_aws():
+        with mock_aws(), fills.installed():  # the module's fixtures query Athena before any test's own set-up
             yield _fill(boto3.client("s3", region_name=REGION))
 
 

@@ -11,6 +11,7 @@ from auditor.collect.iam import collect_iam
 from auditor.collect.identity_center import collect_identity_center
 from auditor.collect.organizations import collect_organizations
 from auditor.deploy.policies import allowed_actions, collector_policy
+from auditor.events.person import PERMISSIONS as CHECK_PERMISSIONS
 
 
 def test_every_aws_collector_is_registered_under_its_source_in_the_manifests_order():
@@ -24,8 +25,8 @@ def test_every_aws_collector_is_registered_under_its_source_in_the_manifests_ord
     assert list(COLLECTORS) == ["organizations", "identity_center", "iam", "access_advisor", "cloudtrail"]
 
 
-def test_the_read_only_policy_is_the_union_of_the_registered_permissions():
-    assert allowed_actions(collector_policy()) == set(collector_permissions())
+def test_the_read_only_policy_is_the_union_of_the_registered_permissions_and_a_targeted_checks_reads():
+    assert allowed_actions(collector_policy()) == set(collector_permissions()) | set(CHECK_PERMISSIONS)
     assert set(collector_permissions()) == {p for entry in COLLECTORS.values() for p in entry.permissions}
 
 

@@ -12,7 +12,9 @@ so the product's code paths are the ones exercised. Two phases:
 - ``collect``: the whole pipeline as the scheduler runs it; then each
   Identity Center assignment strategy (the cheapest one depends on the
   estate's shape) and the IAM reads for a user the credential report does
-  not know yet, so every conditional read path runs at least once;
+  not know yet, so every conditional read path runs at least once; and a
+  targeted check (``auditor check``) of every Identity Center user, as the
+  read-only policy serves both;
 - ``remediate``: one revocation of every kind, planned, applied and
   verified, through the remediation role (``[aws] remediation_role_name``);
 - ``rollback``: the same run rolled back, through the rollback role
@@ -128,6 +130,7 @@ def main(out: Path, workdir: Path) -> None:
         if result.exit_code != 0:
             raise SystemExit(f"the sandbox run did not complete: exit {result.exit_code}")
         _every_read_path(recorder, context_from_settings(settings), result.snapshot)
+        _targeted_checks(settings, store, result.snapshot, box)  # recorded as collect
         _athena(recorder, context_from_settings(settings), result.snapshot)
         _remediate(recorder, box, result.snapshot, settings, store)
         recorder.phase = None
@@ -152,6 +155,20 @@ def _every_read_path(recorder: Recorder, context, snapshot) -> None:
     management = [a for a in accounts if a.is_management]
     result = collect_iam(context, management, Progress(), sleep=lambda _: None)
     assert any(k.user_name == "late-joiner" for k in result.tables["access_keys"]), "the late user was not read"
+
+
+def _targeted_checks(settings, store, snapshot, box) -> None:
+    """A check of every Identity Center user (some own IAM users), and one with no run on record: every read."""
+    from auditor.events.check import check_person
+    from auditor.events.person import Who
+    from auditor.store import Store
+
+    for user in snapshot.table("idc_users"):
+        check_person(Who(query=user.user_name), settings=settings, store=store, as_of=box.as_of, hr_feed=box.hr_feed)
+    member = next(m.user_id for m in snapshot.table("idc_memberships"))
+    first = next(u.user_name for u in snapshot.table("idc_users") if u.user_id == member)
+    empty = Store.open(Path(box.hr_feed).parent / "no-runs-yet.db")
+    check_person(Who(query=first), settings=settings, store=empty, as_of=box.as_of, hr_feed=box.hr_feed)
 
 
 def _athena(recorder: Recorder, context, snapshot) -> None:

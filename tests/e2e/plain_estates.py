@@ -128,8 +128,16 @@ def _trail_bucket(admin: Admin, bucket: str, prefix: str = "", organisation: boo
     admin.client("cloudtrail").create_trail(**request)
 
 
+# A stock emulator answers 500 to every operation it lacks, where AWS would answer 400 at once;
+# retrying those is waiting (over a minute a call with the default budget), not testing.
+EMULATOR_ATTEMPTS = 3
+
+
 def _config(path: Path, extra: str = "") -> Path:
-    path.write_text('[aws]\nregion = "us-east-1"\n\n[cloudtrail]\nlookback_days = 120\n\n' + extra, encoding="utf-8")
+    settings = (
+        f'[aws]\nregion = "us-east-1"\nmax_attempts = {EMULATOR_ATTEMPTS}\n\n[cloudtrail]\nlookback_days = 120\n\n'
+    )
+    path.write_text(settings + extra, encoding="utf-8")
     return path
 
 

@@ -47,8 +47,9 @@ class Gate:
         self.opened.set()
 
 
-def first_log_object(request: Request) -> bool:
-    return request.service == "s3" and request.method == "GET" and "/CloudTrail/" in request.path
+def reading_the_trail(bucket: str) -> Callable[[Request], bool]:
+    """The run's first request to the trail's bucket: its listing, which every night makes (objects are new or not)."""
+    return lambda request: request.service == "s3" and request.path.strip("/").split("/")[0] == bucket
 
 
 def start_run(
@@ -129,7 +130,7 @@ def test_kill_9_during_a_run_leaves_the_last_run_intact_and_the_next_run_correct
     before, first = fingerprint(out), finding_ids(out)
     runs_before = Store.open(str(state)).recent_runs()
 
-    gate = Gate(first_log_object)
+    gate = Gate(reading_the_trail(sandbox.trail_bucket))
     with FaultProxy(sandbox.endpoint_url, faults=[gate]) as proxy:
         killed = start_run(sandbox, proxy.endpoint, out, state)  # the same output directory, the same store
         try:
@@ -187,7 +188,7 @@ def test_kill_9_after_collection_before_the_run_is_recorded_keeps_the_last_run_w
 
 def test_a_second_run_on_the_same_store_is_refused_naming_the_first(sandbox, tmp_path):
     state = tmp_path / "state.db"
-    gate = Gate(first_log_object)
+    gate = Gate(reading_the_trail(sandbox.trail_bucket))
     with FaultProxy(sandbox.endpoint_url, faults=[gate]) as proxy:
         first = start_run(sandbox, proxy.endpoint, tmp_path / "first", state)
         try:

@@ -213,9 +213,15 @@ def trail_objects(sandbox) -> dict[str, bytes]:
 
 
 def active_people(reference, count: int) -> list[dict]:
-    """Identity Center users with group access, seen signing in, and no finding above info in the reference."""
+    """Identity Center users active in HR, with group access, seen signing in, and no finding above info."""
     snapshot = reference[4] / "snapshot"
-    users = {u["user_id"]: u for u in map(json.loads, (snapshot / "idc_users.jsonl").read_text().splitlines())}
+    hr = map(json.loads, (snapshot / "hr_people.jsonl").read_text().splitlines())
+    working = {p["user_name"] for p in hr if p["status"] == "active"}
+    users = {
+        u["user_id"]: u
+        for u in map(json.loads, (snapshot / "idc_users.jsonl").read_text().splitlines())
+        if u["user_name"] in working
+    }
     members = {m["user_id"] for m in map(json.loads, (snapshot / "idc_memberships.jsonl").read_text().splitlines())}
     seen = {
         a["key"].removeprefix("id:")

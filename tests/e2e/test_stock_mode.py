@@ -12,6 +12,7 @@ import json
 import pytest
 
 from auditor.cli import main
+from tests.e2e.plain_estates import EMULATOR_ATTEMPTS
 from tests.e2e.test_run_on_sandbox import MEDIUM_OR_HIGHER, RULE_FOR, _matches
 
 pytestmark = pytest.mark.e2e
@@ -20,6 +21,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def stock_run(tmp_path_factory, sandbox):
     out = tmp_path_factory.mktemp("stock")
+    config = out / "config.toml"  # the sandbox's, with the emulator's attempt budget
+    sandbox_config = (sandbox.hr_feed.parent / "config.toml").read_text()
+    config.write_text(f"{sandbox_config}\n[aws]\nmax_attempts = {EMULATOR_ATTEMPTS}\n")
     sandbox.serve_stock()
     try:
         with pytest.MonkeyPatch.context() as patch:
@@ -30,7 +34,7 @@ def stock_run(tmp_path_factory, sandbox):
                 [
                     "run",
                     "--config",
-                    str(sandbox.hr_feed.parent / "config.toml"),
+                    str(config),
                     "--out",
                     str(out),
                     "--hr-feed",

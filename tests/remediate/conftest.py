@@ -104,13 +104,9 @@ def aws(monkeypatch, tmp_path):
     monkeypatch.delenv("MOTO_IAM_LOAD_MANAGED_POLICIES", raising=False)  # not needed, and slow to load
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    fills.install()
     _login_profiles_as_aws(monkeypatch)
-    try:
-        with mock_aws():
-            yield
-    finally:
-        fills.uninstall()  # the fills are process-wide: later tests, in any order, see stock moto
+    with fills.installed(), mock_aws():  # process-wide: undone after, unless something else had installed them
+        yield
 
 
 @dataclass
