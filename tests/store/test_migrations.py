@@ -29,6 +29,7 @@ ADDED_SINCE = {  # tables that later revisions add
     "cloudtrail_objects",
     "cloudtrail_activity",
     "cloudtrail_changes",
+    "cloudtrail_usage",
     "lifecycle_events",
     "event_dead_letters",
     "campaign_links",

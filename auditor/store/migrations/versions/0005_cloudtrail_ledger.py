@@ -72,10 +72,24 @@ def upgrade() -> None:
         sa.Column("key", sa.String(500), primary_key=True),
         sa.Column("events", sa.Text, nullable=False),
     )
+    # last use and calls per (principal key, IAM action, resource), merged over every read (right-sizing)
+    op.create_table(
+        "cloudtrail_usage",
+        sa.Column("trail", sa.String(300), primary_key=True),
+        sa.Column("kind", sa.String(20), primary_key=True),
+        sa.Column("key", sa.String(500), primary_key=True),
+        sa.Column("account_id", sa.String(12), primary_key=True),
+        sa.Column("detail", sa.String(200), primary_key=True),
+        sa.Column("action", sa.String(200), primary_key=True),
+        sa.Column("resource", sa.String(1000), primary_key=True),
+        sa.Column("last_seen", UTCDateTime, nullable=False),
+        sa.Column("events", sa.Integer, nullable=False),
+    )
 
 
 def downgrade() -> None:
     for table in (
+        "cloudtrail_usage",
         "cloudtrail_changes",
         "cloudtrail_activity",
         "cloudtrail_objects",
