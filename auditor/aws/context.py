@@ -173,6 +173,11 @@ def rollback_context(settings: Settings) -> AwsContext:
     return _acting_as(settings, settings.get("aws", "rollback_role_name"))
 
 
+def rightsize_context(settings: Settings) -> AwsContext:
+    """The context every step of a right-sizing plan acts through: ``[aws] rightsize_role_name`` (it writes policies)."""
+    return _acting_as(settings, settings.get("aws", "rightsize_role_name"))
+
+
 def _acting_as(settings: Settings, role_name: str) -> AwsContext:
     context = context_from_settings(settings)
     return context.as_role(role_name) if role_name else context
