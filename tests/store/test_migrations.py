@@ -30,6 +30,7 @@ ADDED_SINCE = {  # tables that later revisions add
     "cloudtrail_activity",
     "cloudtrail_changes",
     "cloudtrail_usage",
+    "rightsize_proposals",
     "lifecycle_events",
     "event_dead_letters",
     "campaign_links",
