@@ -111,7 +111,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise common.UsageError("--rightsize makes a plan of its own: give it without --campaign or --findings")
         return cmd_plan_rightsize(args)
     if args.campaign is None and not args.findings:
-        raise common.UsageError("remediate plan needs --campaign ID, --findings RULE... or --rightsize PERMISSION_SET")
+        raise common.UsageError(
+            "remediate plan needs --campaign ID or --findings RULE... (or --rightsize PERMISSION_SET)"
+        )
     settings, store = common.settings_and_store(args)
     planned = plan_revocations(
         store,
