@@ -9,11 +9,13 @@ import msgspec
 import pytest
 
 from auditor import snapshot as snapshots
+from auditor.cli import main
 from auditor.config import defaults
 from auditor.exit_codes import EXIT_ATTENTION
-from auditor.model import ActionUse, IamPolicy
+from auditor.model import ActionUse, IamPolicy, Principal, Revocation
 from auditor.remediate import Refused
 from auditor.remediate.plan import build_plan
+from auditor.remediate.planning import granting
 from auditor.remediate.registry import recorded_plan
 from auditor.remediate.rightsize_plan import plan_rightsize
 from auditor.snapshot import SourceStatus
@@ -189,8 +191,6 @@ def test_an_attached_policy_whose_document_was_not_read_refuses(tmp_path):
 
 
 def test_a_revocation_plan_never_carries_a_right_sizing(tmp_path):
-    from auditor.model import Principal, Revocation
-
     revocation = Revocation(
         kind="idc_permission_set_inline_policy",
         target={"instance_arn": "i", "permission_set_arn": "p", "policy": "{}"},
@@ -212,8 +212,6 @@ def test_a_revocation_plan_never_carries_a_right_sizing(tmp_path):
 
 
 def test_the_cli_refuses_partial_evidence_with_exit_1(tmp_path, capsys):
-    from auditor.cli import main
-
     world = World(coverage_days=10)
     alice = world.idc_user("alice", user_id="alice")
     world.assign(world.permission_set("Dev", inline=INLINE), alice, PROD)
@@ -225,3 +223,10 @@ def test_the_cli_refuses_partial_evidence_with_exit_1(tmp_path, capsys):
     assert f"CloudTrail for account {PROD} covers 10 days" in capsys.readouterr().err
     assert not out.exists()
     assert main([*argv[:3], "Nobody", *argv[4:]]) == 2  # an unknown permission set is bad input
+
+
+def test_right_sizing_acts_through_its_own_role_and_never_shares_a_plan_with_revocations():
+    assert granting(["idc_permission_set_inline_policy"]) is True  # the right-sizing role
+    assert granting(["idc_user", "iam_access_key"]) is False  # the apply (or rollback) role
+    with pytest.raises(Refused, match="never in one plan"):
+        granting(["idc_user", "idc_permission_set_inline_policy"])
