@@ -149,7 +149,7 @@ def test_the_cli_plans_applies_verifies_and_rolls_back_a_right_sizing(estate, pr
     assert main(["remediate", "verify", "1", *cli]) == 0
 
 
-def test_a_revocation_plan_never_takes_a_right_sizing_and_a_shorter_window_is_refused(estate, sandbox_env, capsys):
+def test_evidence_shorter_than_the_configured_window_refuses_the_plan(estate, sandbox_env, capsys):
     work, cli = estate
     longer = work / "longer.toml"
     longer.write_text((work / "config.toml").read_text().replace("= 30\n", "= 3650\n"))
