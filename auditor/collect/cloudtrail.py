@@ -34,7 +34,8 @@ from typing import TypeVar
 import botocore.exceptions
 
 from auditor.aws import AwsContext, describe_error
-from auditor.collect.cloudtrail_records import LogDecodeError, read_log
+from auditor.collect.cloudtrail_pool import read_objects
+from auditor.collect.cloudtrail_records import LogDecodeError
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
 from auditor.collect.registry import collector
@@ -121,13 +122,6 @@ class _Tally:
     damaged: list[tuple[LogObject, str]] = field(default_factory=list)  # objects whose events may be missing
 
 
-@dataclass
-class _ObjectResult:
-    reducer: ActivityReducer
-    malformed: int
-    size: int
-
-
 @collector(SOURCE, PERMISSIONS)
 def collect_cloudtrail(
     ctx: AwsContext,
@@ -147,10 +141,11 @@ def collect_cloudtrail(
     start = as_of - timedelta(days=lookback_days)
     first_day, last_day = (start - DAY).date(), (as_of + DAY).date()
     s3 = ctx.client("s3", region=trail.home_region)
+    # one connection per reading thread: threads beyond the client's pool would open and drop their own
+    readers = min(max_workers * READS_PER_WORKER, s3.meta.config.max_pool_connections)
     layout = discover_layout(s3, trail.bucket, trail.prefix, trail.organization_id)
     result = SourceResult()
     merged = ActivityReducer(start, as_of)
-    readers = max_workers * READS_PER_WORKER
     with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="cloudtrail") as pool:
         progress.start(ACCOUNTS_TASK, len(accounts))
         tallies: dict[str, _Tally] = {}
@@ -163,17 +158,14 @@ def collect_cloudtrail(
             progress.advance(ACCOUNTS_TASK)
         progress.finish(ACCOUNTS_TASK)
 
-        work = [(tally, obj) for tally in tallies.values() for obj in tally.listing.objects]
+        owners = {obj.key: tally for tally in tallies.values() for obj in tally.listing.objects}
+        work = [obj for tally in tallies.values() for obj in tally.listing.objects]
         progress.start(OBJECTS_TASK, len(work))
 
-        def read_one(item: tuple[_Tally, LogObject]) -> _ObjectResult:
-            return _read_object(s3, trail.bucket, item[1], start, as_of)
-
-        for (tally, obj), future in _bounded(pool, read_one, work, readers):
-            try:
-                outcome = future.result()
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, LogDecodeError) as exc:
-                error = _describe_read_error(exc)
+        for outcome in read_objects(s3, trail.bucket, work, start, as_of, fetchers=readers):
+            obj, tally = outcome.obj, owners[outcome.obj.key]
+            if outcome.error is not None:
+                error = _describe_read_error(outcome.error)
                 result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
                 tally.unreadable.append(error)
                 tally.damaged.append((obj, error))
@@ -198,14 +190,6 @@ def collect_cloudtrail(
     for account in accounts:
         result.statuses.append(_status(tallies[account.account_id], trail, layout.root, start, as_of))
     return result
-
-
-def _read_object(s3, bucket: str, obj: LogObject, start: datetime, end: datetime) -> _ObjectResult:
-    data = s3.get_object(Bucket=bucket, Key=obj.key)["Body"].read()
-    records, malformed = read_log(data)
-    reducer = ActivityReducer(start, end)
-    reducer.add(records)
-    return _ObjectResult(reducer=reducer, malformed=malformed, size=len(data))
 
 
 def _describe_read_error(exc: BaseException) -> str:
