@@ -20,6 +20,7 @@ import msgspec
 
 from auditor import __version__, history
 from auditor import snapshot as snapshots
+from auditor.access import AccessModel
 from auditor.analyze import analyze, at_or_above, exempt_identities
 from auditor.aws import AwsContext, context_from_settings, describe_error
 from auditor.collect import COLLECTORS
@@ -162,9 +163,14 @@ def record_settings(settings: Settings, snapshot_dir: Path) -> Path:
     return path
 
 
-def analyse(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Finding]:
-    """Every enabled rule's findings on the snapshot (pure: no store, no I/O)."""
-    return analyze(snapshot, settings, as_of)
+def analyse(
+    snapshot: Snapshot, settings: Settings, as_of: datetime, access: AccessModel | None = None
+) -> list[Finding]:
+    """Every enabled rule's findings on the snapshot (pure: no store, no I/O).
+
+    ``access``: the run's one access model (``conclude`` builds it once and hands it to the report too).
+    """
+    return analyze(snapshot, settings, as_of, access)
 
 
 def classify(findings: list[Finding], snapshot: Snapshot, store: Store, as_of: datetime) -> list[Finding]:
@@ -224,8 +230,10 @@ def report(
     duration: float,
     run_id: int | None,
     save_snapshot: bool = False,
+    access: AccessModel | None = None,
 ) -> dict[str, Path]:
     """Write findings.json/.csv/.xlsx and report.html (with the store's history); the written files by name."""
+    access = access or AccessModel(snapshot)
     run_info = {
         "as_of": as_of,
         "tool_version": __version__,
@@ -234,10 +242,12 @@ def report(
         "duration_seconds": round(duration, 1),
         "run_id": run_id if run_id is not None else "(not recorded)",
         "audit_log_head": store.audit_head(),  # id:hash
-        "exempt_identities": exempt_identities(snapshot, settings, as_of),
+        "exempt_identities": exempt_identities(snapshot, settings, as_of, access),
     }
     history_info = {"runs": store.recent_runs(), "time_to_resolve": store.time_to_resolve()}
-    written = write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history_info)
+    written = write_all(
+        out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history_info, access=access
+    )
     written["audit_head"] = write_audit_head(out_dir, store)
     return written
 
@@ -315,7 +325,8 @@ def conclude(
     ``record_started`` (when the run started) records the run in the store;
     without it nothing is recorded (a re-analysis must not rewrite history).
     """
-    findings = classify(analyse(snapshot, settings, as_of), snapshot, store, as_of)
+    access = AccessModel(snapshot)  # the one access model of the run: the rules and the report read it
+    findings = classify(analyse(snapshot, settings, as_of, access), snapshot, store, as_of)
     exit_code = exit_status(findings, snapshot, settings, fail_on)
     duration = time.monotonic() - began
     run_id = None
@@ -342,6 +353,7 @@ def conclude(
         duration=duration,
         run_id=run_id,
         save_snapshot=save_snapshot,
+        access=access,
     )
     if save_snapshot:
         record_settings(settings, out_dir / "snapshot")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor import snapshot as snapshot_store
+from auditor.access import AccessModel
 from auditor.controls import FRAMEWORKS
 from auditor.model import Finding
 from auditor.report.compliance import FORMATS, export_file_name
@@ -56,6 +57,7 @@ def write_all(
     save_snapshot: bool = True,
     now: datetime | None = None,
     history: Mapping[str, Any] | None = None,
+    access: AccessModel | None = None,
 ) -> dict[str, Path]:
     """Write the contract's outputs into ``out_dir``; returns each output's path by name.
 
@@ -64,7 +66,7 @@ def write_all(
     ``history`` is the state store's view, {"runs": [{"id", "as_of", "kind",
     "exit_code", "by_severity"}, ...oldest first], "time_to_resolve":
     {severity: {"resolved", "mean_days", "max_days"}}}; None leaves the
-    report without a trend.
+    report without a trend. ``access``: the run's access model, when the caller built it.
     """
     generated_at = now or run_info.get("generated_at") or datetime.now(UTC)
     out_dir = Path(out_dir)
@@ -77,5 +79,7 @@ def write_all(
     write_findings_csv(findings, paths["findings.csv"])
     workbook_info = {"as_of": snapshot.manifest.as_of, "generated_at": generated_at, **run_info}
     write_findings_xlsx(findings, paths["findings.xlsx"], workbook_info, generated_at=generated_at)
-    write_report_html(findings, snapshot, run_info, paths["report.html"], now=generated_at, history=history)
+    write_report_html(
+        findings, snapshot, run_info, paths["report.html"], now=generated_at, history=history, access=access
+    )
     return paths

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import auditor
+from auditor.access import AccessModel
 from auditor.exit_codes import MEANINGS
 from auditor.files import atomic_write
 from auditor.model import Finding, sort_findings
@@ -109,6 +110,7 @@ def render_report_html(
     *,
     now: datetime | None = None,
     history: Mapping[str, Any] | None = None,
+    access: AccessModel | None = None,
 ) -> str:
     """The page as a string.
 
@@ -119,6 +121,7 @@ def render_report_html(
     snapshot's. ``now`` (else run_info's generated_at, else the clock)
     stamps the page. ``history`` (the state store's recent runs and time
     to resolve) adds the trend; without it the page has no trend section.
+    ``access``: the run's access model, when the caller built it already.
     """
     generated_at = now or run_info.get("generated_at") or datetime.now(UTC)
     account_names = {a.account_id: a.name for a in snapshot.tables.get("accounts", [])}
@@ -130,7 +133,7 @@ def render_report_html(
     info = {"as_of": snapshot.manifest.as_of, **{k: v for k, v in run_info.items() if k != "exempt_identities"}}
     data = {
         "findings": {"columns": FINDING_COLUMNS, "rows": [finding_row(f, account_names) for f in ordered]},
-        "inventory": inventory(snapshot, ordered, exempt),
+        "inventory": inventory(snapshot, ordered, exempt, access),
     }
     context = {
         "title": "Access audit report",
@@ -161,6 +164,7 @@ def write_report_html(
     *,
     now: datetime | None = None,
     history: Mapping[str, Any] | None = None,
+    access: AccessModel | None = None,
 ) -> None:
-    page = render_report_html(findings, snapshot, run_info, now=now, history=history)
+    page = render_report_html(findings, snapshot, run_info, now=now, history=history, access=access)
     atomic_write(Path(path), page.encode("utf-8"))
