@@ -35,10 +35,18 @@ class Evaluation:
     disabled: frozenset[str]
 
 
-def evaluate(snapshot: Snapshot, settings: Settings, as_of: datetime, access: AccessModel | None = None) -> Evaluation:
+def evaluate(
+    snapshot: Snapshot,
+    settings: Settings,
+    as_of: datetime,
+    access: AccessModel | None = None,
+    *,
+    keep_verdicts: bool = True,
+) -> Evaluation:
     """Run every enabled rule; findings one per finding id (the most severe kept), most severe first.
 
     ``access``: the run's access model when the caller built it (the report reads it too); else built here.
+    ``keep_verdicts`` False drops the verdicts as they come: a large estate has one per path that passed.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -58,7 +66,8 @@ def evaluate(snapshot: Snapshot, settings: Settings, as_of: datetime, access: Ac
             continue
         for result in rule.evaluate(context):
             if isinstance(result, Verdict):
-                verdicts.append(result)
+                if keep_verdicts:
+                    verdicts.append(result)
                 continue
             kept = by_id.get(result.finding_id)
             if kept is None or severity_rank(result.severity) > severity_rank(kept.severity):
@@ -71,7 +80,7 @@ def analyze(
     snapshot: Snapshot, settings: Settings, as_of: datetime, access: AccessModel | None = None
 ) -> list[Finding]:
     """Every enabled rule's findings, one per finding id, most severe first."""
-    return evaluate(snapshot, settings, as_of, access).findings
+    return evaluate(snapshot, settings, as_of, access, keep_verdicts=False).findings
 
 
 def at_or_above(findings: list[Finding], severity: str) -> list[Finding]:
