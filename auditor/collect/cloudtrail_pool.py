@@ -30,6 +30,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -170,15 +171,17 @@ def _read_on_processes(
 ) -> Iterator[ObjectRead]:
     """Threads fetch; batches of fetched bytes are decoded by the pool; at most ``limit`` fetches in flight.
 
-    Fetched bytes waiting for a worker are bounded too (``2 * processes``
-    batches in flight), so a slow decode holds back fetching, not memory.
-    A pool that breaks (a worker killed) leaves its batches to this process.
+    Fetched bytes cut into batches wait for a worker while ``2 * processes``
+    batches are in flight; fetching pauses meanwhile, so a slow decode holds
+    back fetching, not memory. A pool that breaks (a worker killed, or none
+    could start) leaves its batches, and every later one, to this process.
     """
     events: queue.SimpleQueue[tuple[str, object, Future]] = queue.SimpleQueue()
     source = iter(objects)
     fetching = decoding = 0
     batch: list[tuple[LogObject, bytes]] = []
     batch_bytes = 0
+    ready: deque[list[tuple[LogObject, bytes]]] = deque()  # full batches waiting for a worker
     max_batches = 2 * processes
     broken = False
 
@@ -190,27 +193,33 @@ def _read_on_processes(
             future.add_done_callback(lambda f, obj=obj: events.put(("fetched", obj, f)))
             fetching += 1
 
-    def flush() -> list[tuple[LogObject, bytes]]:
-        """Send the batch to the pool; what the pool could not take (it is broken) comes back."""
-        nonlocal batch, batch_bytes, decoding, broken
-        work, batch, batch_bytes = batch, [], 0
+    def submit(work: list[tuple[LogObject, bytes]]) -> bool:
+        """Hand a batch to the pool; False when the pool is broken."""
+        nonlocal decoding
         try:
             future = pool.submit(decode_batch, [data for _, data in work], start, end)
         except (BrokenExecutor, OSError):  # a worker died, or none could be started
-            broken = True
-            return work
+            return False
         future.add_done_callback(lambda f, work=work: events.put(("decoded", work, f)))
         decoding += 1
-        return []
+        return True
 
     fetch_more()
-    while fetching or decoding or batch:
-        full = batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_OBJECTS or not fetching
-        if batch and decoding < max_batches and full:
-            yield from (_decoded_here(obj, data, start, end) for obj, data in flush())
-            if broken:
-                fetch_more()
-                continue
+    while fetching or decoding or batch or ready:
+        if batch and (batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_OBJECTS or not fetching):
+            ready.append(batch)
+            batch, batch_bytes = [], 0
+        while ready and decoding < max_batches and not broken:
+            if not submit(ready[0]):
+                broken = True
+                break
+            ready.popleft()
+        if broken:
+            while ready:
+                yield from (_decoded_here(obj, data, start, end) for obj, data in ready.popleft())
+        fetch_more()
+        if not (fetching or decoding):
+            continue  # nothing outstanding: what is left is in ``batch`` (or nothing is)
         kind, payload, future = events.get()
         if kind == "fetched":
             fetching -= 1
@@ -225,23 +234,20 @@ def _read_on_processes(
                 else:
                     batch.append((obj, data))
                     batch_bytes += len(data)
-        else:
-            decoding -= 1
-            work: list[tuple[LogObject, bytes]] = payload  # type: ignore[assignment]
-            try:
-                outcomes = future.result()
-            except BrokenExecutor:
-                broken = True
-                yield from (_decoded_here(obj, data, start, end) for obj, data in work)
-                yield from (_decoded_here(obj, data, start, end) for obj, data in batch)
-                batch, batch_bytes = [], 0
+            continue
+        decoding -= 1
+        work: list[tuple[LogObject, bytes]] = payload  # type: ignore[assignment]
+        try:
+            outcomes = future.result()
+        except BrokenExecutor:
+            broken = True
+            yield from (_decoded_here(obj, data, start, end) for obj, data in work)
+            continue
+        for (obj, data), (reducer, malformed, error) in zip(work, outcomes, strict=True):
+            if error is not None:
+                yield ObjectRead(obj, error=error)
             else:
-                for (obj, data), (reducer, malformed, error) in zip(work, outcomes, strict=True):
-                    if error is not None:
-                        yield ObjectRead(obj, error=error)
-                    else:
-                        yield ObjectRead(obj, reducer=reducer, malformed=malformed, size=len(data))
-        fetch_more()
+                yield ObjectRead(obj, reducer=reducer, malformed=malformed, size=len(data))
 
 
 def _decoded_here(obj: LogObject, data: bytes, start, end) -> ObjectRead:
