@@ -5,8 +5,9 @@ account x permission set) the first and last time seen, and for each account
 the window that was actually observed, so that "unused for 90 days" is only
 said when 90 days were read. The organisation trail's bucket is the complete
 source; every log object inside the window (widened by a day each side) is
-fetched, gunzipped and decoded on a thread pool, reduced to ``Activity``
-records per object, and the per-object results are merged.
+fetched on threads and gunzipped, decoded and reduced to ``Activity``
+records per object on every core (``cloudtrail_pool.read_objects``), and
+the per-object results are merged.
 
 Per account the manifest says how it went: ``ok``; ``partial`` when some
 object could not be read or held records that could not be decoded (each is

@@ -92,3 +92,18 @@ def test_a_worker_that_dies_leaves_its_objects_to_this_process(bucket, monkeypat
     expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
     monkeypatch.setattr(cloudtrail_pool, "decode_batch", killed)
     assert outcome(read_objects(s3, "b", objects, START, END, processes=2)) == expected
+
+
+def test_one_core_or_little_to_read_decodes_on_threads(bucket, monkeypatch):
+    """A process pool only pays off with several cores and enough bytes: otherwise none is started."""
+    s3, objects = bucket
+    expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("no process pool should be started")
+
+    monkeypatch.setattr(cloudtrail_pool, "ProcessPoolExecutor", no_pool)
+    assert outcome(read_objects(s3, "b", objects, START, END)) == expected  # a few kB: below POOL_MIN_BYTES
+    monkeypatch.setattr(cloudtrail_pool, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(cloudtrail_pool, "cores", lambda: 1)
+    assert outcome(read_objects(s3, "b", objects, START, END)) == expected
