@@ -78,14 +78,14 @@ def write_all(
         paths["snapshot"] = out_dir / "snapshot"
     workbook_info = {"as_of": snapshot.manifest.as_of, "generated_at": generated_at, **run_info}
 
-    def files() -> None:
-        if save_snapshot:
-            snapshot_store.save(snapshot, paths["snapshot"])
+    def files() -> None:  # they read the findings only: a forked child copies few pages
         write_findings_json(findings, paths["findings.json"])
         write_findings_csv(findings, paths["findings.csv"])
         write_findings_xlsx(findings, paths["findings.xlsx"], workbook_info, generated_at=generated_at)
 
-    wait = beside(files)  # on the other core while this one renders the page
+    wait = beside(files)  # on the other core while this one saves the snapshot and renders the page
+    if save_snapshot:
+        snapshot_store.save(snapshot, paths["snapshot"])
     write_report_html(
         findings, snapshot, run_info, paths["report.html"], now=generated_at, history=history, access=access
     )
