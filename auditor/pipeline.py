@@ -385,10 +385,22 @@ def analyze_snapshot(
     began = time.monotonic()
     snapshot = snapshots.load(snapshot_dir)
     as_of = as_of or snapshot.manifest.as_of
-    copy = (out_dir / "snapshot").resolve() != snapshot_dir.resolve()
-    return conclude(
-        snapshot, settings, out_dir=out_dir, as_of=as_of, store=store, fail_on=fail_on, began=began, save_snapshot=copy
-    )
+    if (out_dir / "snapshot").resolve() != snapshot_dir.resolve():
+        _copy_snapshot(snapshot_dir, out_dir / "snapshot")
+        record_settings(settings, out_dir / "snapshot")
+    return conclude(snapshot, settings, out_dir=out_dir, as_of=as_of, store=store, fail_on=fail_on, began=began)
+
+
+def _copy_snapshot(source: Path, target: Path) -> None:
+    """The loaded snapshot's files, byte for byte: re-encoding a large estate's tables costs seconds.
+
+    A table file the source lacks (an older snapshot) is written empty, as saving would write it.
+    """
+    for name in snapshots.file_names():
+        if name == SETTINGS_FILE:
+            continue  # the settings this analysis used are recorded instead
+        path = source / name
+        atomic_write(target / name, path.read_bytes() if path.is_file() else b"")
 
 
 def _collect_hr(hr_feed: Path | None) -> SourceResult:
