@@ -12,11 +12,19 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+# What this tool exists to do unattended, scheduled when config.toml names no [[scheduler.jobs]]:
+# the nightly run, the quarterly campaign, weekday reminders, the daily close of due campaigns.
+STANDARD_JOBS = [
+    {"id": "nightly", "kind": "run", "cron": "0 2 * * *"},
+    {"id": "quarterly-review", "kind": "campaign", "cron": "0 6 1 jan,apr,jul,oct *"},
+    {"id": "reminders", "kind": "remind", "cron": "0 8 * * mon-fri"},
+    {"id": "close-due", "kind": "close", "cron": "0 9 * * *", "undecided": "keep_flagged"},
+]
 DEFAULT_BREAK_GLASS_PATTERNS = ["breakglass", "break-glass", "break_glass", "emergency"]
 
 
@@ -30,6 +38,7 @@ class Option:
     default: Any
     check: Any = None  # callable(value) -> error text or None
     item_type: type | None = None  # for lists
+    fields: dict[str, Option] | None = None  # for a sub-table ([section.key]): its own keys, defaults filled in
 
 
 def _positive(value: int) -> str | None:
@@ -81,6 +90,21 @@ def _timezone(value: str) -> str | None:
     return None
 
 
+def _s3_uri(value: str) -> str | None:
+    if not value or re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", value):
+        return None
+    return "must be an s3://bucket/prefix/ location"
+
+
+def _regions(values: list[str]) -> str | None:
+    bad = [v for v in values if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", v)]
+    return f"not AWS region names: {bad}" if bad else None
+
+
+def _athena_name(value: str) -> str | None:
+    return None if re.fullmatch(r"[a-z0-9_]{1,255}", value) else "must be lower-case letters, digits and _"
+
+
 def _department_groups(value: dict) -> str | None:
     bad = [k for k, v in value.items() if not (isinstance(v, list) and all(isinstance(g, str) for g in v))]
     return f"must map each department to a list of group names; not so for {bad}" if bad else None
@@ -115,6 +139,22 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "prefix": Option(str, ""),
         "organization_id": Option(str, ""),
         "lookback_days": Option(int, 120, _positive),
+        "read": Option(str, "needed", _one_of("needed", "all")),
+        "incremental": Option(bool, True),
+        "overlap_hours": Option(int, 24, _positive),
+        "engine": Option(str, "s3", _one_of("s3", "athena")),
+        "athena": Option(
+            dict,
+            None,
+            fields={
+                "workgroup": Option(str, "primary"),
+                "database": Option(str, "default", _athena_name),
+                "table": Option(str, "auditor_cloudtrail", _athena_name),
+                "output_location": Option(str, "", _s3_uri),
+                "regions": Option(list, [], _regions, str),
+                "timeout_seconds": Option(int, 1800, _positive),
+            },
+        ),
     },
     "access_advisor": {
         "enabled": Option(bool, True),
@@ -141,6 +181,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "break_glass_patterns": Option(list, DEFAULT_BREAK_GLASS_PATTERNS, None, str),
         "service_accounts": Option(list, [], None, str),
         "owner_teams": Option(list, [], _owner_teams, str),
+        "provisioning_principals": Option(list, [], None, str),
+        "anomaly_days": Option(int, 30, _positive),
+        "admin_grant_hours": Option(int, 24, _positive),
+        "grant_burst_factor": Option(int, 5, _positive),
+        "grant_burst_min": Option(int, 10, _positive),
         "disabled": Option(list, [], None, str),  # rule ids: checked by auditor.configure
     },
     "campaigns": {
@@ -181,7 +226,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "run_lock_wait_seconds": Option(int, 0, _not_negative),
         "stop_grace_seconds": Option(int, 60, _not_negative),
         "log_format": Option(str, "text", _one_of("text", "json")),
-        "jobs": Option(list, [], None, dict),  # [[scheduler.jobs]]; checked by auditor.configure
+        # [[scheduler.jobs]], checked by auditor.configure; without any, the standard set; `jobs = []`: none
+        "jobs": Option(list, STANDARD_JOBS, None, dict),
     },
     "notifications": {
         "channels": Option(list, [], _each_one_of("outbox", "sns", "slack", "ses"), str),
@@ -194,6 +240,14 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "slack_webhook_url": Option(str, ""),
         "ses_sender": Option(str, ""),
         "email_to": Option(list, [], None, str),
+    },
+    "events": {
+        "immediate_suspension": Option(bool, False),  # a leaver's offboarding applies at once, without approval
+        "hr_event_source": Option(str, "auditor.hr"),  # the EventBridge source HR events are put with
+        "retention_bucket": Option(str, ""),  # S3 bucket for the retention copy; empty: retention_dir
+        "retention_prefix": Option(str, "offboarding/"),
+        "retention_days": Option(int, 2555, _positive),
+        "retention_dir": Option(str, "auditor-retention"),
     },
 }
 
@@ -220,6 +274,10 @@ class Settings:
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
+
+    def overridden(self, section: str, **values: Any) -> Settings:
+        """These settings with some of ``section``'s values replaced (a command-line flag over the file)."""
+        return replace(self, values={**self.values, section: {**self.values[section], **values}})
 
     def hr_feed(self, configured: str | None = None) -> Path | None:
         """The HR feed a configured path names (a job's own, else ``[hr] feed``), relative to the config file.
@@ -275,8 +333,14 @@ def _toml(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)  # a TOML basic string
 
 
+def _default(option: Option) -> Any:
+    if option.fields is not None:
+        return {key: _default(field) for key, field in option.fields.items()}
+    return _copy(option.default)
+
+
 def defaults() -> Settings:
-    values: dict[str, Any] = {s: {k: _copy(o.default) for k, o in opts.items()} for s, opts in SCHEMA.items()}
+    values: dict[str, Any] = {s: {k: _default(o) for k, o in opts.items()} for s, opts in SCHEMA.items()}
     values["exceptions"] = []
     return Settings(values=values)
 
@@ -353,11 +417,23 @@ def _checked(option: Option, value: Any, name: str) -> Any:
         bad = [v for v in value if not isinstance(v, option.item_type)]
         if bad:
             raise ConfigError(f"{name} must be a list of {_type_name(option.item_type)}, got {bad[0]!r}")
+    if option.fields is not None:
+        return _sub_table(option.fields, value, name)
     if option.check is not None:
         problem = option.check(value)
         if problem:
             raise ConfigError(f"{name} {problem}, got {value!r}")
     return value
+
+
+def _sub_table(fields: dict[str, Option], body: dict[str, Any], name: str) -> dict[str, Any]:
+    """A sub-table's keys checked one by one; those it leaves out keep their defaults."""
+    checked = {key: _default(option) for key, option in fields.items()}
+    for key, value in body.items():
+        if key not in fields:
+            raise ConfigError(f"{name}: unknown key {key} (known: {', '.join(fields)})")
+        checked[key] = _checked(fields[key], value, f"{name}.{key}")
+    return checked
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
@@ -374,5 +450,5 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
 
 def _copy(value: Any) -> Any:
     if isinstance(value, list):
-        return list(value)
+        return [_copy(v) for v in value]
     return dict(value) if isinstance(value, dict) else value

@@ -96,6 +96,7 @@ class IamUser(Record):
     inline_policies: list[str] = []  # policy names
     groups: list[str] = []
     tags: dict[str, str] = {}
+    permissions_boundary: str | None = None  # the boundary policy's ARN
 
 
 class AccessKey(Record):
@@ -129,6 +130,29 @@ class IamRole(Record):
     inline_policies: list[str] = []
     trust_policy: dict | None = None
     tags: dict[str, str] = {}
+    permissions_boundary: str | None = None  # the boundary policy's ARN
+
+
+class IamPolicy(Record):
+    """A policy document: a managed policy's default version, or one inline policy of a user, group or role.
+
+    Effective permissions are computed from these, so the documents are kept
+    as AWS returns them (decoded JSON), with the version they came from.
+    """
+
+    account_id: str | None  # None: an AWS managed policy, the same document in every account
+    arn: str  # managed: the policy ARN; inline: "<owner ARN>#<policy name>" (see inline_policy_key)
+    name: str
+    kind: str  # managed | inline
+    document: dict
+    path: str = "/"
+    version_id: str | None = None  # the default version a managed document was read from
+    owner_arn: str | None = None  # inline: the user, group or role that holds it
+
+
+def inline_policy_key(owner_arn: str, name: str) -> str:
+    """The key an inline policy is stored under: its owner's ARN and its name (unique within the owner)."""
+    return f"{owner_arn}#{name}"
 
 
 class RootCredentials(Record):
@@ -207,6 +231,52 @@ class Activity(Record):
     events: int = 0
 
 
+class ActionUse(Record):
+    """How often a principal called one API action (on one resource, where the event names it) in the window.
+
+    ``kind``/``key``/``account_id``/``detail`` identify the principal as in
+    ``Activity`` (idc_assignment: the user and permission set name; iam_role:
+    the role ARN; iam_user: the user name). ``action`` is the IAM action the
+    call needs ("s3:GetObject"), derived from eventSource and eventName.
+    """
+
+    kind: str
+    key: str
+    account_id: str | None
+    action: str
+    last_seen: datetime
+    detail: str | None = None
+    resource: str | None = None  # an ARN the event named; None: the event named none
+    events: int = 0
+
+
+class LifecycleEvent(Record):
+    """One CloudTrail management event that grants or takes away Identity Center access.
+
+    Kept whole (not reduced) because lifecycle metrics and anomaly rules need
+    who did what to whom and when: CreateAccountAssignment /
+    DeleteAccountAssignment (sso), CreateGroupMembership /
+    DeleteGroupMembership, CreateUser / UpdateUser / DeleteUser and the
+    console's DisableUser / EnableUser (identity store).
+    """
+
+    event_time: datetime
+    event_name: str
+    event_source: str
+    account_id: str | None = None  # the recipient account (the management or delegated admin account)
+    actor_type: str | None = None  # userIdentity.type
+    actor_arn: str | None = None  # the caller: a role session's issuer role ARN, an IAM user's ARN
+    actor_name: str | None = None  # the person or session behind it (IdC user name, session name)
+    target_account_id: str | None = None  # account assignments: the account
+    permission_set_arn: str | None = None
+    principal_type: str | None = None  # USER | GROUP
+    principal_id: str | None = None
+    group_id: str | None = None
+    user_id: str | None = None  # memberships, user changes: the identity store user
+    membership_id: str | None = None
+    error_code: str | None = None  # a failed call changed nothing
+
+
 # --- Findings --------------------------------------------------------------------
 
 
@@ -232,6 +302,7 @@ class Category(StrEnum):
     CREDENTIAL_HYGIENE = "credential_hygiene"
     LIFECYCLE = "lifecycle"
     EMERGENCY_ACCESS = "emergency_access"
+    LIFECYCLE_ANOMALY = "lifecycle_anomaly"
 
 
 class PrincipalType(StrEnum):

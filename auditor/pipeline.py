@@ -13,19 +13,23 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
 
-from auditor import __version__, history
+from auditor import __version__, history, metrics
 from auditor import snapshot as snapshots
 from auditor.access import AccessModel
 from auditor.analyze import analyze, at_or_above, exempt_identities
 from auditor.aws import AwsContext, context_from_settings, describe_error
 from auditor.collect import COLLECTORS
 from auditor.collect.access_advisor import collect_access_advisor
+from auditor.collect.aws_policies import collect_aws_policies, referenced_aws_policies
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
+from auditor.collect.cloudtrail_athena import athena_settings
+from auditor.collect.cloudtrail_ledger import Ledger
+from auditor.collect.cloudtrail_plan import ReadPlan, plan_reads
 from auditor.collect.hr import collect_hr
 from auditor.collect.iam import collect_iam
 from auditor.collect.identity_center import collect_identity_center
@@ -34,14 +38,18 @@ from auditor.config import Settings, analysis_toml
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_INCOMPLETE, EXIT_OK
 from auditor.files import atomic_write
 from auditor.hr_history import roles, with_moves
+from auditor.metrics.nights import Night
 from auditor.model import Account, Finding
 from auditor.progress import Progress
 from auditor.report import AUDIT_HEAD, write_all
+from auditor.rules import RULES
+from auditor.rules.registry import trail_facts_needed
 from auditor.snapshot import Snapshot, SourceResult, SourceStatus
 from auditor.store import Store
 
 # Where a run writes its snapshot until it is recorded (see ``_promote``).
 STAGED_SNAPSHOT = ".snapshot.partial"
+LIFECYCLE_REPORT_DAYS = 90  # the report's lifecycle section reads the recorded runs of this many days
 
 
 @dataclass
@@ -112,13 +120,16 @@ def collect(
                 as_of=as_of,
                 lookback_days=settings.get("cloudtrail", "lookback_days"),
                 max_workers=workers,
+                ledger=_ledger(settings, store),
+                plan=read_plan(settings, home_account, context.region),
+                athena=athena_settings(settings),
             )
         iam_result = iam.result()
         # Access Advisor needs IAM's entities; it runs while CloudTrail is still being read
         advisor_result = _access_advisor(settings, context, accounts, iam_result, progress)
         cloudtrail_result = cloudtrail.result() if isinstance(trail, TrailLocation) else trail
         idc_result = _with_home_account(idc.result(), home_account)
-    progress.close()
+    iam_result.merge(collect_aws_policies(context, referenced_aws_policies([iam_result.tables, idc_result.tables])))
     collected = {
         "organizations": org_result,
         "identity_center": idc_result,
@@ -143,7 +154,9 @@ def collect_to(
     progress: Progress | None = None,
 ) -> Snapshot:
     """`auditor collect`: collect (with the store's remembered moves) and save the snapshot in OUT/snapshot."""
-    snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, progress=progress)
+    progress = progress or Progress()
+    with progress.phase("collecting"):
+        snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, progress=progress)
     snapshots.save(snapshot, out_dir / "snapshot")
     record_settings(settings, out_dir / "snapshot")
     return snapshot
@@ -244,12 +257,33 @@ def report(
         "audit_log_head": store.audit_head(),  # id:hash
         "exempt_identities": exempt_identities(snapshot, settings, as_of, access),
     }
-    history_info = {"runs": store.recent_runs(), "time_to_resolve": store.time_to_resolve()}
+    history_info = {
+        "runs": store.recent_runs(),
+        "time_to_resolve": store.time_to_resolve(),
+        "lifecycle": lifecycle_metrics(store, settings, as_of, snapshot, run_id),
+    }
     written = write_all(
         out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history_info, access=access
     )
     written["audit_head"] = write_audit_head(out_dir, store)
     return written
+
+
+def lifecycle_metrics(
+    store: Store, settings: Settings, as_of: datetime, snapshot: Snapshot, run_id: int | None
+) -> dict:
+    """The report's "Lifecycle effectiveness" section: the recorded runs of the last 90 days, this one included."""
+    rules = settings.section("rules")
+    since = as_of - timedelta(days=LIFECYCLE_REPORT_DAYS)
+    current = Night(run_id, as_of, snapshot) if run_id is not None else None
+    computed = metrics.compute(
+        store,
+        department_groups=rules["department_groups"],
+        shared_groups=rules["shared_groups"],
+        since=since,
+        current=current,
+    )
+    return computed.to_dict()
 
 
 def write_audit_head(out_dir: Path, store: Store) -> Path:
@@ -275,7 +309,9 @@ def run(
     """Collect, save the snapshot, analyse, classify, record the run in the store and write every output."""
     started = datetime.now(UTC)
     began = time.monotonic()
-    snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, context=context, progress=progress)
+    progress = progress or Progress()
+    with progress.phase("collecting"):
+        snapshot = collect(settings, as_of=as_of, hr_feed=hr_feed, store=store, context=context, progress=progress)
     staged = out_dir / STAGED_SNAPSHOT
     snapshots.save(snapshot, staged)  # kept even if a later step fails
     record_settings(settings, staged)
@@ -288,6 +324,7 @@ def run(
         fail_on=fail_on,
         began=began,
         record_started=started,
+        progress=progress,
     )
     _promote(staged, out_dir / "snapshot")
     return result
@@ -319,42 +356,47 @@ def conclude(
     began: float,
     record_started: datetime | None = None,
     save_snapshot: bool = False,
+    progress: Progress | None = None,
 ) -> RunResult:
     """The steps after collection: analyse, classify, record and report.
 
     ``record_started`` (when the run started) records the run in the store;
     without it nothing is recorded (a re-analysis must not rewrite history).
     """
-    access = AccessModel(snapshot)  # the one access model of the run: the rules and the report read it
-    findings = classify(analyse(snapshot, settings, as_of, access), snapshot, store, as_of)
+    progress = progress or Progress()
+    with progress.phase("running the rules"):
+        access = AccessModel(snapshot)  # the one access model of the run: the rules and the report read it
+        findings = classify(analyse(snapshot, settings, as_of, access), snapshot, store, as_of)
     exit_code = exit_status(findings, snapshot, settings, fail_on)
     duration = time.monotonic() - began
     run_id = None
     if record_started is not None:
-        run_id = record(
-            store,
+        with progress.phase("recording the run"):
+            run_id = record(
+                store,
+                snapshot,
+                findings,
+                settings,
+                started=record_started,
+                as_of=as_of,
+                exit_code=exit_code,
+                duration=duration,
+                out_dir=out_dir,
+            )
+    with progress.phase("writing the reports"):
+        outputs = report(
+            out_dir,
             snapshot,
             findings,
             settings,
-            started=record_started,
+            store,
             as_of=as_of,
             exit_code=exit_code,
             duration=duration,
-            out_dir=out_dir,
+            run_id=run_id,
+            save_snapshot=save_snapshot,
+            access=access,
         )
-    outputs = report(
-        out_dir,
-        snapshot,
-        findings,
-        settings,
-        store,
-        as_of=as_of,
-        exit_code=exit_code,
-        duration=duration,
-        run_id=run_id,
-        save_snapshot=save_snapshot,
-        access=access,
-    )
     if save_snapshot:
         record_settings(settings, out_dir / "snapshot")
     return RunResult(
@@ -376,6 +418,7 @@ def analyze_snapshot(
     as_of: datetime | None,
     store: Store,
     fail_on: str | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Re-run the rules offline on a saved snapshot (as of its own time unless told).
 
@@ -383,12 +426,17 @@ def analyze_snapshot(
     re-analysing an old snapshot must not rewrite the history.
     """
     began = time.monotonic()
-    snapshot = snapshots.load(snapshot_dir)
+    progress = progress or Progress()
+    with progress.phase("reading the snapshot"):
+        snapshot = snapshots.load(snapshot_dir)
     as_of = as_of or snapshot.manifest.as_of
     if (out_dir / "snapshot").resolve() != snapshot_dir.resolve():
-        _copy_snapshot(snapshot_dir, out_dir / "snapshot")
-        record_settings(settings, out_dir / "snapshot")
-    return conclude(snapshot, settings, out_dir=out_dir, as_of=as_of, store=store, fail_on=fail_on, began=began)
+        with progress.phase("copying the snapshot"):
+            _copy_snapshot(snapshot_dir, out_dir / "snapshot")
+            record_settings(settings, out_dir / "snapshot")
+    return conclude(
+        snapshot, settings, out_dir=out_dir, as_of=as_of, store=store, fail_on=fail_on, began=began, progress=progress
+    )
 
 
 def _copy_snapshot(source: Path, target: Path) -> None:
@@ -440,6 +488,22 @@ def _trail(settings: Settings, context: AwsContext, organization_id: str | None)
     return trail
 
 
+def read_plan(settings: Settings, home_account: str | None, home_region: str | None) -> ReadPlan:
+    """The CloudTrail reads the enabled rules need ([cloudtrail] read = "needed"), or every account's ("all")."""
+    disabled = set(settings.get("rules", "disabled"))
+    needed = trail_facts_needed(rule for rule_id, rule in RULES.items() if rule_id not in disabled)
+    mode = settings.get("cloudtrail", "read")
+    return plan_reads(needed, mode=mode, home_account=home_account, home_region=home_region)
+
+
+def _ledger(settings: Settings, store: Store | None) -> Ledger | None:
+    """The store's CloudTrail ledger: a run reads only what no run read ([cloudtrail] incremental), else all."""
+    if store is None:
+        return None
+    overlap = timedelta(hours=settings.get("cloudtrail", "overlap_hours"))
+    return Ledger(store.engine, full=not settings.get("cloudtrail", "incremental"), overlap=overlap)
+
+
 def _access_advisor(
     settings: Settings, context: AwsContext, accounts: list[Account], iam: SourceResult, progress: Progress
 ) -> SourceResult:
@@ -465,3 +529,11 @@ def _with_home_account(result: SourceResult, home_account: str) -> SourceResult:
         for s in result.statuses
     ]
     return result
+
+
+# The steps of ``collect`` under public names, for a caller that runs them apart (the Step Functions workflow).
+hr_or_failure = _collect_hr
+in_scope = _in_scope
+trail_location = _trail
+access_advisor = _access_advisor
+with_home_account = _with_home_account

@@ -1,23 +1,29 @@
 """Benchmark report.html on a large estate: render time, page size, and (optionally) the browser.
 
-Builds N synthetic findings (default 50,000) over a few hundred accounts
-and thousands of people, shaped like the rules' findings (evidence with
-times, counts and policy lists, a share of insufficient-evidence ones),
-renders the page as ``auditor run`` does, and prints:
+Builds an estate of --users people (default 100,000, each in the HR feed and
+Identity Center, in two of --groups groups) over --accounts accounts (default
+1,000), each group assigned a few permission sets in a few accounts, so each
+person reaches about ten (account, permission set) pairs; and N synthetic
+findings (default 50,000) shaped like the rules' findings (evidence with
+times, counts and policy lists, a share of insufficient-evidence ones).
+Renders the page as ``auditor run`` does, and prints:
 
-  render           seconds to build the page (views, inventory, template)
-  size             bytes of report.html
-  browser          with --browser and a local Chromium: seconds from opening
-                   the file to the first page of findings, then the time of a
-                   search, a filter and a sort over every finding
+  render           seconds to build the page (views, people, inventory, template)
+  size             bytes of report.html, and of each part of its embedded data
+  browser          with --browser and a local Chromium: first paint and first
+                   contentful paint, the seconds until the people and findings
+                   tables are drawn, then the time of a person search, a search,
+                   a filter and a sort over every finding
 
-    python bench/report_html.py [FINDINGS] [--browser] [--chromium PATH] [--seed N] [--keep DIR]
+    python bench/report_html.py [FINDINGS] [--users N] [--accounts N] [--browser] [--chromium PATH] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -30,6 +36,7 @@ from auditor.model import (
     AccountAssignment,
     Finding,
     GroupMembership,
+    HrPerson,
     IdcGroup,
     IdcUser,
     PermissionSet,
@@ -51,13 +58,40 @@ BROWSER_ARGS = [
 ]
 
 
-def synthetic(count: int, seed: int):
+def synthetic(count: int, seed: int, *, users: int = 100_000, accounts: int = 1_000, groups: int = 500):
     rng = random.Random(seed)
-    accounts = [Account(account_id=f"{100000000000 + n * 7919:012d}", name=f"acct-{n:03d}") for n in range(300)]
-    users = [IdcUser(user_id=f"u-{n:06d}", user_name=f"person{n:06d}", display_name=f"Person {n}") for n in range(8000)]
-    groups = [IdcGroup(group_id=f"g-{n:03d}", display_name=f"team-{n:03d}") for n in range(120)]
-    sets = [PermissionSet(arn=f"arn:aws:sso:::permissionSet/ssoins-1/ps-{n:04d}", name=f"Role{n}") for n in range(40)]
-    memberships = [GroupMembership(group_id=rng.choice(groups).group_id, user_id=u.user_id) for u in users]
+    n_users, n_accounts, n_groups = users, accounts, groups
+    accounts = [Account(account_id=f"{100000000000 + n * 7919:012d}", name=f"acct-{n:04d}") for n in range(n_accounts)]
+    users = [
+        IdcUser(
+            user_id=f"u-{n:06d}",
+            user_name=f"person{n:06d}",
+            display_name=f"Person {n}",
+            email=f"person{n:06d}@example.com",
+        )
+        for n in range(n_users)
+    ]
+    departments = ["engineering", "finance", "sales", "platform", "security", "support", "data", "legal"]
+    people = [
+        HrPerson(
+            line=n + 2,
+            employee_id=f"E{n:06d}",
+            email=u.email or "",
+            user_name=u.user_name,
+            display_name=u.display_name or "",
+            department=rng.choice(departments),
+            title="Engineer",
+            manager_email=f"person{rng.randrange(n_users):06d}@example.com",
+            status=rng.choices(["active", "leave", "terminated"], [96, 2, 2])[0],
+            employment_type=rng.choices(["employee", "contractor"], [9, 1])[0],
+        )
+        for n, u in enumerate(users)
+    ]
+    groups = [IdcGroup(group_id=f"g-{n:04d}", display_name=f"team-{n:04d}") for n in range(n_groups)]
+    sets = [PermissionSet(arn=f"arn:aws:sso:::permissionSet/ssoins-1/ps-{n:04d}", name=f"Role{n}") for n in range(60)]
+    memberships = [
+        GroupMembership(group_id=g.group_id, user_id=u.user_id) for u in users for g in rng.sample(groups, 2)
+    ]
     assignments = [
         AccountAssignment(
             account_id=rng.choice(accounts).account_id,
@@ -66,7 +100,7 @@ def synthetic(count: int, seed: int):
             principal_id=g.group_id,
         )
         for g in groups
-        for _ in range(4)
+        for _ in range(5)
     ]
     result = SourceResult(
         tables={
@@ -76,8 +110,13 @@ def synthetic(count: int, seed: int):
             "idc_memberships": memberships,
             "permission_sets": sets,
             "account_assignments": assignments,
+            "hr_people": people,
         },
-        statuses=[SourceStatus(source="organizations"), SourceStatus(source="identity_center")],
+        statuses=[
+            SourceStatus(source="organizations"),
+            SourceStatus(source="identity_center"),
+            SourceStatus(source="hr"),
+        ],
     )
     snapshot = snapshot_store.build([result], as_of=AS_OF, collected_at=AS_OF, tool_version="bench")
     rules = sorted(RULES.values(), key=lambda r: r.id)
@@ -129,8 +168,20 @@ def browser(path: Path, chromium: str) -> None:
             began = time.perf_counter()
             page.goto(path.as_uri())
             page.wait_for_function("document.getElementById('f-count').value.indexOf(' of ') > 0")
-            print(f"browser open     {time.perf_counter() - began:7.2f} s  (to the first page of findings)")
+            page.wait_for_function("document.getElementById('p-count').value.indexOf(' of ') > 0")
+            print(f"browser open     {time.perf_counter() - began:7.2f} s  (to the people and findings tables drawn)")
+            paints = page.evaluate(
+                "() => Object.fromEntries(performance.getEntriesByType('paint').map(e => [e.name, e.startTime]))"
+            )
+            for name in ("first-paint", "first-contentful-paint"):
+                if name in paints:
+                    print(f"browser {name:22} {paints[name] / 1000:7.2f} s")
             for label, script in (
+                (
+                    "person",
+                    "f = document.getElementById('p-search'); f.value = 'person000123';"
+                    " document.getElementById('people-controls').dispatchEvent(new Event('submit', {cancelable: true}));",
+                ),
                 (
                     "search",
                     "f = document.getElementById('f-search'); f.value = 'person000123';"
@@ -146,7 +197,7 @@ def browser(path: Path, chromium: str) -> None:
                 took = page.evaluate(
                     f"() => {{ let f, s; const t = performance.now(); {script} return performance.now() - t; }}"
                 )
-                shown = page.eval_on_selector("#f-count", "e => e.value")
+                shown = page.eval_on_selector("#p-count" if label == "person" else "#f-count", "e => e.value")
                 print(f"browser {label:8} {took / 1000:7.2f} s  ({shown})")
             context.close()
     finally:
@@ -157,12 +208,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("findings", nargs="?", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--users", type=int, default=100_000, help="people (HR rows and Identity Center users)")
+    parser.add_argument("--accounts", type=int, default=1_000)
     parser.add_argument("--browser", action="store_true", help="also time the page in headless Chromium")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     parser.add_argument("--keep", type=Path, help="write report.html here instead of a temporary directory")
     args = parser.parse_args()
 
-    findings, snapshot = synthetic(args.findings, args.seed)
+    findings, snapshot = synthetic(args.findings, args.seed, users=args.users, accounts=args.accounts)
     out = args.keep or Path(tempfile.mkdtemp(prefix="bench-report-"))
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.html"
@@ -171,7 +224,14 @@ def main() -> None:
     elapsed = time.perf_counter() - began
     print(f"findings         {len(findings):7d}")
     print(f"render           {elapsed:7.2f} s")
+    print(f"people           {args.users:7d}  accounts {args.accounts}")
     print(f"size             {path.stat().st_size / 1e6:7.1f} MB")
+    data = json.loads(re.search(r'id="report-data">(.*?)</script>', path.read_text(encoding="utf-8"), re.S).group(1))
+    for part in ("findings", "people", "inventory"):
+        print(f"  data {part:10} {len(json.dumps(data[part], separators=(',', ':'))) / 1e6:7.1f} MB")
+    html = path.read_text(encoding="utf-8")
+    static = html[html.find('<div id="people-static">') : html.find('<section id="findings">')]
+    print(f"  people listed  {len(static.encode()) / 1e6:7.1f} MB  (without JavaScript)")
     if args.browser:
         browser(path, args.chromium)
     if not args.keep:

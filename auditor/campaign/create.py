@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from auditor import snapshot as snapshots
 from auditor.campaign.items import build_items
 from auditor.campaign.model import Campaign, CampaignError, CampaignSpec, Item
-from auditor.campaign.reviewers import ReviewerResolver, Unresolved, parse_mode
+from auditor.campaign.reviewers import UNASSIGNED, ReviewerResolver, Unresolved, needs_attention, parse_mode
 from auditor.campaign.schema import campaign_items, campaign_people, campaigns, iso
 from auditor.campaign.scope import parse_scopes
 from auditor.campaign.state import get_campaign, seal_signing_key
@@ -29,7 +29,6 @@ from auditor.snapshot import Snapshot
 from auditor.store import Store
 
 KIND_ORDER = {"idc_group": 0, "idc_assignment": 1, "iam_user": 2}
-UNRESOLVED_SHOWN = 20
 
 
 @dataclass
@@ -106,22 +105,18 @@ def open_campaign(
         raise CampaignError(
             f"nothing to review in {scope.describe()}" + (" (privileged only)" if spec.privileged_only else "")
         )
-    resolver = ReviewerResolver(snapshot, spec.reviewer, settings.get("campaigns", "fallback_reviewer"))
-    routed, impossible = [], []
+    fallback_reviewer = spec.fallback_reviewer or settings.get("campaigns", "fallback_reviewer")
+    resolver = ReviewerResolver(snapshot, spec.reviewer, fallback_reviewer, spec.owner)
+    routed = []
     for item in items:
         reviewer, basis = resolver.resolve(item)
-        if reviewer is None:
-            impossible.append(_unresolved(item, basis))
-        else:
-            routed.append(msgspec.structs.replace(item, reviewer=reviewer, reviewer_basis=basis))
-    if impossible:
-        shown = "; ".join(f"{u.subject}: {u.access} ({u.reason})" for u in impossible[:UNRESOLVED_SHOWN])
-        more = f" and {len(impossible) - UNRESOLVED_SHOWN} more" if len(impossible) > UNRESOLVED_SHOWN else ""
-        raise CampaignError(f"{len(impossible)} item(s) have no possible reviewer: {shown}{more}")
+        if reviewer is None:  # no route at all: stored unassigned, listed, assigned later by the owner
+            reviewer, basis = UNASSIGNED, f"unrouted: {basis}"
+        routed.append(msgspec.structs.replace(item, reviewer=reviewer, reviewer_basis=basis))
     routed.sort(key=_packet_order)
     campaign_id, routed = _insert(store, spec, snapshot, routed, now=now, run_dir=run_dir, actor=actor)
-    fallback = [_unresolved(i, i.reviewer_basis) for i in routed if i.reviewer_basis.startswith("fallback")]
-    by_reviewer = dict(sorted(Counter(i.reviewer for i in routed).items()))
+    fallback = [_unresolved(i, i.reviewer_basis) for i in routed if needs_attention(i.reviewer_basis)]
+    by_reviewer = dict(sorted(Counter(i.reviewer for i in routed if i.reviewer != UNASSIGNED).items()))
     store.audit(
         "campaign.created",
         f"campaign {campaign_id}",
@@ -135,6 +130,8 @@ def open_campaign(
             "items": len(routed),
             "by_reviewer": by_reviewer,
             "fallback_items": [u.item_id for u in fallback],
+            "unrouted_items": [i.item_id for i in routed if i.reviewer == UNASSIGNED],
+            "owner": spec.owner or None,
             "run_dir": str(run_dir) if run_dir else None,
             "snapshot_as_of": iso(snapshot.manifest.as_of),
             "origin": list(spec.origin),
@@ -190,6 +187,7 @@ def _insert(
                 run_dir=str(run_dir) if run_dir else None,
                 snapshot_as_of=snapshot.manifest.as_of,
                 origin=json.dumps(list(spec.origin)),
+                owner=spec.owner.strip().lower() or None,
             )
         ).inserted_primary_key[0]
         seal_signing_key(store, conn, campaign_id, secrets.token_bytes(32))

@@ -26,6 +26,7 @@ from auditor import __version__
 from auditor.campaign.model import Campaign, ItemState
 from auditor.campaign.outcome import Outcome, final_decision
 from auditor.campaign.render import render
+from auditor.campaign.reviewers import needs_attention
 from auditor.campaign.schema import iso
 from auditor.campaign.signing import cell, clean
 from auditor.files import atomic_write
@@ -213,7 +214,7 @@ def _summary(campaign, facts, states, rows, outcome: Outcome, now) -> str:
         generated=format_time(now),
         decisions=dict(sorted(decisions.items())),
         reviewers=sorted(reviewers.items()),
-        fallback=[r for r in rows if r["reviewer_basis"].startswith("fallback")],
+        fallback=[r for r in rows if needs_attention(r["reviewer_basis"])],
         rows=rows,
         outcome=outcome,
         revocations=[msgspec.to_builtins(r) for r in outcome.revocations],

@@ -24,7 +24,16 @@ from openpyxl import load_workbook
 
 from auditor.campaign.model import Decision, ItemState, parse_decision
 from auditor.campaign.schema import campaign_decisions, campaign_imports, campaign_items, campaigns, iso
-from auditor.campaign.signing import COLUMNS, PROTECTED, canonical, clean, row_values, signature_problem, verify
+from auditor.campaign.signing import (
+    PROTECTED,
+    REQUIRED,
+    canonical,
+    clean,
+    decision_as_exported,
+    row_values,
+    signature_problem,
+    verify,
+)
 from auditor.campaign.state import get_campaign, item_states, signing_key
 from auditor.store import Store
 from auditor.store.types import canonical as canonical_time
@@ -103,7 +112,7 @@ def _import_one(store, campaign_id, key, path, now, reviewer, actor) -> FileResu
     except ValueError as exc:
         result.rejections.append(Rejection(name, None, str(exc)))
         return result
-    missing = [c for c in COLUMNS if c not in header]
+    missing = [c for c in REQUIRED if c not in header]
     if missing:
         result.rejections.append(Rejection(name, 1, f"not a packet of this tool: missing columns {', '.join(missing)}"))
         return result
@@ -204,6 +213,9 @@ def _validate(campaign_id, key, name, records, states, owner, closed_at, result)
         if not text:
             result.undecided += 1
             continue
+        if decision_as_exported(key, values):  # prefilled with a decision already recorded: nothing new
+            result.unchanged += 1
+            continue
         if closed_at:
             reject(line, f"campaign {campaign_id} was closed at {iso(closed_at)}; decisions are no longer accepted")
             continue
@@ -212,7 +224,7 @@ def _validate(campaign_id, key, name, records, states, owner, closed_at, result)
         except ValueError as exc:
             reject(line, f"item {item_id}: {exc}")
             continue
-        problem = _decision_problem(state, decision, target, justification)
+        problem = decision_problem(state, decision, target, justification)
         if problem:
             reject(line, f"item {item_id}: {problem}")
             continue
@@ -220,7 +232,7 @@ def _validate(campaign_id, key, name, records, states, owner, closed_at, result)
     return accepted
 
 
-def _decision_problem(state: ItemState, decision: str, target: str | None, justification: str) -> str | None:
+def decision_problem(state: ItemState, decision: str, target: str | None, justification: str) -> str | None:
     item = state.item
     if decision == Decision.KEEP and item.flagged and not justification:
         return "keeping a flagged item needs a justification (see related_findings)"
@@ -311,7 +323,7 @@ def _audit_decision(store, conn, campaign_id, row: _Accepted, previous, name, di
                 "decided_at": iso(previous.decided_at),
             },
         },
-        actor=row.state.reviewer,
+        actor=actor,  # whoever ran the import supplied the file: a packet is not the reviewer's signature
     )
 
 

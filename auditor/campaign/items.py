@@ -27,6 +27,7 @@ from auditor.model import (
     PrincipalType,
     RevocationKind,
 )
+from auditor.permissions.capabilities import summary
 from auditor.rules.context import RuleContext
 from auditor.rules.policies import is_admin_policy_arn
 from auditor.snapshot import Snapshot
@@ -104,6 +105,10 @@ class _Builder:
         account = self.ctx.accounts.get(account_id)
         return account.name if account else account_id
 
+    def _environment(self, account_id: str) -> str | None:
+        account = self.ctx.accounts.get(account_id)
+        return (tag(account.tags, "environment") or None) if account else None
+
     def _where_text(self, account_id: str) -> str:
         return f"{self._account_name(account_id)} ({account_id})"
 
@@ -142,6 +147,12 @@ class _Builder:
             break_glass=break_glass,
         )
         context: dict = {"user_status": user.status or "unknown", "user_name": user.user_name}
+        ps = self.access.permission_sets.get(ps_arn)
+        if ps is not None:
+            permissions = ctx.permissions
+            context["sensitive_capabilities"] = summary(
+                permissions.sensitive(permissions.permission_set(ps, account_id))
+            )
         own = path_key(user.user_id, account_id, ps_arn, group_id)
         if group_name is None:
             how = "assigned directly"
@@ -188,6 +199,7 @@ class _Builder:
             access=f"{ps_name} in {self._where_text(account_id)}, {how}",
             account_id=account_id,
             account_name=self._account_name(account_id),
+            environment=self._environment(account_id),
             permission_set=ps_name,
             permission_set_arn=ps_arn,
             group=group_name,
@@ -356,6 +368,7 @@ class _Builder:
             f"{', '.join(credentials) or 'no active credentials'}",
             account_id=user.account_id,
             account_name=self._account_name(user.account_id),
+            environment=self._environment(user.account_id),
             **_hr_fields(person),
             last_used=_used_text(last, unknown),
             admin=any(is_admin_policy_arn(a) for a in user.attached_policies)
@@ -375,6 +388,7 @@ class _Builder:
                 "mfa": user.mfa_active,
                 "policies": list(user.attached_policies) + list(user.inline_policies),
                 "groups": list(user.groups),
+                "sensitive_capabilities": summary(ctx.permissions.sensitive(ctx.permissions.iam_user(user))),
             },
         )
 
@@ -392,6 +406,7 @@ def _hr_fields(person: HrPerson | None) -> dict:
         "department": person.department,
         "title": person.title,
         "manager": person.manager_email.lower() or None,
+        "end_date": person.end_date.isoformat() if person.end_date else None,
     }
 
 

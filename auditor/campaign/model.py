@@ -58,6 +58,7 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
     access: str  # one line a reviewer understands
     account_id: str | None = None
     account_name: str | None = None
+    environment: str | None = None  # the account's environment tag (prod, dev, ...)
     permission_set: str | None = None
     permission_set_arn: str | None = None
     group: str | None = None  # the group the access comes through (or the group reviewed)
@@ -66,6 +67,7 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
     department: str | None = None
     title: str | None = None
     manager: str | None = None
+    end_date: str | None = None  # HR end date (ISO), contractors and leavers
     last_used: str = "never"  # ISO time, "never", or "unknown: <why>"
     admin: bool = False
     break_glass: bool = False
@@ -91,6 +93,8 @@ class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True):
     privileged_only: bool = False
     kind: str = "quarterly"  # quarterly | micro
     origin: list[str] = []  # finding ids a micro-certification was opened for
+    owner: str = ""  # the campaign owner (email): the last step of routing, and who signs in to the owner's page
+    fallback_reviewer: str = ""  # before the owner; empty: [campaigns] fallback_reviewer
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class Campaign:
     undecided_policy: str | None = None
     origin: list[str] = field(default_factory=list)
     created_by: str = "auditor"
+    owner: str = ""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,16 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from auditor.campaign.model import Campaign, CampaignError, ItemState
 from auditor.campaign.render import render
-from auditor.campaign.signing import COLUMNS, EDITABLE, SIGNATURE, cell, row_values, sign
+from auditor.campaign.signing import (
+    COLUMNS,
+    DECISION_SIGNATURE,
+    EDITABLE,
+    SIGNATURE,
+    cell,
+    row_values,
+    sign,
+    sign_decision,
+)
 from auditor.campaign.state import get_campaign, item_states, signing_key
 from auditor.files import atomic_write
 from auditor.report.common import format_time
@@ -60,7 +69,8 @@ def export_packets(
     key = signing_key(store, campaign_id)
     by_reviewer: dict[str, list[ItemState]] = defaultdict(list)
     for state in item_states(store, campaign_id):
-        by_reviewer[state.reviewer].append(state)
+        if state.reviewer:  # an unassigned item waits for the campaign owner to assign it
+            by_reviewer[state.reviewer].append(state)
     if reviewer is not None:
         wanted = reviewer.strip().lower()
         if wanted not in by_reviewer:
@@ -72,6 +82,7 @@ def export_packets(
         for state in states:
             values = row_values(campaign_id, state)
             values[SIGNATURE] = sign(key, values)
+            values[DECISION_SIGNATURE] = sign_decision(key, values)
             rows.append(values)
         packets.append(_write(campaign, email, rows, Path(out_dir), now))
     store.audit(

@@ -75,7 +75,7 @@ def remind(
     result = RemindResult(campaign, dry_run=dry_run)
     pending: dict[str, list[ItemState]] = defaultdict(list)
     for state in item_states(store, campaign_id):
-        if not state.decided:
+        if not state.decided and state.reviewer:  # unassigned items are the owner's (status, owner's page)
             pending[state.reviewer].append(state)
     steps = schedule(campaign.due_at, section["reminder_days_before_due"], section["escalate_days_after_due"])
     reached = [s for s in steps if s.at <= now and (s.kind == "escalation" or now < campaign.due_at)]

@@ -1,8 +1,14 @@
-"""Who reviews each item: the HR manager, an owner tag, or a fixed reviewer.
+"""Who reviews each item: a chain that never blocks a campaign.
 
-Nobody reviews their own access: such an item goes to the subject's
-manager. An item whose reviewer cannot be resolved goes to the configured
-fallback reviewer and is listed, so the gap in ownership is visible.
+The default mode walks the chain in order: HR manager -> account owner
+(the account's ``owner`` tag) -> permission set owner (its ``owner`` tag)
+-> the campaign's fallback reviewer -> the campaign owner; a mode chosen
+explicitly (account_owner, permission_set_owner, fixed) takes its own step
+and then the last two. Nobody reviews their own access: such an
+item goes to the subject's manager. An item that reaches the fallback or
+the owner is listed, and one with no route at all is stored unassigned
+(reviewer "") for the campaign owner to assign, so a gap in ownership is
+visible and never stops the review of everything else.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from auditor.campaign.model import CampaignError, Item, ItemKind, ReviewerMode, 
 from auditor.model import Account, HrPerson, PermissionSet
 from auditor.snapshot import Snapshot
 
+UNASSIGNED = ""  # an item no step could route: the campaign owner assigns it
+CHAIN = (ReviewerMode.MANAGER, ReviewerMode.ACCOUNT_OWNER, ReviewerMode.PERMISSION_SET_OWNER)
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
 
 
@@ -23,6 +31,11 @@ class Unresolved:
     subject: str
     access: str
     reason: str
+
+
+def needs_attention(basis: str) -> bool:
+    """Routed past every accountable step (fallback, campaign owner) or not at all: listed for the owner."""
+    return basis.startswith(("fallback", "campaign owner", "unrouted"))
 
 
 def parse_mode(text: str) -> tuple[str, str | None]:
@@ -42,45 +55,56 @@ def parse_mode(text: str) -> tuple[str, str | None]:
 class ReviewerResolver:
     """Resolves reviewers against the snapshot the campaign is created from."""
 
-    def __init__(self, snapshot: Snapshot, mode_text: str, fallback: str) -> None:
+    def __init__(self, snapshot: Snapshot, mode_text: str, fallback: str, owner: str = "") -> None:
         self.mode, self.fixed = parse_mode(mode_text)
         self.fallback = fallback.strip().lower()
+        self.owner = owner.strip().lower()
         self.accounts: dict[str, Account] = {a.account_id: a for a in snapshot.table("accounts")}
         self.permission_sets: dict[str, PermissionSet] = {p.arn: p for p in snapshot.table("permission_sets")}
         self.groups = {g.group_id: g for g in snapshot.table("idc_groups")}
         self.people: dict[str, HrPerson] = {p.email.lower(): p for p in snapshot.table("hr_people")}
 
     def resolve(self, item: Item) -> tuple[str | None, str]:
-        """(reviewer email, how it was chosen); (None, why not) when even the fallback cannot take it."""
+        """(reviewer email, how it was chosen); (None, why not) when no step of the chain can take it."""
         subjects = _subjects(item)
-        candidate, basis = self._candidate(item)
-        if candidate is not None and candidate in subjects:
-            manager = self._manager_of(candidate)
-            if manager is not None and manager not in subjects:
-                return manager, f"self-review avoided: {basis} is the subject; their manager"
-            candidate, basis = None, f"{basis} is the subject and has no other manager in HR"
-        if candidate is not None:
-            return candidate, basis
-        if self.fallback and self.fallback not in subjects:
-            return self.fallback, f"fallback: {basis}"
-        why = "no fallback_reviewer in [campaigns]" if not self.fallback else "the fallback reviewer is the subject"
-        return None, f"{basis}; {why}"
+        first_reason = ""
+        for step in self._chain():
+            candidate, basis = self._candidate(item, step)
+            if candidate is not None and candidate in subjects:
+                manager = self._manager_of(candidate)
+                if manager is not None and manager not in subjects:
+                    return manager, f"self-review avoided: {basis} is the subject; their manager"
+                candidate, basis = None, f"{basis} is the subject and has no other manager in HR"
+            if candidate is not None:
+                return candidate, basis if not first_reason else f"{basis} ({first_reason})"
+            first_reason = first_reason or basis
+        for last, label in ((self.fallback, "fallback"), (self.owner, "campaign owner")):
+            if last and last not in subjects:
+                return last, f"{label}: {first_reason}"
+        return None, f"{first_reason}; no fallback reviewer or campaign owner can take it"
 
-    def _candidate(self, item: Item) -> tuple[str | None, str]:
-        if self.mode == ReviewerMode.FIXED:
+    def _chain(self) -> list[str]:
+        """The default (manager) mode walks the whole chain; a mode chosen explicitly is its only step."""
+        if self.mode == ReviewerMode.MANAGER:
+            return [m.value for m in CHAIN]
+        return [self.mode]
+
+    def _candidate(self, item: Item, step: str) -> tuple[str | None, str]:
+        if step == ReviewerMode.FIXED:
             return self.fixed, "fixed reviewer"
         if item.kind == ItemKind.IDC_GROUP:
             owner = self._group_owner(item)
             if owner:
                 return owner, "group owner (group description)"
             return None, f"no owner named in the description of group {item.group}"
-        if self.mode == ReviewerMode.MANAGER:
+        if step == ReviewerMode.MANAGER:
             if item.manager:
                 return item.manager, "HR manager"
             who = item.subject_email or item.principal.name
             return None, f"no HR manager for {who}" if item.subject_email else f"no owner in HR for {who}"
-        if self.mode == ReviewerMode.ACCOUNT_OWNER:
-            owner = _owner_tag(self.accounts[item.account_id].tags) if item.account_id in self.accounts else None
+        if step == ReviewerMode.ACCOUNT_OWNER:
+            account = self.accounts.get(item.account_id or "")
+            owner = _owner_tag(account.tags) if account else None
             return (owner, "account owner tag") if owner else (None, f"no owner tag on account {item.account_id}")
         if item.kind == ItemKind.IAM_USER:
             return None, "an IAM user has no permission set owner"

@@ -35,6 +35,7 @@ campaigns = sa.Table(
     sa.Column("origin", sa.Text, nullable=False),  # JSON list of finding ids (micro-certifications)
     sa.Column("closed_at", UTCDateTime),
     sa.Column("undecided_policy", sa.String(40)),
+    sa.Column("owner", sa.String(320)),  # the campaign owner's email: routing's last step, the owner's page
 )
 campaign_items = sa.Table(
     "campaign_items",
@@ -95,6 +96,35 @@ campaign_messages = sa.Table(
     sa.Column("sent_at", UTCDateTime, nullable=False),
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("reference", sa.String(1000)),  # outbox file, SES MessageId, ...
+)
+
+# `auditor serve` sign-in: only SHA-256s of tokens are kept (a copy of the database opens no page).
+# A link is single use (used_at), expires, and is bound to one person, role and campaign.
+campaign_links = sa.Table(
+    "campaign_links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("campaign_id", sa.Integer, nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("role", sa.String(10), nullable=False),  # reviewer | owner
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),
+)
+# A session a link (or an identity provider) was exchanged for: the cookie holds the token.
+campaign_sessions = sa.Table(
+    "campaign_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("campaign_id", sa.Integer, nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("via", sa.String(40), nullable=False),  # "link 12" | "oidc"
 )
 
 

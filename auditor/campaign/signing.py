@@ -3,7 +3,10 @@
 A reviewer may only fill in ``decision`` and ``justification``. Every other
 column is signed with the campaign's own key (kept in the state store), so
 an import can tell an edited row, a row moved between reviewers or an
-invented item from a genuine one. Values are signed in the canonical form a
+invented item from a genuine one. A second signature covers the decision
+cells as exported too, so an import can tell a decision written into the
+file (recorded with whoever imports it as actor) from one it was exported
+with (already recorded; never recorded again, nor over a later decision). Values are signed in the canonical form a
 spreadsheet round trip preserves: formula-neutralising quote removed, line
 ends normalised, XML-illegal characters replaced, surrounding space trimmed.
 """
@@ -43,7 +46,11 @@ PROTECTED = (
 )
 EDITABLE = ("decision", "justification")
 SIGNATURE = "signature"
-COLUMNS = (*PROTECTED, *EDITABLE, SIGNATURE)
+# Also covers decision and justification as exported: a row whose decision cells still verify is
+# unchanged since export (a prefilled decision is not made again by whoever imports the file).
+DECISION_SIGNATURE = "decision_signature"
+COLUMNS = (*PROTECTED, *EDITABLE, SIGNATURE, DECISION_SIGNATURE)
+REQUIRED = COLUMNS[:-1]  # packets exported before the decision signature still import
 
 CELL_LIMIT = 32000  # below Excel's 32,767 characters per cell
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML 1.0 (hence in a workbook)
@@ -73,6 +80,19 @@ def cell(value: str) -> str:
 def sign(key: bytes, values: dict[str, str]) -> str:
     material = json.dumps([canonical(values.get(column, "")) for column in PROTECTED], separators=(",", ":"))
     return hmac.new(key, material.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def sign_decision(key: bytes, values: dict[str, str]) -> str:
+    """The HMAC over the protected columns and the decision cells, as exported (a separate purpose label)."""
+    cells = [canonical(values.get(column, "")) for column in (*PROTECTED, *EDITABLE)]
+    material = json.dumps(["decision", *cells], separators=(",", ":"))
+    return hmac.new(key, material.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def decision_as_exported(key: bytes, values: dict[str, str]) -> bool:
+    """Whether the row's decision and justification are exactly what the packet was exported with."""
+    given = clean(values.get(DECISION_SIGNATURE, "")).lower()
+    return bool(_SIGNATURE_FORMAT.fullmatch(given)) and hmac.compare_digest(sign_decision(key, values), given)
 
 
 def signature_problem(values: dict[str, str]) -> str | None:

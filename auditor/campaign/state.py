@@ -39,6 +39,7 @@ def _campaign(row) -> Campaign:
         closed_at=row.closed_at,
         undecided_policy=row.undecided_policy,
         origin=json.loads(row.origin),
+        owner=row.owner or "",
     )
 
 
@@ -86,14 +87,17 @@ def decision_record(row) -> DecisionRecord:
     )
 
 
-def item_states(store: Store, campaign_id: int, conn: Connection | None = None) -> list[ItemState]:
-    """Every item in packet order, with its current reviewer, latest decision and history."""
+def item_states(
+    store: Store, campaign_id: int, conn: Connection | None = None, *, reviewer: str | None = None
+) -> list[ItemState]:
+    """Every item in packet order (or only ``reviewer``'s), with its current reviewer, latest decision and history."""
     if conn is None:
         with store.engine.connect() as own:
-            return item_states(store, campaign_id, own)
-    rows = conn.execute(
-        sa.select(campaign_items).where(campaign_items.c.campaign_id == campaign_id).order_by(campaign_items.c.position)
-    ).all()
+            return item_states(store, campaign_id, own, reviewer=reviewer)
+    query = sa.select(campaign_items).where(campaign_items.c.campaign_id == campaign_id)
+    if reviewer is not None:
+        query = query.where(campaign_items.c.reviewer == reviewer)
+    rows = conn.execute(query.order_by(campaign_items.c.position)).all()
     history: dict[str, list[DecisionRecord]] = defaultdict(list)
     for row in conn.execute(
         sa.select(campaign_decisions)

@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from auditor.campaign.model import Campaign
+from auditor.campaign.reviewers import UNASSIGNED, needs_attention
 from auditor.campaign.schema import campaign_decisions, campaign_items, campaign_messages, iso
 from auditor.campaign.state import all_campaigns, get_campaign, item_states
 from auditor.store import Store
@@ -32,7 +33,12 @@ class ReviewerProgress:
 class CampaignStatus:
     campaign: Campaign
     reviewers: list[ReviewerProgress]
-    fallback: list[tuple[str, str, str]] = field(default_factory=list)  # item id, access, why
+    # item id, access, why: items with the fallback reviewer, the campaign owner, or nobody yet
+    fallback: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def unassigned(self) -> int:
+        return sum(r.items for r in self.reviewers if r.reviewer == UNASSIGNED)
 
     @property
     def items(self) -> int:
@@ -61,8 +67,8 @@ def campaign_status(store: Store, campaign_id: int, *, now: datetime) -> Campaig
         row.items += 1
         row.decided += state.decided
         row.flagged_pending += state.item.flagged and not state.decided
-        if state.item.reviewer_basis.startswith("fallback"):
-            fallback.append((state.item.item_id, state.item.access, state.item.reviewer_basis))
+        if state.reviewer == UNASSIGNED or needs_attention(state.item.reviewer_basis):
+            fallback.append((state.item.item_id, state.item.access, state.item.reviewer_basis))  # "unrouted: ..."
     with store.engine.connect() as conn:
         messages = conn.execute(
             sa.select(campaign_messages.c.reviewer, campaign_messages.c.kind, campaign_messages.c.sent_at)

@@ -17,7 +17,22 @@ import botocore.exceptions
 
 from auditor import __version__
 from auditor.aws import EndpointUnreachable
-from auditor.cli import audit, campaign, db, demo, explain, export, remediate, rules, run, scheduler
+from auditor.cli import (
+    audit,
+    campaign,
+    check,
+    db,
+    demo,
+    event,
+    explain,
+    export,
+    metrics,
+    remediate,
+    rules,
+    run,
+    scheduler,
+    serve,
+)
 from auditor.cli.common import UsageError, parse_time
 from auditor.collect.hr import HrFeedError
 from auditor.config import ConfigError
@@ -29,7 +44,7 @@ from auditor.store.urls import redact
 
 __all__ = ["EXAMPLES", "HANDLERS", "UsageError", "build_parser", "main", "parse_time"]
 
-GROUPS = (demo, run, rules, explain, export, campaign, remediate, scheduler, audit, db)
+GROUPS = (demo, run, rules, explain, check, event, export, campaign, remediate, scheduler, serve, audit, db, metrics)
 EXAMPLES: dict[str, str] = {name: text for group in GROUPS for name, text in group.EXAMPLES.items()}
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -40,12 +55,16 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "analyze": run.cmd_analyze,
     "rules": rules.cmd_rules,
     "explain": explain.cmd_explain,
+    "check": check.cmd_check,
+    "event": event.cmd_event,
     "export": export.cmd_export,
     "audit": audit.cmd_audit,
     "campaign": campaign.handle,
     "remediate": remediate.handle,
     "scheduler": scheduler.handle,
     "db": db.handle,
+    "serve": serve.cmd_serve,
+    "metrics": metrics.cmd_metrics,
 }
 
 # bad input of any command: exit 2 with one line naming what is wrong

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from auditor.campaign.close import close_campaign
@@ -22,6 +22,7 @@ from auditor.config import ConfigError
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK
 from auditor.report.common import format_time
 from auditor.schedule.campaigns import due_date
+from auditor.serve import invite
 from auditor.snapshot import SnapshotError
 from auditor.store import StoreError
 
@@ -32,6 +33,8 @@ MORE = """\
   auditor campaign status 3
   auditor campaign export 3 --out ./packets --send
   auditor campaign import 3 ./returned/*.xlsx
+  auditor campaign invite 3 --base-url https://review.example.com   # sign-in links for `auditor serve`
+  auditor campaign invite 3 --owner --print
   auditor campaign remind 3 --dry-run
   auditor campaign close 3 --undecided keep_flagged --out ./evidence-3
   auditor campaign verify ./evidence-3
@@ -92,6 +95,12 @@ def register(commands: common.Commands) -> None:
         default="manager",
         help="manager (default), account_owner, permission_set_owner or fixed:EMAIL",
     )
+    create.add_argument(
+        "--owner", default="", help="the campaign owner's email: routing's last step, and the owner's page"
+    )
+    create.add_argument(
+        "--fallback-reviewer", default="", help="who reviews what no manager or owner tag covers (default [campaigns])"
+    )
     create.add_argument("--privileged-only", action="store_true", help="only administrator-capable access")
     create.add_argument("--run-dir", type=Path, help="a run's output directory (default: the latest recorded run)")
 
@@ -114,6 +123,19 @@ def register(commands: common.Commands) -> None:
     imported.add_argument("id", type=_campaign_id)
     imported.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imported.add_argument("--reviewer", help="whose files these are (default: the reviewer their rows name)")
+
+    invitation = action("invite", "Send single-use sign-in links for `auditor serve`.", cmd_invite)
+    invitation.add_argument("id", type=_campaign_id)
+    who = invitation.add_mutually_exclusive_group()
+    who.add_argument("--reviewer", help="only this reviewer (default: every reviewer with undecided items)")
+    who.add_argument("--owner", action="store_true", help="the campaign owner's link (their page)")
+    invitation.add_argument(
+        "--base-url", default="http://127.0.0.1:8000", help="where `auditor serve` is reached (default %(default)s)"
+    )
+    invitation.add_argument("--valid-days", type=float, default=14.0, help="how long a link can be used (default 14)")
+    invitation.add_argument(
+        "--print", action="store_true", help="print the links instead of sending them ([campaigns] delivery)"
+    )
 
     reminder = action("remind", "Send due reminders and escalations.", cmd_remind)
     reminder.add_argument("id", type=_campaign_id)
@@ -146,6 +168,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         scopes=args.scope,
         reviewer=args.reviewer,
         privileged_only=args.privileged_only,
+        owner=args.owner,
+        fallback_reviewer=args.fallback_reviewer,
     )
     result = create_campaign(store, settings, spec, now=now, run_dir=args.run_dir, actor=common.actor())
     campaign = result.campaign
@@ -156,7 +180,10 @@ def cmd_create(args: argparse.Namespace) -> int:
     for reviewer, count in result.by_reviewer.items():
         print(f"  {reviewer:<40} {count:>5}")
     if result.fallback:
-        print(f"{len(result.fallback)} item(s) had no resolvable reviewer and went to the fallback reviewer:")
+        print(
+            f"{len(result.fallback)} item(s) had no accountable reviewer (fallback, campaign owner, or unassigned "
+            f"until assigned: auditor campaign status {campaign.id}):"
+        )
         for unresolved in result.fallback:
             print(f"  {unresolved.item_id}: {unresolved.subject}: {unresolved.access} ({unresolved.reason})")
     return EXIT_OK
@@ -230,11 +257,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         for row in status.reviewers:
             mark = "OVERDUE " if row.overdue else ""
             print(
-                f"  {row.reviewer:<40} {row.items:>6} {row.decided:>8} {row.pending:>8} {row.flagged_pending:>8}  "
+                f"  {row.reviewer or '(unassigned)':<40} {row.items:>6} {row.decided:>8} {row.pending:>8} {row.flagged_pending:>8}  "
                 f"{mark}{row.last_message}"
             )
         if status.fallback:
-            print(f"{len(status.fallback)} item(s) are with the fallback reviewer (no accountable reviewer found):")
+            print(f"{len(status.fallback)} item(s) have no accountable reviewer (fallback, owner, or unassigned):")
             for item_id, access, why in status.fallback:
                 print(f"  {item_id}: {access} ({why})")
 
@@ -285,6 +312,34 @@ def cmd_import(args: argparse.Namespace) -> int:
     for rejection in result.rejections:
         print(f"  {rejection}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_BAD_INPUT
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    settings, store = common.settings_and_store(args)
+    if args.valid_days <= 0:
+        raise common.UsageError("--valid-days must be greater than 0")
+    now = common.now()
+    sent = invite(
+        store,
+        args.id,
+        base_url=args.base_url,
+        now=now,
+        valid_for=timedelta(days=args.valid_days),
+        delivery=None if args.print else delivery_from_settings(settings, now=now),
+        reviewer=args.reviewer,
+        owner=args.owner,
+        actor=common.actor(),
+    )
+    for invitation in sent:
+        if args.print:
+            print(f"{invitation.email} ({invitation.role}): {invitation.url}")
+        elif invitation.error:
+            print(f"NOT sent to {invitation.email}: {invitation.error}", file=sys.stderr)
+        else:
+            print(f"sign-in link sent to {invitation.email} ({invitation.role}): {invitation.reference}")
+    if not sent:
+        print("every item is decided; nobody to invite")
+    return EXIT_INCOMPLETE if any(i.error for i in sent) else EXIT_OK
 
 
 def cmd_remind(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from auditor import configure
@@ -63,12 +63,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    print(f"Building the {args.size} sandbox organisation (seed {args.seed})...", file=sys.stderr)
-    with start_sandbox(size=args.size, seed=args.seed, as_of=common.as_of(args), workdir=out / "sandbox") as sandbox:
-        print(
-            f"Sandbox ready at {sandbox.endpoint_url}; running the audit as of {sandbox.as_of.isoformat()}",
-            file=sys.stderr,
-        )
+    with Progress.for_stream(sys.stderr) as progress, ExitStack() as stack:
+        with progress.phase(f"building the {args.size} sandbox organisation (seed {args.seed})"):
+            sandbox = stack.enter_context(
+                start_sandbox(size=args.size, seed=args.seed, as_of=common.as_of(args), workdir=out / "sandbox")
+            )
+        progress.note(f"Sandbox ready at {sandbox.endpoint_url}; running the audit as of {sandbox.as_of.isoformat()}")
         store = Store.open(args.state or out / "state.db")  # the demo never touches the real history
         # the sandbox writes the settings its estate is meant to be audited with (department groups);
         # they go beside the outputs too, for `auditor run`, `analyze` and `explain` on this estate
@@ -76,12 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         settings = configure.load(config, required=True)
         with _environment(sandbox.env()):
             result = nightly_run(
-                settings,
-                store,
-                out_dir=out,
-                as_of=sandbox.as_of,
-                hr_feed=sandbox.hr_feed,
-                progress=Progress.for_stream(sys.stderr),
+                settings, store, out_dir=out, as_of=sandbox.as_of, hr_feed=sandbox.hr_feed, progress=progress
             )
     print_summary(result)
     return result.exit_code

@@ -21,16 +21,25 @@ EXAMPLES = {
     "analyze": "auditor analyze --snapshot ./out/snapshot --as-of 2026-12-01",
 }
 
+FULL_HELP = "re-read the whole CloudTrail window, and rebuild what the state store keeps of it"
+
+
+def _read(args: argparse.Namespace, settings: Settings) -> Settings:
+    """--full: this run re-reads CloudTrail as [cloudtrail] incremental = false would."""
+    return settings.overridden("cloudtrail", incremental=False) if args.full else settings
+
 
 def register(commands: common.Commands) -> None:
     run = common.add_command(
         commands, "run", "Collect from AWS, analyze and write findings and reports.", EXAMPLES["run"]
     )
     common.add_run_inputs(run)
+    run.add_argument("--full", action="store_true", help=FULL_HELP)
     run.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when a finding is at or above this severity")
 
     collect = common.add_command(commands, "collect", "Collect from AWS into OUT/snapshot only.", EXAMPLES["collect"])
     common.add_run_inputs(collect)
+    collect.add_argument("--full", action="store_true", help=FULL_HELP)
 
     analyze = common.add_command(
         commands, "analyze", "Re-run the rules offline on a saved snapshot.", EXAMPLES["analyze"]
@@ -48,15 +57,16 @@ def register(commands: common.Commands) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """The nightly run by hand: under the "run" lock, recorded, micro-certifications opened."""
     settings, store = common.settings_and_store(args)
-    result = run_now(
-        settings,
-        store,
-        out_dir=settings.output_dir(args.out),
-        as_of=common.as_of(args) or as_of_now(),
-        hr_feed=args.hr_feed or settings.hr_feed(),
-        fail_on=args.fail_on,
-        progress=Progress.for_stream(sys.stderr),
-    )
+    with Progress.for_stream(sys.stderr) as progress:
+        result = run_now(
+            _read(args, settings),
+            store,
+            out_dir=settings.output_dir(args.out),
+            as_of=common.as_of(args) or as_of_now(),
+            hr_feed=args.hr_feed or settings.hr_feed(),
+            fail_on=args.fail_on,
+            progress=progress,
+        )
     print_summary(result)
     return result.exit_code
 
@@ -64,14 +74,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
     out = settings.output_dir(args.out)
-    snapshot = collect_to(
-        out,
-        settings,
-        as_of=common.as_of(args) or as_of_now(),
-        hr_feed=args.hr_feed or settings.hr_feed(),
-        store=store,
-        progress=Progress.for_stream(sys.stderr),
-    )
+    with Progress.for_stream(sys.stderr) as progress:
+        snapshot = collect_to(
+            out,
+            _read(args, settings),
+            as_of=common.as_of(args) or as_of_now(),
+            hr_feed=args.hr_feed or settings.hr_feed(),
+            store=store,
+            progress=progress,
+        )
     print_sources(snapshot)
     print(f"snapshot: {out / 'snapshot'}")
     return EXIT_OK if snapshot.complete else EXIT_INCOMPLETE
@@ -87,13 +98,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     """The settings the snapshot was made with (recorded in it), unless --config names others."""
     settings = common.settings(args) if args.config else recorded_settings(args.snapshot) or common.settings(args)
     as_of = common.as_of(args)
-    result = analyze_snapshot(
-        args.snapshot,
-        settings,
-        out_dir=args.out or args.snapshot.parent,
-        as_of=as_of,
-        fail_on=args.fail_on,
-        store=common.open_store(args, settings),
-    )
+    store = common.open_store(args, settings)
+    with Progress.for_stream(sys.stderr) as progress:
+        result = analyze_snapshot(
+            args.snapshot,
+            settings,
+            out_dir=args.out or args.snapshot.parent,
+            as_of=as_of,
+            fail_on=args.fail_on,
+            store=store,
+            progress=progress,
+        )
     print_summary(result)
     return result.exit_code

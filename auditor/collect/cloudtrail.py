@@ -7,7 +7,10 @@ said when 90 days were read. The organisation trail's bucket is the complete
 source; every log object inside the window (widened by a day each side) is
 fetched on threads and gunzipped, decoded and reduced to ``Activity``
 records per object on every core (``cloudtrail_pool.read_objects``), and
-the per-object results are merged.
+the per-object results are merged. With the state
+store's ledger only the objects no earlier run read are fetched, and merged
+into what it keeps (``cloudtrail_ledger``); a read plan limits the accounts
+and regions to what the enabled rules need (``cloudtrail_plan``).
 
 Per account the manifest says how it went: ``ok``; ``partial`` when some
 object could not be read or held records that could not be decoded (each is
@@ -35,14 +38,19 @@ from typing import TypeVar
 import botocore.exceptions
 
 from auditor.aws import AwsContext, describe_error
+from auditor.collect.cloudtrail_athena import AthenaSettings, collect_cloudtrail_athena
+from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, trail_id
+from auditor.collect.cloudtrail_lifecycle import sort_events
+from auditor.collect.cloudtrail_plan import ReadPlan
 from auditor.collect.cloudtrail_pool import read_objects
 from auditor.collect.cloudtrail_records import LogDecodeError
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
 from auditor.collect.registry import collector
-from auditor.model import Account
+from auditor.model import Account, LifecycleEvent
 from auditor.progress import Progress
 from auditor.snapshot import COMPLETE, SourceResult, SourceStatus, Unreadable
+from auditor.store.activity import ReadObject
 
 __all__ = ["TrailLocation", "collect_cloudtrail", "discover_trail", "reduce_records"]
 
@@ -133,64 +141,158 @@ def collect_cloudtrail(
     as_of: datetime,
     lookback_days: int = 120,
     max_workers: int = 8,
+    ledger: Ledger | None = None,
+    plan: ReadPlan | None = None,
+    athena: AthenaSettings | None = None,
 ) -> SourceResult:
-    """Read ``trail``'s log objects for ``accounts`` and reduce them to ``activity`` records."""
+    """Read ``trail``'s log objects for ``accounts`` and reduce them to ``activity`` records.
+
+    With a ``ledger`` (the state store's), only the objects no earlier run
+    read are fetched, and the activity is the store's merged with theirs
+    (``auditor.collect.cloudtrail_ledger``); without one, the whole window.
+    A ``plan`` (``auditor.collect.cloudtrail_plan``) limits the accounts and
+    regions read to what the enabled rules need; an account it skips gets no
+    status, so nothing is claimed about it. With ``athena`` settings ([cloudtrail]
+    engine = "athena") Athena aggregates the window instead, to the same records.
+    """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     if lookback_days < 1:
         raise ValueError("lookback_days must be at least 1")
+    if plan is not None:
+        accounts = [a for a in accounts if plan.reads(a.account_id)]
+    if athena is not None:
+        return collect_cloudtrail_athena(
+            ctx, accounts, trail, progress, as_of=as_of, lookback_days=lookback_days, settings=athena
+        )
     start = as_of - timedelta(days=lookback_days)
-    first_day, last_day = (start - DAY).date(), (as_of + DAY).date()
+    last_day = (as_of + DAY).date()
     s3 = ctx.client("s3", region=trail.home_region)
+    layout = discover_layout(s3, trail.bucket, trail.prefix, trail.organization_id)
+    reading = ledger.open(trail_id(trail.bucket, layout.root), as_of, start) if ledger is not None else None
+
+    def since(account_id: str) -> datetime:
+        return reading.since(account_id) if reading is not None else start
+
+    result = SourceResult()
+    kept = ActivityReducer(min((since(a.account_id) for a in accounts), default=start), as_of)
+    this_run = ActivityReducer(kept.start, as_of)  # objects delivered after as-of: not kept in the store
+    kept_changes: list[LifecycleEvent] = []
+    run_changes: list[LifecycleEvent] = []
     # one connection per reading thread: threads beyond the client's pool would open and drop their own
     readers = min(max_workers * READS_PER_WORKER, s3.meta.config.max_pool_connections)
-    layout = discover_layout(s3, trail.bucket, trail.prefix, trail.organization_id)
-    result = SourceResult()
-    merged = ActivityReducer(start, as_of)
-    with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="cloudtrail") as pool:
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cloudtrail-list") as pool:
         progress.start(ACCOUNTS_TASK, len(accounts))
         tallies: dict[str, _Tally] = {}
 
         def list_one(account: Account) -> AccountListing:
-            return list_account(s3, trail.bucket, layout, account.account_id, first_day, last_day)
+            first_day = (since(account.account_id) - DAY).date()
+            resume = reading.resume(account.account_id) if reading is not None else None
+            regions = plan.regions(account.account_id) if plan is not None else None
+            return list_account(
+                s3, trail.bucket, layout, account.account_id, first_day, last_day, resume=resume, regions=regions
+            )
 
         for account, future in _bounded(pool, list_one, accounts, max_workers):
             tallies[account.account_id] = _Tally(listing=future.result())
             progress.advance(ACCOUNTS_TASK)
         progress.finish(ACCOUNTS_TASK)
 
-        owners = {obj.key: tally for tally in tallies.values() for obj in tally.listing.objects}
-        work = [obj for tally in tallies.values() for obj in tally.listing.objects]
+        work: list[LogObject] = []
+        owner: dict[str, _Tally] = {}
+        for account_id, tally in tallies.items():
+            fresh = tally.listing.objects
+            if reading is not None:
+                if tally.listing.error is None:
+                    reading.listed(account_id)
+                known = reading.known(account_id)
+                fresh = [obj for obj in fresh if obj.key not in known]
+                tally.listing.objects = _recall(tally, reading.prior(account_id), trail, result) + fresh
+            work.extend(fresh)
+            owner.update((obj.key, tally) for obj in fresh)
         progress.start(OBJECTS_TASK, len(work))
 
-        for outcome in read_objects(s3, trail.bucket, work, start, as_of, fetchers=readers):
-            obj, tally = outcome.obj, owners[outcome.obj.key]
+        for outcome in read_objects(s3, trail.bucket, work, kept.start, as_of, fetchers=readers):
+            obj = outcome.obj
+            tally = owner[obj.key]
+            account_id = tally.listing.account_id
             if outcome.error is not None:
                 error = _describe_read_error(outcome.error)
                 result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
                 tally.unreadable.append(error)
                 tally.damaged.append((obj, error))
+                if reading is not None and isinstance(outcome.error, LogDecodeError):  # its bytes will not change
+                    reading.read(obj, account_id, error=error)
+                elif reading is not None:
+                    reading.unread(obj)
             else:
-                merged.merge(outcome.reducer)
-                tally.objects_read += 1
-                tally.bytes_read += outcome.size
-                tally.records += outcome.reducer.records
-                tally.records_counted += outcome.reducer.counted
                 skipped = outcome.malformed + outcome.reducer.undated
-                tally.records_skipped += skipped
-                tally.delivered.append(obj.delivered)
+                error = None
                 if skipped:
                     error = f"{skipped} of {outcome.reducer.records + outcome.malformed} records could not be decoded"
                     result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
-                    tally.damaged.append((obj, error))
+                _count(tally, obj, outcome.size, outcome.reducer.records, outcome.reducer.counted, skipped, error)
+                counts = dict(
+                    size=outcome.size,
+                    records=outcome.reducer.records,
+                    counted=outcome.reducer.counted,
+                    skipped=skipped,
+                    error=error,
+                )
+                keep = reading.read(obj, account_id, changes=outcome.changes, **counts) if reading is not None else True
+                (kept if keep else this_run).merge(outcome.reducer)
+                (kept_changes if keep else run_changes).extend(outcome.changes)
             progress.advance(OBJECTS_TASK)
         progress.finish(OBJECTS_TASK)
 
-    result.add("activity", merged.activities())
+    activity = kept.activities()
+    changes = kept_changes
+    if reading is not None:
+        activity = reading.merged(activity)
+        changes = reading.merged_changes(kept_changes)
+        reading.commit(activity)
+    result.add("activity", merge_activities(activity, this_run.activities()))
+    result.add("lifecycle_events", sort_events(changes + run_changes))
     result.unreadable.sort(key=lambda u: u.what)
     for account in accounts:
-        result.statuses.append(_status(tallies[account.account_id], trail, layout.root, start, as_of))
+        status = _status(tallies[account.account_id], trail, layout.root, since(account.account_id), as_of)
+        if plan is not None:
+            status.detail["read"] = plan.detail(account.account_id)
+        if reading is not None:
+            new = sum(1 for tally in owner.values() if tally.listing.account_id == account.account_id)
+            status.detail["ledger"] = {"mode": reading.mode, "kept": reading.kept, "objects_new": new}
+        result.statuses.append(status)
     return result
+
+
+def _count(
+    tally: _Tally, obj: LogObject, size: int, records: int, counted: int, skipped: int, error: str | None
+) -> None:
+    """Add one object that was read (whole, or with ``skipped`` records that did not decode) to its account."""
+    tally.objects_read += 1
+    tally.bytes_read += size
+    tally.records += records
+    tally.records_counted += counted
+    tally.records_skipped += skipped
+    tally.delivered.append(obj.delivered)
+    if error:
+        tally.damaged.append((obj, error))
+
+
+def _recall(tally: _Tally, prior: list[ReadObject], trail: TrailLocation, result: SourceResult) -> list[LogObject]:
+    """The ledger's objects of an account, counted as a full read would count them; as listed objects."""
+    objects = []
+    for row in prior:
+        obj = LogObject(key=row.key, region=row.region, delivered=row.delivered, size=row.size)
+        objects.append(obj)
+        if row.error:
+            result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{row.key}", error=row.error))
+        if row.error and not row.skipped:  # nothing of it could be read
+            tally.unreadable.append(row.error)
+            tally.damaged.append((obj, row.error))
+            continue
+        _count(tally, obj, row.size, row.records, row.counted, row.skipped, row.error)
+    return objects
 
 
 def _describe_read_error(exc: BaseException) -> str:
@@ -241,7 +343,8 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
             coverage_start=coverage_start,
             coverage_end=coverage_end,
             detail=detail,
-            tables={"activity": COMPLETE if state == "ok" else state},  # this account's share of the table
+            # this account's share of the tables: both come from the same objects, read as completely
+            tables={table: COMPLETE if state == "ok" else state for table in ("activity", "lifecycle_events")},
         )
 
     if listing.error:

@@ -33,14 +33,16 @@ import queue
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import botocore.exceptions
 
+from auditor.collect.cloudtrail_lifecycle import lifecycle_events
 from auditor.collect.cloudtrail_records import LogDecodeError, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer
 from auditor.collect.cloudtrail_s3 import LogObject
+from auditor.model import LifecycleEvent
 
 __all__ = ["FETCH_ERRORS", "POOL_MIN_BYTES", "ObjectRead", "cores", "read_objects"]
 
@@ -57,13 +59,26 @@ BATCH_OBJECTS = 256
 
 @dataclass
 class ObjectRead:
-    """One log object's outcome: its reducer, or the error that made it unreadable."""
+    """One log object's outcome: its reducer and access changes, or the error that made it unreadable."""
 
     obj: LogObject
     reducer: ActivityReducer | None = None  # None when ``error`` is set
     malformed: int = 0  # records skipped as not decodable
     size: int = 0  # bytes fetched
     error: Exception | None = None  # a FETCH_ERRORS instance
+    changes: list[LifecycleEvent] = field(default_factory=list)  # access granted or taken away, in the window
+
+
+@dataclass
+class _Reduced:
+    """What one object's bytes reduce to (crosses the process boundary, so kept small)."""
+
+    reducer: ActivityReducer
+    malformed: int
+    changes: list[LifecycleEvent]
+
+    def read(self, obj: LogObject, size: int) -> ObjectRead:
+        return ObjectRead(obj, reducer=self.reducer, malformed=self.malformed, size=size, changes=self.changes)
 
 
 def cores() -> int:
@@ -118,20 +133,20 @@ def _fetch(s3, bucket: str, obj: LogObject) -> bytes:
     return s3.get_object(Bucket=bucket, Key=obj.key)["Body"].read()
 
 
-def _reduce(data: bytes, start: datetime | None, end: datetime | None) -> tuple[ActivityReducer, int]:
+def _reduce(data: bytes, start: datetime | None, end: datetime | None) -> _Reduced:
     records, malformed = read_log(data)
     reducer = ActivityReducer(start, end)
     reducer.add(records)
-    return reducer, malformed
+    return _Reduced(reducer, malformed, lifecycle_events(records, start, end))
 
 
 def _read_one(s3, bucket: str, obj: LogObject, start: datetime | None, end: datetime | None) -> ObjectRead:
     try:
         data = _fetch(s3, bucket, obj)
-        reducer, malformed = _reduce(data, start, end)
+        reduced = _reduce(data, start, end)
     except FETCH_ERRORS as exc:
         return ObjectRead(obj, error=exc)
-    return ObjectRead(obj, reducer=reducer, malformed=malformed, size=len(data))
+    return reduced.read(obj, len(data))
 
 
 def _read_on_threads(threads, s3, bucket, objects, start, end, limit: int) -> Iterator[ObjectRead]:
@@ -151,18 +166,14 @@ def _read_on_threads(threads, s3, bucket, objects, start, end, limit: int) -> It
         yield future.result()
 
 
-def decode_batch(
-    blobs: list[bytes], start: datetime | None, end: datetime | None
-) -> list[tuple[ActivityReducer | None, int, LogDecodeError | None]]:
+def decode_batch(blobs: list[bytes], start: datetime | None, end: datetime | None) -> list[_Reduced | LogDecodeError]:
     """A worker's share: each blob reduced, or the decode error that made it unreadable."""
-    results: list[tuple[ActivityReducer | None, int, LogDecodeError | None]] = []
+    results: list[_Reduced | LogDecodeError] = []
     for data in blobs:
         try:
-            reducer, malformed = _reduce(data, start, end)
+            results.append(_reduce(data, start, end))
         except LogDecodeError as exc:
-            results.append((None, 0, exc))
-        else:
-            results.append((reducer, malformed, None))
+            results.append(exc)
     return results
 
 
@@ -243,19 +254,19 @@ def _read_on_processes(
             broken = True
             yield from (_decoded_here(obj, data, start, end) for obj, data in work)
             continue
-        for (obj, data), (reducer, malformed, error) in zip(work, outcomes, strict=True):
-            if error is not None:
-                yield ObjectRead(obj, error=error)
+        for (obj, data), outcome in zip(work, outcomes, strict=True):
+            if isinstance(outcome, LogDecodeError):
+                yield ObjectRead(obj, error=outcome)
             else:
-                yield ObjectRead(obj, reducer=reducer, malformed=malformed, size=len(data))
+                yield outcome.read(obj, len(data))
 
 
 def _decoded_here(obj: LogObject, data: bytes, start, end) -> ObjectRead:
     try:
-        reducer, malformed = _reduce(data, start, end)
+        reduced = _reduce(data, start, end)
     except LogDecodeError as exc:
         return ObjectRead(obj, error=exc)
-    return ObjectRead(obj, reducer=reducer, malformed=malformed, size=len(data))
+    return reduced.read(obj, len(data))
 
 
 def _take(source: Iterator[LogObject], count: int) -> Iterable[LogObject]:

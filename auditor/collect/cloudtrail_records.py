@@ -71,6 +71,15 @@ class RequestParameters(_Part):
     roleSessionName: Any = None
     roleName: Any = None
     accountId: Any = None
+    # access changes in Identity Center (auditor.collect.cloudtrail_lifecycle)
+    targetId: Any = None
+    permissionSetArn: Any = None
+    principalType: Any = None
+    principalId: Any = None
+    groupId: Any = None
+    memberId: Any = None
+    membershipId: Any = None
+    userId: Any = None
 
 
 class ResponseElements(_Part):
@@ -81,6 +90,8 @@ class ResponseElements(_Part):
     ExternalIdPDirectoryLogin: Any = None
     PasswordUpdated: Any = None
     SwitchRole: Any = None
+    membershipId: Any = None  # CreateGroupMembership
+    userId: Any = None  # CreateUser
 
 
 class CloudTrailRecord(_Part):

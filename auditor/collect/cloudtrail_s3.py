@@ -11,12 +11,16 @@ Listing costs one call per account and layout to find its regions, then one
 paginated ListObjectsV2 per region that starts at the window's first day
 (``StartAfter``) and stops after its last: the date path is UTC and events
 near midnight can sit in the next day's folder, so callers widen the days.
+A nightly read that remembers what it read starts a region's listing later,
+just before the last object it read there (``resume_key``), so it lists
+only the new days.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -28,6 +32,7 @@ _LOG_KEY = re.compile(r"/CloudTrail/([^/]+)/(\d{4})/(\d\d)/(\d\d)/([^/]+\.json\.
 _STAMP = re.compile(r"_(\d{8})T(\d{4})Z_")
 _ACCOUNT = re.compile(r"\d{12}")
 _ORGANIZATION = re.compile(r"o-[a-z0-9]{10,32}")
+_REGION_PREFIX = re.compile(r"^(.*/CloudTrail/[^/]+/)\d{4}/\d\d/\d\d/[^/]+$")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,22 @@ def parse_log_key(key: str, size: int = 0) -> LogObject | None:
         with contextlib.suppress(ValueError):  # an impossible time keeps the day folder's
             delivered = datetime(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]), int(hm[:2]), int(hm[2:]), tzinfo=UTC)
     return LogObject(key=key, region=region, delivered=delivered, size=size)
+
+
+def region_prefix(key: str) -> str | None:
+    """``.../<acct>/CloudTrail/<region>/`` of a log object's key: the unit a listing resumes in."""
+    match = _REGION_PREFIX.match(key)
+    return match.group(1) if match else None
+
+
+def resume_key(prefix: str, account_id: str, region: str, moment: datetime) -> str:
+    """A ``StartAfter`` key just before the first log object delivered at ``moment`` under ``prefix``.
+
+    Names within a day folder are ``<acct>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>``, so they
+    sort by delivery time, and this key (the name without its unique part) sorts before every
+    object delivered in the same minute or later.
+    """
+    return f"{prefix}{moment:%Y/%m/%d}/{account_id}_CloudTrail_{region}_{moment:%Y%m%dT%H%MZ}"
 
 
 def list_folders(s3, bucket: str, prefix: str) -> list[str]:
@@ -113,7 +134,23 @@ class AccountListing:
     region_errors: list[str] = field(default_factory=list)  # some regions could not be listed
 
 
-def list_account(s3, bucket: str, layout: Layout, account_id: str, first_day: date, last_day: date) -> AccountListing:
+def list_account(
+    s3,
+    bucket: str,
+    layout: Layout,
+    account_id: str,
+    first_day: date,
+    last_day: date,
+    *,
+    resume: Mapping[str, str] | None = None,
+    regions: Collection[str] | None = None,
+) -> AccountListing:
+    """The account's log objects from ``first_day`` to ``last_day``.
+
+    ``resume`` maps a region prefix to the key its listing starts after
+    (later than ``first_day``'s folder: what was read before is not listed
+    again); ``regions`` limits the listing to those regions (None: all).
+    """
     listing = AccountListing(account_id=account_id, bases=layout.bases(account_id))
     region_prefixes: list[str] = []
     try:
@@ -122,28 +159,36 @@ def list_account(s3, bucket: str, layout: Layout, account_id: str, first_day: da
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         listing.error = describe_error(exc, "s3", "ListObjectsV2")
         return listing
-    regions: set[str] = set()
-    for region_prefix in region_prefixes:
-        try:
-            listing.objects.extend(list_day_range(s3, bucket, region_prefix, first_day, last_day))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            listing.region_errors.append(f"{region_prefix}: {describe_error(exc, 's3', 'ListObjectsV2')}")
+    listed: set[str] = set()
+    for prefix in region_prefixes:
+        region = prefix.rstrip("/").rsplit("/", 1)[-1]
+        if regions is not None and region not in regions:
             continue
-        regions.add(region_prefix.rstrip("/").rsplit("/", 1)[-1])
-    listing.regions = sorted(regions)
+        try:
+            listing.objects.extend(
+                list_day_range(s3, bucket, prefix, first_day, last_day, start_after=(resume or {}).get(prefix))
+            )
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            listing.region_errors.append(f"{prefix}: {describe_error(exc, 's3', 'ListObjectsV2')}")
+            continue
+        listed.add(region)
+    listing.regions = sorted(listed)
     return listing
 
 
-def list_day_range(s3, bucket: str, region_prefix: str, first_day: date, last_day: date) -> list[LogObject]:
+def list_day_range(
+    s3, bucket: str, region_prefix: str, first_day: date, last_day: date, *, start_after: str | None = None
+) -> list[LogObject]:
     """Log objects under ``<region_prefix>YYYY/MM/DD/`` for the days ``first_day..last_day``.
 
     Keys come back in lexicographic order, which is date order here, so the
-    listing starts after the day before ``first_day`` and stops past ``last_day``.
+    listing starts after the day before ``first_day`` (or after ``start_after``
+    when that is later) and stops past ``last_day``.
     """
     offset = len(region_prefix)
     last = f"{last_day:%Y/%m/%d}"
     found: list[LogObject] = []
-    start_after = f"{region_prefix}{first_day:%Y/%m/%d}/"
+    start_after = max(f"{region_prefix}{first_day:%Y/%m/%d}/", start_after or "")
     for page in pages(s3, "list_objects_v2", Bucket=bucket, Prefix=region_prefix, StartAfter=start_after):
         for entry in page.get("Contents", []):
             key = entry["Key"]

@@ -21,11 +21,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+import msgspec
+
 from auditor.aws import AwsContext, Backoff, Sleep, describe_error, error_code, jittered_sleep, pages, poll, utc
 from auditor.collect.completeness import Completeness, all_failed
 from auditor.collect.concurrency import Problems, fan_out
 from auditor.collect.registry import collector
-from auditor.model import AccessKey, Account, IamGroup, IamRole, IamUser, RootCredentials
+from auditor.model import AccessKey, Account, IamGroup, IamPolicy, IamRole, IamUser, RootCredentials, inline_policy_key
 from auditor.progress import Progress
 from auditor.snapshot import FAILED, PARTIAL, SourceResult, SourceStatus
 
@@ -35,7 +37,7 @@ DETAILS_PAGE = 1000  # GetAccountAuthorizationDetails' largest MaxItems
 REPORT_TIMEOUT = 300.0  # seconds of waiting for GenerateCredentialReport to be COMPLETE
 REPORT_BACKOFF = Backoff(first=1.0, cap=16.0)
 NOT_A_VALUE = frozenset({"", "N/A", "no_information", "not_supported"})
-TABLES = ("iam_users", "access_keys", "iam_groups", "iam_roles", "root_credentials")
+TABLES = ("iam_users", "access_keys", "iam_groups", "iam_roles", "root_credentials", "iam_policies")
 
 PERMISSIONS = (
     "sts:AssumeRole",
@@ -46,6 +48,8 @@ PERMISSIONS = (
     "iam:GetAccessKeyLastUsed",
     "iam:ListMFADevices",
     "iam:GetLoginProfile",
+    "iam:GetPolicy",  # the AWS managed policies in use (auditor.collect.aws_policies)
+    "iam:GetPolicyVersion",
 )
 
 
@@ -108,12 +112,12 @@ def _collect_account(ctx: AwsContext, account_id: str, sleep: Sleep, report_time
         report_error = problems.messages[-1] if problems else "the credential report could not be read"
         book.mark("root_credentials", FAILED)
     try:
-        users, groups, roles = authorization_details(iam)
+        users, groups, roles, managed = authorization_details_with_policies(iam)
     except Exception as exc:
         book.table_error("iam_users", FAILED, exc, "iam", "GetAccountAuthorizationDetails")
-        for table in ("iam_groups", "iam_roles", "access_keys"):  # one call lists them all; keys go by user
+        for table in ("iam_groups", "iam_roles", "access_keys", "iam_policies"):  # one call lists them all
             book.mark(table, FAILED)
-        users, groups, roles = None, [], []
+        users, groups, roles, managed = None, [], [], []
 
     detail: dict = {
         "credential_report_generated_at": report.generated_at.isoformat() if report and report.generated_at else None
@@ -137,10 +141,35 @@ def _collect_account(ctx: AwsContext, account_id: str, sleep: Sleep, report_time
     result.add("iam_groups", [_group(account_id, raw) for raw in groups])
     result.add("iam_roles", [_role(account_id, raw) for raw in roles])
     result.add("root_credentials", roots)
+    result.add("iam_policies", policy_documents(account_id, users or [], groups, roles, managed))
     detail.update(users=len(iam_users), access_keys=len(keys), groups=len(groups), roles=len(roles))
     failed = report is None and users is None
     result.statuses.append(book.status(SOURCE, account_id, failed=failed, detail=detail))
     return result
+
+
+def read_user(iam: Any, account_id: str, user_name: str, book: Completeness) -> tuple[IamUser, list[AccessKey]]:
+    """One IAM user and its keys, read by name: what a check of one person needs, without listing the account.
+
+    GetUser gives the console password's last use (the credential report's
+    column); policies, groups, MFA and login profile come from their own
+    per-user calls. A missing user raises (the caller books it).
+    """
+    raw = dict(iam.get_user(UserName=user_name)["User"])
+    raw["AttachedManagedPolicies"] = [
+        p for page in pages(iam, "list_attached_user_policies", UserName=user_name) for p in page["AttachedPolicies"]
+    ]
+    raw["UserPolicyList"] = [
+        {"PolicyName": name}
+        for page in pages(iam, "list_user_policies", UserName=user_name)
+        for name in page["PolicyNames"]
+    ]
+    raw["GroupList"] = [
+        g["GroupName"] for page in pages(iam, "list_groups_for_user", UserName=user_name) for g in page["Groups"]
+    ]
+    user = _user(iam, account_id, raw, None, book)
+    user = msgspec.structs.replace(user, password_last_used=utc(raw.get("PasswordLastUsed")))
+    return user, _access_keys(iam, account_id, raw["Arn"], user_name, None, book)
 
 
 # --- credential report -----------------------------------------------------------
@@ -236,14 +265,62 @@ def _same_second(a: datetime | None, b: datetime | None) -> bool:
 
 def authorization_details(iam: Any) -> tuple[list[dict], list[dict], list[dict]]:
     """Users, groups and roles from GetAccountAuthorizationDetails, every page, deduplicated."""
+    users, groups, roles, _ = authorization_details_with_policies(iam)
+    return users, groups, roles
+
+
+def authorization_details_with_policies(iam: Any) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """Users, groups, roles and the account's own managed policies (with their versions), in the same pages.
+
+    AWS managed policies are left out here (the filter would list every one
+    AWS publishes); the ones in use are read once for the estate
+    (auditor.collect.aws_policies).
+    """
     users: dict[str, dict] = {}
     groups: dict[str, dict] = {}
     roles: dict[str, dict] = {}
-    for page in pages(iam, "get_account_authorization_details", DETAILS_PAGE, Filter=["User", "Group", "Role"]):
+    policies: dict[str, dict] = {}
+    kinds = ["User", "Group", "Role", "LocalManagedPolicy"]
+    for page in pages(iam, "get_account_authorization_details", DETAILS_PAGE, Filter=kinds):
         users.update((u["Arn"], u) for u in page.get("UserDetailList", []))
         groups.update((g["Arn"], g) for g in page.get("GroupDetailList", []))
         roles.update((r["Arn"], r) for r in page.get("RoleDetailList", []))
-    return list(users.values()), list(groups.values()), list(roles.values())
+        policies.update((p["Arn"], p) for p in page.get("Policies", []))
+    return list(users.values()), list(groups.values()), list(roles.values()), list(policies.values())
+
+
+def policy_documents(
+    account_id: str, users: list[dict], groups: list[dict], roles: list[dict], managed: list[dict]
+) -> list[IamPolicy]:
+    """Every inline policy's document and every customer managed policy's default version."""
+    out = []
+    for owners, key in ((users, "UserPolicyList"), (groups, "GroupPolicyList"), (roles, "RolePolicyList")):
+        for owner in owners:
+            for inline in owner.get(key) or []:
+                out.append(
+                    IamPolicy(
+                        account_id=account_id,
+                        arn=inline_policy_key(owner["Arn"], inline["PolicyName"]),
+                        name=inline["PolicyName"],
+                        kind="inline",
+                        document=decode_document(inline.get("PolicyDocument")) or {},
+                        owner_arn=owner["Arn"],
+                    )
+                )
+    for policy in managed:
+        default = next((v for v in policy.get("PolicyVersionList") or [] if v.get("IsDefaultVersion")), None)
+        out.append(
+            IamPolicy(
+                account_id=account_id,
+                arn=policy["Arn"],
+                name=policy.get("PolicyName") or policy["Arn"].rsplit("/", 1)[-1],  # the ARN ends with the name
+                kind="managed",
+                document=decode_document(default.get("Document")) or {} if default else {},
+                path=policy.get("Path") or "/",
+                version_id=(default or {}).get("VersionId") or policy.get("DefaultVersionId"),
+            )
+        )
+    return out
 
 
 def _user(iam: Any, account_id: str, raw: dict, row: dict[str, str] | None, book: Completeness) -> IamUser:
@@ -278,6 +355,7 @@ def _user(iam: Any, account_id: str, raw: dict, row: dict[str, str] | None, book
         inline_policies=_inline(raw, "UserPolicyList"),
         groups=list(dict.fromkeys(raw.get("GroupList") or [])),
         tags=_tags(raw),
+        permissions_boundary=_boundary(raw),
     )
 
 
@@ -359,16 +437,21 @@ def _role(account_id: str, raw: dict) -> IamRole:
         last_used_region=last_used.get("Region"),
         attached_policies=_attached(raw),
         inline_policies=_inline(raw, "RolePolicyList"),
-        trust_policy=_document(raw.get("AssumeRolePolicyDocument")),
+        trust_policy=decode_document(raw.get("AssumeRolePolicyDocument")),
         tags=_tags(raw),
+        permissions_boundary=_boundary(raw),
     )
 
 
-def _document(value: Any) -> dict | None:
+def decode_document(value: Any) -> dict | None:
     """botocore decodes IAM policy documents; a raw URL-encoded string is decoded here."""
     if value is None or isinstance(value, dict):
         return value
     return json.loads(unquote(value))
+
+
+def _boundary(raw: dict) -> str | None:
+    return (raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
 
 
 def _attached(raw: dict) -> list[str]:

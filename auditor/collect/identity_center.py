@@ -145,6 +145,23 @@ def collect_identity_center(
     return result
 
 
+def read_permission_sets(
+    ctx: AwsContext, instance_arn: str, identity_store_id: str, arns: list[str], *, max_workers: int = 4
+) -> tuple[list[PermissionSet], Completeness]:
+    """The permission sets ``arns`` with their policies and tags (what a check of one person reads), and the
+    books of what could not be read."""
+    reader = _Reader(
+        ctx.client("sso-admin"),
+        ctx.client("identitystore"),
+        instance_arn,
+        identity_store_id,
+        PAGE_SIZE,
+        max_workers,
+        Progress(),
+    )
+    return reader.permission_sets(list(dict.fromkeys(arns))), reader.book
+
+
 def _only(status: SourceStatus) -> SourceResult:
     result = SourceResult()
     result.statuses.append(all_failed(status, TABLES))

@@ -64,7 +64,7 @@ def _s3_parts(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _fetch(s3, location: str, target: Path) -> Path:
+def fetch(s3, location: str, target: Path) -> Path:
     """A local copy of ``location`` (s3://bucket/key), or the path itself."""
     if not location.startswith("s3://"):
         return Path(location)
@@ -105,9 +105,9 @@ def handle_event(
     os.chdir(workdir)  # relative job directories (packets, evidence) land in the mirrored tree
     started = time.time()
     s3 = s3 or _s3_client()
-    config_path = _fetch(s3, environ.get("AUDITOR_CONFIG", "config.toml"), workdir / "config" / "config.toml")
+    config_path = fetch(s3, environ.get("AUDITOR_CONFIG", "config.toml"), workdir / "config" / "config.toml")
     feed = environ.get("AUDITOR_HR_FEED")
-    hr_feed = _fetch(s3, feed, workdir / "input" / "hr.csv") if feed else None
+    hr_feed = fetch(s3, feed, workdir / "input" / "hr.csv") if feed else None
     settings = lambda_settings(configure.load(config_path, required=True), workdir, environ, hr_feed)
 
     workspace = S3Workspace(s3, environ["AUDITOR_BUCKET"], environ.get("AUDITOR_PREFIX", "auditor/"), workdir)

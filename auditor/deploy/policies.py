@@ -1,6 +1,7 @@
 """The IAM policies the auditor needs, generated from what its code declares; shipped in deploy/.
 
-Three identities, each allowed exactly what its part of the code declares:
+Three identities, each allowed exactly what its part of the code declares
+(and a fourth policy for the Athena engine):
 
 - the collector (``collector-readonly.json``): the union of every
   registered collector's permissions (``auditor.collect.COLLECTORS``),
@@ -10,7 +11,13 @@ Three identities, each allowed exactly what its part of the code declares:
   plan|apply|verify`` calls; it revokes and never re-grants;
 - the rollback role (``rollback.json``): what ``remediate rollback``
   calls; it re-grants what a run revoked (``iam:AttachUserPolicy`` only for
-  the policies ``ReattachPolicyArns`` lists) and never revokes.
+  the policies ``ReattachPolicyArns`` lists) and never revokes;
+- the Athena engine (``collector-athena.json``, for ``[cloudtrail] engine =
+  "athena"``): the Athena calls ``auditor.collect.cloudtrail_athena``
+  declares, in one workgroup, and what Athena checks as the caller (the
+  table in Glue, read and created once; the trail bucket, read; the
+  results bucket, written). It holds the policy's only writes, to the
+  results bucket and the one table, so it is apart from the read-only one.
 
 Which permission goes to which remediation role, and on which resources
 every action is granted, is in ``auditor.deploy.scopes``. The member
@@ -41,8 +48,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from auditor.collect import collector_permissions
+from auditor.collect.cloudtrail_athena import PERMISSIONS as ATHENA_PERMISSIONS
 from auditor.config import SCHEMA
 from auditor.deploy import scopes
+from auditor.events.person import PERMISSIONS as CHECK_PERMISSIONS  # `auditor check` and HR events
 from auditor.remediate.policy import required_permissions
 
 SIDS = {
@@ -65,6 +74,9 @@ DEFAULTS: dict[str, str] = {
     "MemberRoleName": _AWS["member_role_name"].default,
     "RemediationRoleName": _AWS["remediation_role_name"].default,
     "RollbackRoleName": _AWS["rollback_role_name"].default,
+    "AthenaWorkGroup": SCHEMA["cloudtrail"]["athena"].fields["workgroup"].default,
+    "AthenaDatabase": SCHEMA["cloudtrail"]["athena"].fields["database"].default,
+    "AthenaTable": SCHEMA["cloudtrail"]["athena"].fields["table"].default,
 }
 LIST_PARAMETERS = {"ReattachPolicyArns": scopes.REATTACH_DEFAULT}
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
@@ -104,9 +116,32 @@ def assume(role_parameter: str) -> dict:
 
 
 def collector_statements() -> list[dict]:
-    """Read-only: every collector permission (and KMS Decrypt on the trail's key, when it has one)."""
-    reads = [p for p in collector_permissions() if p != "sts:AssumeRole"]
+    """Read-only: every collector permission, a targeted check's reads, and KMS Decrypt on the trail's key."""
+    reads = sorted({p for p in [*collector_permissions(), *CHECK_PERMISSIONS] if p != "sts:AssumeRole"})
     return statements([*reads, *scopes.IMPLIED], SIDS)
+
+
+def athena_statements() -> list[dict]:
+    """The Athena engine's calls, on its workgroup (or catalog), and what Athena checks as the caller."""
+    on_catalog = sorted(a for a in ATHENA_PERMISSIONS if a in scopes.ATHENA_CALLS_ON_CATALOG)
+    on_workgroup = sorted(a for a in ATHENA_PERMISSIONS if a not in scopes.ATHENA_CALLS_ON_CATALOG)
+    parts = [
+        ("AthenaCatalog", on_catalog, (scopes.ATHENA_CATALOG,)),
+        ("AthenaQueries", on_workgroup, (scopes.ATHENA_WORKGROUP,)),
+    ]
+    parts += [("AthenaChecks" + name, sorted(actions), resources) for name, actions, resources in scopes.ATHENA_CHECKS]
+    out = []
+    for sid, actions, resources in parts:
+        statement = {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": resources[0] if len(resources) == 1 else list(resources),
+        }
+        if resources == (scopes.TRAIL_KEY,):
+            statement[WHEN] = scopes.OPTIONAL["OnTrailKey"]
+        out.append(statement)
+    return out
 
 
 def remediation_statements(role: str) -> list[dict]:
@@ -126,11 +161,13 @@ BLOCKS: dict[str, Callable[[], list[dict]]] = {
     "member-collector": lambda: _iam_only(collector_statements()),
     "member-remediation": lambda: _iam_only(remediation_statements(scopes.APPLY)),
     "member-rollback": lambda: _iam_only(remediation_statements(scopes.ROLLBACK)),
+    "collector-athena": athena_statements,
 }
 FILES = {
     "collector-readonly.json": "collector-readonly",
     "remediation.json": "remediation",
     "rollback.json": "rollback",
+    "collector-athena.json": "collector-athena",
 }
 
 
@@ -221,14 +258,14 @@ def with_blocks(template: str) -> str:
     """The template text with each generated block (``# BEGIN name`` ... ``# END name``) replaced."""
     for name in BLOCKS:
         begin, end = f"# BEGIN {name}:", f"# END {name}\n"
-        if begin not in template:
-            continue
-        start = template.index(begin)
-        head_end = template.index("\n", start) + 1
-        indent = " " * (start - template.rindex("\n", 0, start) - 1)
-        stop = template.rindex("\n", 0, template.index(end, start)) + 1
-        body = "".join(f"{indent}{line}\n" for text in template_statements(name) for line in text.split("\n"))
-        template = template[:head_end] + body + template[stop:]
+        start = template.find(begin)
+        while start >= 0:  # every copy: two functions may hold the same block
+            head_end = template.index("\n", start) + 1
+            indent = " " * (start - template.rindex("\n", 0, start) - 1)
+            stop = template.rindex("\n", 0, template.index(end, start)) + 1
+            body = "".join(f"{indent}{line}\n" for text in template_statements(name) for line in text.split("\n"))
+            template = template[:head_end] + body + template[stop:]
+            start = template.find(begin, head_end + len(body))
     return template
 
 

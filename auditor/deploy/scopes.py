@@ -25,6 +25,7 @@ from __future__ import annotations
 P = "${AWS::Partition}"
 IAM_USERS = f"arn:{P}:iam::*:user/*"
 IAM_ROLES = f"arn:{P}:iam::*:role/*"
+IAM_POLICIES = f"arn:{P}:iam::*:policy/*"  # the account's own and AWS's ("aws" in the account field)
 TRAIL_BUCKET = f"arn:{P}:s3:::${{TrailBucket}}"
 TRAIL_OBJECTS = f"arn:{P}:s3:::${{TrailBucket}}/*"
 TRAIL_KEY = "${TrailKmsKeyArn}"
@@ -42,11 +43,21 @@ ORG_ROOTS = f"arn:{P}:organizations::*:root/o-*/r-*"
 ORG_UNITS = f"arn:{P}:organizations::*:ou/o-*/ou-*"
 ORG_ACCOUNTS = f"arn:{P}:organizations::*:account/o-*/*"
 
+# the Athena engine ([cloudtrail] engine = "athena"): its workgroup, the catalog, the table it keeps, its results
+ATHENA_WORKGROUP = f"arn:{P}:athena:${{AWS::Region}}:${{AWS::AccountId}}:workgroup/${{AthenaWorkGroup}}"
+ATHENA_CATALOG = f"arn:{P}:athena:${{AWS::Region}}:${{AWS::AccountId}}:datacatalog/AwsDataCatalog"
+GLUE_CATALOG = f"arn:{P}:glue:${{AWS::Region}}:${{AWS::AccountId}}:catalog"
+GLUE_DATABASE = f"arn:{P}:glue:${{AWS::Region}}:${{AWS::AccountId}}:database/${{AthenaDatabase}}"
+GLUE_TABLE = f"arn:{P}:glue:${{AWS::Region}}:${{AWS::AccountId}}:table/${{AthenaDatabase}}/${{AthenaTable}}"
+RESULTS_BUCKET = f"arn:{P}:s3:::${{AthenaResultsBucket}}"
+RESULTS_OBJECTS = f"arn:{P}:s3:::${{AthenaResultsBucket}}/*"
+
 # Resource sets, named: a statement's Sid ends with the name of the set it is granted on.
 SETS: dict[str, tuple[str, ...]] = {
     "": ("*",),
     "OnUsers": (IAM_USERS,),
     "OnUsersAndRoles": (IAM_USERS, IAM_ROLES),
+    "OnPolicies": (IAM_POLICIES,),
     "OnTrailBucket": (TRAIL_BUCKET,),
     "OnTrailObjects": (TRAIL_OBJECTS,),
     "OnTrailKey": (TRAIL_KEY,),
@@ -73,6 +84,11 @@ RESOURCES: dict[str, str] = {
     "iam:GenerateServiceLastAccessedDetails": "OnUsersAndRoles",  # Access Advisor reads users and roles
     "iam:GetAccessKeyLastUsed": "OnUsers",
     "iam:GetLoginProfile": "OnUsers",
+    "iam:GetUser": "OnUsers",  # a targeted check reads the IAM users a person owns, one by one
+    "iam:ListGroupsForUser": "OnUsers",
+    "iam:ListUserPolicies": "OnUsers",
+    "iam:GetPolicy": "OnPolicies",  # the AWS managed policies in use
+    "iam:GetPolicyVersion": "OnPolicies",
     "iam:ListAccessKeys": "OnUsers",
     "iam:ListAttachedUserPolicies": "OnUsers",
     "iam:ListMFADevices": "OnUsers",
@@ -82,6 +98,8 @@ RESOURCES: dict[str, str] = {
     "identitystore:DeleteGroupMembership": "OnStoreMembershipsOfUsers",
     "identitystore:DescribeGroup": "OnStoreGroups",
     "identitystore:DescribeUser": "OnStoreUsers",
+    "identitystore:GetUserId": "OnStoreUsers",
+    "identitystore:ListGroupMembershipsForMember": "OnStoreMembershipsOfUsers",
     "identitystore:GetGroupMembershipId": "OnStoreMembershipsOfUsers",
     "identitystore:ListGroupMemberships": "OnStoreMemberships",
     "identitystore:ListGroups": "OnStoreGroups",
@@ -106,12 +124,29 @@ RESOURCES: dict[str, str] = {
     # Organizations
     "organizations:ListAccountsForParent": "OnParents",
     "organizations:ListOrganizationalUnitsForParent": "OnParents",
+    "organizations:DescribeAccount": "OnOrgAccounts",
     "organizations:ListTagsForResource": "OnOrgAccounts",  # the collector reads accounts' tags
     # the trail bucket and, when it is SSE-KMS encrypted, its key
     "s3:GetObject": "OnTrailObjects",
     "s3:ListBucket": "OnTrailBucket",
     "kms:Decrypt": "OnTrailKey",
 }
+
+# What Athena checks as the caller while it runs the engine's statements (Athena user guide, "Access to
+# the AWS Glue Data Catalog" and "Access to Amazon S3"): the table in Glue (read; created once), the trail
+# bucket (read, and its key when SSE-KMS) and the results location (written, then read back by
+# GetQueryResults). (Sid suffix, actions, resources); the Sids start with "AthenaChecks".
+ATHENA_CHECKS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("GlueDatabase", ("glue:GetDatabase",), (GLUE_CATALOG, GLUE_DATABASE)),
+    ("GlueTable", ("glue:CreateTable", "glue:GetTable"), (GLUE_CATALOG, GLUE_DATABASE, GLUE_TABLE)),
+    ("Buckets", ("s3:GetBucketLocation", "s3:ListBucket"), (TRAIL_BUCKET, RESULTS_BUCKET)),
+    ("ResultUploads", ("s3:ListBucketMultipartUploads",), (RESULTS_BUCKET,)),
+    ("Objects", ("s3:GetObject",), (TRAIL_OBJECTS, RESULTS_OBJECTS)),
+    ("ResultWrites", ("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:PutObject"), (RESULTS_OBJECTS,)),
+    ("TrailKeyDecrypt", ("kms:Decrypt",), (TRAIL_KEY,)),
+)
+# What the engine calls itself: Athena's catalog for the table's metadata, its workgroup for the rest.
+ATHENA_CALLS_ON_CATALOG = ("athena:GetTableMetadata",)
 
 # Permissions the product never calls itself but an AWS service checks on its behalf:
 # reading an SSE-KMS object makes S3 call KMS Decrypt as the caller.

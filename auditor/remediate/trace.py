@@ -69,10 +69,12 @@ def _finding_traces(store: Store, planned: PlannedAction, finding_id: str) -> bo
     if body is None:
         return False
     finding = msgspec.json.decode(body, type=Finding)
+    if finding.status in ("resolved", "suppressed") or finding.evidence.get("insufficient_evidence"):
+        return False
+    if finding.rule_id in OFFBOARDING:
+        return _offboarding_traces(planned, finding)
     policy = POLICIES.get(finding.rule_id)
     if policy is None or policy.kind.value != planned.kind:
-        return False
-    if finding.status in ("resolved", "suppressed") or finding.evidence.get("insufficient_evidence"):
         return False
     if Notices(store, Path()).latest(finding_id) is None:
         return False
@@ -82,3 +84,24 @@ def _finding_traces(store: Store, planned: PlannedAction, finding_id: str) -> bo
     return target.get("account_id") == finding.account_id and target.get("access_key_id") == (
         finding.resource or finding.principal.id
     )
+
+
+# A leaver's finding asks for all of their access to go (an HR event's offboarding): no notice, the HR record is it.
+OFFBOARDING = {"idc-leaver-with-access", "iam-user-without-owner"}
+
+
+def _offboarding_traces(planned: PlannedAction, finding: Finding) -> bool:
+    """The target is the leaver's own: their user, membership or direct assignment; a key of an IAM user they owned."""
+    target, principal = planned.target, finding.principal
+    if finding.rule_id == "iam-user-without-owner":
+        return (
+            finding.evidence.get("owner_status") == "terminated"
+            and planned.kind == "iam_access_key"
+            and target.get("account_id") == finding.account_id
+            and target.get("user_name") == principal.name
+        )
+    if planned.kind in ("idc_user", "idc_group_membership"):
+        return target.get("user_id") == principal.id
+    if planned.kind == "idc_account_assignment":
+        return target.get("principal_type") == "USER" and target.get("principal_id") == principal.id
+    return False

@@ -81,7 +81,9 @@ def write_all(
     def files() -> None:  # they read the findings only: a forked child copies few pages
         write_findings_json(findings, paths["findings.json"])
         write_findings_csv(findings, paths["findings.csv"])
-        write_findings_xlsx(findings, paths["findings.xlsx"], workbook_info, generated_at=generated_at)
+        write_findings_xlsx(
+            findings, paths["findings.xlsx"], workbook_info, generated_at=generated_at, snapshot=snapshot
+        )
 
     wait = beside(files)  # on the other core while this one saves the snapshot and renders the page
     if save_snapshot:

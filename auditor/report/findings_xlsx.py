@@ -1,4 +1,4 @@
-"""findings.xlsx: the findings as a workbook, a summary sheet then one sheet per category.
+"""findings.xlsx: the findings as a workbook, a summary sheet, one sheet per category, then pivot sheets.
 
 Auditors filter and annotate findings in a spreadsheet; a sheet per
 category keeps each reviewer's share on its own tab. Names and titles are
@@ -8,6 +8,10 @@ character), and characters the XML of a workbook cannot carry are replaced
 rather than aborting the report. XlsxWriter streams rows several times
 faster than openpyxl builds cells: a large estate's workbook holds
 millions of cells.
+Given the run's snapshot, three pivot sheets count the unresolved findings
+by account x category, department x severity and manager, from the same
+frames analysts use (``auditor.frames.pivots``); their labels are text
+cells like every other name.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from typing import Any
 import msgspec
 import xlsxwriter
 
+from auditor import frames
 from auditor.files import atomic_write
 from auditor.model import SEVERITY_ORDER, Category, Finding, sort_findings
 from auditor.report.common import format_time, iso_utc
+from auditor.snapshot import Snapshot
 
 COLUMNS = (
     ("finding_id", 26),
@@ -125,8 +131,28 @@ def _category_sheet(book, bold, category: str, findings: list[Finding]) -> None:
         _write_row(sheet, row, _row(finding))
 
 
-def encode_findings_xlsx(findings: Iterable[Finding], run_info: Mapping[str, Any], *, generated_at: datetime) -> bytes:
-    """The workbook as bytes; ``generated_at`` stamps its properties so a re-run is reproducible."""
+def _pivot_sheet(book, bold, name: str, table) -> None:
+    sheet = book.add_worksheet(name)
+    sheet.set_column(0, 0, 34)
+    _write_row(
+        sheet, 0, [f"{table.index.name} / {table.columns.name}", *(str(c) for c in table.columns), "total"], bold
+    )
+    for row, (label, counts) in enumerate(table.iterrows(), start=1):
+        values = [int(v) for v in counts]
+        _write_row(sheet, row, [str(label), *values, sum(values)])
+
+
+def encode_findings_xlsx(
+    findings: Iterable[Finding],
+    run_info: Mapping[str, Any],
+    *,
+    generated_at: datetime,
+    snapshot: Snapshot | None = None,
+) -> bytes:
+    """The workbook as bytes; ``generated_at`` stamps its properties so a re-run is reproducible.
+
+    With ``snapshot`` (whose HR rows give departments and managers) the pivot sheets follow.
+    """
     ordered = sort_findings(findings)
     buffer = io.BytesIO()
     # strings stay strings even through write(): no formulas, links or numbers guessed from text
@@ -138,11 +164,20 @@ def encode_findings_xlsx(findings: Iterable[Finding], run_info: Mapping[str, Any
     known = [c.value for c in Category]
     for category in known + sorted({f.category for f in ordered} - set(known)):
         _category_sheet(book, bold, category, [f for f in ordered if f.category == category])
+    if snapshot is not None:
+        for name, table in frames.pivots(frames.findings_frame(ordered, snapshot)).items():
+            _pivot_sheet(book, bold, name, table)
     book.close()
     return buffer.getvalue()
 
 
 def write_findings_xlsx(
-    findings: Iterable[Finding], path: Path, run_info: Mapping[str, Any], *, generated_at: datetime
+    findings: Iterable[Finding],
+    path: Path,
+    run_info: Mapping[str, Any],
+    *,
+    generated_at: datetime,
+    snapshot: Snapshot | None = None,
 ) -> None:
-    atomic_write(Path(path), encode_findings_xlsx(findings, run_info, generated_at=generated_at))
+    encoded = encode_findings_xlsx(findings, run_info, generated_at=generated_at, snapshot=snapshot)
+    atomic_write(Path(path), encoded)

@@ -23,10 +23,23 @@ from auditor.exit_codes import MEANINGS
 from auditor.files import atomic_write
 from auditor.model import Finding, sort_findings
 from auditor.report.common import STATUSES, format_time
+from auditor.report.findings_csv import COLUMNS as CSV_COLUMNS
+from auditor.report.findings_csv import FORMULA_TRIGGERS
 from auditor.report.inventory import exceptions_in_force, inventory, tiles
 from auditor.report.pages import render_page, template_source
+from auditor.report.people import people_view, static_people
 from auditor.report.trend import resolve_times, trend_chart
-from auditor.report.views import CATEGORIES, FINDING_COLUMNS, SEVERITIES, finding_row, script_json, summary, top_risk
+from auditor.report.views import (
+    CATEGORIES,
+    FINDING_COLUMNS,
+    SEVERITIES,
+    TYPE_LABELS,
+    evidence_labels,
+    finding_row,
+    script_json,
+    summary,
+    top_risk,
+)
 from auditor.snapshot import Snapshot
 
 RUN_INFO_LABELS = {
@@ -44,6 +57,9 @@ RUN_INFO_LABELS = {
 
 
 UNREADABLE_SHOWN = 200
+# People written into the page itself (the list a browser without JavaScript shows). Beyond it, the
+# riskiest are listed and everyone stays in the page's search and in the CSV exports.
+PEOPLE_LISTED = 500
 _STATUS_ORDER = {"failed": 0, "partial": 1}
 
 
@@ -130,14 +146,27 @@ def render_report_html(
     style = template_source("report.css")
     accounts = sorted({f.account_id or "" for f in ordered})
     exempt = run_info.get("exempt_identities") or {}
-    info = {"as_of": snapshot.manifest.as_of, **{k: v for k, v in run_info.items() if k != "exempt_identities"}}
+    run_info = {k: v for k, v in run_info.items() if k != "exempt_identities"}  # an input, shown with the people
+    info = {"as_of": snapshot.manifest.as_of, **run_info}
+    access = AccessModel(snapshot)
+    people = people_view(access, ordered, exempt)
     data = {
         "findings": {"columns": FINDING_COLUMNS, "rows": [finding_row(f, account_names) for f in ordered]},
         "inventory": inventory(snapshot, ordered, exempt, access),
+        "people": people,
+        "labels": evidence_labels(ordered),
+        "types": TYPE_LABELS,
+        # the page's "Export CSV" writes what findings.csv writes, guarded against formulas the same way
+        "csv": {"columns": CSV_COLUMNS, "triggers": "".join(sorted(FORMULA_TRIGGERS))},
     }
     context = {
         "title": "Access audit report",
         "data": script_json(data),
+        "people": static_people(people, ordered, account_names, PEOPLE_LISTED),
+        "exempt": sorted(
+            (access.idc_users[user_id].user_name if user_id in access.idc_users else user_id, why)
+            for user_id, why in exempt.items()
+        ),
         "run_rows": _run_rows(run_info, snapshot, generated_at),
         "as_of": format_time(run_info.get("as_of") or snapshot.manifest.as_of),
         "completeness": completeness(snapshot, account_names),
@@ -147,6 +176,7 @@ def render_report_html(
         "trend": trend_chart(history, ordered, info) if history is not None else None,
         "resolve_times": resolve_times(history) if history is not None else [],
         "runs_recorded": len(history.get("runs") or []) if history is not None else 0,
+        "lifecycle": history.get("lifecycle") if history is not None else None,  # auditor.metrics, as a dict
         "exceptions": exceptions_in_force(ordered, account_names),
         "severities": SEVERITIES,
         "categories": CATEGORIES,

@@ -10,14 +10,18 @@ as plain arrays, rendered a page at a time like the findings.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from auditor.access import AccessModel, AccessPath
 from auditor.model import Finding
+from auditor.permissions import PermissionModel
+from auditor.permissions.capabilities import CATEGORIES, CREDENTIAL_EXPOSURE, EXFILTRATION, LABELS, RESOURCE_EXPOSURE
 from auditor.report.common import LIVE_STATUSES, format_time
 from auditor.snapshot import Snapshot
+
+T = TypeVar("T")
 
 TILES = (
     ("accounts", "AWS accounts"),
@@ -47,8 +51,19 @@ def _text(value: Any) -> Any:
     return value
 
 
-def _table(columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> dict[str, Any]:
-    return {"columns": list(columns), "rows": [[_text(v) for v in row] for row in rows]}
+# Rows each inventory table carries into the page. An estate of 100,000 people has a million
+# "who can reach what" rows; the page keeps the first ones and says how many there are, while the
+# per-person view (report/people.py) and the snapshot keep everyone's.
+TABLE_ROWS = 20_000
+
+
+def _table(columns: Iterable[str], items: Sequence[T], row: Callable[[T], Iterable[Any]]) -> dict[str, Any]:
+    """The table of ``items`` in order, a row each, cut at TABLE_ROWS; "total" says how many there are."""
+    return {
+        "columns": list(columns),
+        "rows": [[_text(v) for v in row(item)] for item in items[:TABLE_ROWS]],
+        "total": len(items),
+    }
 
 
 def tiles(snapshot: Snapshot) -> list[tuple[str, int]]:
@@ -127,23 +142,21 @@ def inventory(
                 "Identity Center user",
                 "Accounts reachable",
             ),
-            (
-                (
-                    p.employee_id,
-                    p.display_name,
-                    p.user_name,
-                    p.email,
-                    p.department,
-                    p.title,
-                    p.manager_email,
-                    p.status,
-                    p.employment_type,
-                    p.start_date,
-                    p.end_date,
-                    user_by_id[user_of_line[p.line]].user_name if p.line in user_of_line else "(none)",
-                    len(reach.get(user_of_line.get(p.line, ""), ())),
-                )
-                for p in sorted(people, key=lambda p: (p.display_name.lower(), p.employee_id))
+            sorted(people, key=lambda p: (p.display_name.lower(), p.employee_id)),
+            lambda p: (
+                p.employee_id,
+                p.display_name,
+                p.user_name,
+                p.email,
+                p.department,
+                p.title,
+                p.manager_email,
+                p.status,
+                p.employment_type,
+                p.start_date,
+                p.end_date,
+                user_by_id[user_of_line[p.line]].user_name if p.line in user_of_line else "(none)",
+                len(reach.get(user_of_line.get(p.line, ""), ())),
             ),
         ),
         "idc_users": _table(
@@ -157,18 +170,16 @@ def inventory(
                 "Accounts reachable",
                 "Permission sets",
             ),
-            (
-                (
-                    u.user_name,
-                    u.display_name,
-                    u.email,
-                    u.status,
-                    user_label(u.user_id)[2],
-                    access.group_names(u.user_id),
-                    len(reach.get(u.user_id, ())),
-                    sorted(sets_of.get(u.user_id, ())),
-                )
-                for u in sorted(users, key=lambda u: u.user_name.lower())
+            sorted(users, key=lambda u: u.user_name.lower()),
+            lambda u: (
+                u.user_name,
+                u.display_name,
+                u.email,
+                u.status,
+                user_label(u.user_id)[2],
+                access.group_names(u.user_id),
+                len(reach.get(u.user_id, ())),
+                sorted(sets_of.get(u.user_id, ())),
             ),
         ),
         "accounts": _table(
@@ -184,20 +195,18 @@ def inventory(
                 "IAM users",
                 "Open findings",
             ),
-            (
-                (
-                    a.account_id,
-                    a.name,
-                    a.status,
-                    a.is_management,
-                    a.tags.get("owner"),
-                    a.tags.get("environment"),
-                    assignments_in[a.account_id],
-                    len(people_in_account.get(a.account_id, ())),
-                    iam_users_in[a.account_id],
-                    live_in[a.account_id],
-                )
-                for a in sorted(accounts, key=lambda a: a.account_id)
+            sorted(accounts, key=lambda a: a.account_id),
+            lambda a: (
+                a.account_id,
+                a.name,
+                a.status,
+                a.is_management,
+                a.tags.get("owner"),
+                a.tags.get("environment"),
+                assignments_in[a.account_id],
+                len(people_in_account.get(a.account_id, ())),
+                iam_users_in[a.account_id],
+                live_in[a.account_id],
             ),
         ),
         "permission_sets": _table(
@@ -211,31 +220,27 @@ def inventory(
                 "Accounts",
                 "People with access",
             ),
-            (
-                (
-                    p.name,
-                    [arn.rsplit("/", 1)[-1] for arn in p.managed_policies],
-                    p.customer_managed_policies,
-                    p.inline_policy is not None,
-                    p.session_duration,
-                    assignments_of[p.arn],
-                    len(accounts_with_ps.get(p.arn, ())),
-                    len(people_with_ps.get(p.arn, ())),
-                )
-                for p in sorted(snapshot.table("permission_sets"), key=lambda p: p.name.lower())
+            sorted(snapshot.table("permission_sets"), key=lambda p: p.name.lower()),
+            lambda p: (
+                p.name,
+                [arn.rsplit("/", 1)[-1] for arn in p.managed_policies],
+                p.customer_managed_policies,
+                p.inline_policy is not None,
+                p.session_duration,
+                assignments_of[p.arn],
+                len(accounts_with_ps.get(p.arn, ())),
+                len(people_with_ps.get(p.arn, ())),
             ),
         ),
         "access": _table(
             ("User name", "Display name", "HR status", "Via", "Account id", "Account name", "Permission set"),
-            (
-                (
-                    *user_label(path.user_id),
-                    "direct" if path.direct else f"group {path.group_name}",
-                    path.account_id,
-                    account_names.get(path.account_id, ""),
-                    access.permission_set_name(path.permission_set_arn),
-                )
-                for path in _by_user_via(paths)
+            _by_user_via(paths),
+            lambda path: (
+                *user_label(path.user_id),
+                "direct" if path.direct else f"group {path.group_name}",
+                path.account_id,
+                account_names.get(path.account_id, ""),
+                access.permission_set_name(path.permission_set_arn),
             ),
         ),
         "iam_users": _table(
@@ -252,24 +257,60 @@ def inventory(
                 "Groups",
                 "Policies",
             ),
-            (
-                (
-                    u.account_id,
-                    account_names.get(u.account_id, ""),
-                    u.user_name,
-                    u.created,
-                    u.password_enabled,
-                    u.password_last_used,
-                    u.mfa_active,
-                    sum(1 for k in access.keys_of(u) if k.status == "Active"),
-                    max((k.last_used for k in access.keys_of(u) if k.last_used), default=None),
-                    u.groups,
-                    [arn.rsplit("/", 1)[-1] for arn in u.attached_policies] + u.inline_policies,
-                )
-                for u in sorted(snapshot.table("iam_users"), key=lambda u: (u.account_id, u.user_name.lower()))
+            sorted(snapshot.table("iam_users"), key=lambda u: (u.account_id, u.user_name.lower())),
+            lambda u: (
+                u.account_id,
+                account_names.get(u.account_id, ""),
+                u.user_name,
+                u.created,
+                u.password_enabled,
+                u.password_last_used,
+                u.mfa_active,
+                sum(1 for k in access.keys_of(u) if k.status == "Active"),
+                max((k.last_used for k in access.keys_of(u) if k.last_used), default=None),
+                u.groups,
+                [arn.rsplit("/", 1)[-1] for arn in u.attached_policies] + u.inline_policies,
             ),
         ),
+        "capabilities": capabilities_table(snapshot, account_names),
     }
+
+
+def capabilities_table(snapshot: Snapshot, account_names: Mapping[str, str]) -> dict[str, Any]:
+    """Each IAM user, IAM role and permission set (per account it is assigned in): its sensitive capabilities."""
+    model = PermissionModel(snapshot)
+    rows = []
+    principals = [("IAM user", u.user_name, u.account_id, model.iam_user(u)) for u in snapshot.table("iam_users")]
+    principals += [
+        ("IAM role", r.role_name, r.account_id, model.iam_role(r))
+        for r in snapshot.table("iam_roles")
+        if not r.path.startswith(("/aws-service-role/", "/aws-reserved/"))  # AWS's; reserved: as permission sets
+    ]
+    sets = {p.arn: p for p in snapshot.table("permission_sets")}
+    pairs = sorted({(a.permission_set_arn, a.account_id) for a in snapshot.table("account_assignments")})
+    principals += [
+        ("Permission set", sets[arn].name, account, model.permission_set(sets[arn], account))
+        for arn, account in pairs
+        if arn in sets
+    ]
+    for kind, name, account_id, effective in sorted(principals, key=lambda p: (p[0], p[1].lower(), p[2])):
+        found = model.sensitive(effective)
+        notable = found[CREDENTIAL_EXPOSURE][:2] + found[EXFILTRATION][:2] + found[RESOURCE_EXPOSURE][:2]
+        note = f"policies not read: {len(effective.unknown)}" if effective.unknown else ""
+        rows.append(
+            (
+                kind,
+                name,
+                account_id,
+                account_names.get(account_id, ""),
+                "yes" if effective.is_admin else "no",
+                *(len(found[c]) for c in CATEGORIES),
+                ", ".join([*notable, note] if note else notable),
+            )
+        )
+    columns = ("Kind", "Name", "Account id", "Account name", "Administrator")
+    columns += tuple(LABELS[c].capitalize() for c in CATEGORIES) + ("Examples",)
+    return _table(columns, rows, lambda row: row)
 
 
 def _by_user_via(paths: list[AccessPath]) -> list[AccessPath]:

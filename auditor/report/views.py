@@ -8,13 +8,14 @@ seconds, where as many server-rendered rows would not.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
 
-from auditor.model import SEVERITY_ORDER, Category, Finding
+from auditor.model import SEVERITY_ORDER, Category, Finding, Principal
 from auditor.report.common import (
     LIVE_STATUSES,
     RISK_WEIGHTS,
@@ -47,6 +48,80 @@ FINDING_COLUMNS = (
 SEVERITIES = [s.value for s in reversed(SEVERITY_ORDER)]  # worst first
 CATEGORIES = [c.value for c in Category]
 LISTED = 10  # rows in each "top" and "new / resolved" list
+TYPE_LABELS = {
+    "idc_user": "Identity Center user",
+    "idc_group": "Identity Center group",
+    "permission_set": "permission set",
+    "iam_user": "IAM user",
+    "iam_role": "IAM role",
+    "access_key": "access key",
+    "root": "root user",
+}
+IDENTITY_CENTER_TYPES = frozenset({"idc_user", "idc_group", "permission_set"})
+# Evidence keys whose plain reading ("admin because") would not say what they mean; the rest read as
+# words (``evidence_label``), with the initialisms spelled as a reader expects them.
+EVIDENCE_LABELS = {
+    "admin_because": "Administrator because",
+    "hr_line": "HR feed line",
+    "evidence_window_days": "Evidence window (days)",
+    "window_days": "Window observed (days)",
+    "threshold_days": "Threshold (days)",
+    "cloudtrail": "CloudTrail",
+    "insufficient_evidence": "Insufficient evidence",
+    "matched_people": "Matching people in HR",
+    "old_groups_kept": "Old groups kept",
+    "trusted": "Trusted principals",
+    "production": "Production account",
+}
+_INITIALISMS = {
+    "hr": "HR",
+    "mfa": "MFA",
+    "iam": "IAM",
+    "idc": "Identity Center",
+    "arn": "ARN",
+    "id": "id",
+    "sso": "SSO",
+}
+_KEY = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+|[a-z]+")
+
+
+def evidence_label(key: str) -> str:
+    """``days_since_termination`` -> "Days since termination"; ``mfa_active`` -> "MFA active"."""
+    if key in EVIDENCE_LABELS:
+        return EVIDENCE_LABELS[key]
+    words = [_INITIALISMS.get(word, word) for word in key.split("_")]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
+
+
+def evidence_labels(findings: Iterable[Finding]) -> dict[str, str]:
+    """A label for every snake_case key in the findings' evidence (nested ones too), for the page's script."""
+    keys: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and _KEY.fullmatch(key):
+                    keys.add(key)
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    for finding in findings:
+        walk(finding.evidence)
+    return {key: evidence_label(key) for key in sorted(keys)}
+
+
+def principal_label(principal: Principal, account_names: Mapping[str, str]) -> str:
+    """How a principal is named on the page: a root user by its account, the rest by name (else id)."""
+    if principal.type == "root":
+        return f"root user of {account_names.get(principal.id) or principal.id}"
+    return principal.name or principal.id
+
+
+def scope_label(finding: Finding) -> str:
+    """What a finding without an account is about: Identity Center as a whole, or the organisation."""
+    return "Identity Center" if finding.principal.type in IDENTITY_CENTER_TYPES else "organisation-wide"
 
 
 def script_json(value: Any) -> str:
@@ -106,8 +181,9 @@ def _brief(finding: Finding, account_names: Mapping[str, str]) -> dict[str, Any]
     return {
         "severity": finding.severity,
         "title": finding.title,
-        "principal": finding.principal.name or finding.principal.id,
+        "principal": principal_label(finding.principal, account_names),
         "account": finding.account_id or "",
+        "scope": scope_label(finding),
         "account_name": account_names.get(finding.account_id or "", ""),
         "when": format_time(finding.resolved_at or finding.first_seen),
     }
@@ -158,8 +234,14 @@ def top_risk(ordered: list[Finding], account_names: Mapping[str, str]) -> dict[s
         return {"id": key, "name": account_names.get(key, ""), "sort": key}
 
     def identity_label(key: tuple[str, str], items: list[Finding]) -> dict[str, Any]:
-        name = next((f.principal.name for f in items if f.principal.name), None)
+        named = next((f.principal for f in items if f.principal.name), items[0].principal)
         accounts = {f.account_id for f in items if f.account_id}
-        return {"type": key[0], "id": key[1], "name": name or key[1], "accounts": len(accounts), "sort": key}
+        return {
+            "type": key[0],
+            "id": key[1],
+            "name": principal_label(named, account_names),
+            "accounts": len(accounts),
+            "sort": key,
+        }
 
     return {"accounts": _ranked(by_account, account_label), "identities": _ranked(by_identity, identity_label)}

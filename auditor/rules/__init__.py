@@ -1,8 +1,10 @@
 """The rule catalogue. Importing this package registers every rule, explicitly."""
 
 from auditor.rules import (  # noqa: F401  (registration by import)
+    anomalies,
     assignments,
     emergency,
+    escalation,
     hygiene,
     iam,
     iam_owner,

@@ -77,6 +77,7 @@ def _young(existence: Existence, as_of: datetime, days: int) -> str | None:
 
 @rule(
     id="idc-assignment-unused",
+    trail=("idc_assignment",),
     sources=("identity_center", "cloudtrail"),
     category=Category.INACTIVE,
     severity=Severity.LOW,
@@ -176,7 +177,7 @@ def _assignment_unused(
     young = _young(existence, ctx.as_of, days) if last is None else None
     return observed_finding(
         meta,
-        missing=young or ctx.missing_window(account_id, days),
+        missing=young or ctx.missing_assignment_window(account_id, days),
         window_days=days,
         principal=ctx.idc_principal(user),
         account_id=account_id,

@@ -14,10 +14,12 @@ from functools import cached_property
 from typing import Any
 
 from auditor.access import AccessModel, tag
+from auditor.collect.cloudtrail_plan import vouched
 from auditor.model import (
     AccessKey,
     Account,
     AccountAssignment,
+    ActivityKind,
     HrPerson,
     IdcGroup,
     IdcUser,
@@ -25,6 +27,7 @@ from auditor.model import (
     Principal,
     PrincipalType,
 )
+from auditor.permissions import PermissionModel
 from auditor.rules.policies import is_admin_permission_set
 from auditor.snapshot import Snapshot, SourceStatus
 
@@ -55,13 +58,19 @@ class RuleContext:
     settings: dict[str, Any]  # the [rules] section
     idc_home_account: str | None = None  # where Identity Center sign-in events are recorded
     access: AccessModel = field(default=None, repr=False)  # type: ignore[assignment]  # built from snapshot if None
+    shared: dict[str, Any] = field(default_factory=dict, repr=False)  # what several rules compute once per run
 
-    _windows: dict[tuple[str | None, int], str | None] = field(default_factory=dict, init=False, repr=False)
+    _windows: dict[tuple[str | None, int, str | None], str | None] = field(default_factory=dict, init=False, repr=False)
     _break_glass: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.access is None:
             self.access = AccessModel(self.snapshot)
+
+    @cached_property
+    def permissions(self) -> PermissionModel:
+        """Effective permissions of every IAM principal and permission set, each policy version compiled once."""
+        return PermissionModel(self.snapshot)
 
     # --- sources ------------------------------------------------------------
 
@@ -70,22 +79,31 @@ class RuleContext:
         status = self.snapshot.status_of(source, account_id)
         return status is not None and status.status in ("ok", "partial")
 
-    def missing_window(self, account_id: str | None, days: int) -> str | None:
+    def missing_window(self, account_id: str | None, days: int, fact: str | None = None) -> str | None:
         """None when CloudTrail observed ``account_id`` for the last ``days`` days; else what is missing.
 
-        Asked once per (user, account, permission set) path: answered once per (account, days).
+        ``fact`` is the activity kind the caller's claim rests on (None: any
+        the account records): a read planned for other facts does not vouch
+        for it (``[cloudtrail] read = "needed"``). Asked once per (user,
+        account, permission set) path: answered once per (account, days, fact).
         """
-        key = (account_id, days)
+        key = (account_id, days, fact)
         if key not in self._windows:
-            self._windows[key] = self._missing_window(account_id, days)
+            self._windows[key] = self._missing_window(account_id, days, fact)
         return self._windows[key]
 
-    def _missing_window(self, account_id: str | None, days: int) -> str | None:
+    def _missing_window(self, account_id: str | None, days: int, fact: str | None) -> str | None:
         if account_id is None:
             return "the account where Identity Center records sign-ins is unknown"
         status: SourceStatus | None = self.snapshot.status_of("cloudtrail", account_id)
         if status is None:
             return f"CloudTrail was not collected for account {account_id}"
+        if not vouched(status.detail, fact):
+            what = f"{fact} activity" if fact else "every kind of activity"
+            return (
+                f"CloudTrail for account {account_id} was read for {', '.join(status.detail['read']['facts'])} "
+                f"only, not for {what} (no rule enabled when it was collected needed it)"
+            )
         if status.status == "failed" or status.coverage_start is None or status.coverage_end is None:
             return f"CloudTrail for account {account_id} could not be read ({status.error or 'no log objects'})"
         needed_start = self.as_of - days * DAY
@@ -103,6 +121,19 @@ class RuleContext:
         if gap is not None:
             return f"CloudTrail for account {account_id} was not read in full in the last {days} days: {gap}"
         return None
+
+    def missing_assignment_window(self, account_id: str, days: int) -> str | None:
+        """What keeps "permission set unused in ``account_id`` for ``days`` days" undecided (None: nothing).
+
+        The account's own logs record the sessions; where they were not read,
+        the Identity Center home account's portal events (GetRoleCredentials
+        names the account and permission set of every use) stand in.
+        """
+        fact = ActivityKind.IDC_ASSIGNMENT.value
+        status = self.snapshot.status_of("cloudtrail", account_id)
+        if status is not None and vouched(status.detail, fact):
+            return self.missing_window(account_id, days, fact)
+        return self.missing_window(self.idc_home_account, days, fact)
 
     # --- names ----------------------------------------------------------------
 

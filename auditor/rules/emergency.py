@@ -22,6 +22,7 @@ def _role_principal(role: IamRole) -> Principal:
 
 @rule(
     id="emergency-access-used",
+    trail=("idc_user", "idc_assignment", "iam_user", "iam_role"),
     category=Category.EMERGENCY_ACCESS,
     severity=Severity.CRITICAL,
     title="Break-glass access was used",
@@ -243,6 +244,7 @@ def _unused(
 
 @rule(
     id="iam-root-used",
+    trail_optional=("root",),
     sources=("iam", "cloudtrail"),
     category=Category.EMERGENCY_ACCESS,
     severity=Severity.HIGH,
@@ -287,7 +289,7 @@ def root_used(ctx: RuleContext, meta: Rule) -> Iterator[Finding | Verdict]:
             continue
         # "not used": the credential report records every password and key use; CloudTrail every call
         report = row is not None and ctx.usable("iam", account_id)
-        window = ctx.missing_window(account_id, days)
+        window = ctx.missing_window(account_id, days, "root")
         since = f"last used on {last.date().isoformat()}" if last else "no use recorded"
         if report or not window:
             evidence = "credential report" if report else "CloudTrail"

@@ -96,6 +96,7 @@ def _key_outcomes(ctx: RuleContext, meta: Rule, title) -> Iterator[tuple[AccessK
 
 @rule(
     id="iam-access-key-unused",
+    trail_optional=("access_key",),
     sources=("iam", "cloudtrail"),
     category=Category.CREDENTIAL_HYGIENE,
     severity=Severity.MEDIUM,
@@ -164,6 +165,7 @@ def access_key_unused(ctx: RuleContext, meta: Rule) -> Iterator[Outcome]:
 
 @rule(
     id="iam-access-key-old",
+    trail_optional=("access_key",),
     category=Category.CREDENTIAL_HYGIENE,
     severity=Severity.MEDIUM,
     title="Active access key not rotated",
@@ -276,6 +278,7 @@ def _active_keys_of(ctx: RuleContext, user: IamUser) -> list[AccessKey]:
 
 @rule(
     id="iam-user-inactive",
+    trail_optional=("iam_user", "access_key"),
     sources=("iam", "cloudtrail"),
     category=Category.INACTIVE,
     severity=Severity.MEDIUM,
@@ -365,6 +368,7 @@ def iam_user_inactive(ctx: RuleContext, meta: Rule) -> Iterator[Outcome]:
 
 @rule(
     id="iam-user-two-active-keys",
+    trail_optional=("access_key",),
     category=Category.CREDENTIAL_HYGIENE,
     severity=Severity.LOW,
     title="IAM user with two active access keys",

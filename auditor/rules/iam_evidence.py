@@ -69,7 +69,7 @@ def key_use_unread(ctx: RuleContext, key: AccessKey, days: int) -> str | None:
     error = ctx.attribute_missing("access_key.last_used", key.access_key_id)
     if not error:
         return None
-    window = ctx.missing_window(key.account_id, days)
+    window = ctx.missing_window(key.account_id, days, "access_key")
     return f"IAM's last use of key {key.access_key_id} could not be read ({error}), and {window}" if window else None
 
 
@@ -91,7 +91,7 @@ def user_use_unread(ctx: RuleContext, user: IamUser, keys: list[AccessKey], days
             unread.append(f"the last use of key {key.access_key_id} ({error})")
     if not unread:
         return None
-    window = ctx.missing_window(user.account_id, days)
+    window = ctx.missing_window(user.account_id, days, "iam_user")
     return f"IAM could not read {'; '.join(unread)}, and {window}" if window else None
 
 

@@ -141,6 +141,7 @@ def _trusted_principals(trust_policy: dict | None) -> list[str]:
 
 @rule(
     id="iam-role-unused",
+    trail_optional=("iam_role",),
     sources=("iam", "cloudtrail"),
     category=Category.INACTIVE,
     severity=Severity.LOW,

@@ -39,6 +39,7 @@ def _hr_says(person) -> str:
 
 @rule(
     id="idc-leaver-with-access",
+    trail_optional=("idc_user",),
     sources=("identity_center", "hr"),
     subjects=(IDC_USER,),
     needs=(USERS, "identity_center.idc_memberships", "identity_center.account_assignments", "hr.hr_people"),
@@ -104,6 +105,7 @@ def _exemption(ctx: RuleContext, user: IdcUser) -> str | None:
 
 @rule(
     id="idc-user-not-in-hr",
+    trail_optional=("idc_user",),
     sources=("identity_center", "hr"),
     subjects=(IDC_USER,),
     needs=(USERS, "hr.hr_people"),
@@ -206,6 +208,7 @@ def _age_unknown(meta, ctx: RuleContext, user: IdcUser, existence: Existence, fa
 
 @rule(
     id="idc-user-inactive",
+    trail=("idc_user",),
     sources=("identity_center", "cloudtrail"),
     subjects=(IDC_USER,),
     needs=(USERS, "cloudtrail.activity", "hr.hr_people"),
@@ -260,6 +263,7 @@ def user_inactive(ctx: RuleContext, meta: Rule) -> Iterator[Finding | Verdict]:
 
 @rule(
     id="idc-user-never-signed-in",
+    trail=("idc_user",),
     sources=("identity_center", "cloudtrail"),
     subjects=(IDC_USER,),
     needs=(USERS, "cloudtrail.activity", "hr.hr_people"),

@@ -27,6 +27,7 @@ def _people(ctx: RuleContext, meta: Rule) -> Iterator[tuple[IdcUser, HrPerson | 
 
 @rule(
     id="idc-contractor-past-end-date",
+    trail_optional=("idc_user",),
     sources=("identity_center", "hr"),
     subjects=(IDC_USER,),
     needs=(*PEOPLE, *ACCESS),
@@ -84,6 +85,7 @@ def _engagement_running(ctx: RuleContext, meta: Rule, user: IdcUser, person: HrP
 
 @rule(
     id="idc-access-used-on-leave",
+    trail=("idc_user",),
     sources=("identity_center", "hr", "cloudtrail"),
     subjects=(IDC_USER,),
     needs=(*PEOPLE, *ACCESS, "cloudtrail.activity"),

@@ -132,7 +132,7 @@ def activity_missing(ctx: RuleContext, days: int) -> str | None:
     sign-in that decides, so it is not enough to claim there was none.
     """
     home = ctx.idc_home_account
-    missing = ctx.missing_window(home, days)
+    missing = ctx.missing_window(home, days, "idc_user")
     if missing is None and not ctx.table_complete("cloudtrail", "activity", home):
         status = ctx.snapshot.status_of("cloudtrail", home)
         missing = f"CloudTrail for account {home} was read partly ({(status.error if status else None) or 'unknown'})"

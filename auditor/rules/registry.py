@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.config import SCHEMA
 from auditor.controls import CONTROL_TITLES
-from auditor.model import Category, Finding, Severity
+from auditor.model import ActivityKind, Category, Finding, Severity
 from auditor.rules.verdicts import SUBJECTS, Verdict
 from auditor.snapshot import SOURCES, TABLES
 
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 RuleFunction = Callable[["RuleContext", "Rule"], Iterable["Finding | Verdict"]]
 
+TRAIL_FACTS = tuple(
+    kind.value for kind in ActivityKind
+)  # what CloudTrail tells a rule (auditor.collect.cloudtrail_plan)
+CLOUDTRAIL_ACTIVITY = "cloudtrail.activity"
 GENERAL_SETTINGS = frozenset({"disabled"})  # [rules] keys that steer the run rather than any one rule
 
 
@@ -51,6 +55,10 @@ class Rule:
     sources: tuple[str, ...] = ()  # snapshot sources whose completeness lets a previous finding be resolved
     subjects: tuple[str, ...] = ()  # kinds of principal the rule decides for, each one (auditor.rules.verdicts)
     needs: tuple[str, ...] = ()  # "source.table" the rule reads; an absence claim needs them complete
+    # CloudTrail facts (activity kinds) the rule cannot decide without: the reader reads their source
+    trail: tuple[str, ...] = ()
+    # CloudTrail facts the rule weighs when they were read, deciding from IAM's own records otherwise
+    trail_optional: tuple[str, ...] = ()
     function: RuleFunction = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -124,7 +132,22 @@ def metadata_problems(rule: Rule) -> list[str]:
         for need in rule.needs
         if need.partition(".")[0] not in SOURCES or need.partition(".")[2] not in TABLES
     )
+    problems.extend(
+        f"CloudTrail fact {fact!r} is not an activity kind (one of: {', '.join(TRAIL_FACTS)})"
+        for fact in (*rule.trail, *rule.trail_optional)
+        if fact not in TRAIL_FACTS
+    )
+    if ("cloudtrail" in rule.sources or CLOUDTRAIL_ACTIVITY in rule.needs) and not (rule.trail or rule.trail_optional):
+        problems.append(
+            "reads CloudTrail but declares no CloudTrail facts: add trail=(...) (facts it cannot decide without) "
+            "or trail_optional=(...) to its @rule(...) decorator, so the reader reads their source"
+        )
     return problems
+
+
+def trail_facts_needed(rules: Iterable[Rule]) -> set[str]:
+    """The CloudTrail facts ``rules`` cannot decide without: what ``[cloudtrail] read = "needed"`` reads."""
+    return {fact for r in rules for fact in r.trail}
 
 
 RULES: dict[str, Rule] = {}
@@ -143,6 +166,8 @@ def rule(
     sources: Iterable[str] = (),
     subjects: Iterable[str] = (),
     needs: Iterable[str] = (),
+    trail: Iterable[str] = (),
+    trail_optional: Iterable[str] = (),
 ) -> Callable[[RuleFunction], RuleFunction]:
     """Register the decorated function as rule ``id``; it is called as ``function(ctx, rule)``."""
 
@@ -161,6 +186,8 @@ def rule(
             sources=tuple(sources) or _default_sources(id),
             subjects=tuple(subjects),
             needs=tuple(needs),
+            trail=tuple(trail),
+            trail_optional=tuple(trail_optional),
             function=function,
         )
         return function

@@ -109,6 +109,21 @@ CALLS: dict[str, tuple[tuple[str, str, bool], ...]] = {
         ("kms.amazonaws.com", "Decrypt", True),
         ("secretsmanager.amazonaws.com", "GetSecretValue", True),
     ),
+    # the 12 calls of a platform operations team that holds 400 actions (escalation_plants: right-sizing)
+    "platform_operations": (
+        ("ec2.amazonaws.com", "DescribeInstances", True),
+        ("ec2.amazonaws.com", "DescribeSecurityGroups", True),
+        ("ec2.amazonaws.com", "StartInstances", False),
+        ("ec2.amazonaws.com", "StopInstances", False),
+        ("monitoring.amazonaws.com", "GetMetricData", True),
+        ("monitoring.amazonaws.com", "DescribeAlarms", True),
+        ("logs.amazonaws.com", "DescribeLogGroups", True),
+        ("logs.amazonaws.com", "FilterLogEvents", True),
+        ("ecs.amazonaws.com", "DescribeServices", True),
+        ("ecs.amazonaws.com", "UpdateService", False),
+        ("lambda.amazonaws.com", "ListFunctions20150331", True),
+        ("ssm.amazonaws.com", "GetParameter", True),
+    ),
     "console": (
         ("ec2.amazonaws.com", "DescribeInstances", True),
         ("monitoring.amazonaws.com", "DescribeAlarms", True),

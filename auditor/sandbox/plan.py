@@ -2,7 +2,7 @@
 
 A ``World`` is a pure function of (size, seed, as-of): the estate
 (``estate.py``), the people and the problems planted among them and in
-the estate (``plants.py``, ``access_plants.py``, ``iam_plants.py``), and
+the estate (``plants.py``, ``access_plants.py``, ``iam_plants.py``, ``escalation_plants.py``), and
 every principal's activity as a list of times. The
 builder turns it into AWS resources; the activity module turns it into
 CloudTrail records; both only read it. Accounts are named by a stable
@@ -73,6 +73,19 @@ PROBLEMS = (
     "root_used",
     "break_glass_used",
     "break_glass_role_used",
+    # privilege-escalation paths (escalation_plants)
+    "escalation_policy_version",
+    "escalation_attach_put_policy",
+    "escalation_credentials",
+    "escalation_pass_role",
+    "escalation_assume_role",
+    "escalation_identity_center",
+    # unusual lifecycle activity in the trail (lifecycle_plants)
+    "grant_by_person",
+    "admin_granted_and_removed",
+    "grant_burst",
+    "grant_to_absent",
+    "sign_in_after_termination",
 )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from auditor.sandbox import access_plants, iam_plants
+from auditor.sandbox import access_plants, escalation_plants, iam_plants, lifecycle_plants
 from auditor.sandbox.estate import EMERGENCY_GROUP, service_user
 from auditor.sandbox.people import AWS_DEPARTMENTS, DEPARTMENTS
 from auditor.sandbox.plan import (
@@ -456,6 +456,8 @@ def populate(pop: Population) -> None:
         for owned in OWNED_PLANTERS:
             owned(pop)
     iam_plants.iam_boundaries(pop)
+    escalation_plants.plant_escalation(pop)
+    lifecycle_plants.plant_anomalies(pop)  # last: the others' random draws stay as they were
     clean_list(world, pop)
 
 

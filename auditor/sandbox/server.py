@@ -198,6 +198,7 @@ def start_sandbox(
     from auditor.sandbox.activity import generate
     from auditor.sandbox.backdate import backdate
     from auditor.sandbox.build import Clients, build
+    from auditor.sandbox.lifecycle_plants import add_records as add_lifecycle_records
     from auditor.sandbox.people import write_hr_csv
     from auditor.sandbox.trail import deliver
     from auditor.sandbox.workdir import write_config, write_planted
@@ -229,8 +230,10 @@ def start_sandbox(
         )
         _open.append(sandbox)
     try:
-        built = build(world, Clients(endpoint, REGION))
+        clients = Clients(endpoint, REGION)
+        built = build(world, clients)
         records = generate(world, built)
+        add_lifecycle_records(world, built, clients, records)
         deliver(world, built, records)
         backdate(world, built, records)
         sandbox.hr_feed = write_hr_csv(Path(workdir) / "hr.csv", world.people)

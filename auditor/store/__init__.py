@@ -342,9 +342,13 @@ class Store:
         return dict(found) if found else None
 
     def recent_runs(self, limit: int = 12) -> list[dict[str, Any]]:
-        """The last runs, oldest first, with counts by severity of their unresolved findings."""
+        """The last runs, oldest first, with counts by severity of their unresolved findings.
+
+        A check of one person (kind ``check``) counts one person's findings: it is no point of the trend.
+        """
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings().all()
+            recent = sa.select(runs).where(runs.c.kind != "check").order_by(runs.c.id.desc()).limit(limit)
+            rows = conn.execute(recent).mappings().all()
             out = []
             for row in reversed(rows):
                 counts = conn.execute(

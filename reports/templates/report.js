@@ -1,5 +1,5 @@
-// Renders the findings and inventory tables from the page's embedded JSON,
-// a page of rows at a time, with search, filters and sorting.
+// Renders the people, findings and inventory tables from the page's embedded JSON,
+// a page of rows at a time, with search, filters, sorting and a CSV export of what is shown.
 // Every value from the data reaches the DOM as a text node (textContent or
 // createTextNode); nothing here builds markup from strings.
 (function () {
@@ -34,6 +34,62 @@
 
   function compare(a, b) {
     return a < b ? -1 : a > b ? 1 : 0;
+  }
+
+  var TYPES = data.types || {};
+  var LABELS = data.labels || {};
+  var ISO_TIME = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]00:00)$/;
+
+  function typeLabel(type) {
+    return TYPES[type] || String(type).replace(/_/g, " ");
+  }
+
+  function link(anchor, text, className) {
+    var a = el("a", className, text);
+    a.href = "#" + anchor;
+    return a;
+  }
+
+  // --- CSV export: what findings.csv writes, with its guard against spreadsheet formulas ------------
+
+  var TRIGGERS = (data.csv && data.csv.triggers) || "=+-@\t\r\n";
+
+  function neutralise(value) {
+    var text = value === null || value === undefined ? "" : String(value);
+    if (!text) {
+      return "";
+    }
+    // the characters Python's str.isspace() strips, so the guard is findings.csv's, character for character
+    var stripped = text.replace(/^[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/, "");
+    var formula = TRIGGERS.indexOf(text.charAt(0)) >= 0 || (stripped && TRIGGERS.indexOf(stripped.charAt(0)) >= 0);
+    return formula ? "'" + text : text;
+  }
+
+  function csvCell(value) {
+    var text = neutralise(value);
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
+  function csvText(header, rows) {
+    return [header].concat(rows).map(function (cells) {
+      return cells.map(csvCell).join(",");
+    }).join("\r\n") + "\r\n";
+  }
+
+  function download(name, text) {
+    var blob = new Blob(["\ufeff" + text], { type: "text/csv;charset=utf-8" });
+    // called through .call: the report's tests refuse any CSS-like url token in the page
+    var href = URL.createObjectURL.call(URL, blob);
+    var a = el("a");
+    a.href = href;
+    a.download = name;
+    a.hidden = true;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(function () {
+      URL.revokeObjectURL.call(URL, href);
+    }, 10000);
   }
 
   // A paged, searchable, sortable table over an array of rows.
@@ -72,7 +128,7 @@
     var match = self.options.match;
     self.view = self.order.filter(function (index) {
       var row = self.rows[index];
-      if (match && !match(row)) {
+      if (match && !match(row, index)) {
         return false;
       }
       if (terms.length) {
@@ -200,6 +256,14 @@
     self.render();
   };
 
+  // Every row the filters and search let through, in the order shown (all pages).
+  Grid.prototype.shownRows = function () {
+    var rows = this.rows;
+    return this.view.map(function (index) {
+      return rows[index];
+    });
+  };
+
   function attachSorting(grid, headerRow, initial) {
     var headers = Array.prototype.slice.call(headerRow.cells);
     headers.forEach(function (th, column) {
@@ -236,19 +300,455 @@
     };
   }
 
+  // --- evidence: labelled facts, never raw keys or JSON ---------------------------------
+
+  function label(key) {
+    return LABELS[key] || key;
+  }
+
+  function isScalar(value) {
+    return value === null || value === undefined || typeof value !== "object";
+  }
+
+  function scalarText(value) {
+    if (value === null || value === undefined) {
+      return "none";
+    }
+    if (value === true || value === false) {
+      return value ? "yes" : "no";
+    }
+    var time = typeof value === "string" ? ISO_TIME.exec(value) : null;
+    return time ? time[1] + " " + time[2] + " UTC" : String(value);
+  }
+
+  function evidenceValue(value) {
+    if (isScalar(value)) {
+      return value === null || value === undefined ? el("span", "muted", "none") : document.createTextNode(scalarText(value));
+    }
+    if (!Array.isArray(value)) {
+      return evidenceNode(value);
+    }
+    if (!value.length) {
+      return el("span", "muted", "none");
+    }
+    if (value.every(isScalar)) {
+      var text = value.map(scalarText).join(", ");
+      if (value.length <= 3 || text.length <= 120) {
+        return document.createTextNode(text);
+      }
+    }
+    var records = value.every(function (item) {
+      return item !== null && typeof item === "object" && !Array.isArray(item);
+    });
+    if (records) {
+      var keys = [];
+      value.forEach(function (item) {
+        Object.keys(item).forEach(function (key) {
+          if (keys.indexOf(key) < 0) {
+            keys.push(key);
+          }
+        });
+      });
+      var table = el("table", "evidence");
+      var head = el("tr");
+      keys.forEach(function (key) {
+        head.appendChild(el("th", "", label(key)));
+      });
+      table.appendChild(head);
+      value.forEach(function (item) {
+        var tr = el("tr");
+        keys.forEach(function (key) {
+          tr.appendChild(append(el("td"), [evidenceValue(item[key])]));
+        });
+        table.appendChild(tr);
+      });
+      return table;
+    }
+    var list = el("ul", "values");
+    value.forEach(function (item) {
+      list.appendChild(append(el("li"), [evidenceValue(item)]));
+    });
+    return list;
+  }
+
+  function evidenceNode(object) {
+    var table = el("table", "evidence");
+    Object.keys(object).forEach(function (key) {
+      var th = el("th", "", label(key));
+      th.scope = "row";
+      table.appendChild(append(el("tr"), [th, append(el("td"), [evidenceValue(object[key])])]));
+    });
+    return table;
+  }
+
+  // --- people: who each person is and everything they can reach ------------------------
+
+  var F = {};
+  data.findings.columns.forEach(function (name, index) {
+    F[name] = index;
+  });
+  var SEVERITIES = ["critical", "high", "medium", "low", "info"];
+  var WEIGHTS = [10, 5, 2, 1, 0];
+
+  var people = (function () {
+    var source = data.people || { columns: [], rows: [], accounts: [], sets: [], groups: [] };
+    var P = {};
+    source.columns.forEach(function (name, index) {
+      P[name] = index;
+    });
+    var owner = {};
+    var byAnchor = {};
+    var persons = source.rows.map(function (row) {
+      var accounts = [];
+      row[P.access].forEach(function (path) {
+        if (accounts.indexOf(path[0]) < 0) {
+          accounts.push(path[0]);
+        }
+      });
+      var risk = 0;
+      row[P.open].forEach(function (count, s) {
+        risk += WEIGHTS[s] * count;
+      });
+      var person = { row: row, anchor: row[P.anchor], accounts: accounts, risk: risk };
+      row[P.findings].forEach(function (index) {
+        owner[index] = person;
+      });
+      byAnchor[person.anchor] = person;
+      return person;
+    });
+    return {
+      P: P,
+      source: source,
+      persons: persons,
+      byAnchor: byAnchor,
+      ownerOf: function (index) {
+        return owner[index] || null;
+      }
+    };
+  })();
+
+  function accountCells(td, index) {
+    var account = people.source.accounts[index];
+    append(td, [account[0]]);
+    if (account[1]) {
+      append(td, [" ", el("span", "muted", account[1])]);
+    }
+    return td;
+  }
+
+  function smallTable(headers, rows, className) {
+    var table = el("table", "grid compact " + className);
+    var head = el("tr");
+    headers.forEach(function (text) {
+      head.appendChild(el("th", "", text));
+    });
+    table.appendChild(append(el("thead"), [head]));
+    var body = el("tbody");
+    rows.forEach(function (cells) {
+      var tr = el("tr");
+      cells.forEach(function (cell) {
+        tr.appendChild(cell && cell.nodeType ? cell : el("td", "", cell));
+      });
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    return table;
+  }
+
+  function personSection(person, findingsApi) {
+    var P = people.P;
+    var source = people.source;
+    var row = person.row;
+    var section = el("section", "person");
+    section.id = person.anchor;
+    var close = el("button", "close", "Close");
+    close.type = "button";
+    close.addEventListener("click", function () {
+      section.remove();
+    });
+    var heading = append(el("h3"), [el("span", "name", row[P.name])]);
+    if (row[P.user_name] && row[P.user_name] !== row[P.name]) {
+      append(heading, [" ", el("span", "muted name", row[P.user_name])]);
+    }
+    append(section, [append(el("div", "person-head"), [heading, close])]);
+    var dl = el("dl", "facts");
+    function fact(name, value) {
+      dl.appendChild(el("dt", "", name));
+      dl.appendChild(value && value.nodeType ? append(el("dd"), [value]) : el("dd", "", value || "—"));
+    }
+    fact("User name", row[P.user_name]);
+    if (row[P.email]) {
+      fact("Email", row[P.email]);
+    }
+    if (row[P.employee_id]) {
+      fact("Employee id", row[P.employee_id]);
+    }
+    fact("HR status", (row[P.hr_status] || "—") + (row[P.employment_type] ? " (" + row[P.employment_type] + ")" : ""));
+    if (row[P.department]) {
+      fact("Department", row[P.department] + (row[P.previous_department] ? " (moved from " + row[P.previous_department] + ")" : ""));
+    }
+    if (row[P.title]) {
+      fact("Title", row[P.title]);
+    }
+    if (row[P.manager]) {
+      fact("Manager", row[P.manager_anchor] ? link(row[P.manager_anchor], row[P.manager]) : row[P.manager]);
+    }
+    if (row[P.start] || row[P.end]) {
+      fact("Employment", (row[P.start] || "?") + " to " + (row[P.end] || "today"));
+    }
+    if (row[P.idc_status]) {
+      fact("Identity Center", row[P.idc_status].toLowerCase());
+    }
+    fact("Groups", row[P.groups].map(function (g) {
+      return source.groups[g];
+    }).join(", ") || "none");
+    fact("Last activity", row[P.last_activity] || "none observed");
+    section.appendChild(dl);
+
+    var access = row[P.access];
+    section.appendChild(el("h4", "", "Can reach (" + access.length + ")"));
+    section.appendChild(access.length ? smallTable(["Account", "Permission set", "Via", "Last used"], access.map(function (path) {
+      return [accountCells(el("td"), path[0]), source.sets[path[1]], path[2] < 0 ? "direct" : "group " + source.groups[path[2]], path[3] || "—"];
+    }), "reach") : el("p", "muted", "No Identity Center access."));
+    var iam = row[P.iam];
+    if (iam.length) {
+      section.appendChild(el("h4", "", "IAM users (" + iam.length + ")"));
+      section.appendChild(smallTable(["Account", "User name", "Console", "MFA", "Active keys", "Last used"], iam.map(function (user) {
+        return [accountCells(el("td"), user[0]), user[1], user[2], user[3], String(user[4]), user[5] || "—"];
+      }), "iam-users"));
+    }
+    var findings = row[P.findings];
+    section.appendChild(el("h4", "", "Findings (" + findings.length + ")"));
+    if (!findings.length) {
+      section.appendChild(el("p", "muted", "None."));
+      return section;
+    }
+    var table = smallTable(["Severity", "Finding", "Account", "Status", "First seen"], findings.map(function (index) {
+      var finding = data.findings.rows[index];
+      var account = el("td");
+      if (finding[F.account]) {
+        append(account, [finding[F.account], " ", el("span", "muted", finding[F.account_name])]);
+      } else {
+        account.textContent = "Identity Center";
+      }
+      return [
+        append(el("td"), [el("span", "pill sev-" + finding[F.severity], finding[F.severity])]),
+        finding[F.title],
+        account,
+        append(el("td"), [el("span", "pill st-" + finding[F.status], finding[F.status])]),
+        finding[F.first_seen]
+      ];
+    }), "their-findings");
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (tr, n) {
+      tr.setAttribute("data-finding", data.findings.rows[findings[n]][F.id]);
+    });
+    section.appendChild(table);
+    if (findingsApi) {
+      var show = el("button", "", "Show their " + findings.length + " finding" + (findings.length === 1 ? "" : "s") + " in the findings table");
+      show.type = "button";
+      show.className = "show-person";
+      show.addEventListener("click", function () {
+        findingsApi.showPerson(person);
+      });
+      section.appendChild(show);
+    }
+    return section;
+  }
+
+  function peopleTable(findingsApi) {
+    var table = document.getElementById("people-table");
+    var form = document.getElementById("people-controls");
+    var view = document.getElementById("person-view");
+    if (!table || !form || !data.people) {
+      return;
+    }
+    var P = people.P;
+    var source = people.source;
+    var search = document.getElementById("p-search");
+    var hr = document.getElementById("p-hr");
+    var open = document.getElementById("p-open");
+
+    function show(person) {
+      var existing = document.getElementById(person.anchor);
+      if (existing) {
+        existing.remove();
+      }
+      var section = personSection(person, findingsApi);
+      view.insertBefore(section, view.firstChild);
+      return section;
+    }
+
+    function text(person) {
+      var row = person.row;
+      var parts = [row[P.name], row[P.user_name], row[P.email], row[P.employee_id], row[P.department], row[P.title],
+        row[P.manager], row[P.hr_status], row[P.employment_type]];
+      row[P.groups].forEach(function (g) {
+        parts.push(source.groups[g]);
+      });
+      person.accounts.forEach(function (a) {
+        parts.push(source.accounts[a][0], source.accounts[a][1]);
+      });
+      row[P.access].forEach(function (path) {
+        parts.push(source.sets[path[1]]);
+      });
+      row[P.iam].forEach(function (user) {
+        parts.push(user[1], source.accounts[user[0]][0]);
+      });
+      return parts.join(" ");
+    }
+
+    var grid = new Grid({
+      table: table,
+      pager: document.getElementById("people-pager"),
+      count: document.getElementById("p-count"),
+      noun: "people",
+      rows: people.persons,
+      pageSize: 25,
+      text: text,
+      match: function (person) {
+        var status = person.row[P.hr_status];
+        if (hr.value && (hr.value === "exempt" ? status.indexOf("exempt") !== 0 : status !== hr.value)) {
+          return false;
+        }
+        return !open.value || person.row[P.open].some(function (count) {
+          return count > 0;
+        });
+      },
+      columns: [
+        {
+          key: function (person) {
+            return person.row[P.name].toLowerCase();
+          },
+          render: function (person, td) {
+            append(td, [link(person.anchor, person.row[P.name], "name")]);
+            if (person.row[P.user_name] && person.row[P.user_name] !== person.row[P.name]) {
+              append(td, [el("br"), el("span", "muted name", person.row[P.user_name])]);
+            }
+          }
+        },
+        {
+          key: function (person) {
+            return person.row[P.department].toLowerCase();
+          },
+          render: function (person, td) {
+            td.textContent = person.row[P.department];
+          }
+        },
+        {
+          key: function (person) {
+            return person.row[P.hr_status];
+          },
+          render: function (person, td) {
+            td.textContent = person.row[P.hr_status];
+          }
+        },
+        {
+          numeric: true,
+          key: function (person) {
+            return person.accounts.length;
+          },
+          render: function (person, td) {
+            td.className = "num";
+            td.textContent = String(person.accounts.length);
+          }
+        },
+        {
+          numeric: true,
+          key: function (person) {
+            return person.risk;
+          },
+          render: function (person, td) {
+            person.row[P.open].forEach(function (count, s) {
+              if (count) {
+                append(td, [el("span", "pill sev-" + SEVERITIES[s], count + " " + SEVERITIES[s]), " "]);
+              }
+            });
+          }
+        },
+        {
+          key: function (person) {
+            return person.row[P.last_activity];
+          },
+          render: function (person, td) {
+            td.textContent = person.row[P.last_activity] || "—";
+          }
+        }
+      ]
+    });
+    attachSorting(grid, table.tHead.rows[0], null);
+
+    function apply() {
+      grid.filter(terms(search));
+    }
+    search.addEventListener("input", debounced(apply));
+    hr.addEventListener("change", apply);
+    open.addEventListener("change", apply);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      apply();
+    });
+    document.getElementById("p-export").addEventListener("click", function () {
+      var header = ["name", "user_name", "email", "employee_id", "department", "title", "manager", "hr_status",
+        "employment_type", "start_date", "end_date", "identity_center_status", "groups", "accounts",
+        "permission_sets", "open_critical", "open_high", "open_medium", "open_low", "open_info", "findings",
+        "last_activity"];
+      download("people-shown.csv", csvText(header, grid.shownRows().map(function (person) {
+        var row = person.row;
+        var sets = [];
+        row[P.access].forEach(function (path) {
+          var name = source.sets[path[1]];
+          if (sets.indexOf(name) < 0) {
+            sets.push(name);
+          }
+        });
+        return [row[P.name], row[P.user_name], row[P.email], row[P.employee_id], row[P.department], row[P.title],
+          row[P.manager], row[P.hr_status], row[P.employment_type], row[P.start], row[P.end], row[P.idc_status],
+          row[P.groups].map(function (g) {
+            return source.groups[g];
+          }).join("; "),
+          person.accounts.map(function (a) {
+            return source.accounts[a][0];
+          }).join("; "),
+          sets.sort().join("; ")].concat(row[P.open].map(String)).concat([String(row[P.findings].length), row[P.last_activity]]);
+      })));
+    });
+
+    // a link to #person-... (a name in a table, a manager) opens that person's section, here
+    document.addEventListener("click", function (event) {
+      var target = event.target.closest ? event.target.closest("a[href^='#person-']") : null;
+      var person = target ? people.byAnchor[target.getAttribute("href").slice(1)] : null;
+      if (person) {
+        show(person);
+      }
+    });
+    function fromHash() {
+      var person = people.byAnchor[decodeURIComponent(location.hash.slice(1))];
+      if (person && !document.getElementById(person.anchor)) {
+        show(person).scrollIntoView();
+      }
+    }
+    window.addEventListener("hashchange", fromHash);
+    var fallback = document.getElementById("people-static");
+    if (fallback) {
+      fallback.remove(); // the list for browsers without JavaScript: here the search finds everyone
+    }
+    table.hidden = false;
+    form.hidden = false;
+    apply();
+    fromHash();
+  }
+
   // --- findings ---------------------------------------------------------------
 
   function findingsTable() {
     var table = document.getElementById("findings-table");
     var form = document.getElementById("controls");
     if (!table || !form) {
-      return;
+      return null;
     }
-    var F = {};
-    data.findings.columns.forEach(function (name, index) {
-      F[name] = index;
-    });
     var rows = data.findings.rows;
+    var personFilter = null;
+    var chip = document.getElementById("f-person");
     var search = document.getElementById("f-search");
     var selects = {
       sev: document.getElementById("f-sev"),
@@ -278,13 +778,37 @@
       return el("span", "pill " + kind + "-" + text, text);
     }
 
-    function principalCell(row, td) {
-      append(td, [row[F.pname] || row[F.pid], el("br"), el("span", "muted", row[F.ptype].replace(/_/g, " ") + (row[F.pname] ? " · " + row[F.pid] : ""))]);
+    function principalName(row) {
+      return row[F.ptype] === "root" ? "root user" : row[F.pname] || row[F.pid];
     }
 
-    function accountCell(row, td) {
+    function principalSub(row) {
+      if (row[F.ptype] === "root") {
+        return ""; // the account column says whose
+      }
+      var sub = typeLabel(row[F.ptype]);
+      return row[F.pname] && row[F.pid] !== row[F.pname] && row[F.pid].length <= 24 ? sub + " · " + row[F.pid] : sub;
+    }
+
+    function principalCell(row, td, grid, index) {
+      var person = people.ownerOf(index);
+      var name = person ? link(person.anchor, principalName(row), "name") : el("span", "name", principalName(row));
+      var sub = principalSub(row);
+      append(td, sub ? [name, el("br"), el("span", "muted", sub)] : [name]);
+    }
+
+    function accountCell(row, td, grid, index) {
       if (!row[F.account]) {
-        td.appendChild(el("span", "muted", "organisation-wide"));
+        var person = people.ownerOf(index);
+        if (row[F.ptype] === "idc_user" || row[F.ptype] === "idc_group" || row[F.ptype] === "permission_set") {
+          td.appendChild(document.createTextNode("Identity Center"));
+          if (person) {
+            var reach = person.accounts.length;
+            append(td, [el("br"), el("span", "muted", "reaches " + reach + " account" + (reach === 1 ? "" : "s"))]);
+          }
+        } else {
+          td.appendChild(el("span", "muted", "organisation-wide"));
+        }
         return;
       }
       append(td, [row[F.account]]);
@@ -320,7 +844,7 @@
       var box = el("div", "detail");
       var dl = el("dl", "facts");
       fact(dl, "Finding id", row[F.id], true);
-      fact(dl, "Principal", row[F.ptype] + " " + row[F.pid] + (row[F.pname] ? " (" + row[F.pname] + ")" : ""));
+      fact(dl, "Principal", typeLabel(row[F.ptype]) + " " + row[F.pid] + (row[F.pname] ? " (" + row[F.pname] + ")" : ""));
       fact(dl, "Principal ARN", row[F.parn], true);
       fact(dl, "Resource", row[F.resource], true);
       fact(dl, "Controls", row[F.controls].join(", "));
@@ -329,26 +853,10 @@
       box.appendChild(dl);
       box.appendChild(el("h4", "", "Evidence"));
       var evidence = row[F.evidence];
-      var keys = Object.keys(evidence);
-      if (!keys.length) {
+      if (!Object.keys(evidence).length) {
         box.appendChild(el("p", "muted", "No evidence recorded."));
       } else {
-        var table = el("table", "evidence");
-        keys.forEach(function (key) {
-          var tr = el("tr");
-          var th = el("th", "", key);
-          th.scope = "row";
-          var td = el("td");
-          var item = evidence[key];
-          if (item !== null && typeof item === "object") {
-            td.appendChild(el("pre", "", JSON.stringify(item, null, 2)));
-          } else {
-            td.textContent = String(item);
-          }
-          append(tr, [th, td]);
-          table.appendChild(tr);
-        });
-        box.appendChild(table);
+        box.appendChild(evidenceNode(evidence));
       }
       if (row[F.recommendation]) {
         box.appendChild(el("h4", "", "Recommended action"));
@@ -427,7 +935,10 @@
       rows: rows,
       columns: columns,
       pageSize: Number(document.getElementById("f-size").value),
-      match: function (row) {
+      match: function (row, index) {
+        if (personFilter && !personFilter[index]) {
+          return false;
+        }
         for (var key in wanted) {
           if (wanted[key] && value(row, key) !== wanted[key]) {
             return false;
@@ -491,8 +1002,47 @@
         }, 0);
       });
     });
+    function setPerson(person) {
+      personFilter = null;
+      chip.hidden = !person;
+      if (person) {
+        personFilter = {};
+        person.row[people.P.findings].forEach(function (index) {
+          personFilter[index] = true;
+        });
+        chip.firstChild.textContent = "Findings of " + person.row[people.P.name];
+      }
+    }
+    chip.querySelector("button").addEventListener("click", function () {
+      setPerson(null);
+      apply();
+    });
+    form.addEventListener("reset", function () {
+      setPerson(null);
+    });
+    document.getElementById("f-export").addEventListener("click", function () {
+      var iso = function (text) {
+        return text ? text.replace(/^(\S+) (\S+) UTC$/, "$1T$2Z") : "";
+      };
+      download("findings-shown.csv", csvText(data.csv.columns, grid.shownRows().map(function (row) {
+        return [row[F.id], row[F.rule], row[F.category], row[F.severity], row[F.status], row[F.ptype], row[F.pid],
+          row[F.pname], row[F.parn], row[F.account], row[F.resource], row[F.title], row[F.controls].join("; "),
+          JSON.stringify(row[F.evidence]), row[F.recommendation], iso(row[F.first_seen]), iso(row[F.resolved_at])];
+      })));
+    });
     form.hidden = false;
     apply();
+    return {
+      showPerson: function (person) {
+        search.value = "";
+        Object.keys(selects).forEach(function (key) {
+          selects[key].value = "";
+        });
+        setPerson(person);
+        apply();
+        table.scrollIntoView();
+      }
+    };
   }
 
   // --- inventory ----------------------------------------------------------------
@@ -517,6 +1067,10 @@
         th.appendChild(button);
         headerRow.appendChild(th);
       });
+      // names break only between words, account ids never; the rest (emails, lists) wherever they must
+      var cellClass = source.columns.map(function (label, column) {
+        return numeric[column] ? "num" : /account id/i.test(label) ? "nowrap" : /name|manager/i.test(label) ? "name" : "";
+      });
       var columns = source.columns.map(function (_, column) {
         return {
           numeric: numeric[column],
@@ -525,14 +1079,18 @@
             return typeof cell === "number" ? cell : String(cell).toLowerCase();
           },
           render: function (row, td) {
-            if (numeric[column]) {
-              td.className = "num";
-            }
+            td.className = cellClass[column];
             td.textContent = String(row[column]);
           }
         };
       });
       var search = block.querySelector("input.g-search");
+      if (source.total > source.rows.length) {
+        block.insertBefore(
+          el("p", "notice warn", "The first " + source.rows.length + " of " + source.total + " rows are in this page; each person's complete access is under People, and every record in the snapshot beside this page."),
+          table
+        );
+      }
       var grid = new Grid({
         table: table,
         pager: block.querySelector("nav.pager"),
@@ -546,6 +1104,9 @@
         }
       });
       attachSorting(grid, headerRow, null);
+      block.querySelector("button.g-export").addEventListener("click", function () {
+        download(block.getAttribute("data-table") + "-shown.csv", csvText(source.columns, grid.shownRows()));
+      });
       search.addEventListener("input", debounced(function () {
         grid.filter(terms(search));
       }));
@@ -554,6 +1115,6 @@
     });
   }
 
-  findingsTable();
+  peopleTable(findingsTable());
   inventoryTables();
 })();

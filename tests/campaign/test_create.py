@@ -8,7 +8,7 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
-from auditor.campaign import CampaignError, create_campaign, list_campaigns
+from auditor.campaign import CampaignError, campaign_status, create_campaign, list_campaigns
 from auditor.campaign.state import item_states
 from auditor.snapshot import SourceStatus
 from auditor.store import audit_log, runs
@@ -65,9 +65,24 @@ def test_an_unresolvable_reviewer_goes_to_the_fallback_and_is_listed(store, sett
     assert listed.item_id in details
 
 
-def test_without_a_fallback_an_unresolvable_reviewer_stops_creation(store, run_dir):
-    with pytest.raises(CampaignError, match=r"1 item\(s\) have no possible reviewer: eve@example.com: ReadOnly"):
-        create_campaign(store, make_settings(fallback_reviewer=""), spec(), now=NOW, run_dir=run_dir)
+def test_without_a_fallback_an_unroutable_item_waits_unassigned_and_never_blocks(store, run_dir):
+    created = create_campaign(store, make_settings(fallback_reviewer=""), spec(), now=NOW, run_dir=run_dir)
+    (listed,) = created.fallback
+    assert listed.subject == "eve@example.com" and listed.reason.startswith("unrouted: no HR manager for eve")
+    assert states(store, created.campaign.id)[("eve", "ReadOnly")].reviewer == ""
+    assert "" not in created.by_reviewer and sum(created.by_reviewer.values()) == created.items - 1
+    status = campaign_status(store, created.campaign.id, now=NOW)
+    assert [(i, w.split(":")[0]) for i, _, w in status.fallback] == [(listed.item_id, "unrouted")]
+    assert status.unassigned == 1
+
+
+def test_the_campaign_owner_is_the_last_step_of_routing(store, run_dir):
+    owner_spec = msgspec.structs.replace(spec(), owner="Owner@Example.com")
+    created = create_campaign(store, make_settings(fallback_reviewer=""), owner_spec, now=NOW, run_dir=run_dir)
+    assert states(store, created.campaign.id)[("eve", "ReadOnly")].reviewer == "owner@example.com"
+    assert created.campaign.owner == "owner@example.com"
+    (listed,) = created.fallback
+    assert listed.reason == "campaign owner: no HR manager for eve@example.com"
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,14 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from auditor.campaign import create_campaign, export_packets, import_decisions
 from auditor.campaign.model import CampaignError
 from auditor.campaign.signing import COLUMNS
+from auditor.campaign.state import item_states
+from auditor.store import audit_log
 from tests.builders import DEV
 from tests.campaign.estate import NOW, build_world, decide_csv, decide_xlsx, read_csv, save_run, spec
 
@@ -96,7 +99,34 @@ def test_a_re_export_prefills_current_decisions(store, settings, run_dir, tmp_pa
     _, rows = read_csv(again.csv)
     assert (rows[0]["decision"], rows[0]["justification"]) == ("keep", "leads the team")
     result = import_decisions(store, cid, [again.csv], now=NOW)
-    assert result.files[0].status == "duplicate"  # byte for byte the file the reviewer returned
+    # the prefilled decision is signed as exported: importing it records nothing again
+    assert (result.files[0].status, result.files[0].recorded, result.files[0].unchanged) == ("applied", 0, 1)
+
+
+def test_a_prefilled_decision_never_overrides_a_later_one_and_an_edited_one_is_the_importers(
+    store, settings, run_dir, tmp_path
+):
+    cid = create_campaign(store, settings, spec(), now=NOW, run_dir=run_dir).campaign.id
+    (packet,) = export_packets(store, cid, tmp_path / "a", now=NOW, reviewer="ceo@example.com")
+    item = read_csv(packet.csv)[1][0]["item_id"]
+    kept = decide_csv(packet.csv, tmp_path / "keep.csv", {item: ("keep", "leads the team")})
+    assert import_decisions(store, cid, [kept], now=NOW).ok
+    (stale,) = export_packets(store, cid, tmp_path / "b", now=NOW, reviewer="ceo@example.com")  # prefilled: keep
+    revoked = decide_csv(stale.csv, tmp_path / "revoke.csv", {item: ("revoke", "left the team")})
+    assert import_decisions(store, cid, [revoked], now=NOW, actor="cli:alice").files[0].recorded == 1
+    again = import_decisions(store, cid, [stale.csv], now=NOW)  # the stale packet, prefilled with keep
+    assert (again.files[0].recorded, again.files[0].unchanged) == (0, 1)
+    (state,) = [s for s in item_states(store, cid) if s.item.item_id == item]
+    assert state.decision.decision == "revoke"
+    with store.engine.connect() as conn:
+        actors = (
+            conn.execute(
+                sa.select(audit_log.c.actor).where(audit_log.c.action == "campaign.decision").order_by(audit_log.c.id)
+            )
+            .scalars()
+            .all()
+        )
+    assert actors == ["auditor", "cli:alice"]
 
 
 def test_the_packet_page_runs_no_script_and_its_policy_admits_its_own_style(store, settings, run_dir, tmp_path):

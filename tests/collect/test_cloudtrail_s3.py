@@ -271,8 +271,9 @@ def test_an_account_whose_listing_is_denied_fails_alone(aws, estate):
 def test_each_account_says_how_completely_its_activity_was_read(aws, estate):
     aws.denied = (("ListObjectsV2", lambda params: f"/{MEMBER}/" in params.get("Prefix", "")),)
     statuses = by_account(collect(aws))
-    assert statuses[MEMBER].tables == {"activity": "failed"}
-    assert statuses[MGMT].tables == statuses[LEGACY].tables == {"activity": "complete"}
+    assert statuses[MEMBER].tables == {"activity": "failed", "lifecycle_events": "failed"}
+    complete = {"activity": "complete", "lifecycle_events": "complete"}
+    assert statuses[MGMT].tables == statuses[LEGACY].tables == complete
 
 
 def test_objects_that_cannot_be_fetched_are_unreadable_and_all_of_them_fail_the_account(aws, estate):

@@ -340,7 +340,7 @@ def test_authorization_details_follow_every_page():
     stub.add_response(
         "get_account_authorization_details",
         {"UserDetailList": [user("a"), user("b")], "IsTruncated": True, "Marker": "page-2"},
-        {"Filter": ["User", "Group", "Role"], "MaxItems": 1000},
+        {"Filter": ["User", "Group", "Role", "LocalManagedPolicy"], "MaxItems": 1000},
     )
     stub.add_response(
         "get_account_authorization_details",
@@ -357,7 +357,7 @@ def test_authorization_details_follow_every_page():
             ],
             "IsTruncated": False,
         },
-        {"Filter": ["User", "Group", "Role"], "MaxItems": 1000, "Marker": "page-2"},
+        {"Filter": ["User", "Group", "Role", "LocalManagedPolicy"], "MaxItems": 1000, "Marker": "page-2"},
     )
 
     with stub:

@@ -16,7 +16,9 @@ so the product's code paths are the ones exercised. Two phases:
 - ``remediate``: one revocation of every kind, planned, applied and
   verified, through the remediation role (``[aws] remediation_role_name``);
 - ``rollback``: the same run rolled back, through the rollback role
-  (``[aws] rollback_role_name``).
+  (``[aws] rollback_role_name``);
+- ``athena``: the CloudTrail Athena engine: the table created and queried,
+  then a query stopped at its deadline.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ def main(out: Path, workdir: Path) -> None:
         if result.exit_code != 0:
             raise SystemExit(f"the sandbox run did not complete: exit {result.exit_code}")
         _every_read_path(recorder, context_from_settings(settings), result.snapshot)
+        _athena(recorder, context_from_settings(settings), result.snapshot)
         _remediate(recorder, box, result.snapshot, settings, store)
         recorder.phase = None
     out.write_text(json.dumps({phase: sorted(actions) for phase, actions in recorder.actions.items()}, indent=1))
@@ -149,6 +152,33 @@ def _every_read_path(recorder: Recorder, context, snapshot) -> None:
     management = [a for a in accounts if a.is_management]
     result = collect_iam(context, management, Progress(), sleep=lambda _: None)
     assert any(k.user_name == "late-joiner" for k in result.tables["access_keys"]), "the late user was not read"
+
+
+def _athena(recorder: Recorder, context, snapshot) -> None:
+    from moto.moto_api import state_manager
+
+    from auditor.collect.cloudtrail import discover_trail
+    from auditor.collect.cloudtrail_athena import AthenaSettings, collect_cloudtrail_athena
+    from auditor.progress import Progress
+
+    recorder.phase = None
+    trail = discover_trail(context)
+    accounts = snapshot.table("accounts")
+    settings = AthenaSettings(regions=(context.region,), timeout_seconds=2)
+    recorder.phase = "athena"
+    result = collect_cloudtrail_athena(  # the table created, then the query
+        context, accounts, trail, Progress(), as_of=AS_OF, lookback_days=30, settings=settings, sleep=lambda _: None
+    )
+    assert all(s.status == "ok" for s in result.statuses), result.statuses
+    state_manager.set_transition(model_name="athena::execution", transition={"progression": "manual", "times": 99})
+    try:
+        result = collect_cloudtrail_athena(
+            context, accounts, trail, Progress(), as_of=AS_OF, lookback_days=30, settings=settings, sleep=lambda _: None
+        )
+    finally:
+        state_manager.unset_transition("athena::execution")
+    assert all("stopped it" in (s.error or "") for s in result.statuses), result.statuses
+    recorder.phase = None
 
 
 def _remediate(recorder: Recorder, box, snapshot, settings, store) -> None:

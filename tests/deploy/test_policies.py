@@ -80,6 +80,17 @@ def test_what_a_service_checks_on_the_callers_behalf_is_granted_with_what_the_pr
         assert implied not in recorded["collect"]  # the product never calls it itself
 
 
+@pytest.mark.e2e
+def test_the_athena_policy_allows_what_the_engine_calls_and_what_athena_checks_as_the_caller(recorded):
+    from auditor.collect.cloudtrail_athena import PERMISSIONS
+    from auditor.deploy.scopes import ATHENA_CHECKS
+
+    assert recorded["athena"] == set(PERMISSIONS)
+    checked = {action for _, actions, _ in ATHENA_CHECKS for action in actions} - {"kms:Decrypt"}  # no key given
+    assert allowed_actions(shipped("collector-athena.json")) == recorded["athena"] | checked
+    assert not recorded["athena"] & checked  # Athena checks them; the product never calls them itself
+
+
 def test_the_read_only_policy_grants_no_change_and_assumes_only_the_member_role():
     policy = shipped("collector-readonly.json")
     changes = ("Create", "Delete", "Update", "Put", "Attach", "Detach", "Tag", "Untag", "Provision")

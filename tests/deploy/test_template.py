@@ -11,7 +11,7 @@ from auditor.deploy.policies import BLOCKS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-TEMPLATES = ["template.yaml", "member-roles.yaml", "management-roles.yaml"]
+TEMPLATES = sorted(path.name for path in DEPLOY.glob("*.yaml"))  # every template ships lint-clean
 
 cfnlint = pytest.importorskip("cfnlint", reason="cfn-lint is in the test extra: pip install -e '.[test]'")
 
@@ -123,3 +123,35 @@ def test_each_schedule_sends_a_job_id_and_runs_one_at_a_time():
     )
     assert function["ReservedConcurrentExecutions"] == 1
     assert function["Handler"] == "auditor.deploy.lambda_handler.handler"
+
+
+def test_the_nightly_run_is_the_function_or_the_workflow_never_both():
+    resources = template()["Resources"]
+    function = resources["AuditorFunction"]["Properties"]["Events"]["Nightly"]["Properties"]
+    workflow = resources["NightlyWorkflow"]["Properties"]["Events"]["Nightly"]["Properties"]
+    assert function["State"] == {"Fn::If": ["UseStepFunctions", "DISABLED", "ENABLED"]}
+    assert workflow["State"] == {"Fn::If": ["UseStepFunctions", "ENABLED", "DISABLED"]}
+    assert workflow["ScheduleExpression"] == function["ScheduleExpression"] == {"Ref": "NightlySchedule"}
+    assert template()["Parameters"]["NightlyOrchestration"]["Default"] == "function"
+
+
+def test_the_workflow_fans_out_iam_per_account_and_its_function_holds_the_collector_and_athena_statements():
+    resources = template()["Resources"]
+    states = resources["NightlyWorkflow"]["Properties"]["Definition"]["States"]
+    (iam_branch,) = [b for b in states["Collect"]["Branches"] if b["StartAt"] == "CollectIamPerAccount"]
+    fan_out = iam_branch["States"]["CollectIamPerAccount"]
+    assert fan_out["Type"] == "Map" and fan_out["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    function = resources["WorkflowFunction"]["Properties"]
+    assert function["Handler"] == "auditor.deploy.stepfunctions.handler"
+    inline = [p for p in function["Policies"] if isinstance(p, dict) and "Statement" in p]
+    assert [sids_and_actions(statements(p["Statement"])) for p in inline] == [
+        sids_and_actions(BLOCKS["collector-readonly"]()),
+        sids_and_actions(BLOCKS["collector-athena"]()),
+    ]
+    resource = {a: s["Resource"] for s in statements(inline[1]["Statement"]) for a in s["Action"]}
+    assert resource["s3:PutObject"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${AthenaResultsBucket}/*"}
+    assert resource["glue:CreateTable"][-1] == {
+        "Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${AthenaDatabase}/${AthenaTable}"
+    }
+    variables = function["Environment"]["Variables"]
+    assert variables["AUDITOR_ATHENA_OUTPUT"] == {"Fn::Sub": "s3://${AthenaResultsBucket}/athena/"}

@@ -50,6 +50,17 @@ RULE_FOR = {
     "root_without_mfa": "iam-root-without-mfa",
     "root_used": "iam-root-used",
     "break_glass_role_used": "emergency-access-used",
+    "escalation_policy_version": "iam-escalation-policy-version",
+    "escalation_attach_put_policy": "iam-escalation-attach-put-policy",
+    "escalation_credentials": "iam-escalation-credentials",
+    "escalation_pass_role": "iam-escalation-pass-role",
+    "escalation_assume_role": "iam-escalation-assume-role",
+    "escalation_identity_center": "idc-escalation-grants-access",
+    "grant_by_person": "anomaly-grant-by-person",
+    "admin_granted_and_removed": "anomaly-admin-granted-and-removed",
+    "grant_burst": "anomaly-grant-burst",
+    "grant_to_absent": "anomaly-grant-to-leaver-or-on-leave",
+    "sign_in_after_termination": "anomaly-sign-in-after-termination",
 }
 MEDIUM_OR_HIGHER = {"critical", "high", "medium"}
 

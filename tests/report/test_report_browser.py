@@ -210,3 +210,27 @@ def test_inventory_tables_render_and_search(watched):
     watched.page.fill(f"{block} input.g-search", "admins")
     sync_api.expect(watched.page.locator(f"{block} output")).to_have_text("1 of 2 rows shown")
     assert watched.page.locator("svg.trend g.run").count() == 3
+
+
+def test_the_exported_view_is_guarded_against_formulas_as_findings_csv_is(browser_context, report):
+    watched = Watched(browser_context, report.as_uri())
+    watched.search("hyperlink")
+    assert watched.count() == f"1 of {TOTAL} findings shown"
+    with watched.page.expect_download() as download:
+        watched.page.click("#f-export")
+    exported = Path(download.value.path()).read_bytes().decode("utf-8-sig").split("\r\n")
+    written = (report.parent / "findings.csv").read_bytes().decode("utf-8-sig").split("\r\n")
+    [row] = [line for line in written if line.startswith("h-link,")]
+    assert exported == [written[0], row, ""]
+    assert "'=HYPERLINK" in row  # the cell a spreadsheet would evaluate, neutralised
+    watched.close()
+
+
+def test_evidence_reads_as_labelled_facts(watched):
+    watched.page.locator("button.expand").filter(has_text="Image name").click()
+    labels = watched.page.eval_on_selector_all("table.evidence th", "cells => cells.map(c => c.innerText)")
+    assert labels == ["Note"]
+    watched.page.locator("button.expand").filter(has_text=f"Script {HOSTILE_SCRIPT}").click()
+    labels = watched.page.eval_on_selector_all("table.evidence th", "cells => cells.map(c => c.innerText)")
+    assert "User name" in labels and not any("_" in label for label in labels)
+    assert watched.page.locator("table.evidence pre").count() == 0

@@ -11,7 +11,15 @@ from auditor.report.findings_xlsx import COLUMNS, EXCEL_CELL_LIMIT
 from .builders import AS_OF, HOSTILE_SCRIPT, lifecycle_findings, sample_findings
 from .builders import finding as make_finding
 
-CATEGORY_SHEETS = ["orphaned", "inactive", "over_privileged", "credential_hygiene", "lifecycle", "emergency_access"]
+CATEGORY_SHEETS = [
+    "orphaned",
+    "inactive",
+    "over_privileged",
+    "credential_hygiene",
+    "lifecycle",
+    "emergency_access",
+    "lifecycle_anomaly",
+]
 HEADER = tuple(name for name, _ in COLUMNS)
 
 

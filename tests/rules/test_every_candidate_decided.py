@@ -32,9 +32,12 @@ TABLE_SOURCE = {
     "iam_groups": "iam",
     "iam_roles": "iam",
     "root_credentials": "iam",
+    "iam_policies": "iam",
     "service_access": "access_advisor",
     "hr_people": "hr",
     "activity": "cloudtrail",
+    "action_usage": "cloudtrail",
+    "lifecycle_events": "cloudtrail",
 }
 PER_ACCOUNT = {"iam", "access_advisor", "cloudtrail"}
 

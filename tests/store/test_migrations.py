@@ -12,13 +12,28 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import auditor.campaign.schema  # noqa: F401 (its tables join the store's metadata)
+import auditor.events.schema  # noqa: F401 (its tables join the store's metadata)
+import auditor.store.activity  # noqa: F401 (its tables join the store's metadata)
 from auditor.campaign.state import all_campaigns
 from auditor.remediate.schema import remediation_actions
 from auditor.schedule.schema import job_locks, job_runs
 from auditor.store import GENESIS, Store, audit_log, entry_hash, findings, metadata, migrate, runs
 
 PREVIOUS = Path(__file__).with_name("previous_release.sql")
-ADDED_SINCE = {"alembic_version", "remediation_plans"}  # tables that later revisions add
+ADDED_SINCE = {  # tables that later revisions add
+    "alembic_version",
+    "remediation_plans",
+    "cloudtrail_trails",
+    "cloudtrail_accounts",
+    "cloudtrail_regions",
+    "cloudtrail_objects",
+    "cloudtrail_activity",
+    "cloudtrail_changes",
+    "lifecycle_events",
+    "event_dead_letters",
+    "campaign_links",
+    "campaign_sessions",
+}
 FEATURE_TABLES = {
     "0002_campaigns": [
         "campaigns",

@@ -9,6 +9,8 @@ moto, which is how the sandbox serves its estate in stock mode.
 
 - ``identitystore``: UpdateUser; UserStatus and times in DescribeUser/ListUsers.
 - ``iam``: Access Advisor; the credential report's ``<root_account>`` row; AIDA/AGPA ids.
+- ``athena``: queries run for real over the bucket's objects (DuckDB, after
+  sqlglot transpiles the text); GetTableMetadata; paged GetQueryResults.
 - ``sso_admin``: provisioning per account and its reserved roles; permissions
   boundaries; tags; real permission set ARNs; one home region.
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from auditor.sandbox.fills import iam, identitystore, sso_admin
+from auditor.sandbox.fills import athena, iam, identitystore, sso_admin
 from auditor.sandbox.patching import Patches
 
 _patches = Patches()
@@ -33,7 +35,7 @@ def install() -> None:
     """Patch moto's classes (process-wide, as moto's state is); idempotent. ``uninstall`` undoes it."""
     if _patches:
         return
-    for service in (identitystore, iam, sso_admin):
+    for service in (identitystore, iam, sso_admin, athena):
         service.install(_patches)
 
 

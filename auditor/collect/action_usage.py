@@ -1,0 +1,150 @@
+"""Which API actions each principal called (and on what), folded from attributed CloudTrail records.
+
+Right-sizing compares what a principal was granted with what it used; this
+is the "used" side, kept narrow: per (principal, IAM action, resource) the
+last time and the number of successful calls. A denied call (errorCode set)
+is no use of a granted permission. Principals are the ``Activity`` hits that
+act through policies: a permission set in an account (idc_assignment), an
+IAM role, an IAM user.
+
+The ActivityReducer feeds it the hits it already computed for each record
+(``add``), so attribution runs once; ``reduce_usage`` does the same for a
+plain batch of records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from auditor.collect.cloudtrail_events import IAM_ROLE, IAM_USER, IDC_ASSIGNMENT, Hit, attribute
+from auditor.collect.cloudtrail_records import CloudTrailRecord, parse_event_time
+from auditor.model import ActionUse
+
+KINDS = frozenset({IDC_ASSIGNMENT, IAM_ROLE, IAM_USER})
+MAX_RESOURCES = 50  # distinct resources kept per (principal, action); past it the action is proposed unscoped
+# eventSource host -> IAM service prefix, where the two differ
+SERVICE_PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
+# eventName -> IAM action name, where the call is authorised by another action
+ACTION_FOR_EVENT = {("s3", "ListBuckets"): "ListAllMyBuckets", ("s3", "HeadObject"): "GetObject"}
+_API_VERSION = re.compile(r"^(?P<name>[A-Za-z]+?)(?P<version>\d{8}(v\d+)?)$")  # ListFunctions20150331
+
+
+def iam_action(event_source: Any, event_name: Any) -> str | None:
+    """The IAM action a CloudTrail event needed: "s3.amazonaws.com" + "GetObject" -> "s3:GetObject"."""
+    if not isinstance(event_source, str) or not isinstance(event_name, str) or not event_name:
+        return None
+    service = event_source.split(".", 1)[0]
+    service = SERVICE_PREFIX.get(service, service)
+    versioned = _API_VERSION.match(event_name)
+    name = versioned.group("name") if versioned else event_name
+    return f"{service}:{ACTION_FOR_EVENT.get((service, name), name)}"
+
+
+def _resources(record: Any) -> list[str]:
+    """ARNs the record names in its ``resources`` element (absent from most management events)."""
+    found = getattr(record, "resources", None)
+    if found is None and isinstance(record, Mapping):
+        found = record.get("resources")
+    arns = []
+    for item in found if isinstance(found, list) else []:
+        arn = item.get("ARN") if isinstance(item, Mapping) else getattr(item, "ARN", None)
+        if isinstance(arn, str) and arn.startswith("arn:"):
+            arns.append(arn)
+    return arns
+
+
+Key = tuple[str, str, str | None, str | None, str, str | None]  # kind, key, account, detail, action, resource
+
+
+class UsageReducer:
+    """Last use and count per (principal, action, resource); merges like ActivityReducer.
+
+    Past MAX_RESOURCES distinct resources for one principal's action, further
+    calls count without a resource, so the proposal leaves that action
+    unscoped whichever ARNs were kept first: the result does not depend on
+    the order records come in.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[Key, list] = {}
+        self._named: dict[tuple, set[str]] = {}  # (principal, action) -> resources kept so far
+
+    def add(
+        self, record: CloudTrailRecord, hits: Iterable[Hit], when: datetime, resources: list[str] | None = None
+    ) -> None:
+        """Fold one attributed record; ``resources`` overrides the ARNs read from the record."""
+        if record.errorCode:
+            return
+        action = iam_action(record.eventSource, record.eventName)
+        if action is None:
+            return
+        named: list[str | None] = list(resources if resources is not None else _resources(record)) or [None]
+        for kind, key, account, detail in hits:
+            if kind not in KINDS:
+                continue
+            for resource in named:
+                if resource is not None:
+                    resource = self._keep(kind, key, account, detail, action, resource)
+                self._fold_entry((kind, key, account, detail, action, resource), when, 1)
+
+    def _keep(self, kind: str, key: str, account, detail, action: str, resource: str) -> str | None:
+        """The resource, or None once a principal's action has named MAX_RESOURCES others (then it is unscoped)."""
+        kept = self._named.setdefault((kind, key, account, detail, action), set())
+        if resource in kept:
+            return resource
+        if len(kept) >= MAX_RESOURCES:
+            return None
+        kept.add(resource)
+        return resource
+
+    def merge(self, other: UsageReducer) -> None:
+        for (kind, key, account, detail, action, resource), (last, events) in other._seen.items():
+            if resource is not None:
+                resource = self._keep(kind, key, account, detail, action, resource)
+            self._fold_entry((kind, key, account, detail, action, resource), last, events)
+
+    def _fold_entry(self, key: Key, last: datetime, events: int) -> None:
+        entry = self._seen.get(key)
+        if entry is None:
+            self._seen[key] = [last, events]
+        else:
+            entry[0] = max(entry[0], last)
+            entry[1] += events
+
+    def uses(self) -> list[ActionUse]:
+        return [
+            ActionUse(
+                kind=kind,
+                key=key,
+                account_id=account,
+                detail=detail,
+                action=action,
+                resource=resource,
+                last_seen=last,
+                events=events,
+            )
+            for (kind, key, account, detail, action, resource), (last, events) in sorted(
+                self._seen.items(), key=lambda item: tuple(part or "" for part in item[0])
+            )
+        ]
+
+
+def reduce_usage(
+    records: Iterable[CloudTrailRecord | Mapping], *, start: datetime | None = None, end: datetime | None = None
+) -> list[ActionUse]:
+    """Attribute ``records`` (decoded, or plain JSON mappings) and fold their actions, inside ``[start, end]``."""
+    reducer = UsageReducer()
+    for raw in records:
+        record = raw if isinstance(raw, CloudTrailRecord) else msgspec.convert(raw, CloudTrailRecord)
+        when = parse_event_time(record.eventTime)
+        if when is None or (start is not None and when < start) or (end is not None and when > end):
+            continue
+        hits = attribute(record)
+        if hits:
+            reducer.add(record, hits, when, _resources(raw))
+    return reducer.uses()

@@ -1,0 +1,192 @@
+"""Incremental CloudTrail reads: which log objects a night must read, and what it keeps.
+
+With a state store, a run reads only the log objects no earlier run read and
+merges what they show into the activity the store keeps, so each night
+costs one day of new logs. Per region folder the store keeps the delivery
+time its listing resumes from; a night lists from ``OVERLAP`` before it
+(with ``StartAfter``), skips the keys the ledger already holds, and reads
+the rest. CloudTrail delivers a log file typically within about five
+minutes of the calls in it, without guarantee; a file written late, under
+a name whose time sorts before the resume point, is still found while it
+falls inside the overlap (24 hours by default: at about 288 files per
+region a day, relisting a day costs no more requests than listing the new
+files, so the margin is nearly free).
+
+What is kept never runs ahead of what was read: an object that could not
+be fetched holds its region's resume point before it (the next night
+fetches it again), a region or account that could not be listed keeps its
+point, and an object delivered after the as-of time counts for this run
+only. A damaged object (not gzip JSON, or records that do not decode) is
+kept as damaged: its bytes will not change, and its gap stays reported as
+a full read reports it.
+
+Each account's evidence window is the union of every read: it starts where
+the first read of the account started (``since``) and each night extends
+it. A night's coverage and gaps are computed from the ledger's objects with
+the same functions as a full read's, so the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from auditor.collect.cloudtrail_s3 import LogObject, region_prefix, resume_key
+from auditor.model import Activity, LifecycleEvent
+from auditor.store import activity as stored
+from auditor.store.activity import ActivityKey, Commit, ReadObject, TrailMemory, activity_key
+
+DAY = timedelta(days=1)
+OVERLAP = timedelta(hours=24)
+
+
+def trail_id(bucket: str, root: str) -> str:
+    """How the store names a trail: its logs' root in its bucket."""
+    return f"s3://{bucket}/{root}"
+
+
+@dataclass
+class Ledger:
+    """The state store's ledger, as a collector uses it: ``open`` a trail, read, ``commit``."""
+
+    engine: Engine
+    full: bool = False  # re-read the whole window and replace what the store keeps
+    overlap: timedelta = OVERLAP
+
+    def open(self, trail: str, as_of: datetime, start: datetime) -> Reading:
+        memory = stored.load(self.engine, trail)
+        if self.full:
+            return Reading(self, TrailMemory(trail=trail, generation=memory.generation), as_of, start, mode="full")
+        if memory.as_of is not None and as_of < memory.as_of:
+            # the store has read past this as-of time: read the window afresh and keep nothing
+            return Reading(self, TrailMemory(trail=trail), as_of, start, mode="not kept (as-of before the last read)")
+        return Reading(self, memory, as_of, start, mode="incremental" if memory.generation else "first")
+
+
+@dataclass
+class Reading:
+    """One run's read of one trail against the store's memory of it."""
+
+    ledger: Ledger
+    memory: TrailMemory
+    as_of: datetime
+    start: datetime
+    mode: str  # first | incremental | full | not kept (...)
+    _read: list[ReadObject] = field(default_factory=list)
+    _unread: list[LogObject] = field(default_factory=list)  # fetch failed, or delivered after as-of
+    _listed: set[str] = field(default_factory=set)  # accounts whose listing succeeded
+    _changes: dict[str, list[LifecycleEvent]] = field(default_factory=dict)  # object key -> its access changes
+    kept: bool | None = None  # after commit: whether the store took this read
+
+    @property
+    def keeps(self) -> bool:
+        return not self.mode.startswith("not kept")
+
+    def since(self, account_id: str) -> datetime:
+        """Where the account's evidence window starts: its first read's start, else this window's."""
+        return min(self.memory.since.get(account_id, self.start), self.start)
+
+    def resume(self, account_id: str) -> dict[str, str]:
+        """Region prefix -> the key its listing starts after (the overlap before the resume point)."""
+        floor = self.since(account_id) - DAY
+        marks = {}
+        for prefix, point in self.memory.resume.items():
+            parts = prefix.rstrip("/").split("/")
+            if len(parts) >= 4 and parts[-3] == account_id:
+                marks[prefix] = resume_key(prefix, account_id, parts[-1], max(point - self.ledger.overlap, floor))
+        return marks
+
+    def prior(self, account_id: str) -> list[ReadObject]:
+        return self.memory.objects.get(account_id, [])
+
+    def known(self, account_id: str) -> set[str]:
+        return {o.key for o in self.prior(account_id)}
+
+    def listed(self, account_id: str) -> None:
+        self._listed.add(account_id)
+
+    def read(self, obj: LogObject, account_id: str, changes: list[LifecycleEvent] | None = None, **counts) -> bool:
+        """Note an object read (whole, or damaged); False when it counts for this run only (after as-of)."""
+        if obj.delivered > self.as_of:
+            self._unread.append(obj)
+            return False
+        if changes:
+            self._changes[obj.key] = changes
+        self._read.append(
+            ReadObject(key=obj.key, account_id=account_id, region=obj.region, delivered=obj.delivered, **counts)
+        )
+        return True
+
+    def unread(self, obj: LogObject) -> None:
+        """Note an object that could not be fetched: the next run fetches it again."""
+        self._unread.append(obj)
+
+    def commit(self, activity: list[Activity]) -> bool:
+        """Keep what was read and ``activity`` (the merged activity of the kept objects); False when not kept."""
+        if not self.keeps:
+            self.kept = False
+            return False
+        since = {a: self.start for a in self._listed if a not in self.memory.since}
+        commit = Commit(
+            as_of=self.as_of,
+            since=since,
+            resume=self._resume_points(),
+            objects=self._read,
+            activity={activity_key(a): a for a in activity},
+            changes=self._changes,
+            full=self.mode == "full",
+        )
+        self.kept = stored.save(self.ledger.engine, self.memory, commit)
+        return self.kept
+
+    def _resume_points(self) -> dict[str, tuple[str, datetime]]:
+        """Per region folder: before the first object not read, else at the last one read."""
+        held: dict[str, datetime] = {}
+        for obj in self._unread:
+            prefix = region_prefix(obj.key)
+            if prefix is not None:
+                held[prefix] = min(held.get(prefix, obj.delivered), obj.delivered)
+        reached: dict[str, tuple[str, datetime]] = {}
+        for obj in self._read:
+            prefix = region_prefix(obj.key)
+            if prefix is None or prefix in held:
+                continue
+            point = max(obj.delivered, self.memory.resume.get(prefix, obj.delivered))
+            if prefix not in reached or point > reached[prefix][1]:
+                reached[prefix] = (obj.account_id, point)
+        for prefix, point in held.items():
+            account = prefix.rstrip("/").split("/")[-3]
+            reached[prefix] = (account, min(point, self.memory.resume.get(prefix, point)))
+        return reached
+
+    def merged_changes(self, changes: list[LifecycleEvent]) -> list[LifecycleEvent]:
+        """The access changes of every object the store read, with ``changes`` (this run's) added."""
+        return self.memory.changes + changes
+
+    def merged(self, activity: list[Activity]) -> list[Activity]:
+        """The store's activity with ``activity`` merged in."""
+        return merge_activities(list(self.memory.activity.values()), activity)
+
+
+def merge_activities(*parts: list[Activity]) -> list[Activity]:
+    """First and last seen and events per key over every part, in the reducer's order."""
+    merged: dict[ActivityKey, Activity] = {}
+    for part in parts:
+        for activity in part:
+            key = activity_key(activity)
+            known = merged.get(key)
+            if known is None:
+                merged[key] = activity
+                continue
+            merged[key] = Activity(
+                kind=known.kind,
+                key=known.key,
+                account_id=known.account_id,
+                detail=known.detail,
+                first_seen=min(known.first_seen, activity.first_seen),
+                last_seen=max(known.last_seen, activity.last_seen),
+                events=known.events + activity.events,
+            )
+    return sorted(merged.values(), key=lambda a: (a.kind, a.account_id or "", a.key, a.detail or ""))

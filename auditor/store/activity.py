@@ -1,0 +1,311 @@
+"""The CloudTrail ledger: what each trail's nightly reads have read, and the activity they found.
+
+A nightly run reads only the log objects it has not read before and merges
+what they show into what earlier runs found, so its cost follows one day of
+new logs rather than the whole lookback window. Five tables, per trail
+(``s3://bucket/<prefix>/AWSLogs/``):
+
+- ``cloudtrail_trails``: a generation counter (a run commits only if no other
+  run committed since it loaded, so two runs never count an object twice)
+  and the as-of time read up to;
+- ``cloudtrail_accounts``: per account, the start of the window its evidence
+  covers without a break (the union of every read);
+- ``cloudtrail_regions``: per region folder, the delivery time the listing
+  resumes from (less the overlap for late delivery); it never passes an
+  object that could not be fetched;
+- ``cloudtrail_objects``: every log object read, with what it held (size,
+  records) or why it is damaged, so a night's coverage and gaps are
+  computed exactly as a full read computes them;
+- ``cloudtrail_activity``: first and last seen and events per principal key.
+
+Rows are added and updated; only a full re-read (``--full``) replaces a
+trail's rows, in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from auditor.model import Activity, LifecycleEvent
+from auditor.store import metadata
+from auditor.store.types import UTCDateTime
+
+NONE = ""  # stands for a missing account or detail in a key column
+
+# One row per trail: the generation that guards commits, and how far its reads reached.
+cloudtrail_trails = sa.Table(
+    "cloudtrail_trails",
+    metadata,
+    sa.Column("trail", sa.String(300), primary_key=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("as_of", UTCDateTime, nullable=False),  # the as-of time of the last committed read
+    sa.Column("full_at", UTCDateTime),  # the as-of time of the last full read
+)
+# Since when each account's evidence runs without a break.
+cloudtrail_accounts = sa.Table(
+    "cloudtrail_accounts",
+    metadata,
+    sa.Column("trail", sa.String(300), primary_key=True),
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("since", UTCDateTime, nullable=False),
+)
+# Where each region folder's listing resumes: every object delivered before it was read (or is damaged).
+cloudtrail_regions = sa.Table(
+    "cloudtrail_regions",
+    metadata,
+    sa.Column("trail", sa.String(300), primary_key=True),
+    sa.Column("prefix", sa.String(500), primary_key=True),  # .../<acct>/CloudTrail/<region>/
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("resume", UTCDateTime, nullable=False),
+)
+# The ledger of log objects read: never fetched twice, and the source of each night's coverage.
+cloudtrail_objects = sa.Table(
+    "cloudtrail_objects",
+    metadata,
+    sa.Column("trail", sa.String(300), primary_key=True),
+    sa.Column("key", sa.String(500), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(40), nullable=False),
+    sa.Column("delivered", UTCDateTime, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("counted", sa.Integer, nullable=False),
+    sa.Column("skipped", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),  # why the object is damaged (its bytes will not change); NULL: read whole
+    sa.Column("read_as_of", UTCDateTime, nullable=False),
+)
+# First and last seen per principal key, merged over every read.
+cloudtrail_activity = sa.Table(
+    "cloudtrail_activity",
+    metadata,
+    sa.Column("trail", sa.String(300), primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("key", sa.String(500), primary_key=True),
+    sa.Column("account_id", sa.String(12), primary_key=True),  # "" when organisation-wide
+    sa.Column("detail", sa.String(200), primary_key=True),  # "" when none
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+)
+# The access changes (Identity Center management events) each object held, whole: lifecycle metrics and
+# the anomaly rules need who did what to whom and when, and an incremental night reads only new objects.
+cloudtrail_changes = sa.Table(
+    "cloudtrail_changes",
+    metadata,
+    sa.Column("trail", sa.String(300), primary_key=True),
+    sa.Column("key", sa.String(500), primary_key=True),  # the log object that held them
+    sa.Column("events", sa.Text, nullable=False),  # JSON list of LifecycleEvent records
+)
+TABLES = (
+    cloudtrail_trails,
+    cloudtrail_accounts,
+    cloudtrail_regions,
+    cloudtrail_objects,
+    cloudtrail_activity,
+    cloudtrail_changes,
+)
+_CHANGES = msgspec.json.Decoder(list[LifecycleEvent])
+
+
+@dataclass(frozen=True)
+class ReadObject:
+    """One log object in the ledger."""
+
+    key: str
+    account_id: str
+    region: str
+    delivered: datetime
+    size: int = 0
+    records: int = 0
+    counted: int = 0
+    skipped: int = 0
+    error: str | None = None  # damaged: decoding failed or some records could not be decoded
+
+
+ActivityKey = tuple[str, str, str | None, str | None]  # kind, key, account, detail
+
+
+def activity_key(activity: Activity) -> ActivityKey:
+    return (activity.kind, activity.key, activity.account_id, activity.detail)
+
+
+@dataclass
+class TrailMemory:
+    """What the store holds for one trail."""
+
+    trail: str
+    generation: int = 0  # 0: never read
+    as_of: datetime | None = None
+    since: dict[str, datetime] = field(default_factory=dict)  # account -> start of its unbroken evidence
+    resume: dict[str, datetime] = field(default_factory=dict)  # region prefix -> resume point
+    objects: dict[str, list[ReadObject]] = field(default_factory=lambda: defaultdict(list))  # by account
+    activity: dict[ActivityKey, Activity] = field(default_factory=dict)
+    changes: list[LifecycleEvent] = field(default_factory=list)
+
+
+def load(engine: Engine, trail: str) -> TrailMemory:
+    """The trail's ledger and activity (an empty memory for a trail never read)."""
+    memory = TrailMemory(trail=trail)
+    with engine.connect() as conn:
+        head = conn.execute(sa.select(cloudtrail_trails).where(cloudtrail_trails.c.trail == trail)).first()
+        if head is None:
+            return memory
+        memory.generation, memory.as_of = head.generation, head.as_of
+        for row in conn.execute(sa.select(cloudtrail_accounts).where(cloudtrail_accounts.c.trail == trail)):
+            memory.since[row.account_id] = row.since
+        for row in conn.execute(sa.select(cloudtrail_regions).where(cloudtrail_regions.c.trail == trail)):
+            memory.resume[row.prefix] = row.resume
+        query = sa.select(cloudtrail_objects).where(cloudtrail_objects.c.trail == trail)
+        for row in conn.execute(query.order_by(cloudtrail_objects.c.key)):
+            memory.objects[row.account_id].append(
+                ReadObject(
+                    key=row.key,
+                    account_id=row.account_id,
+                    region=row.region,
+                    delivered=row.delivered,
+                    size=row.size,
+                    records=row.records,
+                    counted=row.counted,
+                    skipped=row.skipped,
+                    error=row.error,
+                )
+            )
+        for row in conn.execute(sa.select(cloudtrail_activity).where(cloudtrail_activity.c.trail == trail)):
+            activity = Activity(
+                kind=row.kind,
+                key=row.key,
+                account_id=row.account_id or None,
+                detail=row.detail or None,
+                first_seen=row.first_seen,
+                last_seen=row.last_seen,
+                events=row.events,
+            )
+            memory.activity[activity_key(activity)] = activity
+        for row in conn.execute(sa.select(cloudtrail_changes).where(cloudtrail_changes.c.trail == trail)):
+            memory.changes.extend(_CHANGES.decode(row.events))
+    return memory
+
+
+@dataclass
+class Commit:
+    """What one read adds to a trail's memory."""
+
+    as_of: datetime
+    since: dict[str, datetime]  # accounts whose start is new
+    resume: dict[str, tuple[str, datetime]]  # region prefix -> (account, resume point)
+    objects: list[ReadObject]
+    activity: dict[ActivityKey, Activity]  # the merged activity (every key, changed or not)
+    changes: dict[str, list[LifecycleEvent]] = field(default_factory=dict)  # object key -> its access changes
+    full: bool = False  # replace the trail's rows instead of adding to them
+
+
+def save(engine: Engine, memory: TrailMemory, commit: Commit) -> bool:
+    """Write ``commit`` in one transaction; False (nothing written) when another run committed since ``memory``."""
+    trail = memory.trail
+    with engine.begin() as conn:
+        if not _advance(conn, memory, commit):
+            return False
+        if commit.full:
+            for table in TABLES[1:]:
+                conn.execute(table.delete().where(table.c.trail == trail))
+            stored: dict[ActivityKey, Activity] = {}
+            known_prefixes: set[str] = set()
+            known_accounts: set[str] = set()
+        else:
+            stored, known_prefixes, known_accounts = memory.activity, set(memory.resume), set(memory.since)
+        _upsert(
+            conn,
+            cloudtrail_accounts,
+            {"trail": trail},
+            [({"account_id": a}, {"since": since}, a in known_accounts) for a, since in commit.since.items()],
+        )
+        _upsert(
+            conn,
+            cloudtrail_regions,
+            {"trail": trail},
+            [
+                ({"prefix": prefix}, {"account_id": account, "resume": resume}, prefix in known_prefixes)
+                for prefix, (account, resume) in commit.resume.items()
+            ],
+        )
+        if commit.objects:
+            conn.execute(
+                cloudtrail_objects.insert(),
+                [
+                    {
+                        "trail": trail,
+                        "key": o.key,
+                        "account_id": o.account_id,
+                        "region": o.region,
+                        "delivered": o.delivered,
+                        "size": o.size,
+                        "records": o.records,
+                        "counted": o.counted,
+                        "skipped": o.skipped,
+                        "error": o.error,
+                        "read_as_of": commit.as_of,
+                    }
+                    for o in commit.objects
+                ],
+            )
+        if commit.changes:
+            conn.execute(
+                cloudtrail_changes.insert(),
+                [
+                    {"trail": trail, "key": key, "events": msgspec.json.encode(events).decode()}
+                    for key, events in commit.changes.items()
+                ],
+            )
+        changed = [(k, a) for k, a in commit.activity.items() if stored.get(k) != a]
+        _upsert(
+            conn,
+            cloudtrail_activity,
+            {"trail": trail},
+            [
+                (
+                    {"kind": k[0], "key": k[1], "account_id": k[2] or NONE, "detail": k[3] or NONE},
+                    {"first_seen": a.first_seen, "last_seen": a.last_seen, "events": a.events},
+                    k in stored,
+                )
+                for k, a in changed
+            ],
+        )
+    return True
+
+
+def _advance(conn: Connection, memory: TrailMemory, commit: Commit) -> bool:
+    """Take the next generation of the trail, unless another run took it first."""
+    values = {"generation": memory.generation + 1, "as_of": commit.as_of}
+    if commit.full:
+        values["full_at"] = commit.as_of
+    if memory.generation == 0:
+        exists = conn.execute(
+            sa.select(cloudtrail_trails.c.trail).where(cloudtrail_trails.c.trail == memory.trail)
+        ).first()
+        if exists is not None:
+            return False
+        conn.execute(cloudtrail_trails.insert().values(trail=memory.trail, **values))
+        return True
+    updated = conn.execute(
+        cloudtrail_trails.update()
+        .where(cloudtrail_trails.c.trail == memory.trail, cloudtrail_trails.c.generation == memory.generation)
+        .values(**values)
+    ).rowcount
+    return updated == 1
+
+
+def _upsert(conn: Connection, table: sa.Table, fixed: dict, rows: list[tuple[dict, dict, bool]]) -> None:
+    """Insert the new rows and update the known ones (both dialects, no vendor upsert)."""
+    inserts = [{**fixed, **key, **values} for key, values, known in rows if not known]
+    if inserts:
+        conn.execute(table.insert(), inserts)
+    for key, values, known in rows:
+        if known:
+            where = [table.c[name] == value for name, value in {**fixed, **key}.items()]
+            conn.execute(table.update().where(*where).values(**values))
