@@ -13,9 +13,24 @@ from datetime import datetime
 
 import msgspec
 
-from auditor.collect.cloudtrail_events import SIGNIN, Hit, attribute, sign_in_workflow, unresolved_sign_in
-from auditor.collect.cloudtrail_records import CloudTrailRecord, parse_event_time
+from auditor.collect.cloudtrail_events import (
+    IDC_PORTAL_SOURCES,
+    IDC_USER_TYPES,
+    SIGNIN,
+    STS,
+    Hit,
+    attribute,
+    sign_in_workflow,
+    unresolved_sign_in,
+)
+from auditor.collect.cloudtrail_records import CloudTrailRecord, UserIdentity, parse_event_time
 from auditor.model import Activity
+
+# Attribution reads the whole record only for sign-in, portal and STS events and for Identity Center
+# identities; any other event proves exactly what its ``userIdentity`` proves (with the account it was
+# recorded in, for IAM users and root). One principal's events repeat by the thousand in a log
+# object, so those are attributed once per distinct (identity, account) and looked up afterwards.
+WHOLE_RECORD_SOURCES = (SIGNIN, STS, *IDC_PORTAL_SOURCES)
 
 
 class ActivityReducer:
@@ -40,20 +55,43 @@ class ActivityReducer:
         start, end = self.start, self.end
         workflow_names: dict[str, str] = {}
         deferred: list[tuple[CloudTrailRecord, datetime]] = []
+        times: dict[object, datetime | None] = {}  # eventTime text -> parsed: events share their seconds
+        attributed: dict[tuple, list[Hit]] = {}  # (userIdentity, recipientAccountId) -> hits
         for record in records:
             self.records += 1
-            if record.eventSource == SIGNIN:
+            source = record.eventSource
+            if source == SIGNIN:
                 workflow, name = sign_in_workflow(record)
                 if workflow and name:
                     workflow_names[workflow] = name
-            when = parse_event_time(record.eventTime)
+            stamp = record.eventTime
+            try:
+                when = times[stamp]
+            except KeyError:
+                when = times[stamp] = parse_event_time(stamp)
+            except TypeError:  # not text: an unhashable leaf of a damaged record
+                when = None
             if when is None:
                 self.undated += 1
                 continue
             if (start is not None and when < start) or (end is not None and when > end):
                 self.outside_window += 1
                 continue
-            hits = attribute(record)
+            identity = record.userIdentity
+            if (
+                source not in WHOLE_RECORD_SOURCES
+                and type(identity) is UserIdentity
+                and identity.type not in IDC_USER_TYPES
+            ):
+                try:
+                    key = (identity, record.recipientAccountId)
+                    hits = attributed.get(key)
+                    if hits is None:
+                        hits = attributed[key] = attribute(record)
+                except TypeError:  # a list or object where a leaf was expected: not hashable
+                    hits = attribute(record)
+            else:
+                hits = attribute(record)
             if hits:
                 self._fold(hits, when)
             elif unresolved_sign_in(record):
