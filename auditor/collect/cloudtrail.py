@@ -38,8 +38,9 @@ from typing import TypeVar
 import botocore.exceptions
 
 from auditor.aws import AwsContext, describe_error
+from auditor.collect.action_usage import UsageReducer
 from auditor.collect.cloudtrail_athena import AthenaSettings, collect_cloudtrail_athena
-from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, trail_id
+from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, merge_usage, trail_id
 from auditor.collect.cloudtrail_lifecycle import sort_events
 from auditor.collect.cloudtrail_plan import ReadPlan
 from auditor.collect.cloudtrail_pool import read_objects
@@ -55,6 +56,7 @@ from auditor.store.activity import ReadObject
 __all__ = ["TrailLocation", "collect_cloudtrail", "discover_trail", "reduce_records"]
 
 SOURCE = "cloudtrail"
+TABLES = ("activity", "lifecycle_events", "action_usage")  # what an account's status vouches for
 # Read-only permissions this collector needs (management account, and the trail bucket's policy).
 PERMISSIONS = (
     "cloudtrail:DescribeTrails",
@@ -175,8 +177,8 @@ def collect_cloudtrail(
         return reading.since(account_id) if reading is not None else start
 
     result = SourceResult()
-    kept = ActivityReducer(min((since(a.account_id) for a in accounts), default=start), as_of)
-    this_run = ActivityReducer(kept.start, as_of)  # objects delivered after as-of: not kept in the store
+    kept = ActivityReducer(min((since(a.account_id) for a in accounts), default=start), as_of, UsageReducer())
+    this_run = ActivityReducer(kept.start, as_of, UsageReducer())  # delivered after as-of: not kept in the store
     kept_changes: list[LifecycleEvent] = []
     run_changes: list[LifecycleEvent] = []
     # one connection per reading thread: threads beyond the client's pool would open and drop their own
@@ -247,12 +249,15 @@ def collect_cloudtrail(
 
     activity = kept.activities()
     changes = kept_changes
+    uses = kept.usage.uses()
     if reading is not None:
         activity = reading.merged(activity)
         changes = reading.merged_changes(kept_changes)
-        reading.commit(activity)
+        uses = reading.merged_usage(uses)
+        reading.commit(activity, usage=uses)
     result.add("activity", merge_activities(activity, this_run.activities()))
     result.add("lifecycle_events", sort_events(changes + run_changes))
+    result.add("action_usage", merge_usage(uses, this_run.usage.uses()))
     result.unreadable.sort(key=lambda u: u.what)
     for account in accounts:
         status = _status(tallies[account.account_id], trail, layout.root, since(account.account_id), as_of)
@@ -344,7 +349,7 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
             coverage_end=coverage_end,
             detail=detail,
             # this account's share of the tables: both come from the same objects, read as completely
-            tables={table: COMPLETE if state == "ok" else state for table in ("activity", "lifecycle_events")},
+            tables={table: COMPLETE if state == "ok" else state for table in TABLES},
         )
 
     if listing.error:

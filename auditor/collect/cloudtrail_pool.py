@@ -38,6 +38,7 @@ from datetime import datetime
 
 import botocore.exceptions
 
+from auditor.collect.action_usage import UsageReducer
 from auditor.collect.cloudtrail_lifecycle import lifecycle_events
 from auditor.collect.cloudtrail_records import LogDecodeError, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer
@@ -59,7 +60,7 @@ BATCH_OBJECTS = 256
 
 @dataclass
 class ObjectRead:
-    """One log object's outcome: its reducer and access changes, or the error that made it unreadable."""
+    """One log object's outcome: its reducer (with the actions called) and access changes, or why it is unread."""
 
     obj: LogObject
     reducer: ActivityReducer | None = None  # None when ``error`` is set
@@ -135,7 +136,7 @@ def _fetch(s3, bucket: str, obj: LogObject) -> bytes:
 
 def _reduce(data: bytes, start: datetime | None, end: datetime | None) -> _Reduced:
     records, malformed = read_log(data)
-    reducer = ActivityReducer(start, end)
+    reducer = ActivityReducer(start, end, usage=UsageReducer())
     reducer.add(records)
     return _Reduced(reducer, malformed, lifecycle_events(records, start, end))
 

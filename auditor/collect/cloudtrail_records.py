@@ -105,6 +105,7 @@ class CloudTrailRecord(_Part):
     serviceEventDetails: ServiceEventDetails | NotObject = None
     requestParameters: RequestParameters | NotObject = None
     responseElements: ResponseElements | NotObject = None
+    resources: Any = None  # [{"ARN": ..., "accountId": ..., "type": ...}]: what right-sizing scopes to
 
 
 class _LogFile(_Part):

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import msgspec
 
+from auditor.collect.action_usage import UsageReducer
 from auditor.collect.cloudtrail_events import (
     IDC_PORTAL_SOURCES,
     IDC_USER_TYPES,
@@ -39,12 +40,17 @@ class ActivityReducer:
     Only events inside ``[start, end]`` count (either bound may be None).
     Feed one batch per log object with ``add``: a sign-in whose steps name
     the user on another step is joined within the batch. Reducers of
-    different objects combine with ``merge``, in any order.
+    different objects combine with ``merge``, in any order. Given a
+    ``usage`` reducer, each attributed record's action is folded into it
+    too (right-sizing's "used" side), from the hits computed here once.
     """
 
-    def __init__(self, start: datetime | None = None, end: datetime | None = None) -> None:
+    def __init__(
+        self, start: datetime | None = None, end: datetime | None = None, usage: UsageReducer | None = None
+    ) -> None:
         self.start = start
         self.end = end
+        self.usage = usage
         self.records = 0  # records seen
         self.counted = 0  # records inside the window that proved some principal active
         self.outside_window = 0
@@ -94,12 +100,14 @@ class ActivityReducer:
                 hits = attribute(record)
             if hits:
                 self._fold(hits, when)
+                if self.usage is not None:
+                    self.usage.add(record, hits, when)
             elif unresolved_sign_in(record):
                 deferred.append((record, when))
         for record, when in deferred:
             hits = attribute(record, workflow_names)
             if hits:
-                self._fold(hits, when)
+                self._fold(hits, when)  # a sign-in: no action a policy grants
 
     def _fold(self, hits: list[Hit], when: datetime) -> None:
         self.counted += 1
@@ -116,6 +124,8 @@ class ActivityReducer:
             entry[2] += 1
 
     def merge(self, other: ActivityReducer) -> None:
+        if self.usage is not None and other.usage is not None:
+            self.usage.merge(other.usage)
         self.records += other.records
         self.counted += other.counted
         self.outside_window += other.outside_window

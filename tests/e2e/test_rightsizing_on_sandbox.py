@@ -1,9 +1,8 @@
 """Right-sizing on the sandbox: the team that holds 400 actions and calls 12 gets a policy of those 12.
 
-The snapshot comes from `auditor run` with a state store; the calls from the
-sandbox's CloudTrail log objects, folded by the action-usage reducer and
-written into the run's snapshot (the collector does not record action usage
-yet). The proposal is made by the library, then through the CLI: `remediate
+The snapshot, with the actions each principal called (its ``action_usage``
+table, folded from the trail while it was read), comes from `auditor run`
+with a state store. The proposal is made by the library, then through the CLI: `remediate
 plan --rightsize`, apply, verify, rollback, which must restore the inline
 policy's text exactly.
 """
@@ -13,14 +12,11 @@ from __future__ import annotations
 import json
 
 import boto3
-import msgspec
 import pytest
 
 from auditor import snapshot as snapshots
 from auditor.aws import AwsContext
 from auditor.cli import main
-from auditor.collect.action_usage import reduce_usage
-from auditor.collect.cloudtrail_records import read_log
 from auditor.permissions import PermissionModel
 from auditor.permissions.rightsize import propose, uses_of_permission_set
 from auditor.remediate import Clients
@@ -30,22 +26,9 @@ from auditor.sandbox.escalation_plants import RIGHTSIZE_GRANTED, RIGHTSIZE_SET, 
 pytestmark = pytest.mark.e2e
 
 
-def _with_usage(snapshot_dir, records, as_of) -> None:
-    """Write the sandbox's action usage into the run's snapshot, complete for every account CloudTrail read."""
-    snapshot = snapshots.load(snapshot_dir)
-    snapshot.tables["action_usage"] = reduce_usage(records, end=as_of)
-    snapshot.manifest.sources = [
-        msgspec.structs.replace(s, tables={**s.tables, "action_usage": snapshots.COMPLETE})
-        if s.source == "cloudtrail" and s.account_id
-        else s
-        for s in snapshot.manifest.sources
-    ]
-    snapshots.save(snapshot, snapshot_dir)
-
-
 @pytest.fixture(scope="module")
 def estate(sandbox, tmp_path_factory):
-    """A recorded run of the sandbox (its snapshot with the sandbox's action usage), and the trail's records."""
+    """A recorded run of the sandbox: its snapshot holds the actions each principal called."""
     work = tmp_path_factory.mktemp("rightsize")
     config = work / "config.toml"
     sandbox_config = (sandbox.hr_feed.parent / "config.toml").read_text()
@@ -59,14 +42,6 @@ def estate(sandbox, tmp_path_factory):
             patch.setenv(key, value)
         patch.delenv("AWS_PROFILE", raising=False)
         assert main(["run", *cli, "--out", str(work / "run"), "--as-of", sandbox.as_of.isoformat()]) in (0, 1)
-        s3 = boto3.client("s3", endpoint_url=sandbox.endpoint_url, region_name="us-east-1")
-        records = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sandbox.trail_bucket):
-            for item in page.get("Contents", []):
-                if "/CloudTrail/" in item["Key"]:
-                    body = s3.get_object(Bucket=sandbox.trail_bucket, Key=item["Key"])["Body"].read()
-                    records.extend(read_log(body)[0])
-    _with_usage(work / "run" / "snapshot", records, sandbox.as_of)
     return work, cli
 
 
