@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from enum import StrEnum
 from functools import cached_property
+from typing import NamedTuple
 
 from auditor.model import (
     AccessKey,
@@ -53,7 +54,9 @@ from auditor.model import (
 )
 from auditor.snapshot import Snapshot
 
-_IDC_KINDS = (ActivityKind.IDC_USER.value, ActivityKind.IDC_ASSIGNMENT.value)
+# the kinds' values, read once: an enum member's value costs a descriptor call, and these are read per row
+_IDC_USER, _IDC_ASSIGNMENT = ActivityKind.IDC_USER.value, ActivityKind.IDC_ASSIGNMENT.value
+_IDC_KINDS = (_IDC_USER, _IDC_ASSIGNMENT)
 
 
 # --- tags ----------------------------------------------------------------------------
@@ -67,9 +70,12 @@ def tag(tags: dict[str, str], key: str) -> str | None:
 # --- paths ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, order=True)
-class AccessPath:
-    """One way a user reaches a permission set in an account."""
+class AccessPath(NamedTuple):
+    """One way a user reaches a permission set in an account.
+
+    A named tuple, not a dataclass: a large estate holds millions of paths,
+    and a tuple is built several times faster (ordered and hashed the same way).
+    """
 
     user_id: str
     account_id: str
@@ -293,30 +299,41 @@ class AccessModel:
 
     def paths_of(self, user_id: str) -> list[AccessPath]:
         """Every path of a user: direct assignments first, then each group's, in membership order."""
-        paths = [AccessPath(user_id, a.account_id, a.permission_set_arn) for a in self.direct_assignments(user_id)]
-        for group_id in self.group_ids(user_id):
-            name = self.group_name(group_id)
-            paths.extend(
-                AccessPath(user_id, a.account_id, a.permission_set_arn, group_id, name)
-                for a in self.assignments_of_group(group_id)
-            )
+        return list(self._paths_of(user_id))
+
+    def _paths_of(self, user_id: str) -> tuple[AccessPath, ...]:
+        paths = self._paths.get(user_id)
+        if paths is None:
+            found = [AccessPath(user_id, a.account_id, a.permission_set_arn) for a in self.direct_assignments(user_id)]
+            for group_id in self.group_ids(user_id):
+                name = self.group_name(group_id)
+                found.extend(
+                    AccessPath(user_id, a.account_id, a.permission_set_arn, group_id, name)
+                    for a in self._assignments_of.get(("GROUP", group_id), ())
+                )
+            paths = self._paths[user_id] = tuple(found)
         return paths
+
+    @cached_property
+    def _paths(self) -> dict[str, tuple[AccessPath, ...]]:
+        """User id -> paths, filled as users are asked for: several rules and the inventory ask for each."""
+        return {}
 
     def grants_of(self, user_id: str) -> dict[tuple[str, str], list[AccessPath]]:
         """(account, permission set ARN) -> every path by which the user holds it."""
-        grants: dict[tuple[str, str], list[AccessPath]] = defaultdict(list)
-        for path in self.paths_of(user_id):
-            key = (path.account_id, path.permission_set_arn)
-            if path not in grants[key]:
-                grants[key].append(path)
-        return dict(grants)
+        grants: dict[tuple[str, str], list[AccessPath]] = {}
+        for path in self._paths_of(user_id):
+            held = grants.setdefault((path.account_id, path.permission_set_arn), [])
+            if path not in held:
+                held.append(path)
+        return grants
 
     @cached_property
     def all_paths(self) -> list[AccessPath]:
         """Every path of every user named by an assignment or a membership (known to the directory or not)."""
         user_ids = {a.principal_id for a in self.snapshot.table("account_assignments") if a.principal_type == "USER"}
         user_ids |= set(self._groups_of_user)
-        return sorted({path for user_id in user_ids for path in self.paths_of(user_id)})
+        return sorted({path for user_id in user_ids for path in self._paths_of(user_id)})
 
     def has_access(self, user: IdcUser) -> bool:
         """Enabled, or still in a group, or still assigned somewhere (unknown status counts as enabled)."""
@@ -332,7 +349,7 @@ class AccessModel:
         seen: dict[tuple[str, str | None, str], tuple[datetime, datetime]] = {}
         for activity in self.snapshot.table("activity"):
             if activity.kind in _IDC_KINDS:
-                key = (ActivityKind.IDC_USER.value, None, activity.key)
+                key = (_IDC_USER, None, activity.key)
             else:
                 key = (activity.kind, activity.account_id, activity.key)
             first, last = seen.get(key, (activity.first_seen, activity.last_seen))
@@ -343,7 +360,7 @@ class AccessModel:
     def _assignment_last_used(self) -> dict[tuple[str, str | None, str], datetime]:
         last: dict[tuple[str, str | None, str], datetime] = {}
         for activity in self.snapshot.table("activity"):
-            if activity.kind != ActivityKind.IDC_ASSIGNMENT.value:
+            if activity.kind != _IDC_ASSIGNMENT:
                 continue
             key = (activity.key, activity.account_id, (activity.detail or "").lower())
             if key not in last or activity.last_seen > last[key]:
@@ -380,18 +397,30 @@ class AccessModel:
 
     def idc_last_activity(self, user: IdcUser) -> datetime | None:
         """Last sign-in or use of access."""
-        seen = [self.last_seen(ActivityKind.IDC_USER.value, k) for k in self.user_keys(user)]
+        seen = [self.last_seen(_IDC_USER, k) for k in self.user_keys(user)]
         return max((s for s in seen if s is not None), default=None)
 
     def idc_first_seen(self, user: IdcUser) -> datetime | None:
-        seen = [self.first_seen(ActivityKind.IDC_USER.value, k) for k in self.user_keys(user)]
+        seen = [self.first_seen(_IDC_USER, k) for k in self.user_keys(user)]
         return min((s for s in seen if s is not None), default=None)
 
     def assignment_last_used(self, user: IdcUser, account_id: str, permission_set: str) -> datetime | None:
         """Last use of permission set ``permission_set`` (its name) in ``account_id`` by the user."""
         wanted = permission_set.lower()
-        seen = [self._assignment_last_used.get((k, account_id, wanted)) for k in self.user_keys(user)]
-        return max((s for s in seen if s is not None), default=None)
+        last = self._assignment_last_used
+        seen = [when for k in self._user_keys(user) if (when := last.get((k, account_id, wanted))) is not None]
+        return max(seen, default=None)
+
+    def _user_keys(self, user: IdcUser) -> list[str]:
+        """``user_keys``, made once per user: asked again for each of the user's paths."""
+        keys = self._keys_by_user.get(user.user_id)
+        if keys is None:
+            keys = self._keys_by_user[user.user_id] = self.user_keys(user)
+        return keys
+
+    @cached_property
+    def _keys_by_user(self) -> dict[str, list[str]]:
+        return {}
 
     def key_last_used(self, key: AccessKey) -> datetime | None:
         """The later of IAM's own record and CloudTrail's."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from auditor.access import AccessModel
 from auditor.config import Settings
 from auditor.exceptions import apply_exceptions
 from auditor.model import Finding, Severity, severity_rank, sort_findings
@@ -34,13 +35,28 @@ class Evaluation:
     disabled: frozenset[str]
 
 
-def evaluate(snapshot: Snapshot, settings: Settings, as_of: datetime) -> Evaluation:
-    """Run every enabled rule; findings one per finding id (the most severe kept), most severe first."""
+def evaluate(
+    snapshot: Snapshot,
+    settings: Settings,
+    as_of: datetime,
+    access: AccessModel | None = None,
+    *,
+    keep_verdicts: bool = True,
+) -> Evaluation:
+    """Run every enabled rule; findings one per finding id (the most severe kept), most severe first.
+
+    ``access``: the run's access model when the caller built it (the report reads it too); else built here.
+    ``keep_verdicts`` False drops the verdicts as they come: a large estate has one per path that passed.
+    """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     rules_settings = settings.section("rules")
     context = RuleContext(
-        snapshot=snapshot, as_of=as_of, settings=rules_settings, idc_home_account=idc_home_account(snapshot)
+        snapshot=snapshot,
+        as_of=as_of,
+        settings=rules_settings,
+        idc_home_account=idc_home_account(snapshot),
+        access=access or AccessModel(snapshot),
     )
     disabled = frozenset(rules_settings["disabled"])
     by_id: dict[str, Finding] = {}
@@ -50,7 +66,8 @@ def evaluate(snapshot: Snapshot, settings: Settings, as_of: datetime) -> Evaluat
             continue
         for result in rule.evaluate(context):
             if isinstance(result, Verdict):
-                verdicts.append(result)
+                if keep_verdicts:
+                    verdicts.append(result)
                 continue
             kept = by_id.get(result.finding_id)
             if kept is None or severity_rank(result.severity) > severity_rank(kept.severity):
@@ -59,9 +76,11 @@ def evaluate(snapshot: Snapshot, settings: Settings, as_of: datetime) -> Evaluat
     return Evaluation(findings=sort_findings(findings), verdicts=verdicts, disabled=disabled)
 
 
-def analyze(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Finding]:
+def analyze(
+    snapshot: Snapshot, settings: Settings, as_of: datetime, access: AccessModel | None = None
+) -> list[Finding]:
     """Every enabled rule's findings, one per finding id, most severe first."""
-    return evaluate(snapshot, settings, as_of).findings
+    return evaluate(snapshot, settings, as_of, access, keep_verdicts=False).findings
 
 
 def at_or_above(findings: list[Finding], severity: str) -> list[Finding]:
@@ -69,9 +88,13 @@ def at_or_above(findings: list[Finding], severity: str) -> list[Finding]:
     return [f for f in findings if severity_rank(f.severity) >= threshold]
 
 
-def exempt_identities(snapshot: Snapshot, settings: Settings, as_of: datetime) -> dict[str, str]:
+def exempt_identities(
+    snapshot: Snapshot, settings: Settings, as_of: datetime, access: AccessModel | None = None
+) -> dict[str, str]:
     """Identity Center users the HR check leaves out, and why (shown in the report's inventory)."""
-    context = RuleContext(snapshot=snapshot, as_of=as_of, settings=settings.section("rules"))
+    context = RuleContext(
+        snapshot=snapshot, as_of=as_of, settings=settings.section("rules"), access=access or AccessModel(snapshot)
+    )
     exempt = {}
     for user in snapshot.table("idc_users"):
         if context.hr_person(user) is not None:

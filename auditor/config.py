@@ -122,6 +122,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "member_role_name": Option(str, "AuditorCollector"),
         "remediation_role_name": Option(str, "AuditorRemediation"),
         "rollback_role_name": Option(str, "AuditorRollback"),
+        "rightsize_role_name": Option(str, "AuditorRightsize"),
         "external_id": Option(str, ""),
         "max_attempts": Option(int, 15, _positive),
         "max_workers": Option(int, 8, _positive),
@@ -208,6 +209,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "notice_days": Option(int, 14, _positive),
         "disable_inactive_users_after_days": Option(int, 0, _not_negative),
         "deactivate_unused_keys_after_days": Option(int, 0, _not_negative),
+        "rightsize_observation_days": Option(int, 90, _positive),
     },
     "state": {
         "url": Option(str, ""),

@@ -20,6 +20,7 @@ import msgspec
 
 from auditor import __version__, history, metrics
 from auditor import snapshot as snapshots
+from auditor.access import AccessModel
 from auditor.analyze import analyze, at_or_above, exempt_identities
 from auditor.aws import AwsContext, context_from_settings, describe_error
 from auditor.collect import COLLECTORS
@@ -175,9 +176,14 @@ def record_settings(settings: Settings, snapshot_dir: Path) -> Path:
     return path
 
 
-def analyse(snapshot: Snapshot, settings: Settings, as_of: datetime) -> list[Finding]:
-    """Every enabled rule's findings on the snapshot (pure: no store, no I/O)."""
-    return analyze(snapshot, settings, as_of)
+def analyse(
+    snapshot: Snapshot, settings: Settings, as_of: datetime, access: AccessModel | None = None
+) -> list[Finding]:
+    """Every enabled rule's findings on the snapshot (pure: no store, no I/O).
+
+    ``access``: the run's one access model (``conclude`` builds it once and hands it to the report too).
+    """
+    return analyze(snapshot, settings, as_of, access)
 
 
 def classify(findings: list[Finding], snapshot: Snapshot, store: Store, as_of: datetime) -> list[Finding]:
@@ -237,8 +243,10 @@ def report(
     duration: float,
     run_id: int | None,
     save_snapshot: bool = False,
+    access: AccessModel | None = None,
 ) -> dict[str, Path]:
     """Write findings.json/.csv/.xlsx and report.html (with the store's history); the written files by name."""
+    access = access or AccessModel(snapshot)
     run_info = {
         "as_of": as_of,
         "tool_version": __version__,
@@ -247,14 +255,16 @@ def report(
         "duration_seconds": round(duration, 1),
         "run_id": run_id if run_id is not None else "(not recorded)",
         "audit_log_head": store.audit_head(),  # id:hash
-        "exempt_identities": exempt_identities(snapshot, settings, as_of),
+        "exempt_identities": exempt_identities(snapshot, settings, as_of, access),
     }
     history_info = {
         "runs": store.recent_runs(),
         "time_to_resolve": store.time_to_resolve(),
         "lifecycle": lifecycle_metrics(store, settings, as_of, snapshot, run_id),
     }
-    written = write_all(out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history_info)
+    written = write_all(
+        out_dir, findings, snapshot, run_info, save_snapshot=save_snapshot, history=history_info, access=access
+    )
     written["audit_head"] = write_audit_head(out_dir, store)
     return written
 
@@ -355,7 +365,8 @@ def conclude(
     """
     progress = progress or Progress()
     with progress.phase("running the rules"):
-        findings = classify(analyse(snapshot, settings, as_of), snapshot, store, as_of)
+        access = AccessModel(snapshot)  # the one access model of the run: the rules and the report read it
+        findings = classify(analyse(snapshot, settings, as_of, access), snapshot, store, as_of)
     exit_code = exit_status(findings, snapshot, settings, fail_on)
     duration = time.monotonic() - began
     run_id = None
@@ -384,6 +395,7 @@ def conclude(
             duration=duration,
             run_id=run_id,
             save_snapshot=save_snapshot,
+            access=access,
         )
     if save_snapshot:
         record_settings(settings, out_dir / "snapshot")
@@ -418,18 +430,25 @@ def analyze_snapshot(
     with progress.phase("reading the snapshot"):
         snapshot = snapshots.load(snapshot_dir)
     as_of = as_of or snapshot.manifest.as_of
-    copy = (out_dir / "snapshot").resolve() != snapshot_dir.resolve()
+    if (out_dir / "snapshot").resolve() != snapshot_dir.resolve():
+        with progress.phase("copying the snapshot"):
+            _copy_snapshot(snapshot_dir, out_dir / "snapshot")
+            record_settings(settings, out_dir / "snapshot")
     return conclude(
-        snapshot,
-        settings,
-        out_dir=out_dir,
-        as_of=as_of,
-        store=store,
-        fail_on=fail_on,
-        began=began,
-        save_snapshot=copy,
-        progress=progress,
+        snapshot, settings, out_dir=out_dir, as_of=as_of, store=store, fail_on=fail_on, began=began, progress=progress
     )
+
+
+def _copy_snapshot(source: Path, target: Path) -> None:
+    """The loaded snapshot's files, byte for byte: re-encoding a large estate's tables costs seconds.
+
+    A table file the source lacks (an older snapshot) is written empty, as saving would write it.
+    """
+    for name in snapshots.file_names():
+        if name == SETTINGS_FILE:
+            continue  # the settings this analysis used are recorded instead
+        path = source / name
+        atomic_write(target / name, path.read_bytes() if path.is_file() else b"")
 
 
 def _collect_hr(hr_feed: Path | None) -> SourceResult:

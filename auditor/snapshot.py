@@ -162,6 +162,8 @@ class Snapshot:
 
     manifest: Manifest
     tables: dict[str, list] = field(default_factory=dict)
+    # (source, account) -> status, for the rules' per-account lookups over thousands of accounts
+    _status_index: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def table(self, name: str) -> list:
         if name not in TABLES:
@@ -169,11 +171,15 @@ class Snapshot:
         return self.tables.get(name, [])
 
     def status_of(self, source: str, account_id: str | None = None) -> SourceStatus | None:
-        """The manifest entry for a source (and account), if any."""
-        for status in self.manifest.sources:
-            if status.source == source and status.account_id == account_id:
-                return status
-        return None
+        """The manifest entry for a source (and account), if any: the first one listed."""
+        sources = self.manifest.sources
+        index = self._status_index
+        if index is None or index[0] is not sources or index[1] != len(sources):  # built, or sources changed
+            entries: dict[tuple[str, str | None], SourceStatus] = {}
+            for status in sources:
+                entries.setdefault((status.source, status.account_id), status)
+            index = self._status_index = (sources, len(sources), entries)
+        return index[2].get((source, account_id))
 
     def table_complete(self, source: str, table: str, account_id: str | None = None) -> bool:
         """Whether ``source`` listed ``table`` completely (for ``account_id``; None: organisation-wide)."""

@@ -3,31 +3,39 @@
 Generates CloudTrail-shaped log objects (``{"Records": [...]}``, gzip) in a
 temporary directory, then times, on the same bytes:
 
-  gunzip            decompression alone: the floor
+  gunzip, zlib      decompression alone on one core with zlib (what ``gzip -dc`` does): the reference floor
+  gunzip            the product's decompression (ISA-L)
   gunzip+decode     plus typed partial decoding
-  reduce            plus attribution and aggregation (the collector's per-object work)
-  reduce, threads   the same on a thread pool, merged as the collector merges
+  reduce, 1 thread  plus attribution and aggregation (the per-object work), on one core
+  read_objects      the collector's reader (``auditor.collect.cloudtrail_pool``): fetch threads over the
+                    local bytes, decoding and reducing in one process per core, merged as the collector merges
 
-S3 is left out on purpose: moto serves objects too slowly to measure the
-reader, so the fetch path is exercised by the tests instead.
+and prints each as a ratio to the zlib floor, with the CPU time of this
+process and its workers for the last row. S3 is left out on purpose: moto
+serves objects too slowly to measure the reader (``bench/scale.py`` times
+the fetch path on the sandbox).
 
-    python bench/cloudtrail_reader.py [OBJECTS] [RECORDS_PER_OBJECT] [--workers N] [--seed N]
+    python bench/cloudtrail_reader.py [OBJECTS] [RECORDS_PER_OBJECT] [--processes N] [--seed N]
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import json
 import random
+import resource
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from auditor.collect.cloudtrail_pool import cores, read_objects
 from auditor.collect.cloudtrail_records import decode_log, gunzip, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer
+from auditor.collect.cloudtrail_s3 import LogObject
 
 ACCOUNTS = [f"{n:012d}" for n in range(111111111111, 111111111111 + 12 * 111111111, 111111111)]
 SERVICES = [
@@ -195,11 +203,27 @@ def _reduce_one(data: bytes) -> ActivityReducer:
     return reducer
 
 
+class LocalBucket:
+    """The objects as an S3 client's ``get_object`` serves them, from memory."""
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        self.blobs = blobs
+
+    def get_object(self, Bucket: str, Key: str) -> dict:  # noqa: N803 (boto3's parameter names)
+        return {"Body": io.BytesIO(self.blobs[Key])}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its reaped children (the reader's worker processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("objects", nargs="?", type=int, default=20)
     parser.add_argument("records", nargs="?", type=int, default=20_000, help="records per object")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=cores(), help="decoding processes (default: one per core)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
@@ -212,28 +236,35 @@ def main() -> None:
         print(
             f"{args.objects} objects x {args.records} records = {total:,} records; "
             f"{sum(map(len, blobs)) / 1e6:.1f} MB gzip, {inflated / 1e6:.1f} MB JSON "
-            f"(generated in {time.perf_counter() - began:.1f} s)"
+            f"(generated in {time.perf_counter() - began:.1f} s); {cores()} cores"
         )
+        floor = 0.0
 
         def timed(label: str, work) -> float:
-            elapsed = float("inf")
+            elapsed, cpu = float("inf"), float("inf")
             for _ in range(2):  # best of two: the first pass over fresh memory pays page faults
-                began = time.perf_counter()
+                began, used = time.perf_counter(), cpu_seconds()
                 work()
-                elapsed = min(elapsed, time.perf_counter() - began)
-            print(f"{label:<28} {elapsed:7.2f} s  {total / elapsed:>12,.0f} records/s")
+                elapsed, cpu = min(elapsed, time.perf_counter() - began), min(cpu, cpu_seconds() - used)
+            ratio = f"{elapsed / floor:5.2f}x" if floor else "  1.00x"
+            print(f"{label:<32} {elapsed:7.2f} s wall {cpu:7.2f} s CPU {total / elapsed:>12,.0f} records/s {ratio}")
             return elapsed
 
-        def gunzip_all() -> None:
+        def zlib_all() -> None:
             for blob in blobs:  # results are dropped at once, as the collector drops them
+                zlib.decompress(blob, 31)
+
+        def gunzip_all() -> None:
+            for blob in blobs:
                 gunzip(blob)
 
         def decode_all() -> None:
             for blob in blobs:
                 decode_log(gunzip(blob))
 
-        floor = timed("gunzip", gunzip_all)
-        decode = timed("gunzip+decode", decode_all)
+        floor = timed("gunzip, zlib (1 core): floor", zlib_all)
+        timed("gunzip (product)", gunzip_all)
+        timed("gunzip+decode", decode_all)
         merged = ActivityReducer()
 
         def sequential() -> None:
@@ -242,19 +273,25 @@ def main() -> None:
             for blob in blobs:
                 merged.merge(_reduce_one(blob))
 
-        reduce = timed("reduce (1 thread)", sequential)
+        timed("reduce (1 thread)", sequential)
+        bucket = LocalBucket({path.name: blob for path, blob in zip(paths, blobs, strict=True)})
+        objects = [
+            LogObject(key=path.name, region="eu-west-1", delivered=datetime(2024, 6, 1, tzinfo=UTC), size=len(blob))
+            for path, blob in zip(paths, blobs, strict=True)
+        ]
+        pooled = ActivityReducer()
 
-        def threaded() -> None:
-            combined = ActivityReducer()
-            with ThreadPoolExecutor(max_workers=args.workers) as pool:
-                for reducer in pool.map(_reduce_one, blobs):
-                    combined.merge(reducer)
+        def reader() -> None:
+            nonlocal pooled
+            pooled = ActivityReducer()
+            for read in read_objects(bucket, "local", objects, None, None, processes=args.processes):
+                pooled.merge(read.reducer)
 
-        parallel = timed(f"reduce ({args.workers} threads)", threaded)
-        print(
-            f"relative to gunzip: decode {decode / floor:.2f}x, reduce {reduce / floor:.2f}x, "
-            f"threaded {parallel / floor:.2f}x; {len(merged.activities()):,} activity records"
-        )
+        timed(f"read_objects ({args.processes} processes)", reader)
+        same = pooled.activities() == merged.activities()
+        print(f"{len(merged.activities()):,} activity records; the reader's equal one thread's: {same}")
+        if not same:
+            raise SystemExit("the reader's aggregates differ from the sequential reduce")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from auditor.aws.context import (
     client_config,
     context_from_settings,
     remediation_context,
+    rightsize_context,
     rollback_context,
 )
 from auditor.aws.errors import describe_error, error_code, is_transient
@@ -34,6 +35,7 @@ __all__ = [
     "pages",
     "poll",
     "remediation_context",
+    "rightsize_context",
     "rollback_context",
     "utc",
 ]

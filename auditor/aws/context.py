@@ -36,10 +36,14 @@ FIRST_CONTACT_ATTEMPTS = 2
 CANNOT_CONNECT = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
 DEFAULT_MEMBER_ROLE = "AuditorCollector"  # the read-only member role of deploy/member-roles.yaml
 
+# Connections a client keeps open (botocore's default is 10). A fan-out shares one client between its
+# threads, so a fan-out runs at most this many threads per client: more would open and drop connections.
+DEFAULT_POOL = 32
+
 _CREATING = threading.Lock()  # the one lock: boto3 sessions are not thread-safe while creating
 
 
-def client_config(total_attempts: int = DEFAULT_TOTAL_ATTEMPTS, max_pool: int = 32) -> botocore.config.Config:
+def client_config(total_attempts: int = DEFAULT_TOTAL_ATTEMPTS, max_pool: int = DEFAULT_POOL) -> botocore.config.Config:
     """Standard retries up to ``total_attempts`` tries in all (``client`` then drops the shared retry quota).
 
     Not adaptive mode: its client-side rate limiter keeps cutting the send
@@ -171,6 +175,11 @@ def remediation_context(settings: Settings) -> AwsContext:
 def rollback_context(settings: Settings) -> AwsContext:
     """The context only `remediate rollback` acts through: ``[aws] rollback_role_name`` (it re-grants only)."""
     return _acting_as(settings, settings.get("aws", "rollback_role_name"))
+
+
+def rightsize_context(settings: Settings) -> AwsContext:
+    """The context every step of a right-sizing plan acts through: ``[aws] rightsize_role_name`` (it writes policies)."""
+    return _acting_as(settings, settings.get("aws", "rightsize_role_name"))
 
 
 def _acting_as(settings: Settings, role_name: str) -> AwsContext:

@@ -14,23 +14,23 @@ import sys
 from pathlib import Path
 
 from auditor import snapshot as snapshots
-from auditor.aws import rollback_context
 from auditor.cli import common
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_BAD_INPUT, EXIT_OK
-from auditor.remediate.clients import Clients
 from auditor.remediate.errors import BreakerRefused, NotFound, RemediationError
 from auditor.remediate.executor import RunResult, rollback_run
 from auditor.remediate.journal import Journal
 from auditor.remediate.plan import Plan
-from auditor.remediate.planning import apply_plan_file, clients_from_settings, plan_revocations
+from auditor.remediate.planning import apply_plan_file, clients_for, plan_revocations
 from auditor.remediate.policy import remediation_policy
+from auditor.remediate.rightsize_plan import plan_rightsize
 from auditor.remediate.verify import verify_run
 from auditor.store import Store
 
-HELP = "Plan, apply, verify and roll back revocations (apply and rollback are dry runs without --yes)."
+HELP = "Plan, apply, verify and roll back revocations and right-sizing (apply and rollback are dry runs without --yes)."
 EXAMPLES = {"remediate": "auditor remediate plan --campaign 3 --out plan.json; auditor remediate apply plan.json --yes"}
 ACTION_EXAMPLES = {
-    "plan": "auditor remediate plan --findings idc-user-inactive --out plan.json",
+    "plan": "auditor remediate plan --findings idc-user-inactive --out plan.json; "
+    "auditor remediate plan --rightsize Developers --out plan.json",
     "apply": "auditor remediate apply plan.json --yes",
     "verify": "auditor remediate verify 12",
     "rollback": "auditor remediate rollback 12 --yes",
@@ -56,6 +56,11 @@ def register(commands: common.Commands) -> None:
         nargs="+",
         metavar="RULE",
         help="stale-access findings of these rules, under an explicit [remediation] policy, after notice",
+    )
+    plan.add_argument(
+        "--rightsize",
+        metavar="PERMISSION_SET",
+        help="replace this permission set's inline policy with what its users called (name or ARN; alone)",
     )
     plan.add_argument("--out", type=Path, required=True, help="the plan file to write")
 
@@ -101,8 +106,14 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    if args.rightsize is not None:
+        if args.campaign is not None or args.findings:
+            raise common.UsageError("--rightsize makes a plan of its own: give it without --campaign or --findings")
+        return cmd_plan_rightsize(args)
     if args.campaign is None and not args.findings:
-        raise common.UsageError("remediate plan needs --campaign ID or --findings RULE...")
+        raise common.UsageError(
+            "remediate plan needs --campaign ID or --findings RULE... (or --rightsize PERMISSION_SET)"
+        )
     settings, store = common.settings_and_store(args)
     planned = plan_revocations(
         store,
@@ -118,6 +129,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print_plan(planned.plan, known_names(store))
     print(f"plan: {args.out} (sha256 {planned.plan.sha256}, recorded in the state store: apply runs only this plan)")
     if planned.refused:  # written and recorded all the same: apply says so again, and takes an override
+        print(_breaker_line(planned.plan.breaker))
+    return EXIT_OK
+
+
+def cmd_plan_rightsize(args: argparse.Namespace) -> int:
+    settings, store = common.settings_and_store(args)
+    planned = plan_rightsize(
+        store, settings, permission_set=args.rightsize, now=store.clock.now(), actor=common.actor(None), out=args.out
+    )
+    proposal = planned.proposal
+    print(
+        f"right-sizing permission set {args.rightsize}: {proposal.used_count} of {proposal.granted} granted actions "
+        f"used in {', '.join(planned.accounts)}"
+    )
+    for service, actions in proposal.used.items():
+        print(f"  keep {service}: {', '.join(actions)}")
+    for action, arns in sorted(proposal.resources.items()):
+        print(f"    {action} only on {', '.join(arns)}")
+    removed = planned.removed
+    shown = ", ".join(removed[:20]) + (f" and {len(removed) - 20} more" if len(removed) > 20 else "")
+    print(f"  remove {len(removed)} actions of the inline policy" + (f": {shown}" if removed else ""))
+    print(f"  policy size {proposal.size} of {proposal.limit} characters")
+    print_plan(planned.plan, known_names(store))
+    print(f"plan: {args.out} (sha256 {planned.plan.sha256}, recorded in the state store: apply runs only this plan)")
+    if planned.plan.breaker.get("tripped"):
         print(_breaker_line(planned.plan.breaker))
     return EXIT_OK
 
@@ -203,9 +239,13 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
-    Journal(store).run(args.run_id)  # an unknown run is named before AWS is contacted
+    kinds = _run_kinds(store, args.run_id)  # an unknown run is named before AWS is contacted
     result = rollback_run(
-        args.run_id, clients=Clients(rollback_context(settings)), store=store, yes=args.yes, actor=common.actor(None)
+        args.run_id,
+        clients=clients_for(kinds, settings, rollback=True),
+        store=store,
+        yes=args.yes,
+        actor=common.actor(None),
     )
     _print_result(result, "rollback", known_names(store))
     return EXIT_ATTENTION if result.needs_attention() else EXIT_OK
@@ -224,10 +264,8 @@ def _print_result(result: RunResult, what: str, names: dict[str, str]) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     settings, store = common.settings_and_store(args)
-    Journal(store).run(args.run_id)  # an unknown run is named before AWS is contacted
-    verification = verify_run(
-        args.run_id, clients=clients_from_settings(settings), store=store, actor=common.actor(None)
-    )
+    kinds = _run_kinds(store, args.run_id)  # an unknown run is named before AWS is contacted
+    verification = verify_run(args.run_id, clients=clients_for(kinds, settings), store=store, actor=common.actor(None))
     names = known_names(store)
     print(f"remediation run {verification.run_id}:")
     for check in verification.checks:
@@ -236,6 +274,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"  {mark:<13} expected {check.expected}: {named(check.description, names)}{detail}")
     print("every action is in effect" if verification.ok else "some actions are not in effect")
     return EXIT_OK if verification.ok else EXIT_ATTENTION
+
+
+def _run_kinds(store: Store, run_id: int) -> list[str]:
+    """The kinds of a recorded run's actions (which role acts on them); ``NotFound`` for an unknown run."""
+    journal = Journal(store)
+    journal.run(run_id)
+    return [record.kind for record in journal.actions(run_id)]
 
 
 def cmd_policy(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ plain batch of records.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -43,6 +44,12 @@ def iam_action(event_source: Any, event_name: Any) -> str | None:
     versioned = _API_VERSION.match(event_name)
     name = versioned.group("name") if versioned else event_name
     return f"{service}:{ACTION_FOR_EVENT.get((service, name), name)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _action(event_source: Any, event_name: Any) -> str | None:
+    """``iam_action`` once per (source, name): a log object repeats a few calls by the hundred."""
+    return iam_action(event_source, event_name)
 
 
 def _resources(record: Any) -> list[str]:
@@ -78,9 +85,9 @@ class UsageReducer:
         self, record: CloudTrailRecord, hits: Iterable[Hit], when: datetime, resources: list[str] | None = None
     ) -> None:
         """Fold one attributed record; ``resources`` overrides the ARNs read from the record."""
-        if record.errorCode:
+        if record.errorCode or not any(hit[0] in KINDS for hit in hits):
             return
-        action = iam_action(record.eventSource, record.eventName)
+        action = _action(record.eventSource, record.eventName)
         if action is None:
             return
         named: list[str | None] = list(resources if resources is not None else _resources(record)) or [None]

@@ -5,8 +5,9 @@ account x permission set) the first and last time seen, and for each account
 the window that was actually observed, so that "unused for 90 days" is only
 said when 90 days were read. The organisation trail's bucket is the complete
 source; every log object inside the window (widened by a day each side) is
-fetched, gunzipped and decoded on a thread pool, reduced to ``Activity``
-records per object, and the per-object results are merged. With the state
+fetched on threads and gunzipped, decoded and reduced to ``Activity``
+records per object on every core (``cloudtrail_pool.read_objects``), and
+the per-object results are merged. With the state
 store's ledger only the objects no earlier run read are fetched, and merged
 into what it keeps (``cloudtrail_ledger``); a read plan limits the accounts
 and regions to what the enabled rules need (``cloudtrail_plan``).
@@ -37,11 +38,13 @@ from typing import TypeVar
 import botocore.exceptions
 
 from auditor.aws import AwsContext, describe_error
+from auditor.collect.action_usage import UsageReducer
 from auditor.collect.cloudtrail_athena import AthenaSettings, collect_cloudtrail_athena
-from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, trail_id
-from auditor.collect.cloudtrail_lifecycle import lifecycle_events, sort_events
+from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, merge_usage, trail_id
+from auditor.collect.cloudtrail_lifecycle import sort_events
 from auditor.collect.cloudtrail_plan import ReadPlan
-from auditor.collect.cloudtrail_records import LogDecodeError, read_log
+from auditor.collect.cloudtrail_pool import read_objects
+from auditor.collect.cloudtrail_records import LogDecodeError
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
 from auditor.collect.registry import collector
@@ -53,6 +56,7 @@ from auditor.store.activity import ReadObject
 __all__ = ["TrailLocation", "collect_cloudtrail", "discover_trail", "reduce_records"]
 
 SOURCE = "cloudtrail"
+TABLES = ("activity", "lifecycle_events", "action_usage")  # what an account's status vouches for
 # Read-only permissions this collector needs (management account, and the trail bucket's policy).
 PERMISSIONS = (
     "cloudtrail:DescribeTrails",
@@ -129,14 +133,6 @@ class _Tally:
     damaged: list[tuple[LogObject, str]] = field(default_factory=list)  # objects whose events may be missing
 
 
-@dataclass
-class _ObjectResult:
-    reducer: ActivityReducer
-    malformed: int
-    size: int
-    changes: list = field(default_factory=list)  # LifecycleEvent: access granted or taken away
-
-
 @collector(SOURCE, PERMISSIONS)
 def collect_cloudtrail(
     ctx: AwsContext,
@@ -181,12 +177,13 @@ def collect_cloudtrail(
         return reading.since(account_id) if reading is not None else start
 
     result = SourceResult()
-    kept = ActivityReducer(min((since(a.account_id) for a in accounts), default=start), as_of)
-    this_run = ActivityReducer(kept.start, as_of)  # objects delivered after as-of: not kept in the store
+    kept = ActivityReducer(min((since(a.account_id) for a in accounts), default=start), as_of, UsageReducer())
+    this_run = ActivityReducer(kept.start, as_of, UsageReducer())  # delivered after as-of: not kept in the store
     kept_changes: list[LifecycleEvent] = []
     run_changes: list[LifecycleEvent] = []
-    readers = max_workers * READS_PER_WORKER
-    with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="cloudtrail") as pool:
+    # one connection per reading thread: threads beyond the client's pool would open and drop their own
+    readers = min(max_workers * READS_PER_WORKER, s3.meta.config.max_pool_connections)
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cloudtrail-list") as pool:
         progress.start(ACCOUNTS_TASK, len(accounts))
         tallies: dict[str, _Tally] = {}
 
@@ -217,15 +214,16 @@ def collect_cloudtrail(
             owner.update((obj.key, tally) for obj in fresh)
         progress.start(OBJECTS_TASK, len(work))
 
-        for obj, outcome in _read_objects(s3, trail.bucket, work, kept.start, as_of, pool, readers):
+        for outcome in read_objects(s3, trail.bucket, work, kept.start, as_of, fetchers=readers):
+            obj = outcome.obj
             tally = owner[obj.key]
             account_id = tally.listing.account_id
-            if isinstance(outcome, BaseException):
-                error = _describe_read_error(outcome)
+            if outcome.error is not None:
+                error = _describe_read_error(outcome.error)
                 result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
                 tally.unreadable.append(error)
                 tally.damaged.append((obj, error))
-                if reading is not None and isinstance(outcome, LogDecodeError):  # its bytes will not change
+                if reading is not None and isinstance(outcome.error, LogDecodeError):  # its bytes will not change
                     reading.read(obj, account_id, error=error)
                 elif reading is not None:
                     reading.unread(obj)
@@ -251,12 +249,15 @@ def collect_cloudtrail(
 
     activity = kept.activities()
     changes = kept_changes
+    uses = kept.usage.uses()
     if reading is not None:
         activity = reading.merged(activity)
         changes = reading.merged_changes(kept_changes)
-        reading.commit(activity)
+        uses = reading.merged_usage(uses)
+        reading.commit(activity, usage=uses)
     result.add("activity", merge_activities(activity, this_run.activities()))
     result.add("lifecycle_events", sort_events(changes + run_changes))
+    result.add("action_usage", merge_usage(uses, this_run.usage.uses()))
     result.unreadable.sort(key=lambda u: u.what)
     for account in accounts:
         status = _status(tallies[account.account_id], trail, layout.root, since(account.account_id), as_of)
@@ -297,34 +298,6 @@ def _recall(tally: _Tally, prior: list[ReadObject], trail: TrailLocation, result
             continue
         _count(tally, obj, row.size, row.records, row.counted, row.skipped, row.error)
     return objects
-
-
-def _read_objects(
-    s3, bucket: str, objects: list[LogObject], start: datetime, end: datetime, pool: Executor, readers: int
-) -> Iterator[tuple[LogObject, _ObjectResult | BaseException]]:
-    """Fetch and reduce each object; yields it with its result, or with the error that kept it unread.
-
-    The one way objects are read: the orchestration above decides which,
-    and merges what comes back, in any order.
-    """
-
-    def read_one(obj: LogObject) -> _ObjectResult:
-        return _read_object(s3, bucket, obj, start, end)
-
-    for obj, future in _bounded(pool, read_one, objects, readers):
-        try:
-            yield obj, future.result()
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, LogDecodeError) as exc:
-            yield obj, exc
-
-
-def _read_object(s3, bucket: str, obj: LogObject, start: datetime, end: datetime) -> _ObjectResult:
-    data = s3.get_object(Bucket=bucket, Key=obj.key)["Body"].read()
-    records, malformed = read_log(data)
-    reducer = ActivityReducer(start, end)
-    reducer.add(records)
-    changes = lifecycle_events(records, start, end)
-    return _ObjectResult(reducer=reducer, malformed=malformed, size=len(data), changes=changes)
 
 
 def _describe_read_error(exc: BaseException) -> str:
@@ -376,7 +349,7 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
             coverage_end=coverage_end,
             detail=detail,
             # this account's share of the tables: both come from the same objects, read as completely
-            tables={table: COMPLETE if state == "ok" else state for table in ("activity", "lifecycle_events")},
+            tables={table: COMPLETE if state == "ok" else state for table in TABLES},
         )
 
     if listing.error:

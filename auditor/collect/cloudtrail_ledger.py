@@ -34,9 +34,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from auditor.collect.cloudtrail_s3 import LogObject, region_prefix, resume_key
-from auditor.model import Activity, LifecycleEvent
+from auditor.model import ActionUse, Activity, LifecycleEvent
 from auditor.store import activity as stored
-from auditor.store.activity import ActivityKey, Commit, ReadObject, TrailMemory, activity_key
+from auditor.store.activity import ActivityKey, Commit, ReadObject, TrailMemory, UsageKey, activity_key, usage_key
 
 DAY = timedelta(days=1)
 OVERLAP = timedelta(hours=24)
@@ -123,8 +123,12 @@ class Reading:
         """Note an object that could not be fetched: the next run fetches it again."""
         self._unread.append(obj)
 
-    def commit(self, activity: list[Activity]) -> bool:
-        """Keep what was read and ``activity`` (the merged activity of the kept objects); False when not kept."""
+    def commit(self, activity: list[Activity], usage: list[ActionUse] | None = None) -> bool:
+        """Keep what was read, ``activity`` and ``usage`` (both merged over the kept objects); False when not kept.
+
+        ``usage`` None leaves the stored usage as it is (a full read then
+        clears it: its actions are unknown until a read records them).
+        """
         if not self.keeps:
             self.kept = False
             return False
@@ -137,6 +141,7 @@ class Reading:
             activity={activity_key(a): a for a in activity},
             changes=self._changes,
             full=self.mode == "full",
+            usage=None if usage is None else {usage_key(u): u for u in usage},
         )
         self.kept = stored.save(self.ledger.engine, self.memory, commit)
         return self.kept
@@ -169,6 +174,10 @@ class Reading:
         """The store's activity with ``activity`` merged in."""
         return merge_activities(list(self.memory.activity.values()), activity)
 
+    def merged_usage(self, this_runs_uses: list[ActionUse]) -> list[ActionUse]:
+        """The store's action usage with this run's (from the objects it read) merged in: the whole window's."""
+        return merge_usage(list(self.memory.usage.values()), this_runs_uses)
+
 
 def merge_activities(*parts: list[Activity]) -> list[Activity]:
     """First and last seen and events per key over every part, in the reducer's order."""
@@ -190,3 +199,26 @@ def merge_activities(*parts: list[Activity]) -> list[Activity]:
                 events=known.events + activity.events,
             )
     return sorted(merged.values(), key=lambda a: (a.kind, a.account_id or "", a.key, a.detail or ""))
+
+
+def merge_usage(*parts: list[ActionUse]) -> list[ActionUse]:
+    """Last use and calls per (principal, action, resource) over every part, in the usage reducer's order."""
+    merged: dict[UsageKey, ActionUse] = {}
+    for part in parts:
+        for use in part:
+            key = usage_key(use)
+            known = merged.get(key)
+            if known is None:
+                merged[key] = use
+                continue
+            merged[key] = ActionUse(
+                kind=known.kind,
+                key=known.key,
+                account_id=known.account_id,
+                detail=known.detail,
+                action=known.action,
+                resource=known.resource,
+                last_seen=max(known.last_seen, use.last_seen),
+                events=known.events + use.events,
+            )
+    return sorted(merged.values(), key=lambda u: tuple(part or "" for part in usage_key(u)))

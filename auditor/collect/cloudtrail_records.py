@@ -15,18 +15,17 @@ type of every leaf it reads.
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from isal import isal_zlib
 
 # Any JSON value that is not an object: the alternative for every container.
 NotObject = str | int | float | bool | list | None
 
 
-class _Part(msgspec.Struct, gc=False):
+class _Part(msgspec.Struct, gc=False, frozen=True):
     """Base of the decoded parts: no reference cycles, so no GC tracking."""
 
 
@@ -106,6 +105,7 @@ class CloudTrailRecord(_Part):
     serviceEventDetails: ServiceEventDetails | NotObject = None
     requestParameters: RequestParameters | NotObject = None
     responseElements: ResponseElements | NotObject = None
+    resources: Any = None  # [{"ARN": ..., "accountId": ..., "type": ...}]: what right-sizing scopes to
 
 
 class _LogFile(_Part):
@@ -123,6 +123,7 @@ _RAW_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 _RECORD = msgspec.json.Decoder(CloudTrailRecord)
 
 GZIP_MAGIC = b"\x1f\x8b"
+GZIP_WBITS = 31  # zlib's window bits for a gzip wrapper: header, deflate stream, CRC-32 and length checked
 
 
 class LogDecodeError(ValueError):
@@ -130,15 +131,30 @@ class LogDecodeError(ValueError):
 
 
 def gunzip(data: bytes) -> bytes:
-    """Decompress a log object; a plain JSON body (already inflated) passes through."""
+    """Decompress a log object; a plain JSON body (already inflated) passes through.
+
+    ISA-L's inflate does what ``gzip.decompress`` does (members in a row, zero
+    padding between them, CRC-32 and length checked) in under half its time:
+    decompression is the floor of reading a trail.
+    """
     if not data.startswith(GZIP_MAGIC):
         if data.lstrip()[:1] in (b"{", b"["):
             return data
         raise LogDecodeError(f"not a gzip file (starts with {data[:4]!r})")
+    members: list[bytes] = []
+    rest = data
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
+        while rest:
+            inflater = isal_zlib.decompressobj(GZIP_WBITS)
+            members.append(inflater.decompress(rest))
+            if not inflater.eof:
+                raise LogDecodeError("corrupt gzip data: truncated")
+            rest = inflater.unused_data.lstrip(b"\x00")
+            if rest and not rest.startswith(GZIP_MAGIC):
+                raise LogDecodeError(f"corrupt gzip data: {len(rest)} bytes after the last member")
+    except isal_zlib.error as exc:
         raise LogDecodeError(f"corrupt gzip data: {exc}") from exc
+    return members[0] if len(members) == 1 else b"".join(members)
 
 
 def decode_log(payload: bytes) -> tuple[list[CloudTrailRecord], int]:

@@ -13,9 +13,25 @@ from datetime import datetime
 
 import msgspec
 
-from auditor.collect.cloudtrail_events import SIGNIN, Hit, attribute, sign_in_workflow, unresolved_sign_in
-from auditor.collect.cloudtrail_records import CloudTrailRecord, parse_event_time
+from auditor.collect.action_usage import UsageReducer
+from auditor.collect.cloudtrail_events import (
+    IDC_PORTAL_SOURCES,
+    IDC_USER_TYPES,
+    SIGNIN,
+    STS,
+    Hit,
+    attribute,
+    sign_in_workflow,
+    unresolved_sign_in,
+)
+from auditor.collect.cloudtrail_records import CloudTrailRecord, UserIdentity, parse_event_time
 from auditor.model import Activity
+
+# Attribution reads the whole record only for sign-in, portal and STS events and for Identity Center
+# identities; any other event proves exactly what its ``userIdentity`` proves (with the account it was
+# recorded in, for IAM users and root). One principal's events repeat by the thousand in a log
+# object, so those are attributed once per distinct (identity, account) and looked up afterwards.
+WHOLE_RECORD_SOURCES = (SIGNIN, STS, *IDC_PORTAL_SOURCES)
 
 
 class ActivityReducer:
@@ -24,12 +40,17 @@ class ActivityReducer:
     Only events inside ``[start, end]`` count (either bound may be None).
     Feed one batch per log object with ``add``: a sign-in whose steps name
     the user on another step is joined within the batch. Reducers of
-    different objects combine with ``merge``, in any order.
+    different objects combine with ``merge``, in any order. Given a
+    ``usage`` reducer, each attributed record's action is folded into it
+    too (right-sizing's "used" side), from the hits computed here once.
     """
 
-    def __init__(self, start: datetime | None = None, end: datetime | None = None) -> None:
+    def __init__(
+        self, start: datetime | None = None, end: datetime | None = None, usage: UsageReducer | None = None
+    ) -> None:
         self.start = start
         self.end = end
+        self.usage = usage
         self.records = 0  # records seen
         self.counted = 0  # records inside the window that proved some principal active
         self.outside_window = 0
@@ -40,28 +61,53 @@ class ActivityReducer:
         start, end = self.start, self.end
         workflow_names: dict[str, str] = {}
         deferred: list[tuple[CloudTrailRecord, datetime]] = []
+        times: dict[object, datetime | None] = {}  # eventTime text -> parsed: events share their seconds
+        attributed: dict[tuple, list[Hit]] = {}  # (userIdentity, recipientAccountId) -> hits
         for record in records:
             self.records += 1
-            if record.eventSource == SIGNIN:
+            source = record.eventSource
+            if source == SIGNIN:
                 workflow, name = sign_in_workflow(record)
                 if workflow and name:
                     workflow_names[workflow] = name
-            when = parse_event_time(record.eventTime)
+            stamp = record.eventTime
+            try:
+                when = times[stamp]
+            except KeyError:
+                when = times[stamp] = parse_event_time(stamp)
+            except TypeError:  # not text: an unhashable leaf of a damaged record
+                when = None
             if when is None:
                 self.undated += 1
                 continue
             if (start is not None and when < start) or (end is not None and when > end):
                 self.outside_window += 1
                 continue
-            hits = attribute(record)
+            identity = record.userIdentity
+            if (
+                source not in WHOLE_RECORD_SOURCES
+                and type(identity) is UserIdentity
+                and identity.type not in IDC_USER_TYPES
+            ):
+                try:
+                    key = (identity, record.recipientAccountId)
+                    hits = attributed.get(key)
+                    if hits is None:
+                        hits = attributed[key] = attribute(record)
+                except TypeError:  # a list or object where a leaf was expected: not hashable
+                    hits = attribute(record)
+            else:
+                hits = attribute(record)
             if hits:
                 self._fold(hits, when)
+                if self.usage is not None:
+                    self.usage.add(record, hits, when)
             elif unresolved_sign_in(record):
                 deferred.append((record, when))
         for record, when in deferred:
             hits = attribute(record, workflow_names)
             if hits:
-                self._fold(hits, when)
+                self._fold(hits, when)  # a sign-in: no action a policy grants
 
     def _fold(self, hits: list[Hit], when: datetime) -> None:
         self.counted += 1
@@ -78,6 +124,8 @@ class ActivityReducer:
             entry[2] += 1
 
     def merge(self, other: ActivityReducer) -> None:
+        if self.usage is not None and other.usage is not None:
+            self.usage.merge(other.usage)
         self.records += other.records
         self.counted += other.counted
         self.outside_window += other.outside_window

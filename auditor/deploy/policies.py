@@ -12,6 +12,10 @@ Three identities, each allowed exactly what its part of the code declares
 - the rollback role (``rollback.json``): what ``remediate rollback``
   calls; it re-grants what a run revoked (``iam:AttachUserPolicy`` only for
   the policies ``ReattachPolicyArns`` lists) and never revokes;
+- the right-sizing role (``rightsize.json``): what every step of a
+  right-sizing plan calls (``remediate plan --rightsize``, its apply,
+  verify and rollback); it writes permission sets' inline policies, in
+  Identity Center only, so neither of the two others holds it;
 - the Athena engine (``collector-athena.json``, for ``[cloudtrail] engine =
   "athena"``): the Athena calls ``auditor.collect.cloudtrail_athena``
   declares, in one workgroup, and what Athena checks as the caller (the
@@ -65,6 +69,7 @@ SIDS = {
     "sts": "CallerIdentity",
 }
 REMEDIATION_SIDS = {"iam": "IamUserCredentials", "identitystore": "IdentityStore", "sso": "IdentityCenterAssignments"}
+RIGHTSIZE_SIDS = {"sso": "PermissionSetInlinePolicy"}
 OWN_SIDS = {"iam:AttachUserPolicy": "IamReattachListedPolicies"}  # a condition of its own: a statement of its own
 TEMPLATES = ("template.yaml", "member-roles.yaml", "management-roles.yaml")  # beside the policy directory
 INDENT = " " * 12
@@ -74,6 +79,7 @@ DEFAULTS: dict[str, str] = {
     "MemberRoleName": _AWS["member_role_name"].default,
     "RemediationRoleName": _AWS["remediation_role_name"].default,
     "RollbackRoleName": _AWS["rollback_role_name"].default,
+    "RightsizeRoleName": _AWS["rightsize_role_name"].default,
     "AthenaWorkGroup": SCHEMA["cloudtrail"]["athena"].fields["workgroup"].default,
     "AthenaDatabase": SCHEMA["cloudtrail"]["athena"].fields["database"].default,
     "AthenaTable": SCHEMA["cloudtrail"]["athena"].fields["table"].default,
@@ -145,8 +151,10 @@ def athena_statements() -> list[dict]:
 
 
 def remediation_statements(role: str) -> list[dict]:
-    """The permissions of the ``apply`` or ``rollback`` role."""
-    return statements([p for p in required_permissions() if role in scopes.roles_of(p)], REMEDIATION_SIDS)
+    """The permissions of the ``apply``, ``rollback`` or ``rightsize`` role."""
+    declared = required_permissions(grants=role == scopes.RIGHTSIZE)
+    sids = RIGHTSIZE_SIDS if role == scopes.RIGHTSIZE else REMEDIATION_SIDS
+    return statements([p for p in declared if role in scopes.roles_of(p)], sids)
 
 
 def _iam_only(items: list[dict]) -> list[dict]:
@@ -158,6 +166,7 @@ BLOCKS: dict[str, Callable[[], list[dict]]] = {
     "collector-readonly": lambda: [*collector_statements(), assume("MemberRoleName")],
     "remediation": lambda: [*remediation_statements(scopes.APPLY), assume("RemediationRoleName")],
     "rollback": lambda: [*remediation_statements(scopes.ROLLBACK), assume("RollbackRoleName")],
+    "rightsize": lambda: remediation_statements(scopes.RIGHTSIZE),  # Identity Center only: no member account
     "member-collector": lambda: _iam_only(collector_statements()),
     "member-remediation": lambda: _iam_only(remediation_statements(scopes.APPLY)),
     "member-rollback": lambda: _iam_only(remediation_statements(scopes.ROLLBACK)),
@@ -167,6 +176,7 @@ FILES = {
     "collector-readonly.json": "collector-readonly",
     "remediation.json": "remediation",
     "rollback.json": "rollback",
+    "rightsize.json": "rightsize",
     "collector-athena.json": "collector-athena",
 }
 
@@ -320,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="NAME=VALUE",
         help="a template parameter's value (TrailBucket, TrailKmsKeyArn, IdentityStoreId, IdentityCenterInstanceId, "
-        "MemberRoleName, RemediationRoleName, RollbackRoleName, ReattachPolicyArns=ARN,ARN)",
+        "MemberRoleName, RemediationRoleName, RollbackRoleName, RightsizeRoleName, ReattachPolicyArns=ARN,ARN)",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if the files differ from the declared permissions")
     args = parser.parse_args(argv)

@@ -12,7 +12,8 @@ Two small tables, read by the policy generator (``auditor.deploy.policies``):
   action data.
 - ``ROLE_OF``: for each permission a remediation action declares, whether
   the apply role (``remediate plan|apply|verify``), the rollback role
-  (``remediate rollback``) or both hold it. Apply revokes and never
+  (``remediate rollback``), both, or the right-sizing role (every step of a
+  right-sizing plan: it writes policies, so neither of the others may) hold it. Apply revokes and never
   re-grants; rollback re-grants and never revokes. The two status flips
   (``iam:UpdateAccessKey``, ``identitystore:UpdateUser``) are one IAM action
   for both directions and have no condition key telling them apart, so both
@@ -119,6 +120,10 @@ RESOURCES: dict[str, str] = {
     "sso:ListCustomerManagedPolicyReferencesInPermissionSet": "OnPermissionSets",
     "sso:ListManagedPoliciesInPermissionSet": "OnPermissionSets",
     "sso:ListPermissionSets": "OnInstance",
+    "sso:PutInlinePolicyToPermissionSet": "OnPermissionSets",  # right-sizing writes the inline policy
+    "sso:DeleteInlinePolicyFromPermissionSet": "OnPermissionSets",
+    "sso:ProvisionPermissionSet": "OnAssignments",  # to every account it is provisioned to
+    "sso:DescribePermissionSetProvisioningStatus": "OnInstance",
     "sso:ListPermissionSetsProvisionedToAccount": "OnAccounts",
     "sso:ListTagsForResource": "OnPermissionSets",  # the collector reads permission sets' tags
     # Organizations
@@ -152,9 +157,15 @@ ATHENA_CALLS_ON_CATALOG = ("athena:GetTableMetadata",)
 # reading an SSE-KMS object makes S3 call KMS Decrypt as the caller.
 IMPLIED = {"kms:Decrypt": "s3:GetObject"}
 
-APPLY, ROLLBACK = "apply", "rollback"
+APPLY, ROLLBACK, RIGHTSIZE = "apply", "rollback", "rightsize"
 BOTH = (APPLY, ROLLBACK)
 ROLE_OF: dict[str, tuple[str, ...]] = {
+    # right-sizing: a permission set's inline policy, written both ways, and its provisioning
+    "sso:GetInlinePolicyForPermissionSet": (RIGHTSIZE,),
+    "sso:PutInlinePolicyToPermissionSet": (RIGHTSIZE,),
+    "sso:DeleteInlinePolicyFromPermissionSet": (RIGHTSIZE,),
+    "sso:ProvisionPermissionSet": (RIGHTSIZE,),
+    "sso:DescribePermissionSetProvisioningStatus": (RIGHTSIZE,),
     # reads: both sides check the target's state before and after a change
     "iam:GetLoginProfile": BOTH,
     "iam:ListAccessKeys": BOTH,
@@ -164,7 +175,7 @@ ROLE_OF: dict[str, tuple[str, ...]] = {
     "sso:ListAccountAssignments": BOTH,
     # reads only planning needs (the names protection matches)
     "identitystore:DescribeGroup": (APPLY,),
-    "sso:DescribePermissionSet": (APPLY,),
+    "sso:DescribePermissionSet": (APPLY, RIGHTSIZE),
     "sso:ListInstances": (APPLY,),
     # status flips: one action for both directions (see the module's docstring)
     "iam:UpdateAccessKey": BOTH,

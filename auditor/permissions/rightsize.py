@@ -79,7 +79,18 @@ def propose(
     effective: Effective, uses: Iterable[ActionUse], catalog: Catalog, *, limit: int = PERMISSION_SET_INLINE_LIMIT
 ) -> Proposal:
     """The policy allowing what ``uses`` show was needed, within what ``effective`` allows."""
-    granted = effective.actions
+    return propose_within(effective.label, effective.actions, uses, catalog, limit=limit)
+
+
+def propose_within(
+    principal: str,
+    granted: frozenset[str],
+    uses: Iterable[ActionUse],
+    catalog: Catalog,
+    *,
+    limit: int = PERMISSION_SET_INLINE_LIMIT,
+) -> Proposal:
+    """The policy allowing what ``uses`` show was needed, within ``granted`` (e.g. a permission set in every account)."""
     named: dict[str, set[str | None]] = defaultdict(set)
     seen_not_granted = set()
     for use in uses:
@@ -98,7 +109,7 @@ def propose(
         document = _document(by_service, {})
         size = len(policy_text(document))
     return Proposal(
-        principal=effective.label,
+        principal=principal,
         granted=len(granted),
         used=dict(by_service),
         document=document,

@@ -1,9 +1,9 @@
 """Safe remediation: plan -> apply -> verify -> rollback, with every change journaled.
 
-Importing the package registers every action (``idc_actions``, ``iam_actions``).
+Importing the package registers every action (``idc_actions``, ``iam_actions``, ``rightsize_actions``).
 """
 
-from auditor.remediate import iam_actions, idc_actions  # noqa: F401 - they register the actions
+from auditor.remediate import iam_actions, idc_actions, rightsize_actions  # noqa: F401 - they register the actions
 from auditor.remediate.actions import ACTIONS, Action
 from auditor.remediate.clients import Clients, Waiter
 from auditor.remediate.errors import ActionFailed, PlanError, Refused, RemediationError

@@ -44,6 +44,9 @@ class Action:
     # keys that must still hold what the plan recorded, or the target drifted (default: ``compare``);
     # e.g. a membership deleted and created again after the review has a new id
     drift_keys: tuple[str, ...] = ()
+    # the change writes a policy, so both directions may grant: never planned from revocations, and applied,
+    # verified and rolled back through a role of its own ([aws] rightsize_role_name), never the apply role
+    grants: bool = False
 
     def same(self, a: State, b: State) -> bool:
         """The same access (what a rollback must restore)."""

@@ -176,6 +176,10 @@ def _plan_one(revocation: Revocation, clients: Clients, protection: Protection) 
     action = ACTIONS.get(revocation.kind)
     if action is None:
         return exclude(f"no remediation action for kind {revocation.kind!r} (known: {', '.join(ACTIONS)})")
+    if action.grants:
+        return exclude(
+            f"{action.verb}: planned only with `auditor remediate plan --rightsize`, never from a revocation"
+        )
     missing = action.missing_keys(revocation.target)
     if missing:
         return exclude(f"the target does not name {', '.join(missing)}")

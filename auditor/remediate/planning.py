@@ -10,16 +10,18 @@ circuit breaker counted from the latest run and the last 24 hours' changes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from auditor.aws import remediation_context
+from auditor.aws import remediation_context, rightsize_context, rollback_context
 from auditor.campaign import revocations as campaign_revocations
 from auditor.config import Settings
 from auditor.model import Revocation
+from auditor.remediate.actions import ACTIONS
 from auditor.remediate.clients import Clients
-from auditor.remediate.errors import PlanError
+from auditor.remediate.errors import PlanError, Refused
 from auditor.remediate.executor import RunResult, apply_plan
 from auditor.remediate.journal import Journal
 from auditor.remediate.notices import Notices
@@ -44,6 +46,24 @@ class Planned:
 def clients_from_settings(settings: Settings) -> Clients:
     """AWS clients for remediation, with the configured profile, region, remediation role and retry budget."""
     return Clients(remediation_context(settings))
+
+
+def granting(kinds: Iterable[str]) -> bool:
+    """Whether actions of ``kinds`` write policies (right-sizing): they run through the right-sizing role only.
+
+    ``Refused`` when they mix with revocations: no one role may do both, so such a plan or run is never ours.
+    """
+    flags = {ACTIONS[kind].grants for kind in kinds if kind in ACTIONS}
+    if len(flags) > 1:
+        raise Refused("right-sizing and revocations are never in one plan: each runs through its own role")
+    return flags == {True}
+
+
+def clients_for(kinds: Iterable[str], settings: Settings, *, rollback: bool = False) -> Clients:
+    """The role a plan's (or run's) actions act through: right-sizing's own, else the apply or rollback role."""
+    if granting(kinds):
+        return Clients(rightsize_context(settings))
+    return Clients(rollback_context(settings)) if rollback else clients_from_settings(settings)
 
 
 def plan_revocations(
@@ -106,10 +126,14 @@ def apply_plan_file(
     actor: str,
     clients: Clients | None = None,
 ) -> RunResult:
-    """Apply the recorded plan ``path`` names (refused when the store never recorded it): a dry run unless ``yes``."""
+    """Apply the recorded plan ``path`` names (refused when the store never recorded it): a dry run unless ``yes``.
+
+    A right-sizing plan acts through the right-sizing role, any other through the apply role.
+    """
+    plan = load_plan(path)
     return apply_plan(
-        load_plan(path),
-        clients=clients or clients_from_settings(settings),
+        plan,
+        clients=clients or clients_for([a.kind for a in plan.actions], settings),
         store=store,
         settings=settings,
         population=population_from_store(store),

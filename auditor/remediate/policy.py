@@ -14,9 +14,9 @@ from auditor.remediate.actions import ACTIONS
 SIDS = {"identitystore": "IdentityStore", "sso": "IdentityCenterAssignments", "iam": "IamUserCredentials"}
 
 
-def required_permissions() -> list[str]:
-    """The union of every action's declared permissions, sorted."""
-    return sorted({permission for action in ACTIONS.values() for permission in action.permissions})
+def required_permissions(grants: bool = False) -> list[str]:
+    """The union of the revoking actions' declared permissions (``grants``: the right-sizing ones'), sorted."""
+    return sorted({p for action in ACTIONS.values() if action.grants == grants for p in action.permissions})
 
 
 def remediation_policy(member_role_name: str = "OrganizationAccountAccessRole") -> dict:

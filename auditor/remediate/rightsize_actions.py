@@ -8,17 +8,18 @@ change is provisioned to every account the permission set is provisioned
 to, as the console does, and waits for the provisioning to finish.
 
 Unlike the revocations, both directions write a policy: the role that
-applies it can write any inline policy. It is therefore not in ``ACTIONS``
-(the apply role revokes and never grants, auditor.deploy.scopes); whoever
-adopts it gives it a role of its own and registers it with
-``auditor.remediate.actions.register(RIGHTSIZE)``.
+applies it can write any inline policy. It is registered with ``grants``
+set, so ``remediate plan`` never makes it from revocations, and it runs
+(apply, verify, rollback) through a role of its own, ``[aws]
+rightsize_role_name``, never the apply role, which revokes and never grants
+(auditor.deploy.scopes). Plans come from ``auditor.remediate.rightsize_plan``.
 """
 
 from __future__ import annotations
 
 import json
 
-from auditor.remediate.actions import Action, State, Target, not_found
+from auditor.remediate.actions import Action, State, Target, not_found, register
 from auditor.remediate.clients import Clients
 
 KIND = "idc_permission_set_inline_policy"
@@ -88,25 +89,28 @@ def _names(clients: Clients, t: Target) -> list[str]:
     return [n for n in (found.get("Name"),) if n]
 
 
-RIGHTSIZE = Action(
-    kind=KIND,
-    verb="replace the inline policy of a permission set with its right-sized proposal",
-    target_keys=("instance_arn", "permission_set_arn", "policy"),
-    permissions=(
-        "sso:GetInlinePolicyForPermissionSet",
-        "sso:PutInlinePolicyToPermissionSet",
-        "sso:DeleteInlinePolicyFromPermissionSet",
-        "sso:ProvisionPermissionSet",
-        "sso:DescribePermissionSetProvisioningStatus",
-        "sso:DescribePermissionSet",
-    ),
-    read=_read,
-    revoked=lambda s: s["proposal_in_place"],
-    apply=_replace,
-    inverse=_restore,
-    compare=("inline_policy",),
-    describe=lambda t: f"replace the inline policy of permission set {t['permission_set_arn']} with the proposal",
-    names=_names,
-    subject=lambda t: ("permission_set", t["permission_set_arn"]),
-    rollback_note="rollback writes back the inline policy text exactly as it was read before the change",
+RIGHTSIZE = register(
+    Action(
+        kind=KIND,
+        verb="replace the inline policy of a permission set with its right-sized proposal",
+        target_keys=("instance_arn", "permission_set_arn", "policy"),
+        permissions=(
+            "sso:GetInlinePolicyForPermissionSet",
+            "sso:PutInlinePolicyToPermissionSet",
+            "sso:DeleteInlinePolicyFromPermissionSet",
+            "sso:ProvisionPermissionSet",
+            "sso:DescribePermissionSetProvisioningStatus",
+            "sso:DescribePermissionSet",
+        ),
+        read=_read,
+        revoked=lambda s: s["proposal_in_place"],
+        apply=_replace,
+        inverse=_restore,
+        compare=("inline_policy",),
+        describe=lambda t: f"replace the inline policy of permission set {t['permission_set_arn']} with the proposal",
+        names=_names,
+        subject=lambda t: ("permission_set", t["permission_set_arn"]),
+        rollback_note="rollback writes back the inline policy text exactly as it was read before the change",
+        grants=True,
+    )
 )

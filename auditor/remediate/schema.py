@@ -24,6 +24,20 @@ remediation_plans = sa.Table(
     sa.Column("plan", sa.Text, nullable=False),  # the plan as written, actions and targets included
 )
 
+# Every right-sizing proposal `remediate plan --rightsize` made, with the run whose evidence it rests on: a
+# right-sizing action traces to one (as a revocation traces to a decision or a finding), the very policy text.
+rightsize_proposals = sa.Table(
+    "rightsize_proposals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),  # the recorded run whose snapshot held the usage
+    sa.Column("permission_set_arn", sa.String(200), nullable=False),
+    sa.Column("policy", sa.Text, nullable=False),  # the proposed inline policy, as it will be written
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON: accounts, window, used and removed actions
+    sa.Column("proposed_at", UTCDateTime, nullable=False),
+    sa.Column("proposed_by", sa.String(200), nullable=False),
+)
+
 remediation_runs = sa.Table(
     "remediation_runs",
     metadata,

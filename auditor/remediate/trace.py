@@ -1,11 +1,13 @@
-"""Every planned action must trace to something the store recorded: a campaign's "revoke" or a finding.
+"""Every planned action must trace to something the store recorded: a campaign's "revoke", a finding, a proposal.
 
 A reason in a plan only says where to look (a campaign and item, or a
 finding id); what counts is what the store holds there. A campaign action
 must be one of the revocations the closed campaign decided, recomputed from
 its recorded items and decisions; a stale-access action must name the
 target of a recorded, unresolved finding of a rule whose policy acts with
-this kind of change, for which a notice was recorded. Checked when a plan is
+this kind of change, for which a notice was recorded; a right-sizing action
+must write the very policy a recorded right-sizing proposal made for that
+permission set. Checked when a plan is
 recorded and again before it is applied.
 """
 
@@ -22,6 +24,8 @@ from auditor.model import Finding, Revocation
 from auditor.remediate.actions import ACTIONS
 from auditor.remediate.notices import Notices
 from auditor.remediate.plan import Plan, PlannedAction, describe_target
+from auditor.remediate.rightsize_actions import RIGHTSIZE
+from auditor.remediate.schema import rightsize_proposals
 from auditor.remediate.stale import POLICIES
 from auditor.store import Store, findings
 
@@ -44,6 +48,8 @@ def _key(kind: str, target: dict) -> dict[str, str]:
 def _traces(store: Store, planned: PlannedAction, reason: object, decided: dict[int, list[Revocation]]) -> bool:
     if not isinstance(reason, dict):
         return False
+    if "rightsize_proposal_id" in reason:
+        return _proposal_traces(store, planned, reason["rightsize_proposal_id"])
     if isinstance(reason.get("finding_id"), str):
         return _finding_traces(store, planned, reason["finding_id"])
     campaign_id, item_id = reason.get("campaign_id"), reason.get("item_id")
@@ -83,6 +89,19 @@ def _finding_traces(store: Store, planned: PlannedAction, finding_id: str) -> bo
         return target.get("user_id") == finding.principal.id
     return target.get("account_id") == finding.account_id and target.get("access_key_id") == (
         finding.resource or finding.principal.id
+    )
+
+
+def _proposal_traces(store: Store, planned: PlannedAction, proposal_id: object) -> bool:
+    """A right-sizing action writes exactly the policy a recorded proposal made, to that permission set."""
+    if type(proposal_id) is not int or planned.kind != RIGHTSIZE.kind:
+        return False
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(rightsize_proposals).where(rightsize_proposals.c.id == proposal_id)).first()
+    return (
+        row is not None
+        and planned.target.get("permission_set_arn") == row.permission_set_arn
+        and planned.target.get("policy") == row.policy
     )
 
 

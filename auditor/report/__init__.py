@@ -7,12 +7,15 @@ read alike and diff cleanly between runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from auditor import snapshot as snapshot_store
+from auditor.access import AccessModel
 from auditor.controls import FRAMEWORKS
 from auditor.model import Finding
 from auditor.report.compliance import FORMATS, export_file_name
@@ -56,6 +59,7 @@ def write_all(
     save_snapshot: bool = True,
     now: datetime | None = None,
     history: Mapping[str, Any] | None = None,
+    access: AccessModel | None = None,
 ) -> dict[str, Path]:
     """Write the contract's outputs into ``out_dir``; returns each output's path by name.
 
@@ -64,7 +68,7 @@ def write_all(
     ``history`` is the state store's view, {"runs": [{"id", "as_of", "kind",
     "exit_code", "by_severity"}, ...oldest first], "time_to_resolve":
     {severity: {"resolved", "mean_days", "max_days"}}}; None leaves the
-    report without a trend.
+    report without a trend. ``access``: the run's access model, when the caller built it.
     """
     generated_at = now or run_info.get("generated_at") or datetime.now(UTC)
     out_dir = Path(out_dir)
@@ -72,10 +76,52 @@ def write_all(
     paths = {name: out_dir / name for name in OUTPUT_FILES}
     if save_snapshot:
         paths["snapshot"] = out_dir / "snapshot"
-        snapshot_store.save(snapshot, paths["snapshot"])
-    write_findings_json(findings, paths["findings.json"])
-    write_findings_csv(findings, paths["findings.csv"])
     workbook_info = {"as_of": snapshot.manifest.as_of, "generated_at": generated_at, **run_info}
-    write_findings_xlsx(findings, paths["findings.xlsx"], workbook_info, generated_at=generated_at, snapshot=snapshot)
-    write_report_html(findings, snapshot, run_info, paths["report.html"], now=generated_at, history=history)
+
+    def files() -> None:  # they read the findings only: a forked child copies few pages
+        write_findings_json(findings, paths["findings.json"])
+        write_findings_csv(findings, paths["findings.csv"])
+        write_findings_xlsx(
+            findings, paths["findings.xlsx"], workbook_info, generated_at=generated_at, snapshot=snapshot
+        )
+
+    wait = beside(files)  # on the other core while this one saves the snapshot and renders the page
+    if save_snapshot:
+        snapshot_store.save(snapshot, paths["snapshot"])
+    write_report_html(
+        findings, snapshot, run_info, paths["report.html"], now=generated_at, history=history, access=access
+    )
+    wait()
     return paths
+
+
+def beside(work: Callable[[], None]) -> Callable[[], None]:
+    """Start ``work`` in a forked child where the platform can fork; returns the function that waits for it.
+
+    The writers are CPU-bound and independent, and a large estate's files take
+    tens of seconds each: a child on another core halves the wait (on one core
+    it costs nothing more). The child shares the findings without copying them
+    (fork), only writes files and takes no lock another thread could hold. If
+    it cannot start, or fails, ``work`` runs here instead, so its errors are
+    raised as they would be without a child.
+    """
+
+    def quietly() -> None:  # the error is raised here, in the parent, when it runs ``work`` again
+        try:
+            work()
+        except BaseException:
+            os._exit(1)
+
+    try:
+        child = multiprocessing.get_context("fork").Process(target=quietly, name="auditor-report", daemon=True)
+        child.start()
+    except (OSError, ValueError):  # no fork on this platform, or no process could be started
+        work()
+        return lambda: None
+
+    def wait() -> None:
+        child.join()
+        if child.exitcode != 0:
+            work()
+
+    return wait

@@ -126,6 +126,7 @@ def render_report_html(
     *,
     now: datetime | None = None,
     history: Mapping[str, Any] | None = None,
+    access: AccessModel | None = None,
 ) -> str:
     """The page as a string.
 
@@ -136,6 +137,7 @@ def render_report_html(
     snapshot's. ``now`` (else run_info's generated_at, else the clock)
     stamps the page. ``history`` (the state store's recent runs and time
     to resolve) adds the trend; without it the page has no trend section.
+    ``access``: the run's access model, when the caller built it already.
     """
     generated_at = now or run_info.get("generated_at") or datetime.now(UTC)
     account_names = {a.account_id: a.name for a in snapshot.tables.get("accounts", [])}
@@ -192,6 +194,7 @@ def write_report_html(
     *,
     now: datetime | None = None,
     history: Mapping[str, Any] | None = None,
+    access: AccessModel | None = None,
 ) -> None:
-    page = render_report_html(findings, snapshot, run_info, now=now, history=history)
+    page = render_report_html(findings, snapshot, run_info, now=now, history=history, access=access)
     atomic_write(Path(path), page.encode("utf-8"))

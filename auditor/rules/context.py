@@ -32,6 +32,7 @@ from auditor.rules.policies import is_admin_permission_set
 from auditor.snapshot import Snapshot, SourceStatus
 
 DAY = timedelta(days=1)
+_IDC_USER = PrincipalType.IDC_USER.value  # read once: an enum member's value costs a descriptor call
 # CloudTrail delivers log files about every five minutes; a window that ends
 # within this slack of the as-of time is taken as reaching it.
 DELIVERY_SLACK = timedelta(hours=24)
@@ -59,6 +60,9 @@ class RuleContext:
     access: AccessModel = field(default=None, repr=False)  # type: ignore[assignment]  # built from snapshot if None
     shared: dict[str, Any] = field(default_factory=dict, repr=False)  # what several rules compute once per run
 
+    _windows: dict[tuple[str | None, int, str | None], str | None] = field(default_factory=dict, init=False, repr=False)
+    _break_glass: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
+
     def __post_init__(self) -> None:
         if self.access is None:
             self.access = AccessModel(self.snapshot)
@@ -80,8 +84,15 @@ class RuleContext:
 
         ``fact`` is the activity kind the caller's claim rests on (None: any
         the account records): a read planned for other facts does not vouch
-        for it (``[cloudtrail] read = "needed"``).
+        for it (``[cloudtrail] read = "needed"``). Asked once per (user,
+        account, permission set) path: answered once per (account, days, fact).
         """
+        key = (account_id, days, fact)
+        if key not in self._windows:
+            self._windows[key] = self._missing_window(account_id, days, fact)
+        return self._windows[key]
+
+    def _missing_window(self, account_id: str | None, days: int, fact: str | None) -> str | None:
         if account_id is None:
             return "the account where Identity Center records sign-ins is unknown"
         status: SourceStatus | None = self.snapshot.status_of("cloudtrail", account_id)
@@ -126,9 +137,20 @@ class RuleContext:
 
     # --- names ----------------------------------------------------------------
 
+    @cached_property
+    def _break_glass_patterns(self) -> tuple[str, ...]:
+        return tuple(p.lower() for p in self.settings["break_glass_patterns"])
+
     def is_break_glass(self, *names: str | None) -> bool:
-        patterns = [p.lower() for p in self.settings["break_glass_patterns"]]
-        return any(name and any(p in name.lower() for p in patterns) for name in names)
+        return any(name and self._break_glass_name(name) for name in names)
+
+    def _break_glass_name(self, name: str) -> bool:
+        """Asked for every path's permission set: answered once per name."""
+        known = self._break_glass.get(name)
+        if known is None:
+            lowered = name.lower()
+            known = self._break_glass[name] = any(p in lowered for p in self._break_glass_patterns)
+        return known
 
     def is_service_account(self, user: IdcUser) -> bool:
         listed = {name.lower() for name in self.settings["service_accounts"]}
@@ -217,7 +239,7 @@ class RuleContext:
     # --- principals -----------------------------------------------------------------
 
     def idc_principal(self, user: IdcUser) -> Principal:
-        return Principal(type=PrincipalType.IDC_USER.value, id=user.user_id, name=user.user_name, arn=None)
+        return Principal(type=_IDC_USER, id=user.user_id, name=user.user_name, arn=None)
 
     # --- completeness -----------------------------------------------------------------
 

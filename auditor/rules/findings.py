@@ -8,6 +8,8 @@ from auditor.model import Finding, Principal, Severity
 from auditor.rules.registry import Rule
 from auditor.rules.verdicts import Outcome, Verdict
 
+_OUTCOMES = {outcome: outcome.value for outcome in Outcome}  # an enum member's value costs a descriptor call
+
 
 def finding_id(rule_id: str, principal: Principal, account_id: str | None, resource: str | None) -> str:
     """Stable across runs for the same rule + principal + account + resource."""
@@ -123,7 +125,7 @@ def _verdict(
 ) -> Verdict:
     return Verdict(
         rule_id=rule.id,
-        outcome=outcome.value,
+        outcome=_OUTCOMES[outcome],
         principal=principal,
         reason=reason,
         account_id=account_id,

@@ -2,7 +2,7 @@
 
 A nightly run reads only the log objects it has not read before and merges
 what they show into what earlier runs found, so its cost follows one day of
-new logs rather than the whole lookback window. Five tables, per trail
+new logs rather than the whole lookback window. Seven tables, per trail
 (``s3://bucket/<prefix>/AWSLogs/``):
 
 - ``cloudtrail_trails``: a generation counter (a run commits only if no other
@@ -16,7 +16,10 @@ new logs rather than the whole lookback window. Five tables, per trail
 - ``cloudtrail_objects``: every log object read, with what it held (size,
   records) or why it is damaged, so a night's coverage and gaps are
   computed exactly as a full read computes them;
-- ``cloudtrail_activity``: first and last seen and events per principal key.
+- ``cloudtrail_activity``: first and last seen and events per principal key;
+- ``cloudtrail_usage``: last use and calls per (principal key, IAM action,
+  resource), what right-sizing proposes a policy from (the whole window, not
+  one night's).
 
 Rows are added and updated; only a full re-read (``--full``) replaces a
 trail's rows, in one transaction.
@@ -32,7 +35,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from auditor.model import Activity, LifecycleEvent
+from auditor.model import ActionUse, Activity, LifecycleEvent
 from auditor.store import metadata
 from auditor.store.types import UTCDateTime
 
@@ -102,6 +105,21 @@ cloudtrail_changes = sa.Table(
     sa.Column("key", sa.String(500), primary_key=True),  # the log object that held them
     sa.Column("events", sa.Text, nullable=False),  # JSON list of LifecycleEvent records
 )
+# Last use and calls per (principal key, IAM action, resource), merged over every read: right-sizing proposes
+# from the whole observed window, and an incremental night reads one day of it.
+cloudtrail_usage = sa.Table(
+    "cloudtrail_usage",
+    metadata,
+    sa.Column("trail", sa.String(300), primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("key", sa.String(500), primary_key=True),
+    sa.Column("account_id", sa.String(12), primary_key=True),  # "" when none
+    sa.Column("detail", sa.String(200), primary_key=True),  # "" when none
+    sa.Column("action", sa.String(200), primary_key=True),
+    sa.Column("resource", sa.String(1000), primary_key=True),  # "" when the call named none
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+)
 TABLES = (
     cloudtrail_trails,
     cloudtrail_accounts,
@@ -109,6 +127,7 @@ TABLES = (
     cloudtrail_objects,
     cloudtrail_activity,
     cloudtrail_changes,
+    cloudtrail_usage,
 )
 _CHANGES = msgspec.json.Decoder(list[LifecycleEvent])
 
@@ -135,6 +154,13 @@ def activity_key(activity: Activity) -> ActivityKey:
     return (activity.kind, activity.key, activity.account_id, activity.detail)
 
 
+UsageKey = tuple[str, str, str | None, str | None, str, str | None]  # kind, key, account, detail, action, resource
+
+
+def usage_key(use: ActionUse) -> UsageKey:
+    return (use.kind, use.key, use.account_id, use.detail, use.action, use.resource)
+
+
 @dataclass
 class TrailMemory:
     """What the store holds for one trail."""
@@ -147,6 +173,7 @@ class TrailMemory:
     objects: dict[str, list[ReadObject]] = field(default_factory=lambda: defaultdict(list))  # by account
     activity: dict[ActivityKey, Activity] = field(default_factory=dict)
     changes: list[LifecycleEvent] = field(default_factory=list)
+    usage: dict[UsageKey, ActionUse] = field(default_factory=dict)
 
 
 def load(engine: Engine, trail: str) -> TrailMemory:
@@ -189,6 +216,18 @@ def load(engine: Engine, trail: str) -> TrailMemory:
             memory.activity[activity_key(activity)] = activity
         for row in conn.execute(sa.select(cloudtrail_changes).where(cloudtrail_changes.c.trail == trail)):
             memory.changes.extend(_CHANGES.decode(row.events))
+        for row in conn.execute(sa.select(cloudtrail_usage).where(cloudtrail_usage.c.trail == trail)):
+            use = ActionUse(
+                kind=row.kind,
+                key=row.key,
+                account_id=row.account_id or None,
+                detail=row.detail or None,
+                action=row.action,
+                resource=row.resource or None,
+                last_seen=row.last_seen,
+                events=row.events,
+            )
+            memory.usage[usage_key(use)] = use
     return memory
 
 
@@ -203,6 +242,7 @@ class Commit:
     activity: dict[ActivityKey, Activity]  # the merged activity (every key, changed or not)
     changes: dict[str, list[LifecycleEvent]] = field(default_factory=dict)  # object key -> its access changes
     full: bool = False  # replace the trail's rows instead of adding to them
+    usage: dict[UsageKey, ActionUse] | None = None  # the merged usage (every key); None: leave it as it is
 
 
 def save(engine: Engine, memory: TrailMemory, commit: Commit) -> bool:
@@ -217,8 +257,10 @@ def save(engine: Engine, memory: TrailMemory, commit: Commit) -> bool:
             stored: dict[ActivityKey, Activity] = {}
             known_prefixes: set[str] = set()
             known_accounts: set[str] = set()
+            used: dict[UsageKey, ActionUse] = {}
         else:
             stored, known_prefixes, known_accounts = memory.activity, set(memory.resume), set(memory.since)
+            used = memory.usage
         _upsert(
             conn,
             cloudtrail_accounts,
@@ -276,7 +318,36 @@ def save(engine: Engine, memory: TrailMemory, commit: Commit) -> bool:
                 for k, a in changed
             ],
         )
+        if commit.usage is not None:
+            _save_usage(conn, trail, used, commit.usage)
     return True
+
+
+def _save_usage(
+    conn: Connection, trail: str, stored: dict[UsageKey, ActionUse], usage: dict[UsageKey, ActionUse]
+) -> None:
+    """Write the keys whose last use or count changed (merged usage only grows, so nothing is deleted)."""
+    _upsert(
+        conn,
+        cloudtrail_usage,
+        {"trail": trail},
+        [
+            (
+                {
+                    "kind": k[0],
+                    "key": k[1],
+                    "account_id": k[2] or NONE,
+                    "detail": k[3] or NONE,
+                    "action": k[4],
+                    "resource": k[5] or NONE,
+                },
+                {"last_seen": u.last_seen, "events": u.events},
+                k in stored,
+            )
+            for k, u in usage.items()
+            if stored.get(k) != u
+        ],
+    )
 
 
 def _advance(conn: Connection, memory: TrailMemory, commit: Commit) -> bool:

@@ -271,8 +271,8 @@ def test_an_account_whose_listing_is_denied_fails_alone(aws, estate):
 def test_each_account_says_how_completely_its_activity_was_read(aws, estate):
     aws.denied = (("ListObjectsV2", lambda params: f"/{MEMBER}/" in params.get("Prefix", "")),)
     statuses = by_account(collect(aws))
-    assert statuses[MEMBER].tables == {"activity": "failed", "lifecycle_events": "failed"}
-    complete = {"activity": "complete", "lifecycle_events": "complete"}
+    assert statuses[MEMBER].tables == dict.fromkeys(("activity", "lifecycle_events", "action_usage"), "failed")
+    complete = dict.fromkeys(("activity", "lifecycle_events", "action_usage"), "complete")
     assert statuses[MGMT].tables == statuses[LEGACY].tables == complete
 
 

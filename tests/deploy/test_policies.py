@@ -112,6 +112,15 @@ def test_apply_cannot_re_grant_and_rollback_cannot_revoke(iam_actions):
         assert assume["Resource"] == f"arn:aws:iam::*:role/{role}"  # only its namesake in member accounts
 
 
+def test_only_the_right_sizing_role_writes_a_permission_sets_policy_and_it_writes_nothing_else(iam_actions):
+    writing = {"sso:PutInlinePolicyToPermissionSet", "sso:DeleteInlinePolicyFromPermissionSet"}
+    for name in ("collector-readonly.json", "remediation.json", "rollback.json", "collector-athena.json"):
+        assert not allowed_actions(shipped(name)) & writing, name
+    rightsize = shipped("rightsize.json")
+    assert writes(rightsize, iam_actions) == writing | {"sso:ProvisionPermissionSet"}
+    assert not [s for s in rightsize["Statement"] if "sts:AssumeRole" in s["Action"]]  # Identity Center only
+
+
 def test_rollback_re_attaches_only_listed_policies_and_never_an_administrator_one():
     (attach,) = [s for s in shipped("rollback.json")["Statement"] if "iam:AttachUserPolicy" in s["Action"]]
     assert attach["Action"] == ["iam:AttachUserPolicy"] and attach["Resource"] == "arn:aws:iam::*:user/*"

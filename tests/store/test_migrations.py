@@ -29,6 +29,8 @@ ADDED_SINCE = {  # tables that later revisions add
     "cloudtrail_objects",
     "cloudtrail_activity",
     "cloudtrail_changes",
+    "cloudtrail_usage",
+    "rightsize_proposals",
     "lifecycle_events",
     "event_dead_letters",
     "campaign_links",

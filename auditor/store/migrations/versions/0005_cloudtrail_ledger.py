@@ -1,6 +1,7 @@
 """The CloudTrail ledger: a nightly run reads only the log objects no run has read, and merges.
 
-See ``auditor.store.activity`` for what each table keeps and why.
+See ``auditor.store.activity`` for what each table keeps and why; ``rightsize_proposals`` (what a
+right-sizing action traces to) is described in ``auditor.remediate.schema``.
 """
 
 from __future__ import annotations
@@ -72,10 +73,36 @@ def upgrade() -> None:
         sa.Column("key", sa.String(500), primary_key=True),
         sa.Column("events", sa.Text, nullable=False),
     )
+    # last use and calls per (principal key, IAM action, resource), merged over every read (right-sizing)
+    op.create_table(
+        "cloudtrail_usage",
+        sa.Column("trail", sa.String(300), primary_key=True),
+        sa.Column("kind", sa.String(20), primary_key=True),
+        sa.Column("key", sa.String(500), primary_key=True),
+        sa.Column("account_id", sa.String(12), primary_key=True),
+        sa.Column("detail", sa.String(200), primary_key=True),
+        sa.Column("action", sa.String(200), primary_key=True),
+        sa.Column("resource", sa.String(1000), primary_key=True),
+        sa.Column("last_seen", UTCDateTime, nullable=False),
+        sa.Column("events", sa.Integer, nullable=False),
+    )
+    # every right-sizing proposal made, with the run it rests on: a right-sizing action traces to one
+    op.create_table(
+        "rightsize_proposals",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer, nullable=False),
+        sa.Column("permission_set_arn", sa.String(200), nullable=False),
+        sa.Column("policy", sa.Text, nullable=False),
+        sa.Column("evidence", sa.Text, nullable=False),
+        sa.Column("proposed_at", UTCDateTime, nullable=False),
+        sa.Column("proposed_by", sa.String(200), nullable=False),
+    )
 
 
 def downgrade() -> None:
     for table in (
+        "rightsize_proposals",
+        "cloudtrail_usage",
         "cloudtrail_changes",
         "cloudtrail_activity",
         "cloudtrail_objects",

@@ -1,0 +1,261 @@
+"""The estate-scale figures side by side: `auditor run` on sandbox sizes, two nights each, and analysis at 100k users.
+
+For each sandbox size (built one at a time in this process; one sandbox
+lives per process) `auditor run` runs twice in a child process against the
+same state store and output directory: the first and the second night. For
+each night it prints
+
+  objects     CloudTrail log objects read (the manifest's objects_read)
+  GetObject   requests served, over the lower bound: every log object of the window read once
+  List        ListObjectsV2 requests, over the lower bound: the root, each account's region folders,
+              one page per 1,000 keys of each region's window
+  other       every other request (Organizations, Identity Center, IAM, STS, ...)
+  wall, CPU   of the child and its worker processes (os.wait4: user + system time)
+  ms/object   CPU per log object read
+  peak RSS    of the child (the largest of its processes)
+  records/s   CloudTrail records read per second of wall time
+  x gunzip    the run's CPU over one core's zlib gunzip of the same objects' bytes
+
+Requests are counted by a WSGI wrapper around the sandbox's server, so
+nothing sits between the product and the endpoint. Then an analysis-only
+figure: a snapshot of 100,000 users, 1,000 accounts and about 1,000,000
+(user, account, permission set) paths is written (bench/analysis_snapshot.py,
+no emulator) and `auditor analyze` runs on it (target: < 60 s, < 4 GB).
+
+    python bench/scale.py [SIZE ...] [--seed N] [--users N] [--accounts N] [--no-sandbox] [--no-analysis]
+
+Sizes default to small and medium (the sandbox's largest; pass any size it defines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))  # the snapshot writer beside this script
+
+from analysis_snapshot import paths as estate_paths  # noqa: E402
+from analysis_snapshot import write as write_snapshot  # noqa: E402
+
+from auditor.collect.cloudtrail_s3 import parse_log_key  # noqa: E402
+from auditor.sandbox import start_sandbox  # noqa: E402
+from auditor.sandbox.estate import SIZES  # noqa: E402
+
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+LOOKBACK_DAYS = 120  # [cloudtrail] lookback_days' default, which the sandbox's config keeps
+PAGE = 1000  # ListObjectsV2 keys per page
+
+
+class Counting:
+    """A WSGI wrapper that counts requests by (service, operation)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.seen: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        service = scope.group(1) if scope else "?"
+        operation = (environ.get("HTTP_X_AMZ_TARGET") or "").rsplit(".", 1)[-1]
+        if not operation and service == "s3":
+            path = environ.get("PATH_INFO", "").strip("/")
+            query = environ.get("QUERY_STRING", "")
+            if environ["REQUEST_METHOD"] == "GET" and "/" in path:
+                operation = "GetObject"
+            elif environ["REQUEST_METHOD"] == "GET" and "list-type=2" in query:
+                operation = "ListObjectsV2"
+            else:
+                operation = environ["REQUEST_METHOD"]
+        elif not operation:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            query = parse_qs(body.decode("utf-8", "replace")) or parse_qs(environ.get("QUERY_STRING", ""))
+            operation = (query.get("Action") or ["?"])[0]
+        with self._lock:
+            self.seen[(service, operation)] += 1
+        return self.app(environ, start_response)
+
+
+def trail_objects(sandbox) -> dict[str, bytes]:
+    """Every CloudTrail log object in the trail bucket, by key (read from the emulator's memory)."""
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[sandbox.management_account_id]["aws"].get_bucket(sandbox.trail_bucket)
+    return {key: bucket.keys[key].value for key in bucket.keys if parse_log_key(key) is not None}
+
+
+def lower_bound(keys: list[str], sandbox) -> tuple[int, int]:
+    """(GetObject, ListObjectsV2) the collector cannot do with fewer, for the days it lists."""
+    first = (sandbox.as_of - timedelta(days=LOOKBACK_DAYS + 1)).strftime("%Y/%m/%d")
+    last = (sandbox.as_of + timedelta(days=1)).strftime("%Y/%m/%d")
+    in_window: Counter = Counter()
+    regions, accounts = set(), set()
+    for key in keys:
+        head, _, rest = key.partition("/CloudTrail/")
+        region, _, dated = rest.partition("/")
+        accounts.add(head)
+        regions.add((head, region))
+        if first <= dated[:10] <= last:
+            in_window[(head, region)] += 1
+    lists = 1 + len(accounts) + sum(max(1, math.ceil(in_window[r] / PAGE)) for r in regions)
+    return sum(in_window.values()), lists
+
+
+def run_night(sandbox, out: Path, state: Path) -> dict:
+    """One `auditor run` in a child: wall, CPU and peak RSS from wait4, and the manifest's CloudTrail totals."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")}
+    env.update(sandbox.env())
+    command = [
+        sys.executable,
+        "-m",
+        "auditor.cli",
+        "run",
+        "--config",
+        str(sandbox.config_file),
+        "--hr-feed",
+        str(sandbox.hr_feed),
+        "--out",
+        str(out),
+        "--as-of",
+        sandbox.as_of.isoformat(),
+        "--state",
+        str(state),
+    ]
+    began = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - began
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1, 3):
+        raise SystemExit(f"auditor run failed ({code}):\n{stderr.decode()[-2000:]}")
+    manifest = json.loads((out / "snapshot" / "manifest.json").read_text())
+    trail = [s["detail"] for s in manifest["sources"] if s["source"] == "cloudtrail" and s.get("account_id")]
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_gb": usage.ru_maxrss / 1e6,
+        "objects": sum(d.get("objects_read", 0) for d in trail),
+        "records": sum(d.get("records", 0) for d in trail),
+    }
+
+
+def gunzip_seconds(blobs: list[bytes]) -> float:
+    """One core's zlib inflate of ``blobs`` (best of two)."""
+    best = math.inf
+    for _ in range(2):
+        began = time.process_time()
+        for blob in blobs:
+            zlib.decompress(blob, 31)
+        best = min(best, time.process_time() - began)
+    return best
+
+
+def sandbox_rows(sizes: list[str], seed: int) -> None:
+    print(
+        f"{'size':<8}{'night':>6}{'objects':>9}{'GetObject':>17}{'List':>13}{'other':>7}"
+        f"{'wall s':>8}{'CPU s':>7}{'ms/obj':>8}{'RSS GB':>8}{'records/s':>11}{'x gunzip':>10}"
+    )
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as workdir:
+            work = Path(workdir)
+            with start_sandbox(size=size, seed=seed, workdir=work / "sandbox") as sandbox:
+                counting = Counting(sandbox._server._server.app)
+                sandbox._server._server.app = counting
+                objects = trail_objects(sandbox)
+                gets_needed, lists_needed = lower_bound(list(objects), sandbox)
+                floor = gunzip_seconds(list(objects.values()))
+                for night in (1, 2):
+                    before = Counter(counting.seen)
+                    figures = run_night(sandbox, work / "out", work / "state.db")
+                    made = counting.seen - before
+                    gets = made[("s3", "GetObject")]
+                    lists = made[("s3", "ListObjectsV2")]
+                    other = sum(made.values()) - gets - lists
+                    per_object = 1000 * figures["cpu"] / figures["objects"] if figures["objects"] else math.nan
+                    print(
+                        f"{size:<8}{night:>6}{figures['objects']:>9,}{f'{gets:,}/{gets_needed:,}':>17}"
+                        f"{f'{lists}/{lists_needed}':>13}{other:>7,}{figures['wall']:>8.1f}{figures['cpu']:>7.1f}"
+                        f"{per_object:>8.2f}{figures['rss_gb']:>8.2f}{figures['records'] / figures['wall']:>11,.0f}"
+                        f"{figures['cpu'] / floor:>9.0f}x",
+                        flush=True,
+                    )
+
+
+def analysis_row(users: int, accounts: int, seed: int) -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        work = Path(workdir)
+        began = time.perf_counter()
+        counts = write_snapshot(work / "snapshot", users, accounts, seed)
+        written = time.perf_counter() - began
+        command = [
+            sys.executable,
+            "-m",
+            "auditor.cli",
+            "analyze",
+            "--snapshot",
+            str(work / "snapshot"),
+            "--out",
+            str(work / "out"),
+            "--state",
+            str(work / "state.db"),
+        ]
+        began = time.perf_counter()
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        stderr = child.stderr.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - began
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1, 3):
+            raise SystemExit(f"auditor analyze failed ({code}):\n{stderr.decode()[-2000:]}")
+        findings = len(json.loads((work / "out" / "findings.json").read_text()))
+        report_mb = (work / "out" / "report.html").stat().st_size / 1e6
+        print(
+            f"\n{'analysis':<10}{'users':>9}{'accounts':>10}{'paths':>11}{'findings':>10}"
+            f"{'wall s':>8}{'CPU s':>7}{'RSS GB':>8}{'report MB':>11}{'snapshot written s':>20}"
+        )
+        print(
+            f"{'analyze':<10}{counts['idc_users']:>9,}{counts['accounts']:>10,}{estate_paths(users, accounts):>11,}"
+            f"{findings:>10,}{wall:>8.1f}{usage.ru_utime + usage.ru_stime:>7.1f}{usage.ru_maxrss / 1e6:>8.2f}"
+            f"{report_mb:>11.1f}{written:>20.1f}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="*", metavar="SIZE", help=f"any of {', '.join(SIZES)} (default: small medium)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--users", type=int, default=100_000, help="analysis snapshot: users (default 100,000)")
+    parser.add_argument("--accounts", type=int, default=1_000, help="analysis snapshot: accounts (default 1,000)")
+    parser.add_argument("--no-sandbox", action="store_true", help="only the analysis figure")
+    parser.add_argument("--no-analysis", action="store_true", help="only the sandbox figures")
+    args = parser.parse_args()
+    unknown = set(args.sizes) - set(SIZES)
+    if unknown:
+        parser.error(f"unknown size {', '.join(sorted(unknown))} (the sandbox has {', '.join(SIZES)})")
+    if not args.no_sandbox:
+        sandbox_rows(args.sizes or ["small", "medium"], args.seed)
+    if not args.no_analysis:
+        analysis_row(args.users, args.accounts, args.seed)
+
+
+if __name__ == "__main__":
+    main()
