@@ -16,8 +16,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from auditor.campaign.evidence import manifest_digest, write_evidence
-from auditor.campaign.model import CampaignError, Decision, DecisionRecord, ItemState
-from auditor.campaign.outcome import Conflict, compute_outcome
+from auditor.campaign.model import CampaignError, Decision, DecisionRecord, ItemState, kept
+from auditor.campaign.outcome import Conflict, Rightsizing, compute_outcome
 from auditor.campaign.schema import campaign_decisions, campaigns, iso
 from auditor.campaign.state import get_campaign, item_states
 from auditor.model import Revocation
@@ -36,6 +36,7 @@ class CloseResult:
     manifest_sha256: str | None = None
     revocations: list[Revocation] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    rightsizings: list[Rightsizing] = field(default_factory=list)  # kept, to be planned with remediate --rightsize
     settled_by_policy: int = 0
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -125,11 +126,13 @@ def close_campaign(
         )
     counts = {
         "items": len(final),
-        "keep": sum(s.decision.decision == Decision.KEEP for s in final),
+        "keep": sum(kept(s.decision.decision) for s in final),  # right-sized access is kept access
+        "rightsize": sum(s.decision.decision == Decision.RIGHTSIZE for s in final),
         "revoke": sum(s.decision.decision == Decision.REVOKE for s in final),
         "settled_by_policy": len(settled),
         "revocations": len(outcome.revocations),
         "conflicts": len(outcome.conflicts),
+        "rightsizings": len(outcome.rightsizings),
     }
     store.audit(
         "campaign.closed",
@@ -139,6 +142,10 @@ def close_campaign(
             "counts": counts,
             "revoked_items": outcome.revoked_items,
             "conflicts": [c.item_id for c in outcome.conflicts],
+            "rightsizings": [
+                {"permission_set": r.permission_set, "account_id": r.account_id, "item_ids": r.item_ids}
+                for r in outcome.rightsizings
+            ],
             "evidence_dir": str(Path(out_dir).resolve()),
             "manifest_sha256": digest,
         },
@@ -151,6 +158,7 @@ def close_campaign(
         manifest_sha256=digest,
         revocations=outcome.revocations,
         conflicts=outcome.conflicts,
+        rightsizings=outcome.rightsizings,
         settled_by_policy=len(settled),
         counts=counts,
     )

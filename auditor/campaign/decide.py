@@ -14,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from auditor.campaign.importer import decision_problem
-from auditor.campaign.model import CampaignError, Decision, ItemState, looks_like_email
+from auditor.campaign.model import CampaignError, Decision, ItemState, kept, looks_like_email
 from auditor.campaign.schema import campaign_decisions, campaign_items, campaign_people, campaigns, iso
 from auditor.campaign.state import item_states
 from auditor.store import Store
@@ -28,7 +28,7 @@ class Choice:
     """One decision as a form sends it."""
 
     item_id: str
-    decision: str  # keep | revoke | reassign
+    decision: str  # keep | rightsize | revoke | reassign
     justification: str = ""
     reassign_to: str | None = None
 
@@ -114,7 +114,7 @@ def _known(conn, campaign_id: int) -> tuple[set[str], set[str]]:
 def _checked(choice: Choice, state: ItemState, known: tuple[set[str], set[str]]) -> Choice:
     decision = choice.decision.strip().lower()
     if decision not in (d.value for d in Decision):
-        raise CampaignError(f"item {choice.item_id}: choose keep, revoke or reassign")
+        raise CampaignError(f"item {choice.item_id}: choose keep, rightsize, revoke or reassign")
     justification = " ".join(choice.justification.split())[:JUSTIFICATION_LIMIT]
     target = None
     if decision == Decision.REASSIGN:
@@ -127,7 +127,7 @@ def _checked(choice: Choice, state: ItemState, known: tuple[set[str], set[str]])
                 f"item {choice.item_id}: {target} is not a person HR knows nor at the organisation's domains "
                 f"({', '.join(sorted(domains))})"
             )
-    if decision == Decision.KEEP and state.item.admin and not justification:
+    if kept(decision) and state.item.admin and not justification:
         raise CampaignError(f"item {choice.item_id}: keeping administrator access needs a justification")
     problem = decision_problem(state, decision, target, justification)
     if problem:

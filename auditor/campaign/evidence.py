@@ -4,7 +4,9 @@ An auditor receives a directory: summary.html to read, items.csv and
 items.json (every item with its final decision, reviewer, time and
 justification), decisions.csv (every decision ever recorded, replaced ones
 included), revocations.json (what the remediator is asked to remove), and
-manifest.json with the SHA-256 of each file. The close entry of the
+manifest.json with the SHA-256 of each file. Access kept on condition of
+right-sizing is listed per (permission set, account), with the command that
+plans it, in items.json ("rightsizing") and summary.html. The close entry of the
 hash-chained audit log records the manifest's own SHA-256, so the pack can
 be tied to the state store.
 """
@@ -23,7 +25,7 @@ import msgspec
 import sqlalchemy as sa
 
 from auditor import __version__
-from auditor.campaign.model import Campaign, ItemState
+from auditor.campaign.model import Campaign, Decision, ItemState, kept
 from auditor.campaign.outcome import Outcome, final_decision
 from auditor.campaign.render import render
 from auditor.campaign.reviewers import needs_attention
@@ -79,6 +81,8 @@ def _item_outcome(state: ItemState, outcome: Outcome, conflicts: dict[str, str])
         return "revocation planned"
     if _by_policy(state) and final_decision(state) == "keep":
         return "kept while undecided: follow up"
+    if final_decision(state) == Decision.RIGHTSIZE:
+        return "kept; right-sizing requested"
     return final_decision(state) or "undecided"
 
 
@@ -163,6 +167,7 @@ def write_evidence(
             for s, row in zip(states, rows, strict=True)
         ],
         "conflicts": [c.__dict__ for c in outcome.conflicts],
+        "rightsizing": [r.as_dict() for r in outcome.rightsizings],
     }
     files = {
         "items.csv": _csv(ITEM_COLUMNS, [[r[c] for c in ITEM_COLUMNS] for r in rows]),
@@ -205,6 +210,7 @@ def _summary(campaign, facts, states, rows, outcome: Outcome, now) -> str:
         counts = reviewers.setdefault(state.reviewer, Counter())
         counts["items"] += 1
         counts[row["decision"] or "undecided"] += 1
+        counts["kept"] += kept(row["decision"])
         counts["by policy"] += row["undecided_at_close"] == "yes"
     decisions = Counter(row["decision"] or "undecided" for row in rows)
     return render(

@@ -4,7 +4,8 @@ A file is applied whole or not at all: every problem is reported with the
 file and its physical line (the header is line 1) so the reviewer can fix
 them in one pass. Rejected: rows whose signed columns were edited, rows of
 another reviewer's items, unknown items, decisions after close, a flagged
-item kept without a justification, and malformed decisions. Importing a
+item kept without a justification, "rightsize" on access that is not from
+a permission set, and malformed decisions. Importing a
 file already imported changes nothing; a later decision replaces an
 earlier one, and each is kept (decisions table and audit log).
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from auditor.campaign.model import Decision, ItemState, parse_decision
+from auditor.campaign.model import Decision, ItemState, kept, parse_decision, rightsize_refusal
 from auditor.campaign.schema import campaign_decisions, campaign_imports, campaign_items, campaigns, iso
 from auditor.campaign.signing import (
     PROTECTED,
@@ -234,7 +235,11 @@ def _validate(campaign_id, key, name, records, states, owner, closed_at, result)
 
 def decision_problem(state: ItemState, decision: str, target: str | None, justification: str) -> str | None:
     item = state.item
-    if decision == Decision.KEEP and item.flagged and not justification:
+    if decision == Decision.RIGHTSIZE:
+        refusal = rightsize_refusal(item)
+        if refusal:
+            return refusal
+    if kept(decision) and item.flagged and not justification:
         return "keeping a flagged item needs a justification (see related_findings)"
     if decision == Decision.REASSIGN:
         subjects = {item.subject_email} | {m.lower() for m in item.context.get("members", [])}

@@ -36,8 +36,13 @@ class ReviewerMode(StrEnum):
 
 class Decision(StrEnum):
     KEEP = "keep"
+    RIGHTSIZE = "rightsize"  # keep, but right-size: the access stays, its permission set is to be narrowed
     REVOKE = "revoke"
     REASSIGN = "reassign"
+
+
+KEPT = (Decision.KEEP.value, Decision.RIGHTSIZE.value)  # decisions that leave the access in place
+RIGHTSIZE_ALIASES = ("rightsize", "right-size")
 
 
 class RevokeSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -145,17 +150,50 @@ class ItemState:
 
 
 def parse_decision(text: str) -> tuple[str, str | None]:
-    """'keep' | 'revoke' | 'reassign:EMAIL' (any case, spaces ignored) -> (decision, email)."""
+    """'keep' | 'rightsize' | 'revoke' | 'reassign:EMAIL' (any case, spaces ignored) -> (decision, email)."""
     value = text.strip()
     lowered = value.lower()
     if lowered in (Decision.KEEP, Decision.REVOKE):
         return lowered, None
+    if lowered in RIGHTSIZE_ALIASES:
+        return Decision.RIGHTSIZE.value, None
     if lowered.startswith("reassign:"):
         email = value.split(":", 1)[1].strip().lower()
         if not looks_like_email(email):
             raise ValueError(f"reassign needs an email address (reassign:EMAIL), got {value!r}")
         return Decision.REASSIGN.value, email
-    raise ValueError(f"decision must be keep, revoke or reassign:EMAIL, got {value!r}")
+    raise ValueError(
+        f"decision must be keep, revoke or reassign:EMAIL, got {value!r} "
+        "(or rightsize: keep, but right-size access from a permission set)"
+    )
+
+
+def kept(decision: str | None) -> bool:
+    """Whether a decision leaves the access in place (keep, or keep but right-size)."""
+    return decision in KEPT
+
+
+def rightsizable(item: Item) -> bool:
+    return rightsize_refusal(item) is None
+
+
+def rightsize_refusal(item: Item) -> str | None:
+    """Why ``item`` cannot be decided "rightsize" (None: it can).
+
+    Right-sizing narrows a permission set, so it applies only to access that comes from one: an
+    Identity Center account assignment, direct or through a group. A group reviewed as a whole or
+    an IAM user's credentials have no permission set to narrow.
+    """
+    if item.kind == ItemKind.IDC_ASSIGNMENT and item.permission_set and item.account_id:
+        return None
+    what = {
+        ItemKind.IDC_GROUP: "a group reviewed as a whole",
+        ItemKind.IAM_USER: "an IAM user's access",
+    }.get(item.kind, f"a {item.kind} item")
+    return (
+        f"rightsize applies only to access from a permission set (an Identity Center account assignment); "
+        f"this item is {what}: decide keep or revoke"
+    )
 
 
 def looks_like_email(text: str) -> bool:

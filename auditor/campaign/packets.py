@@ -151,8 +151,8 @@ def encode_xlsx(rows: list[dict[str, str]], campaign: Campaign, reviewer: str) -
         if column in EDITABLE:
             for (value,) in sheet.iter_rows(min_row=2, min_col=number, max_col=number):
                 value.protection = Protection(locked=False)
-    choices = DataValidation(type="list", formula1='"keep,revoke"', allow_blank=True, showErrorMessage=False)
-    choices.promptTitle, choices.prompt = "Decision", "keep, revoke or reassign:EMAIL"
+    choices = DataValidation(type="list", formula1='"keep,rightsize,revoke"', allow_blank=True, showErrorMessage=False)
+    choices.promptTitle, choices.prompt = "Decision", "keep, rightsize (permission set rows), revoke or reassign:EMAIL"
     choices.showInputMessage = True
     sheet.add_data_validation(choices)
     decision_column = get_column_letter(COLUMNS.index("decision") + 1)

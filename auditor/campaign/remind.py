@@ -130,7 +130,8 @@ def _message(
     body = (
         f'Access review "{campaign.name}" (campaign {campaign.id}) is due {due}.\n'
         f"{reviewer} has {len(states)} item(s) without a decision ({flagged} flagged):\n{listed}{more}\n\n"
-        f"Fill in the decision column (keep, revoke or reassign:EMAIL) of the packet {packet}.xlsx or .csv,\n"
+        f"Fill in the decision column (keep, rightsize, revoke or reassign:EMAIL) of the packet {packet}.xlsx\n"
+        "or .csv (rightsize: keep, but narrow the permission set to what is used),\n"
         "give a justification for every flagged item you keep, and return the file to the campaign owner.\n"
         f"The instructions are in {packet}.html.\n"
     )

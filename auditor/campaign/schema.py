@@ -54,7 +54,7 @@ campaign_decisions = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("campaign_id", sa.Integer, nullable=False),
     sa.Column("item_id", sa.String(40), nullable=False),
-    sa.Column("decision", sa.String(10), nullable=False),  # keep | revoke | reassign
+    sa.Column("decision", sa.String(10), nullable=False),  # keep | rightsize | revoke | reassign
     sa.Column("reassign_to", sa.String(320)),
     sa.Column("justification", sa.Text, nullable=False),
     sa.Column("reviewer", sa.String(320), nullable=False),

@@ -54,8 +54,8 @@ def send_packets(
             body=(
                 f'You are a reviewer in access review "{campaign.name}" (campaign {campaign.id}), due {due}.\n'
                 f"Attached: {packet.html.name} (what to do), and your {packet.items} item(s) as {packet.xlsx.name}\n"
-                f"and {packet.csv.name}. Fill in the decision column (keep, revoke or reassign:EMAIL), justify\n"
-                "every flagged item you keep, change nothing else, and return the file to the campaign owner.\n"
+                f"and {packet.csv.name}. Fill in the decision column (keep, rightsize, revoke or reassign:EMAIL),\n"
+                "justify every flagged item you keep, change nothing else, and return the file to the campaign owner.\n"
             ),
             name=f"campaign-{campaign.id}-packet-{packet.html.stem.removeprefix(f'campaign-{campaign.id}-')}",
             attachments=tuple(Attachment(f.name, f.read_bytes(), CONTENT_TYPES[f.suffix]) for f in files),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,6 +16,7 @@ from auditor.campaign.distribute import distribute_packets
 from auditor.campaign.evidence import verify_evidence
 from auditor.campaign.importer import import_decisions
 from auditor.campaign.model import CampaignError, CampaignSpec
+from auditor.campaign.outcome import Rightsizing
 from auditor.campaign.remind import remind
 from auditor.campaign.status import campaign_status, list_campaigns
 from auditor.cli import common
@@ -385,8 +387,39 @@ def cmd_close(args: argparse.Namespace) -> int:
     print(f"revocations: {len(result.revocations)} (auditor remediate plan --campaign {args.id})")
     for conflict in result.conflicts:
         print(f"  withheld {conflict.item_id}: {conflict.reason}")
+    print_rightsizings(result.rightsizings, _store_flags(args))
     print(f"evidence: {result.evidence_dir} (manifest SHA-256 {result.manifest_sha256})")
     return EXIT_OK
+
+
+def print_rightsizings(rightsizings: list[Rightsizing], flags: str) -> None:
+    """Each permission set reviewers kept to right-size, its accounts and items, and the command that plans it."""
+    if not rightsizings:
+        return
+    print(f"right-sizing requested: {len(rightsizings)} (permission set, account) kept on condition of right-sizing")
+    by_set: dict[str, list[Rightsizing]] = {}
+    for request in rightsizings:
+        by_set.setdefault(request.permission_set, []).append(request)
+    for permission_set, requests in by_set.items():
+        for r in requests:
+            print(
+                f"  {permission_set} in {r.account_name} ({r.account_id}): {', '.join(r.item_ids)} "
+                f"(asked by {', '.join(r.requested_by)})"
+            )
+        print(f"    plan it: {requests[0].command}{flags}")
+
+
+def _store_flags(args: argparse.Namespace) -> str:
+    """The --config and --state this command was given, so a command it names reads the same settings and store.
+
+    A database URL is not repeated: it may carry a password, which has no place on a terminal or in a log.
+    """
+    flags = ""
+    if args.config:
+        flags += f" --config {shlex.quote(str(args.config))}"
+    if args.state and "://" not in args.state:
+        flags += f" --state {shlex.quote(args.state)}"
+    return flags
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import sqlalchemy as sa
 
+from auditor.campaign.model import KEPT
 from auditor.remediate.schema import remediation_actions
 from auditor.store import Store, audit_log
 
@@ -15,13 +16,16 @@ FAST_PER_MINUTE = 6.0  # faster than one decision every 10 seconds is not readin
 
 
 def campaigns(decisions: pd.DataFrame, items: pd.DataFrame) -> list[dict]:
-    """Per reviewer: items, decided on time, revoke rate, decisions per minute, and rubber-stamp signals."""
+    """Per reviewer: items, decided on time, revoke rate, decisions per minute, and rubber-stamp signals.
+
+    "rightsize" (keep, but right-size) is a decision to keep: it counts as decided and as not revoked.
+    """
     latest = decisions.drop_duplicates(["campaign_id", "item_id"], keep="last") if len(decisions) else decisions
     out = []
     for reviewer in sorted(set(items["reviewer"]) | set(latest.get("reviewer", pd.Series(dtype=str)))):
         assigned = items[items["reviewer"] == reviewer]
         mine = latest[latest["reviewer"] == reviewer] if len(latest) else latest
-        decided = mine[mine["decision"].isin(["keep", "revoke"])] if len(mine) else mine
+        decided = mine[mine["decision"].isin([*KEPT, "revoke"])] if len(mine) else mine
         on_time = int((decided["decided_at"] <= decided["due_at"]).sum()) if len(decided) else 0
         revokes = int((decided["decision"] == "revoke").sum()) if len(decided) else 0
         span = (decided["decided_at"].max() - decided["decided_at"].min()).total_seconds() / 60 if len(decided) else 0

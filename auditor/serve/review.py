@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from auditor.campaign.decide import Choice, decide
-from auditor.campaign.model import CampaignError
+from auditor.campaign.model import CampaignError, rightsizable
 from auditor.serve import auth
 from auditor.serve.pages import render
 from auditor.serve.views import reviewer_view
@@ -21,7 +21,8 @@ ITEM_ID = re.compile(r"C\d+-\d+")
 class Review(Handlers):
     def _review(self, session: auth.Session, status: int = 200, **extra) -> HTMLResponse:
         view = reviewer_view(self.store, session.campaign_id, session.email, now=self.config.clock())
-        return page(render("serve_review.html.j2", view=view, session=session, **extra), status)
+        html = render("serve_review.html.j2", view=view, session=session, rightsizable=rightsizable, **extra)
+        return page(html, status)
 
     async def review_page(self, request: Request) -> Response:
         session = await run_in_threadpool(self._session, request)
@@ -54,8 +55,10 @@ class Review(Handlers):
             return await run_in_threadpool(
                 lambda: self._review(session, 400, error="Select the items to decide first.")
             )
-        if form.get("decision") not in ("keep", "revoke"):
-            return await run_in_threadpool(lambda: self._review(session, 400, error="Choose keep or revoke."))
+        if form.get("decision") not in ("keep", "rightsize", "revoke"):
+            return await run_in_threadpool(
+                lambda: self._review(session, 400, error="Choose keep, keep but right-size, or revoke.")
+            )
         choices = [Choice(i, form["decision"], form.get("justification", "")) for i in form["items"]]
         return await run_in_threadpool(self._decide, session, choices)
 

@@ -2,8 +2,8 @@
 
 The reviewer sees their items grouped by person with what a decision needs
 in seconds; the owner sees completion per reviewer, what is overdue or
-escalated, who revokes nothing or decides too fast to have read, and the
-items nobody is accountable for yet.
+escalated, who revokes nothing or decides too fast to have read, the
+items nobody is accountable for yet, and the right-sizings reviewers asked for.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from auditor.campaign.model import Campaign, ItemState
-from auditor.campaign.outcome import compute_outcome
+from auditor.campaign.model import Campaign, ItemState, kept
+from auditor.campaign.outcome import Rightsizing, compute_outcome, requested_rightsizings
 from auditor.campaign.reviewers import UNASSIGNED, needs_attention
 from auditor.campaign.schema import campaign_messages
 from auditor.campaign.state import get_campaign, item_states
@@ -117,6 +117,7 @@ class OwnerView:
     due: str
     overdue: bool
     outcome: dict[str, int] | None = None  # once closed: kept, revoked, revocations for the plan
+    rightsizings: list[Rightsizing] = field(default_factory=list)  # (permission set, account) kept to right-size
 
 
 def owner_view(store: Store, campaign_id: int, *, now: datetime) -> OwnerView:
@@ -136,7 +137,7 @@ def owner_view(store: Store, campaign_id: int, *, now: datetime) -> OwnerView:
         row.items += 1
         if state.decided:
             row.decided += 1
-            row.kept += state.decision.decision == "keep"
+            row.kept += kept(state.decision.decision)  # keep, or keep but right-size
             row.revoked += state.decision.decision == "revoke"
         for record in state.history:  # who decided what and when, wherever the item went afterwards
             reassigned[record.reviewer] += record.decision == "reassign"
@@ -164,9 +165,19 @@ def owner_view(store: Store, campaign_id: int, *, now: datetime) -> OwnerView:
     if campaign.status == "closed":
         final = compute_outcome(campaign_id, states)
         outcome = {
-            "kept": sum(s.decided and s.decision.decision == "keep" for s in states),
+            "kept": sum(s.decided and kept(s.decision.decision) for s in states),
             "revoked": sum(s.decided and s.decision.decision == "revoke" for s in states),
             "revocations": len(final.revocations),
             "conflicts": len(final.conflicts),
         }
-    return OwnerView(campaign, ordered, attention, len(states), decided, format_time(campaign.due_at), overdue, outcome)
+    return OwnerView(
+        campaign,
+        ordered,
+        attention,
+        len(states),
+        decided,
+        format_time(campaign.due_at),
+        overdue,
+        outcome,
+        requested_rightsizings(states),
+    )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 
 import pytest
 
+from auditor.cli import build_parser
 from auditor.cli.campaign import handle, parse_due, register
 from tests.campaign.estate import decide_csv, read_csv
 
@@ -128,3 +130,27 @@ def test_every_action_has_help_and_the_command_a_runnable_example(capsys):
             parser.parse_args(["campaign", *([action] if action else []), "--help"])
         assert done.value.code == 0
     assert "example: auditor campaign create" in capsys.readouterr().out
+
+
+def test_close_names_the_command_that_plans_each_requested_right_sizing(cli, capsys, tmp_path, run_dir):
+    cli("create", "--name", "Q4", "--due", "2099-12-31", "--run-dir", str(run_dir))
+    cli("export", "1", "--out", str(tmp_path / "packets"), "--reviewer", "boss@example.com")
+    packet = tmp_path / "packets" / "campaign-1-boss-at-example.com.csv"
+    rows = read_csv(packet)[1]
+    developer = [r["item_id"] for r in rows if r["permission_set"] == "Developer" and r["flagged"] == "no"]
+    filled = decide_csv(packet, tmp_path / "boss.csv", {item: ("rightsize", "") for item in developer})
+    assert cli("import", "1", str(filled)) == 0
+    capsys.readouterr()
+
+    assert cli("close", "1", "--undecided", "revoke", "--out", str(tmp_path / "ev")) == 0
+    out = capsys.readouterr().out
+    assert f"campaign 1 closed: {len(developer)} kept, {9 - len(developer)} revoked" in out
+    assert "right-sizing requested: 1 (permission set, account) kept on condition of right-sizing" in out
+    assert f"  Developer in dev (333333333333): {', '.join(developer)} (asked by boss@example.com)" in out
+    command = next(line for line in out.splitlines() if "plan it:" in line).split("plan it: ", 1)[1]
+    assert command == (
+        "auditor remediate plan --rightsize Developer --out rightsize-Developer.json "
+        f"--config {tmp_path / 'config.toml'} --state {tmp_path / 'state.db'}"
+    )
+    args = build_parser().parse_args(shlex.split(command)[1:])  # the flags are the real command line's
+    assert (args.remediate_command, args.rightsize, args.state) == ("plan", "Developer", str(tmp_path / "state.db"))

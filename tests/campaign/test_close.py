@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import csv
+import json
 from datetime import timedelta
 
 import msgspec
 import pytest
 
-from auditor.campaign import CampaignError, close_campaign, create_campaign, export_packets, import_decisions
+from auditor.campaign import (
+    CampaignError,
+    close_campaign,
+    create_campaign,
+    export_packets,
+    import_decisions,
+    verify_evidence,
+)
 from auditor.campaign import revocations as campaign_revocations
 from auditor.campaign.state import get_campaign
 from auditor.store import Store
-from tests.builders import PROD
+from tests.builders import DEV, PROD
 from tests.campaign.estate import DUE, NOW, build_world, decide_csv, items_by_access, save_run, spec
 
 
@@ -139,3 +147,55 @@ def test_a_decision_arriving_while_closing_stops_the_close(store, cid, tmp_path,
 def read_first_item(path) -> str:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return next(csv.DictReader(handle))["item_id"]
+
+
+def test_rightsized_access_is_kept_and_each_permission_set_to_narrow_is_listed_with_its_command(
+    store, settings, tmp_path
+):
+    """ana's and ben's Developer in dev and dana's ReadOnly (via Finance) are kept to right-size; Billing revoked."""
+    world = build_world()
+    ps = next(p for p in world.tables["permission_sets"] if p.name == "ReadOnly")
+    finance = next(g for g in world.tables["idc_groups"] if g.display_name == "Finance")
+    world.assign(ps, finance, PROD)
+    run = save_run(world, tmp_path / "run", settings)
+    cid = create_campaign(store, settings, spec(), now=NOW, run_dir=run).campaign.id
+    ids = items_by_access(store, cid)
+    ana, ben, readonly = ids[("ana", "Developer")], ids[("ben", "Developer")], ids[("dana", "ReadOnly")]
+    (boss,) = export_packets(store, cid, tmp_path / "p", now=NOW, reviewer="boss@example.com")
+    filled = decide_csv(
+        boss.csv,
+        tmp_path / "boss.csv",
+        {
+            ana: ("rightsize", "needs EC2 reads only"),
+            ben: ("rightsize", ""),
+            readonly: ("rightsize", "reads the finance reports"),
+            ids[("dana", "Billing")]: ("revoke", "moved to engineering"),
+        },
+    )
+    assert import_decisions(store, cid, [filled], now=NOW).ok
+
+    result = close_campaign(store, cid, now=NOW, out_dir=tmp_path / "ev", undecided="keep_flagged")
+
+    assert result.counts["rightsize"] == 3 and result.counts["rightsizings"] == 2
+    assert result.counts["keep"] == result.counts["items"] - 1  # everything but Billing is kept
+    assert result.revocations == []  # a right-sizing is never a revocation, and it protects what it keeps
+    assert [c.kept_items for c in result.conflicts] == [[readonly]]
+    developer, read_only = result.rightsizings
+    assert (developer.permission_set, developer.account_id, developer.item_ids) == ("Developer", DEV, [ana, ben])
+    assert developer.requested_by == ["boss@example.com"]
+    assert developer.command == "auditor remediate plan --rightsize Developer --out rightsize-Developer.json"
+    assert (read_only.permission_set, read_only.account_id, read_only.item_ids) == ("ReadOnly", PROD, [readonly])
+
+    pack = tmp_path / "ev"
+    listed = json.loads((pack / "items.json").read_text())["rightsizing"]
+    assert [(r["permission_set"], r["account_id"], r["item_ids"], r["command"]) for r in listed] == [
+        ("Developer", DEV, [ana, ben], developer.command),
+        ("ReadOnly", PROD, [readonly], read_only.command),
+    ]
+    assert listed[1]["requests"][0]["justification"] == "reads the finance reports"
+    with (pack / "items.csv").open(encoding="utf-8-sig", newline="") as handle:
+        outcomes = {row["item_id"]: (row["decision"], row["outcome"]) for row in csv.DictReader(handle)}
+    assert outcomes[ana] == ("rightsize", "kept; right-sizing requested")
+    summary = (pack / "summary.html").read_text()
+    assert "Right-sizing requested (2)" in summary and developer.command in summary
+    assert verify_evidence(pack, store) == []

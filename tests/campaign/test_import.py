@@ -276,3 +276,43 @@ def test_a_non_hex_signature_rejects_its_row_and_the_rest_of_the_batch_is_import
     ]
     assert [f.status for f in result.files] == ["rejected", "applied"]
     assert current(store, cid)[ids[("boss", "Developer")]] == ("keep", "still needed")
+
+
+def test_rightsize_is_accepted_for_permission_set_access_and_refused_for_an_iam_user(store, campaign, tmp_path):
+    """Keep, but right-size: only access from a permission set has a policy to narrow; the row names what it is."""
+    cid, packets, ids = campaign
+    boss = packets["boss@example.com"]
+    ana, ben, bot = ids[("ana", "Developer")], ids[("ben", "Developer")], ids[("deploy-bot", "iam_user")]
+    workbook = load_workbook(boss.xlsx)
+    (choices,) = workbook["Review"].data_validations.dataValidation
+    assert choices.formula1 == '"keep,rightsize,revoke"'
+
+    mixed = decide_xlsx(boss.xlsx, tmp_path / "mixed.xlsx", {ana: ("rightsize", ""), bot: ("rightsize", "")})
+    result = import_decisions(store, cid, [mixed], now=LATER)
+    (rejection,) = result.rejections
+    order = [row["item_id"] for row in read_csv(boss.csv)[1]]
+    assert rejection.line == order.index(bot) + 2
+    assert rejection.reason == (
+        f"item {bot}: rightsize applies only to access from a permission set (an Identity Center account "
+        "assignment); this item is an IAM user's access: decide keep or revoke"
+    )
+    assert current(store, cid)[ana] is None  # a file is applied whole or not at all
+
+    billing = ids[("dana", "Billing")]  # flagged: keeping it, right-sized or not, needs a why
+    unjustified = decide_csv(boss.csv, tmp_path / "billing.csv", {billing: ("Right-Size", "")})
+    (why,) = import_decisions(store, cid, [unjustified], now=LATER).rejections
+    assert why.reason == f"item {billing}: keeping a flagged item needs a justification (see related_findings)"
+
+    done = decide_xlsx(
+        boss.xlsx, tmp_path / "boss.xlsx", {ana: ("rightsize", "uses a few EC2 reads"), ben: ("keep", "")}
+    )
+    result = import_decisions(store, cid, [done], now=LATER)
+    assert result.ok and result.files[0].recorded == 2
+    assert current(store, cid)[ana] == ("rightsize", "uses a few EC2 reads")
+    (entry,) = decision_entries(store, ana)
+    assert entry["decision"] == "rightsize" and entry["reviewer"] == "boss@example.com"
+
+    again = export_packets(store, cid, tmp_path / "again", now=LATER, reviewer="boss@example.com")[0]
+    prefilled = {row["item_id"]: row["decision"] for row in read_csv(again.csv)[1]}
+    assert prefilled[ana] == "rightsize"  # signed with the rest of the row: re-importing it changes nothing
+    assert import_decisions(store, cid, [again.csv], now=LATER).files[0].unchanged == 2

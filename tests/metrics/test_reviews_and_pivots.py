@@ -87,6 +87,22 @@ def test_reviewers_on_time_revoke_rate_speed_and_rubber_stamp_signals(tmp_path):
     assert bob["revoke_rate"] == 0.5 and bob["rubber_stamp"] == []
 
 
+def test_keeping_to_right_size_is_a_decision_to_keep(tmp_path):
+    """Alice keeps half her items and right-sizes the rest: decided, nothing revoked, still "kept everything"."""
+    store = Store.open(tmp_path / "state.db")
+    _campaign(store)
+    with store.engine.begin() as conn:
+        conn.execute(
+            campaign_decisions.update()
+            .where(campaign_decisions.c.item_id.in_([f"i{n}" for n in range(6)]))
+            .values(decision="rightsize")
+        )
+    by_reviewer = {r["reviewer"]: r for r in reviews.campaigns(frames.decisions(store), frames.items(store))}
+    alice = by_reviewer["alice@example.com"]
+    assert (alice["decided"], alice["revoke_rate"]) == (12, 0.0)
+    assert "kept everything" in alice["rubber_stamp"]
+
+
 def test_remediation_applied_verified_and_rolled_back(tmp_path):
     store = Store.open(tmp_path / "state.db")
     now = CREATED

@@ -208,3 +208,40 @@ def test_over_tls_the_cookie_is_secure_and_signing_out_ends_the_session(served):
         csrf = csrf_of(client.get("/review").text)
         assert client.post("/signout", data={"csrf": csrf}).status_code == 200
         assert client.get("/review").status_code == 401
+
+
+def test_keep_but_right_size_is_offered_for_permission_set_access_only_and_the_owner_sees_it(served):
+    store, cid, _, app = served
+    mine = [s.item for s in item_states(store, cid) if s.reviewer == BOSS]
+    developer = [i.item_id for i in mine if i.permission_set == "Developer" and not i.flagged]
+    bot = next(i.item_id for i in mine if i.kind == "iam_user")
+    with TestClient(app) as client:
+        sign_in(client, link(store, cid))
+        page = client.get("/review").text
+        assert f'id="rightsize-{developer[0]}"' in page and f'id="rightsize-{bot}"' not in page
+        csrf = csrf_of(page)
+        refused = client.post("/review/decide", data={"item": bot, "decision": "rightsize", "csrf": csrf})
+        assert refused.status_code == 400
+        assert f"item {bot}: rightsize applies only to access from a permission set" in unescape(refused.text)
+        admin = next(i.item_id for i in mine if i.admin)
+        unjustified = client.post("/review/decide", data={"item": admin, "decision": "rightsize", "csrf": csrf})
+        assert unjustified.status_code == 400 and "needs a justification" in unjustified.text
+        mixed = {"item": [developer[0], bot], "decision": "rightsize", "confirm": "yes", "csrf": csrf}
+        assert client.post("/review/bulk", data=mixed).status_code == 400  # all or none
+        saved = client.post(
+            "/review/decide",
+            data={"item": developer[0], "decision": "rightsize", "justification": "EC2 reads only", "csrf": csrf},
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303
+        bulk = {"item": developer[1:], "decision": "rightsize", "confirm": "yes", "csrf": csrf}
+        assert client.post("/review/bulk", data=bulk, follow_redirects=False).status_code == 303
+    now = {s.item.item_id: s.decision for s in item_states(store, cid)}
+    assert [now[i].decision for i in developer] == ["rightsize"] * len(developer) and now[bot] is None
+    assert {(a, d["decision"]) for a, d in actors(store)} == {(BOSS, "rightsize")}
+    with TestClient(app) as owner:
+        sign_in(owner, link(store, cid, OWNER, "owner"))
+        page = unescape(owner.get("/owner").text)
+        assert "Right-sizing requested (1)" in page
+        assert f"{', '.join(developer)}</td><td>{BOSS}</td>" in page
+        assert "auditor remediate plan --rightsize Developer --out rightsize-Developer.json" in page
