@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from auditor.campaign.decide import Choice, decide
-from auditor.campaign.model import CampaignError, rightsizable
+from auditor.campaign.model import CampaignError
 from auditor.serve import auth
 from auditor.serve.pages import render
 from auditor.serve.views import reviewer_view
@@ -21,8 +21,7 @@ ITEM_ID = re.compile(r"C\d+-\d+")
 class Review(Handlers):
     def _review(self, session: auth.Session, status: int = 200, **extra) -> HTMLResponse:
         view = reviewer_view(self.store, session.campaign_id, session.email, now=self.config.clock())
-        html = render("serve_review.html.j2", view=view, session=session, rightsizable=rightsizable, **extra)
-        return page(html, status)
+        return page(render("serve_review.html.j2", view=view, session=session, **extra), status)
 
     async def review_page(self, request: Request) -> Response:
         session = await run_in_threadpool(self._session, request)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from auditor.campaign.model import Campaign, ItemState, kept
+from auditor.campaign.model import Campaign, ItemState, kept, rightsizable
 from auditor.campaign.outcome import Rightsizing, compute_outcome, requested_rightsizings
 from auditor.campaign.reviewers import UNASSIGNED, needs_attention
 from auditor.campaign.schema import campaign_messages
@@ -44,6 +44,7 @@ class ReviewerView:
     decided: int
     due: str
     overdue: bool
+    rightsizable: set[str] = field(default_factory=set)  # item ids that may be kept to right-size
 
 
 def reviewer_view(store: Store, campaign_id: int, email: str, *, now: datetime) -> ReviewerView:
@@ -77,6 +78,7 @@ def reviewer_view(store: Store, campaign_id: int, email: str, *, now: datetime) 
         decided,
         format_time(campaign.due_at),
         campaign.status == "open" and now > campaign.due_at,
+        {s.item.item_id for p in ordered for s in p.items if rightsizable(s.item)},
     )
 
 
