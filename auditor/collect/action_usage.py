@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from auditor.collect.cloudtrail_events import IAM_ROLE, IAM_USER, IDC_ASSIGNMENT, Hit, attribute
-from auditor.collect.cloudtrail_records import CloudTrailRecord, parse_event_time
+from auditor.collect.cloudtrail_records import CloudTrailRecord, Resource, parse_event_time
 from auditor.model import ActionUse
 
 KINDS = frozenset({IDC_ASSIGNMENT, IAM_ROLE, IAM_USER})
@@ -53,16 +53,36 @@ def _action(event_source: Any, event_name: Any) -> str | None:
 
 
 def _resources(record: Any) -> list[str]:
-    """ARNs the record names in its ``resources`` element (absent from most management events)."""
+    """ARNs the record names in its ``resources`` element (absent from most management events), as scoped."""
     found = getattr(record, "resources", None)
     if found is None and isinstance(record, Mapping):
         found = record.get("resources")
+    if type(found) is not list:
+        return []
     arns = []
-    for item in found if isinstance(found, list) else []:
-        arn = item.get("ARN") if isinstance(item, Mapping) else getattr(item, "ARN", None)
-        if isinstance(arn, str) and arn.startswith("arn:"):
-            arns.append(arn)
+    for item in found:
+        # a decoded record's Resource is the common case, tested first as it is per record
+        arn = item.ARN if type(item) is Resource else item.get("ARN") if isinstance(item, Mapping) else None
+        if type(arn) is str and arn.startswith("arn:"):
+            arns.append(_scope(arn))
     return arns
+
+
+S3_OBJECT_PREFIXES = ("arn:aws:s3:::", "arn:aws-cn:s3:::", "arn:aws-us-gov:s3:::")
+
+
+def _scope(arn: str) -> str:
+    """The ARN a policy would name: an S3 object's is its bucket's objects (``arn:aws:s3:::bucket/*``).
+
+    Data events name every object read; a policy listing object keys is
+    neither what anyone writes nor within IAM's size limits, and keeping one
+    entry per object would make the usage as large as the log.
+    """
+    if arn.startswith(S3_OBJECT_PREFIXES):
+        bucket, slash, _ = arn.partition("/")
+        if slash:
+            return f"{bucket}/*"
+    return arn
 
 
 Key = tuple[str, str, str | None, str | None, str, str | None]  # kind, key, account, detail, action, resource
@@ -79,28 +99,48 @@ class UsageReducer:
 
     def __init__(self) -> None:
         self._seen: dict[Key, list] = {}
-        self._named: dict[tuple, set[str]] = {}  # (principal, action) -> resources kept so far
+        self._named: dict[tuple, set[str]] | None = {}  # (principal, action) -> resources kept so far
+
+    def __getstate__(self) -> dict:
+        """Only the entries cross a process boundary: what was kept per action is in their keys."""
+        return {"_seen": self._seen}
+
+    def __setstate__(self, state: dict) -> None:
+        self._seen, self._named = state["_seen"], None  # rebuilt if this reducer takes more in
 
     def add(
         self, record: CloudTrailRecord, hits: Iterable[Hit], when: datetime, resources: list[str] | None = None
     ) -> None:
         """Fold one attributed record; ``resources`` overrides the ARNs read from the record."""
-        if record.errorCode or not any(hit[0] in KINDS for hit in hits):
+        if record.errorCode:
+            return
+        principals = [hit for hit in hits if hit[0] in KINDS]
+        if not principals:
             return
         action = _action(record.eventSource, record.eventName)
         if action is None:
             return
-        named: list[str | None] = list(resources if resources is not None else _resources(record)) or [None]
-        for kind, key, account, detail in hits:
-            if kind not in KINDS:
-                continue
-            for resource in named:
+        named = resources if resources is not None else _resources(record)
+        seen = self._seen
+        for kind, key, account, detail in principals:
+            for resource in named or (None,):
                 if resource is not None:
                     resource = self._keep(kind, key, account, detail, action, resource)
-                self._fold_entry((kind, key, account, detail, action, resource), when, 1)
+                entry = seen.get((kind, key, account, detail, action, resource))
+                if entry is None:
+                    seen[(kind, key, account, detail, action, resource)] = [when, 1]
+                else:
+                    if when > entry[0]:
+                        entry[0] = when
+                    entry[1] += 1
 
     def _keep(self, kind: str, key: str, account, detail, action: str, resource: str) -> str | None:
         """The resource, or None once a principal's action has named MAX_RESOURCES others (then it is unscoped)."""
+        if self._named is None:
+            self._named = {}
+            for k, a, acc, d, act, r in self._seen:
+                if r is not None:
+                    self._named.setdefault((k, a, acc, d, act), set()).add(r)
         kept = self._named.setdefault((kind, key, account, detail, action), set())
         if resource in kept:
             return resource

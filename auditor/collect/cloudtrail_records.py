@@ -94,6 +94,12 @@ class ResponseElements(_Part):
     userId: Any = None  # CreateUser
 
 
+class Resource(_Part):
+    """One element of a record's ``resources``: ``{"ARN": ..., "accountId": ..., "type": ...}``."""
+
+    ARN: Any = None
+
+
 class CloudTrailRecord(_Part):
     eventTime: Any = None
     eventSource: Any = None
@@ -105,7 +111,7 @@ class CloudTrailRecord(_Part):
     serviceEventDetails: ServiceEventDetails | NotObject = None
     requestParameters: RequestParameters | NotObject = None
     responseElements: ResponseElements | NotObject = None
-    resources: Any = None  # [{"ARN": ..., "accountId": ..., "type": ...}]: what right-sizing scopes to
+    resources: list[Resource | NotObject] | str | int | float | bool | None = None  # what right-sizing scopes to
 
 
 class _LogFile(_Part):

@@ -75,7 +75,8 @@ def test_events_become_the_actions_they_need_and_denied_calls_are_no_use():
     }
     denied = {**record, "eventName": "PutObject", "errorCode": "AccessDenied"}
     [use] = [u for u in reduce_usage([record, record, denied]) if u.kind == "iam_role"]
-    assert (use.key, use.action, use.resource, use.events) == (ROLE, "s3:GetObject", "arn:aws:s3:::reports/q3.csv", 2)
+    # an S3 object is scoped as a policy names it: the bucket's objects
+    assert (use.key, use.action, use.resource, use.events) == (ROLE, "s3:GetObject", "arn:aws:s3:::reports/*", 2)
 
 
 def test_past_the_resource_cap_an_action_is_proposed_unscoped():
@@ -91,7 +92,7 @@ def test_past_the_resource_cap_an_action_is_proposed_unscoped():
             "eventSource": "s3.amazonaws.com",
             "eventName": "GetObject",
             "userIdentity": identity,
-            "resources": [{"ARN": f"arn:aws:s3:::b/{n}"}],
+            "resources": [{"ARN": f"arn:aws:s3:::bucket-{n}/key"}],
         }
         for n in range(MAX_RESOURCES + 5)
     ]
