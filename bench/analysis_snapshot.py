@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from auditor import snapshot as snapshots
+from auditor.collect.cloudtrail import TABLES as TRAIL_TABLES
+from auditor.collect.iam import TABLES as IAM_TABLES
 from auditor.model import (
     AccessKey,
     Account,
@@ -27,6 +29,7 @@ from auditor.model import (
     Activity,
     GroupMembership,
     HrPerson,
+    IamPolicy,
     IamRole,
     IamUser,
     IdcGroup,
@@ -46,6 +49,18 @@ DEPARTMENTS = ("engineering", "platform", "data", "security", "finance", "suppor
 INSTANCE = "arn:aws:sso:::instance/ssoins-1111111111111111"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+# The AWS managed policies' documents, as the collector reads them (GetPolicyVersion); ReadOnlyAccess is
+# abridged to a few services' read actions (the real one lists every service's).
+MANAGED_DOCUMENTS = {
+    ADMIN: [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    READ_ONLY: [
+        {
+            "Effect": "Allow",
+            "Action": ["ec2:Describe*", "s3:Get*", "s3:List*", "iam:Get*", "iam:List*", "logs:Get*", "lambda:List*"],
+            "Resource": "*",
+        }
+    ],
+}
 
 
 def _ago(rng: random.Random, low: float, high: float) -> datetime:
@@ -216,12 +231,15 @@ def build(users: int, accounts: int, seed: int) -> snapshots.Snapshot:
             },
         ),
         SourceStatus(source="hr"),
+        SourceStatus(source="iam", tables={"iam_policies": "complete"}),  # the AWS managed policies' documents
     ]
-    iam_tables = ("iam_users", "access_keys", "iam_groups", "iam_roles", "root_credentials")
+    # every table read in full, as the S3 reader and the IAM collector mark them (no access changed in the window)
     for account_id in account_ids:
-        statuses.append(SourceStatus(source="iam", account_id=account_id, tables=dict.fromkeys(iam_tables, "complete")))
+        statuses.append(SourceStatus(source="iam", account_id=account_id, tables=dict.fromkeys(IAM_TABLES, "complete")))
         statuses.append(
-            SourceStatus(source="cloudtrail", account_id=account_id, tables={"activity": "complete"}, **coverage)
+            SourceStatus(
+                source="cloudtrail", account_id=account_id, tables=dict.fromkeys(TRAIL_TABLES, "complete"), **coverage
+            )
         )
     result = SourceResult(statuses=statuses)
     for name, rows in {
@@ -237,6 +255,17 @@ def build(users: int, accounts: int, seed: int) -> snapshots.Snapshot:
         "root_credentials": roots,
         "hr_people": people,
         "activity": activity,
+        "iam_policies": [
+            IamPolicy(
+                account_id=None,
+                arn=arn,
+                name=arn.rsplit("/", 1)[1],
+                kind="managed",
+                document={"Version": "2012-10-17", "Statement": statements},
+                version_id="v1",
+            )
+            for arn, statements in MANAGED_DOCUMENTS.items()
+        ],
     }.items():
         result.add(name, rows)
     return snapshots.build([result], as_of=AS_OF, collected_at=AS_OF, tool_version="bench")

@@ -105,6 +105,42 @@ class Estate:
         return list(self.model.snapshot.table("iam_roles"))
 
     @cached_property
+    def roles_in(self) -> dict[str, list[IamRole]]:
+        """The roles of each account: asked per subject, answered without scanning the estate's roles."""
+        by_account: dict[str, list[IamRole]] = {}
+        for role in self.roles:
+            by_account.setdefault(role.account_id, []).append(role)
+        return by_account
+
+    @cached_property
+    def trusting(self) -> dict[str, list[int]]:
+        """Each principal a trust policy names (ARN, account id, root ARN, "*") -> the roles naming it, by index.
+
+        A path search asks "which roles may this principal assume" for every
+        subject; only the roles whose trust policy names the principal, its
+        account or everyone can answer yes (``can_assume``), so only those are asked.
+        """
+        index: dict[str, list[int]] = {}
+        for number, role in enumerate(self.roles):
+            named: set[str] = set()
+            for statement in _statements(role.trust_policy):
+                if statement.get("Effect") == "Allow" and _assume_action(statement.get("Action")):
+                    principal = statement.get("Principal")
+                    named.update(
+                        str(p)
+                        for p in (_list(principal.get("AWS")) if isinstance(principal, dict) else _list(principal))
+                    )
+            for name in named:
+                index.setdefault(name, []).append(number)
+        return index
+
+    def roles_trusting(self, arns: tuple[str, ...], account: str) -> list[IamRole]:
+        """The roles whose trust policy names one of ``arns``, ``account`` (id or root) or everyone, in order."""
+        keys = (*arns, "*", account, f"arn:aws:iam::{account}:root")
+        numbers = sorted({n for key in keys for n in self.trusting.get(key, ())})
+        return [self.roles[n] for n in numbers]
+
+    @cached_property
     def customer_policies(self) -> list[IamPolicy]:
         return [p for p in self.model.snapshot.table("iam_policies") if p.kind == "managed" and p.account_id]
 
@@ -148,7 +184,7 @@ class Estate:
 
     def permission_set_subject(self, ps: PermissionSet, account_id: str, via: str = "") -> Subject:
         prefix = f"AWSReservedSSO_{ps.name}_"
-        arns = tuple(r.arn for r in self.roles if r.account_id == account_id and r.role_name.startswith(prefix))
+        arns = tuple(r.arn for r in self.roles_in.get(account_id, ()) if r.role_name.startswith(prefix))
         return Subject(
             name=f"{via}permission set {ps.name} in {self.where(account_id)}",
             account_id=account_id,
@@ -200,8 +236,8 @@ class Estate:
         ]
         targets += [
             ("role", r.arn, f"role {r.role_name}")
-            for r in self.roles
-            if r.account_id == account and not r.path.startswith(("/aws-reserved/", "/aws-service-role/"))
+            for r in self.roles_in.get(account, ())
+            if not r.path.startswith(("/aws-reserved/", "/aws-service-role/"))
         ]
         mine = set(subject.arns) | set(subject.groups)
         targets.sort(key=lambda t: t[1] not in mine)
@@ -242,8 +278,8 @@ class Estate:
     def _pass_role(self, subject: Subject) -> Iterator[Path]:
         if not subject.effective.allows("iam:PassRole"):
             return
-        for role in self.roles:
-            if role.account_id != subject.account_id or not self.role_effective(role).is_admin:
+        for role in self.roles_in.get(subject.account_id, ()):
+            if not self.role_effective(role).is_admin:
                 continue
             services = trusted_services(role)
             creates = [(s, a) for s in services for a in COMPUTE_ACTIONS.get(s, ())]
@@ -272,7 +308,7 @@ class Estate:
         for _ in range(MAX_CHAIN):
             following = []
             for effective, arns, account, steps, conditional in frontier:
-                for role in self.roles:
+                for role in self.roles_trusting(arns, account):
                     if role.arn in seen or role.path.startswith("/aws-service-role/"):
                         continue
                     how = can_assume(effective, arns, account, role)
