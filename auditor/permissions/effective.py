@@ -76,6 +76,16 @@ class Effective:
         return [g for g in self.allows(action, resource) if not g.statement.conditional]
 
     @cached_property
+    def statements(self) -> tuple:
+        """The compiled statements that decide ``actions`` (shared by every principal holding the same policies)."""
+        boundary = None if self.boundary is None else tuple(id(b.statement) for b in self.boundary)
+        return (
+            frozenset(id(g.statement) for g in self.grants),
+            frozenset(id(d.statement) for d in self.denies),
+            boundary,
+        )
+
+    @cached_property
     def actions(self) -> frozenset[str]:
         """Every action allowed on some resource (conditionally or not), after full denies and the boundary."""
         allowed: set[str] = set().union(*(g.statement.actions for g in self.grants)) if self.grants else set()
@@ -117,7 +127,7 @@ class PermissionModel:
             (g.account_id, g.group_name): g for g in snapshot.table("iam_groups")
         }
         self._compiled: dict[tuple[str, str], tuple[Statement, ...] | PolicyError] = {}
-        self._sensitive: dict[tuple[str, str | None], dict[str, list[str]]] = {}
+        self._sensitive: dict[tuple, dict[str, list[str]]] = {}  # by Effective.statements
         self._principals: dict[str, Effective] = {}
 
     def _once(self, key: str, build) -> Effective:
@@ -127,8 +137,12 @@ class PermissionModel:
         return found
 
     def sensitive(self, effective: Effective) -> dict[str, list[str]]:
-        """Sensitive capability categories of ``effective`` (auditor.permissions.capabilities), once per principal."""
-        key = (effective.label, effective.account_id)
+        """Sensitive capability categories of ``effective`` (auditor.permissions.capabilities).
+
+        Once per set of compiled statements, not per principal: a permission
+        set holds the same policies in each of its accounts.
+        """
+        key = effective.statements
         found = self._sensitive.get(key)
         if found is None:
             found = self._sensitive[key] = capabilities(effective.actions, self.catalog)
