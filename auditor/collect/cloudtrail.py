@@ -348,7 +348,7 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
             coverage_start=coverage_start,
             coverage_end=coverage_end,
             detail=detail,
-            # this account's share of the tables: both come from the same objects, read as completely
+            # this account's share of the tables: all come from the same objects, read as completely
             tables={table: COMPLETE if state == "ok" else state for table in TABLES},
         )
 

@@ -15,7 +15,8 @@ a few hundred bytes:
 3. ``identity_center``: Identity Center and its identity store.
 4. ``cloudtrail``: CloudTrail through Athena (``[cloudtrail.athena]``), one
    query for the whole estate.
-5. ``merge``: the shards, in the pipeline's source order, into one snapshot.
+5. ``merge``: the shards, in the pipeline's source order, into one snapshot, with the
+   AWS managed policies the principals reference (read here, as the pipeline reads them).
 6. ``analyse``: the configured run job (``[[scheduler.jobs]]``, "nightly" by
    default) on that snapshot, as the scheduled Lambda runs it: under its
    lock, recorded, reported, published to the bucket, notifications sent.
