@@ -2,9 +2,9 @@
 
 Collectors report counted tasks (``start``/``advance``/``finish``) through
 a ``Progress`` they are handed; the pipeline and the CLI mark the long
-phases around them (``phase``: building the sandbox, collecting, the rules,
-writing the reports). Nobody else prints, and nothing goes to stdout, which
-may carry data.
+phases around them (``phase``: collecting, the rules, writing the reports,
+and whatever a command does before them). Nobody else prints, and nothing
+goes to stdout, which may carry data.
 
 ``Progress.for_stream`` picks the display for the stream: on a terminal a
 rich live display that fits the terminal's width; otherwise (redirected,
@@ -76,7 +76,7 @@ class Progress:
             self._phase_ended(name, f"{outcome} {self._clock() - began:.1f} s")
 
     def note(self, text: str) -> None:
-        """A one-off line for the person watching (where the sandbox listens, what is audited)."""
+        """A one-off line for the person watching (an address to open, what is audited)."""
 
     def start(self, task: str, total: int) -> None:
         """Declare a task (e.g. ``"iam accounts"``) and how many units it has."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import msgspec
 from sqlalchemy.engine import Engine
 
 from auditor.collect.cloudtrail_s3 import LogObject, region_prefix, resume_key
@@ -189,11 +190,8 @@ def merge_activities(*parts: list[Activity]) -> list[Activity]:
             if known is None:
                 merged[key] = activity
                 continue
-            merged[key] = Activity(
-                kind=known.kind,
-                key=known.key,
-                account_id=known.account_id,
-                detail=known.detail,
+            merged[key] = msgspec.structs.replace(
+                known,
                 first_seen=min(known.first_seen, activity.first_seen),
                 last_seen=max(known.last_seen, activity.last_seen),
                 events=known.events + activity.events,
@@ -211,14 +209,7 @@ def merge_usage(*parts: list[ActionUse]) -> list[ActionUse]:
             if known is None:
                 merged[key] = use
                 continue
-            merged[key] = ActionUse(
-                kind=known.kind,
-                key=known.key,
-                account_id=known.account_id,
-                detail=known.detail,
-                action=known.action,
-                resource=known.resource,
-                last_seen=max(known.last_seen, use.last_seen),
-                events=known.events + use.events,
+            merged[key] = msgspec.structs.replace(
+                known, last_seen=max(known.last_seen, use.last_seen), events=known.events + use.events
             )
     return sorted(merged.values(), key=lambda u: tuple(part or "" for part in usage_key(u)))

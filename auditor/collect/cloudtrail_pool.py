@@ -53,7 +53,7 @@ FETCH_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreErr
 # bytes to workers and their results back (and, where workers are spawned, than starting them).
 POOL_MIN_BYTES = 16 * 1024 * 1024
 # A batch is what one worker decodes per round trip: large enough that the pickling and the pipe
-# cost little per object (sandbox-sized objects are a few kB), small enough to spread over the cores.
+# cost little per object (small objects are a few kB), small enough to spread over the cores.
 BATCH_BYTES = 2 * 1024 * 1024
 BATCH_OBJECTS = 256
 

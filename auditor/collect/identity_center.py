@@ -225,7 +225,7 @@ class _Reader:
         except Exception as exc:
             self.book.table_error("idc_users", FAILED, exc, "identitystore", "ListUsers")
             return None
-        return list({user.user_id: user for user in map(_user, raw)}.values())
+        return list({user.user_id: user for user in map(user_record, raw)}.values())
 
     def groups(self) -> list[IdcGroup] | None:
         try:
@@ -516,7 +516,8 @@ class _Reader:
         return found
 
 
-def _user(raw: dict) -> IdcUser:
+def user_record(raw: dict) -> IdcUser:
+    """An identity store user (ListUsers' or DescribeUser's shape) as the snapshot keeps it."""
     emails = [e for e in raw.get("Emails") or [] if e.get("Value")]
     primary = next((e for e in emails if e.get("Primary")), emails[0] if emails else None)
     return IdcUser(

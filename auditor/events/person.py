@@ -20,10 +20,10 @@ from datetime import datetime
 from typing import Any
 
 from auditor.access import tag
-from auditor.aws import AwsContext, error_code, pages, utc
+from auditor.aws import AwsContext, error_code, pages
 from auditor.collect.completeness import Completeness
 from auditor.collect.iam import read_user
-from auditor.collect.identity_center import read_permission_sets
+from auditor.collect.identity_center import read_permission_sets, user_record
 from auditor.model import (
     AccessKey,
     Account,
@@ -243,18 +243,7 @@ def _user(store: Any, store_id: str, who: Who, person: HrPerson | None, book: Co
         if error_code(exc) != "ResourceNotFoundException":
             book.table_error("idc_users", "failed", exc, "identitystore", "DescribeUser")
         return None
-    emails = [e for e in raw.get("Emails") or [] if e.get("Value")]
-    primary = next((e for e in emails if e.get("Primary")), emails[0] if emails else None)
-    return IdcUser(
-        user_id=raw["UserId"],
-        user_name=raw.get("UserName") or raw["UserId"],
-        display_name=raw.get("DisplayName"),
-        email=primary["Value"] if primary else None,
-        title=raw.get("Title"),
-        status=raw.get("UserStatus"),
-        created_at=utc(raw.get("CreatedAt")),
-        external_ids=[f"{x.get('Issuer')}:{x.get('Id')}" for x in raw.get("ExternalIds") or [] if x],
-    )
+    return user_record(raw)
 
 
 def _memberships(store: Any, store_id: str, user_id: str, book: Completeness) -> list[GroupMembership]:
