@@ -13,6 +13,8 @@ import botocore.exceptions
 import pytest
 
 from auditor.collect import cloudtrail_pool
+from auditor.collect.action_usage import UsageReducer
+from auditor.collect.cloudtrail_lifecycle import sort_events
 from auditor.collect.cloudtrail_pool import read_objects
 from auditor.collect.cloudtrail_reduce import ActivityReducer
 from auditor.collect.cloudtrail_s3 import LogObject
@@ -51,13 +53,15 @@ def bucket() -> tuple[Bucket, list[LogObject]]:
 
 
 def outcome(reads) -> tuple[list, dict[str, str]]:
-    merged, errors = ActivityReducer(START, END), {}
+    """The activity, the actions called and the access changes read, and the objects' errors."""
+    merged, errors, changes = ActivityReducer(START, END, UsageReducer()), {}, []
     for read in reads:
         if read.error is not None:
             errors[read.obj.key] = type(read.error).__name__
         else:
             merged.merge(read.reducer)
-    return merged.activities(), errors
+            changes.extend(read.changes)
+    return (merged.activities(), merged.usage.uses(), sort_events(changes)), errors
 
 
 def test_processes_read_what_one_thread_reads(bucket):
@@ -65,9 +69,9 @@ def test_processes_read_what_one_thread_reads(bucket):
     alone = outcome(read_objects(s3, "b", objects, START, END, fetchers=1, processes=0))
     pooled = outcome(read_objects(s3, "b", objects, START, END, fetchers=4, processes=2))
     assert alone == pooled
-    activities, errors = alone
+    (activities, uses, _changes), errors = alone
     assert errors == {"corrupt.json.gz": "LogDecodeError", "denied.json.gz": "ClientError"}
-    assert len(activities) > 20
+    assert len(activities) > 20 and uses  # the actions called cross the process boundary too
 
 
 def test_without_a_process_pool_the_threads_decode(bucket, monkeypatch):
