@@ -71,7 +71,7 @@ class AwsContext:
     member_role_name: str = DEFAULT_MEMBER_ROLE
     external_id: str | None = None
     total_attempts: int = DEFAULT_TOTAL_ATTEMPTS
-    _account_sessions: dict[str, boto3.Session] = field(default_factory=dict, repr=False)
+    _account_credentials: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     _assuming: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _own_account: str | None = field(default=None, repr=False)
@@ -91,10 +91,10 @@ class AwsContext:
         Its retries are ``auditor.aws.retries``': jittered backoff, the budget per call
         (``attempts`` may lower it), no quota shared between calls that heavy throttling drains.
         """
-        session = self.session if account_id is None else self.session_for(account_id)
+        credentials = {} if account_id is None else self.credentials_for(account_id)
         config = client_config(min(attempts or self.total_attempts, self.total_attempts))
         with _CREATING:
-            made = session.client(service, region_name=region or self.region, config=config)
+            made = self.session.client(service, region_name=region or self.region, config=config, **credentials)
         return retries.install(made, min(attempts or self.total_attempts, self.total_attempts))
 
     @property
@@ -119,21 +119,23 @@ class AwsContext:
         except Exception:  # throttled or dropped: the budget meant for those
             return self.client("sts").get_caller_identity()
 
-    def session_for(self, account_id: str) -> boto3.Session:
-        """A session in a member account, through the configured role, assumed once per account.
+    def credentials_for(self, account_id: str) -> dict[str, str]:
+        """Client keyword arguments for a member account, through the configured role, assumed once per account.
 
         The caller's own account (the management or delegated administrator
-        account) is used directly: the member role does not exist there.
-        Other accounts' assumptions are not held up while one is in flight.
+        account) is used directly (no arguments): the member role does not
+        exist there. Other accounts' assumptions are not held up while one is
+        in flight. Member clients are made by this context's one session, so
+        botocore parses each service model once, not once per account.
         """
         if account_id == self.own_account_id():
-            return self.session
+            return {}
         with self._lock:
             assuming = self._assuming.setdefault(account_id, threading.Lock())
         with assuming:
-            cached = self._account_sessions.get(account_id)
+            cached = self._account_credentials.get(account_id)
             if cached is None:
-                cached = self._account_sessions[account_id] = self._assume(account_id)
+                cached = self._account_credentials[account_id] = self._assume(account_id)
             return cached
 
     def as_role(self, role_name: str) -> AwsContext:
@@ -141,7 +143,9 @@ class AwsContext:
         in member accounts (the member roles trust only their namesake there, so one role cannot reach another's).
         """
         name = f"auditor-{role_name}"[:64]  # RoleSessionName's limit
-        session = self._assume(self.own_account_id(), role_name, name)
+        credentials = self._assume(self.own_account_id(), role_name, name)
+        with _CREATING:
+            session = boto3.Session(region_name=self.region, **credentials)
         return AwsContext(
             session=session,
             region=self.region,
@@ -152,19 +156,18 @@ class AwsContext:
             session_name=name,
         )
 
-    def _assume(self, account_id: str, role_name: str | None = None, session_name: str | None = None) -> boto3.Session:
+    def _assume(self, account_id: str, role_name: str | None = None, session_name: str | None = None) -> dict[str, str]:
+        """AssumeRole's temporary credentials, as client (or session) keyword arguments."""
         role_arn = f"arn:{self.partition}:iam::{account_id}:role/{role_name or self.member_role_name}"
         params = {"RoleArn": role_arn, "RoleSessionName": session_name or self.session_name}
         if self.external_id:
             params["ExternalId"] = self.external_id
         credentials = self.client("sts").assume_role(**params)["Credentials"]
-        with _CREATING:
-            return boto3.Session(  # credentials stay in memory only; never logged
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-                region_name=self.region,
-            )
+        return {  # credentials stay in memory only; never logged
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
 
 
 def remediation_context(settings: Settings) -> AwsContext:

@@ -81,9 +81,9 @@ def test_a_member_account_is_reached_through_the_role_once_with_the_external_id(
         session=boto3.Session(region_name=REGION), region=REGION, member_role_name="AuditorReadOnly", external_id="x-1"
     )
     own = context.own_account_id()
-    assert context.session_for(own) is context.session  # the caller's own account: no role
-    first, again = context.session_for(MEMBER), context.session_for(MEMBER)
-    assert first is again
+    assert context.credentials_for(own) == {}  # the caller's own account: no role
+    first, again = context.credentials_for(MEMBER), context.credentials_for(MEMBER)
+    assert first is again and first["aws_session_token"]
     assert context.assumed == [
         {
             "RoleArn": f"arn:aws:iam::{MEMBER}:role/AuditorReadOnly",

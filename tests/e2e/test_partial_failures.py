@@ -23,13 +23,13 @@ class OneAccountDenied(AwsContext):
 
     denied: str = ""
 
-    def session_for(self, account_id: str):
+    def credentials_for(self, account_id: str):
         if account_id == self.denied:
             raise botocore.exceptions.ClientError(
                 {"Error": {"Code": "AccessDenied", "Message": f"not authorized to assume role in {account_id}"}},
                 "AssumeRole",
             )
-        return super().session_for(account_id)
+        return super().credentials_for(account_id)
 
 
 def test_a_source_failing_for_one_account_gives_exit_3_and_a_manifest_that_says_what(sandbox_env, tmp_path):

@@ -132,10 +132,8 @@ class Estate:
 
     def iam(self, account_id: str):
         if account_id not in self._iam:
-            session = (
-                boto3.Session(region_name=REGION) if account_id == MANAGEMENT else self.ctx.session_for(account_id)
-            )
-            self._iam[account_id] = session.client("iam", region_name=REGION)
+            credentials = {} if account_id == MANAGEMENT else self.ctx.credentials_for(account_id)
+            self._iam[account_id] = boto3.Session(region_name=REGION).client("iam", **credentials)
         return self._iam[account_id]
 
     # --- revocations as a campaign would produce them -------------------------------------
