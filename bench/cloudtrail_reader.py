@@ -6,7 +6,8 @@ temporary directory, then times, on the same bytes:
   gunzip, zlib      decompression alone on one core with zlib (what ``gzip -dc`` does): the reference floor
   gunzip            the product's decompression (ISA-L)
   gunzip+decode     plus typed partial decoding
-  reduce, 1 thread  plus attribution and aggregation (the per-object work), on one core
+  reduce, 1 thread  plus attribution, aggregation, actions called and access changes (the per-object
+                    work of the reader's workers), on one core
   read_objects      the collector's reader (``auditor.collect.cloudtrail_pool``): fetch threads over the
                     local bytes, decoding and reducing in one process per core, merged as the collector merges
 
@@ -32,8 +33,9 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from auditor.collect.cloudtrail_pool import cores, read_objects
-from auditor.collect.cloudtrail_records import decode_log, gunzip, read_log
+from auditor.collect.action_usage import UsageReducer
+from auditor.collect.cloudtrail_pool import cores, decode_batch, read_objects
+from auditor.collect.cloudtrail_records import decode_log, gunzip
 from auditor.collect.cloudtrail_reduce import ActivityReducer
 from auditor.collect.cloudtrail_s3 import LogObject
 
@@ -197,10 +199,9 @@ def generate(directory: Path, objects: int, records: int, seed: int) -> list[Pat
 
 
 def _reduce_one(data: bytes) -> ActivityReducer:
-    records, _ = read_log(data)
-    reducer = ActivityReducer()
-    reducer.add(records)
-    return reducer
+    """One object's work as the reader's workers do it: activity, actions called and access changes."""
+    (reduced,) = decode_batch([data], None, None)
+    return reduced.reducer
 
 
 class LocalBucket:
@@ -265,11 +266,11 @@ def main() -> None:
         floor = timed("gunzip, zlib (1 core): floor", zlib_all)
         timed("gunzip (product)", gunzip_all)
         timed("gunzip+decode", decode_all)
-        merged = ActivityReducer()
+        merged = ActivityReducer(usage=UsageReducer())
 
         def sequential() -> None:
             nonlocal merged
-            merged = ActivityReducer()
+            merged = ActivityReducer(usage=UsageReducer())
             for blob in blobs:
                 merged.merge(_reduce_one(blob))
 
@@ -279,17 +280,20 @@ def main() -> None:
             LogObject(key=path.name, region="eu-west-1", delivered=datetime(2024, 6, 1, tzinfo=UTC), size=len(blob))
             for path, blob in zip(paths, blobs, strict=True)
         ]
-        pooled = ActivityReducer()
+        pooled = ActivityReducer(usage=UsageReducer())
 
         def reader() -> None:
             nonlocal pooled
-            pooled = ActivityReducer()
+            pooled = ActivityReducer(usage=UsageReducer())
             for read in read_objects(bucket, "local", objects, None, None, processes=args.processes):
                 pooled.merge(read.reducer)
 
         timed(f"read_objects ({args.processes} processes)", reader)
-        same = pooled.activities() == merged.activities()
-        print(f"{len(merged.activities()):,} activity records; the reader's equal one thread's: {same}")
+        same = pooled.activities() == merged.activities() and pooled.usage.uses() == merged.usage.uses()
+        print(
+            f"{len(merged.activities()):,} activity records, {len(merged.usage.uses()):,} actions called; "
+            f"the reader's equal one thread's: {same}"
+        )
         if not same:
             raise SystemExit("the reader's aggregates differ from the sequential reduce")
 

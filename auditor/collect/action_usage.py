@@ -7,9 +7,10 @@ is no use of a granted permission. Principals are the ``Activity`` hits that
 act through policies: a permission set in an account (idc_assignment), an
 IAM role, an IAM user.
 
-The ActivityReducer feeds it the hits it already computed for each record
-(``add``), so attribution runs once; ``reduce_usage`` does the same for a
-plain batch of records.
+The ActivityReducer feeds it the hits it already computed, one call per
+distinct (principals, action, resources) of a log object with their count
+(``add``), so attribution runs once and the per-record work is a dict
+lookup; ``reduce_usage`` does the same for a plain batch of records.
 """
 
 from __future__ import annotations
@@ -52,20 +53,23 @@ def _action(event_source: Any, event_name: Any) -> str | None:
     return iam_action(event_source, event_name)
 
 
-def _resources(record: Any) -> list[str]:
+def _resources(record: Any) -> tuple[str, ...]:
     """ARNs the record names in its ``resources`` element (absent from most management events), as scoped."""
     found = getattr(record, "resources", None)
     if found is None and isinstance(record, Mapping):
         found = record.get("resources")
-    if type(found) is not list:
-        return []
+    return scoped_arns(found) if type(found) is list else ()
+
+
+def scoped_arns(found: list) -> tuple[str, ...]:
+    """The ARNs of a ``resources`` list (decoded ``Resource`` items or plain mappings), as a policy would name them."""
     arns = []
     for item in found:
         # a decoded record's Resource is the common case, tested first as it is per record
         arn = item.ARN if type(item) is Resource else item.get("ARN") if isinstance(item, Mapping) else None
         if type(arn) is str and arn.startswith("arn:"):
             arns.append(_scope(arn))
-    return arns
+    return tuple(arns)
 
 
 S3_OBJECT_PREFIXES = ("arn:aws:s3:::", "arn:aws-cn:s3:::", "arn:aws-us-gov:s3:::")
@@ -85,86 +89,55 @@ def _scope(arn: str) -> str:
     return arn
 
 
-Key = tuple[str, str, str | None, str | None, str, str | None]  # kind, key, account, detail, action, resource
+Call = tuple[str, str, str | None, str | None, str]  # kind, key, account, detail, action
 
 
 class UsageReducer:
     """Last use and count per (principal, action, resource); merges like ActivityReducer.
 
-    Past MAX_RESOURCES distinct resources for one principal's action, further
-    calls count without a resource, so the proposal leaves that action
-    unscoped whichever ARNs were kept first: the result does not depend on
-    the order records come in.
+    Kept per (principal, action), then per resource. Past MAX_RESOURCES
+    distinct resources for one principal's action, further calls count
+    without a resource, so the proposal leaves that action unscoped whichever
+    ARNs were kept first: the result does not depend on the order records
+    come in.
     """
 
     def __init__(self) -> None:
-        self._seen: dict[Key, list] = {}
-        self._named: dict[tuple, set[str]] | None = {}  # (principal, action) -> resources kept so far
-
-    def __getstate__(self) -> dict:
-        """Only the entries cross a process boundary: what was kept per action is in their keys."""
-        return {"_seen": self._seen}
-
-    def __setstate__(self, state: dict) -> None:
-        self._seen, self._named = state["_seen"], None  # rebuilt if this reducer takes more in
+        self._calls: dict[Call, dict[str | None, list]] = {}  # -> resource (None: unscoped) -> [last, events]
 
     def add(
-        self, record: CloudTrailRecord, hits: Iterable[Hit], when: datetime, resources: list[str] | None = None
+        self, hits: Iterable[Hit], source: Any, name: Any, resources: tuple[str, ...], last: datetime, events: int
     ) -> None:
-        """Fold one attributed record; ``resources`` overrides the ARNs read from the record."""
-        if record.errorCode:
-            return
-        principals = [hit for hit in hits if hit[0] in KINDS]
-        if not principals:
-            return
-        action = _action(record.eventSource, record.eventName)
+        """Fold ``events`` successful calls of one action by the principals ``hits`` names, the latest at ``last``.
+
+        The caller leaves denied calls out (errorCode set) and passes the
+        record's ARNs already scoped (``scoped_arns``).
+        """
+        action = _action(source, name)
         if action is None:
             return
-        named = resources if resources is not None else _resources(record)
-        seen = self._seen
-        for kind, key, account, detail in principals:
-            for resource in named or (None,):
-                if resource is not None:
-                    resource = self._keep(kind, key, account, detail, action, resource)
-                entry = seen.get((kind, key, account, detail, action, resource))
-                if entry is None:
-                    seen[(kind, key, account, detail, action, resource)] = [when, 1]
-                else:
-                    if when > entry[0]:
-                        entry[0] = when
-                    entry[1] += 1
-
-    def _keep(self, kind: str, key: str, account, detail, action: str, resource: str) -> str | None:
-        """The resource, or None once a principal's action has named MAX_RESOURCES others (then it is unscoped)."""
-        if self._named is None:
-            self._named = {}
-            for k, a, acc, d, act, r in self._seen:
-                if r is not None:
-                    self._named.setdefault((k, a, acc, d, act), set()).add(r)
-        kept = self._named.setdefault((kind, key, account, detail, action), set())
-        if resource in kept:
-            return resource
-        if len(kept) >= MAX_RESOURCES:
-            return None
-        kept.add(resource)
-        return resource
+        calls = self._calls
+        for kind, key, account, detail in hits:
+            if kind not in KINDS:
+                continue
+            by_resource = calls.get(call := (kind, key, account, detail, action))
+            if by_resource is None:
+                by_resource = calls[call] = {}
+            for resource in resources or (None,):
+                _fold(by_resource, resource, last, events)
 
     def merge(self, other: UsageReducer) -> None:
-        for (kind, key, account, detail, action, resource), (last, events) in other._seen.items():
-            if resource is not None:
-                resource = self._keep(kind, key, account, detail, action, resource)
-            self._fold_entry((kind, key, account, detail, action, resource), last, events)
-
-    def _fold_entry(self, key: Key, last: datetime, events: int) -> None:
-        entry = self._seen.get(key)
-        if entry is None:
-            self._seen[key] = [last, events]
-        else:
-            entry[0] = max(entry[0], last)
-            entry[1] += events
+        calls = self._calls
+        for call, theirs in other._calls.items():
+            mine = calls.get(call)
+            if mine is None:
+                calls[call] = {resource: [last, events] for resource, (last, events) in theirs.items()}
+                continue
+            for resource, (last, events) in theirs.items():
+                _fold(mine, resource, last, events)
 
     def uses(self) -> list[ActionUse]:
-        return [
+        found = [
             ActionUse(
                 kind=kind,
                 key=key,
@@ -175,10 +148,27 @@ class UsageReducer:
                 last_seen=last,
                 events=events,
             )
-            for (kind, key, account, detail, action, resource), (last, events) in sorted(
-                self._seen.items(), key=lambda item: tuple(part or "" for part in item[0])
-            )
+            for (kind, key, account, detail, action), by_resource in self._calls.items()
+            for resource, (last, events) in by_resource.items()
         ]
+        return sorted(
+            found,
+            key=lambda use: (use.kind, use.key, use.account_id or "", use.detail or "", use.action, use.resource or ""),
+        )
+
+
+def _fold(by_resource: dict[str | None, list], resource: str | None, last: datetime, events: int) -> None:
+    """Count ``events`` calls on ``resource``, or unscoped once MAX_RESOURCES others are kept."""
+    entry = by_resource.get(resource)
+    if entry is None and resource is not None and len(by_resource) - (None in by_resource) >= MAX_RESOURCES:
+        resource = None
+        entry = by_resource.get(None)
+    if entry is None:
+        by_resource[resource] = [last, events]
+    else:
+        if last > entry[0]:
+            entry[0] = last
+        entry[1] += events
 
 
 def reduce_usage(
@@ -192,6 +182,6 @@ def reduce_usage(
         if when is None or (start is not None and when < start) or (end is not None and when > end):
             continue
         hits = attribute(record)
-        if hits:
-            reducer.add(record, hits, when, _resources(raw))
+        if hits and not record.errorCode:
+            reducer.add(hits, record.eventSource, record.eventName, _resources(raw), when, 1)
     return reducer.uses()

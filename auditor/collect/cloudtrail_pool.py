@@ -27,6 +27,7 @@ imports, no AWS calls. Elsewhere (macOS, Windows) workers are spawned.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import queue
@@ -170,11 +171,15 @@ def _read_on_threads(threads, s3, bucket, objects, start, end, limit: int) -> It
 def decode_batch(blobs: list[bytes], start: datetime | None, end: datetime | None) -> list[_Reduced | LogDecodeError]:
     """A worker's share: each blob reduced, or the decode error that made it unreadable."""
     results: list[_Reduced | LogDecodeError] = []
-    for data in blobs:
-        try:
-            results.append(_reduce(data, start, end))
-        except LogDecodeError as exc:
-            results.append(exc)
+    gc.disable()
+    try:
+        for data in blobs:
+            try:
+                results.append(_reduce(data, start, end))
+            except LogDecodeError as exc:
+                results.append(exc)
+    finally:
+        gc.enable()
     return results
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import msgspec
 
-from auditor.collect.action_usage import UsageReducer
+from auditor.collect.action_usage import S3_OBJECT_PREFIXES, UsageReducer, scoped_arns
 from auditor.collect.cloudtrail_events import (
     IDC_PORTAL_SOURCES,
     IDC_USER_TYPES,
@@ -24,7 +24,7 @@ from auditor.collect.cloudtrail_events import (
     sign_in_workflow,
     unresolved_sign_in,
 )
-from auditor.collect.cloudtrail_records import CloudTrailRecord, UserIdentity, parse_event_time
+from auditor.collect.cloudtrail_records import CloudTrailRecord, Resource, UserIdentity, parse_event_time
 from auditor.model import Activity
 
 # Attribution reads the whole record only for sign-in, portal and STS events and for Identity Center
@@ -58,13 +58,22 @@ class ActivityReducer:
         self._seen: dict[Hit, list] = {}  # hit -> [first, last, events]
 
     def add(self, records: Iterable[CloudTrailRecord]) -> None:
-        start, end = self.start, self.end
+        """Fold one log object's records.
+
+        A log object repeats a few principals' calls by the thousand, so
+        events are first counted per distinct principal (and, for usage, per
+        distinct call: action and resources) inside the object, then folded
+        once each: per record the work is a lookup or two.
+        """
+        start, end, usage = self.start, self.end, self.usage
         workflow_names: dict[str, str] = {}
         deferred: list[tuple[CloudTrailRecord, datetime]] = []
         times: dict[object, datetime | None] = {}  # eventTime text -> parsed: events share their seconds
-        attributed: dict[tuple, list[Hit]] = {}  # (userIdentity, recipientAccountId) -> hits
+        by_identity: dict[tuple, list] = {}  # (userIdentity, recipientAccountId) -> slot
+        by_hits: dict[tuple, list] = {}  # the hits of a record attributed whole -> slot
+        count = 0
         for record in records:
-            self.records += 1
+            count += 1
             source = record.eventSource
             if source == SIGNIN:
                 workflow, name = sign_in_workflow(record)
@@ -83,6 +92,7 @@ class ActivityReducer:
             if (start is not None and when < start) or (end is not None and when > end):
                 self.outside_window += 1
                 continue
+            slot = None
             identity = record.userIdentity
             if (
                 source not in WHOLE_RECORD_SOURCES
@@ -91,37 +101,65 @@ class ActivityReducer:
             ):
                 try:
                     key = (identity, record.recipientAccountId)
-                    hits = attributed.get(key)
-                    if hits is None:
-                        hits = attributed[key] = attribute(record)
+                    slot = by_identity.get(key)
+                    if slot is None:
+                        slot = by_identity[key] = _slot(attribute(record), when)
                 except TypeError:  # a list or object where a leaf was expected: not hashable
-                    hits = attribute(record)
-            else:
+                    pass
+            if slot is None:
                 hits = attribute(record)
-            if hits:
-                self._fold(hits, when)
-                if self.usage is not None:
-                    self.usage.add(record, hits, when)
-            elif unresolved_sign_in(record):
-                deferred.append((record, when))
+                if not hits:
+                    if unresolved_sign_in(record):
+                        deferred.append((record, when))
+                    continue
+                slot = by_hits.get(key := tuple(hits))
+                if slot is None:
+                    slot = by_hits[key] = _slot(hits, when)
+            elif not slot[0]:
+                continue  # a principal that proves no one active (a service, an anonymous caller)
+            if when < slot[1]:
+                slot[1] = when
+            elif when > slot[2]:
+                slot[2] = when
+            slot[3] += 1
+            if usage is not None and not record.errorCode:  # a denied call used no permission
+                try:
+                    call = (source, record.eventName, _scoped(record.resources))
+                    used = slot[4].get(call)
+                except TypeError:  # an unhashable eventSource or eventName: no action to name
+                    continue
+                if used is None:
+                    slot[4][call] = [when, 1]
+                else:
+                    if when > used[0]:
+                        used[0] = when
+                    used[1] += 1
+        self.records += count
+        for slots in (by_identity, by_hits):
+            for hits, first, last, events, calls in slots.values():
+                if events:
+                    self._fold(hits, first, last, events)
+                if usage is not None:
+                    for (source, name, arns), (used_last, used_events) in calls.items():
+                        usage.add(hits, source, name, arns, used_last, used_events)
         for record, when in deferred:
             hits = attribute(record, workflow_names)
             if hits:
-                self._fold(hits, when)  # a sign-in: no action a policy grants
+                self._fold(hits, when, when, 1)  # a sign-in: no action a policy grants
 
-    def _fold(self, hits: list[Hit], when: datetime) -> None:
-        self.counted += 1
+    def _fold(self, hits: list[Hit], first: datetime, last: datetime, events: int) -> None:
+        self.counted += events
         seen = self._seen
         for hit in hits:
             entry = seen.get(hit)
             if entry is None:
-                seen[hit] = [when, when, 1]
+                seen[hit] = [first, last, events]
                 continue
-            if when < entry[0]:
-                entry[0] = when
-            elif when > entry[1]:
-                entry[1] = when
-            entry[2] += 1
+            if first < entry[0]:
+                entry[0] = first
+            if last > entry[1]:
+                entry[1] = last
+            entry[2] += events
 
     def merge(self, other: ActivityReducer) -> None:
         if self.usage is not None and other.usage is not None:
@@ -149,6 +187,27 @@ class ActivityReducer:
             Activity(kind=kind, key=key, account_id=account, detail=detail, first_seen=first, last_seen=last, events=n)
             for (kind, key, account, detail), (first, last, n) in ordered
         ]
+
+
+def _slot(hits: list[Hit], when: datetime) -> list:
+    """A principal's tally inside one log object: [hits, first, last, events, calls -> [last, events]]."""
+    return [hits, when, when, 0, {}]
+
+
+def _scoped(resources: object) -> tuple[str, ...]:
+    """``scoped_arns`` of a record's ``resources``, with the usual one-ARN case inline (it runs per record)."""
+    if type(resources) is not list:
+        return ()
+    if len(resources) == 1:
+        item = resources[0]
+        arn = item.ARN if type(item) is Resource else None
+        if type(arn) is str:
+            if arn.startswith(S3_OBJECT_PREFIXES):
+                cut = arn.find("/")
+                return (arn[:cut] + "/*",) if cut > 0 else (arn,)
+            if arn.startswith("arn:"):
+                return (arn,)
+    return scoped_arns(resources)
 
 
 def reduce_records(
