@@ -34,7 +34,9 @@ class CountingContext(AwsContext):
 
     def client(self, service: str, account_id: str | None = None, region: str | None = None):
         made = super().client(service, account_id, region)
-        made.meta.events.register("before-call", lambda model, **_: self.calls.append((account_id, model.name)))
+        made.meta.events.register(
+            "before-call", lambda model, **_: self.calls.append((account_id, model.name)), unique_id="count"
+        )
         return made
 
     def count(self, operation: str) -> int:

@@ -72,7 +72,9 @@ class HookedContext(AwsContext):
                         operation,
                     )
 
-            client.meta.events.register(f"before-parameter-build.{service}.{operation}", deny)
+            client.meta.events.register(
+                f"before-parameter-build.{service}.{operation}", deny, unique_id=f"deny-{operation}-{id(matches)}"
+            )
         return client
 
 
