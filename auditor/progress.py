@@ -163,6 +163,8 @@ class PlainProgress(Progress):
 
     def _announce(self, older_than: float = 0.0) -> None:
         """Print the start line of every pending phase that began at least ``older_than`` seconds ago."""
+        if not self._pending:  # the usual case, once per counted step: nothing to take the lock for
+            return
         now = self._clock()
         with self._lock:
             due = [name for name, began in self._pending.items() if now - began >= older_than]

@@ -1,4 +1,4 @@
-"""Start a sandbox: moto's threaded server on 127.0.0.1, the planned world built into it.
+"""Start a sandbox: moto's application served on 127.0.0.1, the planned world built into it.
 
 The estate is always built with moto's gaps filled (``fills``). It is then
 served either with the fills (the default: answers as AWS gives them) or in
@@ -14,7 +14,6 @@ backend in the process and not only the sandbox's.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -128,9 +127,9 @@ class PortUnavailable(OSError):
 def check_port(port: int, host: str = "127.0.0.1") -> None:
     """Raise ``PortUnavailable`` when ``port`` cannot be bound, before anything is built.
 
-    moto binds in its server thread, and a failed bind there ends the thread
-    without a word while the caller waits for it for ever; so the port is
-    tried here first, with the same SO_REUSEADDR the server sets.
+    The server binds only after moto's process-wide state has been reset
+    (which closes any sandbox still open), so the port is tried here first,
+    with the SO_REUSEADDR a listening server sets.
     """
     if port == 0:
         return
@@ -152,19 +151,46 @@ def _start_server(port: int, size: str, seed: int, as_of: datetime) -> tuple[Any
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # read when an IAM backend is created
     from moto.moto_api._internal import mock_random
     from moto.moto_api._internal.models import moto_api_backend
-    from moto.server import ThreadedMotoServer
 
     from auditor.sandbox import fills, moto_setup
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
     moto_api_backend.reset()
     mock_random.seed(f"auditor-sandbox:{size}:{seed}")
     moto_setup.install(as_of)
     fills.install()  # the builder needs them, whichever mode the estate is served in
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, bound = server.get_host_and_port()
+    server = _Server("127.0.0.1", port)
+    host, bound = server.address
     return server, f"http://{host}:{bound}"
+
+
+class _Server:
+    """moto's WSGI application served over HTTP/1.1 with connections kept alive, as AWS endpoints keep them.
+
+    moto's own server (werkzeug's development server) closes every
+    connection after one response, so a client would open a TCP connection
+    per request, which no AWS endpoint makes it do. ``app`` may be wrapped
+    (a benchmark counts requests so).
+    """
+
+    THREADS = 40  # more than the product's widest fan-out (32 fetch threads) plus the other collectors
+
+    def __init__(self, host: str, port: int) -> None:
+        from cheroot.wsgi import Server
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        self.app = DomainDispatcherApplication(create_backend_app)
+        self._server = Server((host, port), self._dispatch, numthreads=self.THREADS, server_name="sandbox")
+        self._server.prepare()  # binds here: a port that cannot be bound raises in the caller
+        self.address: tuple[str, int] = self._server.bind_addr
+        self._thread = threading.Thread(target=self._server.serve, name="sandbox-server", daemon=True)
+        self._thread.start()
+
+    def _dispatch(self, environ, start_response):
+        return self.app(environ, start_response)
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._thread.join()
 
 
 def _planted(plant: Plant, built: Built) -> Planted:
