@@ -156,6 +156,7 @@ class AccessModel:
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
+        self._used_for: tuple[str | None, dict] = (None, {})  # the last user's assignment use (``_used_by``)
 
     # --- directories -------------------------------------------------------------
 
@@ -304,11 +305,15 @@ class AccessModel:
     def _paths_of(self, user_id: str) -> tuple[AccessPath, ...]:
         paths = self._paths.get(user_id)
         if paths is None:
-            found = [AccessPath(user_id, a.account_id, a.permission_set_arn) for a in self.direct_assignments(user_id)]
-            for group_id in self.group_ids(user_id):
+            new = tuple.__new__  # AccessPath's own __new__ is Python; a million paths are built in C this way
+            found = [
+                new(AccessPath, (user_id, a.account_id, a.permission_set_arn, None, None))
+                for a in self._assignments_of.get(("USER", user_id), ())
+            ]
+            for group_id in self._groups_of_user.get(user_id, ()):
                 name = self.group_name(group_id)
                 found.extend(
-                    AccessPath(user_id, a.account_id, a.permission_set_arn, group_id, name)
+                    new(AccessPath, (user_id, a.account_id, a.permission_set_arn, group_id, name))
                     for a in self._assignments_of.get(("GROUP", group_id), ())
                 )
             paths = self._paths[user_id] = tuple(found)
@@ -357,14 +362,16 @@ class AccessModel:
         return seen
 
     @cached_property
-    def _assignment_last_used(self) -> dict[tuple[str, str | None, str], datetime]:
-        last: dict[tuple[str, str | None, str], datetime] = {}
+    def _assignment_last_used(self) -> dict[str, dict[tuple[str | None, str], datetime]]:
+        """Activity key -> (account, permission set name lower-cased) -> last use."""
+        last: dict[str, dict[tuple[str | None, str], datetime]] = {}
         for activity in self.snapshot.table("activity"):
             if activity.kind != _IDC_ASSIGNMENT:
                 continue
-            key = (activity.key, activity.account_id, (activity.detail or "").lower())
-            if key not in last or activity.last_seen > last[key]:
-                last[key] = activity.last_seen
+            used = last.setdefault(activity.key, {})
+            key = (activity.account_id, (activity.detail or "").lower())
+            if key not in used or activity.last_seen > used[key]:
+                used[key] = activity.last_seen
         return last
 
     def last_seen(self, kind: str, key: str, account_id: str | None = None) -> datetime | None:
@@ -397,7 +404,7 @@ class AccessModel:
 
     def idc_last_activity(self, user: IdcUser) -> datetime | None:
         """Last sign-in or use of access."""
-        seen = [self.last_seen(_IDC_USER, k) for k in self.user_keys(user)]
+        seen = [self.last_seen(_IDC_USER, k) for k in self._user_keys(user)]
         return max((s for s in seen if s is not None), default=None)
 
     def idc_first_seen(self, user: IdcUser) -> datetime | None:
@@ -406,10 +413,26 @@ class AccessModel:
 
     def assignment_last_used(self, user: IdcUser, account_id: str, permission_set: str) -> datetime | None:
         """Last use of permission set ``permission_set`` (its name) in ``account_id`` by the user."""
-        wanted = permission_set.lower()
-        last = self._assignment_last_used
-        seen = [when for k in self._user_keys(user) if (when := last.get((k, account_id, wanted))) is not None]
-        return max(seen, default=None)
+        return self._used_by(user).get((account_id, permission_set.lower()))
+
+    def _used_by(self, user: IdcUser) -> dict[tuple[str | None, str], datetime]:
+        """Last use per (account, permission set) over every key that may name ``user``.
+
+        Rules and the report go user by user, asking for each of the user's
+        paths in turn, so the last user's answer is kept (one, not a million).
+        """
+        asked, answer = self._used_for  # one read: another thread may replace it
+        if asked == user.user_id:
+            return answer
+        merged: dict[tuple[str | None, str], datetime] = {}
+        by_key = self._assignment_last_used
+        for key in self._user_keys(user):
+            for where, when in by_key.get(key, {}).items():
+                prior = merged.get(where)
+                if prior is None or when > prior:
+                    merged[where] = when
+        self._used_for = (user.user_id, merged)
+        return merged
 
     def _user_keys(self, user: IdcUser) -> list[str]:
         """``user_keys``, made once per user: asked again for each of the user's paths."""

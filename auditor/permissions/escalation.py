@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from auditor.model import IamPolicy, IamRole, IamUser, PermissionSet
+from auditor.model import IamGroup, IamPolicy, IamRole, IamUser, PermissionSet
 from auditor.permissions.effective import Effective, Grant, PermissionModel
 from auditor.permissions.policy import resource_matches
 
@@ -103,6 +103,22 @@ class Estate:
     @cached_property
     def roles(self) -> list[IamRole]:
         return list(self.model.snapshot.table("iam_roles"))
+
+    @cached_property
+    def users_in(self) -> dict[str, list[IamUser]]:
+        """The IAM users of each account: asked per subject, answered without scanning the estate's users."""
+        by_account: dict[str, list[IamUser]] = {}
+        for user in self.users:
+            by_account.setdefault(user.account_id, []).append(user)
+        return by_account
+
+    @cached_property
+    def groups_in(self) -> dict[str, list[IamGroup]]:
+        """The IAM groups of each account, as ``users_in``."""
+        by_account: dict[str, list[IamGroup]] = {}
+        for group in self.model.groups.values():
+            by_account.setdefault(group.account_id, []).append(group)
+        return by_account
 
     @cached_property
     def roles_in(self) -> dict[str, list[IamRole]]:
@@ -230,10 +246,8 @@ class Estate:
     def _attach_put(self, subject: Subject) -> Iterator[Path]:
         account = subject.account_id
         targets: list[tuple[str, str, str]] = []  # (kind, arn, label)
-        targets += [("user", u.arn, f"user {u.user_name}") for u in self.users if u.account_id == account]
-        targets += [
-            ("group", g.arn, f"group {g.group_name}") for g in self.model.groups.values() if g.account_id == account
-        ]
+        targets += [("user", u.arn, f"user {u.user_name}") for u in self.users_in.get(account, ())]
+        targets += [("group", g.arn, f"group {g.group_name}") for g in self.groups_in.get(account, ())]
         targets += [
             ("role", r.arn, f"role {r.role_name}")
             for r in self.roles_in.get(account, ())
@@ -260,7 +274,7 @@ class Estate:
                         break
 
     def _credentials(self, subject: Subject) -> Iterator[Path]:
-        others = [u for u in self.users if u.account_id == subject.account_id and u.arn not in subject.arns]
+        others = [u for u in self.users_in.get(subject.account_id, ()) if u.arn not in subject.arns]
         for action in CREDENTIAL_ACTIONS:
             if not subject.effective.allows(action):
                 continue

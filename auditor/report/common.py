@@ -19,7 +19,10 @@ def format_time(value: datetime | str | None) -> str:
         return value
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: times must be timezone-aware UTC")
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat is C and several times faster than strftime; a large report formats millions of times
+    return f"{value.isoformat(' ', 'seconds')[:19]} UTC"
 
 
 LIVE_STATUSES = frozenset({"new", "open"})  # found by this run and not accepted as a risk

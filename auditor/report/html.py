@@ -148,7 +148,7 @@ def render_report_html(
     exempt = run_info.get("exempt_identities") or {}
     run_info = {k: v for k, v in run_info.items() if k != "exempt_identities"}  # an input, shown with the people
     info = {"as_of": snapshot.manifest.as_of, **run_info}
-    access = AccessModel(snapshot)
+    access = access if access is not None else AccessModel(snapshot)  # the run's, whose indexes the rules built
     people = people_view(access, ordered, exempt)
     data = {
         "findings": {"columns": FINDING_COLUMNS, "rows": [finding_row(f, account_names) for f in ordered]},

@@ -160,7 +160,7 @@ def finding_row(finding: Finding, account_names: Mapping[str, str]) -> list[Any]
         finding.title,
         finding.controls,
         finding.recommendation or "",
-        msgspec.to_builtins(finding.evidence, order="deterministic"),
+        finding.evidence,  # encoded by script_json, keys sorted as to_builtins would sort them
         format_time(finding.first_seen),
         format_time(finding.resolved_at),
         1 if is_insufficient(finding) else 0,

@@ -19,7 +19,7 @@ from auditor.rules.verdicts import Verdict
 def _paths(ctx: RuleContext, user: IdcUser) -> dict[tuple[str, str], list[str]]:
     """(account, permission set ARN) -> how the user gets it: "direct" or "via group G"."""
     return {
-        key: list(dict.fromkeys(path.via for path in paths))
+        key: [paths[0].via] if len(paths) == 1 else list(dict.fromkeys(path.via for path in paths))
         for key, paths in ctx.access.grants_of(user.user_id).items()
     }
 
