@@ -75,7 +75,6 @@ class AwsContext:
     _assuming: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _own_account: str | None = field(default=None, repr=False)
-    _clients: dict[tuple, object] = field(default_factory=dict, repr=False)
     session_name: str = "auditor-collect"  # how CloudTrail names the auditor's sessions in member accounts
 
     @classmethod
@@ -91,20 +90,12 @@ class AwsContext:
 
         Its retries are ``auditor.aws.retries``': jittered backoff, the budget per call
         (``attempts`` may lower it), no quota shared between calls that heavy throttling drains.
-        Made once per (service, account, region, budget) and then shared: a client is thread-safe,
-        and making one costs milliseconds of CPU (botocore copies its event hooks for each).
         """
-        budget = min(attempts or self.total_attempts, self.total_attempts)
         credentials = {} if account_id is None else self.credentials_for(account_id)
-        wanted = (service, credentials.get("aws_access_key_id"), region or self.region, budget)
+        config = client_config(min(attempts or self.total_attempts, self.total_attempts))
         with _CREATING:
-            made = self._clients.get(wanted)
-            if made is None:
-                made = self.session.client(
-                    service, region_name=region or self.region, config=client_config(budget), **credentials
-                )
-                made = self._clients[wanted] = retries.install(made, budget)
-        return made
+            made = self.session.client(service, region_name=region or self.region, config=config, **credentials)
+        return retries.install(made, min(attempts or self.total_attempts, self.total_attempts))
 
     @property
     def partition(self) -> str:

@@ -71,9 +71,7 @@ class Recording(AwsContext):
     def client(self, service: str, account_id: str | None = None, region: str | None = None):
         made = super().client(service, account_id, region)
         made.meta.events.register(
-            "provide-client-params.sts.AssumeRole",
-            lambda params, **_: self.assumed.append(dict(params)),
-            unique_id="record-assume-role",
+            "provide-client-params.sts.AssumeRole", lambda params, **_: self.assumed.append(dict(params))
         )
         return made
 

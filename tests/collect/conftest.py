@@ -34,9 +34,7 @@ class CountingContext(AwsContext):
 
     def client(self, service: str, account_id: str | None = None, region: str | None = None):
         made = super().client(service, account_id, region)
-        made.meta.events.register(
-            "before-call", lambda model, **_: self.calls.append((account_id, model.name)), unique_id="count"
-        )
+        made.meta.events.register("before-call", lambda model, **_: self.calls.append((account_id, model.name)))
         return made
 
     def count(self, operation: str) -> int:

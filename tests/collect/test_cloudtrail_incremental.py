@@ -64,8 +64,8 @@ class Context(AwsContext):
                 error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
                 raise botocore.exceptions.ClientError(error, "GetObject")
 
-        made.meta.events.register("before-call", count, unique_id="count")
-        made.meta.events.register("before-parameter-build.s3.GetObject", deny, unique_id="deny")
+        made.meta.events.register("before-call", count)
+        made.meta.events.register("before-parameter-build.s3.GetObject", deny)
         return made
 
 

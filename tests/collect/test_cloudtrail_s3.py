@@ -72,9 +72,7 @@ class HookedContext(AwsContext):
                         operation,
                     )
 
-            client.meta.events.register(
-                f"before-parameter-build.{service}.{operation}", deny, unique_id=f"deny-{operation}-{id(matches)}"
-            )
+            client.meta.events.register(f"before-parameter-build.{service}.{operation}", deny)
         return client
 
 

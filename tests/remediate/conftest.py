@@ -39,7 +39,6 @@ class RecordingContext(AwsContext):
         made.meta.events.register(
             "provide-client-params",
             lambda model, params, **_: self.calls.append((account_id, model.name, dict(params))),
-            unique_id="record-calls",
         )
         return made
 
