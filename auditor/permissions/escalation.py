@@ -11,9 +11,10 @@ told as a chain from the principal to the power it reaches.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 from auditor.model import IamGroup, IamPolicy, IamRole, IamUser, PermissionSet
 from auditor.permissions.effective import Effective, Grant, PermissionModel
@@ -86,6 +87,17 @@ def _step(grant: Grant, action: str, on: str) -> str:
     return f"{grant.path()} allows {action} on {on}"
 
 
+Principal = TypeVar("Principal", IamUser, IamGroup, IamRole)
+
+
+def _by_account(principals: Iterable[Principal]) -> dict[str, list[Principal]]:
+    """``principals`` grouped by their account, in order."""
+    grouped: dict[str, list[Principal]] = {}
+    for principal in principals:
+        grouped.setdefault(principal.account_id, []).append(principal)
+    return grouped
+
+
 @dataclass
 class Estate:
     """The snapshot's principals indexed for the path search; effective permissions built on demand."""
@@ -104,29 +116,18 @@ class Estate:
     def roles(self) -> list[IamRole]:
         return list(self.model.snapshot.table("iam_roles"))
 
+    # The principals of each account: asked per subject, answered without scanning the estate's.
     @cached_property
     def users_in(self) -> dict[str, list[IamUser]]:
-        """The IAM users of each account: asked per subject, answered without scanning the estate's users."""
-        by_account: dict[str, list[IamUser]] = {}
-        for user in self.users:
-            by_account.setdefault(user.account_id, []).append(user)
-        return by_account
+        return _by_account(self.users)
 
     @cached_property
     def groups_in(self) -> dict[str, list[IamGroup]]:
-        """The IAM groups of each account, as ``users_in``."""
-        by_account: dict[str, list[IamGroup]] = {}
-        for group in self.model.groups.values():
-            by_account.setdefault(group.account_id, []).append(group)
-        return by_account
+        return _by_account(self.model.groups.values())
 
     @cached_property
     def roles_in(self) -> dict[str, list[IamRole]]:
-        """The roles of each account: asked per subject, answered without scanning the estate's roles."""
-        by_account: dict[str, list[IamRole]] = {}
-        for role in self.roles:
-            by_account.setdefault(role.account_id, []).append(role)
-        return by_account
+        return _by_account(self.roles)
 
     @cached_property
     def trusting(self) -> dict[str, list[int]]:

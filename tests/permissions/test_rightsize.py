@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from auditor.collect.action_usage import MAX_RESOURCES, iam_action, reduce_usage
+from auditor.collect.action_usage import MAX_RESOURCES, UsageReducer, iam_action, reduce_usage
 from auditor.model import ActionUse
 from auditor.permissions import catalog
 from auditor.permissions.effective import Effective, Grant
@@ -102,3 +102,23 @@ def test_past_the_resource_cap_an_action_is_proposed_unscoped():
     assert found.document["Statement"] == [
         {"Sid": "S3", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}
     ]
+
+
+def test_the_resource_cap_holds_when_log_objects_are_merged_in_any_order():
+    """Objects read by different workers each keep their resources; merged, the action still ends unscoped."""
+    hits = [("iam_role", ROLE, "222222222222", None)]
+    when = datetime(2026, 11, 1, 10, tzinfo=UTC)
+
+    def one_object(first: int) -> UsageReducer:
+        reducer = UsageReducer()
+        for n in range(first, first + 30):
+            reducer.add(hits, "s3.amazonaws.com", "GetObject", (f"arn:aws:s3:::bucket-{n}/*",), when, 1)
+        return reducer
+
+    for order in ((0, 30), (30, 0)):
+        merged = UsageReducer()
+        for first in order:
+            merged.merge(one_object(first))
+        uses = merged.uses()
+        assert len(uses) == MAX_RESOURCES + 1 and sum(u.events for u in uses) == 60
+        assert sum(1 for u in uses if u.resource is None) == 1  # the calls past the cap, unscoped
