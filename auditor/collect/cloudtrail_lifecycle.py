@@ -15,6 +15,7 @@ from datetime import datetime
 from auditor.collect.cloudtrail_events import _text
 from auditor.collect.cloudtrail_records import (
     CloudTrailRecord,
+    LeanRecord,
     RequestParameters,
     ResponseElements,
     SessionContext,
@@ -113,9 +114,9 @@ def lifecycle_event(record: CloudTrailRecord, when: datetime) -> LifecycleEvent 
 
 
 def lifecycle_events(
-    records: Iterable[CloudTrailRecord], start: datetime | None = None, end: datetime | None = None
+    records: Iterable[CloudTrailRecord | LeanRecord], start: datetime | None = None, end: datetime | None = None
 ) -> list[LifecycleEvent]:
-    """The access changes among ``records`` inside ``[start, end]``."""
+    """The access changes among ``records`` (decoded, or lean) inside ``[start, end]``."""
     found = []
     for record in records:
         if record.eventName not in EVENTS:
@@ -123,7 +124,7 @@ def lifecycle_events(
         when = parse_event_time(record.eventTime)
         if when is None or (start is not None and when < start) or (end is not None and when > end):
             continue
-        event = lifecycle_event(record, when)
+        event = lifecycle_event(record.whole(), when)
         if event is not None:
             found.append(event)
     return found

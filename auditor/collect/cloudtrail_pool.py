@@ -30,10 +30,12 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import pickle
 import queue
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -136,10 +138,11 @@ def _fetch(s3, bucket: str, obj: LogObject) -> bytes:
 
 
 def _reduce(data: bytes, start: datetime | None, end: datetime | None) -> _Reduced:
-    records, malformed = read_log(data)
-    reducer = ActivityReducer(start, end, usage=UsageReducer())
-    reducer.add(records)
-    return _Reduced(reducer, malformed, lifecycle_events(records, start, end))
+    with _no_cycle_collector():  # decoded records and their tallies make no cycles
+        records, malformed = read_log(data)
+        reducer = ActivityReducer(start, end, usage=UsageReducer())
+        reducer.add(records)
+        return _Reduced(reducer, malformed, lifecycle_events(records, start, end))
 
 
 def _read_one(s3, bucket: str, obj: LogObject, start: datetime | None, end: datetime | None) -> ObjectRead:
@@ -171,16 +174,42 @@ def _read_on_threads(threads, s3, bucket, objects, start, end, limit: int) -> It
 def decode_batch(blobs: list[bytes], start: datetime | None, end: datetime | None) -> list[_Reduced | LogDecodeError]:
     """A worker's share: each blob reduced, or the decode error that made it unreadable."""
     results: list[_Reduced | LogDecodeError] = []
+    for data in blobs:
+        try:
+            results.append(_reduce(data, start, end))
+        except LogDecodeError as exc:
+            results.append(exc)
+    return results
+
+
+def decode_batch_pickled(blobs: list[bytes], start: datetime | None, end: datetime | None) -> bytes:
+    """``decode_batch`` in a worker, its results pickled here (see ``_unpickle``)."""
+    return pickle.dumps(decode_batch(blobs, start, end), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpickle(data: bytes) -> list[_Reduced | LogDecodeError]:
+    """A worker's results, loaded without the cycle collector.
+
+    Loading builds tens of thousands of dicts, lists and tuples per object
+    (none in a cycle), and the collector would scan them again and again
+    as they arrive: several times the cost of the load itself. The pool
+    would unpickle in its own thread, beyond reach, so workers hand back
+    bytes and this process loads them.
+    """
+    with _no_cycle_collector():
+        return pickle.loads(data)
+
+
+@contextmanager
+def _no_cycle_collector() -> Iterator[None]:
+    """The cycle collector paused (as it was before, after): for building many objects that make no cycle."""
+    enabled = gc.isenabled()
     gc.disable()
     try:
-        for data in blobs:
-            try:
-                results.append(_reduce(data, start, end))
-            except LogDecodeError as exc:
-                results.append(exc)
+        yield
     finally:
-        gc.enable()
-    return results
+        if enabled:
+            gc.enable()
 
 
 def _read_on_processes(
@@ -214,7 +243,7 @@ def _read_on_processes(
         """Hand a batch to the pool; False when the pool is broken."""
         nonlocal decoding
         try:
-            future = pool.submit(decode_batch, [data for _, data in work], start, end)
+            future = pool.submit(decode_batch_pickled, [data for _, data in work], start, end)
         except (BrokenExecutor, OSError):  # a worker died, or none could be started
             return False
         future.add_done_callback(lambda f, work=work: events.put(("decoded", work, f)))
@@ -255,7 +284,7 @@ def _read_on_processes(
         decoding -= 1
         work: list[tuple[LogObject, bytes]] = payload  # type: ignore[assignment]
         try:
-            outcomes = future.result()
+            outcomes = _unpickle(future.result())
         except BrokenExecutor:
             broken = True
             yield from (_decoded_here(obj, data, start, end) for obj, data in work)

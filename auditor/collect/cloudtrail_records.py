@@ -11,6 +11,12 @@ value: sanitised samples and unusual services carry surprises (a numeric
 ``accountId``, a ``responseElements`` that is a string), and one surprising
 record must not make a whole log object unreadable. Attribution checks the
 type of every leaf it reads.
+
+The S3 reader decodes leaner still (``read_log``): a ``LeanRecord`` keeps
+its nested parts as raw JSON slices of the log file, and only what one log
+object repeats a few times is decoded further (each distinct identity
+once, and the whole record only for the few events attribution reads
+whole): most records build no nested object but their ``resources``.
 """
 
 from __future__ import annotations
@@ -100,6 +106,10 @@ class Resource(_Part):
     ARN: Any = None
 
 
+# ``resources`` as written (a list of objects), or anything else a damaged record carries
+Resources = list[Resource | NotObject] | dict | str | int | float | bool | None
+
+
 class CloudTrailRecord(_Part):
     eventTime: Any = None
     eventSource: Any = None
@@ -111,22 +121,79 @@ class CloudTrailRecord(_Part):
     serviceEventDetails: ServiceEventDetails | NotObject = None
     requestParameters: RequestParameters | NotObject = None
     responseElements: ResponseElements | NotObject = None
-    resources: list[Resource | NotObject] | str | int | float | bool | None = None  # what right-sizing scopes to
+    resources: Resources = None  # what right-sizing scopes to
+
+    def whole(self) -> CloudTrailRecord:
+        """This record (a ``LeanRecord`` decodes its parts here)."""
+        return self
+
+
+class LeanRecord(_Part):
+    """A record with its nested parts left as raw JSON (``None`` when absent): decode with ``whole``.
+
+    Raw parts compare by their bytes: ``bytes(record.userIdentity)`` keys
+    one identity across a log object as the decoded part would.
+    """
+
+    eventTime: Any = None
+    eventSource: Any = None
+    eventName: Any = None
+    recipientAccountId: Any = None
+    errorCode: Any = None
+    userIdentity: msgspec.Raw = None
+    additionalEventData: msgspec.Raw = None
+    serviceEventDetails: msgspec.Raw = None
+    requestParameters: msgspec.Raw = None
+    responseElements: msgspec.Raw = None
+    resources: Resources = None  # decoded: calls are told apart by their scoped ARNs, not their raw text
+
+    def whole(self) -> CloudTrailRecord:
+        """The record decoded as ``decode_log`` decodes it."""
+        return CloudTrailRecord(
+            eventTime=self.eventTime,
+            eventSource=self.eventSource,
+            eventName=self.eventName,
+            recipientAccountId=self.recipientAccountId,
+            errorCode=self.errorCode,
+            userIdentity=_part(_IDENTITY, self.userIdentity),
+            additionalEventData=_part(_ADDITIONAL, self.additionalEventData),
+            serviceEventDetails=_part(_SERVICE_DETAILS, self.serviceEventDetails),
+            requestParameters=_part(_REQUEST, self.requestParameters),
+            responseElements=_part(_RESPONSE, self.responseElements),
+            resources=self.resources,
+        )
+
+
+def _part(decoder: msgspec.json.Decoder, raw: msgspec.Raw | None) -> Any:
+    # every part's type accepts any JSON value (leaves are Any, containers take non-objects), so this cannot fail
+    return None if raw is None else decoder.decode(raw)
 
 
 class _LogFile(_Part):
     Records: list[CloudTrailRecord] | None = None
 
 
+class _LeanLogFile(_Part):
+    Records: list[LeanRecord] | None = None
+
+
 class _RawLogFile(_Part):
     Records: list[msgspec.Raw] | None = None
 
 
-_FILE = msgspec.json.Decoder(_LogFile)
-_ARRAY = msgspec.json.Decoder(list[CloudTrailRecord])
+_IDENTITY = msgspec.json.Decoder(UserIdentity | NotObject)
+_ADDITIONAL = msgspec.json.Decoder(AdditionalEventData | NotObject)
+_SERVICE_DETAILS = msgspec.json.Decoder(ServiceEventDetails | NotObject)
+_REQUEST = msgspec.json.Decoder(RequestParameters | NotObject)
+_RESPONSE = msgspec.json.Decoder(ResponseElements | NotObject)
+_FULL = (
+    msgspec.json.Decoder(_LogFile),
+    msgspec.json.Decoder(list[CloudTrailRecord]),
+    msgspec.json.Decoder(CloudTrailRecord),
+)
+_LEAN = (msgspec.json.Decoder(_LeanLogFile), msgspec.json.Decoder(list[LeanRecord]), msgspec.json.Decoder(LeanRecord))
 _RAW_FILE = msgspec.json.Decoder(_RawLogFile)
 _RAW_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
-_RECORD = msgspec.json.Decoder(CloudTrailRecord)
 
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_WBITS = 31  # zlib's window bits for a gzip wrapper: header, deflate stream, CRC-32 and length checked
@@ -169,32 +236,42 @@ def decode_log(payload: bytes) -> tuple[list[CloudTrailRecord], int]:
     A record that is not a JSON object is skipped and counted; a body that is
     not JSON, or not an object/array at the top, raises ``LogDecodeError``.
     """
+    return _decode(payload, _FULL)
+
+
+def decode_log_lean(payload: bytes) -> tuple[list[LeanRecord], int]:
+    """``decode_log`` with each record's nested parts left raw (``LeanRecord.whole`` decodes them)."""
+    return _decode(payload, _LEAN)
+
+
+def _decode(payload: bytes, decoders: tuple[msgspec.json.Decoder, ...]) -> tuple[list, int]:
+    file_decoder, array_decoder, record_decoder = decoders
     is_array = payload.lstrip()[:1] == b"["
     try:
         if is_array:
-            return _ARRAY.decode(payload), 0
-        return _FILE.decode(payload).Records or [], 0
+            return array_decoder.decode(payload), 0
+        return file_decoder.decode(payload).Records or [], 0
     except msgspec.ValidationError:
-        pass  # some record has an unexpected shape: decode them one by one below
+        pass  # some record is not an object: decode them one by one below
     except msgspec.DecodeError as exc:
         raise LogDecodeError(f"invalid JSON: {exc}") from exc
     try:
         raws = _RAW_ARRAY.decode(payload) if is_array else _RAW_FILE.decode(payload).Records or []
     except msgspec.ValidationError as exc:
         raise LogDecodeError(f"not a CloudTrail log file: {exc}") from exc
-    records: list[CloudTrailRecord] = []
+    records = []
     skipped = 0
     for raw in raws:
         try:
-            records.append(_RECORD.decode(raw))
+            records.append(record_decoder.decode(raw))
         except msgspec.ValidationError:
             skipped += 1
     return records, skipped
 
 
-def read_log(data: bytes) -> tuple[list[CloudTrailRecord], int]:
-    """Gunzip and decode one log object (see ``decode_log``)."""
-    return decode_log(gunzip(data))
+def read_log(data: bytes) -> tuple[list[LeanRecord], int]:
+    """Gunzip and decode one log object, lean (see ``decode_log_lean``)."""
+    return decode_log_lean(gunzip(data))
 
 
 def parse_event_time(value: Any) -> datetime | None:

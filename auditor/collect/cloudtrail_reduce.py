@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import msgspec
+from msgspec import Raw
 
 from auditor.collect.action_usage import S3_OBJECT_PREFIXES, UsageReducer, scoped_arns
 from auditor.collect.cloudtrail_events import (
@@ -24,7 +25,13 @@ from auditor.collect.cloudtrail_events import (
     sign_in_workflow,
     unresolved_sign_in,
 )
-from auditor.collect.cloudtrail_records import CloudTrailRecord, Resource, UserIdentity, parse_event_time
+from auditor.collect.cloudtrail_records import (
+    CloudTrailRecord,
+    LeanRecord,
+    Resource,
+    UserIdentity,
+    parse_event_time,
+)
 from auditor.model import Activity
 
 # Attribution reads the whole record only for sign-in, portal and STS events and for Identity Center
@@ -57,26 +64,27 @@ class ActivityReducer:
         self.undated = 0  # records without a usable eventTime
         self._seen: dict[Hit, list] = {}  # hit -> [first, last, events]
 
-    def add(self, records: Iterable[CloudTrailRecord]) -> None:
-        """Fold one log object's records.
+    def add(self, records: Iterable[CloudTrailRecord | LeanRecord]) -> None:
+        """Fold one log object's records (decoded, or lean: their parts still raw JSON).
 
         A log object repeats a few principals' calls by the thousand, so
         events are first counted per distinct principal (and, for usage, per
         distinct call: action and resources) inside the object, then folded
-        once each: per record the work is a lookup or two.
+        once each: per record the work is a lookup or two, and a lean
+        record's identity is decoded once per distinct identity.
         """
         start, end, usage = self.start, self.end, self.usage
         workflow_names: dict[str, str] = {}
         deferred: list[tuple[CloudTrailRecord, datetime]] = []
         times: dict[object, datetime | None] = {}  # eventTime text -> parsed: events share their seconds
-        by_identity: dict[tuple, list] = {}  # (userIdentity, recipientAccountId) -> slot
+        by_identity: dict[tuple, list | None] = {}  # (userIdentity, recipientAccountId) -> slot; None: attribute whole
         by_hits: dict[tuple, list] = {}  # the hits of a record attributed whole -> slot
         count = 0
         for record in records:
             count += 1
             source = record.eventSource
             if source == SIGNIN:
-                workflow, name = sign_in_workflow(record)
+                workflow, name = sign_in_workflow(record.whole())
                 if workflow and name:
                     workflow_names[workflow] = name
             stamp = record.eventTime
@@ -93,24 +101,21 @@ class ActivityReducer:
                 self.outside_window += 1
                 continue
             slot = None
-            identity = record.userIdentity
-            if (
-                source not in WHOLE_RECORD_SOURCES
-                and type(identity) is UserIdentity
-                and identity.type not in IDC_USER_TYPES
-            ):
+            if source not in WHOLE_RECORD_SOURCES:
+                identity = record.userIdentity
                 try:
-                    key = (identity, record.recipientAccountId)
-                    slot = by_identity.get(key)
-                    if slot is None:
-                        slot = by_identity[key] = _slot(attribute(record), when)
+                    key = (bytes(identity) if type(identity) is Raw else identity, record.recipientAccountId)
+                    slot = by_identity[key]
+                except KeyError:
+                    slot = by_identity[key] = _identity_slot(record.whole(), when)
                 except TypeError:  # a list or object where a leaf was expected: not hashable
                     pass
             if slot is None:
-                hits = attribute(record)
+                whole = record.whole()
+                hits = attribute(whole)
                 if not hits:
-                    if unresolved_sign_in(record):
-                        deferred.append((record, when))
+                    if unresolved_sign_in(whole):
+                        deferred.append((whole, when))
                     continue
                 slot = by_hits.get(key := tuple(hits))
                 if slot is None:
@@ -123,8 +128,13 @@ class ActivityReducer:
                 slot[2] = when
             slot[3] += 1
             if usage is not None and not record.errorCode:  # a denied call used no permission
+                resources = record.resources
                 try:
-                    call = (source, record.eventName, _scoped(record.resources))
+                    call = (
+                        source,
+                        record.eventName,
+                        bytes(resources) if type(resources) is Raw else _scoped(resources),
+                    )
                     used = slot[4].get(call)
                 except TypeError:  # an unhashable eventSource or eventName: no action to name
                     continue
@@ -136,7 +146,10 @@ class ActivityReducer:
                     used[1] += 1
         self.records += count
         for slots in (by_identity, by_hits):
-            for hits, first, last, events, calls in slots.values():
+            for tally in slots.values():
+                if tally is None:
+                    continue
+                hits, first, last, events, calls = tally
                 if events:
                     self._fold(hits, first, last, events)
                 if usage is not None:
@@ -187,6 +200,14 @@ class ActivityReducer:
             Activity(kind=kind, key=key, account_id=account, detail=detail, first_seen=first, last_seen=last, events=n)
             for (kind, key, account, detail), (first, last, n) in ordered
         ]
+
+
+def _identity_slot(record: CloudTrailRecord, when: datetime) -> list | None:
+    """The tally of a record's identity, or None where attribution needs each whole record (Identity Center users)."""
+    identity = record.userIdentity
+    if type(identity) is not UserIdentity or identity.type in IDC_USER_TYPES:
+        return None
+    return _slot(attribute(record), when)
 
 
 def _slot(hits: list[Hit], when: datetime) -> list:

@@ -10,8 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from auditor.collect.action_usage import UsageReducer
 from auditor.collect.cloudtrail_events import attribute, permission_set_name
-from auditor.collect.cloudtrail_records import LogDecodeError, decode_log, parse_event_time, read_log
+from auditor.collect.cloudtrail_lifecycle import lifecycle_events
+from auditor.collect.cloudtrail_records import (
+    LogDecodeError,
+    decode_log,
+    decode_log_lean,
+    parse_event_time,
+    read_log,
+)
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 
 DATA = Path(__file__).parent / "data"
@@ -350,7 +358,37 @@ def decode(batch: list[dict]):
     return decoded
 
 
-def test_decode_accepts_a_bare_array_and_tolerates_odd_shapes():
+def test_the_readers_lean_records_reduce_as_decoded_records_do():
+    """The S3 reader leaves identities raw until it meets a new one: activity, actions and changes are the same."""
+    grant = {  # an access change, in the shape AWS documents for sso:CreateAccountAssignment
+        "eventTime": "2024-08-01T10:00:00Z",
+        "eventSource": "sso.amazonaws.com",
+        "eventName": "CreateAccountAssignment",
+        "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/jane"},
+        "requestParameters": {
+            "targetId": "444455556666",
+            "targetType": "AWS_ACCOUNT",
+            "permissionSetArn": "arn:aws:sso:::permissionSet/ssoins-1111111111111111/ps-2222222222222222",
+            "principalType": "USER",
+            "principalId": "90676d0c4b-1111-2222-3333-444444444444",
+        },
+        "recipientAccountId": "111122223333",
+    }
+    everything = [r for name in sorted(p.name for p in DATA.glob("*.json")) for r in records(name)] + [grant]
+    payload = json.dumps({"Records": everything}).encode()
+    results = []
+    for decoded, skipped in (decode_log(payload), decode_log_lean(payload)):
+        assert skipped == 0
+        reducer = ActivityReducer(usage=UsageReducer())
+        reducer.add(decoded)
+        results.append((reducer.activities(), reducer.usage.uses(), lifecycle_events(decoded)))
+    full, lean = results
+    assert lean == full
+    assert len(full[0]) >= 30 and full[1] and full[2]  # activity, actions called and access changes all present
+
+
+@pytest.mark.parametrize("decode_log", [decode_log, decode_log_lean])
+def test_decode_accepts_a_bare_array_and_tolerates_odd_shapes(decode_log):
     good = records("console-and-root.json", 16)[0]
     odd = [
         good,
@@ -360,9 +398,10 @@ def test_decode_accepts_a_bare_array_and_tolerates_odd_shapes():
         {**good, "userIdentity": {**good["userIdentity"], "accountId": 562283505220, "userName": ["x"]}},
         {**good, "eventSource": "sts.amazonaws.com", "eventName": ["AssumeRole"], "userIdentity": {"type": {}}},
         {**good, "eventSource": "signin.amazonaws.com", "additionalEventData": {"AuthWorkflowID": {}, "UserName": 1}},
+        {**good, "resources": {"ARN": "arn:aws:s3:::not-in-a-list"}},
     ]
     decoded, skipped = decode_log(json.dumps(odd).encode())
-    assert (len(decoded), skipped) == (6, 1)
+    assert (len(decoded), skipped) == (7, 1)
     reducer = ActivityReducer()
     reducer.add(decoded)
     [user] = [a for a in reducer.activities() if a.kind == "iam_user"]
