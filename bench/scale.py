@@ -2,18 +2,23 @@
 
 For each sandbox size (built one at a time in this process; one sandbox
 lives per process) `auditor run` runs twice in a child process against the
-same state store and output directory: the first and the second night. For
-each night it prints
+same state store and output directory: the first night as of a day before
+the sandbox's as-of, and the second night a day later, which reads what was
+delivered since. `--delivery-minutes 5` lays the trail out as CloudTrail
+does (an object per account, region and five minutes with events) instead
+of the sandbox's default eight-hour objects. For each night it prints
 
   objects     CloudTrail log objects read (the manifest's objects_read)
-  GetObject   requests served, over the lower bound: every log object of the window read once
+  GetObject   requests served, over the lower bound: every log object of the window read once (the
+              second night: every object delivered since the first night's as-of)
   List        ListObjectsV2 requests, over the lower bound: the root, each account's region folders,
               one page per 1,000 keys of each region's window
   other       every other request (Organizations, Identity Center, IAM, STS, ...)
   wall, CPU   of the child and its worker processes (os.wait4: user + system time)
   ms/obj      the run's CPU per log object read (everything the run does, over the objects)
-  trail ms/obj  the first night's CPU less the second's, per object fetched: what fetching, decoding and
-              reducing the objects cost (the second night reads none and does all the rest again)
+  trail ms/obj  the first night's CPU less the second's, over the objects fetched less the second's:
+              what fetching, decoding and reducing an object costs (the rest is done again each night)
+  of night 1  the second night's wall time over the first's
   peak RSS    of the child (the largest of its processes)
   records/s   CloudTrail records read per second of wall time
   x gunzip    the run's CPU over one core's zlib gunzip of the same objects' bytes
@@ -24,7 +29,8 @@ figure: a snapshot of 100,000 users, 1,000 accounts and about 1,000,000
 (user, account, permission set) paths is written (bench/analysis_snapshot.py,
 no emulator) and `auditor analyze` runs on it (target: < 60 s, < 4 GB).
 
-    python bench/scale.py [SIZE ...] [--seed N] [--users N] [--accounts N] [--no-sandbox] [--no-analysis]
+    python bench/scale.py [SIZE ...] [--seed N] [--delivery-minutes N] [--users N] [--accounts N]
+                          [--no-sandbox] [--no-analysis]
 
 Sizes default to small and medium (the sandbox's largest; pass any size it defines).
 """
@@ -44,7 +50,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -103,10 +109,19 @@ def trail_objects(sandbox) -> dict[str, bytes]:
     return {key: bucket.keys[key].value for key in bucket.keys if parse_log_key(key) is not None}
 
 
-def lower_bound(keys: list[str], sandbox) -> tuple[int, int]:
-    """(GetObject, ListObjectsV2) the collector cannot do with fewer, for the days it lists."""
-    first = (sandbox.as_of - timedelta(days=LOOKBACK_DAYS + 1)).strftime("%Y/%m/%d")
-    last = (sandbox.as_of + timedelta(days=1)).strftime("%Y/%m/%d")
+def delivered_since(sandbox, moment: datetime) -> int:
+    """How many log objects were delivered (LastModified) after ``moment``: a next night's new objects."""
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[sandbox.management_account_id]["aws"].get_bucket(sandbox.trail_bucket)
+    naive = moment.astimezone(UTC).replace(tzinfo=None)
+    return sum(1 for key in bucket.keys if parse_log_key(key) is not None and bucket.keys[key].last_modified > naive)
+
+
+def lower_bound(keys: list[str], as_of: datetime) -> tuple[int, int]:
+    """(GetObject, ListObjectsV2) the collector cannot do with fewer, for the days it lists as of ``as_of``."""
+    first = (as_of - timedelta(days=LOOKBACK_DAYS + 1)).strftime("%Y/%m/%d")
+    last = (as_of + timedelta(days=1)).strftime("%Y/%m/%d")
     in_window: Counter = Counter()
     regions, accounts = set(), set()
     for key in keys:
@@ -120,7 +135,7 @@ def lower_bound(keys: list[str], sandbox) -> tuple[int, int]:
     return sum(in_window.values()), lists
 
 
-def run_night(sandbox, out: Path, state: Path) -> dict:
+def run_night(sandbox, out: Path, state: Path, as_of: datetime) -> dict:
     """One `auditor run` in a child: wall, CPU and peak RSS from wait4, and the manifest's CloudTrail totals."""
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")}
     env.update(sandbox.env())
@@ -136,7 +151,7 @@ def run_night(sandbox, out: Path, state: Path) -> dict:
         "--out",
         str(out),
         "--as-of",
-        sandbox.as_of.isoformat(),
+        as_of.isoformat(),
         "--state",
         str(state),
     ]
@@ -170,41 +185,48 @@ def gunzip_seconds(blobs: list[bytes]) -> float:
     return best
 
 
-def sandbox_rows(sizes: list[str], seed: int) -> None:
+def sandbox_rows(sizes: list[str], seed: int, delivery_minutes: int | None) -> None:
     print(
-        f"{'size':<8}{'night':>6}{'objects':>9}{'GetObject':>17}{'List':>13}{'other':>7}"
-        f"{'wall s':>8}{'CPU s':>7}{'ms/obj':>8}{'trail ms/obj':>14}{'RSS GB':>8}{'records/s':>11}{'x gunzip':>10}"
+        f"{'size':<8}{'night':>6}{'objects':>9}{'GetObject':>17}{'List':>13}{'other':>7}{'wall s':>8}{'CPU s':>7}"
+        f"{'ms/obj':>8}{'trail ms/obj':>14}{'RSS GB':>8}{'records/s':>11}{'x gunzip':>10}{'of night 1':>12}"
     )
     for size in sizes:
         with tempfile.TemporaryDirectory() as workdir:
             work = Path(workdir)
-            with start_sandbox(size=size, seed=seed, workdir=work / "sandbox") as sandbox:
+            with start_sandbox(
+                size=size, seed=seed, workdir=work / "sandbox", delivery_minutes=delivery_minutes
+            ) as sandbox:
                 counting = Counting(sandbox._server.app)
                 sandbox._server.app = counting
                 objects = trail_objects(sandbox)
-                gets_needed, lists_needed = lower_bound(list(objects), sandbox)
                 floor = gunzip_seconds(list(objects.values()))
                 nights = []
-                for _ in (1, 2):
+                for as_of in (sandbox.as_of - timedelta(days=1), sandbox.as_of):
+                    needed = lower_bound(list(objects), as_of)
+                    if nights:  # the next night needs only what was delivered after the night before
+                        needed = (delivered_since(sandbox, as_of - timedelta(days=1)), needed[1])
                     before = Counter(counting.seen)
-                    figures = run_night(sandbox, work / "out", work / "state.db")
-                    figures["made"] = counting.seen - before
+                    figures = run_night(sandbox, work / "out", work / "state.db", as_of)
+                    figures["made"], figures["needed"] = counting.seen - before, needed
                     nights.append(figures)
-            # what reading the objects cost: the second night does all the rest again and reads none of them
-            gets = nights[0]["made"][("s3", "GetObject")]
-            trail = 1000 * (nights[0]["cpu"] - nights[1]["cpu"]) / gets if gets else math.nan
+            # what reading an object costs: the second night does all the rest again, and reads fewer objects
+            fetched = [night["made"][("s3", "GetObject")] for night in nights]
+            extra = fetched[0] - fetched[1]
+            trail = 1000 * (nights[0]["cpu"] - nights[1]["cpu"]) / extra if extra > 0 else math.nan
             for night, figures in enumerate(nights, 1):
                 made = figures["made"]
                 gets = made[("s3", "GetObject")]
                 lists = made[("s3", "ListObjectsV2")]
                 other = sum(made.values()) - gets - lists
+                gets_needed, lists_needed = figures["needed"]
                 per_object = 1000 * figures["cpu"] / figures["objects"] if figures["objects"] else math.nan
                 marginal = f"{trail:.2f}" if night == 1 else "-"
+                share = f"{100 * figures['wall'] / nights[0]['wall']:.1f}%" if night == 2 else "-"
                 print(
                     f"{size:<8}{night:>6}{figures['objects']:>9,}{f'{gets:,}/{gets_needed:,}':>17}"
                     f"{f'{lists}/{lists_needed}':>13}{other:>7,}{figures['wall']:>8.1f}{figures['cpu']:>7.1f}"
                     f"{per_object:>8.2f}{marginal:>14}{figures['rss_gb']:>8.2f}"
-                    f"{figures['records'] / figures['wall']:>11,.0f}{figures['cpu'] / floor:>9.0f}x",
+                    f"{figures['records'] / figures['wall']:>11,.0f}{figures['cpu'] / floor:>9.0f}x{share:>12}",
                     flush=True,
                 )
 
@@ -253,6 +275,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sizes", nargs="*", metavar="SIZE", help=f"any of {', '.join(SIZES)} (default: small medium)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--delivery-minutes",
+        type=int,
+        help="events per log object, in minutes (CloudTrail's: 5; default: the sandbox's)",
+    )
     parser.add_argument("--users", type=int, default=100_000, help="analysis snapshot: users (default 100,000)")
     parser.add_argument("--accounts", type=int, default=1_000, help="analysis snapshot: accounts (default 1,000)")
     parser.add_argument("--no-sandbox", action="store_true", help="only the analysis figure")
@@ -262,7 +289,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown size {', '.join(sorted(unknown))} (the sandbox has {', '.join(SIZES)})")
     if not args.no_sandbox:
-        sandbox_rows(args.sizes or ["small", "medium"], args.seed)
+        sandbox_rows(args.sizes or ["small", "medium"], args.seed, args.delivery_minutes)
     if not args.no_analysis:
         analysis_row(args.users, args.accounts, args.seed)
 

@@ -210,6 +210,7 @@ def start_sandbox(
     workdir: Path,
     port: int = 0,
     stock: bool = False,
+    delivery_minutes: int | None = None,
 ) -> Sandbox:
     """Build a sandbox organisation and serve it; deterministic for a (size, seed, as_of).
 
@@ -218,6 +219,8 @@ def start_sandbox(
     ``workdir`` receives hr.csv, config.toml (settings for ``auditor run
     --config``) and planted.json (see ``workdir.py``).
     ``stock`` serves the same estate without the fills, as stock moto would.
+    ``delivery_minutes`` is the span of events one log object holds (default
+    eight hours; CloudTrail's own is about five minutes, many more objects).
     Only one sandbox lives per process: starting one closes the previous
     one and resets moto's process-wide state.
     """
@@ -226,7 +229,7 @@ def start_sandbox(
     from auditor.sandbox.build import Clients, build
     from auditor.sandbox.lifecycle_plants import add_records as add_lifecycle_records
     from auditor.sandbox.people import write_hr_csv
-    from auditor.sandbox.trail import deliver
+    from auditor.sandbox.trail import DELIVERY_MINUTES, deliver
     from auditor.sandbox.workdir import write_config, write_planted
     from auditor.sandbox.world import plan_world
 
@@ -260,7 +263,7 @@ def start_sandbox(
         built = build(world, clients)
         records = generate(world, built)
         add_lifecycle_records(world, built, clients, records)
-        deliver(world, built, records)
+        deliver(world, built, records, delivery_minutes or DELIVERY_MINUTES)
         backdate(world, built, records)
         sandbox.hr_feed = write_hr_csv(Path(workdir) / "hr.csv", world.people)
         ids = built.account_ids

@@ -24,7 +24,10 @@ from auditor.sandbox.build import TRAIL_NAME, Built
 from auditor.sandbox.fills import iam
 from auditor.sandbox.plan import World
 
-WINDOW_HOURS = 8  # records of one account, region and window go into one object
+# Records of one account, region and window go into one object. CloudTrail delivers about every five
+# minutes where there are events; the sandbox's default window is wider, to keep its build and the demo
+# quick, and ``start_sandbox(delivery_minutes=5)`` lays the trail out as an estate's is.
+DELIVERY_MINUTES = 8 * 60
 
 
 def _time(record: dict) -> datetime:
@@ -53,15 +56,18 @@ def _delivery(last_event: datetime, rng: random.Random) -> datetime:
     return moment.replace(second=0) + timedelta(minutes=(-moment.minute) % 5)
 
 
-def deliver(world: World, built: Built, records: dict[str, list[dict]]) -> int:
-    """Write every account's records as log objects; returns how many objects were written."""
+def deliver(world: World, built: Built, records: dict[str, list[dict]], minutes: int = DELIVERY_MINUTES) -> int:
+    """Write every account's records as log objects, one per ``minutes`` window; returns how many were written."""
     rng = random.Random(f"auditor-sandbox-trail:{world.size}:{world.seed}")
     backend = s3_backends[built.management_id]["aws"]
     batches: dict[tuple[str, str, datetime], list[dict]] = defaultdict(list)
     for account_id in sorted(records):
         for record in records[account_id]:
             moment = _time(record)
-            window = moment.replace(hour=moment.hour - moment.hour % WINDOW_HOURS, minute=0, second=0)
+            since_midnight = moment.hour * 60 + moment.minute
+            window = moment.replace(hour=0, minute=0, second=0) + timedelta(
+                minutes=since_midnight - since_midnight % minutes
+            )
             batches[(account_id, record["awsRegion"], window)].append(record)
     written = 0
     for (account_id, region, _window), batch in sorted(batches.items()):
