@@ -109,13 +109,25 @@ def trail_objects(sandbox) -> dict[str, bytes]:
     return {key: bucket.keys[key].value for key in bucket.keys if parse_log_key(key) is not None}
 
 
-def delivered_since(sandbox, moment: datetime) -> int:
-    """How many log objects were delivered (LastModified) after ``moment``: a next night's new objects."""
+def delivered_since(sandbox, moment: datetime) -> tuple[int, int]:
+    """(GetObject, ListObjectsV2) of a next night: the objects delivered (LastModified) after ``moment``,
+    listed from where the night before stopped (the root, each account, one page per 1,000 new keys of a region)."""
     from moto.s3.models import s3_backends
 
     bucket = s3_backends[sandbox.management_account_id]["aws"].get_bucket(sandbox.trail_bucket)
     naive = moment.astimezone(UTC).replace(tzinfo=None)
-    return sum(1 for key in bucket.keys if parse_log_key(key) is not None and bucket.keys[key].last_modified > naive)
+    new: Counter = Counter()
+    regions, accounts = set(), set()
+    for key in bucket.keys:
+        if parse_log_key(key) is None:
+            continue
+        head, _, rest = key.partition("/CloudTrail/")
+        region = (head, rest.partition("/")[0])
+        accounts.add(head)
+        regions.add(region)
+        if bucket.keys[key].last_modified > naive:
+            new[region] += 1
+    return sum(new.values()), 1 + len(accounts) + sum(max(1, math.ceil(new[r] / PAGE)) for r in regions)
 
 
 def lower_bound(keys: list[str], as_of: datetime) -> tuple[int, int]:
@@ -202,9 +214,10 @@ def sandbox_rows(sizes: list[str], seed: int, delivery_minutes: int | None) -> N
                 floor = gunzip_seconds(list(objects.values()))
                 nights = []
                 for as_of in (sandbox.as_of - timedelta(days=1), sandbox.as_of):
-                    needed = lower_bound(list(objects), as_of)
                     if nights:  # the next night needs only what was delivered after the night before
-                        needed = (delivered_since(sandbox, as_of - timedelta(days=1)), needed[1])
+                        needed = delivered_since(sandbox, as_of - timedelta(days=1))
+                    else:
+                        needed = lower_bound(list(objects), as_of)
                     before = Counter(counting.seen)
                     figures = run_night(sandbox, work / "out", work / "state.db", as_of)
                     figures["made"], figures["needed"] = counting.seen - before, needed
