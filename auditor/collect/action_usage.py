@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from auditor.collect.cloudtrail_events import IAM_ROLE, IAM_USER, IDC_ASSIGNMENT, Hit, attribute
-from auditor.collect.cloudtrail_records import CloudTrailRecord, Resource, parse_event_time
+from auditor.collect.cloudtrail_records import CloudTrailRecord, arn_of, parse_event_time
 from auditor.model import ActionUse
 
 KINDS = frozenset({IDC_ASSIGNMENT, IAM_ROLE, IAM_USER})
@@ -65,8 +65,7 @@ def scoped_arns(found: list) -> tuple[str, ...]:
     """The ARNs of a ``resources`` list (decoded ``Resource`` items or plain mappings), as a policy would name them."""
     arns = []
     for item in found:
-        # a decoded record's Resource is the common case, tested first as it is per record
-        arn = item.ARN if type(item) is Resource else item.get("ARN") if isinstance(item, Mapping) else None
+        arn = arn_of(item)
         if type(arn) is str and arn.startswith("arn:"):
             arns.append(_scope(arn))
     return tuple(arns)

@@ -39,7 +39,7 @@ import botocore.exceptions
 
 from auditor.aws import AwsContext, describe_error
 from auditor.collect.action_usage import UsageReducer
-from auditor.collect.cloudtrail_athena import AthenaSettings, collect_cloudtrail_athena
+from auditor.collect.cloudtrail_athena import TABLES, AthenaSettings, collect_cloudtrail_athena
 from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, merge_usage, trail_id
 from auditor.collect.cloudtrail_lifecycle import sort_events
 from auditor.collect.cloudtrail_plan import ReadPlan
@@ -56,7 +56,6 @@ from auditor.store.activity import ReadObject
 __all__ = ["TrailLocation", "collect_cloudtrail", "discover_trail", "reduce_records"]
 
 SOURCE = "cloudtrail"
-TABLES = ("activity", "lifecycle_events", "action_usage")  # what an account's status vouches for
 # Read-only permissions this collector needs (management account, and the trail bucket's policy).
 PERMISSIONS = (
     "cloudtrail:DescribeTrails",

@@ -10,8 +10,9 @@ fields attribution reads, so what comes back is small: a row per distinct
 (principal fields, event kind) with the first and last event time and a
 count, and a row per account and region saying which log objects were read.
 The rows go through the same attribution as the S3 reader's records
-(``cloudtrail_rows``), so both engines produce the same ``activity`` table
-and the same coverage per account.
+(``cloudtrail_rows``), so both engines produce the same ``activity``,
+``action_usage`` and ``lifecycle_events`` tables and the same coverage per
+account.
 
 The query's execution id, its ``DataScannedInBytes`` and the workgroup are
 recorded in each account's status detail in the manifest.
@@ -31,7 +32,9 @@ import botocore.exceptions
 from auditor.aws import AwsContext, describe_error
 from auditor.aws.paging import pages
 from auditor.aws.polling import Backoff, Sleep, jittered_sleep, poll
-from auditor.collect.cloudtrail_rows import reduce_rows
+from auditor.collect.cloudtrail_lifecycle import EVENTS as CHANGE_EVENTS
+from auditor.collect.cloudtrail_lifecycle import sort_events
+from auditor.collect.cloudtrail_rows import changes_from_rows, reduce_rows, usage_from_rows
 from auditor.model import Account
 from auditor.progress import Progress
 from auditor.snapshot import COMPLETE, SourceResult, SourceStatus
@@ -51,6 +54,7 @@ PERMISSIONS = (
     "athena:StopQueryExecution",
 )
 DAY = timedelta(days=1)
+TABLES = ("activity", "lifecycle_events", "action_usage")  # what an account's CloudTrail status vouches for
 PAGE_SIZE = 1000  # GetQueryResults' largest page
 FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 _EVENT_TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -118,6 +122,7 @@ def activity_query(settings: AthenaSettings, account_ids: Iterable[str], start: 
     return sql_text("cloudtrail_activity.sql").format(
         table=f'"{settings.database}"."{settings.table}"',
         accounts=", ".join(literal(a) for a in account_ids),
+        change_events=", ".join(literal(name) for name in sorted(CHANGE_EVENTS)),
         start=literal(start.astimezone(UTC).strftime(_EVENT_TIME)),
         end=literal(end.astimezone(UTC).strftime(_EVENT_TIME)),
         first_day=literal(first_day.strftime("%Y/%m/%d")),
@@ -263,6 +268,8 @@ def collect_cloudtrail_athena(
     result = SourceResult()
     activity_rows = [r for r in run.rows if r["part"] == "activity"]
     result.add("activity", reduce_rows(activity_rows))
+    result.add("lifecycle_events", sort_events(changes_from_rows(activity_rows)))
+    result.add("action_usage", usage_from_rows(activity_rows))
     coverage = [r for r in run.rows if r["part"] == "coverage"]
     query = {
         "engine": "athena",
@@ -282,7 +289,11 @@ def _failed(accounts: list[Account], error: str) -> SourceResult:
     """Every account failed with the query: nothing is claimed about any of them."""
     statuses = [
         SourceStatus(
-            source=SOURCE, account_id=a.account_id, status="failed", error=error, tables={"activity": "failed"}
+            source=SOURCE,
+            account_id=a.account_id,
+            status="failed",
+            error=error,
+            tables=dict.fromkeys(TABLES, "failed"),
         )
         for a in accounts
     ]
@@ -337,5 +348,5 @@ def _status(
         coverage_start=coverage_start,
         coverage_end=coverage_end,
         detail=detail,
-        tables={"activity": COMPLETE if state == "ok" else state},
+        tables=dict.fromkeys(TABLES, COMPLETE if state == "ok" else state),
     )

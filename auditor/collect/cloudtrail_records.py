@@ -21,6 +21,7 @@ whole): most records build no nested object but their ``resources``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,9 +102,23 @@ class ResponseElements(_Part):
 
 
 class Resource(_Part):
-    """One element of a record's ``resources``: ``{"ARN": ..., "accountId": ..., "type": ...}``."""
+    """One element of a record's ``resources``: ``{"ARN": ..., "accountId": ..., "type": ...}``.
+
+    Some services and sanitised copies write ``arn``; Athena's JSON SerDe
+    matches keys without case, so both are read (``arn_of``).
+    """
 
     ARN: Any = None
+    arn: Any = None
+
+
+def arn_of(item: object) -> object:
+    """The ARN of one ``resources`` element (decoded, or a plain mapping), however its key is cased."""
+    if type(item) is Resource:
+        return item.ARN if item.ARN is not None else item.arn
+    if isinstance(item, Mapping):
+        return item["ARN"] if item.get("ARN") is not None else item.get("arn")
+    return None
 
 
 # ``resources`` as written (a list of objects), or anything else a damaged record carries

@@ -221,7 +221,7 @@ def _scoped(resources: object) -> tuple[str, ...]:
         return ()
     if len(resources) == 1:
         item = resources[0]
-        arn = item.ARN if type(item) is Resource else None
+        arn = (item.ARN if item.ARN is not None else item.arn) if type(item) is Resource else None
         if type(arn) is str:
             if arn.startswith(S3_OBJECT_PREFIXES):
                 cut = arn.find("/")

@@ -6,7 +6,10 @@ and how many records it stands for (``sql/cloudtrail_activity.sql``). Each
 row becomes the decoded record those fields make (what the query left out
 is None, which attribution treats as absent), is attributed once, and its
 first, last and count are folded as ``ActivityReducer`` folds single
-records, so the ``activity`` table is the one the S3 reader produces.
+records, so the ``activity`` table is the one the S3 reader produces. The
+same rows carry a successful call's action and resources (folded into
+``action_usage`` as the S3 reader folds them) and each access change whole
+(``lifecycle_events``), so one pass over the logs gives all three.
 """
 
 from __future__ import annotations
@@ -14,12 +17,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+import msgspec
+
+from auditor.collect.action_usage import UsageReducer, scoped_arns
 from auditor.collect.cloudtrail_events import SIGNIN, Hit, attribute, sign_in_workflow, unresolved_sign_in
+from auditor.collect.cloudtrail_lifecycle import lifecycle_event
 from auditor.collect.cloudtrail_records import (
     AdditionalEventData,
     CloudTrailRecord,
+    NotObject,
     OnBehalfOf,
     RequestParameters,
+    Resource,
     ResponseElements,
     ServiceEventDetails,
     SessionContext,
@@ -27,7 +36,11 @@ from auditor.collect.cloudtrail_records import (
     UserIdentity,
     parse_event_time,
 )
-from auditor.model import Activity
+from auditor.model import ActionUse, Activity, LifecycleEvent
+
+_ARNS = msgspec.json.Decoder(list[str | None] | None)
+_REQUEST = msgspec.json.Decoder(RequestParameters | NotObject)
+_RESPONSE = msgspec.json.Decoder(ResponseElements | NotObject)
 
 
 def row_record(row: Mapping[str, str | None]) -> CloudTrailRecord:
@@ -108,6 +121,55 @@ def reduce_rows(rows: Iterable[Mapping[str, str | None]]) -> list[Activity]:
         Activity(kind=kind, key=key, account_id=account, detail=detail, first_seen=first, last_seen=last, events=n)
         for (kind, key, account, detail), (first, last, n) in ordered
     ]
+
+
+def usage_from_rows(rows: Iterable[Mapping[str, str | None]]) -> list[ActionUse]:
+    """The actions called: each row's successful calls folded for the principals it names, as the S3 reader does."""
+    usage = UsageReducer()
+    for row in rows:
+        last = parse_event_time(row["last_seen"])
+        if row["call_source"] is None or last is None or not int(row["events"] or 0):
+            continue
+        hits = attribute(row_record(row))
+        if hits:
+            arns = _ARNS.decode(row["call_resources"]) if row["call_resources"] else None
+            resources = scoped_arns([Resource(ARN=arn) for arn in arns or ()])
+            usage.add(hits, row["call_source"], row["call_name"], resources, last, int(row["events"]))
+    return usage.uses()
+
+
+def changes_from_rows(rows: Iterable[Mapping[str, str | None]]) -> list[LifecycleEvent]:
+    """The access changes: rows of one change event each, read as ``lifecycle_event`` reads the record."""
+    found = []
+    for row in rows:
+        when = parse_event_time(row["change_time"])
+        if when is None or not int(row["events"] or 0):
+            continue
+        identity = row_record(row).userIdentity
+        record = CloudTrailRecord(
+            eventTime=row["change_time"],
+            eventSource=row["change_source"],
+            eventName=row["change_name"],
+            recipientAccountId=row["change_account"],
+            errorCode=row["change_error"],
+            userIdentity=msgspec.structs.replace(identity, arn=row["change_actor_arn"]),
+            requestParameters=_json(_REQUEST, row["change_request"]),
+            responseElements=_json(_RESPONSE, row["change_response"]),
+        )
+        event = lifecycle_event(record, when)
+        if event is not None:
+            found.append(event)
+    return found
+
+
+def _json(decoder: msgspec.json.Decoder, text: str | None) -> object:
+    """A JSON text column (Athena keeps nested request and response elements as text), decoded; None if not JSON."""
+    if not text:
+        return None
+    try:
+        return decoder.decode(text)
+    except msgspec.DecodeError:
+        return None
 
 
 def _fold(seen: dict[Hit, list], hits: list[Hit], first: datetime, last: datetime, events: int) -> None:

@@ -104,7 +104,69 @@ def _fill(s3):
     alone[1]["eventTime"] = "2024-06-20T10:01:00Z"
     body = gzip.compress(json.dumps({"Records": alone}).encode())
     s3.put_object(Bucket=BUCKET, Key=log_key(FIRST, REGIONS[1], datetime(2024, 6, 20, 10, 5, tzinfo=UTC)), Body=body)
+    body = gzip.compress(json.dumps({"Records": access_changes_and_data_events()}).encode())
+    s3.put_object(Bucket=BUCKET, Key=log_key(SECOND, REGIONS[0], datetime(2024, 6, 21, 9, 5, tzinfo=UTC)), Body=body)
     return s3
+
+
+def access_changes_and_data_events() -> list[dict]:
+    """Access granted, a removal that failed, and S3 data events naming objects (right-sizing scopes them)."""
+    admin = {
+        "type": "AssumedRole",
+        "principalId": "AROAADMIN:jane",
+        "arn": f"arn:aws:sts::{SECOND}:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/jane",
+        "accountId": SECOND,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "arn": f"arn:aws:iam::{SECOND}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123456789abcdef",
+                "accountId": SECOND,
+                "userName": "AWSReservedSSO_Admin_0123456789abcdef",
+            }
+        },
+    }
+    worker = {**admin, "arn": f"arn:aws:sts::{SECOND}:assumed-role/etl/run-1", "principalId": "AROAETL:run-1"}
+    worker["sessionContext"] = {
+        "sessionIssuer": {**admin["sessionContext"]["sessionIssuer"], "arn": f"arn:aws:iam::{SECOND}:role/etl"}
+    }
+    grant = {
+        "eventTime": "2024-06-21T09:00:00Z",
+        "eventSource": "sso.amazonaws.com",
+        "eventName": "CreateAccountAssignment",
+        "userIdentity": admin,
+        "requestParameters": {
+            "targetId": FIRST,
+            "targetType": "AWS_ACCOUNT",
+            "permissionSetArn": "arn:aws:sso:::permissionSet/ssoins-1111111111111111/ps-2222222222222222",
+            "principalType": "USER",
+            "principalId": "90676d0c4b-1111-2222-3333-444444444444",
+        },
+        "recipientAccountId": SECOND,
+    }
+    removal = {
+        "eventTime": "2024-06-21T09:01:00Z",
+        "eventSource": "identitystore.amazonaws.com",
+        "eventName": "DeleteGroupMembership",
+        "userIdentity": admin,
+        "errorCode": "AccessDenied",
+        "requestParameters": {"identityStoreId": "d-1234567890", "membershipId": "m-1"},
+        "recipientAccountId": SECOND,
+    }
+    reads = [
+        {
+            "eventTime": f"2024-06-21T09:02:{second:02d}Z",
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "GetObject",
+            "userIdentity": worker,
+            "resources": [
+                {"ARN": f"arn:aws:s3:::data-lake/raw/part-{second}.parquet", "type": "AWS::S3::Object"},
+                {"ARN": "arn:aws:s3:::data-lake", "accountId": SECOND, "type": "AWS::S3::Bucket"},
+            ],
+            "recipientAccountId": SECOND,
+        }
+        for second in range(3)
+    ]
+    return [grant, removal, *reads]
 
 
 def collect(ctx, settings: AthenaSettings | None = SETTINGS, trail: TrailLocation = TRAIL):
@@ -142,6 +204,24 @@ def test_athena_gives_the_s3_readers_activity_and_coverage(engines):
     }
     assert by_athena.tables["activity"] == by_s3.tables["activity"]
     assert coverage(by_athena) == coverage(by_s3)
+
+
+def test_athena_gives_the_s3_readers_actions_called_and_access_changes(engines):
+    by_s3, by_athena = engines
+    assert by_athena.tables["action_usage"] == by_s3.tables["action_usage"]
+    assert by_athena.tables["lifecycle_events"] == by_s3.tables["lifecycle_events"]
+    reads = {
+        (u.key, u.action, u.resource, u.events) for u in by_athena.tables["action_usage"] if u.key.endswith(":role/etl")
+    }
+    assert reads == {
+        (f"arn:aws:iam::{SECOND}:role/etl", "s3:GetObject", "arn:aws:s3:::data-lake/*", 3),
+        (f"arn:aws:iam::{SECOND}:role/etl", "s3:GetObject", "arn:aws:s3:::data-lake", 3),
+    }
+    changes = {(e.event_name, e.user_id, e.error_code) for e in by_athena.tables["lifecycle_events"]}
+    assert ("CreateAccountAssignment", "90676d0c4b-1111-2222-3333-444444444444", None) in changes
+    assert ("DeleteGroupMembership", None, "AccessDenied") in changes
+    for status in by_athena.statuses:  # the rules that read them see them vouched for as activity is
+        assert status.tables["action_usage"] == status.tables["lifecycle_events"] == status.tables["activity"]
     assert coverage(by_athena)[QUIET][0] == "partial"  # no logs: never "inactive" for lack of data
     assert f"s3://{BUCKET}/AWSLogs/{ORG}/{QUIET}/CloudTrail/" in coverage(by_athena)[QUIET][1]
 

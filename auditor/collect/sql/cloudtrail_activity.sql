@@ -7,6 +7,10 @@
 -- sign-in's steps may name the user on one step only and are joined within one log object, as the S3
 -- reader joins them: sign-in rows keep their object ("batch") and are kept outside the window too, for the
 -- user names they carry.
+-- The same rows carry what right-sizing and the lifecycle rules read, without a second pass: a successful
+-- call's event source, name and resources (S3 object ARNs cut to their bucket's objects, as the S3 reader
+-- scopes them), and, for the few events that change access ({change_events}), the event itself: its time,
+-- source, account, caller ARN and its request and response elements as JSON text.
 -- Rows of part 'coverage': per account and region, the log objects read (their delivery times from the
 -- file name, else the day folder's midnight), their records, and the largest spacing between the
 -- account's deliveries.
@@ -70,7 +74,20 @@ WITH records AS (
                 coalesce(json_extract_scalar(responseelements, '$.PasswordUpdated'), ''),
                 coalesce(json_extract_scalar(responseelements, '$.SwitchRole'), ''))
             THEN 'Failure' END AS sign_in_outcome,
-        CASE WHEN eventsource = 'signin.amazonaws.com' THEN "$path" END AS batch
+        CASE WHEN eventsource = 'signin.amazonaws.com' THEN "$path" END AS batch,
+        CASE WHEN coalesce(errorcode, '') = '' THEN eventsource END AS call_source,
+        CASE WHEN coalesce(errorcode, '') = '' THEN eventname END AS call_name,
+        CASE WHEN coalesce(errorcode, '') = '' THEN json_format(CAST(transform(resources, r -> CASE
+                WHEN regexp_like(r.arn, '^arn:aws(-cn|-us-gov)?:s3:::[^/]*/') THEN regexp_extract(r.arn, '^[^/]*') || '/*'
+                ELSE r.arn END) AS JSON)) END AS call_resources,
+        CASE WHEN eventname IN ({change_events}) THEN eventtime END AS change_time,
+        CASE WHEN eventname IN ({change_events}) THEN eventname END AS change_name,
+        CASE WHEN eventname IN ({change_events}) THEN eventsource END AS change_source,
+        CASE WHEN eventname IN ({change_events}) THEN recipientaccountid END AS change_account,
+        CASE WHEN eventname IN ({change_events}) THEN useridentity.arn END AS change_actor_arn,
+        CASE WHEN eventname IN ({change_events}) THEN errorcode END AS change_error,
+        CASE WHEN eventname IN ({change_events}) THEN requestparameters END AS change_request,
+        CASE WHEN eventname IN ({change_events}) THEN responseelements END AS change_response
     FROM {table}
     WHERE account IN ({accounts}) AND "timestamp" BETWEEN {first_day} AND {last_day}
 ),
@@ -101,6 +118,8 @@ SELECT
     identity_account, access_key_id, user_name, on_behalf_of, issuer_type, issuer_arn, issuer_account,
     issuer_user_name, role_arn, role_session_name, role_name, role_account, user_authentication,
     details_role_name, details_account, auth_workflow, workflow_user_name, sign_in_outcome,
+    call_source, call_name, call_resources, change_time, change_name, change_source, change_account, change_actor_arn,
+    change_error, change_request, change_response,
     min(CASE WHEN in_window THEN eventtime END) AS first_seen,
     max(CASE WHEN in_window THEN eventtime END) AS last_seen,
     sum(CASE WHEN in_window THEN 1 ELSE 0 END) AS events,
@@ -111,7 +130,9 @@ GROUP BY
     batch, event_source, event_name, recipient_account, error_code, identity_type, principal_id, identity_arn,
     identity_account, access_key_id, user_name, on_behalf_of, issuer_type, issuer_arn, issuer_account,
     issuer_user_name, role_arn, role_session_name, role_name, role_account, user_authentication,
-    details_role_name, details_account, auth_workflow, workflow_user_name, sign_in_outcome
+    details_role_name, details_account, auth_workflow, workflow_user_name, sign_in_outcome,
+    call_source, call_name, call_resources, change_time, change_name, change_source, change_account, change_actor_arn,
+    change_error, change_request, change_response
 UNION ALL
 SELECT
     'coverage', account, region, NULL,
@@ -119,6 +140,8 @@ SELECT
     NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     NULL, NULL, NULL, NULL, NULL, NULL,
     NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL,
     min(delivered), max(delivered), sum(records_in_window),
     count(*), sum(records), max(seconds_since_previous)
 FROM spacing
