@@ -128,13 +128,8 @@ class ActivityReducer:
                 slot[2] = when
             slot[3] += 1
             if usage is not None and not record.errorCode:  # a denied call used no permission
-                resources = record.resources
                 try:
-                    call = (
-                        source,
-                        record.eventName,
-                        bytes(resources) if type(resources) is Raw else _scoped(resources),
-                    )
+                    call = (source, record.eventName, _scoped(record.resources))
                     used = slot[4].get(call)
                 except TypeError:  # an unhashable eventSource or eventName: no action to name
                     continue
