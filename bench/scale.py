@@ -50,7 +50,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -109,23 +109,18 @@ def trail_objects(sandbox) -> dict[str, bytes]:
     return {key: bucket.keys[key].value for key in bucket.keys if parse_log_key(key) is not None}
 
 
-def delivered_since(sandbox, moment: datetime) -> tuple[int, int]:
-    """(GetObject, ListObjectsV2) of a next night: the objects delivered (LastModified) after ``moment``,
-    listed from where the night before stopped (the root, each account, one page per 1,000 new keys of a region)."""
-    from moto.s3.models import s3_backends
-
-    bucket = s3_backends[sandbox.management_account_id]["aws"].get_bucket(sandbox.trail_bucket)
-    naive = moment.astimezone(UTC).replace(tzinfo=None)
+def delivered_since(keys: list[str], moment: datetime) -> tuple[int, int]:
+    """(GetObject, ListObjectsV2) of a next night: the objects delivered after ``moment`` (the time in the file
+    name, as the collector reads it), listed from where the night before stopped (the root, each account, one
+    page per 1,000 new keys of a region)."""
     new: Counter = Counter()
     regions, accounts = set(), set()
-    for key in bucket.keys:
-        if parse_log_key(key) is None:
-            continue
+    for key in keys:
         head, _, rest = key.partition("/CloudTrail/")
         region = (head, rest.partition("/")[0])
         accounts.add(head)
         regions.add(region)
-        if bucket.keys[key].last_modified > naive:
+        if parse_log_key(key).delivered > moment:
             new[region] += 1
     return sum(new.values()), 1 + len(accounts) + sum(max(1, math.ceil(new[r] / PAGE)) for r in regions)
 
@@ -215,7 +210,7 @@ def sandbox_rows(sizes: list[str], seed: int, delivery_minutes: int | None) -> N
                 nights = []
                 for as_of in (sandbox.as_of - timedelta(days=1), sandbox.as_of):
                     if nights:  # the next night needs only what was delivered after the night before
-                        needed = delivered_since(sandbox, as_of - timedelta(days=1))
+                        needed = delivered_since(list(objects), as_of - timedelta(days=1))
                     else:
                         needed = lower_bound(list(objects), as_of)
                     before = Counter(counting.seen)
