@@ -32,7 +32,7 @@ no emulator) and `auditor analyze` runs on it (target: < 60 s, < 4 GB).
     python bench/scale.py [SIZE ...] [--seed N] [--delivery-minutes N] [--users N] [--accounts N]
                           [--no-sandbox] [--no-analysis]
 
-Sizes default to small and medium (the sandbox's largest; pass any size it defines).
+Sizes default to small and medium; large (24 accounts, 900 people) takes minutes to build and read.
 """
 
 from __future__ import annotations

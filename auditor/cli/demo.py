@@ -22,7 +22,7 @@ EXAMPLES = {
     "demo": "auditor demo --out ./demo-out --size small --seed 7",
     "sandbox": "auditor sandbox serve --port 5000 --size small",
 }
-SIZES = ["tiny", "small", "medium"]
+SIZES = ["tiny", "small", "medium", "large"]  # large: the benchmarks' estate, minutes to build
 
 
 def register(commands: common.Commands) -> None:

@@ -93,6 +93,32 @@ SIZES = {
         copies=5,
         extra_boundaries=True,
     ),
+    # the benchmarks' estate (bench/scale.py): three times medium's people, twice its accounts
+    "large": SizeSpec(
+        (
+            _MGMT,
+            AccountSpec("log-archive", "production", "Security", "logs"),
+            AccountSpec("security-tooling", "production", "Security", "security"),
+            AccountSpec("audit", "production", "Security", "security"),
+            AccountSpec("shared-services", "production", "Infrastructure", "shared"),
+            AccountSpec("network", "production", "Infrastructure", "shared"),
+            AccountSpec("backup", "production", "Infrastructure", "shared"),
+            *(
+                AccountSpec(f"{stage}-{workload}", environment, "Workloads", kind)
+                for stage, environment in (("prod", "production"), ("staging", "staging"), ("dev", "development"))
+                for workload, kind in (("web", "web"), ("data", "data"), ("api", "general"), ("ml", "data"))
+            ),
+            AccountSpec("perf-web", "staging", "Workloads", "web"),
+            *(
+                AccountSpec(f"sandbox-{name}", "sandbox", "Sandbox", "sandbox")
+                for name in ("alpha", "beta", "gamma", "delta")
+            ),
+        ),
+        people=900,
+        departments=("engineering", "platform", "data", "security", "finance", "support", "sales", "people"),
+        copies=8,
+        extra_boundaries=True,
+    ),
 }
 
 EMERGENCY_GROUP = "emergency-access"

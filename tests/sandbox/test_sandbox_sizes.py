@@ -21,6 +21,7 @@ BUILDS = {
     "tiny-stock": ("tiny", SEED, "stock"),
     "small": ("small", SEED, "filled"),
     "medium": ("medium", SEED, "filled"),
+    "large": ("large", SEED, "filled"),
 }
 
 
@@ -64,7 +65,9 @@ def test_stock_mode_serves_the_same_estate_without_the_fills(tiny, elsewhere):
     assert elsewhere["tiny-stock"]["served"] == {"user_status": False, "planted_stock": True}
 
 
-@pytest.mark.parametrize(("size", "accounts", "people"), [("tiny", 3, 40), ("small", 5, 75), ("medium", 12, 300)])
+@pytest.mark.parametrize(
+    ("size", "accounts", "people"), [("tiny", 3, 40), ("small", 5, 75), ("medium", 12, 300), ("large", 24, 900)]
+)
 def test_each_size_builds_with_every_problem_planted(elsewhere, size, accounts, people):
     built = elsewhere[size]["fingerprint"]
     assert len(built["accounts"]) == accounts

@@ -36,7 +36,7 @@ def test_each_size_plants_every_problem(world):
 
 
 def test_sizes_have_their_accounts_and_people(world):
-    accounts, people = {"tiny": (3, 40), "small": (5, 75), "medium": (12, 300)}[world.size]
+    accounts, people = {"tiny": (3, 40), "small": (5, 75), "medium": (12, 300), "large": (24, 900)}[world.size]
     assert len(world.accounts) == accounts
     assert people <= len(world.people) <= people * 1.35
     assert any(a.environment == "production" for a in world.accounts)
