@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from auditor import __version__, history, metrics
+from auditor import __version__, heap, history, metrics
 from auditor import snapshot as snapshots
 from auditor.access import AccessModel
 from auditor.analyze import analyze, at_or_above, exempt_identities
@@ -364,6 +364,34 @@ def conclude(
     without it nothing is recorded (a re-analysis must not rewrite history).
     """
     progress = progress or Progress()
+    with heap.collector_paused():  # analysis and reports build millions of objects and no cycles to speak of
+        return _conclude(
+            snapshot,
+            settings,
+            out_dir=out_dir,
+            as_of=as_of,
+            store=store,
+            fail_on=fail_on,
+            began=began,
+            record_started=record_started,
+            save_snapshot=save_snapshot,
+            progress=progress,
+        )
+
+
+def _conclude(
+    snapshot: Snapshot,
+    settings: Settings,
+    *,
+    out_dir: Path,
+    as_of: datetime,
+    store: Store,
+    fail_on: str | None,
+    began: float,
+    record_started: datetime | None,
+    save_snapshot: bool,
+    progress: Progress,
+) -> RunResult:
     with progress.phase("running the rules"):
         access = AccessModel(snapshot)  # the one access model of the run: the rules and the report read it
         findings = classify(analyse(snapshot, settings, as_of, access), snapshot, store, as_of)

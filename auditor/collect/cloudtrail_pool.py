@@ -27,7 +27,6 @@ imports, no AWS calls. Elsewhere (macOS, Windows) workers are spawned.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import pickle
@@ -35,7 +34,6 @@ import queue
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,6 +44,7 @@ from auditor.collect.cloudtrail_lifecycle import lifecycle_events
 from auditor.collect.cloudtrail_records import LogDecodeError, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer
 from auditor.collect.cloudtrail_s3 import LogObject
+from auditor.heap import collector_paused
 from auditor.model import LifecycleEvent
 
 __all__ = ["FETCH_ERRORS", "POOL_MIN_BYTES", "ObjectRead", "cores", "read_objects"]
@@ -138,7 +137,7 @@ def _fetch(s3, bucket: str, obj: LogObject) -> bytes:
 
 
 def _reduce(data: bytes, start: datetime | None, end: datetime | None) -> _Reduced:
-    with _no_cycle_collector():  # decoded records and their tallies make no cycles
+    with collector_paused():  # decoded records and their tallies make no cycles
         records, malformed = read_log(data)
         reducer = ActivityReducer(start, end, usage=UsageReducer())
         reducer.add(records)
@@ -196,20 +195,8 @@ def _unpickle(data: bytes) -> list[_Reduced | LogDecodeError]:
     would unpickle in its own thread, beyond reach, so workers hand back
     bytes and this process loads them.
     """
-    with _no_cycle_collector():
+    with collector_paused():
         return pickle.loads(data)
-
-
-@contextmanager
-def _no_cycle_collector() -> Iterator[None]:
-    """The cycle collector paused (as it was before, after): for building many objects that make no cycle."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _read_on_processes(

@@ -142,15 +142,17 @@ class RuleContext:
         return tuple(p.lower() for p in self.settings["break_glass_patterns"])
 
     def is_break_glass(self, *names: str | None) -> bool:
-        return any(name and self._break_glass_name(name) for name in names)
-
-    def _break_glass_name(self, name: str) -> bool:
-        """Asked for every path's permission set: answered once per name."""
-        known = self._break_glass.get(name)
-        if known is None:
-            lowered = name.lower()
-            known = self._break_glass[name] = any(p in lowered for p in self._break_glass_patterns)
-        return known
+        """Asked for every path and every activity record (a million at estate scale): answered once per name."""
+        known = self._break_glass
+        for name in names:
+            if name:
+                answer = known.get(name)
+                if answer is None:
+                    lowered = name.lower()
+                    answer = known[name] = any(p in lowered for p in self._break_glass_patterns)
+                if answer:
+                    return True
+        return False
 
     def is_service_account(self, user: IdcUser) -> bool:
         listed = {name.lower() for name in self.settings["service_accounts"]}

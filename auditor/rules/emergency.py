@@ -92,17 +92,26 @@ def _role_seen(ctx: RuleContext, role: IamRole) -> datetime | None:
     return ctx.last_seen(ActivityKind.IAM_ROLE.value, role.arn, role.account_id)
 
 
+def _idc_principal(ctx: RuleContext, key: str) -> Principal:
+    """The Identity Center user an activity key names (``id:`` or ``name:``), known to the snapshot or not."""
+    user = ctx.idc_user_for_key(key)
+    name = user.user_name if user else key.split(":", 1)[1]
+    return Principal(type=PrincipalType.IDC_USER.value, id=user.user_id if user else key, name=name)
+
+
 def _break_glass_use(ctx: RuleContext, activity) -> tuple[Principal, str] | None:
     kind = activity.kind
-    if kind in (ActivityKind.IDC_ASSIGNMENT.value, ActivityKind.IDC_USER.value):
+    if kind == ActivityKind.IDC_ASSIGNMENT.value:
+        if not ctx.is_break_glass(activity.detail):  # first: most of a large estate's activity is assignment use
+            return None
+        principal = _idc_principal(ctx, activity.key)
+        return principal, f"{principal.name} used permission set {activity.detail} in {activity.account_id}"
+    if kind == ActivityKind.IDC_USER.value:
+        principal = _idc_principal(ctx, activity.key)
         user = ctx.idc_user_for_key(activity.key)
-        name = user.user_name if user else activity.key.split(":", 1)[1]
-        principal = Principal(type=PrincipalType.IDC_USER.value, id=user.user_id if user else activity.key, name=name)
-        if kind == ActivityKind.IDC_ASSIGNMENT.value and ctx.is_break_glass(activity.detail):
-            return principal, f"{name} used permission set {activity.detail} in {activity.account_id}"
-        if kind == ActivityKind.IDC_USER.value and ctx.is_break_glass(name, user.display_name if user else None):
-            return principal, f"break-glass user {name} signed in"
-        return None
+        if not ctx.is_break_glass(principal.name, user.display_name if user else None):
+            return None
+        return principal, f"break-glass user {principal.name} signed in"
     if kind == ActivityKind.IAM_ROLE.value:
         role_name = activity.key.rsplit("/", 1)[-1]
         if not ctx.is_break_glass(role_name):

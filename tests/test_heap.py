@@ -1,0 +1,40 @@
+"""The cycle collector is paused for a run's analysis and comes back after it, whatever happens."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from auditor.heap import collector_paused
+
+
+@pytest.fixture
+def collector():
+    was = gc.isenabled()
+    yield
+    if was:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def test_the_collector_is_paused_inside_and_back_after(collector):
+    gc.enable()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()  # a long-lived process (the scheduler) collects what a run left in cycles
+
+
+def test_it_comes_back_after_an_error_too(collector):
+    gc.enable()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("a rule failed")
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_paused_stays_paused(collector):
+    gc.disable()
+    with collector_paused():
+        pass
+    assert not gc.isenabled()
