@@ -92,9 +92,8 @@ def _role_seen(ctx: RuleContext, role: IamRole) -> datetime | None:
     return ctx.last_seen(ActivityKind.IAM_ROLE.value, role.arn, role.account_id)
 
 
-def _idc_principal(ctx: RuleContext, key: str) -> Principal:
+def _idc_principal(user: IdcUser | None, key: str) -> Principal:
     """The Identity Center user an activity key names (``id:`` or ``name:``), known to the snapshot or not."""
-    user = ctx.idc_user_for_key(key)
     name = user.user_name if user else key.split(":", 1)[1]
     return Principal(type=PrincipalType.IDC_USER.value, id=user.user_id if user else key, name=name)
 
@@ -104,11 +103,11 @@ def _break_glass_use(ctx: RuleContext, activity) -> tuple[Principal, str] | None
     if kind == ActivityKind.IDC_ASSIGNMENT.value:
         if not ctx.is_break_glass(activity.detail):  # first: most of a large estate's activity is assignment use
             return None
-        principal = _idc_principal(ctx, activity.key)
+        principal = _idc_principal(ctx.idc_user_for_key(activity.key), activity.key)
         return principal, f"{principal.name} used permission set {activity.detail} in {activity.account_id}"
     if kind == ActivityKind.IDC_USER.value:
-        principal = _idc_principal(ctx, activity.key)
         user = ctx.idc_user_for_key(activity.key)
+        principal = _idc_principal(user, activity.key)
         if not ctx.is_break_glass(principal.name, user.display_name if user else None):
             return None
         return principal, f"break-glass user {principal.name} signed in"
