@@ -5,7 +5,7 @@ temporary directory, then times, on the same bytes:
 
   gunzip, zlib      decompression alone on one core with zlib (what ``gzip -dc`` does): the reference floor
   gunzip            the product's decompression (ISA-L)
-  gunzip+decode     plus typed partial decoding
+  gunzip+decode     plus the reader's lean decoding (typed, partial, nested parts left raw)
   reduce, 1 thread  plus attribution, aggregation, actions called and access changes (the per-object
                     work of the reader's workers), on one core
   read_objects      the collector's reader (``auditor.collect.cloudtrail_pool``): fetch threads over the
