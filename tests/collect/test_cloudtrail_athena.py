@@ -10,12 +10,15 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+import sqlglot
 from moto import mock_aws
 from moto.moto_api import state_manager
+from sqlglot import exp
 
 from auditor import config
 from auditor.collect import cloudtrail_athena
@@ -340,3 +343,15 @@ def test_the_queries_ship_inside_the_package():
     data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     shipped = {p for pattern in data["auditor.collect"] for p in (root / "auditor" / "collect").glob(pattern)}
     assert shipped == set((root / "auditor" / "collect" / "sql").glob("*.sql")) and len(shipped) == 2
+
+
+def test_the_query_reads_the_logs_in_one_pass():
+    """Athena (Trino) inlines a WITH query at each reference, scanning its table again (and billing it again):
+    the table is read once, and every named query is referenced once."""
+    text = cloudtrail_athena.activity_query(SETTINGS, [FIRST, SECOND], AS_OF - timedelta(days=LOOKBACK), AS_OF)
+    query = sqlglot.parse_one(text, read="trino")
+    tables = [t for t in query.find_all(exp.Table)]
+    named = {cte.alias for cte in query.find_all(exp.CTE)}
+    assert [t.name for t in tables if t.name not in named] == [SETTINGS.table]
+    references = Counter(t.name for t in tables if t.name in named)
+    assert references == dict.fromkeys(named, 1)

@@ -14,6 +14,9 @@
 -- Rows of part 'coverage': per account and region, the log objects read (their delivery times from the
 -- file name, else the day folder's midnight), their records, and the largest spacing between the
 -- account's deliveries.
+-- Athena (Trino) evaluates a WITH query again at each reference, scanning its table again and billing the
+-- bytes again, so each named query here is referenced once: both kinds of rows come out of one grouping
+-- (GROUPING SETS), twice, and the table is read once.
 WITH records AS (
     SELECT
         account,
@@ -22,6 +25,7 @@ WITH records AS (
         "timestamp" AS day,
         eventtime,
         eventtime BETWEEN {start} AND {end} AS in_window,
+        eventtime BETWEEN {start} AND {end} OR eventsource = 'signin.amazonaws.com' AS kept,
         CASE WHEN eventsource IN (
                 'signin.amazonaws.com', 'sso.amazonaws.com', 'sso-oauth.amazonaws.com', 'sts.amazonaws.com')
             THEN eventsource ELSE 'other' END AS event_source,
@@ -91,58 +95,67 @@ WITH records AS (
     FROM {table}
     WHERE account IN ({accounts}) AND "timestamp" BETWEEN {first_day} AND {last_day}
 ),
-objects AS (
+grouped AS (
+    -- the one pass: records grouped two ways at once, by what attribution reads and by log object
     SELECT
-        account,
-        region,
-        object_path,
-        coalesce(
-            regexp_extract(object_path, '_([0-9]{{8}}T[0-9]{{4}}Z)_[^/]*$', 1),
-            replace(day, '/', '') || 'T0000Z') AS delivered,
-        count(*) AS records,
-        sum(CASE WHEN in_window THEN 1 ELSE 0 END) AS records_in_window
-    FROM records
-    GROUP BY account, region, object_path, day
-),
-spacing AS (
-    SELECT
-        *,
-        date_diff('second',
-            lag(date_parse(delivered, '%Y%m%dT%H%iZ')) OVER (PARTITION BY account ORDER BY delivered),
-            date_parse(delivered, '%Y%m%dT%H%iZ')) AS seconds_since_previous
-    FROM objects
-)
-SELECT
-    'activity' AS part, NULL AS account, NULL AS region, batch,
-    event_source, event_name, recipient_account, error_code, identity_type, principal_id, identity_arn,
+        grouping(object_path) AS by_record,
+        kept,
+        batch, event_source, event_name, recipient_account, error_code, identity_type, principal_id, identity_arn,
     identity_account, access_key_id, user_name, on_behalf_of, issuer_type, issuer_arn, issuer_account,
     issuer_user_name, role_arn, role_session_name, role_name, role_account, user_authentication,
     details_role_name, details_account, auth_workflow, workflow_user_name, sign_in_outcome,
     call_source, call_name, call_resources, change_time, change_name, change_source, change_account, change_actor_arn,
     change_error, change_request, change_response,
-    min(CASE WHEN in_window THEN eventtime END) AS first_seen,
-    max(CASE WHEN in_window THEN eventtime END) AS last_seen,
-    sum(CASE WHEN in_window THEN 1 ELSE 0 END) AS events,
-    NULL AS objects, NULL AS records, NULL AS largest_gap_seconds
-FROM records
-WHERE in_window OR event_source = 'signin.amazonaws.com'
-GROUP BY
-    batch, event_source, event_name, recipient_account, error_code, identity_type, principal_id, identity_arn,
+        account,
+        region,
+        coalesce(
+            regexp_extract(object_path, '_([0-9]{{8}}T[0-9]{{4}}Z)_[^/]*$', 1),
+            replace(day, '/', '') || 'T0000Z') AS delivered,
+        min(CASE WHEN in_window THEN eventtime END) AS seen_first,
+        max(CASE WHEN in_window THEN eventtime END) AS seen_last,
+        sum(CASE WHEN in_window THEN 1 ELSE 0 END) AS seen_events,
+        count(*) AS object_records
+    FROM records
+    GROUP BY GROUPING SETS (
+        (kept, batch, event_source, event_name, recipient_account, error_code, identity_type, principal_id, identity_arn,
     identity_account, access_key_id, user_name, on_behalf_of, issuer_type, issuer_arn, issuer_account,
     issuer_user_name, role_arn, role_session_name, role_name, role_account, user_authentication,
     details_role_name, details_account, auth_workflow, workflow_user_name, sign_in_outcome,
     call_source, call_name, call_resources, change_time, change_name, change_source, change_account, change_actor_arn,
-    change_error, change_request, change_response
-UNION ALL
+    change_error, change_request, change_response),
+        (account, region, object_path, day))
+),
+spacing AS (
+    SELECT
+        *,
+        date_diff('second',
+            lag(date_parse(delivered, '%Y%m%dT%H%iZ')) OVER (PARTITION BY by_record, account ORDER BY delivered),
+            date_parse(delivered, '%Y%m%dT%H%iZ')) AS seconds_since_previous
+    FROM grouped
+)
 SELECT
-    'coverage', account, region, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL,
-    min(delivered), max(delivered), sum(records_in_window),
-    count(*), sum(records), max(seconds_since_previous)
+    CASE WHEN grouping(account) = 0 THEN 'coverage' ELSE 'activity' END AS part,
+    account, region, batch, event_source, event_name, recipient_account, error_code, identity_type, principal_id, identity_arn,
+    identity_account, access_key_id, user_name, on_behalf_of, issuer_type, issuer_arn, issuer_account,
+    issuer_user_name, role_arn, role_session_name, role_name, role_account, user_authentication,
+    details_role_name, details_account, auth_workflow, workflow_user_name, sign_in_outcome,
+    call_source, call_name, call_resources, change_time, change_name, change_source, change_account, change_actor_arn,
+    change_error, change_request, change_response,
+    CASE WHEN grouping(account) = 0 THEN min(delivered) ELSE seen_first END AS first_seen,
+    CASE WHEN grouping(account) = 0 THEN max(delivered) ELSE seen_last END AS last_seen,
+    CASE WHEN grouping(account) = 0 THEN sum(seen_events) ELSE seen_events END AS events,
+    CASE WHEN grouping(account) = 0 THEN count(*) END AS objects,
+    CASE WHEN grouping(account) = 0 THEN sum(object_records) END AS records,
+    CASE WHEN grouping(account) = 0 THEN max(seconds_since_previous) END AS largest_gap_seconds
 FROM spacing
-GROUP BY account, region
+GROUP BY GROUPING SETS (
+    (by_record, kept, batch, event_source, event_name, recipient_account, error_code, identity_type, principal_id, identity_arn,
+    identity_account, access_key_id, user_name, on_behalf_of, issuer_type, issuer_arn, issuer_account,
+    issuer_user_name, role_arn, role_session_name, role_name, role_account, user_authentication,
+    details_role_name, details_account, auth_workflow, workflow_user_name, sign_in_outcome,
+    call_source, call_name, call_resources, change_time, change_name, change_source, change_account, change_actor_arn,
+    change_error, change_request, change_response, seen_first, seen_last, seen_events),
+    (by_record, account, region))
+-- each row grouped the way its kind is read: records by attribution (in the window, or a sign-in),
+-- log objects by account and region
+HAVING (grouping(account) = 1 AND by_record = 1 AND kept) OR (grouping(account) = 0 AND by_record = 0)
