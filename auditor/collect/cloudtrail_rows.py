@@ -132,7 +132,7 @@ def usage_from_rows(rows: Iterable[Mapping[str, str | None]]) -> list[ActionUse]
             continue
         hits = attribute(row_record(row))
         if hits:
-            arns = _ARNS.decode(row["call_resources"]) if row["call_resources"] else None
+            arns = _json(_ARNS, row["call_resources"])
             resources = scoped_arns([Resource(ARN=arn) for arn in arns or ()])
             usage.add(hits, row["call_source"], row["call_name"], resources, last, int(row["events"]))
     return usage.uses()
