@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -24,6 +24,7 @@ from auditor import config
 from auditor.collect import cloudtrail_athena
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail
 from auditor.collect.cloudtrail_athena import AthenaSettings, athena_settings, collect_cloudtrail_athena
+from auditor.collect.cloudtrail_rows import usage_from_rows
 from auditor.model import Account
 from auditor.progress import Progress
 from auditor.sandbox import fills
@@ -355,3 +356,23 @@ def test_the_query_reads_the_logs_in_one_pass():
     assert [t.name for t in tables if t.name not in named] == [SETTINGS.table]
     references = Counter(t.name for t in tables if t.name in named)
     assert references == dict.fromkeys(named, 1)
+
+
+def test_a_call_whose_resources_are_not_a_json_array_is_kept_without_a_resource():
+    row = defaultdict(
+        lambda: None,
+        identity_type="IAMUser",
+        identity_arn=f"arn:aws:iam::{FIRST}:user/alice",
+        identity_account=FIRST,
+        user_name="alice",
+        recipient_account=FIRST,
+        event_source="other",
+        call_source="ec2.amazonaws.com",
+        call_name="DescribeInstances",
+        call_resources="[arn:aws:ec2 not JSON",
+        first_seen="2024-06-20T10:00:00Z",
+        last_seen="2024-06-20T10:05:00Z",
+        events="2",
+    )
+    [use] = usage_from_rows([row])
+    assert (use.key, use.action, use.resource, use.events) == ("alice", "ec2:DescribeInstances", None, 2)
