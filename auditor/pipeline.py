@@ -365,77 +365,50 @@ def conclude(
     """
     progress = progress or Progress()
     with heap.collector_paused():  # analysis and reports build millions of objects and no cycles to speak of
-        return _conclude(
-            snapshot,
-            settings,
-            out_dir=out_dir,
-            as_of=as_of,
-            store=store,
-            fail_on=fail_on,
-            began=began,
-            record_started=record_started,
-            save_snapshot=save_snapshot,
-            progress=progress,
-        )
-
-
-def _conclude(
-    snapshot: Snapshot,
-    settings: Settings,
-    *,
-    out_dir: Path,
-    as_of: datetime,
-    store: Store,
-    fail_on: str | None,
-    began: float,
-    record_started: datetime | None,
-    save_snapshot: bool,
-    progress: Progress,
-) -> RunResult:
-    with progress.phase("running the rules"):
-        access = AccessModel(snapshot)  # the one access model of the run: the rules and the report read it
-        findings = classify(analyse(snapshot, settings, as_of, access), snapshot, store, as_of)
-    exit_code = exit_status(findings, snapshot, settings, fail_on)
-    duration = time.monotonic() - began
-    run_id = None
-    if record_started is not None:
-        with progress.phase("recording the run"):
-            run_id = record(
-                store,
+        with progress.phase("running the rules"):
+            access = AccessModel(snapshot)  # the one access model of the run: the rules and the report read it
+            findings = classify(analyse(snapshot, settings, as_of, access), snapshot, store, as_of)
+        exit_code = exit_status(findings, snapshot, settings, fail_on)
+        duration = time.monotonic() - began
+        run_id = None
+        if record_started is not None:
+            with progress.phase("recording the run"):
+                run_id = record(
+                    store,
+                    snapshot,
+                    findings,
+                    settings,
+                    started=record_started,
+                    as_of=as_of,
+                    exit_code=exit_code,
+                    duration=duration,
+                    out_dir=out_dir,
+                )
+        with progress.phase("writing the reports"):
+            outputs = report(
+                out_dir,
                 snapshot,
                 findings,
                 settings,
-                started=record_started,
+                store,
                 as_of=as_of,
                 exit_code=exit_code,
                 duration=duration,
-                out_dir=out_dir,
+                run_id=run_id,
+                save_snapshot=save_snapshot,
+                access=access,
             )
-    with progress.phase("writing the reports"):
-        outputs = report(
-            out_dir,
-            snapshot,
-            findings,
-            settings,
-            store,
-            as_of=as_of,
+        if save_snapshot:
+            record_settings(settings, out_dir / "snapshot")
+        return RunResult(
+            snapshot=snapshot,
+            findings=findings,
+            out_dir=out_dir,
+            outputs=outputs,
             exit_code=exit_code,
-            duration=duration,
+            duration_seconds=duration,
             run_id=run_id,
-            save_snapshot=save_snapshot,
-            access=access,
         )
-    if save_snapshot:
-        record_settings(settings, out_dir / "snapshot")
-    return RunResult(
-        snapshot=snapshot,
-        findings=findings,
-        out_dir=out_dir,
-        outputs=outputs,
-        exit_code=exit_code,
-        duration_seconds=duration,
-        run_id=run_id,
-    )
 
 
 def analyze_snapshot(

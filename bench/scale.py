@@ -111,35 +111,30 @@ def trail_objects(sandbox) -> dict[str, bytes]:
 
 def delivered_since(keys: list[str], moment: datetime) -> tuple[int, int]:
     """(GetObject, ListObjectsV2) of a next night: the objects delivered after ``moment`` (the time in the file
-    name, as the collector reads it), listed from where the night before stopped (the root, each account, one
-    page per 1,000 new keys of a region)."""
-    new: Counter = Counter()
-    regions, accounts = set(), set()
-    for key in keys:
-        head, _, rest = key.partition("/CloudTrail/")
-        region = (head, rest.partition("/")[0])
-        accounts.add(head)
-        regions.add(region)
-        if parse_log_key(key).delivered > moment:
-            new[region] += 1
-    return sum(new.values()), 1 + len(accounts) + sum(max(1, math.ceil(new[r] / PAGE)) for r in regions)
+    name, as the collector reads it), listed from where the night before stopped."""
+    return requests_needed(keys, lambda key: parse_log_key(key).delivered > moment)
 
 
 def lower_bound(keys: list[str], as_of: datetime) -> tuple[int, int]:
     """(GetObject, ListObjectsV2) the collector cannot do with fewer, for the days it lists as of ``as_of``."""
     first = (as_of - timedelta(days=LOOKBACK_DAYS + 1)).strftime("%Y/%m/%d")
     last = (as_of + timedelta(days=1)).strftime("%Y/%m/%d")
-    in_window: Counter = Counter()
+    return requests_needed(keys, lambda key: first <= key.partition("/CloudTrail/")[2].partition("/")[2][:10] <= last)
+
+
+def requests_needed(keys: list[str], wanted) -> tuple[int, int]:
+    """One GetObject per ``wanted`` key; one listing of the root, one per account, one page per 1,000 wanted keys
+    of a region (at least one)."""
+    wanted_in: Counter = Counter()
     regions, accounts = set(), set()
     for key in keys:
         head, _, rest = key.partition("/CloudTrail/")
-        region, _, dated = rest.partition("/")
+        region = (head, rest.partition("/")[0])
         accounts.add(head)
-        regions.add((head, region))
-        if first <= dated[:10] <= last:
-            in_window[(head, region)] += 1
-    lists = 1 + len(accounts) + sum(max(1, math.ceil(in_window[r] / PAGE)) for r in regions)
-    return sum(in_window.values()), lists
+        regions.add(region)
+        if wanted(key):
+            wanted_in[region] += 1
+    return sum(wanted_in.values()), 1 + len(accounts) + sum(max(1, math.ceil(wanted_in[r] / PAGE)) for r in regions)
 
 
 def run_night(sandbox, out: Path, state: Path, as_of: datetime) -> dict:

@@ -48,6 +48,7 @@ class SizeSpec:
 
 
 _MGMT = AccountSpec("management", "production", None, "management")
+EVERY_DEPARTMENT = ("engineering", "platform", "data", "security", "finance", "support", "sales", "people")
 SIZES = {
     "tiny": SizeSpec(
         (
@@ -69,7 +70,7 @@ SIZES = {
             AccountSpec("sandbox", "sandbox", "Sandbox", "sandbox"),
         ),
         people=75,
-        departments=("engineering", "platform", "data", "security", "finance", "support", "sales", "people"),
+        departments=EVERY_DEPARTMENT,
         copies=2,
         extra_boundaries=True,
     ),
@@ -89,7 +90,7 @@ SIZES = {
             AccountSpec("sandbox-beta", "sandbox", "Sandbox", "sandbox"),
         ),
         people=300,
-        departments=("engineering", "platform", "data", "security", "finance", "support", "sales", "people"),
+        departments=EVERY_DEPARTMENT,
         copies=5,
         extra_boundaries=True,
     ),
@@ -115,7 +116,7 @@ SIZES = {
             ),
         ),
         people=900,
-        departments=("engineering", "platform", "data", "security", "finance", "support", "sales", "people"),
+        departments=EVERY_DEPARTMENT,
         copies=8,
         extra_boundaries=True,
     ),
