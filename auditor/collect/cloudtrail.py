@@ -40,6 +40,7 @@ import botocore.exceptions
 from auditor.aws import AwsContext, describe_error
 from auditor.collect.action_usage import UsageReducer
 from auditor.collect.cloudtrail_athena import TABLES, AthenaSettings, collect_cloudtrail_athena
+from auditor.collect.cloudtrail_fold import read_any, span
 from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, merge_usage, trail_id
 from auditor.collect.cloudtrail_lifecycle import sort_events
 from auditor.collect.cloudtrail_plan import ReadPlan
@@ -51,7 +52,7 @@ from auditor.collect.registry import collector
 from auditor.model import Account, LifecycleEvent
 from auditor.progress import Progress
 from auditor.snapshot import COMPLETE, SourceResult, SourceStatus, Unreadable
-from auditor.store.activity import ReadObject
+from auditor.store.activity import Folded, ReadObject
 
 __all__ = ["TrailLocation", "collect_cloudtrail", "discover_trail", "reduce_records"]
 
@@ -130,6 +131,8 @@ class _Tally:
     unreadable: list[str] = field(default_factory=list)  # errors of the objects that could not be read
     delivered: list[datetime] = field(default_factory=list)
     damaged: list[tuple[LogObject, str]] = field(default_factory=list)  # objects whose events may be missing
+    folded: Folded | None = None  # the ledger's summary of the objects no listing returns again
+    previous: dict[str, datetime | None] = field(default_factory=dict)  # folded damaged object -> delivery before
 
 
 @collector(SOURCE, PERMISSIONS)
@@ -205,10 +208,11 @@ def collect_cloudtrail(
             fresh = tally.listing.objects
             if reading is not None:
                 if tally.listing.error is None:
-                    reading.listed(account_id)
+                    reading.listed(account_id, plan.regions(account_id) if plan is not None else None)
                 known = reading.known(account_id)
                 fresh = [obj for obj in fresh if obj.key not in known]
-                tally.listing.objects = _recall(tally, reading.prior(account_id), trail, result) + fresh
+                prior = _recall(tally, reading.prior(account_id), reading.folded(account_id), trail, result)
+                tally.listing.objects = prior + fresh
             work.extend(fresh)
             owner.update((obj.key, tally) for obj in fresh)
         progress.start(OBJECTS_TASK, len(work))
@@ -283,17 +287,36 @@ def _count(
         tally.damaged.append((obj, error))
 
 
-def _recall(tally: _Tally, prior: list[ReadObject], trail: TrailLocation, result: SourceResult) -> list[LogObject]:
-    """The ledger's objects of an account, counted as a full read would count them; as listed objects."""
+def _recall(
+    tally: _Tally, prior: list[ReadObject], folded: Folded | None, trail: TrailLocation, result: SourceResult
+) -> list[LogObject]:
+    """The ledger's objects of an account, counted as a full read would count them; as listed objects.
+
+    The folded ones count through their summary; a folded damaged object
+    still has its line and its gap, which starts at the delivery before it.
+    """
+    if folded is not None:
+        tally.folded = folded
+        tally.objects_read += folded.read
+        tally.bytes_read += folded.size
+        tally.records += folded.records
+        tally.records_counted += folded.counted
+        tally.records_skipped += folded.skipped
     objects = []
     for row in prior:
         obj = LogObject(key=row.key, region=row.region, delivered=row.delivered, size=row.size)
-        objects.append(obj)
         if row.error:
             result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{row.key}", error=row.error))
-        if row.error and not row.skipped:  # nothing of it could be read
-            tally.unreadable.append(row.error)
-            tally.damaged.append((obj, row.error))
+        if row.folded:
+            tally.previous[row.key] = row.previous
+            tally.damaged.append((obj, row.error or ""))
+            if not read_any(row):
+                tally.unreadable.append(row.error or "")
+            continue
+        objects.append(obj)
+        if not read_any(row):  # nothing of it could be read
+            tally.unreadable.append(row.error or "")
+            tally.damaged.append((obj, row.error or ""))
             continue
         _count(tally, obj, row.size, row.records, row.counted, row.skipped, row.error)
     return objects
@@ -311,7 +334,7 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
         f"s3://{trail.bucket}/{root}{trail.organization_id + '/' if trail.organization_id else ''}"
         f"{listing.account_id}/CloudTrail/"
     )
-    listed = len(listing.objects)
+    listed = len(listing.objects) + (tally.folded.objects if tally.folded else 0)
     detail = {
         "prefixes": [f"s3://{trail.bucket}/{base}" for base in listing.bases],
         "regions": listing.regions,
@@ -330,13 +353,13 @@ def _status(tally: _Tally, trail: TrailLocation, root: str, start: datetime, end
             for g in gaps
         ]
     coverage_start = coverage_end = None
-    if tally.delivered:
-        delivered = sorted(tally.delivered)
-        coverage_start, coverage_end = max(delivered[0], start), min(delivered[-1], end)
+    delivered = span(tally.folded, tally.delivered)
+    if delivered is not None:
+        first, last, spacing = delivered
+        coverage_start, coverage_end = max(first, start), min(last, end)
         if coverage_start > coverage_end:
             coverage_start = coverage_end = None
-        spacing = [later - earlier for earlier, later in zip(delivered, delivered[1:], strict=False)]
-        detail["largest_gap_hours"] = round(max(spacing, default=timedelta()).total_seconds() / 3600, 1)
+        detail["largest_gap_hours"] = round(spacing / 3600, 1)
 
     def status(state: str, error: str | None) -> SourceStatus:
         return SourceStatus(
@@ -388,14 +411,21 @@ def _gaps(tally: _Tally, start: datetime, end: datetime) -> list[Gap]:
     by_region: dict[str, list[datetime]] = {}
     for obj in tally.listing.objects:
         by_region.setdefault(obj.region, []).append(obj.delivered)
+    for region, part in tally.folded.regions.items() if tally.folded else ():
+        if part.last is not None:
+            by_region.setdefault(region, []).append(part.last)
     for times in by_region.values():
         times.sort()
     for obj, error in tally.damaged:
         if obj.delivered < start:  # its events all precede the window
             continue
-        times = by_region[obj.region]
-        before = bisect_left(times, obj.delivered)  # objects delivered strictly earlier
-        gap_start = max(start, times[before - 1]) if before else start
+        if obj.key in tally.previous:  # folded: the delivery before it was noted when it was
+            previous = tally.previous[obj.key]
+        else:
+            times = by_region[obj.region]
+            before = bisect_left(times, obj.delivered)  # objects delivered strictly earlier
+            previous = times[before - 1] if before else None
+        gap_start = max(start, previous) if previous is not None else start
         raw.append(Gap(gap_start, min(max(obj.delivered, start), end), 1, f"s3 object {obj.key}: {error}"))
     merged: list[Gap] = []
     for gap in sorted(raw, key=lambda g: (g.start, g.end)):

@@ -23,21 +23,35 @@ a full read reports it.
 Each account's evidence window is the union of every read: it starts where
 the first read of the account started (``since``) and each night extends
 it. A night's coverage and gaps are computed from the ledger's objects with
-the same functions as a full read's, so the two agree.
+the same functions as a full read's, so the two agree. The objects no
+listing can return again are folded into one summary per account
+(``cloudtrail_fold``), so the ledger holds a few days of rows, not months.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import msgspec
 from sqlalchemy.engine import Engine
 
+from auditor.collect.cloudtrail_fold import fold
 from auditor.collect.cloudtrail_s3 import LogObject, region_prefix, resume_key
 from auditor.model import ActionUse, Activity, LifecycleEvent
 from auditor.store import activity as stored
-from auditor.store.activity import ActivityKey, Commit, ReadObject, TrailMemory, UsageKey, activity_key, usage_key
+from auditor.store.activity import (
+    ActivityKey,
+    Commit,
+    Folded,
+    ReadObject,
+    TrailMemory,
+    UsageKey,
+    activity_key,
+    usage_key,
+)
 
 DAY = timedelta(days=1)
 OVERLAP = timedelta(hours=24)
@@ -77,7 +91,7 @@ class Reading:
     mode: str  # first | incremental | full | not kept (...)
     _read: list[ReadObject] = field(default_factory=list)
     _unread: list[LogObject] = field(default_factory=list)  # fetch failed, or delivered after as-of
-    _listed: set[str] = field(default_factory=set)  # accounts whose listing succeeded
+    _listed: dict[str, Collection[str] | None] = field(default_factory=dict)  # listed account -> its regions
     _changes: dict[str, list[LifecycleEvent]] = field(default_factory=dict)  # object key -> its access changes
     kept: bool | None = None  # after commit: whether the store took this read
 
@@ -90,23 +104,35 @@ class Reading:
         return min(self.memory.since.get(account_id, self.start), self.start)
 
     def resume(self, account_id: str) -> dict[str, str]:
-        """Region prefix -> the key its listing starts after (the overlap before the resume point)."""
+        """Region prefix -> the key its listing starts after (the overlap before the resume point).
+
+        Never before the region's fold: what was folded has no key left to recognise it by.
+        """
         floor = self.since(account_id) - DAY
+        folded = self.memory.folded.get(account_id, Folded())
         marks = {}
         for prefix, point in self.memory.resume.items():
-            parts = prefix.rstrip("/").split("/")
-            if len(parts) >= 4 and parts[-3] == account_id:
-                marks[prefix] = resume_key(prefix, account_id, parts[-1], max(point - self.ledger.overlap, floor))
+            where = _account_region(prefix)
+            if where is not None and where[0] == account_id:
+                moment = max(point - self.ledger.overlap, floor)
+                if where[1] in folded.regions:
+                    moment = max(moment, folded.regions[where[1]].before)
+                marks[prefix] = resume_key(prefix, account_id, where[1], moment)
         return marks
 
     def prior(self, account_id: str) -> list[ReadObject]:
+        """The ledger's rows of the account: objects not folded, and damaged objects."""
         return self.memory.objects.get(account_id, [])
+
+    def folded(self, account_id: str) -> Folded | None:
+        return self.memory.folded.get(account_id)
 
     def known(self, account_id: str) -> set[str]:
         return {o.key for o in self.prior(account_id)}
 
-    def listed(self, account_id: str) -> None:
-        self._listed.add(account_id)
+    def listed(self, account_id: str, regions: Collection[str] | None = None) -> None:
+        """Note an account whose listing succeeded, in ``regions`` (None: every region)."""
+        self._listed[account_id] = regions
 
     def read(self, obj: LogObject, account_id: str, changes: list[LifecycleEvent] | None = None, **counts) -> bool:
         """Note an object read (whole, or damaged); False when it counts for this run only (after as-of)."""
@@ -138,14 +164,41 @@ class Reading:
             as_of=self.as_of,
             since=since,
             resume=self._resume_points(),
-            objects=self._read,
+            objects=[],
             activity={activity_key(a): a for a in activity},
             changes=self._changes,
             full=self.mode == "full",
             usage=None if usage is None else {usage_key(u): u for u in usage},
         )
+        self._fold(commit)
         self.kept = stored.save(self.ledger.engine, self.memory, commit)
         return self.kept
+
+    def _fold(self, commit: Commit) -> None:
+        """Fold each listed account's objects that tomorrow's listings cannot return; the rest are added."""
+        points = {**self.memory.resume, **{prefix: point for prefix, (_, point) in commit.resume.items()}}
+        starts: dict[str, dict[str, datetime]] = defaultdict(dict)  # account -> region -> earliest listing start
+        for prefix, point in points.items():
+            where = _account_region(prefix)
+            if where is not None and where[0] in self._listed:
+                regions = self._listed[where[0]]
+                if regions is None or where[1] in regions:
+                    start = point - self.ledger.overlap
+                    starts[where[0]][where[1]] = min(starts[where[0]].get(where[1], start), start)
+        new: dict[str, list[ReadObject]] = defaultdict(list)
+        for obj in self._read:
+            new[obj.account_id].append(obj)
+        for account, regions in starts.items():
+            added = new.pop(account, [])
+            held = [o for o in self.memory.objects.get(account, []) if not o.folded]
+            result = fold(self.memory.folded.get(account), held + added, min(regions.values()), set(regions))
+            commit.folded[account] = result.folded
+            added_keys = {o.key for o in added}
+            commit.objects.extend(o for o in result.kept if o.key in added_keys)
+            commit.settle.extend(o for o in result.kept if o.folded and o.key not in added_keys)
+            commit.forget.extend(o.key for o in result.gone if o.key not in added_keys)
+        for added in new.values():
+            commit.objects.extend(added)
 
     def _resume_points(self) -> dict[str, tuple[str, datetime]]:
         """Per region folder: before the first object not read, else at the last one read."""
@@ -178,6 +231,12 @@ class Reading:
     def merged_usage(self, this_runs_uses: list[ActionUse]) -> list[ActionUse]:
         """The store's action usage with this run's (from the objects it read) merged in: the whole window's."""
         return merge_usage(list(self.memory.usage.values()), this_runs_uses)
+
+
+def _account_region(prefix: str) -> tuple[str, str] | None:
+    """(account, region) of a region prefix ``.../<acct>/CloudTrail/<region>/``."""
+    parts = prefix.rstrip("/").split("/")
+    return (parts[-3], parts[-1]) if len(parts) >= 4 else None
 
 
 def merge_activities(*parts: list[Activity]) -> list[Activity]:

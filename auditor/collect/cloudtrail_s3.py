@@ -69,6 +69,11 @@ def parse_log_key(key: str, size: int = 0) -> LogObject | None:
     return LogObject(key=key, region=region, delivered=delivered, size=size)
 
 
+def named_by_time(key: str) -> bool:
+    """Whether the object's name carries its delivery time, so that a listing resuming at a time passes it."""
+    return _STAMP.search(key.rsplit("/", 1)[-1]) is not None
+
+
 def region_prefix(key: str) -> str | None:
     """``.../<acct>/CloudTrail/<region>/`` of a log object's key: the unit a listing resumes in."""
     match = _REGION_PREFIX.match(key)

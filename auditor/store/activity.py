@@ -9,13 +9,15 @@ new logs rather than the whole lookback window. Seven tables, per trail
   run committed since it loaded, so two runs never count an object twice)
   and the as-of time read up to;
 - ``cloudtrail_accounts``: per account, the start of the window its evidence
-  covers without a break (the union of every read);
+  covers without a break (the union of every read), and the folded summary of
+  the objects no listing can return again (``Folded``);
 - ``cloudtrail_regions``: per region folder, the delivery time the listing
   resumes from (less the overlap for late delivery); it never passes an
   object that could not be fetched;
-- ``cloudtrail_objects``: every log object read, with what it held (size,
-  records) or why it is damaged, so a night's coverage and gaps are
-  computed exactly as a full read computes them;
+- ``cloudtrail_objects``: the log objects a listing can still return (the
+  last overlap's), with what they held (size, records), and every damaged
+  object with why, so a night's coverage and gaps are computed exactly as a
+  full read computes them while the ledger stays the size of a few days;
 - ``cloudtrail_activity``: first and last seen and events per principal key;
 - ``cloudtrail_usage``: last use and calls per (principal key, IAM action,
   resource), what right-sizing proposes a policy from (the whole window, not
@@ -40,6 +42,7 @@ from auditor.store import metadata
 from auditor.store.types import UTCDateTime
 
 NONE = ""  # stands for a missing account or detail in a key column
+_BATCH = 500  # keys per IN list: well inside every database's limit on bound parameters
 
 # One row per trail: the generation that guards commits, and how far its reads reached.
 cloudtrail_trails = sa.Table(
@@ -57,6 +60,7 @@ cloudtrail_accounts = sa.Table(
     sa.Column("trail", sa.String(300), primary_key=True),
     sa.Column("account_id", sa.String(12), primary_key=True),
     sa.Column("since", UTCDateTime, nullable=False),
+    sa.Column("folded", sa.Text),  # JSON Folded: the objects folded away; NULL: none yet
 )
 # Where each region folder's listing resumes: every object delivered before it was read (or is damaged).
 cloudtrail_regions = sa.Table(
@@ -82,6 +86,9 @@ cloudtrail_objects = sa.Table(
     sa.Column("skipped", sa.Integer, nullable=False),
     sa.Column("error", sa.Text),  # why the object is damaged (its bytes will not change); NULL: read whole
     sa.Column("read_as_of", UTCDateTime, nullable=False),
+    # a damaged object whose counts are in its account's Folded; kept for its line and its gap
+    sa.Column("folded", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("previous", UTCDateTime),  # folded: when the object before it in its region was delivered
 )
 # First and last seen per principal key, merged over every read.
 cloudtrail_activity = sa.Table(
@@ -132,6 +139,37 @@ TABLES = (
 _CHANGES = msgspec.json.Decoder(list[LifecycleEvent])
 
 
+class FoldedRegion(msgspec.Struct, frozen=True):
+    """One region's part of a fold."""
+
+    before: datetime  # every object delivered before it is folded, and its listing never starts earlier
+    last: datetime | None = None  # the latest delivery folded (damaged objects too): a later gap's start
+
+
+class Folded(msgspec.Struct, frozen=True):
+    """An account's log objects that no listing can return again, summed as a full read counts them.
+
+    A real trail writes an object per account, region and five minutes, so a
+    ledger keeping every object would grow by about 115,000 rows a day for
+    100 accounts in four regions. Objects older than every listing's start
+    are folded into this one summary; only damaged ones keep their rows.
+    """
+
+    objects: int = 0  # listed (damaged ones too)
+    read: int = 0  # read whole, or with some records skipped
+    size: int = 0
+    records: int = 0
+    counted: int = 0
+    skipped: int = 0
+    first: datetime | None = None  # the earliest and latest delivery read
+    last: datetime | None = None
+    spacing: float = 0.0  # seconds: the largest spacing between consecutive deliveries read
+    regions: dict[str, FoldedRegion] = {}
+
+
+_FOLDED = msgspec.json.Decoder(Folded)
+
+
 @dataclass(frozen=True)
 class ReadObject:
     """One log object in the ledger."""
@@ -145,6 +183,8 @@ class ReadObject:
     counted: int = 0
     skipped: int = 0
     error: str | None = None  # damaged: decoding failed or some records could not be decoded
+    folded: bool = False  # damaged and folded: its counts are in the account's Folded
+    previous: datetime | None = None  # folded: the delivery before it in its region (None: none)
 
 
 ActivityKey = tuple[str, str, str | None, str | None]  # kind, key, account, detail
@@ -171,6 +211,7 @@ class TrailMemory:
     since: dict[str, datetime] = field(default_factory=dict)  # account -> start of its unbroken evidence
     resume: dict[str, datetime] = field(default_factory=dict)  # region prefix -> resume point
     objects: dict[str, list[ReadObject]] = field(default_factory=lambda: defaultdict(list))  # by account
+    folded: dict[str, Folded] = field(default_factory=dict)  # by account
     activity: dict[ActivityKey, Activity] = field(default_factory=dict)
     changes: list[LifecycleEvent] = field(default_factory=list)
     usage: dict[UsageKey, ActionUse] = field(default_factory=dict)
@@ -186,6 +227,8 @@ def load(engine: Engine, trail: str) -> TrailMemory:
         memory.generation, memory.as_of = head.generation, head.as_of
         for row in conn.execute(sa.select(cloudtrail_accounts).where(cloudtrail_accounts.c.trail == trail)):
             memory.since[row.account_id] = row.since
+            if row.folded is not None:
+                memory.folded[row.account_id] = _FOLDED.decode(row.folded)
         for row in conn.execute(sa.select(cloudtrail_regions).where(cloudtrail_regions.c.trail == trail)):
             memory.resume[row.prefix] = row.resume
         query = sa.select(cloudtrail_objects).where(cloudtrail_objects.c.trail == trail)
@@ -201,6 +244,8 @@ def load(engine: Engine, trail: str) -> TrailMemory:
                     counted=row.counted,
                     skipped=row.skipped,
                     error=row.error,
+                    folded=row.folded,
+                    previous=row.previous,
                 )
             )
         for row in conn.execute(sa.select(cloudtrail_activity).where(cloudtrail_activity.c.trail == trail)):
@@ -238,11 +283,14 @@ class Commit:
     as_of: datetime
     since: dict[str, datetime]  # accounts whose start is new
     resume: dict[str, tuple[str, datetime]]  # region prefix -> (account, resume point)
-    objects: list[ReadObject]
+    objects: list[ReadObject]  # to add
     activity: dict[ActivityKey, Activity]  # the merged activity (every key, changed or not)
     changes: dict[str, list[LifecycleEvent]] = field(default_factory=dict)  # object key -> its access changes
     full: bool = False  # replace the trail's rows instead of adding to them
     usage: dict[UsageKey, ActionUse] | None = None  # the merged usage (every key); None: leave it as it is
+    folded: dict[str, Folded] = field(default_factory=dict)  # account -> its new fold
+    forget: list[str] = field(default_factory=list)  # keys of stored objects now folded away
+    settle: list[ReadObject] = field(default_factory=list)  # stored damaged objects now folded
 
 
 def save(engine: Engine, memory: TrailMemory, commit: Commit) -> bool:
@@ -261,12 +309,7 @@ def save(engine: Engine, memory: TrailMemory, commit: Commit) -> bool:
         else:
             stored, known_prefixes, known_accounts = memory.activity, set(memory.resume), set(memory.since)
             used = memory.usage
-        _upsert(
-            conn,
-            cloudtrail_accounts,
-            {"trail": trail},
-            [({"account_id": a}, {"since": since}, a in known_accounts) for a, since in commit.since.items()],
-        )
+        _upsert(conn, cloudtrail_accounts, {"trail": trail}, _account_rows(commit, known_accounts))
         _upsert(
             conn,
             cloudtrail_regions,
@@ -292,10 +335,13 @@ def save(engine: Engine, memory: TrailMemory, commit: Commit) -> bool:
                         "skipped": o.skipped,
                         "error": o.error,
                         "read_as_of": commit.as_of,
+                        "folded": o.folded,
+                        "previous": o.previous,
                     }
                     for o in commit.objects
                 ],
             )
+        _forget(conn, trail, commit)
         if commit.changes:
             conn.execute(
                 cloudtrail_changes.insert(),
@@ -321,6 +367,34 @@ def save(engine: Engine, memory: TrailMemory, commit: Commit) -> bool:
         if commit.usage is not None:
             _save_usage(conn, trail, used, commit.usage)
     return True
+
+
+def _account_rows(commit: Commit, known: set[str]) -> list[tuple[dict, dict, bool]]:
+    """An account's row: its start when new, its fold when it changed."""
+    rows = []
+    for account in sorted(set(commit.since) | set(commit.folded)):
+        values: dict = {}
+        if account in commit.since:
+            values["since"] = commit.since[account]
+        if account in commit.folded:
+            values["folded"] = msgspec.json.encode(commit.folded[account]).decode()
+        rows.append(({"account_id": account}, values, account in known))
+    return rows
+
+
+def _forget(conn: Connection, trail: str, commit: Commit) -> None:
+    """Delete the objects folded away, and mark the damaged ones folded."""
+    keys = cloudtrail_objects.c.key
+    for start in range(0, len(commit.forget), _BATCH):
+        batch = commit.forget[start : start + _BATCH]
+        conn.execute(cloudtrail_objects.delete().where(cloudtrail_objects.c.trail == trail, keys.in_(batch)))
+    if commit.settle:
+        conn.execute(
+            cloudtrail_objects.update()
+            .where(cloudtrail_objects.c.trail == trail, keys == sa.bindparam("object_key"))
+            .values(folded=True, previous=sa.bindparam("object_previous")),
+            [{"object_key": o.key, "object_previous": o.previous} for o in commit.settle],
+        )
 
 
 def _save_usage(
