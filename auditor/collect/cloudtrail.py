@@ -208,7 +208,8 @@ def collect_cloudtrail(
             fresh = tally.listing.objects
             if reading is not None:
                 if tally.listing.error is None:
-                    reading.listed(account_id, plan.regions(account_id) if plan is not None else None)
+                    regions = plan.regions(account_id) if plan is not None else None
+                    reading.listed(account_id, regions, tally.listing.prefixes)
                 known = reading.known(account_id)
                 fresh = [obj for obj in fresh if obj.key not in known]
                 prior = _recall(tally, reading.prior(account_id), reading.folded(account_id), trail, result)

@@ -92,6 +92,7 @@ class Reading:
     _read: list[ReadObject] = field(default_factory=list)
     _unread: list[LogObject] = field(default_factory=list)  # fetch failed, or delivered after as-of
     _listed: dict[str, Collection[str] | None] = field(default_factory=dict)  # listed account -> its regions
+    _whole: set[str] = field(default_factory=set)  # region prefixes listed to the last day
     _changes: dict[str, list[LifecycleEvent]] = field(default_factory=dict)  # object key -> its access changes
     kept: bool | None = None  # after commit: whether the store took this read
 
@@ -130,9 +131,10 @@ class Reading:
     def known(self, account_id: str) -> set[str]:
         return {o.key for o in self.prior(account_id)}
 
-    def listed(self, account_id: str, regions: Collection[str] | None = None) -> None:
-        """Note an account whose listing succeeded, in ``regions`` (None: every region)."""
+    def listed(self, account_id: str, regions: Collection[str] | None = None, prefixes: Collection[str] = ()) -> None:
+        """Note an account whose listing succeeded, in ``regions`` (None: every region) and region ``prefixes``."""
         self._listed[account_id] = regions
+        self._whole.update(prefixes)
 
     def read(self, obj: LogObject, account_id: str, changes: list[LifecycleEvent] | None = None, **counts) -> bool:
         """Note an object read (whole, or damaged); False when it counts for this run only (after as-of)."""
@@ -201,7 +203,13 @@ class Reading:
             commit.objects.extend(added)
 
     def _resume_points(self) -> dict[str, tuple[str, datetime]]:
-        """Per region folder: before the first object not read, else at the last one read."""
+        """Per region folder: before the first object not read, else at the as-of time when it was listed.
+
+        A folder listed to the last day with every object read holds nothing
+        unread up to the as-of time, even when its last object is days old:
+        a quiet region resumes from tonight, so it neither relists its old
+        objects nor holds its account's fold back.
+        """
         held: dict[str, datetime] = {}
         for obj in self._unread:
             prefix = region_prefix(obj.key)
@@ -215,6 +223,10 @@ class Reading:
             point = max(obj.delivered, self.memory.resume.get(prefix, obj.delivered))
             if prefix not in reached or point > reached[prefix][1]:
                 reached[prefix] = (obj.account_id, point)
+        for prefix in self._whole - set(held):
+            where = _account_region(prefix)
+            if where is not None:
+                reached[prefix] = (where[0], self.as_of)
         for prefix, point in held.items():
             account = prefix.rstrip("/").split("/")[-3]
             reached[prefix] = (account, min(point, self.memory.resume.get(prefix, point)))

@@ -135,6 +135,7 @@ class AccountListing:
     bases: list[str]
     objects: list[LogObject] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)  # the region prefixes listed to the last day
     error: str | None = None  # the account could not be listed at all
     region_errors: list[str] = field(default_factory=list)  # some regions could not be listed
 
@@ -177,6 +178,7 @@ def list_account(
             listing.region_errors.append(f"{prefix}: {describe_error(exc, 's3', 'ListObjectsV2')}")
             continue
         listed.add(region)
+        listing.prefixes.append(prefix)
     listing.regions = sorted(listed)
     return listing
 
