@@ -429,3 +429,38 @@ def test_of_two_runs_reading_at_once_only_the_first_to_commit_is_kept(aws, store
     assert second.commit([]) is False  # it loaded the same generation: its objects would count twice
     result = collect(aws, FINAL, ledger)
     assert {s.detail["ledger"]["kept"] for s in result.statuses} == {True}
+
+
+def test_a_plan_that_grows_reads_each_object_once_and_counts_as_a_full_read(aws, tmp_path):
+    """Nights reading Identity Center facts only, then every fact: what the first nights folded is not read
+    again, and the regions and accounts added are read over the whole window."""
+    trail = Trail(aws.client("s3"))
+    day = FINAL - timedelta(days=12)
+    while day < FINAL - timedelta(days=5):
+        trail.day(day)
+        day += timedelta(days=1)
+    trail.deliver(MGMT, OTHER, FINAL - timedelta(days=9), [root_login(MGMT, FINAL - timedelta(days=9, minutes=1))])
+    ledger = Ledger(Store.open(tmp_path / "state.db").engine)
+    people = plan_reads({"idc_user", "idc_assignment"}, mode="needed", home_account=MGMT, home_region=REGION)
+    for night in range(5, -1, -1):
+        as_of = FINAL - timedelta(days=night)
+        trail.day(as_of - timedelta(days=1))
+        plan = people if night > 2 else None  # a rule needing every fact is enabled three nights before the end
+        result = collect_cloudtrail(
+            aws, ACCOUNTS, TRAIL, Progress(), as_of=as_of, lookback_days=120, max_workers=2, ledger=ledger, plan=plan
+        )
+    fetched = aws.calls["GetObject"]
+    full = collect(aws, FINAL)
+
+    assert fetched == len(trail.keys)  # every object fetched once over the nights, none twice
+    assert result.tables["activity"] == full.tables["activity"]
+    assert ("root", MGMT) in {(a.kind, a.key) for a in result.tables["activity"]}  # in the region added
+    counted = ("objects_listed", "objects_read", "bytes_read", "records", "records_counted", "regions")
+    for mine, theirs in zip(result.statuses, full.statuses, strict=True):
+        assert {k: mine.detail[k] for k in counted} == {k: theirs.detail[k] for k in counted}
+        assert (mine.status, mine.coverage_start, mine.coverage_end) == (
+            theirs.status,
+            theirs.coverage_start,
+            theirs.coverage_end,
+        )
+        assert mine.detail["largest_gap_hours"] >= theirs.detail["largest_gap_hours"]  # an upper bound at worst
