@@ -1,4 +1,4 @@
-"""Operations moto 5.2.5 lacks or answers inexactly, filled to the AWS API reference: one module per service.
+"""Operations moto 5.2.5 lacks, answers inexactly or too slowly, filled to the AWS API reference: one per service.
 
 ``install()`` puts the fills into moto's response and backend classes, so
 moto (in process or as a server) answers them and the product runs the code
@@ -13,6 +13,8 @@ moto, which is how the sandbox serves its estate in stock mode.
   sqlglot transpiles the text); GetTableMetadata; paged GetQueryResults.
 - ``sso_admin``: provisioning per account and its reserved roles; permissions
   boundaries; tags; real permission set ARNs; one home region.
+- ``s3``: ListObjects(V2) pages at the cost of the prefix's keys, not the
+  whole bucket's (moto's own answers, found by name first).
 
 Only operations a product path (a collector, remediation) or the sandbox's
 builder calls are filled, and the few that keep that state coherent when
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from auditor.sandbox.fills import athena, iam, identitystore, sso_admin
+from auditor.sandbox.fills import athena, iam, identitystore, s3, sso_admin
 from auditor.sandbox.patching import Patches
 
 _patches = Patches()
@@ -35,7 +37,7 @@ def install() -> None:
     """Patch moto's classes (process-wide, as moto's state is); idempotent. ``uninstall`` undoes it."""
     if _patches:
         return
-    for service in (identitystore, iam, sso_admin, athena):
+    for service in (identitystore, iam, sso_admin, athena, s3):
         service.install(_patches)
 
 
