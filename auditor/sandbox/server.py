@@ -168,8 +168,9 @@ class _Server:
 
     moto's own server (werkzeug's development server) closes every
     connection after one response, so a client would open a TCP connection
-    per request, which no AWS endpoint makes it do. ``app`` may be wrapped
-    (a benchmark counts requests so).
+    per request, which no AWS endpoint makes it do; every idle connection
+    is kept, however many clients hold one. ``app`` may be wrapped (a
+    benchmark counts requests so).
     """
 
     THREADS = 40  # more than the product's widest fan-out (32 fetch threads) plus the other collectors
@@ -180,6 +181,9 @@ class _Server:
 
         self.app = DomainDispatcherApplication(create_backend_app)
         self._server = Server((host, port), self._dispatch, numthreads=self.THREADS, server_name="sandbox")
+        # cheroot keeps at most ten idle connections open and closes the rest after their response: the
+        # product's 32 fetch threads would each reconnect per object, as no AWS endpoint makes them do
+        self._server.keep_alive_conn_limit = None
         self._server.prepare()  # binds here: a port that cannot be bound raises in the caller
         self.address: tuple[str, int] = self._server.bind_addr
         self._thread = threading.Thread(target=self._server.serve, name="sandbox-server", daemon=True)
