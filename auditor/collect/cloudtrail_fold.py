@@ -89,15 +89,13 @@ def fold(folded: Folded | None, objects: list[ReadObject], boundary: datetime, r
         kept.append(replace(obj, folded=True, previous=region_times[earlier - 1] if earlier else None))
     read = [o for o in taken if read_any(o)]
     first, last, spacing = span(before, (o.delivered for o in read)) or (None, None, 0.0)
+    lasts = {region: part.last for region, part in before.regions.items() if part.last is not None}
+    for obj in taken:  # one pass, not one per region: a first night folds months of objects
+        lasts[obj.region] = max(lasts.get(obj.region, obj.delivered), obj.delivered)
     parts = dict(before.regions)
     for region in regions:
         old = before.regions.get(region)
-        lasts = [o.delivered for o in taken if o.region == region]
-        if old is not None and old.last is not None:
-            lasts.append(old.last)
-        parts[region] = FoldedRegion(
-            before=max(boundary, old.before) if old else boundary, last=max(lasts, default=None)
-        )
+        parts[region] = FoldedRegion(before=max(boundary, old.before) if old else boundary, last=lasts.get(region))
     after = Folded(
         objects=before.objects + len(taken),
         read=before.read + len(read),

@@ -228,8 +228,9 @@ class Reading:
             if where is not None:
                 reached[prefix] = (where[0], self.as_of)
         for prefix, point in held.items():
-            account = prefix.rstrip("/").split("/")[-3]
-            reached[prefix] = (account, min(point, self.memory.resume.get(prefix, point)))
+            where = _account_region(prefix)
+            if where is not None:
+                reached[prefix] = (where[0], min(point, self.memory.resume.get(prefix, point)))
         return reached
 
     def merged_changes(self, changes: list[LifecycleEvent]) -> list[LifecycleEvent]:
