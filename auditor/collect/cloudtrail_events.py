@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from auditor.collect.cloudtrail_records import (
     AdditionalEventData,
     CloudTrailRecord,
+    LeanRecord,
     OnBehalfOf,
     RequestParameters,
     ResponseElements,
@@ -158,6 +159,14 @@ def attribute(record: CloudTrailRecord, workflow_names: Mapping[str, str] | None
     ``workflow_names`` maps AuthWorkflowID to the user name another step of
     the same sign-in carried (newer sign-ins name the user only once).
     """
+    hits = caller_hits(record, workflow_names)
+    if assumes_role(record):
+        hits.extend(assumed_role_target(record.requestParameters, record.userIdentity))
+    return hits
+
+
+def caller_hits(record: CloudTrailRecord, workflow_names: Mapping[str, str] | None = None) -> list[Hit]:
+    """The principals the caller (``userIdentity``) proves active: ``attribute`` without an assumed role's target."""
     hits: list[Hit] = []
     identity = record.userIdentity
     if isinstance(identity, UserIdentity) and not failed_sign_in(record):
@@ -172,9 +181,12 @@ def attribute(record: CloudTrailRecord, workflow_names: Mapping[str, str] | None
             _root(record, identity, hits)
         elif kind == "FederatedUser":
             _federated_user(identity, hits)
-    if record.eventSource == STS and record.eventName in ASSUME_ROLE_EVENTS and not record.errorCode:
-        _assumed_target(record, identity, hits)
     return hits
+
+
+def assumes_role(record: CloudTrailRecord | LeanRecord) -> bool:
+    """A successful AssumeRole*: besides its caller, it proves its target role used (``assumed_role_target``)."""
+    return record.eventSource == STS and record.eventName in ASSUME_ROLE_EVENTS and not record.errorCode
 
 
 def _parse_session_arn(arn: str | None) -> tuple[str, str, str, str | None] | None:
@@ -300,23 +312,20 @@ def _role_credentials_target(record: CloudTrailRecord) -> tuple[str | None, str 
     return None, None
 
 
-def _assumed_target(record: CloudTrailRecord, identity: object, hits: list[Hit]) -> None:
-    """A successful AssumeRole* proves its target role was used."""
-    params = record.requestParameters
+def assumed_role_target(params: object, identity: object) -> list[Hit]:
+    """The role a successful AssumeRole* (``params``: its requestParameters, decoded) proves used; [] if none."""
     if not isinstance(params, RequestParameters):
-        return
+        return []
     role_arn = _text(params.roleArn)
     if not role_arn or ":role/" not in role_arn:
-        return
+        return []
     account = arn_account(role_arn)
     permission_set = permission_set_name(role_arn.rsplit("/", 1)[-1])
     if permission_set is None:
-        hits.append((IAM_ROLE, role_arn, account, None))
-        return
+        return [(IAM_ROLE, role_arn, account, None)]
     # Identity Center's SAML federation: the session name is the user name
     name = _text(params.roleSessionName)
     if not name and isinstance(identity, UserIdentity):
         name = _text(identity.userName)
     key = idc_key(None, name)
-    if key:
-        hits.append((IDC_ASSIGNMENT, key, account, permission_set))
+    return [(IDC_ASSIGNMENT, key, account, permission_set)] if key else []

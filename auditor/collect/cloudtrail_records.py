@@ -142,6 +142,10 @@ class CloudTrailRecord(_Part):
         """This record (a ``LeanRecord`` decodes its parts here)."""
         return self
 
+    def request(self) -> RequestParameters | NotObject:
+        """``requestParameters`` (a ``LeanRecord`` decodes it alone here)."""
+        return self.requestParameters
+
 
 class LeanRecord(_Part):
     """A record with its nested parts left as raw JSON (``None`` when absent): decode with ``whole``.
@@ -177,6 +181,10 @@ class LeanRecord(_Part):
             responseElements=_part(_RESPONSE, self.responseElements),
             resources=self.resources,
         )
+
+    def request(self) -> RequestParameters | NotObject:
+        """``requestParameters`` decoded, the rest left raw."""
+        return _part(_REQUEST, self.requestParameters)
 
 
 def _part(decoder: msgspec.json.Decoder, raw: msgspec.Raw | None) -> Any:

@@ -21,7 +21,10 @@ from auditor.collect.cloudtrail_events import (
     SIGNIN,
     STS,
     Hit,
+    assumed_role_target,
+    assumes_role,
     attribute,
+    caller_hits,
     sign_in_workflow,
     unresolved_sign_in,
 )
@@ -34,11 +37,12 @@ from auditor.collect.cloudtrail_records import (
 )
 from auditor.model import Activity
 
-# Attribution reads the whole record only for sign-in, portal and STS events and for Identity Center
-# identities; any other event proves exactly what its ``userIdentity`` proves (with the account it was
-# recorded in, for IAM users and root). One principal's events repeat by the thousand in a log
-# object, so those are attributed once per distinct (identity, account) and looked up afterwards.
-WHOLE_RECORD_SOURCES = (SIGNIN, STS, *IDC_PORTAL_SOURCES)
+# Attribution reads the whole record only for sign-in and portal events and for Identity Center
+# identities; any other event proves what its ``userIdentity`` proves (with the account it was
+# recorded in, for IAM users and root), and a successful AssumeRole* its target role besides (from
+# its requestParameters alone). One principal's events repeat by the thousand in a log object, so
+# identities are attributed once per distinct (identity, account) and looked up afterwards.
+WHOLE_RECORD_SOURCES = (SIGNIN, *IDC_PORTAL_SOURCES)
 
 
 class ActivityReducer:
@@ -110,6 +114,13 @@ class ActivityReducer:
                     slot = by_identity[key] = _identity_slot(record.whole(), when)
                 except TypeError:  # a list or object where a leaf was expected: not hashable
                     pass
+                if slot is not None and source == STS and assumes_role(record):
+                    target = assumed_role_target(record.request(), slot[5])
+                    if target:
+                        hits = slot[0] + target
+                        slot = by_hits.get(key := tuple(hits))
+                        if slot is None:
+                            slot = by_hits[key] = _slot(hits, when)
             if slot is None:
                 whole = record.whole()
                 hits = attribute(whole)
@@ -144,7 +155,7 @@ class ActivityReducer:
             for tally in slots.values():
                 if tally is None:
                     continue
-                hits, first, last, events, calls = tally
+                hits, first, last, events, calls, _ = tally
                 if events:
                     self._fold(hits, first, last, events)
                 if usage is not None:
@@ -198,16 +209,19 @@ class ActivityReducer:
 
 
 def _identity_slot(record: CloudTrailRecord, when: datetime) -> list | None:
-    """The tally of a record's identity, or None where attribution needs each whole record (Identity Center users)."""
+    """The tally of a record's caller, or None where attribution needs each whole record (Identity Center users)."""
     identity = record.userIdentity
     if type(identity) is not UserIdentity or identity.type in IDC_USER_TYPES:
         return None
-    return _slot(attribute(record), when)
+    return _slot(caller_hits(record), when, identity)
 
 
-def _slot(hits: list[Hit], when: datetime) -> list:
-    """A principal's tally inside one log object: [hits, first, last, events, calls -> [last, events]]."""
-    return [hits, when, when, 0, {}]
+def _slot(hits: list[Hit], when: datetime, identity: UserIdentity | None = None) -> list:
+    """A principal's tally inside one log object: [hits, first, last, events, calls -> [last, events], identity].
+
+    An identity's tally keeps the identity decoded: an AssumeRole* it made may name its target by it.
+    """
+    return [hits, when, when, 0, {}, identity]
 
 
 def _scoped(resources: object) -> tuple[str, ...]:

@@ -387,6 +387,56 @@ def test_the_readers_lean_records_reduce_as_decoded_records_do():
     assert len(full[0]) >= 30 and full[1] and full[2]  # activity, actions called and access changes all present
 
 
+def test_the_reducer_counts_what_attributing_each_record_alone_proves():
+    """Grouping by identity inside an object (and reading an AssumeRole's target alone) changes no figure."""
+    sso_role = "AWSReservedSSO_AdministratorAccess_1a2b3c4d5e6f7a8b"
+    base = {"eventSource": "sts.amazonaws.com", "recipientAccountId": "111122223333"}
+    service = {"type": "AWSService", "invokedBy": "lambda.amazonaws.com"}
+    caller = {
+        "type": "IAMUser",
+        "arn": "arn:aws:iam::111122223333:user/deployer",
+        "accountId": "111122223333",
+        "accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+        "userName": "deployer",
+    }
+    saml = {"type": "SAMLUser", "principalId": "x:jane@example.com", "userName": "jane@example.com"}
+    target = "arn:aws:iam::444455556666:role/"
+    sts = [  # (when, eventName, userIdentity, requestParameters, errorCode)
+        ("10:00:00", "AssumeRole", service, {"roleArn": target + "app", "roleSessionName": "s1"}, None),
+        ("10:00:01", "AssumeRole", service, {"roleArn": target + "app", "roleSessionName": "s2"}, None),
+        ("10:00:02", "AssumeRole", service, {"roleArn": target + "worker", "roleSessionName": "s3"}, None),
+        ("10:00:03", "AssumeRole", caller, {"roleArn": target + "app", "roleSessionName": "deploy"}, None),
+        ("10:00:04", "AssumeRole", caller, {"roleArn": target + "denied", "roleSessionName": "x"}, "AccessDenied"),
+        ("10:00:05", "AssumeRoleWithSAML", saml, {"roleArn": target + sso_role, "roleSessionName": ""}, None),
+        ("10:00:06", "GetCallerIdentity", caller, None, None),
+        ("10:00:07", "AssumeRole", caller, {"roleArn": "not an arn"}, None),
+    ]
+    made = [
+        {**base, "eventTime": f"2024-08-01T{when}Z", "eventName": name, "userIdentity": identity}
+        | ({"requestParameters": params} if params else {})
+        | ({"errorCode": error} if error else {})
+        for when, name, identity, params, error in sts
+    ]
+    everything = [r for name in sorted(p.name for p in DATA.glob("*.json")) for r in records(name)] + made
+    expected: dict[tuple, list] = {}
+    for record in decode(everything):
+        when = parse_event_time(record.eventTime)
+        for hit in attribute(record) if when else ():  # a sign-in named on another step only is left out
+            entry = expected.setdefault(hit, [when, when, 0])
+            entry[:] = [min(entry[0], when), max(entry[1], when), entry[2] + 1]
+    payload = json.dumps({"Records": everything}).encode()
+    for decoded, _ in (decode_log(payload), decode_log_lean(payload)):
+        reducer = ActivityReducer()
+        reducer.add(decoded)
+        got = {
+            (a.kind, a.key, a.account_id, a.detail): [a.first_seen, a.last_seen, a.events] for a in reducer.activities()
+        }
+        assert {hit: got.get(hit) for hit in expected} == expected
+    assert expected[("iam_role", target + "app", "444455556666", None)][2] == 3
+    assert expected[("idc_assignment", "name:jane@example.com", "444455556666", "AdministratorAccess")][2] == 1
+    assert ("iam_role", target + "denied", "444455556666", None) not in expected
+
+
 @pytest.mark.parametrize("decode_log", [decode_log, decode_log_lean])
 def test_decode_accepts_a_bare_array_and_tolerates_odd_shapes(decode_log):
     good = records("console-and-root.json", 16)[0]
