@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.session
 
 from auditor.aws import retries
+from auditor.aws.times import parse_timestamp
 from auditor.config import Settings
 
 # Attempts per call, the first try included (botocore's max_attempts counts retries only;
@@ -58,6 +60,16 @@ def client_config(total_attempts: int = DEFAULT_TOTAL_ATTEMPTS, max_pool: int = 
     )
 
 
+def new_session(**kwargs) -> boto3.Session:
+    """A boto3 session (``boto3.Session``'s arguments) whose clients parse AWS's timestamps with ``parse_timestamp``.
+
+    Call it under ``_CREATING``: a session is not thread-safe while it is made and makes clients.
+    """
+    core = botocore.session.Session()
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
+    return boto3.Session(botocore_session=core, **kwargs)
+
+
 class EndpointUnreachable(Exception):
     """AWS (or the endpoint AWS_ENDPOINT_URL names) cannot be reached at all: nothing can be read."""
 
@@ -80,7 +92,7 @@ class AwsContext:
     @classmethod
     def from_environment(cls, region: str | None = None, profile: str | None = None, **kwargs) -> AwsContext:
         with _CREATING:
-            session = boto3.Session(profile_name=profile, region_name=region)
+            session = new_session(profile_name=profile, region_name=region)
         return cls(session=session, region=session.region_name or "us-east-1", **kwargs)
 
     def client(
@@ -145,7 +157,7 @@ class AwsContext:
         name = f"auditor-{role_name}"[:64]  # RoleSessionName's limit
         credentials = self._assume(self.own_account_id(), role_name, name)
         with _CREATING:
-            session = boto3.Session(region_name=self.region, **credentials)
+            session = new_session(region_name=self.region, **credentials)
         return AwsContext(
             session=session,
             region=self.region,

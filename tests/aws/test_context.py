@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC
 
 import boto3
 import botocore.exceptions
@@ -12,7 +13,7 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from auditor import config
-from auditor.aws import DEFAULT_TOTAL_ATTEMPTS, AwsContext, context_from_settings
+from auditor.aws import DEFAULT_TOTAL_ATTEMPTS, AwsContext, context_from_settings, times, utc
 from auditor.campaign.deliver import delivery_from_settings
 from auditor.notify import channels_from_settings
 
@@ -183,3 +184,18 @@ def test_the_default_roles_are_the_shipped_member_roles():
         "AuditorRemediation",
         "AuditorRollback",
     ]
+
+
+def test_clients_of_a_context_parse_answers_with_it(aws, monkeypatch):
+    """Timestamps go through the quick parser (auditor.aws.times) and come back as the same instants."""
+    seen = []
+
+    def spy(value):
+        seen.append(value)
+        return times.parse_timestamp(value)
+
+    monkeypatch.setattr("auditor.aws.context.parse_timestamp", spy)
+    iam = AwsContext.from_environment(region="eu-west-1").client("iam")
+    created = iam.create_user(UserName="jane")["User"]["CreateDate"]
+    assert seen and iam.list_users()["Users"][0]["CreateDate"] == created
+    assert utc(created).tzinfo is UTC
