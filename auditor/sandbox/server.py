@@ -169,17 +169,20 @@ class _Server:
     moto's own server (werkzeug's development server) closes every
     connection after one response, so a client would open a TCP connection
     per request, which no AWS endpoint makes it do; every idle connection
-    is kept, however many clients hold one. ``app`` may be wrapped (a
-    benchmark counts requests so).
+    is kept, however many clients hold one. Requests are dispatched to
+    moto's services without its per-request lock (``dispatch``). ``app`` may
+    be wrapped (a benchmark counts requests so).
     """
 
     THREADS = 40  # more than the product's widest fan-out (32 fetch threads) plus the other collectors
 
     def __init__(self, host: str, port: int) -> None:
         from cheroot.wsgi import Server
-        from moto.server import DomainDispatcherApplication, create_backend_app
+        from moto.server import create_backend_app
 
-        self.app = DomainDispatcherApplication(create_backend_app)
+        from auditor.sandbox.dispatch import Dispatcher
+
+        self.app = Dispatcher(create_backend_app)
         self._server = Server((host, port), self._dispatch, numthreads=self.THREADS, server_name="sandbox")
         # cheroot keeps at most ten idle connections open and closes the rest after their response: the
         # product's 32 fetch threads would each reconnect per object, as no AWS endpoint makes them do

@@ -1,4 +1,8 @@
-"""The S3 listing fill answers every ListObjects(V2) page exactly as moto does, only by name first."""
+"""The S3 listing fill answers every ListObjects(V2) page exactly as moto does, only by name first.
+
+In-process moto (``mock_aws``) resets the state every moto backend of the process holds, so this lives
+outside tests/sandbox, whose served sandbox keeps its estate in those backends for the whole package.
+"""
 
 from __future__ import annotations
 
