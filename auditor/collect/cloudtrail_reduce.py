@@ -80,7 +80,8 @@ class ActivityReducer:
         start, end, usage = self.start, self.end, self.usage
         workflow_names: dict[str, str] = {}
         deferred: list[tuple[CloudTrailRecord, datetime]] = []
-        times: dict[object, datetime | None] = {}  # eventTime text -> parsed: events share their seconds
+        times: dict[object, datetime | bool | None] = {}  # eventTime text -> _dated: events share their seconds
+        heads: dict[str, tuple[str, ...]] = {}  # an S3 object ARN's bucket part -> the scoped ARNs
         by_identity: dict[tuple, list | None] = {}  # (userIdentity, recipientAccountId) -> slot; None: attribute whole
         by_hits: dict[tuple, list] = {}  # the hits of a record attributed whole -> slot
         count = 0
@@ -95,14 +96,14 @@ class ActivityReducer:
             try:
                 when = times[stamp]
             except KeyError:
-                when = times[stamp] = parse_event_time(stamp)
+                when = times[stamp] = _dated(stamp, start, end)
             except TypeError:  # not text: an unhashable leaf of a damaged record
                 when = None
-            if when is None:
-                self.undated += 1
-                continue
-            if (start is not None and when < start) or (end is not None and when > end):
-                self.outside_window += 1
+            if not when:
+                if when is None:
+                    self.undated += 1
+                else:
+                    self.outside_window += 1
                 continue
             slot = None
             if source not in WHOLE_RECORD_SOURCES:
@@ -140,7 +141,7 @@ class ActivityReducer:
             slot[3] += 1
             if usage is not None and not record.errorCode:  # a denied call used no permission
                 try:
-                    call = (source, record.eventName, _scoped(record.resources))
+                    call = (source, record.eventName, _scoped(record.resources, heads))
                     used = slot[4].get(call)
                 except TypeError:  # an unhashable eventSource or eventName: no action to name
                     continue
@@ -224,8 +225,22 @@ def _slot(hits: list[Hit], when: datetime, identity: UserIdentity | None = None)
     return [hits, when, when, 0, {}, identity]
 
 
-def _scoped(resources: object) -> tuple[str, ...]:
-    """``scoped_arns`` of a record's ``resources``, with the usual one-ARN case inline (it runs per record)."""
+def _dated(stamp: object, start: datetime | None, end: datetime | None) -> datetime | bool | None:
+    """An ``eventTime`` parsed, None when it is not a time, False when it falls outside ``[start, end]``."""
+    when = parse_event_time(stamp)
+    if when is None:
+        return None
+    if (start is not None and when < start) or (end is not None and when > end):
+        return False
+    return when
+
+
+def _scoped(resources: object, heads: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """``scoped_arns`` of a record's ``resources``, with the usual one-ARN case inline (it runs per record).
+
+    Data events name a new S3 object in nearly every record, all scoped to a few buckets' objects:
+    ``heads`` keeps one scoped tuple per bucket, so a record builds none.
+    """
     if type(resources) is not list:
         return ()
     if len(resources) == 1:
@@ -234,7 +249,13 @@ def _scoped(resources: object) -> tuple[str, ...]:
         if type(arn) is str:
             if arn.startswith(S3_OBJECT_PREFIXES):
                 cut = arn.find("/")
-                return (arn[:cut] + "/*",) if cut > 0 else (arn,)
+                if cut < 0:
+                    return (arn,)
+                head = arn[:cut]
+                scoped = heads.get(head)
+                if scoped is None:
+                    scoped = heads[head] = (head + "/*",)
+                return scoped
             if arn.startswith("arn:"):
                 return (arn,)
     return scoped_arns(resources)
