@@ -259,9 +259,10 @@ def collect_cloudtrail(
         changes = reading.merged_changes(kept_changes)
         uses = reading.merged_usage(uses)
         reading.commit(activity, usage=uses)
-    result.add("activity", merge_activities(activity, this_run.activities()))
+    later, later_uses = this_run.activities(), this_run.usage.uses()  # objects delivered after the as-of time
+    result.add("activity", merge_activities(activity, later) if later else activity)
     result.add("lifecycle_events", sort_events(changes + run_changes))
-    result.add("action_usage", merge_usage(uses, this_run.usage.uses()))
+    result.add("action_usage", merge_usage(uses, later_uses) if later_uses else uses)
     result.unreadable.sort(key=lambda u: u.what)
     for account in accounts:
         status = _status(tallies[account.account_id], trail, layout.root, since(account.account_id), as_of)

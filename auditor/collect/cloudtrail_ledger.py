@@ -239,11 +239,11 @@ class Reading:
 
     def merged(self, activity: list[Activity]) -> list[Activity]:
         """The store's activity with ``activity`` merged in."""
-        return merge_activities(list(self.memory.activity.values()), activity)
+        return _sorted_activities(_merge_activities_into(dict(self.memory.activity), activity))
 
     def merged_usage(self, this_runs_uses: list[ActionUse]) -> list[ActionUse]:
         """The store's action usage with this run's (from the objects it read) merged in: the whole window's."""
-        return merge_usage(list(self.memory.usage.values()), this_runs_uses)
+        return _sorted_usage(_merge_usage_into(dict(self.memory.usage), this_runs_uses))
 
 
 def _account_region(prefix: str) -> tuple[str, str] | None:
@@ -256,18 +256,27 @@ def merge_activities(*parts: list[Activity]) -> list[Activity]:
     """First and last seen and events per key over every part, in the reducer's order."""
     merged: dict[ActivityKey, Activity] = {}
     for part in parts:
-        for activity in part:
-            key = activity_key(activity)
-            known = merged.get(key)
-            if known is None:
-                merged[key] = activity
-                continue
-            merged[key] = msgspec.structs.replace(
-                known,
-                first_seen=min(known.first_seen, activity.first_seen),
-                last_seen=max(known.last_seen, activity.last_seen),
-                events=known.events + activity.events,
-            )
+        _merge_activities_into(merged, part)
+    return _sorted_activities(merged)
+
+
+def _merge_activities_into(merged: dict[ActivityKey, Activity], part: list[Activity]) -> dict[ActivityKey, Activity]:
+    for activity in part:
+        key = activity_key(activity)
+        known = merged.get(key)
+        if known is None:
+            merged[key] = activity
+            continue
+        merged[key] = msgspec.structs.replace(
+            known,
+            first_seen=min(known.first_seen, activity.first_seen),
+            last_seen=max(known.last_seen, activity.last_seen),
+            events=known.events + activity.events,
+        )
+    return merged
+
+
+def _sorted_activities(merged: dict[ActivityKey, Activity]) -> list[Activity]:
     return sorted(merged.values(), key=lambda a: (a.kind, a.account_id or "", a.key, a.detail or ""))
 
 
@@ -275,13 +284,25 @@ def merge_usage(*parts: list[ActionUse]) -> list[ActionUse]:
     """Last use and calls per (principal, action, resource) over every part, in the usage reducer's order."""
     merged: dict[UsageKey, ActionUse] = {}
     for part in parts:
-        for use in part:
-            key = usage_key(use)
-            known = merged.get(key)
-            if known is None:
-                merged[key] = use
-                continue
-            merged[key] = msgspec.structs.replace(
-                known, last_seen=max(known.last_seen, use.last_seen), events=known.events + use.events
-            )
-    return sorted(merged.values(), key=lambda u: tuple(part or "" for part in usage_key(u)))
+        _merge_usage_into(merged, part)
+    return _sorted_usage(merged)
+
+
+def _merge_usage_into(merged: dict[UsageKey, ActionUse], part: list[ActionUse]) -> dict[UsageKey, ActionUse]:
+    for use in part:
+        key = usage_key(use)
+        known = merged.get(key)
+        if known is None:
+            merged[key] = use
+            continue
+        merged[key] = msgspec.structs.replace(
+            known, last_seen=max(known.last_seen, use.last_seen), events=known.events + use.events
+        )
+    return merged
+
+
+def _sorted_usage(merged: dict[UsageKey, ActionUse]) -> list[ActionUse]:
+    return sorted(
+        merged.values(),
+        key=lambda u: (u.kind or "", u.key or "", u.account_id or "", u.detail or "", u.action or "", u.resource or ""),
+    )

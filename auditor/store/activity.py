@@ -261,18 +261,22 @@ def load(engine: Engine, trail: str) -> TrailMemory:
             memory.activity[activity_key(activity)] = activity
         for row in conn.execute(sa.select(cloudtrail_changes).where(cloudtrail_changes.c.trail == trail)):
             memory.changes.extend(_CHANGES.decode(row.events))
-        for row in conn.execute(sa.select(cloudtrail_usage).where(cloudtrail_usage.c.trail == trail)):
-            use = ActionUse(
-                kind=row.kind,
-                key=row.key,
-                account_id=row.account_id or None,
-                detail=row.detail or None,
-                action=row.action,
-                resource=row.resource or None,
-                last_seen=row.last_seen,
-                events=row.events,
+        used = cloudtrail_usage.c  # the largest table (principal x action x resource): rows unpacked, not named
+        query = sa.select(
+            used.kind, used.key, used.account_id, used.detail, used.action, used.resource, used.last_seen, used.events
+        ).where(used.trail == trail)
+        for kind, key, account, detail, action, resource, last_seen, events in conn.execute(query):
+            account, detail, resource = account or None, detail or None, resource or None
+            memory.usage[(kind, key, account, detail, action, resource)] = ActionUse(
+                kind=kind,
+                key=key,
+                account_id=account,
+                detail=detail,
+                action=action,
+                resource=resource,
+                last_seen=last_seen,
+                events=events,
             )
-            memory.usage[usage_key(use)] = use
     return memory
 
 
