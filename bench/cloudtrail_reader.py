@@ -8,8 +8,9 @@ temporary directory, then times, on the same bytes:
   gunzip+decode     plus the reader's lean decoding (typed, partial, nested parts left raw)
   reduce, 1 thread  plus attribution, aggregation, actions called and access changes (the per-object
                     work of the reader's workers), on one core
-  read_objects      the collector's reader (``auditor.collect.cloudtrail_pool``): fetch threads over the
-                    local bytes, decoding and reducing in one process per core, merged as the collector merges
+  read_objects      the collector's reader (``auditor.collect.cloudtrail_pool``): one process per core,
+                    each fetching (from the local files) on threads of its own, decoding and reducing;
+                    merged here as the collector merges
 
 and prints each as a ratio to the zlib floor, with the CPU time of this
 process and its workers for the last row. S3 is left out on purpose: moto
@@ -30,11 +31,12 @@ import resource
 import tempfile
 import time
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from auditor.collect.action_usage import UsageReducer
-from auditor.collect.cloudtrail_pool import cores, decode_batch, read_objects
+from auditor.collect.cloudtrail_pool import cores, read_objects, reduce_object
 from auditor.collect.cloudtrail_records import gunzip, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer
 from auditor.collect.cloudtrail_s3 import LogObject
@@ -200,18 +202,20 @@ def generate(directory: Path, objects: int, records: int, seed: int) -> list[Pat
 
 def _reduce_one(data: bytes) -> ActivityReducer:
     """One object's work as the reader's workers do it: activity, actions called and access changes."""
-    (reduced,) = decode_batch([data], None, None)
-    return reduced.reducer
+    return reduce_object(data, None, None).reducer
 
 
-class LocalBucket:
-    """The objects as an S3 client's ``get_object`` serves them, from memory."""
+@dataclass(frozen=True)
+class LocalFiles:
+    """The reader's recipe for a client that serves the generated files as ``get_object`` serves objects."""
 
-    def __init__(self, blobs: dict[str, bytes]) -> None:
-        self.blobs = blobs
+    directory: str
+
+    def client(self) -> LocalFiles:
+        return self
 
     def get_object(self, Bucket: str, Key: str) -> dict:  # noqa: N803 (boto3's parameter names)
-        return {"Body": io.BytesIO(self.blobs[Key])}
+        return {"Body": io.BytesIO((Path(self.directory) / Key).read_bytes())}
 
 
 def cpu_seconds() -> float:
@@ -275,7 +279,7 @@ def main() -> None:
                 merged.merge(_reduce_one(blob))
 
         timed("reduce (1 thread)", sequential)
-        bucket = LocalBucket({path.name: blob for path, blob in zip(paths, blobs, strict=True)})
+        bucket = LocalFiles(tmp)
         objects = [
             LogObject(key=path.name, region="eu-west-1", delivered=datetime(2024, 6, 1, tzinfo=UTC), size=len(blob))
             for path, blob in zip(paths, blobs, strict=True)
@@ -285,7 +289,10 @@ def main() -> None:
         def reader() -> None:
             nonlocal pooled
             pooled = ActivityReducer(usage=UsageReducer())
-            for read in read_objects(bucket, "local", objects, None, None, processes=args.processes):
+            reads = read_objects(
+                bucket, "local", objects, None, None, processes=args.processes, recipe=lambda _: bucket
+            )
+            for read in reads:
                 pooled.merge(read.reducer)
 
         timed(f"read_objects ({args.processes} processes)", reader)

@@ -88,12 +88,13 @@ class AwsContext:
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _own_account: str | None = field(default=None, repr=False)
     session_name: str = "auditor-collect"  # how CloudTrail names the auditor's sessions in member accounts
+    profile: str | None = None  # the named profile the session was made from (its endpoint and CA settings)
 
     @classmethod
     def from_environment(cls, region: str | None = None, profile: str | None = None, **kwargs) -> AwsContext:
         with _CREATING:
             session = new_session(profile_name=profile, region_name=region)
-        return cls(session=session, region=session.region_name or "us-east-1", **kwargs)
+        return cls(session=session, region=session.region_name or "us-east-1", profile=profile, **kwargs)
 
     def client(
         self, service: str, account_id: str | None = None, region: str | None = None, attempts: int | None = None
@@ -108,6 +109,26 @@ class AwsContext:
         with _CREATING:
             made = self.session.client(service, region_name=region or self.region, config=config, **credentials)
         return retries.install(made, min(attempts or self.total_attempts, self.total_attempts))
+
+    def recipe(self, service: str, region: str | None = None, max_pool: int = DEFAULT_POOL) -> ClientRecipe:
+        """How another process makes the client ``client(service, region=region)`` makes: no session crosses.
+
+        The credentials are a frozen copy, current now (the session refreshes
+        them when they near expiry): ask again for each piece of work.
+        """
+        with _CREATING:
+            credentials = self.session.get_credentials()
+            frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        return ClientRecipe(
+            service=service,
+            region=region or self.region,
+            total_attempts=self.total_attempts,
+            max_pool=max_pool,
+            profile=self.profile,
+            access_key=frozen.access_key if frozen else None,
+            secret_key=frozen.secret_key if frozen else None,
+            token=frozen.token if frozen else None,
+        )
 
     @property
     def partition(self) -> str:
@@ -180,6 +201,41 @@ class AwsContext:
             "aws_secret_access_key": credentials["SecretAccessKey"],
             "aws_session_token": credentials["SessionToken"],
         }
+
+
+@dataclass(frozen=True)
+class ClientRecipe:
+    """An ``AwsContext`` client described for another process (a reading worker): service, region, retry
+    budget, connection pool, and the credentials frozen when it was written. It compares by value, so a
+    worker keeps one client while the credentials it is handed stay the same. Never logged: the
+    credentials are left out of its repr.
+    """
+
+    service: str
+    region: str
+    total_attempts: int
+    max_pool: int
+    profile: str | None = None
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    def client(self):
+        """The client, made by a session of its own: in a worker process, before its threads share it.
+
+        No lock is taken: a forked process holds a copy of the parent's ``_CREATING``, which another
+        thread may have held when it forked.
+        """
+        session = new_session(
+            profile_name=self.profile,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            aws_session_token=self.token,
+        )
+        config = client_config(self.total_attempts, self.max_pool)
+        return retries.install(
+            session.client(self.service, region_name=self.region, config=config), self.total_attempts
+        )
 
 
 def remediation_context(settings: Settings) -> AwsContext:

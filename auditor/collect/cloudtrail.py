@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 import botocore.exceptions
@@ -218,7 +219,8 @@ def collect_cloudtrail(
             owner.update((obj.key, tally) for obj in fresh)
         progress.start(OBJECTS_TASK, len(work))
 
-        for outcome in read_objects(s3, trail.bucket, work, kept.start, as_of, fetchers=readers):
+        recipe = partial(ctx.recipe, "s3", trail.home_region)  # how a reading worker makes its own client
+        for outcome in read_objects(s3, trail.bucket, work, kept.start, as_of, fetchers=readers, recipe=recipe):
             obj = outcome.obj
             tally = owner[obj.key]
             account_id = tally.listing.account_id

@@ -5,13 +5,16 @@ the ``LogObject`` list to read and the event window, and it yields one
 ``ObjectRead`` per object as each finishes (in no particular order). The
 caller merges the reducers and keeps its own books (coverage, gaps, ledger).
 
-Fetching is I/O: one client (thread-safe, its connection pool sized to the
-fetch threads by the caller) is shared by ``fetchers`` threads. Decoding and
-reducing is CPU: on a machine with more than one core, and when there is
-enough to read to repay starting processes (``POOL_MIN_BYTES``), the fetched
-bytes go in batches to a process pool of one worker per core, so inflating
-and decoding use every core while the parent keeps fetching. Otherwise the
-fetch threads decode in this process, as they do where a process pool
+Fetching costs CPU too: botocore signs, sends and parses every GetObject
+in Python (about a millisecond each), as much as decoding a small object.
+So on a machine with more than one core, when there is enough to read to
+repay starting processes (``POOL_MIN_BYTES`` or ``POOL_MIN_OBJECTS``), and
+when the caller says how a worker makes its own client (a ``recipe``),
+each worker process fetches, inflates, decodes and reduces batches of
+objects with a client and fetch threads of its own: every core does the
+whole per-object work, and this process only merges. Otherwise fetch
+threads here read with the one client (thread-safe, its connection pool
+sized to the threads by the caller), as they do where a process pool
 cannot start at all: AWS Lambda has no ``/dev/shm``, so multiprocessing's
 locks and queues fail there; that failure is caught and the read goes on
 on threads. Results are the same either way (reducers are order-independent).
@@ -19,10 +22,12 @@ on threads. Results are the same either way (reducers are order-independent).
 Workers are forked where the platform can (Linux): a fork costs milliseconds
 where a fresh interpreter costs a second of CPU importing the command line
 again, and the workers are this process's children, so their CPU time is
-accounted to it. Forking beside running threads is safe here because a
-worker only runs code imported before the fork (decoding, attribution,
-pickling) and takes no lock another thread could hold: no logging, no
-imports, no AWS calls. Elsewhere (macOS, Windows) workers are spawned.
+accounted to it. Other threads run while the pool forks, so a worker takes
+no lock they could have held: it only runs modules imported before the fork
+(botocore's included: this process made its client first), makes its own
+session and client from the recipe (credentials frozen by this process, no
+provider chain), and logs nothing; logging re-initialises its own locks in
+a forked child. Elsewhere (macOS, Windows) workers are spawned.
 """
 
 from __future__ import annotations
@@ -31,11 +36,19 @@ import multiprocessing
 import os
 import pickle
 import queue
-from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    BrokenExecutor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+    wait,
+)
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
 import botocore.exceptions
 
@@ -47,17 +60,36 @@ from auditor.collect.cloudtrail_s3 import LogObject
 from auditor.heap import collector_paused
 from auditor.model import LifecycleEvent
 
-__all__ = ["FETCH_ERRORS", "POOL_MIN_BYTES", "ObjectRead", "cores", "read_objects"]
+__all__ = [
+    "FETCH_ERRORS",
+    "POOL_MIN_BYTES",
+    "POOL_MIN_OBJECTS",
+    "ObjectRead",
+    "Recipe",
+    "cores",
+    "read_objects",
+    "reduce_object",
+]
 
 # What a fetch or a decode may raise for one object; anything else is a bug and propagates.
 FETCH_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, LogDecodeError)
-# Below this many listed (compressed) bytes, decoding in this process costs less than shipping the
-# bytes to workers and their results back (and, where workers are spawned, than starting them).
+# Below this many listed (compressed) bytes and objects, reading here costs less than starting workers
+# that each make a client (a few tens of milliseconds), and shipping their results back.
 POOL_MIN_BYTES = 16 * 1024 * 1024
-# A batch is what one worker decodes per round trip: large enough that the pickling and the pipe
+POOL_MIN_OBJECTS = 500
+# A batch is what one worker reads per round trip: large enough that the pickling and the pipe
 # cost little per object (small objects are a few kB), small enough to spread over the cores.
 BATCH_BYTES = 2 * 1024 * 1024
 BATCH_OBJECTS = 256
+# Fetch threads per worker, at least: S3 answers a GetObject in tens of milliseconds, and a worker
+# decodes a small object in a fraction of one, so its threads mostly wait.
+MIN_WORKER_FETCHERS = 8
+
+
+class Recipe(Hashable, Protocol):
+    """How a worker process makes its own S3 client (``auditor.aws.ClientRecipe``); compared to reuse one."""
+
+    def client(self) -> Any: ...
 
 
 @dataclass
@@ -101,26 +133,34 @@ def read_objects(
     *,
     fetchers: int = 32,
     processes: int | None = None,
+    recipe: Callable[[int], Recipe] | None = None,
 ) -> Iterator[ObjectRead]:
     """Fetch, gunzip, decode and reduce ``objects`` (events inside ``[start, end]`` count); one result each.
 
+    ``recipe(pool)`` describes the client a worker process makes for itself
+    (with a connection pool of ``pool``); it is asked again for each batch,
+    so that the credentials it carries stay current. Without it, or with
+    ``processes`` 0 or 1, the fetch threads here read everything;
     ``processes`` None chooses: one worker per core when there are several
-    cores and at least ``POOL_MIN_BYTES`` listed; 0 or 1 decodes on the
-    fetch threads. Fetch and decode errors are per object (``ObjectRead.error``).
+    cores and at least ``POOL_MIN_BYTES`` or ``POOL_MIN_OBJECTS`` listed.
+    Fetch and decode errors are per object (``ObjectRead.error``).
     """
     if not objects:
         return
     fetchers = max(1, fetchers)
-    if processes is None:
+    if recipe is None:
+        processes = 0
+    elif processes is None:
         listed = sum(obj.size for obj in objects)
-        processes = cores() if listed >= POOL_MIN_BYTES else 0
+        worth_it = listed >= POOL_MIN_BYTES or len(objects) >= POOL_MIN_OBJECTS
+        processes = cores() if worth_it else 0
     pool = _process_pool(min(processes, len(objects))) if processes > 1 else None
-    with ThreadPoolExecutor(max_workers=fetchers, thread_name_prefix="cloudtrail-fetch") as threads:
-        if pool is None:
-            yield from _read_on_threads(threads, s3, bucket, objects, start, end, fetchers)
-            return
-        with pool:
-            yield from _read_on_processes(threads, pool, s3, bucket, objects, start, end, fetchers, processes)
+    if pool is None:
+        yield from _read_on_threads(s3, bucket, objects, start, end, fetchers)
+        return
+    with pool:
+        per_worker = max(MIN_WORKER_FETCHERS, fetchers // processes)
+        yield from _read_on_processes(pool, recipe, per_worker, s3, bucket, objects, start, end, fetchers, processes)
 
 
 def _process_pool(workers: int) -> ProcessPoolExecutor | None:
@@ -132,11 +172,12 @@ def _process_pool(workers: int) -> ProcessPoolExecutor | None:
         return None
 
 
-def _fetch(s3, bucket: str, obj: LogObject) -> bytes:
-    return s3.get_object(Bucket=bucket, Key=obj.key)["Body"].read()
+def _fetch(s3, bucket: str, key: str) -> bytes:
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def _reduce(data: bytes, start: datetime | None, end: datetime | None) -> _Reduced:
+def reduce_object(data: bytes, start: datetime | None, end: datetime | None) -> _Reduced:
+    """One object's bytes inflated, decoded and reduced: the per-object work, wherever it runs."""
     with collector_paused():  # decoded records and their tallies make no cycles
         records, malformed = read_log(data)
         reducer = ActivityReducer(start, end, usage=UsageReducer())
@@ -146,50 +187,69 @@ def _reduce(data: bytes, start: datetime | None, end: datetime | None) -> _Reduc
 
 def _read_one(s3, bucket: str, obj: LogObject, start: datetime | None, end: datetime | None) -> ObjectRead:
     try:
-        data = _fetch(s3, bucket, obj)
-        reduced = _reduce(data, start, end)
+        data = _fetch(s3, bucket, obj.key)
+        reduced = reduce_object(data, start, end)
     except FETCH_ERRORS as exc:
         return ObjectRead(obj, error=exc)
     return reduced.read(obj, len(data))
 
 
-def _read_on_threads(threads, s3, bucket, objects, start, end, limit: int) -> Iterator[ObjectRead]:
-    """Fetch and decode on the threads, at most ``limit`` in flight."""
+def _read_on_threads(s3, bucket, objects: Iterable[LogObject], start, end, limit: int) -> Iterator[ObjectRead]:
+    """Fetch and decode on ``limit`` threads here, at most ``limit`` objects in flight."""
     done: queue.SimpleQueue[Future] = queue.SimpleQueue()
     source = iter(objects)
     in_flight = 0
-    for obj in _take(source, limit):
-        threads.submit(_read_one, s3, bucket, obj, start, end).add_done_callback(done.put)
-        in_flight += 1
-    while in_flight:
-        future = done.get()
-        in_flight -= 1
-        for obj in _take(source, 1):
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="cloudtrail-fetch") as threads:
+        for obj in _take(source, limit):
             threads.submit(_read_one, s3, bucket, obj, start, end).add_done_callback(done.put)
             in_flight += 1
-        yield future.result()
+        while in_flight:
+            future = done.get()
+            in_flight -= 1
+            for obj in _take(source, 1):
+                threads.submit(_read_one, s3, bucket, obj, start, end).add_done_callback(done.put)
+                in_flight += 1
+            yield future.result()
 
 
-def decode_batch(blobs: list[bytes], start: datetime | None, end: datetime | None) -> list[_Reduced | LogDecodeError]:
-    """A worker's share: each blob reduced, or the decode error that made it unreadable."""
-    results: list[_Reduced | LogDecodeError] = []
-    for data in blobs:
+# A worker process's own client (made from the last recipe it was handed) and fetch threads.
+_worker: dict[str, Any] = {}
+
+
+def read_batch(recipe: Recipe, bucket: str, keys: list[str], start, end, fetchers: int) -> bytes:
+    """A worker's share: each object fetched on its threads and reduced as it arrives, pickled here.
+
+    Per key, in order: ``(size, _Reduced)``, or ``(size, error)`` for an object that could not be
+    fetched (size 0) or decoded. The parent loads the bytes (see ``_unpickle``).
+    """
+    if _worker.get("recipe") != recipe:
+        _worker["client"], _worker["recipe"] = recipe.client(), recipe
+    if _worker.get("fetchers") != fetchers:
+        if "threads" in _worker:
+            _worker["threads"].shutdown()
+        _worker["threads"] = ThreadPoolExecutor(max_workers=fetchers, thread_name_prefix="cloudtrail-fetch")
+        _worker["fetchers"] = fetchers
+    client, threads = _worker["client"], _worker["threads"]
+    futures = {threads.submit(_fetch, client, bucket, key): index for index, key in enumerate(keys)}
+    results: list[Any] = [None] * len(keys)
+    for future in as_completed(futures):
+        index = futures[future]
         try:
-            results.append(_reduce(data, start, end))
+            data = future.result()
+        except FETCH_ERRORS as exc:
+            results[index] = (0, exc)
+            continue
+        try:
+            results[index] = (len(data), reduce_object(data, start, end))
         except LogDecodeError as exc:
-            results.append(exc)
-    return results
+            results[index] = (len(data), exc)
+    return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def decode_batch_pickled(blobs: list[bytes], start: datetime | None, end: datetime | None) -> bytes:
-    """``decode_batch`` in a worker, its results pickled here (see ``_unpickle``)."""
-    return pickle.dumps(decode_batch(blobs, start, end), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _unpickle(data: bytes) -> list[_Reduced | LogDecodeError]:
+def _unpickle(data: bytes) -> list[tuple[int, _Reduced | Exception]]:
     """A worker's results, loaded without the cycle collector.
 
-    Loading builds tens of thousands of dicts, lists and tuples per object
+    Loading builds tens of thousands of dicts, lists and tuples per batch
     (none in a cycle), and the collector would scan them again and again
     as they arrive: several times the cost of the load itself. The pool
     would unpickle in its own thread, beyond reach, so workers hand back
@@ -199,96 +259,78 @@ def _unpickle(data: bytes) -> list[_Reduced | LogDecodeError]:
         return pickle.loads(data)
 
 
+def _batches(objects: Iterable[LogObject]) -> Iterator[list[LogObject]]:
+    """Objects in listing order, cut at ``BATCH_BYTES`` listed or ``BATCH_OBJECTS``."""
+    batch: list[LogObject] = []
+    size = 0
+    for obj in objects:
+        batch.append(obj)
+        size += obj.size
+        if size >= BATCH_BYTES or len(batch) >= BATCH_OBJECTS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
 def _read_on_processes(
-    threads, pool: ProcessPoolExecutor, s3, bucket, objects, start, end, limit: int, processes: int
+    pool: ProcessPoolExecutor,
+    recipe: Callable[[int], Recipe],
+    per_worker: int,
+    s3,
+    bucket,
+    objects,
+    start,
+    end,
+    fetchers: int,
+    processes: int,
 ) -> Iterator[ObjectRead]:
-    """Threads fetch; batches of fetched bytes are decoded by the pool; at most ``limit`` fetches in flight.
+    """Batches read by the workers, ``2 * processes`` at a time (one reading, one waiting, per worker).
 
-    Fetched bytes cut into batches wait for a worker while ``2 * processes``
-    batches are in flight; fetching pauses meanwhile, so a slow decode holds
-    back fetching, not memory. A pool that breaks (a worker killed, or none
-    could start) leaves its batches, and every later one, to this process.
+    A pool that breaks (a worker killed, or none could start) leaves the
+    batches it held, and every later one, to the fetch threads here.
     """
-    events: queue.SimpleQueue[tuple[str, object, Future]] = queue.SimpleQueue()
-    source = iter(objects)
-    fetching = decoding = 0
-    batch: list[tuple[LogObject, bytes]] = []
-    batch_bytes = 0
-    ready: deque[list[tuple[LogObject, bytes]]] = deque()  # full batches waiting for a worker
-    max_batches = 2 * processes
-    broken = False
+    source = _batches(objects)
+    pending: dict[Future, list[LogObject]] = {}
+    left: list[LogObject] = []  # what a broken pool leaves to this process
 
-    def fetch_more() -> None:
-        nonlocal fetching
-        room = limit - fetching if decoding < max_batches else 0
-        for obj in _take(source, room):
-            future = threads.submit(_fetch, s3, bucket, obj)
-            future.add_done_callback(lambda f, obj=obj: events.put(("fetched", obj, f)))
-            fetching += 1
-
-    def submit(work: list[tuple[LogObject, bytes]]) -> bool:
-        """Hand a batch to the pool; False when the pool is broken."""
-        nonlocal decoding
-        try:
-            future = pool.submit(decode_batch_pickled, [data for _, data in work], start, end)
-        except (BrokenExecutor, OSError):  # a worker died, or none could be started
+    def submit_next() -> bool:
+        batch = next(source, None)
+        if batch is None:
             return False
-        future.add_done_callback(lambda f, work=work: events.put(("decoded", work, f)))
-        decoding += 1
+        try:
+            future = pool.submit(read_batch, recipe(per_worker), bucket, [o.key for o in batch], start, end, per_worker)
+        except (BrokenExecutor, OSError):  # a worker died, or none could be started
+            left.extend(batch)
+            return False
+        pending[future] = batch
         return True
 
-    fetch_more()
-    while fetching or decoding or batch or ready:
-        if batch and (batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_OBJECTS or not fetching):
-            ready.append(batch)
-            batch, batch_bytes = [], 0
-        while ready and decoding < max_batches and not broken:
-            if not submit(ready[0]):
-                broken = True
-                break
-            ready.popleft()
-        if broken:
-            while ready:
-                yield from (_decoded_here(obj, data, start, end) for obj, data in ready.popleft())
-        fetch_more()
-        if not (fetching or decoding):
-            continue  # nothing outstanding: what is left is in ``batch`` (or nothing is)
-        kind, payload, future = events.get()
-        if kind == "fetched":
-            fetching -= 1
-            obj: LogObject = payload  # type: ignore[assignment]
+    for _ in range(2 * processes):
+        if not submit_next():
+            break
+    while pending and not left:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            batch = pending.pop(future)
             try:
-                data = future.result()
-            except FETCH_ERRORS as exc:
-                yield ObjectRead(obj, error=exc)
-            else:
-                if broken:
-                    yield _decoded_here(obj, data, start, end)
+                outcomes = _unpickle(future.result())
+            except BrokenExecutor:
+                left.extend(batch)
+                continue
+            if not left:
+                submit_next()
+            for obj, (size, outcome) in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, _Reduced):
+                    yield outcome.read(obj, size)
                 else:
-                    batch.append((obj, data))
-                    batch_bytes += len(data)
-            continue
-        decoding -= 1
-        work: list[tuple[LogObject, bytes]] = payload  # type: ignore[assignment]
-        try:
-            outcomes = _unpickle(future.result())
-        except BrokenExecutor:
-            broken = True
-            yield from (_decoded_here(obj, data, start, end) for obj, data in work)
-            continue
-        for (obj, data), outcome in zip(work, outcomes, strict=True):
-            if isinstance(outcome, LogDecodeError):
-                yield ObjectRead(obj, error=outcome)
-            else:
-                yield outcome.read(obj, len(data))
-
-
-def _decoded_here(obj: LogObject, data: bytes, start, end) -> ObjectRead:
-    try:
-        reduced = _reduce(data, start, end)
-    except LogDecodeError as exc:
-        return ObjectRead(obj, error=exc)
-    return reduced.read(obj, len(data))
+                    yield ObjectRead(obj, error=outcome)
+    if left:
+        for future, batch in pending.items():
+            future.cancel()
+            left.extend(batch)
+        left.extend(obj for batch in source for obj in batch)
+        yield from _read_on_threads(s3, bucket, left, start, end, fetchers)
 
 
 def _take(source: Iterator[LogObject], count: int) -> Iterable[LogObject]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -199,3 +200,26 @@ def test_clients_of_a_context_parse_answers_with_it(aws, monkeypatch):
     created = iam.create_user(UserName="jane")["User"]["CreateDate"]
     assert seen and iam.list_users()["Users"][0]["CreateDate"] == created
     assert utc(created).tzinfo is UTC
+
+
+def test_a_recipe_makes_elsewhere_the_client_the_context_makes_and_never_shows_its_secret(aws, monkeypatch):
+    """What a reading worker is handed: the same region, retry budget and credentials, none of them printed."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDRECIPE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-never-printed")
+    context = context_from_settings(settings())
+    recipe = context.recipe("s3", max_pool=9)
+    assert "secret-never-printed" not in repr(recipe) and "AKIDRECIPE" not in repr(recipe)
+    assert pickle.loads(pickle.dumps(recipe)) == recipe  # crosses to a worker, compares equal there
+    made = recipe.client()
+    assert (made.meta.region_name, made.meta.config.max_pool_connections) == (REGION, 9)
+    assert retries(made) == {"mode": "standard", "total_max_attempts": 12}
+    frozen = made._request_signer._credentials.get_frozen_credentials()
+    assert (frozen.access_key, frozen.secret_key) == ("AKIDRECIPE", "secret-never-printed")
+
+
+def test_a_recipe_carries_an_assumed_roles_temporary_credentials(aws):
+    context = context_from_settings(settings()).as_role("Revoker")
+    recipe = context.recipe("sts")
+    assert recipe.token  # the role's session token, not the caller's long-term keys
+    own = context.own_account_id()
+    assert recipe.client().get_caller_identity()["Arn"] == f"arn:aws:sts::{own}:assumed-role/Revoker/auditor-Revoker"

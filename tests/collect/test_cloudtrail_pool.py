@@ -1,4 +1,8 @@
-"""Reading log objects on every core gives what reading them on one thread gives, failures included."""
+"""Reading log objects on every core gives what reading them on one thread gives, failures included.
+
+The workers fetch for themselves: each makes its client from the recipe it is handed, and
+the client here is used only where no pool runs.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import gzip
 import io
 import json
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +41,30 @@ class Bucket:
         return {"Body": io.BytesIO(self.bodies[Key])}
 
 
+class Untouched:
+    """The client of a process whose workers read everything: never asked for an object."""
+
+    def get_object(self, **kwargs) -> dict:
+        raise AssertionError("the workers fetch, not this process")
+
+
+BUCKETS: dict[str, Bucket] = {}  # a forked worker inherits them
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """A recipe for the bucket a worker finds in ``BUCKETS`` (workers fork here; a spawned one would not)."""
+
+    name: str
+
+    def client(self) -> Bucket:
+        return BUCKETS[self.name]
+
+
+def in_memory(pool: int) -> InMemory:
+    return InMemory("b")
+
+
 @pytest.fixture(scope="module")
 def bucket() -> tuple[Bucket, list[LogObject]]:
     """Every fixture's records split into objects, one corrupt object, and one that cannot be fetched."""
@@ -49,7 +78,8 @@ def bucket() -> tuple[Bucket, list[LogObject]]:
     bodies["corrupt.json.gz"] = gzip.compress(b'{"Records": [')[:-4]
     keys = [*bodies, "denied.json.gz"]
     objects = [LogObject(key=key, region="us-east-1", delivered=START) for key in keys]
-    return Bucket(bodies), objects
+    BUCKETS["b"] = Bucket(bodies)
+    return BUCKETS["b"], objects
 
 
 def outcome(reads) -> tuple[list, dict[str, str]]:
@@ -64,10 +94,11 @@ def outcome(reads) -> tuple[list, dict[str, str]]:
     return (merged.activities(), merged.usage.uses(), sort_events(changes)), errors
 
 
-def test_processes_read_what_one_thread_reads(bucket):
+def test_processes_read_what_one_thread_reads(bucket, monkeypatch):
     s3, objects = bucket
     alone = outcome(read_objects(s3, "b", objects, START, END, fetchers=1, processes=0))
-    pooled = outcome(read_objects(s3, "b", objects, START, END, fetchers=4, processes=2))
+    monkeypatch.setattr(cloudtrail_pool, "BATCH_OBJECTS", 7)  # several batches per worker
+    pooled = outcome(read_objects(Untouched(), "b", objects, START, END, fetchers=4, processes=2, recipe=in_memory))
     assert alone == pooled
     (activities, uses, _changes), errors = alone
     assert errors == {"corrupt.json.gz": "LogDecodeError", "denied.json.gz": "ClientError"}
@@ -83,23 +114,11 @@ def test_without_a_process_pool_the_threads_decode(bucket, monkeypatch):
 
     expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
     monkeypatch.setattr(cloudtrail_pool, "ProcessPoolExecutor", no_semaphores)
-    assert outcome(read_objects(s3, "b", objects, START, END, processes=2)) == expected
+    assert outcome(read_objects(s3, "b", objects, START, END, processes=2, recipe=in_memory)) == expected
 
 
-def killed(blobs, start, end):
-    """A worker's share that ends its process, as the kernel's OOM killer would."""
-    os._exit(1)
-
-
-def test_a_worker_that_dies_leaves_its_objects_to_this_process(bucket, monkeypatch):
-    s3, objects = bucket
-    expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
-    monkeypatch.setattr(cloudtrail_pool, "decode_batch", killed)
-    assert outcome(read_objects(s3, "b", objects, START, END, processes=2)) == expected
-
-
-def test_one_core_or_little_to_read_decodes_on_threads(bucket, monkeypatch):
-    """A process pool only pays off with several cores and enough bytes: otherwise none is started."""
+def test_without_a_recipe_no_worker_is_started(bucket, monkeypatch):
+    """A worker cannot share this process's client (its connections): without a recipe the threads read."""
     s3, objects = bucket
     expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
 
@@ -107,7 +126,48 @@ def test_one_core_or_little_to_read_decodes_on_threads(bucket, monkeypatch):
         raise AssertionError("no process pool should be started")
 
     monkeypatch.setattr(cloudtrail_pool, "ProcessPoolExecutor", no_pool)
-    assert outcome(read_objects(s3, "b", objects, START, END)) == expected  # a few kB: below POOL_MIN_BYTES
-    monkeypatch.setattr(cloudtrail_pool, "POOL_MIN_BYTES", 0)
+    assert outcome(read_objects(s3, "b", objects, START, END, processes=2)) == expected
+
+
+HERE = os.getpid()
+REDUCE = cloudtrail_pool.reduce_object
+
+
+def killed(data, start, end):
+    """Decoding that ends a worker's process, as the kernel's OOM killer would (this process decodes)."""
+    if os.getpid() != HERE:
+        os._exit(1)
+    return REDUCE(data, start, end)
+
+
+def test_a_worker_that_dies_leaves_its_objects_to_this_process(bucket, monkeypatch):
+    s3, objects = bucket
+    expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
+    monkeypatch.setattr(cloudtrail_pool, "BATCH_OBJECTS", 3)
+    monkeypatch.setattr(cloudtrail_pool, "reduce_object", killed)
+    assert outcome(read_objects(s3, "b", objects, START, END, processes=2, recipe=in_memory)) == expected
+
+
+def test_one_core_or_little_to_read_decodes_on_threads(bucket, monkeypatch):
+    """A process pool only pays off with several cores and enough to read: otherwise none is started."""
+    s3, objects = bucket
+    expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("no process pool should be started")
+
+    monkeypatch.setattr(cloudtrail_pool, "ProcessPoolExecutor", no_pool)
+    # a few kB in a few dozen objects: below POOL_MIN_BYTES and POOL_MIN_OBJECTS
+    assert outcome(read_objects(s3, "b", objects, START, END, recipe=in_memory)) == expected
+    monkeypatch.setattr(cloudtrail_pool, "POOL_MIN_OBJECTS", 0)
     monkeypatch.setattr(cloudtrail_pool, "cores", lambda: 1)
-    assert outcome(read_objects(s3, "b", objects, START, END)) == expected
+    assert outcome(read_objects(s3, "b", objects, START, END, recipe=in_memory)) == expected
+
+
+def test_enough_objects_start_the_pool_however_small(bucket, monkeypatch):
+    """Fetching costs CPU per object whatever its size: many small objects are read on every core."""
+    s3, objects = bucket
+    expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
+    monkeypatch.setattr(cloudtrail_pool, "POOL_MIN_OBJECTS", len(objects))
+    monkeypatch.setattr(cloudtrail_pool, "cores", lambda: 2)
+    assert outcome(read_objects(Untouched(), "b", objects, START, END, recipe=in_memory)) == expected

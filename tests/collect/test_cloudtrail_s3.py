@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from auditor.aws import AwsContext
+from auditor.collect import cloudtrail_pool
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
 from auditor.collect.cloudtrail_s3 import parse_log_key
 from auditor.model import Account
@@ -403,3 +404,20 @@ def test_a_corrupt_object_is_a_gap_from_the_object_before_it_in_its_region(aws, 
     )
     assert "gzip" in gap["error"]
     assert "gaps" not in by_account(collect(aws))[MGMT].detail
+
+
+def test_on_every_core_each_worker_fetches_with_a_client_of_its_own(aws, estate, monkeypatch):
+    """Where a pool pays off, workers make their clients from the context's recipe: same result, none fetched here."""
+    alone = collect(aws)
+    fetched_here: list[str] = []
+    aws.denied = (("GetObject", lambda params: fetched_here.append(params["Key"])),)  # noted, not denied
+    monkeypatch.setattr(cloudtrail_pool, "POOL_MIN_OBJECTS", 1)
+    monkeypatch.setattr(cloudtrail_pool, "cores", lambda: 2)
+    pooled = collect(aws)
+    assert fetched_here == []
+    assert activity(pooled) == activity(alone)
+    assert pooled.tables["action_usage"] == alone.tables["action_usage"]
+    assert pooled.unreadable == alone.unreadable and len(pooled.unreadable) == 1  # the corrupt object
+    assert [(s.account_id, s.status, s.detail) for s in pooled.statuses] == [
+        (s.account_id, s.status, s.detail) for s in alone.statuses
+    ]
