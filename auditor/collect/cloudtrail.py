@@ -5,12 +5,13 @@ account x permission set) the first and last time seen, and for each account
 the window that was actually observed, so that "unused for 90 days" is only
 said when 90 days were read. The organisation trail's bucket is the complete
 source; every log object inside the window (widened by a day each side) is
-fetched on threads and gunzipped, decoded and reduced to ``Activity``
-records per object on every core (``cloudtrail_pool.read_objects``), and
-the per-object results are merged. With the state
-store's ledger only the objects no earlier run read are fetched, and merged
-into what it keeps (``cloudtrail_ledger``); a read plan limits the accounts
-and regions to what the enabled rules need (``cloudtrail_plan``).
+fetched, gunzipped, decoded and reduced to ``Activity`` records on every
+core (``cloudtrail_pool.read_objects``: worker processes fetch with clients
+of their own, made from the context's recipe), and the per-object results
+are merged. With the state store's ledger only the objects no earlier run
+read are fetched, and merged into what it keeps (``cloudtrail_ledger``); a
+read plan limits the accounts and regions to what the enabled rules need
+(``cloudtrail_plan``).
 
 Per account the manifest says how it went: ``ok``; ``partial`` when some
 object could not be read or held records that could not be decoded (each is

@@ -24,10 +24,11 @@ where a fresh interpreter costs a second of CPU importing the command line
 again, and the workers are this process's children, so their CPU time is
 accounted to it. Other threads run while the pool forks, so a worker takes
 no lock they could have held: it only runs modules imported before the fork
-(botocore's included: this process made its client first), makes its own
-session and client from the recipe (credentials frozen by this process, no
-provider chain), and logs nothing; logging re-initialises its own locks in
-a forked child. Elsewhere (macOS, Windows) workers are spawned.
+(botocore's included: this process made its client first) and makes its
+own session and client from the recipe, with credentials this process
+froze (no provider chain, no lock of ours); logging, which botocore calls,
+re-initialises its own locks in a forked child. Elsewhere (macOS, Windows)
+workers are spawned.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ def read_batch(recipe: Recipe, bucket: str, keys: list[str], start, end, fetcher
             results[index] = (len(data), reduce_object(data, start, end))
         except LogDecodeError as exc:
             results[index] = (len(data), exc)
-    return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)  # botocore's errors pickle (as ClientError)
 
 
 def _unpickle(data: bytes) -> list[tuple[int, _Reduced | Exception]]:

@@ -6,8 +6,10 @@ tests hold a sandbox of their own):
     python tests/deploy/record_operations.py OUT.json WORKDIR
 
 Operations are recorded from botocore's ``before-call`` event on every
-boto3 session the product creates (its own and the member-account ones),
-so the product's code paths are the ones exercised. Two phases:
+boto3 session the product creates (its own, the member-account ones, and
+those its CloudTrail reading workers make in their own processes: each
+call is appended to one log all of them share), so the product's code
+paths are the ones exercised. The phases:
 
 - ``collect``: the whole pipeline as the scheduler runs it; then each
   Identity Center assignment strategy (the cheapest one depends on the
@@ -43,18 +45,29 @@ AS_OF = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
 
 class Recorder:
-    """Collects IAM actions per phase; ``phase = None`` records nothing (setup calls)."""
+    """Collects IAM actions per phase in ``log``; ``phase = None`` records nothing (setup calls).
 
-    def __init__(self) -> None:
+    A forked worker inherits the recorder and its phase, and appends to the same log.
+    """
+
+    def __init__(self, log: Path) -> None:
         self.phase: str | None = None
-        self.actions: dict[str, set[str]] = {}
+        self.log = log
 
     def __call__(self, model, **_) -> None:
         if self.phase is None:
             return
         prefix = model.service_model.signing_name
         action = IAM_ACTION_FOR.get((prefix, model.name), f"{prefix}:{model.name}")
-        self.actions.setdefault(self.phase, set()).add(action)
+        with self.log.open("a") as log:  # one short line per call: appends from several processes stay whole
+            log.write(f"{self.phase}\t{action}\n")
+
+    def actions(self) -> dict[str, list[str]]:
+        recorded: dict[str, set[str]] = {}
+        for line in self.log.read_text().splitlines():
+            phase, action = line.split("\t")
+            recorded.setdefault(phase, set()).add(action)
+        return {phase: sorted(actions) for phase, actions in recorded.items()}
 
     def install(self) -> None:
         """Register on every boto3 session created from now on (the product makes its own)."""
@@ -114,7 +127,7 @@ def main(out: Path, workdir: Path) -> None:
     from auditor.sandbox import start_sandbox
     from auditor.store import Store
 
-    recorder = Recorder()
+    recorder = Recorder(workdir / "operations.log")
     with start_sandbox(size="tiny", seed=3, as_of=AS_OF, workdir=workdir) as box:
         import os
 
@@ -134,7 +147,7 @@ def main(out: Path, workdir: Path) -> None:
         _athena(recorder, context_from_settings(settings), result.snapshot)
         _remediate(recorder, box, result.snapshot, settings, store)
         recorder.phase = None
-    out.write_text(json.dumps({phase: sorted(actions) for phase, actions in recorder.actions.items()}, indent=1))
+    out.write_text(json.dumps(recorder.actions(), indent=1))
 
 
 def _every_read_path(recorder: Recorder, context, snapshot) -> None:
