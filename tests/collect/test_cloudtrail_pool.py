@@ -98,8 +98,16 @@ def test_processes_read_what_one_thread_reads(bucket, monkeypatch):
     s3, objects = bucket
     alone = outcome(read_objects(s3, "b", objects, START, END, fetchers=1, processes=0))
     monkeypatch.setattr(cloudtrail_pool, "BATCH_OBJECTS", 7)  # several batches per worker
-    pooled = outcome(read_objects(Untouched(), "b", objects, START, END, fetchers=4, processes=2, recipe=in_memory))
+    asked: list[int] = []
+
+    def recipe(pool: int) -> InMemory:
+        asked.append(pool)
+        return in_memory(pool)
+
+    pooled = outcome(read_objects(Untouched(), "b", objects, START, END, fetchers=4, processes=2, recipe=recipe))
     assert alone == pooled
+    # written afresh for every batch (credentials stay current), for a worker's own connection pool
+    assert asked == [cloudtrail_pool.MIN_WORKER_FETCHERS] * -(-len(objects) // 7)
     (activities, uses, _changes), errors = alone
     assert errors == {"corrupt.json.gz": "LogDecodeError", "denied.json.gz": "ClientError"}
     assert len(activities) > 20 and uses  # the actions called cross the process boundary too
