@@ -238,7 +238,7 @@ def save(snapshot: Snapshot, directory: Path) -> None:
     encoder = msgspec.json.Encoder()
     for name in TABLES:
         records = snapshot.tables.get(name, [])
-        atomic_write(directory / f"{name}.jsonl", b"".join(encoder.encode(r) + b"\n" for r in records))
+        atomic_write(directory / f"{name}.jsonl", encoder.encode_lines(records))
     manifest = msgspec.json.format(msgspec.json.encode(snapshot.manifest), indent=2)
     atomic_write(directory / "manifest.json", manifest + b"\n")
 
