@@ -183,7 +183,9 @@ def reduce_object(data: bytes, start: datetime | None, end: datetime | None) -> 
         records, malformed = read_log(data)
         reducer = ActivityReducer(start, end, usage=UsageReducer())
         reducer.add(records)
-        return _Reduced(reducer, malformed, lifecycle_events(records, start, end))
+        changes = lifecycle_events(records, start, end)
+        del records  # freed while paused: the collector's next pass would otherwise walk every record's parts
+        return _Reduced(reducer, malformed, changes)
 
 
 def _read_one(s3, bucket: str, obj: LogObject, start: datetime | None, end: datetime | None) -> ObjectRead:
