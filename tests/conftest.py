@@ -35,8 +35,8 @@ def _environment_restored_per_package():
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_botocore_loader():
-    """Every boto3 session in the test process shares one botocore loader, so each service model is parsed
-    once per process rather than once per session (tests make hundreds of sessions: one per assumed role)."""
+    """The sessions tests make themselves (moto set-up, fake contexts) share one botocore loader too, as the
+    product's own do (``auditor.aws.context``): each service model is parsed once per test process."""
     shared = botocore.loaders.create_loader()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(botocore.session, "create_loader", lambda *_: shared)

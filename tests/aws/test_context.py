@@ -223,3 +223,21 @@ def test_a_recipe_carries_an_assumed_roles_temporary_credentials(aws):
     assert recipe.token  # the role's session token, not the caller's long-term keys
     own = context.own_account_id()
     assert recipe.client().get_caller_identity()["Arn"] == f"arn:aws:sts::{own}:assumed-role/Revoker/auditor-Revoker"
+
+
+def test_service_models_are_read_from_disk_once_per_process(aws, monkeypatch):
+    """A reading worker's client (a session of its own) is made from the models its parent already parsed."""
+    import botocore.loaders
+    import botocore.session
+
+    monkeypatch.setattr(botocore.session, "create_loader", botocore.loaders.create_loader)  # not the tests' shared one
+    read: list[str] = []
+    load_file = botocore.loaders.JSONFileLoader.load_file
+    monkeypatch.setattr(
+        botocore.loaders.JSONFileLoader, "load_file", lambda self, path: read.append(path) or load_file(self, path)
+    )
+    context_from_settings(settings()).client("s3")
+    read.clear()  # unless an earlier test parsed them already
+    context_from_settings(settings()).recipe("s3").client()
+    AwsContext.from_environment(region=REGION).client("s3")
+    assert read == []
