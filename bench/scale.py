@@ -19,7 +19,7 @@ of the sandbox's default eight-hour objects. For each night it prints
   trail ms/obj  the first night's CPU less the second's, over the objects fetched less the second's:
               what fetching, decoding and reducing an object costs (the rest is done again each night)
   of night 1  the second night's wall time over the first's
-  peak RSS    of the child (the largest of its processes)
+  peak RSS    of the child (the largest of its processes), started from a small launcher process
   records/s   CloudTrail records read per second of wall time
   x gunzip    the run's CPU over one core's zlib gunzip of the same objects' bytes
 
@@ -137,6 +137,45 @@ def requests_needed(keys: list[str], wanted) -> tuple[int, int]:
     return sum(wanted_in.values()), 1 + len(accounts) + sum(max(1, math.ceil(wanted_in[r] / PAGE)) for r in regions)
 
 
+# Runs each command it reads (JSON: argv and environment) and writes back its exit status, wall, CPU and
+# peak RSS. Linux counts the memory a process held when it exec'd into the peak RSS wait4 reports, so a
+# child started from this process, which holds the sandbox's estate, would report this process's size.
+# The launcher is started first, while this process is small.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    began = time.perf_counter()
+    child = subprocess.Popen(job["argv"], env=job["env"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    print(json.dumps({
+        "code": os.waitstatus_to_exitcode(status),
+        "wall": time.perf_counter() - began,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_gb": usage.ru_maxrss / 1e6,
+        "stderr": stderr.decode(errors="replace")[-2000:],
+    }), flush=True)
+"""
+
+
+class Launcher:
+    """Commands run by a small process of their own, so that wait4's peak RSS is theirs (see ``_LAUNCHER``)."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def run(self, argv: list[str], env: dict[str, str] | None = None) -> dict:
+        self.process.stdin.write(json.dumps({"argv": argv, "env": env or dict(os.environ)}) + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+
+LAUNCHER: Launcher | None = None  # started by main(), before any sandbox
+
+
 def run_night(sandbox, out: Path, state: Path, as_of: datetime) -> dict:
     """One `auditor run` in a child: wall, CPU and peak RSS from wait4, and the manifest's CloudTrail totals."""
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")}
@@ -157,20 +196,15 @@ def run_night(sandbox, out: Path, state: Path, as_of: datetime) -> dict:
         "--state",
         str(state),
     ]
-    began = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - began
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1, 3):
-        raise SystemExit(f"auditor run failed ({code}):\n{stderr.decode()[-2000:]}")
+    ran = LAUNCHER.run(command, env)
+    if ran["code"] not in (0, 1, 3):
+        raise SystemExit(f"auditor run failed ({ran['code']}):\n{ran['stderr']}")
     manifest = json.loads((out / "snapshot" / "manifest.json").read_text())
     trail = [s["detail"] for s in manifest["sources"] if s["source"] == "cloudtrail" and s.get("account_id")]
     return {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_gb": usage.ru_maxrss / 1e6,
+        "wall": ran["wall"],
+        "cpu": ran["cpu"],
+        "rss_gb": ran["rss_gb"],
         "objects": sum(d.get("objects_read", 0) for d in trail),
         "records": sum(d.get("records", 0) for d in trail),
     }
@@ -252,14 +286,9 @@ def analysis_row(users: int, accounts: int, seed: int) -> None:
             "--state",
             str(work / "state.db"),
         ]
-        began = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        stderr = child.stderr.read()
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - began
-        code = os.waitstatus_to_exitcode(status)
-        if code not in (0, 1, 3):
-            raise SystemExit(f"auditor analyze failed ({code}):\n{stderr.decode()[-2000:]}")
+        ran = LAUNCHER.run(command)
+        if ran["code"] not in (0, 1, 3):
+            raise SystemExit(f"auditor analyze failed ({ran['code']}):\n{ran['stderr']}")
         findings = len(json.loads((work / "out" / "findings.json").read_text()))
         report_mb = (work / "out" / "report.html").stat().st_size / 1e6
         print(
@@ -268,7 +297,7 @@ def analysis_row(users: int, accounts: int, seed: int) -> None:
         )
         print(
             f"{'analyze':<10}{counts['idc_users']:>9,}{counts['accounts']:>10,}{estate_paths(users, accounts):>11,}"
-            f"{findings:>10,}{wall:>8.1f}{usage.ru_utime + usage.ru_stime:>7.1f}{usage.ru_maxrss / 1e6:>8.2f}"
+            f"{findings:>10,}{ran['wall']:>8.1f}{ran['cpu']:>7.1f}{ran['rss_gb']:>8.2f}"
             f"{report_mb:>11.1f}{written:>20.1f}",
             flush=True,
         )
@@ -291,6 +320,8 @@ def main() -> None:
     unknown = set(args.sizes) - set(SIZES)
     if unknown:
         parser.error(f"unknown size {', '.join(sorted(unknown))} (the sandbox has {', '.join(SIZES)})")
+    global LAUNCHER
+    LAUNCHER = Launcher()
     if not args.no_sandbox:
         sandbox_rows(args.sizes or ["small", "medium"], args.seed, args.delivery_minutes)
     if not args.no_analysis:
