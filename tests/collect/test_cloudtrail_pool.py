@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -107,7 +108,7 @@ def test_processes_read_what_one_thread_reads(bucket, monkeypatch):
     pooled = outcome(read_objects(Untouched(), "b", objects, START, END, fetchers=4, processes=2, recipe=recipe))
     assert alone == pooled
     # written afresh for every batch (credentials stay current), for a worker's own connection pool
-    assert asked == [cloudtrail_pool.MIN_WORKER_FETCHERS] * -(-len(objects) // 7)
+    assert asked == [cloudtrail_pool.MIN_WORKER_FETCHERS] * math.ceil(len(objects) / 7)
     (activities, uses, _changes), errors = alone
     assert errors == {"corrupt.json.gz": "LogDecodeError", "denied.json.gz": "ClientError"}
     assert len(activities) > 20 and uses  # the actions called cross the process boundary too
