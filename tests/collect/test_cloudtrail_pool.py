@@ -126,15 +126,20 @@ def test_without_a_process_pool_the_threads_decode(bucket, monkeypatch):
     assert outcome(read_objects(s3, "b", objects, START, END, processes=2, recipe=in_memory)) == expected
 
 
-def test_without_a_recipe_no_worker_is_started(bucket, monkeypatch):
+@pytest.fixture
+def no_pool(monkeypatch) -> None:
+    """Starting a process pool fails the test."""
+
+    def refused(*args, **kwargs):
+        raise AssertionError("no process pool should be started")
+
+    monkeypatch.setattr(cloudtrail_pool, "ProcessPoolExecutor", refused)
+
+
+def test_without_a_recipe_no_worker_is_started(bucket, no_pool):
     """A worker cannot share this process's client (its connections): without a recipe the threads read."""
     s3, objects = bucket
     expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
-
-    def no_pool(*args, **kwargs):
-        raise AssertionError("no process pool should be started")
-
-    monkeypatch.setattr(cloudtrail_pool, "ProcessPoolExecutor", no_pool)
     assert outcome(read_objects(s3, "b", objects, START, END, processes=2)) == expected
 
 
@@ -157,15 +162,10 @@ def test_a_worker_that_dies_leaves_its_objects_to_this_process(bucket, monkeypat
     assert outcome(read_objects(s3, "b", objects, START, END, processes=2, recipe=in_memory)) == expected
 
 
-def test_one_core_or_little_to_read_decodes_on_threads(bucket, monkeypatch):
+def test_one_core_or_little_to_read_decodes_on_threads(bucket, no_pool, monkeypatch):
     """A process pool only pays off with several cores and enough to read: otherwise none is started."""
     s3, objects = bucket
     expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
-
-    def no_pool(*args, **kwargs):
-        raise AssertionError("no process pool should be started")
-
-    monkeypatch.setattr(cloudtrail_pool, "ProcessPoolExecutor", no_pool)
     # a few kB in a few dozen objects: below POOL_MIN_BYTES and POOL_MIN_OBJECTS
     assert outcome(read_objects(s3, "b", objects, START, END, recipe=in_memory)) == expected
     monkeypatch.setattr(cloudtrail_pool, "POOL_MIN_OBJECTS", 0)
@@ -180,3 +180,34 @@ def test_enough_objects_start_the_pool_however_small(bucket, monkeypatch):
     monkeypatch.setattr(cloudtrail_pool, "POOL_MIN_OBJECTS", len(objects))
     monkeypatch.setattr(cloudtrail_pool, "cores", lambda: 2)
     assert outcome(read_objects(Untouched(), "b", objects, START, END, recipe=in_memory)) == expected
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A recipe that counts the clients made from it (by its credentials, as ``ClientRecipe`` compares)."""
+
+    token: str
+    made: list
+
+    def __hash__(self) -> int:
+        return hash(self.token)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Counted) and other.token == self.token
+
+    def client(self) -> Bucket:
+        self.made.append(self.token)
+        return BUCKETS["b"]
+
+
+def test_a_worker_keeps_its_client_until_the_credentials_it_is_handed_change(bucket, monkeypatch):
+    """A long first night outlives its credentials: a refreshed recipe makes a new client, an equal one does not."""
+    _, objects = bucket
+    worker: dict = {}
+    monkeypatch.setattr(cloudtrail_pool, "_worker", worker)  # this process plays the worker; later forks start clean
+    made: list[str] = []
+    keys = [objects[0].key]
+    for token in ("first", "first", "refreshed", "refreshed"):
+        cloudtrail_pool.read_batch(Counted(token, made), "b", keys, START, END, fetchers=2)
+    worker["threads"].shutdown()
+    assert made == ["first", "refreshed"]
