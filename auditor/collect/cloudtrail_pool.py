@@ -55,7 +55,7 @@ import botocore.exceptions
 
 from auditor.collect.action_usage import UsageReducer
 from auditor.collect.cloudtrail_lifecycle import lifecycle_events
-from auditor.collect.cloudtrail_records import LogDecodeError, read_log
+from auditor.collect.cloudtrail_records import InflateBuffer, LogDecodeError, read_log
 from auditor.collect.cloudtrail_reduce import ActivityReducer
 from auditor.collect.cloudtrail_s3 import LogObject
 from auditor.heap import collector_paused
@@ -177,10 +177,12 @@ def _fetch(s3, bucket: str, key: str) -> bytes:
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def reduce_object(data: bytes, start: datetime | None, end: datetime | None) -> _Reduced:
-    """One object's bytes inflated, decoded and reduced: the per-object work, wherever it runs."""
+def reduce_object(
+    data: bytes, start: datetime | None, end: datetime | None, buffer: InflateBuffer | None = None
+) -> _Reduced:
+    """One object's bytes inflated (into ``buffer`` if given), decoded and reduced: the per-object work."""
     with collector_paused():  # decoded records and their tallies make no cycles
-        records, malformed = read_log(data)
+        records, malformed = read_log(data, buffer)
         reducer = ActivityReducer(start, end, usage=UsageReducer())
         reducer.add(records)
         changes = lifecycle_events(records, start, end)
@@ -215,7 +217,8 @@ def _read_on_threads(s3, bucket, objects: Iterable[LogObject], start, end, limit
             yield future.result()
 
 
-# A worker process's own client (made from the last recipe it was handed) and fetch threads.
+# A worker process's own client (made from the last recipe it was handed), fetch threads, and the
+# memory it inflates objects into (one at a time: its fetch threads only fetch).
 _worker: dict[str, Any] = {}
 
 
@@ -233,6 +236,7 @@ def read_batch(recipe: Recipe, bucket: str, keys: list[str], start, end, fetcher
         _worker["threads"] = ThreadPoolExecutor(max_workers=fetchers, thread_name_prefix="cloudtrail-fetch")
         _worker["fetchers"] = fetchers
     client, threads = _worker["client"], _worker["threads"]
+    buffer = _worker.setdefault("buffer", InflateBuffer())
     futures = {threads.submit(_fetch, client, bucket, key): index for index, key in enumerate(keys)}
     results: list[Any] = [None] * len(keys)
     for future in as_completed(futures):
@@ -243,7 +247,7 @@ def read_batch(recipe: Recipe, bucket: str, keys: list[str], start, end, fetcher
             results[index] = (0, exc)
             continue
         try:
-            results[index] = (len(data), reduce_object(data, start, end))
+            results[index] = (len(data), reduce_object(data, start, end, buffer))
         except LogDecodeError as exc:
             results[index] = (len(data), exc)
     return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)  # botocore's errors pickle (as ClientError)

@@ -21,7 +21,7 @@ whole): most records build no nested object but their ``resources``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -220,6 +220,12 @@ _RAW_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_WBITS = 31  # zlib's window bits for a gzip wrapper: header, deflate stream, CRC-32 and length checked
+JSON_WHITESPACE = b" \t\r\n"
+# Compressed bytes inflated per step into an ``InflateBuffer``: about a megabyte out, a piece
+# small enough for malloc to hand the same memory back step after step.
+INFLATE_STEP = 64 * 1024
+# An ``InflateBuffer`` grown past this (by one outsized object) lets its memory go rather than keep it.
+INFLATE_KEEP = 64 * 1024 * 1024
 
 
 class LogDecodeError(ValueError):
@@ -233,24 +239,76 @@ def gunzip(data: bytes) -> bytes:
     padding between them, CRC-32 and length checked) in under half its time:
     decompression is the floor of reading a trail.
     """
-    if not data.startswith(GZIP_MAGIC):
-        if data.lstrip()[:1] in (b"{", b"["):
+    if not _is_gzip(data):
+        return data
+    pieces = list(_inflated_pieces(data, step=None))
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+class InflateBuffer:
+    """Memory reused to inflate log objects one after another: ``gunzip`` without a new buffer per object.
+
+    A busy account's log object inflates to tens of megabytes, and new
+    memory that large is mapped by the kernel one page at a time, on first
+    touch: about a third of the time of inflating it (20 objects of 28 MB:
+    0.61 s, 0.40 s inflated in steps into one buffer). The view ``inflate``
+    returns, and msgspec's ``Raw`` parts decoded from it, pin that memory;
+    while anything still holds them, the next object gets fresh memory
+    rather than overwriting theirs.
+    """
+
+    def __init__(self) -> None:
+        self._memory = bytearray()
+
+    def inflate(self, data: bytes) -> memoryview | bytes:
+        """``data`` inflated (checked as ``gunzip`` checks it), as a view valid until the next call."""
+        if not _is_gzip(data):
             return data
-        raise LogDecodeError(f"not a gzip file (starts with {data[:4]!r})")
-    members: list[bytes] = []
-    rest = data
+        memory = self._memory
+        try:
+            memory.append(0)  # a bytearray refuses to change size while any view of it is alive
+            del memory[-1]
+        except BufferError:
+            memory = None
+        if memory is None or len(memory) > INFLATE_KEEP:
+            memory = self._memory = bytearray()
+        size = 0
+        for piece in _inflated_pieces(data, step=INFLATE_STEP):
+            end = size + len(piece)
+            memory[size:end] = piece  # grows the buffer where the piece runs past its end
+            size = end
+        return memoryview(memory)[:size]
+
+
+def _is_gzip(data: bytes) -> bool:
+    """True for a gzip body; False for plain JSON; ``LogDecodeError`` for anything else."""
+    if data.startswith(GZIP_MAGIC):
+        return True
+    if data.lstrip()[:1] in (b"{", b"["):
+        return False
+    raise LogDecodeError(f"not a gzip file (starts with {data[:4]!r})")
+
+
+def _inflated_pieces(data: bytes, step: int | None) -> Iterator[bytes]:
+    """The inflated bytes of each gzip member in ``data``, ``step`` compressed bytes at a time (None: whole)."""
+    view = memoryview(data)
+    at = 0
     try:
-        while rest:
+        while at < len(data):
             inflater = isal_zlib.decompressobj(GZIP_WBITS)
-            members.append(inflater.decompress(rest))
+            while not inflater.eof and at < len(data):
+                chunk = view[at : at + step] if step else view[at:]
+                yield inflater.decompress(chunk)
+                at += len(chunk)
             if not inflater.eof:
                 raise LogDecodeError("corrupt gzip data: truncated")
-            rest = inflater.unused_data.lstrip(b"\x00")
-            if rest and not rest.startswith(GZIP_MAGIC):
-                raise LogDecodeError(f"corrupt gzip data: {len(rest)} bytes after the last member")
+            at -= len(inflater.unused_data)
+            if data[at : at + 1] == b"\x00":  # zero padding between members
+                at = len(data) - len(data[at:].lstrip(b"\x00"))
+            if at < len(data) and not data.startswith(GZIP_MAGIC, at):
+                raise LogDecodeError(f"corrupt gzip data: {len(data) - at} bytes after the last member")
     except isal_zlib.error as exc:
         raise LogDecodeError(f"corrupt gzip data: {exc}") from exc
-    return members[0] if len(members) == 1 else b"".join(members)
 
 
 def decode_log(payload: bytes) -> tuple[list[CloudTrailRecord], int]:
@@ -262,14 +320,14 @@ def decode_log(payload: bytes) -> tuple[list[CloudTrailRecord], int]:
     return _decode(payload, _FULL)
 
 
-def decode_log_lean(payload: bytes) -> tuple[list[LeanRecord], int]:
+def decode_log_lean(payload: bytes | memoryview) -> tuple[list[LeanRecord], int]:
     """``decode_log`` with each record's nested parts left raw (``LeanRecord.whole`` decodes them)."""
     return _decode(payload, _LEAN)
 
 
-def _decode(payload: bytes, decoders: tuple[msgspec.json.Decoder, ...]) -> tuple[list, int]:
+def _decode(payload: bytes | memoryview, decoders: tuple[msgspec.json.Decoder, ...]) -> tuple[list, int]:
     file_decoder, array_decoder, record_decoder = decoders
-    is_array = payload.lstrip()[:1] == b"["
+    is_array = _starts_with_array(payload)
     try:
         if is_array:
             return array_decoder.decode(payload), 0
@@ -292,9 +350,21 @@ def _decode(payload: bytes, decoders: tuple[msgspec.json.Decoder, ...]) -> tuple
     return records, skipped
 
 
-def read_log(data: bytes) -> tuple[list[LeanRecord], int]:
-    """Gunzip and decode one log object, lean (see ``decode_log_lean``)."""
-    return decode_log_lean(gunzip(data))
+def _starts_with_array(payload: bytes | memoryview) -> bool:
+    """True when the first JSON token is ``[`` (looked for without copying a large payload)."""
+    head = bytes(payload[:64]).lstrip(JSON_WHITESPACE)
+    if not head and len(payload) > 64:
+        head = bytes(payload).lstrip(JSON_WHITESPACE)
+    return head[:1] == b"["
+
+
+def read_log(data: bytes, buffer: InflateBuffer | None = None) -> tuple[list[LeanRecord], int]:
+    """Gunzip and decode one log object, lean (see ``decode_log_lean``); inflated into ``buffer`` if given.
+
+    With a buffer, the records' raw parts are views of it: drop them before
+    the buffer's next object (else that object takes fresh memory).
+    """
+    return decode_log_lean(gunzip(data) if buffer is None else buffer.inflate(data))
 
 
 def parse_event_time(value: Any) -> datetime | None:

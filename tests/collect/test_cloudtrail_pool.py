@@ -147,11 +147,11 @@ HERE = os.getpid()
 REDUCE = cloudtrail_pool.reduce_object
 
 
-def killed(data, start, end):
+def killed(data, start, end, buffer=None):
     """Decoding that ends a worker's process, as the kernel's OOM killer would (this process decodes)."""
     if os.getpid() != HERE:
         os._exit(1)
-    return REDUCE(data, start, end)
+    return REDUCE(data, start, end, buffer)
 
 
 def test_a_worker_that_dies_leaves_its_objects_to_this_process(bucket, monkeypatch):
