@@ -9,8 +9,8 @@ temporary directory, then times, on the same bytes:
   reduce, 1 thread  plus attribution, aggregation, actions called and access changes (the per-object
                     work of the reader's workers), on one core
   read_objects      the collector's reader (``auditor.collect.cloudtrail_pool``): one process per core,
-                    each fetching (from the local files) on threads of its own, decoding and reducing;
-                    merged here as the collector merges
+                    each fetching (from the local files) on threads of its own, decoding and reducing
+                    a batch of objects into one reducer; merged here, a batch at a time
 
 and prints each as a ratio to the zlib floor, with the CPU time of this
 process and its workers for the last row. S3 is left out on purpose: moto
@@ -202,7 +202,9 @@ def generate(directory: Path, objects: int, records: int, seed: int) -> list[Pat
 
 def _reduce_one(data: bytes) -> ActivityReducer:
     """One object's work as the reader's workers do it: activity, actions called and access changes."""
-    return reduce_object(data, None, None).reducer
+    reducer = ActivityReducer(usage=UsageReducer())
+    reduce_object(data, reducer)
+    return reducer
 
 
 @dataclass(frozen=True)
@@ -289,11 +291,8 @@ def main() -> None:
         def reader() -> None:
             nonlocal pooled
             pooled = ActivityReducer(usage=UsageReducer())
-            reads = read_objects(
-                bucket, "local", objects, None, None, processes=args.processes, recipe=lambda _: bucket
-            )
-            for read in reads:
-                pooled.merge(read.reducer)
+            for _ in read_objects(bucket, "local", objects, pooled, processes=args.processes, recipe=lambda _: bucket):
+                pass
 
         timed(f"read_objects ({args.processes} processes)", reader)
         same = pooled.activities() == merged.activities() and pooled.usage.uses() == merged.usage.uses()

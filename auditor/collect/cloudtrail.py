@@ -43,10 +43,10 @@ from auditor.aws import AwsContext, describe_error
 from auditor.collect.action_usage import UsageReducer
 from auditor.collect.cloudtrail_athena import TABLES, AthenaSettings, collect_cloudtrail_athena
 from auditor.collect.cloudtrail_fold import read_any, span
-from auditor.collect.cloudtrail_ledger import Ledger, merge_activities, merge_usage, trail_id
+from auditor.collect.cloudtrail_ledger import Ledger, Reading, merge_activities, merge_usage, trail_id
 from auditor.collect.cloudtrail_lifecycle import sort_events
 from auditor.collect.cloudtrail_plan import ReadPlan
-from auditor.collect.cloudtrail_pool import read_objects
+from auditor.collect.cloudtrail_pool import ObjectRead, read_objects
 from auditor.collect.cloudtrail_records import LogDecodeError
 from auditor.collect.cloudtrail_reduce import ActivityReducer, reduce_records
 from auditor.collect.cloudtrail_s3 import AccountListing, LogObject, discover_layout, list_account
@@ -221,37 +221,15 @@ def collect_cloudtrail(
         progress.start(OBJECTS_TASK, len(work))
 
         recipe = partial(ctx.recipe, "s3", trail.home_region)  # how a reading worker makes its own client
-        for outcome in read_objects(s3, trail.bucket, work, kept.start, as_of, fetchers=readers, recipe=recipe):
-            obj = outcome.obj
-            tally = owner[obj.key]
-            account_id = tally.listing.account_id
-            if outcome.error is not None:
-                error = _describe_read_error(outcome.error)
-                result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
-                tally.unreadable.append(error)
-                tally.damaged.append((obj, error))
-                if reading is not None and isinstance(outcome.error, LogDecodeError):  # its bytes will not change
-                    reading.read(obj, account_id, error=error)
-                elif reading is not None:
-                    reading.unread(obj)
-            else:
-                skipped = outcome.malformed + outcome.reducer.undated
-                error = None
-                if skipped:
-                    error = f"{skipped} of {outcome.reducer.records + outcome.malformed} records could not be decoded"
-                    result.unreadable.append(Unreadable(what=f"s3://{trail.bucket}/{obj.key}", error=error))
-                _count(tally, obj, outcome.size, outcome.reducer.records, outcome.reducer.counted, skipped, error)
-                counts = dict(
-                    size=outcome.size,
-                    records=outcome.reducer.records,
-                    counted=outcome.reducer.counted,
-                    skipped=skipped,
-                    error=error,
-                )
-                keep = reading.read(obj, account_id, changes=outcome.changes, **counts) if reading is not None else True
-                (kept if keep else this_run).merge(outcome.reducer)
-                (kept_changes if keep else run_changes).extend(outcome.changes)
-            progress.advance(OBJECTS_TASK)
+        keeps = reading.keeps_object if reading is not None else (lambda obj: True)
+        parts = (
+            (kept, kept_changes, [obj for obj in work if keeps(obj)]),
+            (this_run, run_changes, [obj for obj in work if not keeps(obj)]),  # delivered after as-of
+        )
+        for into, changes, part in parts:
+            for outcome in read_objects(s3, trail.bucket, part, into, fetchers=readers, recipe=recipe):
+                _book(outcome, owner[outcome.obj.key], changes, reading, trail, result)
+                progress.advance(OBJECTS_TASK)
         progress.finish(OBJECTS_TASK)
 
     activity = kept.activities()
@@ -276,6 +254,41 @@ def collect_cloudtrail(
             status.detail["ledger"] = {"mode": reading.mode, "kept": reading.kept, "objects_new": new}
         result.statuses.append(status)
     return result
+
+
+def _book(
+    outcome: ObjectRead,
+    tally: _Tally,
+    changes: list[LifecycleEvent],
+    reading: Reading | None,
+    trail: TrailLocation,
+    result: SourceResult,
+) -> None:
+    """Account for one object read (its activity is already in the reducer it was read into) or left unread."""
+    obj = outcome.obj
+    account_id = tally.listing.account_id
+    what = f"s3://{trail.bucket}/{obj.key}"
+    if outcome.held is None:
+        error = _describe_read_error(outcome.error)
+        result.unreadable.append(Unreadable(what=what, error=error))
+        tally.unreadable.append(error)
+        tally.damaged.append((obj, error))
+        if reading is not None and isinstance(outcome.error, LogDecodeError):  # its bytes will not change
+            reading.read(obj, account_id, error=error)
+        elif reading is not None:
+            reading.unread(obj)
+        return
+    held = outcome.held
+    skipped = held.malformed + held.undated
+    error = None
+    if skipped:
+        error = f"{skipped} of {held.records + held.malformed} records could not be decoded"
+        result.unreadable.append(Unreadable(what=what, error=error))
+    _count(tally, obj, outcome.size, held.records, held.counted, skipped, error)
+    if reading is not None:
+        counts = dict(size=outcome.size, records=held.records, counted=held.counted, skipped=skipped, error=error)
+        reading.read(obj, account_id, changes=held.changes, **counts)
+    changes.extend(held.changes)
 
 
 def _count(

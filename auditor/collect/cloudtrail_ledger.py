@@ -138,7 +138,7 @@ class Reading:
 
     def read(self, obj: LogObject, account_id: str, changes: list[LifecycleEvent] | None = None, **counts) -> bool:
         """Note an object read (whole, or damaged); False when it counts for this run only (after as-of)."""
-        if obj.delivered > self.as_of:
+        if not self.keeps_object(obj):
             self._unread.append(obj)
             return False
         if changes:
@@ -147,6 +147,10 @@ class Reading:
             ReadObject(key=obj.key, account_id=account_id, region=obj.region, delivered=obj.delivered, **counts)
         )
         return True
+
+    def keeps_object(self, obj: LogObject) -> bool:
+        """Whether what an object holds goes into the store: not when delivered after the as-of time (a later run's)."""
+        return obj.delivered <= self.as_of
 
     def unread(self, obj: LogObject) -> None:
         """Note an object that could not be fetched: the next run fetches it again."""

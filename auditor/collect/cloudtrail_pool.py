@@ -1,9 +1,10 @@
 """Reading CloudTrail log objects: fetched concurrently, decoded and reduced on every core.
 
 ``read_objects`` is the one entry point: give it the S3 client, the bucket,
-the ``LogObject`` list to read and the event window, and it yields one
-``ObjectRead`` per object as each finishes (in no particular order). The
-caller merges the reducers and keeps its own books (coverage, gaps, ledger).
+the ``LogObject`` list to read and the reducer to fold their activity into
+(its window is the events that count), and it yields one ``ObjectRead`` per
+object as each finishes (in no particular order), with what the object
+held. The caller keeps its own books (coverage, gaps, ledger).
 
 Fetching costs CPU too: botocore signs, sends and parses every GetObject
 in Python (about a millisecond each), as much as decoding a small object.
@@ -12,7 +13,10 @@ repay starting processes (``POOL_MIN_BYTES`` or ``POOL_MIN_OBJECTS``), and
 when the caller says how a worker makes its own client (a ``recipe``),
 each worker process fetches, inflates, decodes and reduces batches of
 objects with a client and fetch threads of its own: every core does the
-whole per-object work, and this process only merges. Otherwise fetch
+whole per-object work. A worker folds a batch's objects into one reducer,
+and this process merges one per batch: the principals of a few hundred
+small objects are mostly the same ones, so a batch's reducer is a fraction
+of theirs together, to pickle, load and merge. Otherwise fetch
 threads here read with the one client (thread-safe, its connection pool
 sized to the threads by the caller), as they do where a process pool
 cannot start at all: AWS Lambda has no ``/dev/shm``, so multiprocessing's
@@ -63,6 +67,7 @@ from auditor.model import LifecycleEvent
 
 __all__ = [
     "FETCH_ERRORS",
+    "Held",
     "POOL_MIN_BYTES",
     "POOL_MIN_OBJECTS",
     "ObjectRead",
@@ -94,27 +99,24 @@ class Recipe(Hashable, Protocol):
 
 
 @dataclass
-class ObjectRead:
-    """One log object's outcome: its reducer (with the actions called) and access changes, or why it is unread."""
+class Held:
+    """What one object's records held, once folded into a reducer (crosses the process boundary)."""
 
-    obj: LogObject
-    reducer: ActivityReducer | None = None  # None when ``error`` is set
-    malformed: int = 0  # records skipped as not decodable
-    size: int = 0  # bytes fetched
-    error: Exception | None = None  # a FETCH_ERRORS instance
+    records: int = 0  # records decoded
+    counted: int = 0  # inside the window, proving some principal active
+    undated: int = 0  # without a usable eventTime
+    malformed: int = 0  # skipped as not decodable
     changes: list[LifecycleEvent] = field(default_factory=list)  # access granted or taken away, in the window
 
 
 @dataclass
-class _Reduced:
-    """What one object's bytes reduce to (crosses the process boundary, so kept small)."""
+class ObjectRead:
+    """One log object's outcome: what it held (its activity is in the reducer read into), or why it is unread."""
 
-    reducer: ActivityReducer
-    malformed: int
-    changes: list[LifecycleEvent]
-
-    def read(self, obj: LogObject, size: int) -> ObjectRead:
-        return ObjectRead(obj, reducer=self.reducer, malformed=self.malformed, size=size, changes=self.changes)
+    obj: LogObject
+    held: Held | None = None  # None when ``error`` is set
+    size: int = 0  # bytes fetched
+    error: Exception | None = None  # a FETCH_ERRORS instance
 
 
 def cores() -> int:
@@ -129,16 +131,16 @@ def read_objects(
     s3,
     bucket: str,
     objects: Sequence[LogObject],
-    start: datetime | None,
-    end: datetime | None,
+    into: ActivityReducer,
     *,
     fetchers: int = 32,
     processes: int | None = None,
     recipe: Callable[[int], Recipe] | None = None,
 ) -> Iterator[ObjectRead]:
-    """Fetch, gunzip, decode and reduce ``objects`` (events inside ``[start, end]`` count); one result each.
+    """Fetch, gunzip, decode and reduce ``objects`` into ``into`` (events in its window count); one result each.
 
-    ``recipe(pool)`` describes the client a worker process makes for itself
+    ``into`` takes each object's activity and actions called (it needs a
+    ``UsageReducer``) before that object's result is yielded. ``recipe(pool)`` describes the client a worker process makes for itself
     (with a connection pool of ``pool``); it is asked again for each batch,
     so that the credentials it carries stay current. Without it, or with
     ``processes`` 0 or 1, the fetch threads here read everything;
@@ -157,11 +159,11 @@ def read_objects(
         processes = cores() if worth_it else 0
     pool = _process_pool(min(processes, len(objects))) if processes > 1 else None
     if pool is None:
-        yield from _read_on_threads(s3, bucket, objects, start, end, fetchers)
+        yield from _read_on_threads(s3, bucket, objects, into, fetchers)
         return
     with pool:
         per_worker = max(MIN_WORKER_FETCHERS, fetchers // processes)
-        yield from _read_on_processes(pool, recipe, per_worker, s3, bucket, objects, start, end, fetchers, processes)
+        yield from _read_on_processes(pool, recipe, per_worker, s3, bucket, objects, into, fetchers, processes)
 
 
 def _process_pool(workers: int) -> ProcessPoolExecutor | None:
@@ -177,44 +179,55 @@ def _fetch(s3, bucket: str, key: str) -> bytes:
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def reduce_object(
-    data: bytes, start: datetime | None, end: datetime | None, buffer: InflateBuffer | None = None
-) -> _Reduced:
-    """One object's bytes inflated (into ``buffer`` if given), decoded and reduced: the per-object work."""
+def reduce_object(data: bytes, reducer: ActivityReducer, buffer: InflateBuffer | None = None) -> Held:
+    """One object's bytes inflated (into ``buffer`` if given), decoded and folded into ``reducer``: the per-object work."""
+    records_before, counted_before, undated_before = reducer.records, reducer.counted, reducer.undated
     with collector_paused():  # decoded records and their tallies make no cycles
         records, malformed = read_log(data, buffer)
-        reducer = ActivityReducer(start, end, usage=UsageReducer())
         reducer.add(records)
-        changes = lifecycle_events(records, start, end)
+        changes = lifecycle_events(records, reducer.start, reducer.end)
         del records  # freed while paused: the collector's next pass would otherwise walk every record's parts
-        return _Reduced(reducer, malformed, changes)
+    return Held(
+        records=reducer.records - records_before,
+        counted=reducer.counted - counted_before,
+        undated=reducer.undated - undated_before,
+        malformed=malformed,
+        changes=changes,
+    )
 
 
-def _read_one(s3, bucket: str, obj: LogObject, start: datetime | None, end: datetime | None) -> ObjectRead:
+def _read_one(s3, bucket: str, obj: LogObject, window: ActivityReducer) -> tuple[ObjectRead, ActivityReducer | None]:
+    """One object fetched and reduced on a fetch thread, into a reducer of its own (threads share none)."""
+    reducer = ActivityReducer(window.start, window.end, usage=UsageReducer())
     try:
         data = _fetch(s3, bucket, obj.key)
-        reduced = reduce_object(data, start, end)
+        held = reduce_object(data, reducer)
     except FETCH_ERRORS as exc:
-        return ObjectRead(obj, error=exc)
-    return reduced.read(obj, len(data))
+        return ObjectRead(obj, error=exc), None
+    return ObjectRead(obj, held=held, size=len(data)), reducer
 
 
-def _read_on_threads(s3, bucket, objects: Iterable[LogObject], start, end, limit: int) -> Iterator[ObjectRead]:
-    """Fetch and decode on ``limit`` threads here, at most ``limit`` objects in flight."""
+def _read_on_threads(
+    s3, bucket, objects: Iterable[LogObject], into: ActivityReducer, limit: int
+) -> Iterator[ObjectRead]:
+    """Fetch and decode on ``limit`` threads here, at most ``limit`` objects in flight; merged into ``into`` here."""
     done: queue.SimpleQueue[Future] = queue.SimpleQueue()
     source = iter(objects)
     in_flight = 0
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="cloudtrail-fetch") as threads:
         for obj in _take(source, limit):
-            threads.submit(_read_one, s3, bucket, obj, start, end).add_done_callback(done.put)
+            threads.submit(_read_one, s3, bucket, obj, into).add_done_callback(done.put)
             in_flight += 1
         while in_flight:
             future = done.get()
             in_flight -= 1
             for obj in _take(source, 1):
-                threads.submit(_read_one, s3, bucket, obj, start, end).add_done_callback(done.put)
+                threads.submit(_read_one, s3, bucket, obj, into).add_done_callback(done.put)
                 in_flight += 1
-            yield future.result()
+            read, reducer = future.result()
+            if reducer is not None:
+                into.merge(reducer)
+            yield read
 
 
 # A worker process's own client (made from the last recipe it was handed), fetch threads, and the
@@ -222,11 +235,14 @@ def _read_on_threads(s3, bucket, objects: Iterable[LogObject], start, end, limit
 _worker: dict[str, Any] = {}
 
 
-def read_batch(recipe: Recipe, bucket: str, keys: list[str], start, end, fetchers: int) -> bytes:
-    """A worker's share: each object fetched on its threads and reduced as it arrives, pickled here.
+def read_batch(
+    recipe: Recipe, bucket: str, keys: list[str], start: datetime | None, end: datetime | None, fetchers: int
+) -> bytes:
+    """A worker's share: each object fetched on its threads and folded into one reducer as it arrives.
 
-    Per key, in order: ``(size, _Reduced)``, or ``(size, error)`` for an object that could not be
-    fetched (size 0) or decoded. The parent loads the bytes (see ``_unpickle``).
+    Pickled here: per key, in order, ``(size, Held)``, or ``(size, error)`` for an object that
+    could not be fetched (size 0) or decoded; then the batch's reducer. The parent loads the
+    bytes (see ``_unpickle``).
     """
     if _worker.get("recipe") != recipe:
         _worker["client"], _worker["recipe"] = recipe.client(), recipe
@@ -239,6 +255,7 @@ def read_batch(recipe: Recipe, bucket: str, keys: list[str], start, end, fetcher
     buffer = _worker.setdefault("buffer", InflateBuffer())
     futures = {threads.submit(_fetch, client, bucket, key): index for index, key in enumerate(keys)}
     results: list[Any] = [None] * len(keys)
+    reducer = ActivityReducer(start, end, usage=UsageReducer())
     for future in as_completed(futures):
         index = futures[future]
         try:
@@ -247,13 +264,13 @@ def read_batch(recipe: Recipe, bucket: str, keys: list[str], start, end, fetcher
             results[index] = (0, exc)
             continue
         try:
-            results[index] = (len(data), reduce_object(data, start, end, buffer))
+            results[index] = (len(data), reduce_object(data, reducer, buffer))
         except LogDecodeError as exc:
             results[index] = (len(data), exc)
-    return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)  # botocore's errors pickle (as ClientError)
+    return pickle.dumps((results, reducer), protocol=pickle.HIGHEST_PROTOCOL)  # botocore's errors pickle
 
 
-def _unpickle(data: bytes) -> list[tuple[int, _Reduced | Exception]]:
+def _unpickle(data: bytes) -> tuple[list[tuple[int, Held | Exception]], ActivityReducer]:
     """A worker's results, loaded without the cycle collector.
 
     Loading builds tens of thousands of dicts, lists and tuples per batch
@@ -287,8 +304,7 @@ def _read_on_processes(
     s3,
     bucket,
     objects,
-    start,
-    end,
+    into: ActivityReducer,
     fetchers: int,
     processes: int,
 ) -> Iterator[ObjectRead]:
@@ -306,7 +322,8 @@ def _read_on_processes(
         if batch is None:
             return False
         try:
-            future = pool.submit(read_batch, recipe(per_worker), bucket, [o.key for o in batch], start, end, per_worker)
+            keys = [o.key for o in batch]
+            future = pool.submit(read_batch, recipe(per_worker), bucket, keys, into.start, into.end, per_worker)
         except (BrokenExecutor, OSError):  # a worker died, or none could be started
             left.extend(batch)
             return False
@@ -321,15 +338,16 @@ def _read_on_processes(
         for future in done:
             batch = pending.pop(future)
             try:
-                outcomes = _unpickle(future.result())
+                outcomes, reducer = _unpickle(future.result())
             except BrokenExecutor:
                 left.extend(batch)
                 continue
             if not left:
                 submit_next()
+            into.merge(reducer)
             for obj, (size, outcome) in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, _Reduced):
-                    yield outcome.read(obj, size)
+                if isinstance(outcome, Held):
+                    yield ObjectRead(obj, held=outcome, size=size)
                 else:
                     yield ObjectRead(obj, error=outcome)
     if left:
@@ -337,7 +355,7 @@ def _read_on_processes(
             future.cancel()
             left.extend(batch)
         left.extend(obj for batch in source for obj in batch)
-        yield from _read_on_threads(s3, bucket, left, start, end, fetchers)
+        yield from _read_on_threads(s3, bucket, left, into, fetchers)
 
 
 def _take(source: Iterator[LogObject], count: int) -> Iterable[LogObject]:

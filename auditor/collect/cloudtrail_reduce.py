@@ -54,6 +54,10 @@ class ActivityReducer:
     different objects combine with ``merge``, in any order. Given a
     ``usage`` reducer, each attributed record's action is folded into it
     too (right-sizing's "used" side), from the hits computed here once.
+
+    A reducer fed many objects attributes each caller once for all of
+    them: a five-minute object holds a few hundred records, and most of its
+    callers were in the object before.
     """
 
     def __init__(
@@ -67,6 +71,8 @@ class ActivityReducer:
         self.outside_window = 0
         self.undated = 0  # records without a usable eventTime
         self._seen: dict[Hit, list] = {}  # hit -> [first, last, events]
+        # (userIdentity, recipientAccountId) -> (hits, identity decoded), None: attributed per whole record
+        self._callers: dict[tuple, tuple[list[Hit], UserIdentity] | None] = {}
 
     def add(self, records: Iterable[CloudTrailRecord | LeanRecord]) -> None:
         """Fold one log object's records (decoded, or lean: their parts still raw JSON).
@@ -77,7 +83,7 @@ class ActivityReducer:
         once each: per record the work is a lookup or two, and a lean
         record's identity is decoded once per distinct identity.
         """
-        start, end, usage = self.start, self.end, self.usage
+        start, end, usage, callers = self.start, self.end, self.usage, self._callers
         workflow_names: dict[str, str] = {}
         deferred: list[tuple[CloudTrailRecord, datetime]] = []
         times: dict[object, datetime | bool | None] = {}  # eventTime text -> _dated: events share their seconds
@@ -112,7 +118,11 @@ class ActivityReducer:
                     key = (bytes(identity) if type(identity) is Raw else identity, record.recipientAccountId)
                     slot = by_identity[key]
                 except KeyError:
-                    slot = by_identity[key] = _identity_slot(record.whole(), when)
+                    try:
+                        caller = callers[key]
+                    except KeyError:
+                        caller = callers[key] = _caller(record.whole())
+                    slot = by_identity[key] = None if caller is None else _slot(caller[0], when, caller[1])
                 except TypeError:  # a list or object where a leaf was expected: not hashable
                     pass
                 if slot is not None and source == STS and assumes_role(record):
@@ -181,6 +191,10 @@ class ActivityReducer:
                 entry[1] = last
             entry[2] += events
 
+    def __getstate__(self) -> dict:
+        """Pickled without the callers: a worker's reducer crosses to the parent, its cache need not."""
+        return {**self.__dict__, "_callers": {}}
+
     def merge(self, other: ActivityReducer) -> None:
         if self.usage is not None and other.usage is not None:
             self.usage.merge(other.usage)
@@ -209,12 +223,17 @@ class ActivityReducer:
         ]
 
 
-def _identity_slot(record: CloudTrailRecord, when: datetime) -> list | None:
-    """The tally of a record's caller, or None where attribution needs each whole record (Identity Center users)."""
+def _caller(record: CloudTrailRecord) -> tuple[list[Hit], UserIdentity] | None:
+    """What a record's caller proves, or None where attribution needs each whole record (Identity Center users).
+
+    The hits depend on the identity and the account the event was recorded in alone (``caller_hits``
+    reads nothing else outside sign-in and portal events, which are attributed whole), so the
+    reducer keeps them per (identity, account).
+    """
     identity = record.userIdentity
     if type(identity) is not UserIdentity or identity.type in IDC_USER_TYPES:
         return None
-    return _slot(caller_hits(record), when, identity)
+    return caller_hits(record), identity
 
 
 def _slot(hits: list[Hit], when: datetime, identity: UserIdentity | None = None) -> list:

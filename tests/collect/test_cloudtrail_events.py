@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -328,6 +329,31 @@ def test_order_of_records_and_of_merges_does_not_change_the_result():
 
     names = sorted(p.name for p in DATA.glob("*.json"))
     assert merged(names) == merged(names[::-1]) == expected
+
+
+def test_one_reducer_fed_object_after_object_counts_what_a_reducer_per_object_counts():
+    """A worker folds a batch of objects into one reducer, which attributes each caller once for all of them."""
+    everything = [r for name in sorted(p.name for p in DATA.glob("*.json")) for r in records(name)]
+    random.Random(5).shuffle(everything)  # callers recur from object to object
+    objects = [json.dumps({"Records": everything[i : i + 4]}).encode() for i in range(0, len(everything), 4)]
+    # one identity, written without its account, in two accounts' logs: two users
+    for account in ("111122223333", "444455556666"):
+        bare = {"type": "IAMUser", "userName": "deployer", "accessKeyId": "AKIAIOSFODNN7EXAMPLE"}
+        record = {"eventTime": "2024-08-01T10:00:00Z", "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets"}
+        objects.append(
+            json.dumps({"Records": [record | {"userIdentity": bare, "recipientAccountId": account}]}).encode()
+        )
+    one, merged = ActivityReducer(usage=UsageReducer()), ActivityReducer(usage=UsageReducer())
+    for payload in objects:
+        one.add(decode_log_lean(payload)[0])
+        part = ActivityReducer(usage=UsageReducer())
+        part.add(decode_log_lean(payload)[0])
+        merged.merge(part)
+    assert one.activities() == merged.activities() and one.usage.uses() == merged.usage.uses()
+    assert (one.records, one.counted, one.undated) == (merged.records, merged.counted, merged.undated)
+    assert {a.account_id for a in one.activities() if a.key == "deployer"} == {"111122223333", "444455556666"}
+    crossed = pickle.loads(pickle.dumps(one))  # as a worker's reducer reaches the reading process
+    assert crossed._callers == {} and crossed.activities() == one.activities()
 
 
 def test_activity_times_are_aware_utc():

@@ -83,21 +83,21 @@ def bucket() -> tuple[Bucket, list[LogObject]]:
     return BUCKETS["b"], objects
 
 
-def outcome(reads) -> tuple[list, dict[str, str]]:
-    """The activity, the actions called and the access changes read, and the objects' errors."""
-    merged, errors, changes = ActivityReducer(START, END, UsageReducer()), {}, []
-    for read in reads:
+def outcome(s3, objects, **options) -> tuple[tuple, dict[str, str]]:
+    """``read_objects``: the activity, actions called and access changes read, the counts, and the objects' errors."""
+    merged, errors, changes, counts = ActivityReducer(START, END, UsageReducer()), {}, [], {}
+    for read in read_objects(s3, "b", objects, merged, **options):
         if read.error is not None:
             errors[read.obj.key] = type(read.error).__name__
         else:
-            merged.merge(read.reducer)
-            changes.extend(read.changes)
-    return (merged.activities(), merged.usage.uses(), sort_events(changes)), errors
+            changes.extend(read.held.changes)
+            counts[read.obj.key] = (read.size, read.held.records, read.held.counted, read.held.undated)
+    return (merged.activities(), merged.usage.uses(), sort_events(changes), counts), errors
 
 
 def test_processes_read_what_one_thread_reads(bucket, monkeypatch):
     s3, objects = bucket
-    alone = outcome(read_objects(s3, "b", objects, START, END, fetchers=1, processes=0))
+    alone = outcome(s3, objects, fetchers=1, processes=0)
     monkeypatch.setattr(cloudtrail_pool, "BATCH_OBJECTS", 7)  # several batches per worker
     asked: list[int] = []
 
@@ -105,13 +105,16 @@ def test_processes_read_what_one_thread_reads(bucket, monkeypatch):
         asked.append(pool)
         return in_memory(pool)
 
-    pooled = outcome(read_objects(Untouched(), "b", objects, START, END, fetchers=4, processes=2, recipe=recipe))
+    pooled = outcome(Untouched(), objects, fetchers=4, processes=2, recipe=recipe)
     assert alone == pooled
     # written afresh for every batch (credentials stay current), for a worker's own connection pool
     assert asked == [cloudtrail_pool.MIN_WORKER_FETCHERS] * math.ceil(len(objects) / 7)
-    (activities, uses, _changes), errors = alone
+    (activities, uses, _changes, counts), errors = alone
     assert errors == {"corrupt.json.gz": "LogDecodeError", "denied.json.gz": "ClientError"}
     assert len(activities) > 20 and uses  # the actions called cross the process boundary too
+    # each object's own counts, though a worker folds a whole batch into one reducer
+    assert len(counts) == len(objects) - 2
+    assert all(0 < records <= 5 and counted <= records for _, records, counted, _ in counts.values())
 
 
 def test_without_a_process_pool_the_threads_decode(bucket, monkeypatch):
@@ -121,9 +124,9 @@ def test_without_a_process_pool_the_threads_decode(bucket, monkeypatch):
     def no_semaphores(*args, **kwargs):
         raise OSError(38, "Function not implemented")
 
-    expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
+    expected = outcome(s3, objects, processes=0)
     monkeypatch.setattr(cloudtrail_pool, "ProcessPoolExecutor", no_semaphores)
-    assert outcome(read_objects(s3, "b", objects, START, END, processes=2, recipe=in_memory)) == expected
+    assert outcome(s3, objects, processes=2, recipe=in_memory) == expected
 
 
 @pytest.fixture
@@ -139,47 +142,47 @@ def no_pool(monkeypatch) -> None:
 def test_without_a_recipe_no_worker_is_started(bucket, no_pool):
     """A worker cannot share this process's client (its connections): without a recipe the threads read."""
     s3, objects = bucket
-    expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
-    assert outcome(read_objects(s3, "b", objects, START, END, processes=2)) == expected
+    expected = outcome(s3, objects, processes=0)
+    assert outcome(s3, objects, processes=2) == expected
 
 
 HERE = os.getpid()
 REDUCE = cloudtrail_pool.reduce_object
 
 
-def killed(data, start, end, buffer=None):
+def killed(data, reducer, buffer=None):
     """Decoding that ends a worker's process, as the kernel's OOM killer would (this process decodes)."""
     if os.getpid() != HERE:
         os._exit(1)
-    return REDUCE(data, start, end, buffer)
+    return REDUCE(data, reducer, buffer)
 
 
 def test_a_worker_that_dies_leaves_its_objects_to_this_process(bucket, monkeypatch):
     s3, objects = bucket
-    expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
+    expected = outcome(s3, objects, processes=0)
     monkeypatch.setattr(cloudtrail_pool, "BATCH_OBJECTS", 3)
     monkeypatch.setattr(cloudtrail_pool, "reduce_object", killed)
-    assert outcome(read_objects(s3, "b", objects, START, END, processes=2, recipe=in_memory)) == expected
+    assert outcome(s3, objects, processes=2, recipe=in_memory) == expected
 
 
 def test_one_core_or_little_to_read_decodes_on_threads(bucket, no_pool, monkeypatch):
     """A process pool only pays off with several cores and enough to read: otherwise none is started."""
     s3, objects = bucket
-    expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
+    expected = outcome(s3, objects, processes=0)
     # a few kB in a few dozen objects: below POOL_MIN_BYTES and POOL_MIN_OBJECTS
-    assert outcome(read_objects(s3, "b", objects, START, END, recipe=in_memory)) == expected
+    assert outcome(s3, objects, recipe=in_memory) == expected
     monkeypatch.setattr(cloudtrail_pool, "POOL_MIN_OBJECTS", 0)
     monkeypatch.setattr(cloudtrail_pool, "cores", lambda: 1)
-    assert outcome(read_objects(s3, "b", objects, START, END, recipe=in_memory)) == expected
+    assert outcome(s3, objects, recipe=in_memory) == expected
 
 
 def test_enough_objects_start_the_pool_however_small(bucket, monkeypatch):
     """Fetching costs CPU per object whatever its size: many small objects are read on every core."""
     s3, objects = bucket
-    expected = outcome(read_objects(s3, "b", objects, START, END, processes=0))
+    expected = outcome(s3, objects, processes=0)
     monkeypatch.setattr(cloudtrail_pool, "POOL_MIN_OBJECTS", len(objects))
     monkeypatch.setattr(cloudtrail_pool, "cores", lambda: 2)
-    assert outcome(read_objects(Untouched(), "b", objects, START, END, recipe=in_memory)) == expected
+    assert outcome(Untouched(), objects, recipe=in_memory) == expected
 
 
 @dataclass(frozen=True)
