@@ -217,67 +217,76 @@ class TrailMemory:
     usage: dict[UsageKey, ActionUse] = field(default_factory=dict)
 
 
-def load(engine: Engine, trail: str) -> TrailMemory:
-    """The trail's ledger and activity (an empty memory for a trail never read)."""
+def load_ledger(conn: Connection, trail: str) -> TrailMemory:
+    """The trail's ledger alone: how far it was read, each account's window, resume points, the objects held.
+
+    What a night's listing needs, and a small part of the memory; the rest is ``load_evidence``'s.
+    """
     memory = TrailMemory(trail=trail)
-    with engine.connect() as conn:
-        head = conn.execute(sa.select(cloudtrail_trails).where(cloudtrail_trails.c.trail == trail)).first()
-        if head is None:
-            return memory
-        memory.generation, memory.as_of = head.generation, head.as_of
-        for row in conn.execute(sa.select(cloudtrail_accounts).where(cloudtrail_accounts.c.trail == trail)):
-            memory.since[row.account_id] = row.since
-            if row.folded is not None:
-                memory.folded[row.account_id] = _FOLDED.decode(row.folded)
-        for row in conn.execute(sa.select(cloudtrail_regions).where(cloudtrail_regions.c.trail == trail)):
-            memory.resume[row.prefix] = row.resume
-        query = sa.select(cloudtrail_objects).where(cloudtrail_objects.c.trail == trail)
-        for row in conn.execute(query.order_by(cloudtrail_objects.c.key)):
-            memory.objects[row.account_id].append(
-                ReadObject(
-                    key=row.key,
-                    account_id=row.account_id,
-                    region=row.region,
-                    delivered=row.delivered,
-                    size=row.size,
-                    records=row.records,
-                    counted=row.counted,
-                    skipped=row.skipped,
-                    error=row.error,
-                    folded=row.folded,
-                    previous=row.previous,
-                )
-            )
-        for row in conn.execute(sa.select(cloudtrail_activity).where(cloudtrail_activity.c.trail == trail)):
-            activity = Activity(
-                kind=row.kind,
+    head = conn.execute(sa.select(cloudtrail_trails).where(cloudtrail_trails.c.trail == trail)).first()
+    if head is None:
+        return memory
+    memory.generation, memory.as_of = head.generation, head.as_of
+    for row in conn.execute(sa.select(cloudtrail_accounts).where(cloudtrail_accounts.c.trail == trail)):
+        memory.since[row.account_id] = row.since
+        if row.folded is not None:
+            memory.folded[row.account_id] = _FOLDED.decode(row.folded)
+    for row in conn.execute(sa.select(cloudtrail_regions).where(cloudtrail_regions.c.trail == trail)):
+        memory.resume[row.prefix] = row.resume
+    query = sa.select(cloudtrail_objects).where(cloudtrail_objects.c.trail == trail)
+    for row in conn.execute(query.order_by(cloudtrail_objects.c.key)):
+        memory.objects[row.account_id].append(
+            ReadObject(
                 key=row.key,
-                account_id=row.account_id or None,
-                detail=row.detail or None,
-                first_seen=row.first_seen,
-                last_seen=row.last_seen,
-                events=row.events,
+                account_id=row.account_id,
+                region=row.region,
+                delivered=row.delivered,
+                size=row.size,
+                records=row.records,
+                counted=row.counted,
+                skipped=row.skipped,
+                error=row.error,
+                folded=row.folded,
+                previous=row.previous,
             )
-            memory.activity[activity_key(activity)] = activity
-        for row in conn.execute(sa.select(cloudtrail_changes).where(cloudtrail_changes.c.trail == trail)):
-            memory.changes.extend(_CHANGES.decode(row.events))
-        used = cloudtrail_usage.c  # the largest table (principal x action x resource): rows unpacked, not named
-        query = sa.select(
-            used.kind, used.key, used.account_id, used.detail, used.action, used.resource, used.last_seen, used.events
-        ).where(used.trail == trail)
-        for kind, key, account, detail, action, resource, last_seen, events in conn.execute(query):
-            account, detail, resource = account or None, detail or None, resource or None
-            memory.usage[(kind, key, account, detail, action, resource)] = ActionUse(
-                kind=kind,
-                key=key,
-                account_id=account,
-                detail=detail,
-                action=action,
-                resource=resource,
-                last_seen=last_seen,
-                events=events,
-            )
+        )
     return memory
+
+
+def load_evidence(conn: Connection, memory: TrailMemory) -> None:
+    """Fill ``memory`` (``load_ledger``'s, on the same connection) with the activity, access changes and usage."""
+    trail = memory.trail
+    if not memory.generation:
+        return
+    for row in conn.execute(sa.select(cloudtrail_activity).where(cloudtrail_activity.c.trail == trail)):
+        activity = Activity(
+            kind=row.kind,
+            key=row.key,
+            account_id=row.account_id or None,
+            detail=row.detail or None,
+            first_seen=row.first_seen,
+            last_seen=row.last_seen,
+            events=row.events,
+        )
+        memory.activity[activity_key(activity)] = activity
+    for row in conn.execute(sa.select(cloudtrail_changes).where(cloudtrail_changes.c.trail == trail)):
+        memory.changes.extend(_CHANGES.decode(row.events))
+    used = cloudtrail_usage.c  # the largest table (principal x action x resource): rows unpacked, not named
+    query = sa.select(
+        used.kind, used.key, used.account_id, used.detail, used.action, used.resource, used.last_seen, used.events
+    ).where(used.trail == trail)
+    for kind, key, account, detail, action, resource, last_seen, events in conn.execute(query):
+        account, detail, resource = account or None, detail or None, resource or None
+        memory.usage[(kind, key, account, detail, action, resource)] = ActionUse(
+            kind=kind,
+            key=key,
+            account_id=account,
+            detail=detail,
+            action=action,
+            resource=resource,
+            last_seen=last_seen,
+            events=events,
+        )
 
 
 @dataclass
@@ -452,13 +461,19 @@ def _advance(conn: Connection, memory: TrailMemory, commit: Commit) -> bool:
 def _upsert(conn: Connection, table: sa.Table, fixed: dict, rows: list[tuple[dict, dict, bool]]) -> None:
     """Insert the new rows and update the known ones (both dialects, no vendor upsert).
 
-    Updates with the same columns go as one statement executed for many
-    rows: a night changes thousands of activity rows, and a statement built
-    per row costs more than the database's work.
+    Rows with the same columns go as one statement executed for many rows:
+    a night changes thousands of activity rows, and a statement built per
+    row costs more than the database's work. Rows differ in their columns
+    (a new account whose trail has no log folder yet has no fold), and one
+    statement takes one set of columns.
     """
-    inserts = [{**fixed, **key, **values} for key, values, known in rows if not known]
-    if inserts:
-        conn.execute(table.insert(), inserts)
+    inserts: dict[tuple[str, ...], list[dict]] = {}
+    for key, values, known in rows:
+        if not known:
+            row = {**fixed, **key, **values}
+            inserts.setdefault(tuple(row), []).append(row)
+    for batch in inserts.values():
+        conn.execute(table.insert(), batch)
     updates: dict[tuple[tuple[str, ...], tuple[str, ...]], list[dict]] = {}
     for key, values, known in rows:
         if known:

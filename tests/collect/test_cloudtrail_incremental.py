@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import threading
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -25,12 +26,13 @@ from auditor.aws import AwsContext
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail
 from auditor.collect.cloudtrail_ledger import OVERLAP, Ledger, trail_id
 from auditor.collect.cloudtrail_plan import plan_reads
-from auditor.collect.cloudtrail_s3 import parse_log_key
+from auditor.collect.cloudtrail_s3 import list_account, parse_log_key
 from auditor.config import defaults
 from auditor.model import Account
 from auditor.progress import Progress
 from auditor.sandbox.trail import object_key
 from auditor.store import Store
+from auditor.store import activity as stored
 from auditor.store.activity import cloudtrail_objects
 from tests.builders import DEV, MGMT, PROD, World
 
@@ -464,3 +466,62 @@ def test_a_plan_that_grows_reads_each_object_once_and_counts_as_a_full_read(aws,
             theirs.coverage_end,
         )
         assert mine.detail["largest_gap_hours"] >= theirs.detail["largest_gap_hours"]  # an upper bound at worst
+
+
+def test_a_night_lists_and_reads_while_the_stores_evidence_is_still_loading(aws, tmp_path, monkeypatch):
+    """The ledger alone decides what to list and fetch; the activity and usage are merged once they are loaded."""
+    trail = Trail(aws.client("s3"))
+    for offset in range(5, 1, -1):
+        trail.day(FINAL - timedelta(days=offset))
+    ledger = Ledger(Store.open(tmp_path / "state.db").engine)
+    collect(aws, FINAL - timedelta(days=2), ledger)
+    trail.day(FINAL - timedelta(days=1))
+    expected = collect(aws, FINAL, Ledger(Store.open(tmp_path / "copy.db").engine))  # a first read of it all
+    load_evidence = stored.load_evidence
+    listed, released = threading.Event(), threading.Event()
+
+    def held_until_listed(conn, memory):
+        assert released.wait(30)
+        load_evidence(conn, memory)
+
+    def list_then_release(*args, **kwargs):
+        listed.set()
+        released.set()  # nothing above waited for the evidence: the listing is under way
+        return list_account(*args, **kwargs)
+
+    monkeypatch.setattr(stored, "load_evidence", held_until_listed)
+    monkeypatch.setattr("auditor.collect.cloudtrail.list_account", list_then_release)
+    night = collect(aws, FINAL, ledger)
+    assert listed.is_set()
+    assert night.tables["activity"] == expected.tables["activity"]
+    assert night.tables["action_usage"] == expected.tables["action_usage"]
+
+
+def test_a_store_that_fails_while_loading_its_evidence_fails_the_read(aws, tmp_path, monkeypatch):
+    """Never a night merged onto an empty memory as if nothing had been read before."""
+    trail = Trail(aws.client("s3"))
+    trail.day(FINAL - timedelta(days=2))
+    ledger = Ledger(Store.open(tmp_path / "state.db").engine)
+    collect(aws, FINAL - timedelta(days=1), ledger)
+
+    def broken(conn, memory):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(stored, "load_evidence", broken)
+    with pytest.raises(sa.exc.OperationalError):
+        collect(aws, FINAL, ledger)
+
+
+def test_a_first_night_commits_an_account_whose_trail_has_no_log_folder_yet(aws, store_url):
+    """A new member account has no folder under the trail until CloudTrail delivers to it: it is kept all the same."""
+    trail = Trail(aws.client("s3"))
+    trail.day(FINAL - timedelta(days=2))  # the 26th: no object of DEV's, whose key is used every third day
+    assert not [key for key in trail.keys if f"/{DEV}/" in key]
+    ledger = Ledger(Store.open(store_url).engine)
+    first = collect(aws, FINAL - timedelta(days=1), ledger)
+    assert {s.detail["ledger"]["kept"] for s in first.statuses} == {True}
+    trail.day(FINAL - timedelta(days=1))
+    second = collect(aws, FINAL, ledger)
+    assert {s.detail["ledger"]["mode"] for s in second.statuses} == {"incremental"}
+    assert windows(second) == windows(collect(aws, FINAL))  # as a read of the whole window without the store
+    assert second.tables["activity"] == collect(aws, FINAL).tables["activity"]
