@@ -72,8 +72,10 @@ class Recording(AwsContext):
 
     def client(self, service: str, account_id: str | None = None, region: str | None = None):
         made = super().client(service, account_id, region)
-        made.meta.events.register(
-            "provide-client-params.sts.AssumeRole", lambda params, **_: self.assumed.append(dict(params))
+        made.meta.events.register(  # once per client: the context hands the same client out again
+            "provide-client-params.sts.AssumeRole",
+            lambda params, **_: self.assumed.append(dict(params)),
+            unique_id="test-record",
         )
         return made
 
@@ -98,6 +100,21 @@ def test_a_member_account_is_reached_through_the_role_once_with_the_external_id(
         member["Account"] == MEMBER
         and retries(context.client("s3", MEMBER))["total_max_attempts"] == DEFAULT_TOTAL_ATTEMPTS
     )
+
+
+def test_one_client_is_made_per_service_account_region_and_budget_and_shared(aws):
+    """A night asked for 79 clients, 32 of them distinct: each new one cost botocore a class of every operation."""
+    context = AwsContext(session=boto3.Session(region_name=REGION), region=REGION, member_role_name="AuditorReadOnly")
+    iam = context.client("iam")
+    assert context.client("iam") is iam
+    member = context.client("iam", MEMBER)
+    assert context.client("iam", MEMBER) is member and member is not iam
+    assert context.client("iam", region="us-east-1") is not iam
+    brief = context.client("iam", attempts=2)
+    assert brief is not iam and retries(brief)["total_max_attempts"] == 2
+    context._account_credentials.clear()  # the member role assumed afresh: new credentials, a new client
+    renewed = context.client("iam", MEMBER)
+    assert renewed is not member and renewed.list_users()["Users"] == []
 
 
 class Body:

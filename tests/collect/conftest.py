@@ -34,7 +34,9 @@ class CountingContext(AwsContext):
 
     def client(self, service: str, account_id: str | None = None, region: str | None = None):
         made = super().client(service, account_id, region)
-        made.meta.events.register("before-call", lambda model, **_: self.calls.append((account_id, model.name)))
+        made.meta.events.register(  # once per client: the context hands the same client out again
+            "before-call", lambda model, **_: self.calls.append((account_id, model.name)), unique_id="test-count"
+        )
         return made
 
     def count(self, operation: str) -> int:

@@ -69,8 +69,9 @@ class Context(AwsContext):
                 error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
                 raise botocore.exceptions.ClientError(error, "GetObject")
 
-        made.meta.events.register("before-call", count)
-        made.meta.events.register("before-parameter-build.s3.GetObject", deny)
+        # once per client: the context hands the same client out again
+        made.meta.events.register("before-call", count, unique_id="test-count")
+        made.meta.events.register("before-parameter-build.s3.GetObject", deny, unique_id="test-deny")
         return made
 
 

@@ -73,7 +73,8 @@ class HookedContext(AwsContext):
                         operation,
                     )
 
-            client.meta.events.register(f"before-parameter-build.{service}.{operation}", deny)
+            event = f"before-parameter-build.{service}.{operation}"
+            client.meta.events.register(event, deny, unique_id=f"test-deny-{operation}")  # once per client
         return client
 
 

@@ -36,9 +36,10 @@ class RecordingContext(AwsContext):
 
     def client(self, service: str, account_id: str | None = None, region: str | None = None):
         made = super().client(service, account_id, region)
-        made.meta.events.register(
+        made.meta.events.register(  # once per client: the context hands the same client out again
             "provide-client-params",
             lambda model, params, **_: self.calls.append((account_id, model.name, dict(params))),
+            unique_id="test-record",
         )
         return made
 
