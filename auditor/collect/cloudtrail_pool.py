@@ -140,7 +140,8 @@ def read_objects(
     """Fetch, gunzip, decode and reduce ``objects`` into ``into`` (events in its window count); one result each.
 
     ``into`` takes each object's activity and actions called (it needs a
-    ``UsageReducer``) before that object's result is yielded. ``recipe(pool)`` describes the client a worker process makes for itself
+    ``UsageReducer``) before that object's result is yielded.
+    ``recipe(pool)`` describes the client a worker process makes for itself
     (with a connection pool of ``pool``); it is asked again for each batch,
     so that the credentials it carries stay current. Without it, or with
     ``processes`` 0 or 1, the fetch threads here read everything;
