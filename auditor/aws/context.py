@@ -106,7 +106,13 @@ class AwsContext:
         return cls(session=session, region=session.region_name or "us-east-1", profile=profile, **kwargs)
 
     def client(
-        self, service: str, account_id: str | None = None, region: str | None = None, attempts: int | None = None
+        self,
+        service: str,
+        account_id: str | None = None,
+        region: str | None = None,
+        attempts: int | None = None,
+        *,
+        shared: bool = True,
     ):
         """A client in ``account_id`` (None or the caller's own account: no role assumed), with the retry budget.
 
@@ -116,18 +122,23 @@ class AwsContext:
         thread-safe, and botocore builds a class of every operation of the service for each new
         one (about 20 ms of CPU, under a lock every thread making a client waits on), which a
         night paid 79 times for 32 distinct clients (an STS client per role assumed, an IAM
-        client per account for IAM and again for Access Advisor).
+        client per account for IAM and again for Access Advisor). A shared client is used as
+        it is: code that hooks a client's events (to count its calls) asks for one of its own
+        (``shared=False``), or its hooks would fire for every later user of the client.
         """
         credentials = {} if account_id is None else self.credentials_for(account_id)
         budget = min(attempts or self.total_attempts, self.total_attempts)
         region = region or self.region
         key = (service, region, budget, tuple(sorted(credentials.items())))
         with _CREATING:
-            made = self._clients.get(key)
+            made = self._clients.get(key) if shared else None
             if made is None:
                 config = client_config(budget)
-                made = self.session.client(service, region_name=region, config=config, **credentials)
-                made = self._clients[key] = retries.install(made, budget)
+                made = retries.install(
+                    self.session.client(service, region_name=region, config=config, **credentials), budget
+                )
+                if shared:
+                    self._clients[key] = made
         return made
 
     def recipe(self, service: str, region: str | None = None, max_pool: int = DEFAULT_POOL) -> ClientRecipe:

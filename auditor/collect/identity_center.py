@@ -98,8 +98,8 @@ def collect_identity_center(
     """
     if strategy is not None and strategy not in STRATEGIES:
         raise ValueError(f"unknown assignment strategy {strategy!r}; expected one of {STRATEGIES}")
-    sso = ctx.client("sso-admin")
-    store = ctx.client("identitystore")
+    sso = ctx.client("sso-admin", shared=False)  # clients of the reader's own: it counts their calls
+    store = ctx.client("identitystore", shared=False)
     if instance_arn is None or identity_store_id is None:
         try:
             instance = _find_instance(sso, instance_arn, identity_store_id)
@@ -151,8 +151,8 @@ def read_permission_sets(
     """The permission sets ``arns`` with their policies and tags (what a check of one person reads), and the
     books of what could not be read."""
     reader = _Reader(
-        ctx.client("sso-admin"),
-        ctx.client("identitystore"),
+        ctx.client("sso-admin", shared=False),  # clients of the reader's own: it counts their calls
+        ctx.client("identitystore", shared=False),
         instance_arn,
         identity_store_id,
         PAGE_SIZE,

@@ -105,7 +105,7 @@ class _Counting:
         self.calls: Counter = Counter()
 
     def client(self, service: str, account_id: str | None = None, **kwargs: Any):
-        made = self.context.client(service, account_id, **kwargs)
+        made = self.context.client(service, account_id, **{**kwargs, "shared": False})  # its own: hooked here
         made.meta.events.register("before-call", self._count)
         return made
 

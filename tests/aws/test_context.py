@@ -70,8 +70,8 @@ class Recording(AwsContext):
 
     assumed: list[dict] = field(default_factory=list, repr=False)
 
-    def client(self, service: str, account_id: str | None = None, region: str | None = None):
-        made = super().client(service, account_id, region)
+    def client(self, service: str, account_id: str | None = None, region: str | None = None, **options):
+        made = super().client(service, account_id, region, **options)
         made.meta.events.register(  # once per client: the context hands the same client out again
             "provide-client-params.sts.AssumeRole",
             lambda params, **_: self.assumed.append(dict(params)),
@@ -112,6 +112,9 @@ def test_one_client_is_made_per_service_account_region_and_budget_and_shared(aws
     assert context.client("iam", region="us-east-1") is not iam
     brief = context.client("iam", attempts=2)
     assert brief is not iam and retries(brief)["total_max_attempts"] == 2
+    # a client to hook (a count of its calls) is the caller's own: neither the shared one nor kept
+    own = context.client("iam", shared=False)
+    assert own is not iam and context.client("iam", shared=False) is not own and context.client("iam") is iam
     context._account_credentials.clear()  # the member role assumed afresh: new credentials, a new client
     renewed = context.client("iam", MEMBER)
     assert renewed is not member and renewed.list_users()["Users"] == []

@@ -32,8 +32,8 @@ class CountingContext(AwsContext):
 
     calls: list[tuple[str | None, str]] = field(default_factory=list, repr=False)
 
-    def client(self, service: str, account_id: str | None = None, region: str | None = None):
-        made = super().client(service, account_id, region)
+    def client(self, service: str, account_id: str | None = None, region: str | None = None, **options):
+        made = super().client(service, account_id, region, **options)
         made.meta.events.register(  # once per client: the context hands the same client out again
             "before-call", lambda model, **_: self.calls.append((account_id, model.name)), unique_id="test-count"
         )

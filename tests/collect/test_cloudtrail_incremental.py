@@ -58,8 +58,8 @@ class Context(AwsContext):
         self.calls: dict[str, int] = {}
         self.denied: set[str] = set()
 
-    def client(self, service, account_id=None, region=None):
-        made = super().client(service, account_id, region)
+    def client(self, service, account_id=None, region=None, **options):
+        made = super().client(service, account_id, region, **options)
 
         def count(model, **_):
             self.calls[model.name] = self.calls.get(model.name, 0) + 1

@@ -59,8 +59,8 @@ class HookedContext(AwsContext):
 
     denied: tuple[tuple[str, Callable[[dict], bool]], ...] = ()  # (operation, which parameters are denied)
 
-    def client(self, service, account_id=None, region=None):
-        client = super().client(service, account_id, region)
+    def client(self, service, account_id=None, region=None, **options):
+        client = super().client(service, account_id, region, **options)
         for operation, matches in self.denied:
 
             def deny(params, operation=operation, matches=matches, **_):

@@ -34,8 +34,8 @@ class RecordingContext(AwsContext):
 
     calls: list[tuple[str | None, str, dict]] = field(default_factory=list, repr=False)
 
-    def client(self, service: str, account_id: str | None = None, region: str | None = None):
-        made = super().client(service, account_id, region)
+    def client(self, service: str, account_id: str | None = None, region: str | None = None, **options):
+        made = super().client(service, account_id, region, **options)
         made.meta.events.register(  # once per client: the context hands the same client out again
             "provide-client-params",
             lambda model, params, **_: self.calls.append((account_id, model.name, dict(params))),

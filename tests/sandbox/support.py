@@ -35,7 +35,10 @@ class Aws:
         self.endpoint = env["AWS_ENDPOINT_URL"]
         self._members: dict[str, boto3.Session] = {}
 
-    def client(self, service: str, account_id: str | None = None, region: str | None = None) -> Any:
+    def client(
+        self, service: str, account_id: str | None = None, region: str | None = None, *, shared: bool = True
+    ) -> Any:
+        """A new client each time (``shared`` is accepted as ``AwsContext.client`` accepts it)."""
         session = self.session
         if account_id not in (None, self.sandbox.management_account_id):
             if account_id not in self._members:
