@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from auditor.collect import cloudtrail_records
 from auditor.collect.cloudtrail_records import (
     INFLATE_STEP,
     InflateBuffer,
@@ -97,3 +98,14 @@ def test_records_still_held_keep_their_bytes_when_the_buffer_inflates_the_next_o
     assert read_log(gzip.compress(other), buffer) == read_log(other)
     assert read_log(gzip.compress(SMALL), buffer) == read_log(SMALL)  # smaller: would overwrite in place
     assert [bytes(record.userIdentity) for record in held] == identities
+
+
+def test_memory_grown_by_an_outsized_object_is_let_go_at_the_next_one(monkeypatch):
+    """A worker keeps the memory of ordinary objects, not of one outsized object for the rest of the night."""
+    monkeypatch.setattr(cloudtrail_records, "INFLATE_KEEP", len(BIG) // 2)
+    buffer = InflateBuffer()
+    buffer.inflate(gzip.compress(BIG))
+    kept = buffer._memory
+    assert len(kept) >= len(BIG)
+    assert bytes(buffer.inflate(gzip.compress(SMALL))) == SMALL
+    assert buffer._memory is not kept and len(buffer._memory) < len(BIG) // 2
