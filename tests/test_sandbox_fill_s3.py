@@ -76,3 +76,30 @@ def test_the_fill_answers_every_page_as_moto_does(s3, operation):
     assert filled == stock
     assert any(len(answer) > 1 for answer in stock.values())  # pages were resumed
     assert KEYS[5] not in str(stock)
+
+
+def test_a_listing_after_objects_are_added_or_removed_answers_as_moto_does(s3):
+    """The fill keeps names sorted between listings: an object put or deleted since, installed or not, shows."""
+    account = "AWSLogs/o-a1b2c3d4e5/111111111111/CloudTrail/us-east-1/"
+    query = {"Prefix": account, "MaxKeys": 4}
+    patches = Patches()
+    s3_fill.install(patches)
+    try:
+        pages(s3, "list_objects_v2", query)  # sorted now
+        s3.put_object(Bucket=BUCKET, Key=f"{account}2026/11/30/new.json.gz", Body=b"new")
+        s3.put_object(Bucket=BUCKET, Key=f"{account}2026/11/27/early.json.gz", Body=b"early")
+        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": KEYS[0]}]})
+        changed = pages(s3, "list_objects_v2", query)
+        patches.undo()
+        s3.put_object(Bucket=BUCKET, Key=f"{account}2026/11/30/while-stock.json.gz", Body=b"stock")
+        stock = pages(s3, "list_objects_v2", query)
+        s3_fill.install(patches)
+        refilled = pages(s3, "list_objects_v2", query)
+    finally:
+        patches.undo()
+    keys = [key for page in changed for key, _, _ in page["Contents"]]
+    assert f"{account}2026/11/30/new.json.gz" in keys and f"{account}2026/11/27/early.json.gz" in keys
+    assert KEYS[0] not in keys
+    assert keys == sorted(keys)
+    assert refilled == stock
+    assert f"{account}2026/11/30/while-stock.json.gz" in str(refilled)
