@@ -11,6 +11,7 @@ collector paused. Reading a log object is such a burst too.
 
 from __future__ import annotations
 
+import atexit
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,3 +27,18 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def left_to_exit() -> None:
+    """At the process's exit, no collection over what is still alive; idempotent.
+
+    Python's finalisation runs the collector over every object left, which
+    after a night at estate scale (a quarter of a million tracked objects:
+    botocore's models, the store's metadata, the modules) took half a second,
+    a twentieth of a second night, to find what the exit frees anyway. Frozen
+    objects are not collected: the operating system takes their memory back
+    and those in cycles are not finalised, which nothing here needs (files are
+    closed where they are written; logging flushes in its own exit handler).
+    """
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import botocore.exceptions
 
-from auditor import __version__
+from auditor import __version__, heap
 from auditor.aws import EndpointUnreachable
 from auditor.cli import (
     audit,
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    heap.left_to_exit()
     args = build_parser().parse_args(argv)
     try:
         return HANDLERS[args.command](args)
