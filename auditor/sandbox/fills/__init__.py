@@ -14,7 +14,7 @@ moto, which is how the sandbox serves its estate in stock mode.
 - ``sso_admin``: provisioning per account and its reserved roles; permissions
   boundaries; tags; real permission set ARNs; one home region.
 - ``s3``: ListObjects(V2) pages at the cost of the prefix's keys, not the
-  whole bucket's (moto's own answers, found by name first).
+  whole bucket's (moto's own answers, found by bisection in names kept sorted).
 
 Only operations a product path (a collector, remediation) or the sandbox's
 builder calls are filled, and the few that keep that state coherent when
