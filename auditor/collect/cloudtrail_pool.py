@@ -243,7 +243,7 @@ def read_batch(
 
     Pickled here: per key, in order, ``(size, Held)``, or ``(size, error)`` for an object that
     could not be fetched (size 0) or decoded; then the batch's reducer. The parent loads the
-    bytes (see ``_unpickle``).
+    bytes (see ``_merge_results``).
     """
     if _worker.get("recipe") != recipe:
         _worker["client"], _worker["recipe"] = recipe.client(), recipe
@@ -271,17 +271,22 @@ def read_batch(
     return pickle.dumps((results, reducer), protocol=pickle.HIGHEST_PROTOCOL)  # botocore's errors pickle
 
 
-def _unpickle(data: bytes) -> tuple[list[tuple[int, Held | Exception]], ActivityReducer]:
-    """A worker's results, loaded without the cycle collector.
+def _merge_results(data: bytes, into: ActivityReducer) -> list[tuple[int, Held | Exception]]:
+    """A worker's results loaded, its reducer merged into ``into`` and dropped, without the cycle collector.
 
     Loading builds tens of thousands of dicts, lists and tuples per batch
     (none in a cycle), and the collector would scan them again and again
-    as they arrive: several times the cost of the load itself. The pool
+    as they arrive: several times the cost of the load itself. Merged and
+    dropped inside the pause, they are gone before it can: only what
+    ``into`` gains, and the per-object outcomes, outlive it. The pool
     would unpickle in its own thread, beyond reach, so workers hand back
     bytes and this process loads them.
     """
     with collector_paused():
-        return pickle.loads(data)
+        outcomes, reducer = pickle.loads(data)
+        into.merge(reducer)
+        del reducer
+    return outcomes
 
 
 def _batches(objects: Iterable[LogObject]) -> Iterator[list[LogObject]]:
@@ -339,13 +344,13 @@ def _read_on_processes(
         for future in done:
             batch = pending.pop(future)
             try:
-                outcomes, reducer = _unpickle(future.result())
+                data = future.result()
             except BrokenExecutor:
                 left.extend(batch)
                 continue
             if not left:
                 submit_next()
-            into.merge(reducer)
+            outcomes = _merge_results(data, into)
             for obj, (size, outcome) in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, Held):
                     yield ObjectRead(obj, held=outcome, size=size)
