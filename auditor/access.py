@@ -92,6 +92,12 @@ class AccessPath(NamedTuple):
         return "direct" if self.group_id is None else f"via group {self.group_name}"
 
 
+def _path_order(path: AccessPath) -> tuple[str, str, str, str]:
+    """A user's paths by account, permission set, then direct before each group: a grant held both
+    ways puts None beside a group id, which tuples cannot compare."""
+    return (path.account_id, path.permission_set_arn, path.group_id or "", path.group_name or "")
+
+
 # --- existence -----------------------------------------------------------------------
 
 
@@ -335,10 +341,16 @@ class AccessModel:
 
     @cached_property
     def all_paths(self) -> list[AccessPath]:
-        """Every path of every user named by an assignment or a membership (known to the directory or not)."""
+        """Every path of every user named by an assignment or a membership (known to the directory or not):
+        by user id, and each user's by account, permission set, direct first."""
         user_ids = {a.principal_id for a in self.snapshot.table("account_assignments") if a.principal_type == "USER"}
         user_ids |= set(self._groups_of_user)
-        return sorted({path for user_id in user_ids for path in self._paths_of(user_id)})
+        ordered: list[AccessPath] = []
+        for user_id in sorted(
+            user_ids
+        ):  # a user's few paths sorted apart: far fewer comparisons than a million at once
+            ordered.extend(sorted(set(self._paths_of(user_id)), key=_path_order))
+        return ordered
 
     def has_access(self, user: IdcUser) -> bool:
         """Enabled, or still in a group, or still assigned somewhere (unknown status counts as enabled)."""

@@ -92,6 +92,19 @@ def test_all_paths_include_principals_the_directory_no_longer_knows():
     ]
 
 
+def test_all_paths_list_a_grant_held_directly_and_through_a_group_both_ways_direct_first():
+    world = World()
+    ps = world.permission_set("Read")
+    ann = world.idc_user("ann")
+    group = world.group("sre", ann)
+    world.assign(ps, group, DEV)
+    world.assign(ps, ann, DEV)
+    assert _model(world).all_paths == [
+        AccessPath(ann.user_id, DEV, ps.arn),
+        AccessPath(ann.user_id, DEV, ps.arn, group.group_id, "sre"),
+    ]
+
+
 def test_has_access_counts_unknown_status_as_enabled_and_lingering_memberships():
     world = World()
     unknown = world.idc_user("unknown", status=None)

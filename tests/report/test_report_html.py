@@ -348,3 +348,23 @@ def test_exempt_identities_are_named_as_such_in_the_inventory():
     page = render_report_html([], snapshot, info, now=AS_OF)
     assert "exempt: break-glass identity" in page
     assert "exempt_identities" not in page  # an input, not a header field
+
+
+def test_a_grant_held_directly_and_through_a_group_is_listed_both_ways_in_the_inventory():
+    from auditor.model import AccountAssignment
+    from auditor.report.inventory import inventory
+
+    snapshot = small_snapshot()
+    admin_via_group = snapshot.tables["account_assignments"][1]
+    snapshot.tables["account_assignments"] = [
+        *snapshot.tables["account_assignments"],
+        AccountAssignment(
+            account_id=admin_via_group.account_id,
+            permission_set_arn=admin_via_group.permission_set_arn,
+            principal_type="USER",
+            principal_id="u-2",
+        ),
+    ]
+    rows = inventory(snapshot, [])["access"]["rows"]
+    assert [row[3] for row in rows if row[0] == HOSTILE_IMG] == ["direct", "group admins"]
+    assert "group admins" in render_report_html([], snapshot, {"exit_status": 0}, now=AS_OF)
