@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +26,7 @@ from auditor.access import AccessModel
 from auditor.analyze import analyze, at_or_above, exempt_identities
 from auditor.aws import AwsContext, context_from_settings, describe_error
 from auditor.collect import COLLECTORS
-from auditor.collect.access_advisor import collect_access_advisor
+from auditor.collect.access_advisor import AccountByAccount
 from auditor.collect.aws_policies import collect_aws_policies, referenced_aws_policies
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
 from auditor.collect.cloudtrail_athena import athena_settings
@@ -99,7 +101,8 @@ def collect(
     accounts = _in_scope(organization.accounts, settings)
     trail = _trail(settings, context, organization.organization_id)
 
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="source") as pool:
+    advisor = _access_advisor(settings, context, accounts, progress)  # None when disabled
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="source") as pool, advisor or nullcontext():
         idc = pool.submit(
             collect_identity_center,
             context,
@@ -109,7 +112,7 @@ def collect(
             identity_store_id=settings.get("identity_center", "identity_store_id") or None,
             max_workers=workers,
         )
-        iam = pool.submit(collect_iam, context, accounts, progress, max_workers=workers)
+        iam = pool.submit(collect_iam, context, accounts, progress, max_workers=workers, on_account=_feeding(advisor))
         if isinstance(trail, TrailLocation):
             cloudtrail = pool.submit(
                 collect_cloudtrail,
@@ -125,11 +128,13 @@ def collect(
                 athena=athena_settings(settings),
             )
         iam_result = iam.result()
-        # Access Advisor needs IAM's entities; it runs while CloudTrail is still being read
-        advisor_result = _access_advisor(settings, context, accounts, iam_result, progress)
-        cloudtrail_result = cloudtrail.result() if isinstance(trail, TrailLocation) else trail
         idc_result = _with_home_account(idc.result(), home_account)
-    iam_result.merge(collect_aws_policies(context, referenced_aws_policies([iam_result.tables, idc_result.tables])))
+        # read while Access Advisor's jobs (started as IAM read each account) and CloudTrail go on
+        used = referenced_aws_policies([iam_result.tables, idc_result.tables])
+        aws_policies = collect_aws_policies(context, used, max_workers=workers)
+        advisor_result = advisor.result() if advisor else SourceResult()
+        cloudtrail_result = cloudtrail.result() if isinstance(trail, TrailLocation) else trail
+    iam_result.merge(aws_policies)
     collected = {
         "organizations": org_result,
         "identity_center": idc_result,
@@ -506,18 +511,26 @@ def _ledger(settings: Settings, store: Store | None) -> Ledger | None:
 
 
 def _access_advisor(
-    settings: Settings, context: AwsContext, accounts: list[Account], iam: SourceResult, progress: Progress
-) -> SourceResult:
+    settings: Settings, context: AwsContext, accounts: list[Account], progress: Progress
+) -> AccountByAccount | None:
+    """Access Advisor, fed each account by the IAM collection; None when [access_advisor] is disabled."""
     if not settings.get("access_advisor", "enabled"):
-        return SourceResult()
-    return collect_access_advisor(
+        return None
+    return AccountByAccount(
         context,
         accounts,
-        iam.tables.get("iam_users", []),
-        iam.tables.get("iam_roles", []),
         progress,
         max_workers=settings.get("aws", "max_workers"),
         timeout=settings.get("access_advisor", "timeout_seconds"),
+    )
+
+
+def _feeding(advisor: AccountByAccount | None) -> Callable[[str, SourceResult], None] | None:
+    """What hands each account IAM has read to Access Advisor, to start its jobs there."""
+    if advisor is None:
+        return None
+    return lambda account_id, read: advisor.add(
+        account_id, read.tables.get("iam_users", []), read.tables.get("iam_roles", [])
     )
 
 

@@ -10,11 +10,12 @@ Service-linked and Identity Center roles are skipped: nobody right-sizes them.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 from auditor.aws import AwsContext, Backoff, Clock, Sleep, jittered_sleep, poll, utc
 from auditor.collect.completeness import Completeness, all_failed
-from auditor.collect.concurrency import Problems, fan_out
+from auditor.collect.concurrency import Problems
 from auditor.collect.registry import collector
 from auditor.model import Account, IamRole, IamUser, ServiceLastAccessed
 from auditor.progress import Progress
@@ -42,30 +43,83 @@ def collect_access_advisor(
     timeout: float = JOB_TIMEOUT,
 ) -> SourceResult:
     """One status per account that has entities; entities come from the IAM collection."""
-    entities: dict[str, list[tuple[str, str]]] = {}
+    feed = AccountByAccount(ctx, accounts, progress, max_workers=max_workers, sleep=sleep, clock=clock, timeout=timeout)
+    users_of: dict[str, list[IamUser]] = {}
+    roles_of: dict[str, list[IamRole]] = {}
     for user in users:
-        entities.setdefault(user.account_id, []).append((user.arn, "user"))
+        users_of.setdefault(user.account_id, []).append(user)
     for role in roles:
-        if not role.path.startswith(SKIPPED_ROLE_PATHS):
-            entities.setdefault(role.account_id, []).append((role.arn, "role"))
-    active = [a.account_id for a in accounts if a.status == "ACTIVE" and a.account_id in entities]
-    progress.start(SOURCE, len(active))
-    outcomes = fan_out(
-        lambda account_id: _account(ctx, account_id, entities[account_id], sleep, clock, timeout),
-        active,
-        max_workers,
-        on_done=lambda: progress.advance(SOURCE),
-    )
-    progress.finish(SOURCE)
-    result = SourceResult()
-    for outcome in outcomes:
-        if outcome.error is not None:
-            problems = Problems()
-            problems.add(outcome.error, "iam", "GenerateServiceLastAccessedDetails")
-            result.statuses.append(all_failed(problems.status(SOURCE, outcome.item, failed=True, detail={}), (TABLE,)))
-        else:
-            result.merge(outcome.value)
-    return result
+        roles_of.setdefault(role.account_id, []).append(role)
+    for account in accounts:
+        feed.add(account.account_id, users_of.get(account.account_id, []), roles_of.get(account.account_id, []))
+    return feed.result()
+
+
+class AccountByAccount:
+    """Access Advisor started for each account as soon as its IAM entities are known.
+
+    The nightly run hands over each account when IAM has read it, so an
+    organisation's jobs wait on AWS while other accounts' IAM is still read,
+    instead of after the last one. ``result`` waits for every account added.
+    """
+
+    def __init__(
+        self,
+        ctx: AwsContext,
+        accounts: list[Account],
+        progress: Progress,
+        *,
+        max_workers: int = 8,
+        sleep: Sleep = jittered_sleep,
+        clock: Clock = time.monotonic,
+        timeout: float = JOB_TIMEOUT,
+    ) -> None:
+        self._job = lambda account_id, entities: _account(ctx, account_id, entities, sleep, clock, timeout)
+        self._order = dict.fromkeys(a.account_id for a in accounts if a.status == "ACTIVE")
+        self._progress = progress
+        self._pool = ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="access-advisor")
+        self._futures: dict[str, Future[SourceResult]] = {}
+        progress.start(SOURCE, len(self._order))
+
+    def __enter__(self) -> AccountByAccount:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """On the way out of a failed run: no new jobs start (``result`` has waited for them otherwise)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def add(self, account_id: str, users: list[IamUser], roles: list[IamRole]) -> None:
+        """Start the jobs of the account's own ``users`` and ``roles``; an account without any has none."""
+        if account_id not in self._order or account_id in self._futures:
+            return
+        entities = [(u.arn, "user") for u in users]
+        entities += [(r.arn, "role") for r in roles if not r.path.startswith(SKIPPED_ROLE_PATHS)]
+        if not entities:
+            self._progress.advance(SOURCE)
+            return
+        future = self._pool.submit(self._job, account_id, entities)
+        future.add_done_callback(lambda _: self._progress.advance(SOURCE))
+        self._futures[account_id] = future
+
+    def result(self) -> SourceResult:
+        """Every added account's outcome, in the accounts' order; a failed account is recorded, never lost."""
+        result = SourceResult()
+        try:
+            for account_id in self._order:
+                future = self._futures.get(account_id)
+                if future is None:
+                    continue
+                try:
+                    result.merge(future.result())
+                except Exception as exc:  # a defect, not an AWS answer: still recorded against its account
+                    problems = Problems()
+                    problems.add(exc, "iam", "GenerateServiceLastAccessedDetails")
+                    status = problems.status(SOURCE, account_id, failed=True, detail={})
+                    result.statuses.append(all_failed(status, (TABLE,)))
+        finally:
+            self._pool.shutdown(wait=True)
+            self._progress.finish(SOURCE)
+        return result
 
 
 def _account(

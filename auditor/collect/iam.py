@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,12 +74,24 @@ def collect_iam(
     max_workers: int = 8,
     sleep: Sleep = jittered_sleep,
     report_timeout: float = REPORT_TIMEOUT,
+    on_account: Callable[[str, SourceResult], None] | None = None,
 ) -> SourceResult:
-    """One ``SourceStatus`` per active account; a failing account never stops the others."""
+    """One ``SourceStatus`` per active account; a failing account never stops the others.
+
+    ``on_account(account_id, result)`` hears of each account as soon as it is read (Access
+    Advisor starts its jobs there), from the worker that read it.
+    """
     active = [account for account in accounts if account.status == "ACTIVE"]
+
+    def read(account: Account) -> SourceResult:
+        result = _collect_account(ctx, account.account_id, sleep, report_timeout)
+        if on_account is not None:
+            on_account(account.account_id, result)
+        return result
+
     progress.start(SOURCE, len(active))
     outcomes = fan_out(
-        lambda account: _collect_account(ctx, account.account_id, sleep, report_timeout),
+        read,
         active,
         max_workers,
         on_done=lambda: progress.advance(SOURCE),

@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from auditor.collect.access_advisor import collect_access_advisor
+from auditor.collect.access_advisor import AccountByAccount, collect_access_advisor
 from auditor.model import Account, IamRole, IamUser
 from auditor.progress import Progress
 
@@ -190,3 +190,32 @@ def test_a_failed_job_and_a_deadline_name_their_entities(iam):
     assert "InternalError" in gaps["iam_user.service_access"].error
     assert gaps["iam_role.service_access"].objects == [ROLE_ARN]
     assert gaps["iam_role.service_access"].error.startswith("JobsTimedOut: 1 Access Advisor job(s)")
+
+
+def test_accounts_handed_over_one_by_one_are_reported_in_the_accounts_order(iam):
+    client, stubber = iam
+    other = "333333333333"
+    other_user = f"arn:aws:iam::{other}:user/ops"
+    # one worker: the jobs run in the order the accounts are handed over (the other account first)
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_ROLE}, {"Arn": other_user})
+    stubber.add_response("get_service_last_accessed_details", _status("COMPLETED", []), {"JobId": JOB_ROLE})
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_USER}, {"Arn": USER_ARN})
+    stubber.add_response("generate_service_last_accessed_details", {"JobId": JOB_ROLE}, {"Arn": ROLE_ARN})
+    stubber.add_response("get_service_last_accessed_details", _status("COMPLETED", []), {"JobId": JOB_USER})
+    stubber.add_response("get_service_last_accessed_details", _status("COMPLETED", []), {"JobId": JOB_ROLE})
+    accounts = [
+        Account(account_id=ACCOUNT, name="a"),
+        Account(account_id="444444444444", name="empty"),
+        Account(account_id="555555555555", name="gone", status="SUSPENDED"),
+        Account(account_id=other, name="b"),
+    ]
+    users, roles = _entities()
+    with AccountByAccount(FakeContext(client), accounts, Progress(), max_workers=1, sleep=lambda s: None) as feed:
+        feed.add(other, [IamUser(account_id=other, user_name="ops", user_id="AIDA2", arn=other_user)], [])
+        feed.add("444444444444", [], [])  # IAM read no entity there: no job, no status
+        feed.add("555555555555", users, roles)  # not active: not read
+        feed.add(ACCOUNT, users, roles)
+        feed.add(ACCOUNT, users, roles)  # handed over twice: read once
+        result = feed.result()
+    stubber.assert_no_pending_responses()
+    assert [(s.account_id, s.status) for s in result.statuses] == [(ACCOUNT, "ok"), (other, "ok")]

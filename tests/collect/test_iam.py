@@ -449,3 +449,20 @@ def test_an_account_whose_role_cannot_be_assumed_fails_every_table(ctx, world, d
 
     status = next(s for s in result.statuses if s.account_id == world.members[1])
     assert status.tables == dict.fromkeys(TABLES, "failed")
+
+
+def test_each_account_is_handed_on_as_soon_as_it_is_read(ctx, world):
+    heard = []
+
+    def on_account(account_id, read):
+        users = {u.user_name for u in read.tables["iam_users"]}
+        heard.append((account_id, ctx.count("GetAccountAuthorizationDetails"), users))
+
+    result = collect_iam(ctx, world.accounts, Progress(), max_workers=1, sleep=lambda s: None, on_account=on_account)
+
+    # one worker: each account is heard of before the next one is read, with its own entities only
+    assert [(account_id, calls) for account_id, calls, _ in heard] == [
+        (a.account_id, n) for n, a in enumerate(world.accounts, 1)
+    ]
+    assert dict((a, names) for a, _, names in heard)[world.members[0]] == {"alice", "bob"}
+    assert {s.account_id for s in result.statuses} == {a.account_id for a in world.accounts}
