@@ -2,15 +2,15 @@
 
 Each seed builds a small estate from the shapes real directories and
 organisations accumulate and the sandbox's tidy world seldom has: a grant
-held both directly and through a group,
-assignments to principals, permission sets and accounts no longer known,
-assignments in a suspended account, members of groups who left the
-directory, users without email or status, a break-glass user, HR rows that
-match nobody, match by email in another case or repeat a rehired person,
-activity keyed by id or by name, roles never used or open to anyone,
-failed and partial sources. `auditor analyze` must finish on each and keep
-the output contract, a campaign must open on its run, and the analyst
-frames must read it: a crash there is an access review that never arrives.
+held both directly and through a group, assignments to principals,
+permission sets and accounts no longer known, assignments in a suspended
+account, members of groups who left the directory, users without email or
+status, a break-glass user, HR rows that match nobody, match by email in
+another case or repeat a rehired person, activity keyed by id or by name,
+roles never used or open to anyone, failed and partial sources. `auditor
+analyze` must finish on each and keep the output contract, a campaign must
+open on its run, and the analyst frames must read it: a crash there is an
+access review that never arrives.
 """
 
 from __future__ import annotations
