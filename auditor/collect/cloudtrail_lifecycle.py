@@ -119,7 +119,8 @@ def lifecycle_events(
     """The access changes among ``records`` (decoded, or lean) inside ``[start, end]``."""
     found = []
     for record in records:
-        if record.eventName not in EVENTS:
+        name = record.eventName
+        if type(name) is not str or name not in EVENTS:  # a damaged record may carry a list or an object here
             continue
         when = parse_event_time(record.eventTime)
         if when is None or (start is not None and when < start) or (end is not None and when > end):
