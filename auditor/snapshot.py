@@ -233,13 +233,19 @@ def file_names() -> list[str]:
 
 
 def save(snapshot: Snapshot, directory: Path) -> None:
-    """Write atomically per file: a crash never leaves a half-written table."""
+    """Write atomically per file: a crash never leaves a half-written table.
+
+    The manifest counts the records of each table as written, which ``load`` checks.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     encoder = msgspec.json.Encoder()
     for name in TABLES:
         records = snapshot.tables.get(name, [])
         atomic_write(directory / f"{name}.jsonl", encoder.encode_lines(records))
-    manifest = msgspec.json.format(msgspec.json.encode(snapshot.manifest), indent=2)
+    written = msgspec.structs.replace(
+        snapshot.manifest, counts={name: len(snapshot.tables.get(name, [])) for name in TABLES}
+    )
+    manifest = msgspec.json.format(msgspec.json.encode(written), indent=2)
     atomic_write(directory / "manifest.json", manifest + b"\n")
 
 
@@ -284,5 +290,11 @@ def load(directory: Path, only: tuple[str, ...] | None = None) -> Snapshot:
                     records.append(decoder.decode(line))
                 except msgspec.DecodeError as exc:
                     raise SnapshotError(f"{path} line {number}: {exc}") from exc
+        expected = manifest.counts.get(name)
+        if expected is not None and len(records) != expected:  # lines lost or added: people missing from the review
+            raise SnapshotError(
+                f"{path}: {len(records)} records where the manifest counts {expected}: "
+                "the table is incomplete or was edited; collect the snapshot again"
+            )
         tables[name] = records
     return Snapshot(manifest=manifest, tables=tables)

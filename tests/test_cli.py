@@ -4,8 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from auditor import snapshot as snapshots
 from auditor.cli import EXAMPLES, build_parser, main, parse_time
 from auditor.rules import RULES
+
+from .builders import World
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +61,24 @@ def test_bad_as_of_exits_2(capsys, tmp_path):
 def test_analyze_on_a_missing_snapshot_names_the_file(capsys, tmp_path):
     assert main(["analyze", "--snapshot", str(tmp_path / "nowhere")]) == 2
     assert "manifest.json: not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edit", ["lost", "added"])
+def test_analyze_refuses_a_snapshot_table_with_lines_lost_or_added(edit, capsys, tmp_path):
+    """A table cut at a line boundary still parses: without the manifest's count, people would
+    silently drop out of the review."""
+    world = World()
+    for name in ("ann", "bob", "cy"):
+        world.idc_user(name)
+    snapshots.save(world.snapshot(), tmp_path / "snap")
+    users = tmp_path / "snap" / "idc_users.jsonl"
+    lines = users.read_bytes().splitlines(keepends=True)
+    users.write_bytes(b"".join(lines[:-1] if edit == "lost" else [*lines, lines[0]]))
+
+    assert main(["analyze", "--snapshot", str(tmp_path / "snap"), "--out", str(tmp_path / "out")]) == 2
+    count = 2 if edit == "lost" else 4
+    assert f"idc_users.jsonl: {count} records where the manifest counts 3" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "findings.json").exists()
 
 
 def test_nothing_outside_the_command_line_imports_it():
