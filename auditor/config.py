@@ -163,6 +163,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
     },
     "hr": {
         "feed": Option(str, ""),
+        "max_dropped_share": Option(float, 0.1, _share),
     },
     "rules": {
         "inactive_days": Option(int, 90, _positive),

@@ -26,7 +26,7 @@ from auditor.access import AccessModel
 from auditor.analyze import analyze, at_or_above, exempt_identities
 from auditor.aws import AwsContext, context_from_settings, describe_error
 from auditor.collect import COLLECTORS
-from auditor.collect.access_advisor import AccountByAccount
+from auditor.collect.access_advisor import AccountByAccount, collect_access_advisor
 from auditor.collect.aws_policies import collect_aws_policies, referenced_aws_policies
 from auditor.collect.cloudtrail import TrailLocation, collect_cloudtrail, discover_trail
 from auditor.collect.cloudtrail_athena import athena_settings
@@ -39,9 +39,9 @@ from auditor.collect.organizations import collect_organizations
 from auditor.config import Settings, analysis_toml
 from auditor.exit_codes import EXIT_ATTENTION, EXIT_INCOMPLETE, EXIT_OK
 from auditor.files import atomic_write
-from auditor.hr_history import roles, with_moves
+from auditor.hr_history import cut_short, is_cut_short, roles, with_moves
 from auditor.metrics.nights import Night
-from auditor.model import Account, Finding
+from auditor.model import Account, Finding, IdcUser
 from auditor.progress import Progress
 from auditor.report import AUDIT_HEAD, write_all
 from auditor.rules import RULES
@@ -129,6 +129,8 @@ def collect(
             )
         iam_result = iam.result()
         idc_result = _with_home_account(idc.result(), home_account)
+        remembered = store.previous_hr_roles() if store is not None else {}
+        _check_hr(hr, remembered, idc_result.tables.get("idc_users", []), settings)
         # read while Access Advisor's jobs (started as IAM read each account) and CloudTrail go on
         used = referenced_aws_policies([iam_result.tables, idc_result.tables])
         aws_policies = collect_aws_policies(context, used, max_workers=workers)
@@ -145,7 +147,7 @@ def collect(
     results = [collected[source] for source in COLLECTORS] + [hr]  # the registry's sources, in its order
     snapshot = snapshots.build(results, as_of=as_of, collected_at=started, tool_version=__version__)
     if store is not None:
-        snapshot.tables["hr_people"] = with_moves(snapshot.table("hr_people"), store.previous_hr_roles())
+        snapshot.tables["hr_people"] = with_moves(snapshot.table("hr_people"), remembered)
     return snapshot
 
 
@@ -218,8 +220,11 @@ def record(
     duration: float,
     out_dir: Path,
 ) -> int:
-    """Record the run, its findings' history and the HR roles (tomorrow's movers) in the store; its run id."""
-    people = snapshot.table("hr_people")
+    """Record the run, its findings' history and the HR roles (tomorrow's movers) in the store; its run id.
+
+    A feed cut short is not remembered: tomorrow's feed is compared with the last whole one.
+    """
+    people = [] if is_cut_short(snapshot.status_of("hr")) else snapshot.table("hr_people")
     return store.record_run(
         kind=kind,
         started_at=started,
@@ -525,6 +530,31 @@ def _access_advisor(
     )
 
 
+def _check_hr(hr: SourceResult, remembered: dict, idc_users: list[IdcUser], settings: Settings) -> None:
+    """Mark the HR feed partial when it looks cut short against the last run's (``hr_history.cut_short``)."""
+    directory = {n.lower() for u in idc_users for n in (u.user_name, u.email) if n}
+    share = settings.get("hr", "max_dropped_share")
+    people = hr.tables.get("hr_people", [])
+    hr.statuses = [cut_short(s, people, remembered, directory, share) for s in hr.statuses]
+
+
+def _access_advisor_after(
+    settings: Settings, context: AwsContext, accounts: list[Account], iam: SourceResult, progress: Progress
+) -> SourceResult:
+    """Access Advisor for accounts IAM has already read (a caller that runs the steps apart)."""
+    if not settings.get("access_advisor", "enabled"):
+        return SourceResult()
+    return collect_access_advisor(
+        context,
+        accounts,
+        iam.tables.get("iam_users", []),
+        iam.tables.get("iam_roles", []),
+        progress,
+        max_workers=settings.get("aws", "max_workers"),
+        timeout=settings.get("access_advisor", "timeout_seconds"),
+    )
+
+
 def _feeding(advisor: AccountByAccount | None) -> Callable[[str, SourceResult], None] | None:
     """What hands each account IAM has read to Access Advisor, to start its jobs there."""
     if advisor is None:
@@ -547,7 +577,8 @@ def _with_home_account(result: SourceResult, home_account: str) -> SourceResult:
 
 # The steps of ``collect`` under public names, for a caller that runs them apart (the Step Functions workflow).
 hr_or_failure = _collect_hr
+check_hr = _check_hr
 in_scope = _in_scope
 trail_location = _trail
-access_advisor = _access_advisor
+access_advisor = _access_advisor_after
 with_home_account = _with_home_account

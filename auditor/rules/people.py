@@ -9,6 +9,7 @@ outcome (insufficient evidence naming what is missing, or cleared) for the candi
 
 from __future__ import annotations
 
+from auditor.hr_history import is_cut_short
 from auditor.model import Finding, HrPerson, IdcUser
 from auditor.rules.context import RuleContext
 from auditor.rules.findings import cleared, insufficient_evidence
@@ -76,7 +77,8 @@ def hr_absence_missing(ctx: RuleContext, user: IdcUser) -> str | None:
         return None
     status = ctx.snapshot.status_of("hr")
     rows = status.detail.get("unusable_rows", []) if status is not None and status.status != "failed" else []
-    if rows and all(r.get("user_name") or r.get("email") for r in rows):
+    # unusable rows name whom they hide; a feed cut short hides anyone
+    if rows and not is_cut_short(status) and all(r.get("user_name") or r.get("email") for r in rows):
         return None
     return listing_missing(ctx, "hr_people", source="hr")
 

@@ -100,6 +100,44 @@ def test_a_malformed_hr_row_is_named_and_never_makes_a_leaver_or_an_orphan(sandb
     assert [f["severity"] for f in orphaned] == ["info"] and orphaned[0]["evidence"]["insufficient_evidence"]
 
 
+def test_an_hr_feed_cut_short_makes_no_orphans_and_the_next_night_still_compares_with_the_whole_one(
+    sandbox_env, tmp_path, capsys
+):
+    text = sandbox_env.hr_feed.read_text()
+    lines = text.splitlines(keepends=True)
+    cut = tmp_path / "hr.csv"
+    cut.write_text("".join(lines[: len(lines) // 2]))  # the export died halfway, at a row's end
+    header = next(csv.reader(lines[:1]))
+    dropped = {row[header.index("user_name")] for row in csv.reader(lines[len(lines) // 2 :])}
+
+    def night(feed, name):
+        argv = ["run", "--out", str(tmp_path / name), "--hr-feed", str(feed), "--state", str(tmp_path / "s.db")]
+        code = main([*argv, "--as-of", sandbox_env.as_of.isoformat()])
+        findings = json.loads((tmp_path / name / "findings.json").read_text())
+        hr = next(
+            s
+            for s in json.loads((tmp_path / name / "snapshot" / "manifest.json").read_text())["sources"]
+            if s["source"] == "hr"
+        )
+        orphans = {
+            f["principal"]["name"]
+            for f in findings
+            if f["rule_id"] == "idc-user-not-in-hr" and not f["evidence"].get("insufficient_evidence")
+        }
+        return code, hr, orphans
+
+    code, hr, whole_orphans = night(sandbox_env.hr_feed, "night1")
+    assert hr["status"] == "ok"
+    for name in ("night2", "night3"):  # cut two nights running: each compared with the last whole feed
+        code, hr, orphans = night(cut, name)
+        assert code == EXIT_INCOMPLETE
+        assert hr["status"] == "partial" and "the feed looks cut short" in hr["error"]
+        assert hr["detail"]["dropped_since_last_run"]["missing"] >= len(dropped) // 2
+        assert not orphans & dropped  # nobody became an orphan because the feed stopped early
+        assert orphans <= whole_orphans
+    assert "the feed looks cut short" in capsys.readouterr().out
+
+
 def test_an_hr_feed_without_a_required_column_stops_before_any_aws_call(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # any AWS call would fail differently
     feed = tmp_path / "hr.csv"
