@@ -9,9 +9,10 @@ first night (and a re-analysed snapshot still shows the move).
 
 An HR export cut short (a job that died halfway, a filter changed) still
 parses: everyone after the cut would be "not in HR" tonight. When more of
-the last run's employees are missing than ``[hr] max_dropped_share``
-allows, the feed is marked partial, so no rule takes absence from it as a
-fact (rules say "insufficient evidence" instead of calling people orphans).
+the last run's employees who still have Identity Center users are missing
+than ``[hr] max_dropped_share`` allows, the feed is marked partial, so no
+rule takes absence from it as a fact (rules say "insufficient evidence"
+instead of calling people orphans).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from auditor.exit_codes import EXIT_ATTENTION, EXIT_INCOMPLETE, EXIT_OK
 from auditor.files import atomic_write
 from auditor.hr_history import cut_short, is_cut_short, roles, with_moves
 from auditor.metrics.nights import Night
-from auditor.model import Account, Finding, IdcUser
+from auditor.model import Account, Finding, HrPerson, IdcUser
 from auditor.progress import Progress
 from auditor.report import AUDIT_HEAD, write_all
 from auditor.rules import RULES
@@ -130,7 +130,8 @@ def collect(
         iam_result = iam.result()
         idc_result = _with_home_account(idc.result(), home_account)
         remembered = store.previous_hr_roles() if store is not None else {}
-        _check_hr(hr, remembered, idc_result.tables.get("idc_users", []), settings)
+        idc_users = idc_result.tables.get("idc_users", [])
+        hr.statuses = _check_hr(hr.statuses, hr.tables.get("hr_people", []), remembered, idc_users, settings)
         # read while Access Advisor's jobs (started as IAM read each account) and CloudTrail go on
         used = referenced_aws_policies([iam_result.tables, idc_result.tables])
         aws_policies = collect_aws_policies(context, used, max_workers=workers)
@@ -530,12 +531,17 @@ def _access_advisor(
     )
 
 
-def _check_hr(hr: SourceResult, remembered: dict, idc_users: list[IdcUser], settings: Settings) -> None:
-    """Mark the HR feed partial when it looks cut short against the last run's (``hr_history.cut_short``)."""
+def _check_hr(
+    statuses: list[SourceStatus],
+    people: list[HrPerson],
+    remembered: dict,
+    idc_users: list[IdcUser],
+    settings: Settings,
+) -> list[SourceStatus]:
+    """``statuses`` with the HR feed's marked partial when it looks cut short (``hr_history.cut_short``)."""
     directory = {n.lower() for u in idc_users for n in (u.user_name, u.email) if n}
     share = settings.get("hr", "max_dropped_share")
-    people = hr.tables.get("hr_people", [])
-    hr.statuses = [cut_short(s, people, remembered, directory, share) for s in hr.statuses]
+    return [cut_short(s, people, remembered, directory, share) if s.source == "hr" else s for s in statuses]
 
 
 def _access_advisor_after(

@@ -239,13 +239,10 @@ class Steps:
         as_of = snapshot.manifest.as_of
 
         def conclude(settings, *, out_dir, store, fail_on=None, **_):
-            remembered = store.previous_hr_roles()
-            people = snapshot.table("hr_people")
-            sources = snapshot.manifest.sources
-            hr = SourceResult(tables={"hr_people": people}, statuses=[s for s in sources if s.source == "hr"])
-            pipeline.check_hr(hr, remembered, snapshot.table("idc_users"), settings)
-            checked = iter(hr.statuses)
-            snapshot.manifest.sources = [next(checked) if s.source == "hr" else s for s in sources]
+            remembered, people = store.previous_hr_roles(), snapshot.table("hr_people")
+            snapshot.manifest.sources = pipeline.check_hr(
+                snapshot.manifest.sources, people, remembered, snapshot.table("idc_users"), settings
+            )
             snapshot.tables["hr_people"] = with_moves(people, remembered)
             snapshots.save(snapshot, Path(out_dir) / "snapshot")
             pipeline.record_settings(settings, Path(out_dir) / "snapshot")
