@@ -9,7 +9,7 @@ from auditor.clock import FixedClock
 from auditor.history import classify
 from auditor.model import Finding, Principal
 from auditor.snapshot import Manifest, Snapshot, SourceStatus
-from auditor.store import Store, audit_log, migrate
+from auditor.store import Store, audit_log, migrate, runs
 from tests.builders import AS_OF, DEV
 
 
@@ -128,3 +128,32 @@ def test_times_are_stamped_by_the_injected_clock(store_url):
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(audit_log.c.at)).scalars().all() == [clock.now(), clock.now()]
     assert store.verify_audit() == (2, None)
+
+
+def test_only_the_latest_hr_roles_are_kept_and_a_run_without_them_leaves_them(store_url):
+    store = Store.open(store_url)
+
+    def night(day: int, hr_roles):
+        as_of = AS_OF + timedelta(days=day)
+        store.record_run(
+            kind="run",
+            started_at=as_of,
+            as_of=as_of,
+            config_hash="h",
+            tool_version="t",
+            exit_code=0,
+            duration=1.0,
+            findings_now=[],
+            counts={},
+            sources=[],
+            hr_roles=hr_roles,
+        )
+
+    night(0, {"E1": ["eng", "Engineer", None, None, "ann", "ann@example.com"]})
+    night(1, None)  # a feed cut short is not remembered
+    assert store.previous_hr_roles() == {"E1": ["eng", "Engineer", None, None, "ann", "ann@example.com"]}
+    night(2, {"E1": ["data", "Analyst", "eng", "Engineer", "ann", "ann@example.com"]})
+    assert store.previous_hr_roles()["E1"][:2] == ["data", "Analyst"]
+    with store.engine.connect() as conn:
+        kept = conn.execute(sa.select(sa.func.count()).where(runs.c.hr_roles.is_not(None))).scalar_one()
+    assert kept == 1  # megabytes for a large estate: not once per night

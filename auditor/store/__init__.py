@@ -68,7 +68,9 @@ runs = sa.Table(
     sa.Column("counts", sa.Text),
     sa.Column("sources", sa.Text),
     sa.Column("out_dir", sa.String(1000)),  # where its snapshot/ and findings.json were written
-    sa.Column("hr_roles", sa.Text),  # {employee_id: [department, title]}: tomorrow's run sees movers
+    # {employee_id: [department, title, ..., user name, email]} of the last whole HR feed (hr_history.roles),
+    # on its run's row only: tomorrow's run sees movers, and a feed cut short
+    sa.Column("hr_roles", sa.Text),
 )
 findings = sa.Table(
     "findings",
@@ -276,6 +278,10 @@ class Store:
                     hr_roles=json.dumps(hr_roles) if hr_roles else None,
                 )
             ).inserted_primary_key[0]
+            if hr_roles:  # only the latest is read: an estate's roles are megabytes, kept once, not every night
+                conn.execute(
+                    runs.update().where(runs.c.id != run_id, runs.c.hr_roles.is_not(None)).values(hr_roles=None)
+                )
             for finding in findings_now:
                 body = msgspec.json.encode(finding).decode()
                 values = dict(
