@@ -300,6 +300,22 @@
     };
   }
 
+  // ``apply`` run at once (Enter, a select) or after a pause in typing. The pause re-applies only
+  // text not applied yet: after Enter it would re-render the same rows under a click on one of them.
+  function whileTyping(search, apply) {
+    var applied = null;
+    function now() {
+      applied = search.value;
+      apply();
+    }
+    search.addEventListener("input", debounced(function () {
+      if (search.value !== applied) {
+        now();
+      }
+    }));
+    return now;
+  }
+
   // --- evidence: labelled facts, never raw keys or JSON ---------------------------------
 
   function label(key) {
@@ -677,10 +693,9 @@
     });
     attachSorting(grid, table.tHead.rows[0], null);
 
-    function apply() {
+    var apply = whileTyping(search, function () {
       grid.filter(terms(search));
-    }
-    search.addEventListener("input", debounced(apply));
+    });
     hr.addEventListener("change", apply);
     open.addEventListener("change", apply);
     form.addEventListener("submit", function (event) {
@@ -960,14 +975,12 @@
     });
     attachSorting(grid, table.tHead.rows[0], { column: 0, descending: true });
 
-    function apply() {
+    var apply = whileTyping(search, function () {
       Object.keys(selects).forEach(function (key) {
         wanted[key] = selects[key].value;
       });
       grid.filter(terms(search));
-    }
-
-    search.addEventListener("input", debounced(apply));
+    });
     Object.keys(selects).forEach(function (key) {
       selects[key].addEventListener("change", apply);
     });

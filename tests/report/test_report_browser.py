@@ -192,6 +192,27 @@ def test_search_and_filters_narrow_the_table(watched):
     assert [row[5] for row in watched.rows()] == ["Hyperlink name"]
 
 
+def test_a_search_applied_with_enter_is_not_redrawn_when_the_typing_pause_ends(browser_context, report):
+    """The pause after typing re-filters only text not applied yet: redrawing the same rows after Enter
+    pulled the row from under a reviewer's click (the page's clock is driven, not waited on)."""
+    page = browser_context.new_page()
+    try:
+        page.clock.install()
+        page.goto(report.as_uri())
+        page.wait_for_selector("#f-count:not(:empty)")
+        page.fill("#f-search", "person007")  # typing: a re-filter is due after the pause
+        page.dispatch_event("#controls", "submit")  # Enter: applied at once
+        row = "#findings-table tbody tr:not(.detail-row)"
+        page.eval_on_selector(row, "r => { r.dataset.seen = 'before the pause'; }")
+        page.clock.run_for(1000)
+        assert page.eval_on_selector(row, "r => r.dataset.seen || 'redrawn'") == "before the pause"
+        page.fill("#f-search", "person00")  # new text: the pause applies it
+        page.clock.run_for(1000)
+        assert page.eval_on_selector("#f-count", "e => e.value") == f"10 of {TOTAL} findings shown"
+    finally:
+        page.close()
+
+
 def test_columns_sort_and_summary_buttons_filter(watched):
     watched.page.click("#findings-table thead button:has-text('Principal')")
     principals = [row[3].split("\n")[0] for row in watched.rows()]
