@@ -346,9 +346,7 @@ class AccessModel:
         user_ids = {a.principal_id for a in self.snapshot.table("account_assignments") if a.principal_type == "USER"}
         user_ids |= set(self._groups_of_user)
         ordered: list[AccessPath] = []
-        for user_id in sorted(
-            user_ids
-        ):  # a user's few paths sorted apart: far fewer comparisons than a million at once
+        for user_id in sorted(user_ids):  # each user's few paths sorted apart: far cheaper than a million at once
             ordered.extend(sorted(set(self._paths_of(user_id)), key=_path_order))
         return ordered
 

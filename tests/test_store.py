@@ -35,7 +35,7 @@ def _snapshot(iam_status: str = "ok") -> Snapshot:
     )
 
 
-def _record(store: Store, found: list[Finding], as_of=AS_OF, snapshot=None) -> list[Finding]:
+def _record(store: Store, found: list[Finding], as_of=AS_OF, snapshot=None, hr_roles=None) -> list[Finding]:
     classified = classify(found, store.previous_unresolved(), snapshot or _snapshot(), as_of)
     store.record_run(
         kind="run",
@@ -48,6 +48,7 @@ def _record(store: Store, found: list[Finding], as_of=AS_OF, snapshot=None) -> l
         findings_now=classified,
         counts={},
         sources=[],
+        hr_roles=hr_roles,
     )
     return classified
 
@@ -134,20 +135,7 @@ def test_only_the_latest_hr_roles_are_kept_and_a_run_without_them_leaves_them(st
     store = Store.open(store_url)
 
     def night(day: int, hr_roles):
-        as_of = AS_OF + timedelta(days=day)
-        store.record_run(
-            kind="run",
-            started_at=as_of,
-            as_of=as_of,
-            config_hash="h",
-            tool_version="t",
-            exit_code=0,
-            duration=1.0,
-            findings_now=[],
-            counts={},
-            sources=[],
-            hr_roles=hr_roles,
-        )
+        _record(store, [], as_of=AS_OF + timedelta(days=day), hr_roles=hr_roles)
 
     night(0, {"E1": ["eng", "Engineer", None, None, "ann", "ann@example.com"]})
     night(1, None)  # a feed cut short is not remembered
