@@ -22,12 +22,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
-from rich.table import Column
-from rich.text import Text
-
 PLAIN_INTERVAL = 30.0  # seconds between "still running" lines when not on a terminal
 PLAIN_GRACE = 1.0  # a phase is announced once it has run this long (or shows progress sooner)
 PREFIX = "auditor: "
@@ -226,16 +220,22 @@ class LiveProgress(Progress):
     """A rich live display on a terminal: a spinner per phase and a bar per counted task, within the width."""
 
     def __init__(self, stream: TextIO, *, width: int | None = None) -> None:
+        # rich is loaded here, on a terminal only: scheduled runs and Lambda never draw, and skip its import
+        from rich.console import Console
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as RichProgress
+        from rich.table import Column
+
         super().__init__()
         self.console = Console(file=stream, width=width, force_terminal=True, highlight=False)
-        self._ids: dict[str, TaskID] = {}
+        self._ids: dict[str, int] = {}
         # descriptions are cut with an ellipsis, never wrapped: each task stays one line of the terminal
         text = Column(no_wrap=True, overflow="ellipsis", ratio=1)
         self._display = RichProgress(
             SpinnerColumn(),
             TextColumn("{task.description}", table_column=text),
             BarColumn(bar_width=None, table_column=Column(ratio=1)),
-            _Count(),
+            TextColumn("{task.fields[count]}", style="progress.download"),  # "done/total"; empty for a phase
             TimeElapsedColumn(),
             console=self.console,
             expand=True,
@@ -249,7 +249,7 @@ class LiveProgress(Progress):
         self.console.print(text, overflow="fold", markup=False, highlight=False)
 
     def _phase_started(self, name: str) -> None:
-        self._ids[f"phase:{name}"] = self._display.add_task(name, total=None)
+        self._ids[f"phase:{name}"] = self._display.add_task(name, total=None, count="")
 
     def _phase_ended(self, name: str, how: str) -> None:
         task = self._ids.pop(f"phase:{name}", None)
@@ -268,9 +268,10 @@ class LiveProgress(Progress):
                     self._display.remove_task(task_id)
                 finished = True
             elif task not in self._reported:  # still running (a finished one stays off the display)
+                count = f"{done}/{total}" if total else ""
                 if task not in self._ids:
-                    self._ids[task] = self._display.add_task(task, total=total or None)
-                self._display.update(self._ids[task], completed=done, total=total or None)
+                    self._ids[task] = self._display.add_task(task, total=total or None, count=count)
+                self._display.update(self._ids[task], completed=done, total=total or None, count=count)
         if finished:
             self.note(f"{task}: {done}/{total} done")
 
@@ -278,10 +279,3 @@ class LiveProgress(Progress):
         if not self._closed:
             self._closed = True
             self._display.stop()
-
-
-class _Count(ProgressColumn):
-    """ "done/total" for a counted task; nothing for a phase, whose length is unknown."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{int(task.completed)}/{int(task.total)}" if task.total else "", style="progress.download")

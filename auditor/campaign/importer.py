@@ -21,7 +21,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from openpyxl import load_workbook
 
 from auditor.campaign.model import Decision, ItemState, kept, parse_decision, rightsize_refusal
 from auditor.campaign.schema import campaign_decisions, campaign_imports, campaign_items, campaigns, iso
@@ -381,6 +380,8 @@ def _text(value: object) -> str:
 
 
 def _read_xlsx(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    from openpyxl import load_workbook  # here: only an imported workbook needs it (a tenth of a second to load)
+
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError and XML errors for a damaged workbook

@@ -17,11 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Font, Protection
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from auditor.campaign.model import Campaign, CampaignError, ItemState
 from auditor.campaign.render import render
 from auditor.campaign.signing import (
@@ -137,6 +132,12 @@ def encode_csv(rows: list[dict[str, str]]) -> bytes:
 
 def encode_xlsx(rows: list[dict[str, str]], campaign: Campaign, reviewer: str) -> bytes:
     """One sheet of rows: text cells only, signed columns locked, decision and justification open."""
+    # imported here: openpyxl takes a tenth of a second to load, and only packet exports need it
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, Protection
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Review"

@@ -215,7 +215,7 @@ class Store:
                 )
         except sa.exc.OperationalError as exc:
             raise StoreError(f"state store {shown}: cannot use it: {redact(str(exc.orig))}") from exc
-        except keys.KeyFileError as exc:
+        except (keys.KeyFileError, migrate.SchemaVersionError) as exc:
             raise StoreError(f"state store {shown}: {exc}") from exc
         return store
 

@@ -17,7 +17,7 @@ import auditor.store.activity  # noqa: F401 (its tables join the store's metadat
 from auditor.campaign.state import all_campaigns
 from auditor.remediate.schema import remediation_actions
 from auditor.schedule.schema import job_locks, job_runs
-from auditor.store import GENESIS, Store, audit_log, entry_hash, findings, metadata, migrate, runs
+from auditor.store import GENESIS, Store, StoreError, audit_log, entry_hash, findings, metadata, migrate, runs
 
 PREVIOUS = Path(__file__).with_name("previous_release.sql")
 ADDED_SINCE = {  # tables that later revisions add
@@ -181,3 +181,28 @@ def test_postgresql_upgrades_the_previous_schema_to_timestamps(postgresql_url):
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(runs.c.as_of)).scalar_one() == datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
     store.engine.dispose()
+
+
+def test_the_head_the_store_compares_with_is_alembics_head():
+    # a new revision file without a new HEAD would leave every store one revision behind, unnoticed
+    assert migrate.head() == migrate.scripts_head()
+
+
+@pytest.mark.parametrize("revisions", [[], ["0005"], [migrate.HEAD]])
+def test_the_revision_read_without_alembic_is_alembics_reading(tmp_path, revisions):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        for revision in revisions:
+            conn.execute(sa.text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
+    with engine.connect() as conn:
+        assert migrate.current_in(conn) == MigrationContext.configure(conn).get_current_revision()
+
+
+def test_a_version_table_edited_to_two_revisions_is_refused_naming_them(tmp_path):
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    Store.open(url)
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0005')"))
+    with pytest.raises(StoreError, match=f"alembic_version holds several revisions: 0005, {migrate.HEAD}"):
+        Store.open(url)
