@@ -1,5 +1,6 @@
 """Access Advisor's two-phase jobs, with botocore's Stubber playing IAM exactly per the service model."""
 
+import threading
 from datetime import UTC, datetime
 
 import boto3
@@ -219,3 +220,43 @@ def test_accounts_handed_over_one_by_one_are_reported_in_the_accounts_order(iam)
         result = feed.result()
     stubber.assert_no_pending_responses()
     assert [(s.account_id, s.status) for s in result.statuses] == [(ACCOUNT, "ok"), (other, "ok")]
+
+
+class _HeldIam:
+    """An IAM client whose first job start waits until the test lets it go."""
+
+    def __init__(self):
+        self.started: list[str] = []
+        self.first = threading.Event()
+        self.release = threading.Event()
+
+    def generate_service_last_accessed_details(self, Arn):
+        self.started.append(Arn)
+        self.first.set()
+        self.release.wait(10)
+        return {"JobId": JOB_USER}
+
+    def get_service_last_accessed_details(self, **_params):
+        return _status("COMPLETED", [])
+
+
+def test_a_run_that_fails_while_jobs_wait_starts_none_of_them():
+    held = _HeldIam()
+    accounts = [Account(account_id=f"10000000000{n}", name=f"a{n}") for n in range(3)]
+    users = {
+        a.account_id: [IamUser(account_id=a.account_id, user_name="u", user_id="AIDA1", arn=a.account_id)]
+        for a in accounts
+    }
+    with (
+        pytest.raises(RuntimeError, match="identity center failed"),
+        AccountByAccount(FakeContext(held), accounts, Progress(), max_workers=1, sleep=lambda s: None) as feed,
+    ):
+        for account in accounts:
+            feed.add(account.account_id, users[account.account_id], [])
+        assert held.first.wait(10)
+        raise RuntimeError("identity center failed")  # e.g. another collector's defect, mid-collection
+    held.release.set()
+    for thread in threading.enumerate():
+        if thread.name.startswith("access-advisor"):
+            thread.join(10)
+    assert held.started == [accounts[0].account_id]  # the job already running ends; the two waiting never start
