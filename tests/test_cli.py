@@ -1,11 +1,13 @@
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from auditor import snapshot as snapshots
-from auditor.cli import EXAMPLES, build_parser, main, parse_time
+from auditor.cli import build_parser, examples, main, parse_time
 from auditor.rules import RULES
 
 from .builders import World
@@ -16,11 +18,24 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_command_has_help_with_a_runnable_example(capsys):
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # argparse keeps them here
-    assert set(commands) == set(EXAMPLES)
+    assert set(commands) == set(examples())
     for name in commands:
         with pytest.raises(SystemExit):
             main([name, "--help"])
         assert f"example: auditor {name}" in capsys.readouterr().out
+
+
+def test_a_command_loads_only_its_own_module_and_help_lists_every_command(capsys):
+    script = (
+        "import sys; from auditor.cli import main; main(['rules', '--format', 'json']); "
+        "print(sorted(m for m in ('auditor.cli.serve', 'auditor.cli.campaign', 'starlette') if m in sys.modules))"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ran.stdout.splitlines()[-1] == "[]"  # the web app and the campaign commands stay unloaded
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in examples())
 
 
 def test_version(capsys):

@@ -12,27 +12,13 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from importlib import import_module
+from types import ModuleType
 
 import botocore.exceptions
 
 from auditor import __version__, heap
 from auditor.aws import EndpointUnreachable
-from auditor.cli import (
-    audit,
-    campaign,
-    check,
-    db,
-    demo,
-    event,
-    explain,
-    export,
-    metrics,
-    remediate,
-    rules,
-    run,
-    scheduler,
-    serve,
-)
 from auditor.cli.common import UsageError, parse_time
 from auditor.collect.hr import HrFeedError
 from auditor.config import ConfigError
@@ -42,30 +28,46 @@ from auditor.snapshot import SnapshotError
 from auditor.store import StoreError
 from auditor.store.urls import redact
 
-__all__ = ["EXAMPLES", "HANDLERS", "UsageError", "build_parser", "main", "parse_time"]
+__all__ = ["COMMANDS", "UsageError", "build_parser", "examples", "handler", "main", "parse_time"]
 
-GROUPS = (demo, run, rules, explain, check, event, export, campaign, remediate, scheduler, serve, audit, db, metrics)
-EXAMPLES: dict[str, str] = {name: text for group in GROUPS for name, text in group.EXAMPLES.items()}
-
-HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "demo": demo.cmd_demo,
-    "sandbox": demo.cmd_sandbox,
-    "run": run.cmd_run,
-    "collect": run.cmd_collect,
-    "analyze": run.cmd_analyze,
-    "rules": rules.cmd_rules,
-    "explain": explain.cmd_explain,
-    "check": check.cmd_check,
-    "event": event.cmd_event,
-    "export": export.cmd_export,
-    "audit": audit.cmd_audit,
-    "campaign": campaign.handle,
-    "remediate": remediate.handle,
-    "scheduler": scheduler.handle,
-    "db": db.handle,
-    "serve": serve.cmd_serve,
-    "metrics": metrics.cmd_metrics,
+# Each command's module in this package and its handler there, in the order help lists them. A command
+# line loads its own module only: `auditor run` never imports the reviewer web app (Starlette, uvicorn)
+# nor the campaign commands; help, and a command line naming no known command, load them all.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "cmd_demo"),
+    "sandbox": ("demo", "cmd_sandbox"),
+    "run": ("run", "cmd_run"),
+    "collect": ("run", "cmd_collect"),
+    "analyze": ("run", "cmd_analyze"),
+    "rules": ("rules", "cmd_rules"),
+    "explain": ("explain", "cmd_explain"),
+    "check": ("check", "cmd_check"),
+    "event": ("event", "cmd_event"),
+    "export": ("export", "cmd_export"),
+    "campaign": ("campaign", "handle"),
+    "remediate": ("remediate", "handle"),
+    "scheduler": ("scheduler", "handle"),
+    "serve": ("serve", "cmd_serve"),
+    "audit": ("audit", "cmd_audit"),
+    "db": ("db", "handle"),
+    "metrics": ("metrics", "cmd_metrics"),
 }
+GROUPS = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
+
+
+def _group(module: str) -> ModuleType:
+    return import_module(f"{__name__}.{module}")
+
+
+def handler(command: str) -> Callable[[argparse.Namespace], int]:
+    module, name = COMMANDS[command]
+    return getattr(_group(module), name)
+
+
+def examples() -> dict[str, str]:
+    """Every command's runnable example, by command."""
+    return {name: text for module in GROUPS for name, text in _group(module).EXAMPLES.items()}
+
 
 # bad input of any command: exit 2 with one line naming what is wrong
 BAD_INPUT = (ConfigError, HrFeedError, SnapshotError, StoreError, UsageError, LockHeld)
@@ -77,7 +79,8 @@ NO_CREDENTIALS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser, or ``command``'s alone (all a command line naming it needs)."""
     parser = argparse.ArgumentParser(
         prog="auditor",
         description="Access reviews and hygiene for AWS Organizations, IAM Identity Center and IAM.",
@@ -85,16 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in GROUPS:
-        group.register(commands)
+    for module in (COMMANDS[command][0],) if command in COMMANDS else GROUPS:
+        _group(module).register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     heap.left_to_exit()
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    named = next((word for word in argv if not word.startswith("-")), None)  # options come after the command
+    args = build_parser(named).parse_args(argv)
     try:
-        return HANDLERS[args.command](args)
+        return handler(args.command)(args)
     except BAD_INPUT as exc:
         print(f"auditor: error: {redact(str(exc))}", file=sys.stderr)  # a database URL's password never shows
         return EXIT_BAD_INPUT
