@@ -121,13 +121,19 @@ def parse_hr(detail: Any) -> HrEvent:
 
 
 def parse_cloudtrail(detail: Any) -> ChangeEvent:
-    """The principal a CloudTrail management call affected, or ``Rejected`` (a call we do not follow, a failed one)."""
+    """The principal a CloudTrail management call affected, or ``Rejected`` (a call we do not follow, a failed one).
+
+    Every field read is checked for the JSON type CloudTrail gives it, so an
+    edited or forged record is refused naming the field, never half-read.
+    """
     if not isinstance(detail, dict):
         raise Rejected("a CloudTrail event's detail is a JSON object")
-    event_id, source, name = detail.get("eventID"), detail.get("eventSource"), detail.get("eventName")
+    event_id = detail.get("eventID")
     if not isinstance(event_id, str) or not event_id:
         raise Rejected("$.detail.eventID: missing: a CloudTrail record always has one")
-    if name not in CHANGES.get(source, ()):
+    record = _Fields(event_id)
+    source, name = record.text(detail, "$.detail", "eventSource"), record.text(detail, "$.detail", "eventName")
+    if name not in CHANGES.get(source or "", ()):
         followed = ", ".join(f"{s} {n}" for s, names in CHANGES.items() for n in names)
         raise Rejected(f"$.detail.eventName: {source} {name} is not a call the auditor follows ({followed})", event_id)
     if detail.get("errorCode"):
@@ -136,30 +142,71 @@ def parse_cloudtrail(detail: Any) -> ChangeEvent:
         occurred = datetime.fromisoformat(str(detail["eventTime"]).replace("Z", "+00:00"))
     except (KeyError, ValueError) as exc:
         raise Rejected("$.detail.eventTime: missing or not an ISO 8601 time", event_id) from exc
-    account = detail.get("recipientAccountId")
-    request = detail.get("requestParameters") or {}
-    response = detail.get("responseElements") or {}
-    who = _affected(source, name, request, response, detail.get("userIdentity") or {}, account)
+    if occurred.tzinfo is None:  # CloudTrail writes UTC with a Z
+        raise Rejected(f"$.detail.eventTime: {detail['eventTime']!r} has no time zone", event_id)
+    account = record.text(detail, "$.detail", "recipientAccountId")
+    request = record.object(detail, "$.detail", "requestParameters")
+    response = record.object(detail, "$.detail", "responseElements")
+    caller = record.object(detail, "$.detail", "userIdentity")
+    who = _affected(record, source, name, request, response, caller, account)
     if who is None:
         raise Rejected(f"$.detail.requestParameters: {name} names no principal the auditor can check", event_id)
-    actor = (detail.get("userIdentity") or {}).get("arn")
+    actor = record.text(caller, "$.detail.userIdentity", "arn")
     return ChangeEvent(event_id, source, name, occurred, account, who, actor)
 
 
-def _affected(source: str, name: str, request: dict, response: dict, caller: dict, account: str | None) -> Who | None:
+# what CloudTrail writes in place of a value it withholds (a parameter, or a whole object of them)
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """Reads a record's fields as the JSON types CloudTrail writes; anything else is ``Rejected``, named.
+
+    A value CloudTrail withheld reads as absent: the call then names no principal, which says so.
+    """
+
+    event_id: str
+
+    def text(self, container: dict, where: str, key: str) -> str | None:
+        value = container.get(key)
+        if value is None or isinstance(value, str):
+            return None if value in ("", HIDDEN) else value
+        raise Rejected(f"{where}.{key}: {type(value).__name__} where CloudTrail writes a string", self.event_id)
+
+    def object(self, container: dict, where: str, key: str) -> dict:
+        value = container.get(key)
+        if value is None or value == HIDDEN or isinstance(value, dict):
+            return value if isinstance(value, dict) else {}
+        raise Rejected(f"{where}.{key}: {type(value).__name__} where CloudTrail writes an object", self.event_id)
+
+
+def _affected(
+    record: _Fields,
+    source: str,
+    name: str,
+    request: dict,
+    response: dict,
+    caller: dict,
+    account: str | None,
+) -> Who | None:
+    request_at, response_at = "$.detail.requestParameters", "$.detail.responseElements"
     if source == "sso.amazonaws.com":
-        if request.get("principalType") == "USER" and request.get("principalId"):
-            return Who(user_id=request["principalId"])
+        principal = record.text(request, request_at, "principalId")
+        if record.text(request, request_at, "principalType") == "USER" and principal:
+            return Who(user_id=principal)
         return None  # a group's assignment: its members are checked by the next run
     if source == "identitystore.amazonaws.com":
-        member = (request.get("memberId") or {}).get("userId")
-        user_id = member or request.get("userId") or response.get("userId")
-        if isinstance(response.get("user"), dict):
-            user_id = user_id or response["user"].get("userId")
+        member = record.text(record.object(request, request_at, "memberId"), f"{request_at}.memberId", "userId")
+        user_id = member or record.text(request, request_at, "userId") or record.text(response, response_at, "userId")
+        created = record.object(response, response_at, "user")
+        user_id = user_id or record.text(created, f"{response_at}.user", "userId")
         return Who(user_id=user_id) if user_id else None
-    user_name = request.get("userName") or (caller.get("userName") if name == "CreateAccessKey" else None)
-    if name == "UpdateUser" and request.get("newUserName"):
-        user_name = request["newUserName"]
+    user_name = record.text(request, request_at, "userName")
+    if name == "CreateAccessKey":  # without a userName, the caller's own key
+        user_name = user_name or record.text(caller, "$.detail.userIdentity", "userName")
+    if name == "UpdateUser":
+        user_name = record.text(request, request_at, "newUserName") or user_name
     if not user_name or not account:
         return None
     return Who(iam_users=((account, user_name),))

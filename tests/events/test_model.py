@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from auditor.events.model import SCHEMA, Rejected, parse_cloudtrail, parse_hr
+from auditor.events.model import HIDDEN, SCHEMA, Rejected, parse_cloudtrail, parse_hr
 from auditor.events.person import Who
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,3 +118,61 @@ def test_a_cloudtrail_call_the_auditor_does_not_follow_is_refused(record, reason
     with pytest.raises(Rejected) as refused:
         parse_cloudtrail(record)
     assert reason in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (trail("CreateAccessKey", "iam.amazonaws.com", None, userIdentity="x"), "$.detail.userIdentity: str where"),
+        (trail("AttachUserPolicy", "iam.amazonaws.com", ["ci"]), "$.detail.requestParameters: list where"),
+        (trail("UpdateUser", "iam.amazonaws.com", {"userName": "a", "newUserName": 7}), ".newUserName: int where"),
+        (trail("CreateUser", "identitystore.amazonaws.com", {}, responseElements={"userId": ["u"]}), ".userId: list"),
+        (
+            trail("CreateGroupMembership", "identitystore.amazonaws.com", {"memberId": "u-2"}),
+            "$.detail.requestParameters.memberId: str where CloudTrail writes an object",
+        ),
+        (trail("CreateAccessKey", "iam.amazonaws.com", None, recipientAccountId=1), "recipientAccountId: int where"),
+        (trail("CreateAccessKey", ["iam.amazonaws.com"], None), "$.detail.eventSource: list where"),
+        (trail("CreateAccessKey", "iam.amazonaws.com", None, eventTime="2026-11-02T08:00:00"), "has no time zone"),
+        # CloudTrail withholds some parameters: nothing left to name the principal by
+        (trail("AttachUserPolicy", "iam.amazonaws.com", HIDDEN), "names no principal"),
+    ],
+)
+def test_a_record_with_a_field_of_another_type_is_refused_naming_the_field(record, reason):
+    with pytest.raises(Rejected) as refused:
+        parse_cloudtrail(record)
+    assert reason in refused.value.reason and refused.value.event_id == "e-1"
+
+
+def test_any_damage_to_a_followed_call_is_either_read_whole_or_refused():
+    """Seeded damage to the followed calls' fields: an event is accepted with the types it promises, or Rejected."""
+    bases = [
+        trail("CreateAccountAssignment", "sso.amazonaws.com", {"principalType": "USER", "principalId": "u-1"}),
+        trail("CreateGroupMembership", "identitystore.amazonaws.com", {"memberId": {"userId": "u-2"}}),
+        trail("CreateUser", "identitystore.amazonaws.com", {}, responseElements={"user": {"userId": "u-3"}}),
+        trail("UpdateUser", "iam.amazonaws.com", {"userName": "a", "newUserName": "b"}),
+        trail("CreateAccessKey", "iam.amazonaws.com", None),
+    ]
+    odd = [None, 0, 1.5, True, "", "x", [], ["a"], {}, {"a": 1}, "2026-11-02T08:00:00", HIDDEN]
+    rng = random.Random(11)
+    accepted = 0
+    for _ in range(3000):
+        record = copy.deepcopy(rng.choice(bases))
+        for _ in range(rng.randint(1, 3)):
+            holder, key = record, rng.choice(list(record))
+            while isinstance(holder[key], dict) and holder[key] and rng.random() < 0.5:  # now and then, a level down
+                holder = holder[key]
+                key = rng.choice(list(holder))
+            holder[key] = copy.deepcopy(rng.choice(odd))
+        try:
+            event = parse_cloudtrail(record)
+        except Rejected:
+            continue
+        accepted += 1
+        assert event.occurred_at.tzinfo is not None
+        assert all(isinstance(v, str) for v in (event.event_source, event.event_name, event.account_id) if v)
+        assert event.actor is None or isinstance(event.actor, str)
+        assert event.who.user_id is None or isinstance(event.who.user_id, str)
+        assert all(isinstance(a, str) and isinstance(n, str) for a, n in event.who.iam_users)
+        assert event.person_key
+    assert accepted > 100  # damage to fields the call does not read leaves it readable
