@@ -145,3 +145,20 @@ def test_only_the_latest_hr_roles_are_kept_and_a_run_without_them_leaves_them(st
     with store.engine.connect() as conn:
         kept = conn.execute(sa.select(sa.func.count()).where(runs.c.hr_roles.is_not(None))).scalar_one()
     assert kept == 1  # megabytes for a large estate: not once per night
+
+
+def test_a_night_of_many_findings_keeps_each_ones_first_and_last_sighting(store_url):
+    # more findings than one lookup of known ids holds: each is recognised however many lookups it takes
+    store = Store.open(store_url)
+    many = [_finding(f"f{n:04d}") for n in range(1234)]
+    _record(store, many)
+    later = AS_OF + timedelta(days=1)
+    second = _record(store, many[1:] + [_finding("late")], as_of=later)
+    assert {f.status for f in second if f.finding_id not in ("f0000", "late")} == {"open"}
+    with store.engine.connect() as conn:
+        rows = {r.finding_id: r for r in conn.execute(sa.text("SELECT * FROM findings"))}
+        counted = conn.execute(sa.text("SELECT run_id, count(*) FROM run_findings GROUP BY run_id")).all()
+    assert len(rows) == 1235 and sorted(n for _, n in counted) == [1234, 1235]
+    assert rows["f0000"].status == "resolved" and rows["f0000"].last_seen == rows["f0000"].first_seen
+    assert rows["f1233"].status == "open" and rows["f1233"].last_seen != rows["f1233"].first_seen
+    assert rows["late"].status == "new" and rows["late"].first_seen == rows["late"].last_seen

@@ -111,6 +111,67 @@ audit_log = sa.Table(
 )
 
 
+FINDINGS_PER_LOOKUP = 500  # ids in one IN (...): well under SQLite's and PostgreSQL's bound-parameter limits
+_FINDING_COLUMNS = ("rule_id", "severity", "category", "status", "account_id", "last_run", "body", "resolved_at")
+
+
+def _record_findings(conn: Connection, run_id: int, as_of: datetime, findings_now: list[Finding]) -> None:
+    """Every finding's latest state and its row of this run, a few statements for the whole run.
+
+    A statement per finding cost a nightly run at estate scale about a minute
+    (135,000 findings, three statements each); grouped, the same rows are
+    written by one executemany per kind of change. A finding seen again keeps
+    its first_seen; a resolved one keeps the last_seen of its last sighting.
+    """
+    ids = [f.finding_id for f in findings_now]
+    known: set[str] = set()
+    for at in range(0, len(ids), FINDINGS_PER_LOOKUP):
+        chunk = ids[at : at + FINDINGS_PER_LOOKUP]
+        known.update(conn.execute(sa.select(findings.c.finding_id).where(findings.c.finding_id.in_(chunk))).scalars())
+    seen, resolved, new = [], [], []
+    for finding in findings_now:
+        values = {
+            "rule_id": finding.rule_id,
+            "severity": finding.severity,
+            "category": finding.category,
+            "status": finding.status,
+            "account_id": finding.account_id,
+            "last_run": run_id,
+            "body": msgspec.json.encode(finding).decode(),
+            "resolved_at": finding.resolved_at,
+        }
+        if finding.finding_id not in known:
+            new.append({**values, "finding_id": finding.finding_id, "first_seen": finding.first_seen or as_of})
+        elif finding.status == "resolved":
+            resolved.append({"k_id": finding.finding_id, **{f"v_{k}": v for k, v in values.items()}})
+        else:
+            seen.append({"k_id": finding.finding_id, **{f"v_{k}": v for k, v in values.items()}, "v_last_seen": as_of})
+    for rows, columns in ((seen, (*_FINDING_COLUMNS, "last_seen")), (resolved, _FINDING_COLUMNS)):
+        if rows:
+            statement = (
+                findings.update()
+                .where(findings.c.finding_id == sa.bindparam("k_id"))
+                .values({name: sa.bindparam(f"v_{name}") for name in columns})
+            )
+            conn.execute(statement, rows)
+    if new:
+        conn.execute(findings.insert(), [{**row, "last_seen": as_of} for row in new])
+    if findings_now:
+        conn.execute(
+            run_findings.insert(),
+            [
+                {
+                    "run_id": run_id,
+                    "finding_id": f.finding_id,
+                    "status": f.status,
+                    "severity": f.severity,
+                    "category": f.category,
+                }
+                for f in findings_now
+            ],
+        )
+
+
 class StoreError(Exception):
     """The state store cannot be opened or is inconsistent."""
 
@@ -282,41 +343,7 @@ class Store:
                 conn.execute(
                     runs.update().where(runs.c.id != run_id, runs.c.hr_roles.is_not(None)).values(hr_roles=None)
                 )
-            for finding in findings_now:
-                body = msgspec.json.encode(finding).decode()
-                values = dict(
-                    rule_id=finding.rule_id,
-                    severity=finding.severity,
-                    category=finding.category,
-                    status=finding.status,
-                    account_id=finding.account_id,
-                    last_run=run_id,
-                    body=body,
-                    resolved_at=finding.resolved_at,
-                )
-                if finding.status != "resolved":
-                    values["last_seen"] = as_of
-                updated = conn.execute(
-                    findings.update().where(findings.c.finding_id == finding.finding_id).values(**values)
-                ).rowcount
-                if not updated:
-                    conn.execute(
-                        findings.insert().values(
-                            finding_id=finding.finding_id,
-                            first_seen=finding.first_seen or as_of,
-                            last_seen=as_of,
-                            **{k: v for k, v in values.items() if k != "last_seen"},
-                        )
-                    )
-                conn.execute(
-                    run_findings.insert().values(
-                        run_id=run_id,
-                        finding_id=finding.finding_id,
-                        status=finding.status,
-                        severity=finding.severity,
-                        category=finding.category,
-                    )
-                )
+            _record_findings(conn, run_id, as_of, findings_now)
             self._append(
                 conn,
                 "auditor",
