@@ -112,7 +112,6 @@ audit_log = sa.Table(
 
 
 FINDINGS_PER_LOOKUP = 500  # ids in one IN (...): well under SQLite's and PostgreSQL's bound-parameter limits
-_FINDING_COLUMNS = ("rule_id", "severity", "category", "status", "account_id", "last_run", "body", "resolved_at")
 
 
 def _record_findings(conn: Connection, run_id: int, as_of: datetime, findings_now: list[Finding]) -> None:
@@ -141,21 +140,24 @@ def _record_findings(conn: Connection, run_id: int, as_of: datetime, findings_no
             "resolved_at": finding.resolved_at,
         }
         if finding.finding_id not in known:
-            new.append({**values, "finding_id": finding.finding_id, "first_seen": finding.first_seen or as_of})
-        elif finding.status == "resolved":
-            resolved.append({"k_id": finding.finding_id, **{f"v_{k}": v for k, v in values.items()}})
+            first_seen = finding.first_seen or as_of
+            new.append({**values, "finding_id": finding.finding_id, "first_seen": first_seen, "last_seen": as_of})
+            continue
+        params = {"k_id": finding.finding_id, **{f"v_{k}": v for k, v in values.items()}}
+        if finding.status == "resolved":
+            resolved.append(params)
         else:
-            seen.append({"k_id": finding.finding_id, **{f"v_{k}": v for k, v in values.items()}, "v_last_seen": as_of})
-    for rows, columns in ((seen, (*_FINDING_COLUMNS, "last_seen")), (resolved, _FINDING_COLUMNS)):
+            seen.append({**params, "v_last_seen": as_of})
+    for rows in (seen, resolved):  # one statement each: the columns set are those the rows carry
         if rows:
             statement = (
                 findings.update()
                 .where(findings.c.finding_id == sa.bindparam("k_id"))
-                .values({name: sa.bindparam(f"v_{name}") for name in columns})
+                .values({key[2:]: sa.bindparam(key) for key in rows[0] if key.startswith("v_")})
             )
             conn.execute(statement, rows)
     if new:
-        conn.execute(findings.insert(), [{**row, "last_seen": as_of} for row in new])
+        conn.execute(findings.insert(), new)
     if findings_now:
         conn.execute(
             run_findings.insert(),
